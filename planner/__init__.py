@@ -1,0 +1,35 @@
+"""planner: optimisation-based sourcing for rare earths and other critical minerals.
+
+The public API::
+
+    import planner
+    case = planner.load("inputs/japan-2026.xlsx")
+    result = planner.solve(case, time_limit_s=30)
+    result.tables["Purchases"]
+    result.write("outputs/japan-2026-plan.xlsx")
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("planner")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+source"
+
+from planner.api import load, validate
+from planner.data import Case, Settings
+from planner.errors import InputError, Issue, PlannerError, SolverError
+
+__all__ = [
+    "Case",
+    "InputError",
+    "Issue",
+    "PlannerError",
+    "Settings",
+    "SolverError",
+    "__version__",
+    "load",
+    "validate",
+]

@@ -1,0 +1,116 @@
+"""The validated, typed case: the only thing model code sees.
+
+A :class:`Case` holds one pandas table per input sheet, with constant
+defaults filled in and every id as text. Values whose default is derived from
+other data stay blank (``NaN``) so that a change made in Python carries
+through: an offer's blank ``risk`` follows the Countries sheet, a blank
+``cover_penalty`` follows ``shortage_cost``, blank first/last periods follow
+the horizon and a blank ``storage_capacity`` is unlimited.
+
+Each table keeps the Excel row of every record in a ``_row`` column, so that
+checks run on a case modified in Python still name the workbook's cells.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field, fields
+
+import pandas as pd
+
+from planner.errors import Issue
+
+#: Sheet name -> attribute of :class:`Case`.
+TABLES: dict[str, str] = {
+    "Periods": "periods",
+    "Elements": "elements",
+    "Demand": "demand",
+    "Offers": "offers",
+    "OfferPeriods": "offer_periods",
+    "Countries": "countries",
+    "Activities": "activities",
+    "ActivityYields": "activity_yields",
+    "Policies": "policies",
+    "Scenarios": "scenarios",
+    "Disruptions": "disruptions",
+}
+
+ROW = "_row"
+
+
+@dataclass
+class Settings:
+    """The Settings sheet, typed, with the defaults of the contract."""
+
+    currency: str = "USD"
+    unit: str = "t"
+    china_codes: tuple[str, ...] = ("CN",)
+    china_basis: str = "any"
+    cvar_alpha: float = 0.95
+    cvar_weight: float = 0.0
+    time_limit_s: float = 60.0
+    mip_gap: float = 1e-4
+
+
+@dataclass
+class Source:
+    """Where the case came from, for messages and for the outputs."""
+
+    path: str = ""
+    sha256: str = ""
+    #: sheet -> column name -> column letter in the workbook
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the actual sheet titles found, by canonical sheet name
+    titles: dict[str, str] = field(default_factory=dict)
+    #: Settings key -> cell address of its value
+    settings_cells: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Case:
+    """A validated sourcing case.
+
+    Id-keyed tables are indexed by their id (``offers.loc["Nd-CN"]``); the
+    others have a plain index. Modify values in place and call
+    :func:`planner.solve` again: the case is checked again before solving.
+    """
+
+    settings: Settings
+    periods: pd.DataFrame
+    elements: pd.DataFrame
+    demand: pd.DataFrame
+    offers: pd.DataFrame
+    offer_periods: pd.DataFrame
+    countries: pd.DataFrame
+    activities: pd.DataFrame
+    activity_yields: pd.DataFrame
+    policies: pd.DataFrame
+    scenarios: pd.DataFrame
+    disruptions: pd.DataFrame
+    source: Source = field(default_factory=Source)
+    warnings: list[Issue] = field(default_factory=list)
+
+    def table(self, sheet: str) -> pd.DataFrame:
+        """Return the table of sheet ``sheet`` (e.g. ``"Offers"``)."""
+        return getattr(self, TABLES[sheet])  # type: ignore[no-any-return]
+
+    def copy(self) -> Case:
+        """Return a deep copy, to modify without touching this case."""
+        return copy.deepcopy(self)
+
+    def content_sha256(self) -> str:
+        """Hash of the data as it stands (changes when the case is modified)."""
+        digest = hashlib.sha256()
+        digest.update(repr(sorted(vars(self.settings).items())).encode())
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, pd.DataFrame):
+                digest.update(item.name.encode())
+                digest.update(value.drop(columns=[ROW], errors="ignore").to_csv().encode())
+        return digest.hexdigest()
+
+    @property
+    def period_ids(self) -> list[str]:
+        """Period ids in time order."""
+        return [str(p) for p in self.periods.index]

@@ -1,0 +1,1 @@
+"""Excel in (raw cells, no business logic) and Excel out."""
