@@ -1,0 +1,31 @@
+"""Build the sourcing model: a table of contents of formulation.md."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from planner.model import balance, objective, policies, sets, supply, variables
+from planner.model.parameters import ModelData
+
+
+def build_model(data: ModelData) -> pyo.ConcreteModel:
+    """Build the mixed-integer sourcing model of ``data`` (formulation.md, in order)."""
+    model = pyo.ConcreteModel(name="sourcing")
+    model.data = data
+    sets.define_sets(model, data)
+    variables.define_variables(model, data)
+    supply.define_capacity_constraints(model, data)  # 1
+    supply.define_minimum_take_constraints(model, data)  # 1
+    supply.define_activity_capacity_constraints(model, data)  # 2
+    balance.define_balance_constraints(model, data)  # 3
+    balance.define_substitution_limit_constraints(model, data)  # 4
+    # 5, storage, is the upper bound of the stock variables
+    balance.define_cover_constraints(model, data)  # 6
+    policies.define_china_share_constraints(model, data)  # 7, 8
+    policies.define_risk_constraints(model, data)  # 7, 9
+    policies.define_offer_share_constraints(model, data)  # 10
+    policies.define_min_offers_constraints(model, data)  # 11
+    # 12, non-anticipativity, holds by construction: variables live on tree nodes
+    objective.define_cvar_constraints(model, data)
+    objective.define_objective(model, data)
+    return model

@@ -1,0 +1,67 @@
+"""Index sets of the model, sparse: only the (offer, node) pairs that can deliver, etc.
+
+Offers, activities, elements and scenarios are indexed by position; nodes by
+their id in the scenario tree. ``model.data`` maps positions back to ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from planner.model.parameters import ModelData
+
+
+def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """NODES, OFFERS, ACTIVITIES, ELEMENTS, SCENARIOS and their sparse products."""
+    node_period = [node.period for node in data.nodes]
+    representative = [node.scenarios[0] for node in data.nodes]
+    model.NODES = pyo.Set(initialize=range(len(data.nodes)), ordered=True)
+    model.OFFERS = pyo.Set(initialize=range(len(data.offers)), ordered=True)
+    model.ACTIVITIES = pyo.Set(initialize=range(len(data.activities)), ordered=True)
+    model.ELEMENTS = pyo.Set(initialize=range(len(data.elements)), ordered=True)
+    model.SCENARIOS = pyo.Set(initialize=range(len(data.scenarios)), ordered=True)
+    model.OFFER_NODES = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[
+            (o, n)
+            for n, t in enumerate(node_period)
+            for o in range(len(data.offers))
+            if data.offer_window[o, t]
+        ],
+    )
+    model.ACTIVITY_NODES = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[
+            (k, n)
+            for n, t in enumerate(node_period)
+            for k in range(len(data.activities))
+            if data.activity_window[k, t]
+        ],
+    )
+    model.ELEMENT_NODES = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[(e, n) for n in range(len(data.nodes)) for e in range(len(data.elements))],
+    )
+    target = data.cover_target()
+    model.COVER_NODES = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[
+            (e, n)
+            for n, t in enumerate(node_period)
+            for e in range(len(data.elements))
+            if target[e, t, representative[n]] > 0
+        ],
+    )
+    model.node_period = node_period
+    model.representative = representative
+    model.offers_of = [
+        np.flatnonzero(data.offer_element == e).tolist() for e in range(len(data.elements))
+    ]
+    model.activities_of = [
+        np.flatnonzero(data.yields[:, e] != 0).tolist() for e in range(len(data.elements))
+    ]
