@@ -1,13 +1,38 @@
-"""The Python API: load a workbook, solve a case, get tables back."""
+"""The Python API: load a workbook, solve a case, get pandas tables back."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from planner.data import Case
-from planner.errors import InputError
+from planner.errors import InputError, Issue
 from planner.io.reader import read_workbook
+from planner.model import build_model, derive
+from planner.results import (
+    COST_KEYS,
+    contracts_table,
+    cvar,
+    duals_table,
+    priced_constraints,
+    purchases_table,
+    read_plan,
+    scenario_costs,
+    shares_table,
+    shortage_table,
+    stock_table,
+    activities_table,
+)
+from planner.solve import INFEASIBLE, HighsSession, SolveOptions, SolverReport
 from planner.validate import check_case, merge_issues, parse_workbook
+
+#: Output tables, in the order of the solution workbook (after Summary).
+TABLE_NAMES = ("Purchases", "Contracts", "Activities", "Stock", "Shortage", "Shares", "Duals")
 
 
 def load(path: str | Path) -> Case:
@@ -37,8 +62,8 @@ def load(path: str | Path) -> Case:
     return case
 
 
-def validate(case: Case) -> None:
-    """Check a case (for example one modified in Python); raise if invalid.
+def validate(case: Case) -> list[Issue]:
+    """Check a case (for example one modified in Python) and return its warnings.
 
     Raises
     ------
@@ -48,3 +73,187 @@ def validate(case: Case) -> None:
     issues = check_case(case)
     if any(issue.severity == "error" for issue in issues):
         raise InputError(issues, case.source.path)
+    return [issue for issue in issues if issue.severity != "error"]
+
+
+@dataclass
+class Result:
+    """The outcome of a solve: status, objective, summary and every output table.
+
+    Attributes
+    ----------
+    status
+        ``optimal``, ``time_limit``, ``infeasible``, ``interrupted`` or ``error``.
+    objective
+        The model objective (``None`` without a plan).
+    summary
+        Key figures, as in the Summary sheet.
+    tables
+        ``Purchases``, ``Contracts``, ``Activities``, ``Stock``, ``Shortage``,
+        ``Shares``, ``Duals`` and ``ScenarioCosts`` as DataFrames (empty without a plan).
+    conflicts
+        For an infeasible case: the rules that conflict, in workbook terms.
+    """
+
+    status: str
+    objective: float | None
+    summary: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    report: SolverReport
+    case: Case
+    conflicts: list[Issue] = field(default_factory=list)
+
+    @property
+    def has_plan(self) -> bool:
+        """True when a feasible plan was found (optimal or not)."""
+        return self.report.has_plan
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        """Tables as attributes: ``result.purchases``, ``result.shares``, ..."""
+        tables = self.__dict__.get("tables", {})
+        for key, table in tables.items():
+            if key.lower() == name.replace("_", "").lower():
+                return table
+        raise AttributeError(name)
+
+    def summary_frame(self) -> pd.DataFrame:
+        """The Summary as a two-column table (``key``, ``value``)."""
+        return pd.DataFrame({"key": list(self.summary), "value": list(self.summary.values())})
+
+    def write(self, path: str | Path) -> Path:
+        """Write the solution workbook to ``path`` (atomically; never over the input)."""
+        from planner.io.writer import write_solution
+
+        return write_solution(self, Path(path))
+
+
+def _options(case: Case, overrides: dict[str, Any]) -> tuple[SolveOptions, float, float]:
+    known = {f for f in SolveOptions.__dataclass_fields__}
+    unknown = set(overrides) - known
+    if unknown:
+        raise TypeError(f"unknown solve option(s): {', '.join(sorted(unknown))}")
+    options = replace(SolveOptions(), **overrides)
+    time_limit = options.time_limit_s if options.time_limit_s is not None else case.settings.time_limit_s
+    gap = options.mip_gap if options.mip_gap is not None else case.settings.mip_gap
+    return options, float(time_limit), float(gap)
+
+
+def solve(case: Case, **options: Any) -> Result:
+    """Solve ``case``; never raises for a solver outcome, only for invalid input.
+
+    Parameters
+    ----------
+    case
+        A case from :func:`load`, possibly modified in Python (it is checked again).
+    **options
+        ``time_limit_s``, ``mip_gap`` (default: the case's Settings), ``threads``
+        (default 1), ``seed`` (default 0), ``duals`` (default True),
+        ``explain_infeasible`` (default True).
+
+    Returns
+    -------
+    Result
+        Status, objective, summary and tables.
+    """
+    solve_options, time_limit, gap = _options(case, options)
+    warnings = validate(case)
+    data = derive(case)
+    model = build_model(data)
+    session = HighsSession(model, solve_options)
+    report = session.solve(time_limit, gap)
+    conflicts: list[Issue] = []
+    tables: dict[str, pd.DataFrame] = {}
+    summary = _base_summary(case, data, report, solve_options, time_limit, gap, warnings)
+    if report.has_plan:
+        duals = session.duals(priced_constraints(model)) if solve_options.duals else {}
+        tables, figures = _tables(case, data, model, duals)
+        summary.update(figures)
+    elif report.status == INFEASIBLE and solve_options.explain_infeasible:
+        from planner.diagnose import explain_infeasibility
+
+        conflicts = explain_infeasibility(case, solve_options, time_limit)
+    summary["message"] = report.message
+    return Result(
+        status=report.status,
+        objective=report.objective,
+        summary=summary,
+        tables=tables,
+        report=report,
+        case=case,
+        conflicts=conflicts,
+    )
+
+
+def _base_summary(case: Case, data: Any, report: SolverReport, options: SolveOptions,
+                  time_limit: float, gap: float, warnings: list[Issue]) -> dict[str, Any]:
+    from planner import __version__
+
+    summary: dict[str, Any] = {
+        "status": report.status,
+        "objective": report.objective,
+        "expected_cost": None,
+        "cvar": None,
+        **dict.fromkeys(COST_KEYS),
+        "mip_gap": report.gap,
+        "solve_seconds": round(report.seconds, 3),
+        "planner_version": __version__,
+        "input_sha256": case.source.sha256 or case.content_sha256(),
+        "case_sha256": case.content_sha256(),
+        "input_file": Path(case.source.path).name if case.source.path else "",
+        "currency": case.settings.currency,
+        "unit": case.settings.unit,
+        "china_basis": case.settings.china_basis,
+        "cvar_alpha": case.settings.cvar_alpha,
+        "cvar_weight": case.settings.cvar_weight,
+        "bound": report.bound,
+        "mip_gap_target": gap,
+        "time_limit_s": time_limit,
+        "threads": options.threads,
+        "seed": options.seed,
+        "solver": report.solver_version,
+        "scenarios": len(data.scenarios),
+        "tree_nodes": len(data.nodes),
+        "rows": report.rows,
+        "columns": report.columns,
+        "nonzeros": report.nonzeros,
+        "warnings": len(case.warnings) + len(warnings),
+    }
+    return summary
+
+
+def _tables(case: Case, data: Any, model: Any, duals: dict[Any, float]
+            ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    plan = read_plan(model, data)
+    costs = scenario_costs(plan, data)
+    probability = costs["probability"].to_numpy()
+    fixed = float(costs["fixed_cost"].iloc[0])
+    expected = {key: float(probability @ costs[key].to_numpy()) for key in COST_KEYS}
+    expected["fixed_cost"] = fixed
+    scenario_cost = costs["scenario_cost"].to_numpy()
+    shares = shares_table(plan, data)
+    total = shares[shares["element"] == "TOTAL"]
+    weights = pd.Series(probability, index=data.scenarios)
+    china = total[f"china_share_{data.china_basis}"].fillna(0) * total["supply"]
+    supply_expected = float((total["supply"] * total["scenario"].map(weights)).sum())
+    china_expected = float((china * total["scenario"].map(weights)).sum())
+    shortage_expected = float(np.einsum("etw,w->", plan.unmet, probability))
+    tables = {
+        "Purchases": purchases_table(plan, data, case.offers),
+        "Contracts": contracts_table(plan, data, case.offers),
+        "Activities": activities_table(plan, data),
+        "Stock": stock_table(plan, data),
+        "Shortage": shortage_table(plan, data),
+        "Shares": shares,
+        "Duals": duals_table(model, data, plan, duals),
+        "ScenarioCosts": costs.reset_index(),
+    }
+    figures: dict[str, Any] = {
+        "expected_cost": fixed + float(probability @ scenario_cost),
+        "cvar": cvar(fixed, scenario_cost, probability, data.cvar_alpha),
+        **expected,
+        "china_share": china_expected / supply_expected if supply_expected > 0 else math.nan,
+        "shortfall": shortage_expected,
+        "contracted_offers": int(plan.contract.sum()),
+        "adopted_activities": int(plan.adopt.sum()),
+    }
+    return tables, figures

@@ -1,0 +1,310 @@
+"""Solved model -> tidy pandas tables (no Excel here).
+
+The plan is read off the model's node variables once, expanded to
+(scenario, period) with the scenario tree, and every table and cost figure
+is computed from those arrays and the derived parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from planner.model.parameters import BASES, TOTAL, ModelData
+from planner.model.policies import TOTAL_INDEX
+
+#: Quantities below this are solver noise and reported as 0.
+EPSILON = 1e-9
+
+COST_KEYS = (
+    "fixed_cost",
+    "purchase_cost",
+    "activity_cost",
+    "holding_cost",
+    "shortage_cost",
+    "cover_penalty",
+)
+
+
+@dataclass
+class Plan:
+    """The plan as arrays: first stage, and [item, period, scenario] per node variable."""
+
+    contract: np.ndarray  # [offer]
+    adopt: np.ndarray  # [activity]
+    purchase: np.ndarray  # [offer, period, scenario]
+    level: np.ndarray  # [activity, period, scenario]
+    stock: np.ndarray  # [element, period, scenario]
+    unmet: np.ndarray
+    cover_gap: np.ndarray
+
+
+def _node_values(var: Any, rows: int, nodes: int) -> np.ndarray:
+    values = np.zeros((rows, nodes))
+    for (i, n), data in var.items():
+        values[i, n] = data.value or 0.0
+    values[np.abs(values) < EPSILON] = 0.0
+    return values
+
+
+def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
+    """Read the loaded solution off the model and expand it to scenarios."""
+    n_nodes = len(data.nodes)
+
+    def expand(values: np.ndarray) -> np.ndarray:
+        return values[:, data.node_of]  # [item, period, scenario]
+
+    return Plan(
+        contract=np.array([round(model.contract[o].value or 0.0) for o in model.OFFERS], float),
+        adopt=np.array([round(model.adopt[k].value or 0.0) for k in model.ACTIVITIES], float),
+        purchase=expand(_node_values(model.purchase, len(data.offers), n_nodes)),
+        level=expand(_node_values(model.activity_level, len(data.activities), n_nodes)),
+        stock=expand(_node_values(model.stock, len(data.elements), n_nodes)),
+        unmet=expand(_node_values(model.unmet, len(data.elements), n_nodes)),
+        cover_gap=expand(_node_values(model.cover_gap, len(data.elements), n_nodes)),
+    )
+
+
+def scenario_costs(plan: Plan, data: ModelData) -> pd.DataFrame:
+    """Cost components of every scenario (first-stage cost in every row)."""
+    fixed = float(plan.contract @ data.offer_fixed_cost + plan.adopt @ data.activity_fixed_cost)
+    frame = pd.DataFrame(
+        {
+            "fixed_cost": np.full(len(data.scenarios), fixed),
+            "purchase_cost": np.einsum("otw,otw->w", data.unit_cost, plan.purchase),
+            "activity_cost": np.einsum("ktw,ktw->w", data.activity_cost, plan.level),
+            "holding_cost": np.einsum("e,etw->w", data.holding_cost, plan.stock),
+            "shortage_cost": np.einsum("e,etw->w", data.shortage_cost, plan.unmet),
+            "cover_penalty": np.einsum("e,etw->w", data.cover_penalty, plan.cover_gap),
+        },
+        index=pd.Index(data.scenarios, name="scenario"),
+    )
+    frame["scenario_cost"] = frame[list(COST_KEYS[1:])].sum(axis=1)
+    frame.insert(0, "probability", data.probability)
+    return frame
+
+
+def cvar(fixed: float, scenario_cost: np.ndarray, probability: np.ndarray, alpha: float) -> float:
+    """F + min_eta { eta + sum_w p_w max(V_w - eta, 0) / (1 - alpha) } (Rockafellar-Uryasev).
+
+    The function of eta is convex and piecewise linear with breaks at the V_w,
+    so its minimum is at one of them.
+    """
+    candidates = [
+        eta + float(probability @ np.maximum(scenario_cost - eta, 0.0)) / (1 - alpha)
+        for eta in scenario_cost
+    ]
+    return float(fixed + min(candidates))
+
+
+def _scenario_period_frame(data: ModelData, items: list[str], item_name: str) -> pd.DataFrame:
+    """All (scenario, period, item) combinations in a fixed order."""
+    index = pd.MultiIndex.from_product(
+        [data.scenarios, data.periods, items], names=["scenario", "period", item_name]
+    )
+    return index.to_frame(index=False)
+
+
+def _flat(values: np.ndarray) -> np.ndarray:
+    """[item, period, scenario] -> flat in (scenario, period, item) order."""
+    return np.transpose(values, (2, 1, 0)).reshape(-1)
+
+
+def purchases_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.DataFrame:
+    """Purchases with quantity > 0, one row per scenario, period and offer."""
+    frame = _scenario_period_frame(data, data.offers, "offer")
+    frame["quantity"] = _flat(plan.purchase)
+    frame["unit_cost"] = _flat(data.unit_cost)
+    frame = frame[frame["quantity"] > EPSILON].copy()
+    info = offers.loc[frame["offer"]]
+    frame.insert(3, "supplier", info["supplier"].fillna(pd.Series(info.index, index=info.index)).to_numpy())
+    frame.insert(4, "element", info["element"].to_numpy())
+    frame.insert(5, "country", info["country"].to_numpy())
+    frame.insert(6, "mine_country", info["mine_country"].fillna(info["country"]).to_numpy())
+    frame.insert(7, "refine_country", info["refine_country"].fillna(info["country"]).to_numpy())
+    position = {o: i for i, o in enumerate(data.offers)}
+    frame.insert(8, "china_linked", [int(data.china[position[o]]) for o in frame["offer"]])
+    frame["cost"] = frame["quantity"] * frame["unit_cost"]
+    return frame.reset_index(drop=True)
+
+
+def contracts_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.DataFrame:
+    """Every offer: contracted or not, the fixed cost paid, expected quantity bought."""
+    expected = np.einsum("otw,w->o", plan.purchase, data.probability)
+    return pd.DataFrame(
+        {
+            "offer": data.offers,
+            "supplier": offers["supplier"].fillna(pd.Series(offers.index, index=offers.index)).to_numpy(),
+            "element": offers["element"].to_numpy(),
+            "country": offers["country"].to_numpy(),
+            "contracted": plan.contract.astype(int),
+            "fixed_cost": plan.contract * data.offer_fixed_cost,
+            "expected_quantity": expected,
+            "risk": data.offer_risk,
+            "china_linked": data.china.astype(int),
+        }
+    )
+
+
+def activities_table(plan: Plan, data: ModelData) -> pd.DataFrame:
+    """Every activity in every period it can run: level, cost and adoption."""
+    frame = _scenario_period_frame(data, data.activities, "activity")
+    if frame.empty:
+        return pd.DataFrame(columns=["scenario", "period", "activity", "kind", "level", "cost", "adopted"])
+    kind = dict(zip(data.activities, data.activity_kind, strict=True))
+    adopted = dict(zip(data.activities, plan.adopt.astype(int), strict=True))
+    frame["kind"] = frame["activity"].map(kind)
+    frame["level"] = _flat(plan.level)
+    frame["cost"] = frame["level"] * _flat(data.activity_cost)
+    frame["adopted"] = frame["activity"].map(adopted)
+    window = _flat(np.repeat(data.activity_window[:, :, None], len(data.scenarios), axis=2))
+    return frame[window].reset_index(drop=True)
+
+
+def _flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
+    """Per [element, period, scenario]: purchases, recycling, substitution."""
+    n_e = len(data.elements)
+    purchased = np.zeros((n_e, *plan.purchase.shape[1:]))
+    np.add.at(purchased, data.offer_element, plan.purchase)
+    recycling = data.recycling()
+    recycled = np.einsum("ke,ktw->etw", data.yields[recycling], plan.level[recycling])
+    substituted = np.einsum("ke,ktw->etw", data.yields[~recycling], plan.level[~recycling])
+    return {"purchased": purchased, "recycled": recycled, "substituted": substituted}
+
+
+def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
+    """Stock against its cover target, with the whole balance of every row."""
+    flows = _flows(plan, data)
+    opening = np.concatenate(
+        [np.repeat(data.initial_stock[:, None, None], len(data.scenarios), axis=2),
+         plan.stock[:, :-1, :]],
+        axis=1,
+    )
+    target = data.cover_target()
+    daily = data.demand / data.days[None, :, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cover = np.where(daily > 0, plan.stock / daily, np.nan)
+    frame = _scenario_period_frame(data, data.elements, "element")
+    frame["stock"] = _flat(plan.stock)
+    frame["target"] = _flat(target)
+    frame["cover_days"] = _flat(cover)
+    frame["cover_days_target"] = _flat(np.repeat(
+        np.repeat(data.cover_days[:, None, None], len(data.periods), axis=1), len(data.scenarios), axis=2))
+    frame["below_target"] = _flat(plan.cover_gap)
+    frame["opening"] = _flat(opening)
+    frame["purchased"] = _flat(flows["purchased"])
+    frame["recycled"] = _flat(flows["recycled"])
+    frame["substituted"] = _flat(flows["substituted"])
+    frame["shortage"] = _flat(plan.unmet)
+    frame["demand"] = _flat(data.demand)
+    return frame
+
+
+def shortage_table(plan: Plan, data: ModelData) -> pd.DataFrame:
+    """Unmet requirement > 0, with the demand beside it."""
+    frame = _scenario_period_frame(data, data.elements, "element")
+    frame["quantity"] = _flat(plan.unmet)
+    frame["demand"] = _flat(data.demand)
+    return frame[frame["quantity"] > EPSILON].reset_index(drop=True)
+
+
+def _supply_weights(plan: Plan, data: ModelData, offer_weight: np.ndarray,
+                    activity_weight: np.ndarray) -> np.ndarray:
+    """sum_o a_o x + sum_{k rec} a_k yield r, per [element, period, scenario]."""
+    n_e = len(data.elements)
+    weighted = np.zeros((n_e, *plan.purchase.shape[1:]))
+    np.add.at(weighted, data.offer_element, offer_weight[:, None, None] * plan.purchase)
+    recycling = data.recycling()
+    weighted += np.einsum(
+        "ke,ktw->etw", data.yields[recycling] * activity_weight[recycling, None], plan.level[recycling]
+    )
+    return weighted
+
+
+def supply_measures(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
+    """Supply S, China-linked supply per basis and risk-weighted supply, per element."""
+    ones_o, ones_k = np.ones(len(data.offers)), np.ones(len(data.activities))
+    measures = {"supply": _supply_weights(plan, data, ones_o, ones_k)}
+    for basis in BASES:
+        measures[f"china_{basis}"] = _supply_weights(
+            plan, data, data.offer_china[basis].astype(float), data.activity_china.astype(float)
+        )
+    measures["risk"] = _supply_weights(plan, data, data.offer_risk, data.activity_risk)
+    return measures
+
+
+def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
+    """China share on every basis and risk, per element and TOTAL, with the caps."""
+    measures = supply_measures(plan, data)
+    items = [*data.elements, TOTAL]
+    pooled = {key: np.concatenate([value, value.sum(axis=0, keepdims=True)]) for key, value in measures.items()}
+    frame = _scenario_period_frame(data, items, "element")
+    supply = _flat(pooled["supply"])
+    frame["supply"] = supply
+    positive = supply > EPSILON
+    for basis in BASES:
+        frame[f"china_share_{basis}"] = np.where(
+            positive, _flat(pooled[f"china_{basis}"]) / np.where(positive, supply, 1), np.nan)
+    frame["risk"] = np.where(positive, _flat(pooled["risk"]) / np.where(positive, supply, 1), np.nan)
+    position = {p: t for t, p in enumerate(data.periods)}
+    for policy, column in (("china_share_max", "china_cap"), ("risk_max", "risk_cap")):
+        caps = data.caps.get(policy, {})
+        frame[column] = [
+            caps[(e, position[p])].value if (e, position[p]) in caps else np.nan
+            for p, e in zip(frame["period"], frame["element"], strict=True)
+        ]
+    return frame
+
+
+def duals_table(model: pyo.ConcreteModel, data: ModelData, plan: Plan,
+                duals: dict[Any, float]) -> pd.DataFrame:
+    """Shadow prices per scenario-tree node, divided by the node's probability."""
+    if not duals:
+        return pd.DataFrame(columns=["constraint", "scenario", "period", "element", "offer",
+                                     "dual", "cost_per_point"])
+    supply = supply_measures(plan, data)["supply"]  # [element, period, scenario]
+    rows: list[dict[str, Any]] = []
+
+    def node_info(n: int) -> tuple[str, str, float, int]:
+        node = data.nodes[n]
+        names = "|".join(data.scenarios[w] for w in node.scenarios)
+        return names, data.periods[node.period], node.probability, node.scenarios[0]
+
+    def add(name: str, n: int, element: str, offer: str, raw: float, node_supply: float | None) -> None:
+        scenario, period, probability, _ = node_info(n)
+        dual = raw / probability if probability > 0 else 0.0
+        per_point = -probability * dual * 0.01 * node_supply if node_supply is not None else np.nan
+        rows.append({"constraint": name, "scenario": scenario, "period": period,
+                     "element": element, "offer": offer, "dual": dual + 0.0,
+                     "cost_per_point": per_point + 0.0 if node_supply is not None else np.nan})
+
+    for (o, n), con in model.capacity.items():
+        if con in duals:
+            add("capacity", n, data.elements[data.offer_element[o]], data.offers[o], duals[con], None)
+    for (e, n), con in model.balance.items():
+        if con in duals:
+            add("balance", n, data.elements[e], "", duals[con], None)
+    for component, name in ((model.china_share, "china_share_max"), (model.risk, "risk_max")):
+        for (target, n), con in component.items():
+            if con not in duals:
+                continue
+            t, w = data.nodes[n].period, data.nodes[n].scenarios[0]
+            node_supply = float(supply[:, t, w].sum() if target == TOTAL_INDEX else supply[target, t, w])
+            element = TOTAL if target == TOTAL_INDEX else data.elements[target]
+            add(name, n, element, "", duals[con], node_supply)
+    for (o, n), con in model.offer_share.items():
+        if con in duals:
+            t, w = data.nodes[n].period, data.nodes[n].scenarios[0]
+            e = data.offer_element[o]
+            add("offer_share_max", n, data.elements[e], data.offers[o], duals[con], float(supply[e, t, w]))
+    return pd.DataFrame(rows)
+
+
+def priced_constraints(model: pyo.ConcreteModel) -> list[Any]:
+    """The constraints whose duals are reported (kinds 1 upper, 3, 8, 9, 10)."""
+    components = (model.capacity, model.balance, model.china_share, model.risk, model.offer_share)
+    return [con for component in components for con in component.values()]
