@@ -18,7 +18,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
 
-from planner.api import load, validate
+from planner.api import Result, load, solve, validate
 from planner.data import Case, Settings
 from planner.errors import InputError, Issue, PlannerError, SolverError
 
@@ -27,9 +27,11 @@ __all__ = [
     "InputError",
     "Issue",
     "PlannerError",
+    "Result",
     "Settings",
     "SolverError",
     "__version__",
     "load",
+    "solve",
     "validate",
 ]

@@ -1,0 +1,192 @@
+"""The ``planner`` command: a thin layer over the Python API.
+
+Exit codes (spec/workbook.md): 0 plan written (or valid input); 2 invalid
+input, nothing written; 3 no plan found (infeasible rules, or the time limit
+before any feasible plan); 4 the solution could not be written; 130
+interrupted. A known error prints one clear message; ``--debug`` shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from planner.errors import InputError, OutputError, PlannerError
+
+EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 1, 130
+
+app = typer.Typer(
+    name="planner",
+    help="Optimisation-based sourcing planner for rare earths and other critical minerals.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+InputPath = Annotated[Path, typer.Argument(help="Input workbook (.xlsx).", show_default=False)]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
+
+
+def _print_warnings(warnings: list, limit: int = 20) -> None:
+    for warning in warnings[:limit]:
+        err.print(f"warning: {warning}", markup=False)
+    if len(warnings) > limit:
+        err.print(f"warning: ... and {len(warnings) - limit} more (see the Warnings sheet)")
+
+
+def _report_input_error(error: InputError) -> None:
+    err.print(str(error), markup=False)
+
+
+def _fmt(value: float | None, unit: str = "", percent: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if percent:
+        return f"{value:.1%}"
+    return f"{value:,.2f}{' ' + unit if unit else ''}"
+
+
+def _default_output(source: Path) -> Path:
+    folder = Path("outputs")
+    folder.mkdir(exist_ok=True)
+    return folder / f"{source.stem}-solution.xlsx"
+
+
+@app.command()
+def solve(
+    workbook: InputPath,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Solution workbook to write [outputs/NAME-solution.xlsx]."),
+    ] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Solver time limit in seconds [Settings].")
+    ] = None,
+    mip_gap: Annotated[
+        float | None, typer.Option("--mip-gap", help="Relative MIP gap [Settings].")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="Solver threads (fixed for reproducibility).")] = 1,
+    seed: Annotated[int, typer.Option(help="Solver random seed.")] = 0,
+    duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
+    debug: Debug = False,
+) -> None:
+    """Validate, build, solve and write the solution workbook."""
+    import planner
+
+    from planner.io.writer import check_target
+
+    def run() -> int:
+        case = planner.load(workbook)
+        _print_warnings(case.warnings)
+        target = output if output is not None else _default_output(workbook)
+        check_target(target, str(workbook))
+        options: dict[str, object] = {"threads": threads, "seed": seed, "duals": duals}
+        if time_limit is not None:
+            options["time_limit_s"] = time_limit
+        if mip_gap is not None:
+            options["mip_gap"] = mip_gap
+        result = planner.solve(case, **options)
+        if not result.has_plan:
+            return _no_plan(result)
+        result.write(target)
+        unit, currency = case.settings.unit, case.settings.currency
+        gap = "" if result.status == "optimal" else f" (gap {_fmt(result.summary['mip_gap'], percent=True)})"
+        out.print(
+            f"{result.status}{gap}: objective {_fmt(result.objective, currency)}; "
+            f"China share {_fmt(result.summary['china_share'], percent=True)}; "
+            f"shortfall {_fmt(result.summary['shortfall'], unit)} -> {target}",
+            markup=False,
+        )
+        return EXIT_OK
+
+    raise typer.Exit(_guard(run, debug))
+
+
+def _no_plan(result: object) -> int:
+    status = getattr(result, "status", "")
+    message = getattr(result, "summary", {}).get("message", "")
+    err.print(f"no plan found ({status}): {message}; nothing written", markup=False)
+    conflicts = getattr(result, "conflicts", [])
+    if conflicts:
+        err.print("These rules cannot all hold (relaxing any one of them removes the conflict):")
+        for issue in conflicts:
+            err.print(f"  {issue}", markup=False)
+    if status == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_NO_PLAN if status in ("infeasible", "time_limit") else EXIT_INTERNAL
+
+
+@app.command()
+def validate(workbook: InputPath, debug: Debug = False) -> None:
+    """Validate a workbook without solving it."""
+    import planner
+
+    def run() -> int:
+        case = planner.load(workbook)
+        _print_warnings(case.warnings)
+        out.print(
+            f"valid: {len(case.periods)} periods, {len(case.elements)} elements, "
+            f"{len(case.offers)} offers, {len(case.activities)} activities, "
+            f"{len(case.scenarios)} scenarios",
+            markup=False,
+        )
+        return EXIT_OK
+
+    raise typer.Exit(_guard(run, debug))
+
+
+@app.command()
+def template(
+    output: Annotated[Path, typer.Argument(help="Where to write the empty workbook (.xlsx).")],
+    debug: Debug = False,
+) -> None:
+    """Write an empty, documented input workbook."""
+    from planner.io.template import write_template
+
+    def run() -> int:
+        write_template(output)
+        out.print(f"template written -> {output}", markup=False)
+        return EXIT_OK
+
+    raise typer.Exit(_guard(run, debug))
+
+
+def _guard(run: Callable[[], int], debug: bool) -> int:
+    """Run a command; map the planner's errors to exit codes and one clear message."""
+    try:
+        return int(run())
+    except InputError as error:
+        _report_input_error(error)
+        return EXIT_INVALID
+    except OutputError as error:
+        err.print(f"error: {error}", markup=False)
+        return EXIT_OUTPUT
+    except PlannerError as error:
+        err.print(f"error: {error}", markup=False)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing written")
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if debug:
+            raise
+        err.print(f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
+                  markup=False)
+        return EXIT_INTERNAL
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="planner")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Explain an infeasible case in the workbook's terms.
+
+Only rules that force purchases can make the model infeasible: min_offers
+with min_take, against a share, risk or storage limit (formulation.md). Each
+such rule is one cell of the workbook. A deletion filter finds an
+irreducible set of them: relax one rule at a time (a cap to 1, a min_take or
+min_offers to 0, a storage capacity to unlimited); if the rest is still
+infeasible the rule is not needed for the conflict and stays relaxed,
+otherwise it is part of it. What remains cannot all hold together, and
+dropping any one of them makes the case feasible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from planner.data import Case
+from planner.errors import Issue
+from planner.model import build_model, derive
+from planner.solve import INFEASIBLE, HighsSession, SolveOptions
+
+#: At most this many rules are tested one by one.
+MAX_RULES = 200
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One relaxable rule of the workbook."""
+
+    where: str
+    text: str
+    relax: Callable[[Case], None]
+
+
+def _cell(case: Case, sheet: str, column: str, label: object) -> str:
+    table = case.table(sheet)
+    row = table.at[label, "_row"]
+    letter = case.source.columns.get(sheet, {}).get(column)
+    title = case.source.titles.get(sheet, sheet)
+    if row is None or (isinstance(row, float) and math.isnan(row)) or str(row) == "<NA>":
+        return f"{title}[{label}].{column}"
+    return f"{title}!{letter}{int(row)}" if letter else f"{title}!{int(row)}:{int(row)}"
+
+
+def _policy_rules(case: Case) -> list[Rule]:
+    rules = []
+    order = {"china_share_max": 0, "risk_max": 1, "offer_share_max": 2, "min_offers": 4}
+    for label, record in sorted(case.policies.iterrows(), key=lambda item: order[item[1]["policy"]]):
+        policy = record["policy"]
+        if policy == "min_offers" and record["value"] <= 0:
+            continue
+        if policy != "min_offers" and record["value"] >= 1:
+            continue
+        element = record["element"] if isinstance(record["element"], str) else "every element"
+        period = record["period"] if isinstance(record["period"], str) else "every period"
+        scope = element if policy == "min_offers" else f"{element}, {period}"
+        loosest = 0.0 if policy == "min_offers" else 1.0
+
+        def relax(target: Case, label: object = label, loosest: float = loosest) -> None:
+            target.policies.at[label, "value"] = loosest
+
+        rules.append(
+            Rule(_cell(case, "Policies", "value", label),
+                 f"{policy} {record['value']:g} for {scope}", relax)
+        )
+    return rules
+
+
+def _storage_rules(case: Case) -> list[Rule]:
+    rules = []
+    for element, capacity in case.elements["storage_capacity"].items():
+        if isinstance(capacity, float) and math.isnan(capacity):
+            continue
+
+        def relax(target: Case, element: object = element) -> None:
+            target.elements.at[element, "storage_capacity"] = math.nan
+
+        rules.append(
+            Rule(_cell(case, "Elements", "storage_capacity", element),
+                 f"storage_capacity {capacity:g} of {element}", relax)
+        )
+    return rules
+
+
+def _min_take_rules(case: Case) -> list[Rule]:
+    rules = []
+    for offer, minimum in case.offers["min_take"].items():
+        if not minimum > 0:
+            continue
+
+        def relax(target: Case, offer: object = offer) -> None:
+            target.offers.at[offer, "min_take"] = 0.0
+
+        rules.append(
+            Rule(_cell(case, "Offers", "min_take", offer), f"min_take {minimum:g} of {offer}", relax)
+        )
+    return rules
+
+
+def candidate_rules(case: Case) -> list[Rule]:
+    """Every rule that can take part in a conflict, caps before the forcing rules."""
+    policies = _policy_rules(case)
+    caps = [rule for rule in policies if not rule.text.startswith("min_offers")]
+    forcing = [rule for rule in policies if rule.text.startswith("min_offers")]
+    return [*caps, *_storage_rules(case), *_min_take_rules(case), *forcing][:MAX_RULES]
+
+
+def _infeasible(case: Case, relaxed: list[Rule], options: SolveOptions, time_limit: float) -> bool:
+    trial = case.copy()
+    for rule in relaxed:
+        rule.relax(trial)
+    model = build_model(derive(trial))
+    report = HighsSession(model, options).solve(time_limit, mip_gap=1.0)
+    return report.status == INFEASIBLE
+
+
+def explain_infeasibility(case: Case, options: SolveOptions, time_limit: float) -> list[Issue]:
+    """Return the rules that cannot all hold, one issue per workbook cell."""
+    deadline = time.monotonic() + max(time_limit, 5.0)
+    rules = candidate_rules(case)
+    if not rules or _infeasible(case, rules, options, time_limit):
+        return [Issue("Workbook", "no plan exists, and relaxing the share, risk, storage, "
+                                  "min_take and min_offers rules does not help")]
+    relaxed: list[Rule] = []
+    conflict: list[Rule] = []
+    for rule in rules:
+        if time.monotonic() > deadline:
+            conflict.extend(r for r in rules if r not in relaxed and r not in conflict)
+            break
+        if _infeasible(case, [*relaxed, rule], options, time_limit):
+            relaxed.append(rule)
+        else:
+            conflict.append(rule)
+    return [Issue(rule.where, f"{rule.text}: part of a conflict") for rule in conflict]

@@ -1,0 +1,176 @@
+"""Write an empty, documented input workbook, generated from the schema catalogue.
+
+Every sheet of the contract with its header row; a comment on each header
+with the column's meaning, unit and default; dropdowns for enumerations and
+for references to other sheets; a Settings sheet holding the defaults; and an
+Instructions sheet that lists it all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from planner.io.writer import save_atomically
+from planner.schema import Column, Sheet, catalogue
+
+#: Rows of the template that carry dropdowns.
+TEMPLATE_ROWS = 1000
+
+_REQUIRED_FILL = PatternFill("solid", fgColor="1F4E78")
+_OPTIONAL_FILL = PatternFill("solid", fgColor="5B9BD5")
+_WHITE_BOLD = Font(bold=True, color="FFFFFF")
+
+
+def _allowed(column: Column) -> str:
+    if column.type == "enum":
+        return " | ".join(column.values)
+    if column.type == "ref":
+        return f"an id from {column.ref}"
+    if column.type in ("id", "code", "text"):
+        return "text"
+    return column.bounds_text() or "any number"
+
+
+def _comment(column: Column) -> Comment:
+    lines = [column.description]
+    if column.unit:
+        lines.append(f"Unit: {column.unit}")
+    lines.append(f"Allowed: {_allowed(column)}")
+    lines.append("Required" if column.required else f"Optional; default: {column.default or 'see description'}")
+    comment = Comment("\n".join(lines), "planner")
+    comment.width, comment.height = 320, 140
+    return comment
+
+
+def _id_range(sheets: dict[str, Sheet], name: str) -> str | None:
+    sheet = sheets.get(name)
+    if sheet is None or sheet.id_column is None:
+        return None
+    position = [c.name for c in sheet.columns].index(sheet.id_column) + 1
+    letter = get_column_letter(position)
+    return f"={name}!${letter}$2:${letter}${TEMPLATE_ROWS}"
+
+
+def _input_sheet(sheet: Worksheet, spec: Sheet, sheets: dict[str, Sheet]) -> None:
+    for position, column in enumerate(spec.columns, start=1):
+        cell = sheet.cell(row=1, column=position, value=column.name)
+        cell.font = _WHITE_BOLD
+        cell.fill = _REQUIRED_FILL if column.required else _OPTIONAL_FILL
+        cell.comment = _comment(column)
+        letter = get_column_letter(position)
+        sheet.column_dimensions[letter].width = max(14, len(column.name) + 4)
+        cells = f"{letter}2:{letter}{TEMPLATE_ROWS}"
+        formula = None
+        if column.type == "enum":
+            formula = f'"{",".join(column.values)}"'
+        elif column.type == "ref" and column.ref:
+            formula = _id_range(sheets, column.ref)
+        if formula:
+            validation = DataValidation(type="list", formula1=formula, allow_blank=True)
+            validation.error = f"Choose {_allowed(column)}"
+            validation.errorTitle = column.name
+            validation.showErrorMessage = column.type == "enum"
+            sheet.add_data_validation(validation)
+            validation.add(cells)
+        elif column.type == "number" and column.min is not None:
+            validation = DataValidation(type="decimal", operator="greaterThanOrEqual",
+                                        formula1=str(column.min), allow_blank=True)
+            validation.error = f"{column.name} must be {column.bounds_text() or 'a number'}"
+            validation.showErrorMessage = True
+            sheet.add_data_validation(validation)
+            validation.add(cells)
+    sheet.freeze_panes = "A2"
+
+
+def _settings_sheet(sheet: Worksheet) -> None:
+    for position, name in enumerate(("key", "value", "meaning"), start=1):
+        cell = sheet.cell(row=1, column=position, value=name)
+        cell.font = _WHITE_BOLD
+        cell.fill = _OPTIONAL_FILL
+    for row, setting in enumerate(catalogue().settings, start=2):
+        sheet.cell(row=row, column=1, value=setting.key)
+        value: object = setting.default
+        if setting.type == "number":
+            value = float(setting.default)
+        sheet.cell(row=row, column=2, value=value)
+        sheet.cell(row=row, column=3, value=f"{setting.description} [default {setting.default}]")
+        if setting.type == "enum":
+            validation = DataValidation(type="list", formula1=f'"{",".join(setting.values)}"')
+            sheet.add_data_validation(validation)
+            validation.add(f"B{row}")
+    sheet.column_dimensions["A"].width = 16
+    sheet.column_dimensions["B"].width = 14
+    sheet.column_dimensions["C"].width = 70
+    sheet.freeze_panes = "A2"
+
+
+_INTRODUCTION = (
+    "planner input workbook",
+    "",
+    "Fill one record per row below each header. Dark headers are required columns, light ones "
+    "optional (blank = the default). Hover a header for its meaning, unit and default.",
+    "Ids (period, element, offer, ...) are case-sensitive text. Numbers may be typed as numbers or "
+    "numeric text; percent cells are read as fractions (76% = 0.76).",
+    "Optional sheets may be left empty or deleted. This Instructions sheet is not read.",
+    "Then run:  planner validate THIS.xlsx   and   planner solve THIS.xlsx -o PLAN.xlsx",
+)
+
+
+def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
+    row = 1
+    for line in _INTRODUCTION:
+        sheet.cell(row=row, column=1, value=line).font = Font(bold=row == 1, size=14 if row == 1 else 11)
+        row += 1
+    row += 1
+    for spec in sheets:
+        sheet.cell(row=row, column=1, value=spec.name).font = Font(bold=True, size=12)
+        sheet.cell(row=row, column=2, value="required sheet" if spec.required else "optional sheet")
+        sheet.cell(row=row, column=3, value=spec.description)
+        row += 1
+        columns = spec.columns
+        if spec.name == "Settings":
+            for setting in catalogue().settings:
+                sheet.cell(row=row, column=2, value=setting.key)
+                sheet.cell(row=row, column=3, value=f"{setting.description} [default {setting.default}]")
+                row += 1
+        for column in columns:
+            sheet.cell(row=row, column=2, value=column.name).font = Font(bold=column.required)
+            detail = f"{column.description}. Allowed: {_allowed(column)}."
+            if column.unit:
+                detail += f" Unit: {column.unit}."
+            detail += " Required." if column.required else f" Default: {column.default or 'see text'}."
+            sheet.cell(row=row, column=3, value=detail).alignment = Alignment(wrap_text=True)
+            row += 1
+        row += 1
+    sheet.column_dimensions["A"].width = 18
+    sheet.column_dimensions["B"].width = 20
+    sheet.column_dimensions["C"].width = 110
+
+
+def build_template() -> openpyxl.Workbook:
+    """The empty, documented input workbook in memory."""
+    specs = catalogue().sheets
+    by_name = {spec.name: spec for spec in specs}
+    workbook = openpyxl.Workbook()
+    instructions = workbook.active
+    instructions.title = "Instructions"
+    _instructions(instructions, specs)
+    for spec in specs:
+        sheet = workbook.create_sheet(spec.name)
+        if spec.name == "Settings":
+            _settings_sheet(sheet)
+        else:
+            _input_sheet(sheet, spec, by_name)
+    return workbook
+
+
+def write_template(path: str | Path) -> Path:
+    """Write the template to ``path`` (atomically)."""
+    return save_atomically(build_template(), Path(path))

@@ -1,0 +1,344 @@
+"""Write the solution workbook: Summary first, charts, then every table.
+
+The file is written to a temporary file beside the target, flushed to disk,
+opened again as a check, and only then renamed over the target, so a reader
+never sees a half-written workbook and a failure leaves nothing behind. The
+input workbook is never overwritten. Text is always written as text (a
+string beginning with ``=`` stays a string, never a formula).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import openpyxl
+import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from planner.errors import OutputError
+
+if TYPE_CHECKING:
+    from planner.api import Result
+
+#: Longest text a cell holds (Excel's limit).
+MAX_CELL_TEXT = 32_767
+
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+_QUANTITY = "#,##0.00"
+_MONEY = "#,##0.00"
+_SHARE = "0.0%"
+_FORMATS = {
+    "quantity": _QUANTITY, "stock": _QUANTITY, "target": _QUANTITY, "supply": _QUANTITY,
+    "level": _QUANTITY, "demand": _QUANTITY, "opening": _QUANTITY, "purchased": _QUANTITY,
+    "recycled": _QUANTITY, "substituted": _QUANTITY, "shortage": _QUANTITY,
+    "below_target": _QUANTITY, "expected_quantity": _QUANTITY, "cover_days": "0.0",
+    "cover_days_target": "0.0", "unit_cost": _MONEY, "cost": _MONEY, "fixed_cost": _MONEY,
+    "purchase_cost": _MONEY, "activity_cost": _MONEY, "holding_cost": _MONEY,
+    "shortage_cost": _MONEY, "cover_penalty": _MONEY, "scenario_cost": _MONEY,
+    "dual": "#,##0.0000", "cost_per_point": _MONEY, "china_cap": _SHARE, "risk_cap": _SHARE,
+    "risk": "0.000", "probability": "0.0000",
+}
+
+
+def clean_text(value: str) -> str:
+    """Text safe to store in a cell: no control characters, within Excel's length."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if len(value) > MAX_CELL_TEXT:
+        value = value[: MAX_CELL_TEXT - 1] + "…"
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A value openpyxl can store: numbers as float/int, blanks as None, text as text."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return int(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if isinstance(value, int):
+        return value
+    return clean_text(str(value))
+
+
+def _set(sheet: Worksheet, row: int, column: int, value: Any) -> Any:
+    cell = sheet.cell(row=row, column=column)
+    value = _plain(value)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # never a formula, whatever the text begins with
+    return cell
+
+
+def _header(sheet: Worksheet, names: Iterable[str]) -> None:
+    for column, name in enumerate(names, start=1):
+        cell = _set(sheet, 1, column, name)
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+    sheet.freeze_panes = "A2"
+
+
+def _widths(sheet: Worksheet, frame: pd.DataFrame) -> None:
+    for column, name in enumerate(frame.columns, start=1):
+        sample = frame[name].head(200)
+        longest = max([len(str(name)), *(len(f"{v:,.2f}" if isinstance(v, float) else str(v))
+                                         for v in sample)], default=8)
+        sheet.column_dimensions[get_column_letter(column)].width = min(max(10, longest + 2), 60)
+
+
+def write_table(sheet: Worksheet, frame: pd.DataFrame) -> None:
+    """Write ``frame`` with a styled, frozen header, number formats and an autofilter."""
+    _header(sheet, frame.columns)
+    formats = [_FORMATS.get(name, _SHARE if name.startswith("china_share") else None)
+               for name in frame.columns]
+    for row, values in enumerate(frame.itertuples(index=False), start=2):
+        for column, (value, number_format) in enumerate(zip(values, formats, strict=True), start=1):
+            cell = _set(sheet, row, column, value)
+            if number_format and isinstance(cell.value, float | int):
+                cell.number_format = number_format
+    if len(frame.columns):
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{max(len(frame) + 1, 1)}"
+    _widths(sheet, frame)
+
+
+def _summary(sheet: Worksheet, result: Result) -> None:
+    frame = result.summary_frame()
+    write_table(sheet, frame)
+    formats = {"objective": _MONEY, "expected_cost": _MONEY, "cvar": _MONEY, "china_share": _SHARE,
+               "mip_gap": "0.00E+00", "shortfall": _QUANTITY}
+    formats.update({key: _MONEY for key in ("fixed_cost", "purchase_cost", "activity_cost",
+                                            "holding_cost", "shortage_cost", "cover_penalty")})
+    for row, key in enumerate(frame["key"], start=2):
+        if key in formats:
+            sheet.cell(row=row, column=2).number_format = formats[key]
+    sheet.column_dimensions["B"].width = 68
+
+
+def _expected(frame: pd.DataFrame, probability: pd.Series, by: list[str], value: str) -> pd.DataFrame:
+    weighted = frame.assign(_w=frame[value] * frame["scenario"].map(probability))
+    return weighted.groupby(by, sort=False)["_w"].sum().reset_index().rename(columns={"_w": value})
+
+
+def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
+    """Expected (probability-weighted) figures behind the charts."""
+    case = result.case
+    probability = case.scenarios["probability"]
+    periods = case.period_ids
+    purchases = result.tables["Purchases"]
+    mix = _expected(purchases, probability, ["element", "country"], "quantity") if len(purchases) else (
+        pd.DataFrame(columns=["element", "country", "quantity"]))
+    supply_mix = mix.pivot_table(index="element", columns="country", values="quantity",
+                                 aggfunc="sum", fill_value=0.0)
+    supply_mix = supply_mix.reindex([str(e) for e in case.elements.index], fill_value=0.0)
+    recycled = _expected(result.tables["Stock"], probability, ["element"], "recycled").set_index("element")
+    if recycled["recycled"].sum() > 0:
+        supply_mix["recycling"] = recycled["recycled"].reindex(supply_mix.index).fillna(0.0)
+    supply_mix = supply_mix.reset_index()
+
+    shares = result.tables["Shares"]
+    basis = f"china_share_{case.settings.china_basis}"
+    shares = shares.assign(china=shares[basis].fillna(0.0) * shares["supply"])
+    totals = _expected(shares, probability, ["period", "element"], "china").merge(
+        _expected(shares, probability, ["period", "element"], "supply"), on=["period", "element"])
+    caps = shares.groupby(["period", "element"], sort=False)["china_cap"].first().reset_index()
+    totals = totals.merge(caps, on=["period", "element"])
+    totals["share"] = np.where(totals["supply"] > 0, totals["china"] / totals["supply"].where(
+        totals["supply"] > 0, 1), np.nan)
+    china = pd.DataFrame({"period": periods})
+    for element in [*map(str, case.elements.index), "TOTAL"]:
+        part = totals[totals["element"] == element].set_index("period").reindex(periods)
+        china[f"{element} share"] = part["share"].to_numpy()
+        china[f"{element} cap"] = part["china_cap"].to_numpy()
+
+    stock = _expected(result.tables["Stock"], probability, ["period", "element"], "stock").merge(
+        _expected(result.tables["Stock"], probability, ["period", "element"], "target"),
+        on=["period", "element"])
+    cover = pd.DataFrame({"period": periods})
+    for element in map(str, case.elements.index):
+        part = stock[stock["element"] == element].set_index("period").reindex(periods)
+        cover[f"{element} stock"] = part["stock"].to_numpy()
+        cover[f"{element} target"] = part["target"].to_numpy()
+    return {"supply_mix": supply_mix, "china": china, "cover": cover}
+
+
+def _place(data: Worksheet, frame: pd.DataFrame, top: int, title: str) -> int:
+    """Write a titled block at row ``top``; return the header row."""
+    _set(data, top, 1, title).font = Font(bold=True)
+    for column, name in enumerate(frame.columns, start=1):
+        _set(data, top + 1, column, name).font = Font(bold=True)
+    for row, values in enumerate(frame.itertuples(index=False), start=top + 2):
+        for column, value in enumerate(values, start=1):
+            cell = _set(data, row, column, value)
+            if isinstance(cell.value, float) and "share" in str(frame.columns[column - 1]) or (
+                    "cap" in str(frame.columns[column - 1])):
+                cell.number_format = _SHARE
+    return top + 1
+
+
+def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
+    blocks = _chart_data(result)
+    unit, currency = result.case.settings.unit, result.case.settings.currency
+    _set(charts, 1, 1, "Expected values over the scenarios (probability-weighted). "
+                      f"Quantities in {unit}, costs in {currency}.").font = Font(italic=True)
+
+    mix = blocks["supply_mix"]
+    head = _place(data, mix, 1, "Supply by shipping country, whole horizon (expected)")
+    bar = BarChart()
+    bar.type, bar.grouping, bar.overlap = "col", "stacked", 100
+    bar.title = "Supply mix by country, per element"
+    bar.y_axis.title = unit
+    rows = len(mix)
+    if rows and len(mix.columns) > 1:
+        bar.add_data(Reference(data, min_col=2, max_col=len(mix.columns), min_row=head,
+                               max_row=head + rows), titles_from_data=True)
+        bar.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + rows))
+    bar.width, bar.height = 24, 9
+    charts.add_chart(bar, "A3")
+
+    grid_top = 22
+    china = blocks["china"]
+    head = _place(data, china, head + rows + 3, "China share against its cap (expected)")
+    n_periods = len(china)
+    for index, column in enumerate(range(2, len(china.columns), 2)):
+        element = china.columns[column - 1].removesuffix(" share")
+        line = LineChart()
+        line.title = f"China share, {element}"
+        line.y_axis.number_format = "0%"
+        line.y_axis.scaling.min, line.y_axis.scaling.max = 0, 1
+        line.add_data(Reference(data, min_col=column, max_col=column + 1, min_row=head,
+                                max_row=head + n_periods), titles_from_data=True)
+        line.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + n_periods))
+        line.width, line.height = 12, 7
+        charts.add_chart(line, f"{'AHO'[index % 3]}{grid_top + 15 * (index // 3)}")
+
+    cover = blocks["cover"]
+    head = _place(data, cover, head + n_periods + 3, "Stock against its cover target (expected)")
+    top = grid_top + 15 * ((len(china.columns) // 2 + 2) // 3) + 2
+    for index, column in enumerate(range(2, len(cover.columns), 2)):
+        element = cover.columns[column - 1].removesuffix(" stock")
+        line = LineChart()
+        line.title = f"Stock vs cover target, {element}"
+        line.y_axis.title = unit
+        line.add_data(Reference(data, min_col=column, max_col=column + 1, min_row=head,
+                                max_row=head + n_periods), titles_from_data=True)
+        line.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + n_periods))
+        line.width, line.height = 12, 7
+        charts.add_chart(line, f"{'AHO'[index % 3]}{top + 15 * (index // 3)}")
+    data.column_dimensions["A"].width = 14
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def build_workbook(result: Result) -> openpyxl.Workbook:
+    """The solution workbook in memory."""
+    workbook = openpyxl.Workbook()
+    summary = workbook.active
+    summary.title = "Summary"
+    _summary(summary, result)
+    charts = workbook.create_sheet("Charts") if result.has_plan else None
+    for name, table in result.tables.items():
+        write_table(workbook.create_sheet(name), table)
+    warnings = result.case.warnings
+    write_table(
+        workbook.create_sheet("Warnings"),
+        pd.DataFrame({"where": [w.where for w in warnings], "message": [w.message for w in warnings]}),
+    )
+    if charts is not None:
+        _charts(charts, workbook.create_sheet("ChartData"), result)
+    return workbook
+
+
+def write_solution(result: Result, path: Path) -> Path:
+    """Write ``result`` to ``path`` atomically; never over the input workbook.
+
+    Raises
+    ------
+    OutputError
+        When the path is the input, the folder is missing or not writable, or
+        the disk is full; nothing is left behind.
+    """
+    check_target(path, result.case.source.path)
+    return save_atomically(build_workbook(result), path)
+
+
+def check_target(path: Path, source: str = "") -> None:
+    """Fail early when ``path`` cannot take a solution workbook.
+
+    Raises
+    ------
+    OutputError
+        When ``path`` is the input workbook, does not end in .xlsx, or its
+        folder does not exist.
+    """
+    if source and _same_file(path, Path(source)):
+        raise OutputError(f"{path}: refusing to overwrite the input workbook; choose another name")
+    if path.suffix.lower() != ".xlsx":
+        raise OutputError(f"{path}: the workbook must end in .xlsx")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: folder {folder} does not exist")
+
+
+def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
+    """Save ``workbook`` to ``path`` through a checked temporary file and a rename.
+
+    Raises
+    ------
+    OutputError
+        When the folder is missing or not writable, or the disk is full;
+        nothing is left behind and an existing file at ``path`` is untouched.
+    """
+    check_target(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temporary = -1, ""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial.xlsx", dir=folder)
+        with os.fdopen(handle, "wb") as stream:
+            handle = -1
+            workbook.save(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
+        check = openpyxl.load_workbook(temporary, read_only=True)
+        readable = check.sheetnames == workbook.sheetnames
+        check.close()
+        if not readable:
+            raise OutputError(f"{path}: the written workbook did not read back")
+        os.replace(temporary, path)
+        temporary = ""
+    except PermissionError as error:
+        raise OutputError(f"{path}: cannot write there ({error.strerror})") from None
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write the workbook ({error.strerror or error})") from None
+    finally:
+        if handle >= 0:
+            os.close(handle)
+        if temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+    return path
