@@ -27,12 +27,14 @@ from planner.results import (
     shortage_table,
     stock_table,
     activities_table,
+    adoption_table,
 )
 from planner.solve import INFEASIBLE, HighsSession, SolveOptions, SolverReport
 from planner.validate import check_case, merge_issues, parse_workbook
 
 #: Output tables, in the order of the solution workbook (after Summary).
-TABLE_NAMES = ("Purchases", "Contracts", "Activities", "Stock", "Shortage", "Shares", "Duals")
+TABLE_NAMES = ("Purchases", "Contracts", "Activities", "Adoption", "Stock", "Shortage", "Shares",
+               "Duals", "ScenarioCosts")
 
 
 def load(path: str | Path) -> Case:
@@ -89,8 +91,9 @@ class Result:
     summary
         Key figures, as in the Summary sheet.
     tables
-        ``Purchases``, ``Contracts``, ``Activities``, ``Stock``, ``Shortage``,
-        ``Shares``, ``Duals`` and ``ScenarioCosts`` as DataFrames (empty without a plan).
+        ``Purchases``, ``Contracts``, ``Activities``, ``Adoption``, ``Stock``,
+        ``Shortage``, ``Shares``, ``Duals`` and ``ScenarioCosts`` as DataFrames
+        (empty without a plan).
     conflicts
         For an infeasible case: the rules that conflict, in workbook terms.
     """
@@ -241,6 +244,7 @@ def _tables(case: Case, data: Any, model: Any, duals: dict[Any, float]
         "Purchases": purchases_table(plan, data, case.offers),
         "Contracts": contracts_table(plan, data, case.offers),
         "Activities": activities_table(plan, data),
+        "Adoption": adoption_table(plan, data, case.activities),
         "Stock": stock_table(plan, data),
         "Shortage": shortage_table(plan, data),
         "Shares": shares,

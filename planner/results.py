@@ -165,6 +165,20 @@ def activities_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     return frame[window].reset_index(drop=True)
 
 
+def adoption_table(plan: Plan, data: ModelData, activities: pd.DataFrame) -> pd.DataFrame:
+    """Every activity: adopted or not, the fixed cost paid, expected total level."""
+    return pd.DataFrame(
+        {
+            "activity": data.activities,
+            "kind": data.activity_kind,
+            "country": activities["country"].fillna("domestic").to_numpy(),
+            "adopted": plan.adopt.astype(int),
+            "fixed_cost": plan.adopt * data.activity_fixed_cost,
+            "expected_level": np.einsum("ktw,w->k", plan.level, data.probability),
+        }
+    )
+
+
 def _flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
     """Per [element, period, scenario]: purchases, recycling, substitution."""
     n_e = len(data.elements)

@@ -547,9 +547,10 @@ def check_offers(case: Case) -> list[Issue]:
     issues: list[Issue] = []
     countries = set(case.countries.index)
     for offer, record in _records(case.offers):
+        minimum, capacity = record["min_take"], record["capacity"]
         if (
-            not _is_blank(record["min_take"]) and not _is_blank(record["capacity"])
-            and record["min_take"] > record["capacity"]
+            not _is_blank(minimum) and not _is_blank(capacity)
+            and minimum > 0 and capacity >= 0 and minimum > capacity
         ):
             issues.append(
                 Issue(where.cell("Offers", "min_take", offer),

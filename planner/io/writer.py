@@ -175,6 +175,15 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     return {"supply_mix": supply_mix, "china": china, "cover": cover}
 
 
+def _style_lines(chart: LineChart) -> None:
+    """Straight lines (quarters are steps, not curves); the limit dashed red."""
+    for index, series in enumerate(chart.series):
+        series.smooth = False
+        if index == 1:
+            series.graphicalProperties.line.dashStyle = "dash"
+            series.graphicalProperties.line.solidFill = "C00000"
+
+
 def _place(data: Worksheet, frame: pd.DataFrame, top: int, title: str) -> int:
     """Write a titled block at row ``top``; return the header row."""
     _set(data, top, 1, title).font = Font(bold=True)
@@ -222,6 +231,7 @@ def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
         line.add_data(Reference(data, min_col=column, max_col=column + 1, min_row=head,
                                 max_row=head + n_periods), titles_from_data=True)
         line.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + n_periods))
+        _style_lines(line)
         line.width, line.height = 12, 7
         charts.add_chart(line, f"{'AHO'[index % 3]}{grid_top + 15 * (index // 3)}")
 
@@ -236,6 +246,7 @@ def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
         line.add_data(Reference(data, min_col=column, max_col=column + 1, min_row=head,
                                 max_row=head + n_periods), titles_from_data=True)
         line.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + n_periods))
+        _style_lines(line)
         line.width, line.height = 12, 7
         charts.add_chart(line, f"{'AHO'[index % 3]}{top + 15 * (index // 3)}")
     data.column_dimensions["A"].width = 14

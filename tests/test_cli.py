@@ -1,0 +1,151 @@
+"""The CLI contract: commands, one-line summaries and exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from planner.cli import app
+from tests.conftest import REFERENCE
+
+runner = CliRunner()
+HAND = REFERENCE / "case-00-hand.xlsx"
+
+
+def test_solve_writes_the_plan_and_prints_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "plan.xlsx"
+    result = runner.invoke(app, ["solve", str(HAND), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == (
+        f"optimal: objective 21,702.00 USD; China share 55.4%; shortfall 1.00 t -> {out}"
+    )
+    assert pd.read_excel(out, sheet_name="Summary").set_index("key").loc["objective", "value"] == 21702
+
+
+def test_solve_options_override_settings(tmp_path: Path) -> None:
+    out = tmp_path / "plan.xlsx"
+    result = runner.invoke(app, ["solve", str(HAND), "-o", str(out), "--time-limit", "5",
+                                 "--mip-gap", "0", "--no-duals"])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_excel(out, sheet_name="Summary").set_index("key")["value"]
+    assert float(summary["time_limit_s"]) == 5
+    assert float(summary["mip_gap_target"]) == 0
+    assert pd.read_excel(out, sheet_name="Duals").empty
+
+
+def test_invalid_input_exits_2_and_writes_nothing(
+    tmp_path: Path, hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path]
+) -> None:
+    hand_sheets["Offers"][1][7] = -5
+    broken = make_workbook(hand_sheets)
+    out = tmp_path / "plan.xlsx"
+    result = runner.invoke(app, ["solve", str(broken), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "Offers!H2: capacity must be >= 0, got -5" in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_infeasible_rules_exit_3_with_the_conflict_explained(
+    tmp_path: Path, hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path]
+) -> None:
+    hand_sheets["Offers"][0].append("min_take")
+    hand_sheets["Offers"][1].append(80)  # Nd-CN must take 80 t a quarter if contracted
+    hand_sheets["Policies"].append(["min_offers", "Nd", None, 2])  # so both Nd offers are contracted
+    workbook = make_workbook(hand_sheets)
+    out = tmp_path / "plan.xlsx"
+    result = runner.invoke(app, ["solve", str(workbook), "-o", str(out)])
+    assert result.exit_code == 3, result.output
+    assert "no plan found (infeasible)" in result.stderr
+    conflict = [line.strip() for line in result.stderr.splitlines() if "part of a conflict" in line]
+    assert conflict == [
+        "Policies!D2: china_share_max 0.5 for Nd, every period: part of a conflict",
+        "Offers!J2: min_take 80 of Nd-CN: part of a conflict",
+        "Policies!D3: min_offers 2 for Nd: part of a conflict",
+    ]
+    assert not out.exists()
+
+
+def test_refuses_to_overwrite_the_input(tmp_path: Path) -> None:
+    copy = tmp_path / "case.xlsx"
+    copy.write_bytes(HAND.read_bytes())
+    before = copy.read_bytes()
+    result = runner.invoke(app, ["solve", str(copy), "-o", str(copy)])
+    assert result.exit_code == 4
+    assert "refusing to overwrite the input workbook" in result.stderr
+    assert copy.read_bytes() == before
+
+
+def test_missing_output_folder_exits_4(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["solve", str(HAND), "-o", str(tmp_path / "nowhere" / "plan.xlsx")])
+    assert result.exit_code == 4
+    assert "does not exist" in result.stderr
+
+
+def test_validate_exit_codes(tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["validate", str(HAND)])
+    assert ok.exit_code == 0
+    assert ok.stdout.strip() == "valid: 2 periods, 2 elements, 3 offers, 0 activities, 1 scenarios"
+    missing = runner.invoke(app, ["validate", str(tmp_path / "missing.xlsx")])
+    assert missing.exit_code == 2
+    assert "missing.xlsx: file not found" in missing.stderr
+
+
+def test_template_is_a_documented_empty_workbook(tmp_path: Path) -> None:
+    out = tmp_path / "template.xlsx"
+    result = runner.invoke(app, ["template", str(out)])
+    assert result.exit_code == 0
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(out)
+    assert workbook.sheetnames[0] == "Instructions"
+    offers = workbook["Offers"]
+    assert [c.value for c in offers[1]][:4] == ["offer", "supplier", "element", "country"]
+    assert "Unit: currency/unit" in offers["G1"].comment.text
+    dropdowns = {str(v.sqref): v.formula1 for v in workbook["Elements"].data_validations.dataValidation}
+    assert dropdowns["C2:C1000"] == '"light,heavy"'
+    # the empty template only lacks rows; its structure is valid
+    check = runner.invoke(app, ["validate", str(out)])
+    assert check.exit_code == 2
+    assert check.stderr.count("needs at least one row") == 2
+    assert "warning" not in check.stderr
+
+
+def test_filled_template_solves(tmp_path: Path) -> None:
+    """A planner fills the template by hand: the result solves like the hand case."""
+    import openpyxl
+
+    template = tmp_path / "template.xlsx"
+    runner.invoke(app, ["template", str(template)])
+    workbook = openpyxl.load_workbook(template)
+    source = openpyxl.load_workbook(HAND)
+    for sheet in source.worksheets:
+        target = workbook[sheet.title]
+        header = [c.value for c in target[1]]
+        for row in sheet.iter_rows(min_row=2, values_only=True):
+            values = dict(zip([c.value for c in sheet[1]], row, strict=False))
+            target.append([values.get(name) for name in header])
+    workbook.save(template)
+    out = tmp_path / "plan.xlsx"
+    result = runner.invoke(app, ["solve", str(template), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "objective 21,702.00 USD" in result.stdout
+
+
+def test_unexpected_errors_are_one_line_unless_debug(monkeypatch: Any, tmp_path: Path) -> None:
+    import planner
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(planner, "solve", boom)
+    result = runner.invoke(app, ["solve", str(HAND), "-o", str(tmp_path / "p.xlsx")])
+    assert result.exit_code == 1
+    assert "internal error: RuntimeError: kaboom (run with --debug for details)" in result.stderr
+    assert "Traceback" not in result.output
+    debug = runner.invoke(app, ["solve", str(HAND), "-o", str(tmp_path / "p.xlsx"), "--debug"])
+    assert isinstance(debug.exception, RuntimeError)
