@@ -1,0 +1,61 @@
+"""Render the input contract (docs/workbook.md) from the schema catalogue.
+
+Run ``python -m planner.docs > docs/workbook.md`` after changing the catalogue;
+a test keeps the committed page in step with it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from planner.schema import Column, catalogue
+
+
+def _allowed(column: Column) -> str:
+    if column.type == "enum":
+        return " / ".join(f"`{v}`" for v in column.values)
+    if column.type == "ref":
+        return f"id in {column.ref}"
+    if column.type == "number":
+        return column.bounds_text() or "number"
+    return "text"
+
+
+def render() -> str:
+    """The input contract as Markdown."""
+    lines = [
+        "# The input workbook",
+        "",
+        "Generated from `models/sourcing/*.csv` by `python -m planner.docs`; do not edit by hand.",
+        "Headers, sheet names, Settings keys and enumeration values are matched case-insensitively;",
+        "ids are case-sensitive text. Blank cells take the default. Every problem is reported as",
+        "`Sheet!CELL: message`, all of them at once. `planner template OUT.xlsx` writes this as an",
+        "empty workbook with comments and dropdowns.",
+        "",
+        "| sheet | required | what |",
+        "|---|---|---|",
+    ]
+    specs = catalogue()
+    lines += [f"| {s.name} | {'yes' if s.required else 'no'} | {s.description} |" for s in specs.sheets]
+    lines += ["", "## Settings", "", "| key | allowed | default | meaning |", "|---|---|---|---|"]
+    for setting in specs.settings:
+        allowed = (" / ".join(f"`{v}`" for v in setting.values) if setting.values
+                   else setting.bounds_text() or setting.type)
+        lines.append(f"| {setting.key} | {allowed} | {setting.default} | {setting.description} |")
+    for sheet in specs.sheets:
+        if sheet.name == "Settings":
+            continue
+        lines += ["", f"## {sheet.name}{'' if sheet.required else ' (optional)'}", "",
+                  sheet.description, "",
+                  "| column | required | allowed | unit | default | meaning |",
+                  "|---|---|---|---|---|---|"]
+        for column in sheet.columns:
+            lines.append(
+                f"| {column.name} | {'yes' if column.required else ''} | {_allowed(column)} | "
+                f"{column.unit} | {column.default or ''} | {column.description} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())
