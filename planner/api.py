@@ -16,6 +16,8 @@ from planner.io.reader import read_workbook
 from planner.model import build_model, derive
 from planner.results import (
     COST_KEYS,
+    activities_table,
+    adoption_table,
     contracts_table,
     cvar,
     duals_table,
@@ -26,15 +28,22 @@ from planner.results import (
     shares_table,
     shortage_table,
     stock_table,
-    activities_table,
-    adoption_table,
 )
 from planner.solve import INFEASIBLE, HighsSession, SolveOptions, SolverReport
 from planner.validate import check_case, merge_issues, parse_workbook
 
 #: Output tables, in the order of the solution workbook (after Summary).
-TABLE_NAMES = ("Purchases", "Contracts", "Activities", "Adoption", "Stock", "Shortage", "Shares",
-               "Duals", "ScenarioCosts")
+TABLE_NAMES = (
+    "Purchases",
+    "Contracts",
+    "Activities",
+    "Adoption",
+    "Stock",
+    "Shortage",
+    "Shares",
+    "Duals",
+    "ScenarioCosts",
+)
 
 
 def load(path: str | Path) -> Case:
@@ -120,7 +129,7 @@ class Result:
         raise AttributeError(name)
 
     def summary_frame(self) -> pd.DataFrame:
-        """The Summary as a two-column table (``key``, ``value``)."""
+        """Return the Summary as a two-column table (``key``, ``value``)."""
         return pd.DataFrame({"key": list(self.summary), "value": list(self.summary.values())})
 
     def write(self, path: str | Path) -> Path:
@@ -136,7 +145,9 @@ def _options(case: Case, overrides: dict[str, Any]) -> tuple[SolveOptions, float
     if unknown:
         raise TypeError(f"unknown solve option(s): {', '.join(sorted(unknown))}")
     options = replace(SolveOptions(), **overrides)
-    time_limit = options.time_limit_s if options.time_limit_s is not None else case.settings.time_limit_s
+    time_limit = (
+        options.time_limit_s if options.time_limit_s is not None else case.settings.time_limit_s
+    )
     gap = options.mip_gap if options.mip_gap is not None else case.settings.mip_gap
     return options, float(time_limit), float(gap)
 
@@ -187,8 +198,15 @@ def solve(case: Case, **options: Any) -> Result:
     )
 
 
-def _base_summary(case: Case, data: Any, report: SolverReport, options: SolveOptions,
-                  time_limit: float, gap: float, warnings: list[Issue]) -> dict[str, Any]:
+def _base_summary(
+    case: Case,
+    data: Any,
+    report: SolverReport,
+    options: SolveOptions,
+    time_limit: float,
+    gap: float,
+    warnings: list[Issue],
+) -> dict[str, Any]:
     from planner import __version__
 
     summary: dict[str, Any] = {
@@ -224,8 +242,9 @@ def _base_summary(case: Case, data: Any, report: SolverReport, options: SolveOpt
     return summary
 
 
-def _tables(case: Case, data: Any, model: Any, duals: dict[Any, float]
-            ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def _tables(
+    case: Case, data: Any, model: Any, duals: dict[Any, float]
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     plan = read_plan(model, data)
     costs = scenario_costs(plan, data)
     probability = costs["probability"].to_numpy()

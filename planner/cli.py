@@ -19,7 +19,14 @@ from rich.console import Console
 
 from planner.errors import InputError, OutputError, PlannerError
 
-EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 1, 130
+EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
+    0,
+    2,
+    3,
+    4,
+    1,
+    130,
+)
 
 app = typer.Typer(
     name="planner",
@@ -65,7 +72,9 @@ def solve(
     workbook: InputPath,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Solution workbook to write [outputs/NAME-solution.xlsx]."),
+        typer.Option(
+            "-o", "--output", help="Solution workbook to write [outputs/NAME-solution.xlsx]."
+        ),
     ] = None,
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver time limit in seconds [Settings].")
@@ -80,7 +89,6 @@ def solve(
 ) -> None:
     """Validate, build, solve and write the solution workbook."""
     import planner
-
     from planner.io.writer import check_target
 
     def run() -> int:
@@ -98,7 +106,11 @@ def solve(
             return _no_plan(result)
         result.write(target)
         unit, currency = case.settings.unit, case.settings.currency
-        gap = "" if result.status == "optimal" else f" (gap {_fmt(result.summary['mip_gap'], percent=True)})"
+        gap = (
+            ""
+            if result.status == "optimal"
+            else f" (gap {_fmt(result.summary['mip_gap'], percent=True)})"
+        )
         out.print(
             f"{result.status}{gap}: objective {_fmt(result.objective, currency)}; "
             f"China share {_fmt(result.summary['china_share'], percent=True)}; "
@@ -178,8 +190,10 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
     except Exception as error:
         if debug:
             raise
-        err.print(f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
-                  markup=False)
+        err.print(
+            f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
+            markup=False,
+        )
         return EXIT_INTERNAL
 
 

@@ -93,7 +93,8 @@ class Case:
 
     def table(self, sheet: str) -> pd.DataFrame:
         """Return the table of sheet ``sheet`` (e.g. ``"Offers"``)."""
-        return getattr(self, TABLES[sheet])  # type: ignore[no-any-return]
+        table: pd.DataFrame = getattr(self, TABLES[sheet])
+        return table
 
     def copy(self) -> Case:
         """Return a deep copy, to modify without touching this case."""

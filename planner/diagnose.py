@@ -21,6 +21,7 @@ from planner.data import Case
 from planner.errors import Issue
 from planner.model import build_model, derive
 from planner.solve import INFEASIBLE, HighsSession, SolveOptions
+from planner.validate import Locator
 
 #: At most this many rules are tested one by one.
 MAX_RULES = 200
@@ -36,19 +37,15 @@ class Rule:
 
 
 def _cell(case: Case, sheet: str, column: str, label: object) -> str:
-    table = case.table(sheet)
-    row = table.at[label, "_row"]
-    letter = case.source.columns.get(sheet, {}).get(column)
-    title = case.source.titles.get(sheet, sheet)
-    if row is None or (isinstance(row, float) and math.isnan(row)) or str(row) == "<NA>":
-        return f"{title}[{label}].{column}"
-    return f"{title}!{letter}{int(row)}" if letter else f"{title}!{int(row)}:{int(row)}"
+    return Locator(case).cell(sheet, column, label)
 
 
 def _policy_rules(case: Case) -> list[Rule]:
     rules = []
     order = {"china_share_max": 0, "risk_max": 1, "offer_share_max": 2, "min_offers": 4}
-    for label, record in sorted(case.policies.iterrows(), key=lambda item: order[item[1]["policy"]]):
+    for label, record in sorted(
+        case.policies.iterrows(), key=lambda item: order[item[1]["policy"]]
+    ):
         policy = record["policy"]
         if policy == "min_offers" and record["value"] <= 0:
             continue
@@ -63,8 +60,11 @@ def _policy_rules(case: Case) -> list[Rule]:
             target.policies.at[label, "value"] = loosest
 
         rules.append(
-            Rule(_cell(case, "Policies", "value", label),
-                 f"{policy} {record['value']:g} for {scope}", relax)
+            Rule(
+                _cell(case, "Policies", "value", label),
+                f"{policy} {record['value']:g} for {scope}",
+                relax,
+            )
         )
     return rules
 
@@ -79,8 +79,11 @@ def _storage_rules(case: Case) -> list[Rule]:
             target.elements.at[element, "storage_capacity"] = math.nan
 
         rules.append(
-            Rule(_cell(case, "Elements", "storage_capacity", element),
-                 f"storage_capacity {capacity:g} of {element}", relax)
+            Rule(
+                _cell(case, "Elements", "storage_capacity", element),
+                f"storage_capacity {capacity:g} of {element}",
+                relax,
+            )
         )
     return rules
 
@@ -95,7 +98,9 @@ def _min_take_rules(case: Case) -> list[Rule]:
             target.offers.at[offer, "min_take"] = 0.0
 
         rules.append(
-            Rule(_cell(case, "Offers", "min_take", offer), f"min_take {minimum:g} of {offer}", relax)
+            Rule(
+                _cell(case, "Offers", "min_take", offer), f"min_take {minimum:g} of {offer}", relax
+            )
         )
     return rules
 
@@ -122,8 +127,13 @@ def explain_infeasibility(case: Case, options: SolveOptions, time_limit: float) 
     deadline = time.monotonic() + max(time_limit, 5.0)
     rules = candidate_rules(case)
     if not rules or _infeasible(case, rules, options, time_limit):
-        return [Issue("Workbook", "no plan exists, and relaxing the share, risk, storage, "
-                                  "min_take and min_offers rules does not help")]
+        return [
+            Issue(
+                "Workbook",
+                "no plan exists, and relaxing the share, risk, storage, "
+                "min_take and min_offers rules does not help",
+            )
+        ]
     relaxed: list[Rule] = []
     conflict: list[Rule] = []
     for rule in rules:

@@ -22,12 +22,13 @@ def _allowed(column: Column) -> str:
 
 
 def render() -> str:
-    """The input contract as Markdown."""
+    """Return the input contract as Markdown."""
     lines = [
         "# The input workbook",
         "",
         "Generated from `models/sourcing/*.csv` by `python -m planner.docs`; do not edit by hand.",
-        "Headers, sheet names, Settings keys and enumeration values are matched case-insensitively;",
+        "Headers, sheet names, Settings keys and enumeration values are matched"
+        " case-insensitively;",
         "ids are case-sensitive text. Blank cells take the default. Every problem is reported as",
         "`Sheet!CELL: message`, all of them at once. `planner template OUT.xlsx` writes this as an",
         "empty workbook with comments and dropdowns.",
@@ -36,19 +37,29 @@ def render() -> str:
         "|---|---|---|",
     ]
     specs = catalogue()
-    lines += [f"| {s.name} | {'yes' if s.required else 'no'} | {s.description} |" for s in specs.sheets]
+    lines += [
+        f"| {s.name} | {'yes' if s.required else 'no'} | {s.description} |" for s in specs.sheets
+    ]
     lines += ["", "## Settings", "", "| key | allowed | default | meaning |", "|---|---|---|---|"]
     for setting in specs.settings:
-        allowed = (" / ".join(f"`{v}`" for v in setting.values) if setting.values
-                   else setting.bounds_text() or setting.type)
+        allowed = (
+            " / ".join(f"`{v}`" for v in setting.values)
+            if setting.values
+            else setting.bounds_text() or setting.type
+        )
         lines.append(f"| {setting.key} | {allowed} | {setting.default} | {setting.description} |")
     for sheet in specs.sheets:
         if sheet.name == "Settings":
             continue
-        lines += ["", f"## {sheet.name}{'' if sheet.required else ' (optional)'}", "",
-                  sheet.description, "",
-                  "| column | required | allowed | unit | default | meaning |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {sheet.name}{'' if sheet.required else ' (optional)'}",
+            "",
+            sheet.description,
+            "",
+            "| column | required | allowed | unit | default | meaning |",
+            "|---|---|---|---|---|---|",
+        ]
         for column in sheet.columns:
             lines.append(
                 f"| {column.name} | {'yes' if column.required else ''} | {_allowed(column)} | "

@@ -7,6 +7,7 @@ is computed from those arrays and the derived parameters.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +122,9 @@ def purchases_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.Dat
     frame["unit_cost"] = _flat(data.unit_cost)
     frame = frame[frame["quantity"] > EPSILON].copy()
     info = offers.loc[frame["offer"]]
-    frame.insert(3, "supplier", info["supplier"].fillna(pd.Series(info.index, index=info.index)).to_numpy())
+    frame.insert(
+        3, "supplier", info["supplier"].fillna(pd.Series(info.index, index=info.index)).to_numpy()
+    )
     frame.insert(4, "element", info["element"].to_numpy())
     frame.insert(5, "country", info["country"].to_numpy())
     frame.insert(6, "mine_country", info["mine_country"].fillna(info["country"]).to_numpy())
@@ -138,7 +141,9 @@ def contracts_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.Dat
     return pd.DataFrame(
         {
             "offer": data.offers,
-            "supplier": offers["supplier"].fillna(pd.Series(offers.index, index=offers.index)).to_numpy(),
+            "supplier": offers["supplier"]
+            .fillna(pd.Series(offers.index, index=offers.index))
+            .to_numpy(),
             "element": offers["element"].to_numpy(),
             "country": offers["country"].to_numpy(),
             "contracted": plan.contract.astype(int),
@@ -154,7 +159,9 @@ def activities_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     """Every activity in every period it can run: level, cost and adoption."""
     frame = _scenario_period_frame(data, data.activities, "activity")
     if frame.empty:
-        return pd.DataFrame(columns=["scenario", "period", "activity", "kind", "level", "cost", "adopted"])
+        return pd.DataFrame(
+            columns=["scenario", "period", "activity", "kind", "level", "cost", "adopted"]
+        )
     kind = dict(zip(data.activities, data.activity_kind, strict=True))
     adopted = dict(zip(data.activities, plan.adopt.astype(int), strict=True))
     frame["kind"] = frame["activity"].map(kind)
@@ -194,8 +201,10 @@ def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     """Stock against its cover target, with the whole balance of every row."""
     flows = _flows(plan, data)
     opening = np.concatenate(
-        [np.repeat(data.initial_stock[:, None, None], len(data.scenarios), axis=2),
-         plan.stock[:, :-1, :]],
+        [
+            np.repeat(data.initial_stock[:, None, None], len(data.scenarios), axis=2),
+            plan.stock[:, :-1, :],
+        ],
         axis=1,
     )
     target = data.cover_target()
@@ -206,8 +215,13 @@ def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["stock"] = _flat(plan.stock)
     frame["target"] = _flat(target)
     frame["cover_days"] = _flat(cover)
-    frame["cover_days_target"] = _flat(np.repeat(
-        np.repeat(data.cover_days[:, None, None], len(data.periods), axis=1), len(data.scenarios), axis=2))
+    frame["cover_days_target"] = _flat(
+        np.repeat(
+            np.repeat(data.cover_days[:, None, None], len(data.periods), axis=1),
+            len(data.scenarios),
+            axis=2,
+        )
+    )
     frame["below_target"] = _flat(plan.cover_gap)
     frame["opening"] = _flat(opening)
     frame["purchased"] = _flat(flows["purchased"])
@@ -226,15 +240,18 @@ def shortage_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     return frame[frame["quantity"] > EPSILON].reset_index(drop=True)
 
 
-def _supply_weights(plan: Plan, data: ModelData, offer_weight: np.ndarray,
-                    activity_weight: np.ndarray) -> np.ndarray:
+def _supply_weights(
+    plan: Plan, data: ModelData, offer_weight: np.ndarray, activity_weight: np.ndarray
+) -> np.ndarray:
     """sum_o a_o x + sum_{k rec} a_k yield r, per [element, period, scenario]."""
     n_e = len(data.elements)
     weighted = np.zeros((n_e, *plan.purchase.shape[1:]))
     np.add.at(weighted, data.offer_element, offer_weight[:, None, None] * plan.purchase)
     recycling = data.recycling()
     weighted += np.einsum(
-        "ke,ktw->etw", data.yields[recycling] * activity_weight[recycling, None], plan.level[recycling]
+        "ke,ktw->etw",
+        data.yields[recycling] * activity_weight[recycling, None],
+        plan.level[recycling],
     )
     return weighted
 
@@ -255,15 +272,21 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     """China share on every basis and risk, per element and TOTAL, with the caps."""
     measures = supply_measures(plan, data)
     items = [*data.elements, TOTAL]
-    pooled = {key: np.concatenate([value, value.sum(axis=0, keepdims=True)]) for key, value in measures.items()}
+    pooled = {
+        key: np.concatenate([value, value.sum(axis=0, keepdims=True)])
+        for key, value in measures.items()
+    }
     frame = _scenario_period_frame(data, items, "element")
     supply = _flat(pooled["supply"])
     frame["supply"] = supply
     positive = supply > EPSILON
     for basis in BASES:
         frame[f"china_share_{basis}"] = np.where(
-            positive, _flat(pooled[f"china_{basis}"]) / np.where(positive, supply, 1), np.nan)
-    frame["risk"] = np.where(positive, _flat(pooled["risk"]) / np.where(positive, supply, 1), np.nan)
+            positive, _flat(pooled[f"china_{basis}"]) / np.where(positive, supply, 1), np.nan
+        )
+    frame["risk"] = np.where(
+        positive, _flat(pooled["risk"]) / np.where(positive, supply, 1), np.nan
+    )
     position = {p: t for t, p in enumerate(data.periods)}
     for policy, column in (("china_share_max", "china_cap"), ("risk_max", "risk_cap")):
         caps = data.caps.get(policy, {})
@@ -274,51 +297,64 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     return frame
 
 
-def duals_table(model: pyo.ConcreteModel, data: ModelData, plan: Plan,
-                duals: dict[Any, float]) -> pd.DataFrame:
-    """Shadow prices per scenario-tree node, divided by the node's probability."""
+DUAL_COLUMNS = ["constraint", "scenario", "period", "element", "offer", "dual", "cost_per_point"]
+
+
+def _priced_rows(
+    model: pyo.ConcreteModel, data: ModelData, supply: np.ndarray
+) -> Iterator[tuple[str, int, str, str, Any, float | None]]:
+    """Yield (constraint, node, element, offer, row, supply S at the node or None)."""
+
+    def node_supply(n: int, target: int) -> float:
+        t, w = data.nodes[n].period, data.nodes[n].scenarios[0]
+        return float(supply[:, t, w].sum() if target == TOTAL_INDEX else supply[target, t, w])
+
+    for (o, n), row in model.capacity.items():
+        element = data.elements[data.offer_element[o]]
+        yield "capacity", n, element, data.offers[o], row, None
+    for (e, n), row in model.balance.items():
+        yield "balance", n, data.elements[e], "", row, None
+    for component, name in ((model.china_share, "china_share_max"), (model.risk, "risk_max")):
+        for (target, n), row in component.items():
+            element = TOTAL if target == TOTAL_INDEX else data.elements[target]
+            yield name, n, element, "", row, node_supply(n, target)
+    for (o, n), row in model.offer_share.items():
+        e = int(data.offer_element[o])
+        yield "offer_share_max", n, data.elements[e], data.offers[o], row, node_supply(n, e)
+
+
+def duals_table(
+    model: pyo.ConcreteModel, data: ModelData, plan: Plan, duals: dict[Any, float]
+) -> pd.DataFrame:
+    """Tabulate shadow prices per scenario-tree node, divided by the node's probability."""
     if not duals:
-        return pd.DataFrame(columns=["constraint", "scenario", "period", "element", "offer",
-                                     "dual", "cost_per_point"])
+        return pd.DataFrame(columns=DUAL_COLUMNS)
     supply = supply_measures(plan, data)["supply"]  # [element, period, scenario]
     rows: list[dict[str, Any]] = []
-
-    def node_info(n: int) -> tuple[str, str, float, int]:
+    for name, n, element, offer, row, node_supply in _priced_rows(model, data, supply):
+        if row not in duals:
+            continue
         node = data.nodes[n]
-        names = "|".join(data.scenarios[w] for w in node.scenarios)
-        return names, data.periods[node.period], node.probability, node.scenarios[0]
-
-    def add(name: str, n: int, element: str, offer: str, raw: float, node_supply: float | None) -> None:
-        scenario, period, probability, _ = node_info(n)
-        dual = raw / probability if probability > 0 else 0.0
-        per_point = -probability * dual * 0.01 * node_supply if node_supply is not None else np.nan
-        rows.append({"constraint": name, "scenario": scenario, "period": period,
-                     "element": element, "offer": offer, "dual": dual + 0.0,
-                     "cost_per_point": per_point + 0.0 if node_supply is not None else np.nan})
-
-    for (o, n), con in model.capacity.items():
-        if con in duals:
-            add("capacity", n, data.elements[data.offer_element[o]], data.offers[o], duals[con], None)
-    for (e, n), con in model.balance.items():
-        if con in duals:
-            add("balance", n, data.elements[e], "", duals[con], None)
-    for component, name in ((model.china_share, "china_share_max"), (model.risk, "risk_max")):
-        for (target, n), con in component.items():
-            if con not in duals:
-                continue
-            t, w = data.nodes[n].period, data.nodes[n].scenarios[0]
-            node_supply = float(supply[:, t, w].sum() if target == TOTAL_INDEX else supply[target, t, w])
-            element = TOTAL if target == TOTAL_INDEX else data.elements[target]
-            add(name, n, element, "", duals[con], node_supply)
-    for (o, n), con in model.offer_share.items():
-        if con in duals:
-            t, w = data.nodes[n].period, data.nodes[n].scenarios[0]
-            e = data.offer_element[o]
-            add("offer_share_max", n, data.elements[e], data.offers[o], duals[con], float(supply[e, t, w]))
-    return pd.DataFrame(rows)
+        probability = node.probability
+        dual = duals[row] / probability if probability > 0 else 0.0
+        per_point = np.nan
+        if node_supply is not None:
+            per_point = -probability * dual * 0.01 * node_supply + 0.0
+        rows.append(
+            {
+                "constraint": name,
+                "scenario": "|".join(data.scenarios[w] for w in node.scenarios),
+                "period": data.periods[node.period],
+                "element": element,
+                "offer": offer,
+                "dual": dual + 0.0,
+                "cost_per_point": per_point,
+            }
+        )
+    return pd.DataFrame(rows, columns=DUAL_COLUMNS)
 
 
 def priced_constraints(model: pyo.ConcreteModel) -> list[Any]:
-    """The constraints whose duals are reported (kinds 1 upper, 3, 8, 9, 10)."""
+    """Return the constraints whose duals are reported (kinds 1 upper, 3, 8, 9, 10)."""
     components = (model.capacity, model.balance, model.china_share, model.risk, model.offer_share)
     return [con for component in components for con in component.values()]

@@ -85,7 +85,9 @@ class HighsSession:
         self._solver = Highs()
         available = self._solver.available()
         if not available:
-            raise SolverError(f"the HiGHS solver is not available ({available}); pip install highspy")
+            raise SolverError(
+                f"the HiGHS solver is not available ({available}); pip install highspy"
+            )
 
     def _highs_options(self) -> dict[str, Any]:
         return {
@@ -108,16 +110,24 @@ class HighsSession:
                 raise_exception_on_nonoptimal_result=False,
             )
         except KeyboardInterrupt:
-            return SolverReport(INTERRUPTED, False, seconds=time.perf_counter() - started,
-                                message="interrupted by the user")
+            return SolverReport(
+                INTERRUPTED,
+                False,
+                seconds=time.perf_counter() - started,
+                message="interrupted by the user",
+            )
         except (ApplicationError, RuntimeError, ValueError) as error:
-            return SolverReport(ERROR, False, seconds=time.perf_counter() - started,
-                                message=f"solver error: {error}")
+            return SolverReport(
+                ERROR,
+                False,
+                seconds=time.perf_counter() - started,
+                message=f"solver error: {error}",
+            )
         seconds = time.perf_counter() - started
         return self._report(results, seconds)
 
     def _report(self, results: Any, seconds: float) -> SolverReport:
-        highs = self._solver._solver_model  # noqa: SLF001 - model size for the report
+        highs = self._solver._solver_model
         termination = results.termination_condition
         has_plan = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
         interrupted = str(highs.getModelStatus()).endswith("kInterrupt")

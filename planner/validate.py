@@ -32,6 +32,7 @@ from planner.schema import (
     DOCUMENTATION_SHEETS,
     RESERVED_ELEMENT_IDS,
     Column,
+    SettingKey,
     Sheet,
     catalogue,
 )
@@ -74,7 +75,7 @@ def to_text(value: Any) -> str:
 
 def to_number(value: Any) -> float:
     """Read a cell as a number: a number, or numeric text such as ``'418.3'``."""
-    if isinstance(value, bool) or isinstance(value, dt.datetime | dt.date | dt.time):
+    if isinstance(value, bool | dt.datetime | dt.date | dt.time):
         raise _CellError(f"must be a number, got {_describe(value)}")
     if isinstance(value, int | float):
         number = float(value)
@@ -133,9 +134,7 @@ def _find_sheets(raw: RawWorkbook, issues: list[Issue]) -> dict[str, RawSheet]:
     return found
 
 
-def _header_map(
-    sheet: RawSheet, spec: Sheet, issues: list[Issue]
-) -> dict[str, int]:
+def _header_map(sheet: RawSheet, spec: Sheet, issues: list[Issue]) -> dict[str, int]:
     """Map each catalogue column to its column number, reporting header problems."""
     wanted = {c.name: c for c in spec.columns}
     columns: dict[str, int] = {}
@@ -143,7 +142,9 @@ def _header_map(
         name = _normal(value)
         address = f"{sheet.title}!{get_column_letter(number)}1"
         if name not in wanted:
-            issues.append(Issue(address, f"unknown column {str(value).strip()!r}, ignored", "warning"))
+            issues.append(
+                Issue(address, f"unknown column {str(value).strip()!r}, ignored", "warning")
+            )
         elif name in columns:
             first = get_column_letter(columns[name])
             issues.append(Issue(address, f"column {name!r} appears twice (also in {first}1)"))
@@ -151,9 +152,7 @@ def _header_map(
             columns[name] = number
     for column in spec.columns:
         if column.required and column.name not in columns:
-            issues.append(
-                Issue(f"{sheet.title}!1:1", f"missing required column {column.name!r}")
-            )
+            issues.append(Issue(f"{sheet.title}!1:1", f"missing required column {column.name!r}"))
     return columns
 
 
@@ -212,9 +211,21 @@ def empty_table(sheet_name: str) -> pd.DataFrame:
     return _typed(frame, spec)
 
 
-def _parse_settings(
-    sheet: RawSheet | None, source: Source, issues: list[Issue]
-) -> Settings:
+def _setting_value(spec: SettingKey, cell: RawCell) -> Any:
+    """Convert a Settings value cell to its key's type."""
+    if spec.type == "number":
+        return to_number(cell.value)
+    if spec.type == "codes":
+        return tuple(c.strip() for c in to_text(cell.value).split(",") if c.strip())
+    if spec.type == "enum":
+        value = to_text(cell.value).lower()
+        if value not in spec.values:
+            raise _CellError(f"must be one of {', '.join(spec.values)}, got {value!r}")
+        return value
+    return to_text(cell.value)
+
+
+def _parse_settings(sheet: RawSheet | None, source: Source, issues: list[Issue]) -> Settings:
     settings = Settings()
     if sheet is None:
         return settings
@@ -246,20 +257,12 @@ def _parse_settings(
         if cell is None:
             continue  # blank: the default applies
         if cell.formula_without_value:
-            issues.append(Issue(address, "formula without a cached value; open and save it in Excel"))
+            issues.append(
+                Issue(address, "formula without a cached value; open and save it in Excel")
+            )
             continue
-        spec = known[key]
         try:
-            if spec.type == "number":
-                value: Any = to_number(cell.value)
-            elif spec.type == "codes":
-                value = tuple(c.strip() for c in to_text(cell.value).split(",") if c.strip())
-            elif spec.type == "enum":
-                value = to_text(cell.value).lower()
-                if value not in spec.values:
-                    raise _CellError(f"must be one of {', '.join(spec.values)}, got {value!r}")
-            else:
-                value = to_text(cell.value)
+            value = _setting_value(known[key], cell)
         except _CellError as error:
             issues.append(Issue(address, f"{key} {error}"))
             continue
@@ -287,11 +290,8 @@ def parse_workbook(raw: RawWorkbook) -> tuple[Case, list[Issue]]:
         tables[spec.name], source.columns[spec.name] = _parse_table(sheet, spec, issues)
     if tables["Scenarios"].empty:
         tables["Scenarios"] = default_scenarios()
-    case = Case(
-        settings=settings,
-        **{TABLES[name]: table for name, table in tables.items()},
-        source=source,
-    )
+    by_attribute: dict[str, Any] = {TABLES[name]: table for name, table in tables.items()}
+    case = Case(settings=settings, source=source, **by_attribute)
     return case, issues
 
 
@@ -306,23 +306,26 @@ def default_scenarios() -> pd.DataFrame:
 # --------------------------------------------------------------------------
 
 
-class _Locator:
+class Locator:
     """Names the cell of a value in the workbook (or the record, if added in Python)."""
 
     def __init__(self, case: Case) -> None:
         self.case = case
 
     def title(self, sheet: str) -> str:
+        """Return the sheet's title as spelled in the workbook."""
         return self.case.source.titles.get(sheet, sheet)
 
     def row_of(self, sheet: str, label: Any) -> int | None:
+        """Return the Excel row of a record (None if added in Python)."""
         table = self.case.table(sheet)
-        row = table.at[label, ROW] if ROW in table.columns else None
+        row: Any = table.at[label, ROW] if ROW in table.columns else None
         if isinstance(row, pd.Series):  # duplicate ids: take the first
             row = row.iloc[0]
         return None if row is None or pd.isna(row) else int(row)
 
     def cell(self, sheet: str, column: str, label: Any) -> str:
+        """Return ``Sheet!F7`` for a record's column (or the row, or the record)."""
         row = self.row_of(sheet, label)
         letter = self.case.source.columns.get(sheet, {}).get(column)
         if row is None:
@@ -332,10 +335,12 @@ class _Locator:
         return f"{self.title(sheet)}!{letter}{row}"
 
     def row(self, sheet: str, label: Any) -> str:
+        """Return ``Sheet!7:7`` for a record."""
         row = self.row_of(sheet, label)
         return f"{self.title(sheet)}!{row}:{row}" if row else f"{self.title(sheet)}[{label}]"
 
     def column_range(self, sheet: str, column: str) -> str:
+        """Return ``Sheet!B2:B9``, the cells of a column."""
         rows = [int(r) for r in self.case.table(sheet)[ROW].dropna()]
         letter = self.case.source.columns.get(sheet, {}).get(column)
         if not rows or letter is None:
@@ -343,6 +348,7 @@ class _Locator:
         return f"{self.title(sheet)}!{letter}{min(rows)}:{letter}{max(rows)}"
 
     def setting(self, key: str) -> str:
+        """Return the cell of a Settings value."""
         return self.case.source.settings_cells.get(key, f"Settings[{key}]")
 
 
@@ -350,15 +356,9 @@ def _records(table: pd.DataFrame) -> Iterator[tuple[Any, pd.Series]]:
     yield from table.iterrows()
 
 
-def _value_of(table: pd.DataFrame, label: Any, column: str) -> Any:
-    if column == table.index.name:
-        return label
-    return table.at[label, column]
-
-
 def check_columns(case: Case) -> list[Issue]:
-    """Required values present, numbers in range, enumerations known, ids unique."""
-    where = _Locator(case)
+    """Check required values, number ranges, enumerations and unique ids."""
+    where = Locator(case)
     issues: list[Issue] = []
     for spec in catalogue().sheets:
         if spec.name == "Settings":
@@ -373,7 +373,8 @@ def check_columns(case: Case) -> list[Issue]:
                 )
                 issues.append(
                     Issue(
-                        f"{where.title(spec.name)}!{cells.split(', ')[-1]}" if rows
+                        f"{where.title(spec.name)}!{cells.split(', ')[-1]}"
+                        if rows
                         else where.title(spec.name),
                         f"duplicate {spec.id_column} {label!r} (rows {cells}); ids must be unique",
                     )
@@ -419,7 +420,7 @@ def _column_problem(column: Column, value: Any) -> str | None:
 
 def check_settings(case: Case) -> list[Issue]:
     """Every Settings value in its range."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     for spec in catalogue().settings:
         value = getattr(case.settings, spec.key)
@@ -433,13 +434,17 @@ def check_settings(case: Case) -> list[Issue]:
             )
             if low_bad or high_bad:
                 issues.append(
-                    Issue(where.setting(spec.key),
-                          f"{spec.key} must be {spec.bounds_text()}, got {number:g}")
+                    Issue(
+                        where.setting(spec.key),
+                        f"{spec.key} must be {spec.bounds_text()}, got {number:g}",
+                    )
                 )
         elif spec.type == "enum" and value not in spec.values:
             issues.append(
-                Issue(where.setting(spec.key),
-                      f"{spec.key} must be one of {', '.join(spec.values)}, got {value!r}")
+                Issue(
+                    where.setting(spec.key),
+                    f"{spec.key} must be one of {', '.join(spec.values)}, got {value!r}",
+                )
             )
         elif spec.type == "codes" and not value:
             issues.append(Issue(where.setting(spec.key), f"{spec.key} needs at least one code"))
@@ -448,7 +453,7 @@ def check_settings(case: Case) -> list[Issue]:
 
 def check_references(case: Case) -> list[Issue]:
     """Every reference to another sheet names a row that exists there."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     for spec in catalogue().sheets:
         if spec.name == "Settings":
@@ -479,7 +484,7 @@ def _suggest(value: str, known: Iterable[Any]) -> str:
 
 def check_structure(case: Case) -> list[Issue]:
     """At least one period and one element; reserved ids unused."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     for sheet in ("Periods", "Elements"):
         if case.table(sheet).empty and sheet in case.source.titles:
@@ -487,8 +492,10 @@ def check_structure(case: Case) -> list[Issue]:
     for element in case.elements.index:
         if element in RESERVED_ELEMENT_IDS:
             issues.append(
-                Issue(where.cell("Elements", "element", element),
-                      f"{element!r} is reserved and cannot be an element id")
+                Issue(
+                    where.cell("Elements", "element", element),
+                    f"{element!r} is reserved and cannot be an element id",
+                )
             )
     return issues
 
@@ -498,72 +505,86 @@ def _period_position(case: Case) -> dict[str, int]:
 
 
 def _check_window(case: Case, sheet: str, issues: list[Issue]) -> None:
-    where = _Locator(case)
+    where = Locator(case)
     position = _period_position(case)
     table = case.table(sheet)
     for label, record in _records(table):
         first, last = record["first_period"], record["last_period"]
         if first in position and last in position and position[first] > position[last]:
             issues.append(
-                Issue(where.cell(sheet, "last_period", label),
-                      f"last_period {last!r} is before first_period {first!r}")
+                Issue(
+                    where.cell(sheet, "last_period", label),
+                    f"last_period {last!r} is before first_period {first!r}",
+                )
             )
 
 
 def check_stock(case: Case) -> list[Issue]:
     """Storage capacity not below the initial stock."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     for element, record in _records(case.elements):
         capacity, initial = record["storage_capacity"], record["initial_stock"]
         if not _is_blank(capacity) and not _is_blank(initial) and initial > capacity:
             issues.append(
-                Issue(where.cell("Elements", "storage_capacity", element),
-                      f"storage_capacity {capacity:g} is below initial_stock {initial:g}")
+                Issue(
+                    where.cell("Elements", "storage_capacity", element),
+                    f"storage_capacity {capacity:g} is below initial_stock {initial:g}",
+                )
             )
     return issues
 
 
 def check_demand(case: Case) -> list[Issue]:
     """At most one Demand row per (element, period)."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     demand = case.demand
     duplicated = demand.duplicated(subset=["element", "period"], keep="first")
     for label in demand.index[duplicated]:
-        element, period = demand.at[label, "element"], demand.at[label, "period"]
+        element: Any = demand.at[label, "element"]
+        period: Any = demand.at[label, "period"]
         first = demand[(demand.element == element) & (demand.period == period)].index[0]
         issues.append(
-            Issue(where.row("Demand", label),
-                  f"duplicate demand for ({element}, {period}); first given at "
-                  f"{where.row('Demand', first)}")
+            Issue(
+                where.row("Demand", label),
+                f"duplicate demand for ({element}, {period}); first given at "
+                f"{where.row('Demand', first)}",
+            )
         )
     return issues
 
 
 def check_offers(case: Case) -> list[Issue]:
     """min_take within capacity, a sane window, and a risk for every offer."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     countries = set(case.countries.index)
     for offer, record in _records(case.offers):
         minimum, capacity = record["min_take"], record["capacity"]
         if (
-            not _is_blank(minimum) and not _is_blank(capacity)
-            and minimum > 0 and capacity >= 0 and minimum > capacity
+            not _is_blank(minimum)
+            and not _is_blank(capacity)
+            and minimum > 0
+            and capacity >= 0
+            and minimum > capacity
         ):
             issues.append(
-                Issue(where.cell("Offers", "min_take", offer),
-                      f"min_take {record['min_take']:g} is above capacity {record['capacity']:g}")
+                Issue(
+                    where.cell("Offers", "min_take", offer),
+                    f"min_take {record['min_take']:g} is above capacity {record['capacity']:g}",
+                )
             )
         if _is_blank(record["risk"]):
             for column in ("country", "mine_country", "refine_country"):
                 code = record[column]
                 if isinstance(code, str) and code and code not in countries:
                     issues.append(
-                        Issue(where.cell("Offers", column, offer),
-                              f"risk is blank and {column} {code!r} is not in Countries; "
-                              "add it to Countries or give the offer a risk")
+                        Issue(
+                            where.cell("Offers", column, offer),
+                            f"risk is blank and {column} {code!r} is not in Countries; "
+                            "add it to Countries or give the offer a risk",
+                        )
                     )
     _check_window(case, "Offers", issues)
     return issues
@@ -571,16 +592,18 @@ def check_offers(case: Case) -> list[Issue]:
 
 def check_offer_periods(case: Case) -> list[Issue]:
     """One override per (offer, period); overrides outside the window have no effect."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     table = case.offer_periods
     position = _period_position(case)
     horizon = (0, len(position) - 1)
     for label in table.index[table.duplicated(subset=["offer", "period"], keep="first")]:
         issues.append(
-            Issue(where.row("OfferPeriods", label),
-                  f"duplicate override for ({table.at[label, 'offer']}, "
-                  f"{table.at[label, 'period']})")
+            Issue(
+                where.row("OfferPeriods", label),
+                f"duplicate override for ({table.loc[label, 'offer']}, "
+                f"{table.loc[label, 'period']})",
+            )
         )
     for label, record in _records(table):
         offer, period = record["offer"], record["period"]
@@ -589,14 +612,18 @@ def check_offer_periods(case: Case) -> list[Issue]:
         first, last = _window(case.offers.loc[offer], position, horizon)
         if not first <= position[period] <= last:
             issues.append(
-                Issue(where.cell("OfferPeriods", "period", label),
-                      f"{period} is outside the delivery window of {offer}; no effect",
-                      "warning")
+                Issue(
+                    where.cell("OfferPeriods", "period", label),
+                    f"{period} is outside the delivery window of {offer}; no effect",
+                    "warning",
+                )
             )
     return issues
 
 
-def _window(record: pd.Series, position: dict[str, int], horizon: tuple[int, int]) -> tuple[int, int]:
+def _window(
+    record: pd.Series, position: dict[str, int], horizon: tuple[int, int]
+) -> tuple[int, int]:
     first = position.get(record["first_period"], horizon[0])
     last = position.get(record["last_period"], horizon[1])
     return first, last
@@ -604,7 +631,7 @@ def _window(record: pd.Series, position: dict[str, int], horizon: tuple[int, int
 
 def check_activities(case: Case) -> list[Issue]:
     """Activities have yields of the right sign; yields name known activities."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     _check_window(case, "Activities", issues)
     yields = case.activity_yields
@@ -612,9 +639,11 @@ def check_activities(case: Case) -> list[Issue]:
         issues.append(Issue("ActivityYields", "required sheet is missing (Activities has rows)"))
     for label in yields.index[yields.duplicated(subset=["activity", "element"], keep="first")]:
         issues.append(
-            Issue(where.row("ActivityYields", label),
-                  f"duplicate yield for ({yields.at[label, 'activity']}, "
-                  f"{yields.at[label, 'element']})")
+            Issue(
+                where.row("ActivityYields", label),
+                f"duplicate yield for ({yields.loc[label, 'activity']}, "
+                f"{yields.loc[label, 'element']})",
+            )
         )
     kinds = case.activities["kind"].to_dict()
     for label, record in _records(yields):
@@ -623,113 +652,146 @@ def check_activities(case: Case) -> list[Issue]:
             continue
         if kind == "recycling" and value <= 0:
             issues.append(
-                Issue(where.cell("ActivityYields", "yield", label),
-                      f"yield of recycling must be > 0, got {value:g}")
+                Issue(
+                    where.cell("ActivityYields", "yield", label),
+                    f"yield of recycling must be > 0, got {value:g}",
+                )
             )
         elif kind == "substitution" and value == 0:
             issues.append(
-                Issue(where.cell("ActivityYields", "yield", label),
-                      "yield of substitution must not be 0 (> 0 avoids demand, < 0 adds it)")
+                Issue(
+                    where.cell("ActivityYields", "yield", label),
+                    "yield of substitution must not be 0 (> 0 avoids demand, < 0 adds it)",
+                )
             )
     with_yields = set(yields["activity"])
     for activity in case.activities.index:
         if activity not in with_yields and not yields.empty:
             issues.append(
-                Issue(where.row("Activities", activity),
-                      f"activity {activity!r} has no ActivityYields rows; it has no effect",
-                      "warning")
+                Issue(
+                    where.row("Activities", activity),
+                    f"activity {activity!r} has no ActivityYields rows; it has no effect",
+                    "warning",
+                )
+            )
+    return issues
+
+
+def _policy_target(
+    where: Locator, label: Any, policy: str, element: Any, elements: set[Any]
+) -> list[Issue]:
+    if not (isinstance(element, str) and element):
+        return []
+    if element == "TOTAL" and policy not in _POOLABLE_POLICIES:
+        message = f"TOTAL applies to china_share_max and risk_max only, not {policy}"
+    elif element != "TOTAL" and element not in elements:
+        suggestion = _suggest(element, [*elements, "TOTAL"])
+        message = f"unknown element {element!r}: not in Elements{suggestion}"
+    else:
+        return []
+    return [Issue(where.cell("Policies", "element", label), message)]
+
+
+def _policy_targets(element: Any, elements: set[Any]) -> list[Any]:
+    return [element] if isinstance(element, str) and element else sorted(elements)
+
+
+def _min_offers_value(
+    where: Locator, label: Any, record: pd.Series, elements: set[Any], offers: dict[Any, int]
+) -> list[Issue]:
+    issues: list[Issue] = []
+    value, period = record["value"], record["period"]
+    if isinstance(period, str) and period:
+        issues.append(
+            Issue(
+                where.cell("Policies", "period", label),
+                "period must be blank for min_offers (it is a horizon-wide rule)",
+            )
+        )
+    if value < 0 or not float(value).is_integer():
+        message = f"min_offers must be a whole number >= 0, got {value:g}"
+        return [*issues, Issue(where.cell("Policies", "value", label), message)]
+    for target in _policy_targets(record["element"], elements):
+        count = offers.get(target, 0)
+        if target in elements and value > count:
+            issues.append(
+                Issue(
+                    where.cell("Policies", "value", label),
+                    f"min_offers {value:g} for {target} but it has only "
+                    f"{count} offer{'s' if count != 1 else ''}",
+                )
+            )
+    return issues
+
+
+def _share_value(
+    where: Locator, label: Any, record: pd.Series, elements: set[Any], offers: dict[Any, int]
+) -> list[Issue]:
+    policy, value = record["policy"], record["value"]
+    if not 0 <= value <= 1:
+        message = f"{policy} must be in [0, 1], got {value:g}"
+        return [Issue(where.cell("Policies", "value", label), message)]
+    if policy != "offer_share_max":
+        return []
+    issues = []
+    for target in _policy_targets(record["element"], elements):
+        count = offers.get(target, 0)
+        if count and value < 1 / count - 1e-12:
+            issues.append(
+                Issue(
+                    where.cell("Policies", "value", label),
+                    f"offer_share_max {value:g} is below 1/{count} for {target} "
+                    f"({count} offers): it forces shortage",
+                    "warning",
+                )
             )
     return issues
 
 
 def check_policies(case: Case) -> list[Issue]:
-    """Policy rows name valid targets, hold valid values and are not repeated."""
-    where = _Locator(case)
+    """Check that policy rows name valid targets, hold valid values and are not repeated."""
+    where = Locator(case)
     issues: list[Issue] = []
     table = case.policies
     elements = set(case.elements.index)
-    offers_per_element = case.offers.groupby("element").size().to_dict()
+    offers = case.offers.groupby("element").size().to_dict()
     for label, record in _records(table):
-        policy, element, period, value = (
-            record["policy"], record["element"], record["period"], record["value"]
-        )
-        if policy is None or _is_blank(value):
+        policy = record["policy"]
+        if policy is None or _is_blank(record["value"]):
             continue
-        if isinstance(element, str) and element:
-            if element == "TOTAL" and policy not in _POOLABLE_POLICIES:
-                issues.append(
-                    Issue(where.cell("Policies", "element", label),
-                          f"TOTAL applies to china_share_max and risk_max only, not {policy}")
-                )
-            elif element != "TOTAL" and element not in elements:
-                issues.append(
-                    Issue(where.cell("Policies", "element", label),
-                          f"unknown element {element!r}: not in Elements"
-                          f"{_suggest(element, [*elements, 'TOTAL'])}")
-                )
-        if policy == "min_offers":
-            if isinstance(period, str) and period:
-                issues.append(
-                    Issue(where.cell("Policies", "period", label),
-                          "period must be blank for min_offers (it is a horizon-wide rule)")
-                )
-            if value < 0 or not float(value).is_integer():
-                issues.append(
-                    Issue(where.cell("Policies", "value", label),
-                          f"min_offers must be a whole number >= 0, got {value:g}")
-                )
-            else:
-                targets = [element] if isinstance(element, str) and element else sorted(elements)
-                for target in targets:
-                    count = offers_per_element.get(target, 0)
-                    if target in elements and value > count:
-                        issues.append(
-                            Issue(where.cell("Policies", "value", label),
-                                  f"min_offers {value:g} for {target} but it has only "
-                                  f"{count} offer{'s' if count != 1 else ''}")
-                        )
-        elif not 0 <= value <= 1:
-            issues.append(
-                Issue(where.cell("Policies", "value", label),
-                      f"{policy} must be in [0, 1], got {value:g}")
-            )
-        elif policy == "offer_share_max":
-            targets = [element] if isinstance(element, str) and element else sorted(elements)
-            for target in targets:
-                count = offers_per_element.get(target, 0)
-                if count and value < 1 / count - 1e-12:
-                    issues.append(
-                        Issue(where.cell("Policies", "value", label),
-                              f"offer_share_max {value:g} is below 1/{count} for {target} "
-                              f"({count} offers): it forces shortage", "warning")
-                    )
+        issues += _policy_target(where, label, policy, record["element"], elements)
+        check = _min_offers_value if policy == "min_offers" else _share_value
+        issues += check(where, label, record, elements, offers)
     keys = table[["policy", "element", "period"]].fillna("")
     for label in table.index[keys.duplicated(keep="first")]:
+        policy, element, period = keys.loc[label]
         issues.append(
-            Issue(where.row("Policies", label),
-                  f"the same ({table.at[label, 'policy']}, "
-                  f"{table.at[label, 'element'] or 'blank'}, "
-                  f"{table.at[label, 'period'] or 'blank'}) is given twice")
+            Issue(
+                where.row("Policies", label),
+                f"the same ({policy}, {element or 'blank'}, {period or 'blank'}) is given twice",
+            )
         )
     return issues
 
 
 def check_scenarios(case: Case) -> list[Issue]:
     """Probabilities sum to 1 (within 1e-6; used as given, not rescaled)."""
-    where = _Locator(case)
+    where = Locator(case)
     probabilities = case.scenarios["probability"].dropna()
     total = float(probabilities.sum())
     if len(probabilities) == len(case.scenarios) and abs(total - 1) > _PROBABILITY_TOLERANCE:
         return [
-            Issue(where.column_range("Scenarios", "probability"),
-                  f"probabilities sum to {total:.10g}; they must sum to 1")
+            Issue(
+                where.column_range("Scenarios", "probability"),
+                f"probabilities sum to {total:.10g}; they must sum to 1",
+            )
         ]
     return []
 
 
 def check_disruptions(case: Case) -> list[Issue]:
     """Targets exist for their type; element filters are elements or groups."""
-    where = _Locator(case)
+    where = Locator(case)
     issues: list[Issue] = []
     _check_window(case, "Disruptions", issues)
     elements = set(case.elements.index)
@@ -737,8 +799,8 @@ def check_disruptions(case: Case) -> list[Issue]:
         "offer": set(case.offers.index),
         "activity": set(case.activities.index),
         "supplier": set(case.offers["supplier"].dropna()) | set(case.offers.index),
-        "country": set(case.offers[["country", "mine_country", "refine_country"]]
-                       .stack().dropna()) | set(case.activities["country"].dropna()),
+        "country": set(case.offers[["country", "mine_country", "refine_country"]].stack().dropna())
+        | set(case.activities["country"].dropna()),
     }
     for label, record in _records(case.disruptions):
         target_type, target, element = record["target_type"], record["target"], record["element"]
@@ -748,29 +810,43 @@ def check_disruptions(case: Case) -> list[Issue]:
         if target_type == "demand":
             if not blank_target:
                 issues.append(
-                    Issue(where.cell("Disruptions", "target", label),
-                          "target must be blank for target_type demand", "warning")
+                    Issue(
+                        where.cell("Disruptions", "target", label),
+                        "target must be blank for target_type demand",
+                        "warning",
+                    )
                 )
         elif blank_target:
             issues.append(
-                Issue(where.row("Disruptions", label),
-                      f"target is required for target_type {target_type}")
+                Issue(
+                    where.row("Disruptions", label),
+                    f"target is required for target_type {target_type}",
+                )
             )
         elif target not in universe[target_type]:
             severity = "error" if target_type in ("offer", "activity") else "warning"
             sheet = "Offers" if target_type != "activity" else "Activities"
             issues.append(
-                Issue(where.cell("Disruptions", "target", label),
-                      f"{target_type} {target!r} matches nothing in {where.title(sheet)}"
-                      f"{_suggest(target, universe[target_type])}", severity)
-            )
-        if isinstance(element, str) and element and element not in elements:
-            if element.lower() not in ("light", "heavy"):
-                issues.append(
-                    Issue(where.cell("Disruptions", "element", label),
-                          f"element must be blank, an element id, light or heavy; got {element!r}"
-                          f"{_suggest(element, elements)}")
+                Issue(
+                    where.cell("Disruptions", "target", label),
+                    f"{target_type} {target!r} matches nothing in {where.title(sheet)}"
+                    f"{_suggest(target, universe[target_type])}",
+                    severity,
                 )
+            )
+        if (
+            isinstance(element, str)
+            and element
+            and element not in elements
+            and element.lower() not in ("light", "heavy")
+        ):
+            issues.append(
+                Issue(
+                    where.cell("Disruptions", "element", label),
+                    f"element must be blank, an element id, light or heavy; got {element!r}"
+                    f"{_suggest(element, elements)}",
+                )
+            )
     return issues
 
 

@@ -31,14 +31,27 @@ HAND: dict[str, list[list[Any]]] = {
         ["Dy", "2026Q2", 15],
     ],
     "Offers": [
-        ["offer", "supplier", "element", "country", "mine_country", "refine_country",
-         "unit_cost", "capacity", "fixed_cost"],
+        [
+            "offer",
+            "supplier",
+            "element",
+            "country",
+            "mine_country",
+            "refine_country",
+            "unit_cost",
+            "capacity",
+            "fixed_cost",
+        ],
         ["Nd-CN", "China Northern", "Nd", "CN", None, None, 50, 100, None],
         ["Nd-MY", "Lynas", "Nd", "MY", "AU", "MY", 80, 60, 500],
         ["Dy-CN", "Ganzhou", "Dy", "CN", None, None, 300, 12, None],
     ],
-    "Countries": [["country", "name", "risk"], ["CN", "China", 0.9], ["MY", "Malaysia", 0.3],
-                  ["AU", "Australia", 0.1]],
+    "Countries": [
+        ["country", "name", "risk"],
+        ["CN", "China", 0.9],
+        ["MY", "Malaysia", 0.3],
+        ["AU", "Australia", 0.1],
+    ],
     "Policies": [["policy", "element", "period", "value"], ["china_share_max", "Nd", None, 0.5]],
 }
 

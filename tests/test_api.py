@@ -18,8 +18,17 @@ def test_result_exposes_every_table(hand: planner.Case) -> None:
     result = planner.solve(hand)
     assert result.status == "optimal"
     assert result.objective == pytest.approx(21_702)
-    for name in ("Purchases", "Contracts", "Activities", "Adoption", "Stock", "Shortage", "Shares",
-                 "Duals", "ScenarioCosts"):
+    for name in (
+        "Purchases",
+        "Contracts",
+        "Activities",
+        "Adoption",
+        "Stock",
+        "Shortage",
+        "Shares",
+        "Duals",
+        "ScenarioCosts",
+    ):
         assert isinstance(result.tables[name], pd.DataFrame)
     assert result.purchases is result.tables["Purchases"]
     assert result.scenario_costs is result.tables["ScenarioCosts"]

@@ -23,13 +23,17 @@ def test_solve_writes_the_plan_and_prints_one_line(tmp_path: Path) -> None:
     assert result.stdout.strip() == (
         f"optimal: objective 21,702.00 USD; China share 55.4%; shortfall 1.00 t -> {out}"
     )
-    assert pd.read_excel(out, sheet_name="Summary").set_index("key").loc["objective", "value"] == 21702
+    assert (
+        pd.read_excel(out, sheet_name="Summary").set_index("key").loc["objective", "value"] == 21702
+    )
 
 
 def test_solve_options_override_settings(tmp_path: Path) -> None:
     out = tmp_path / "plan.xlsx"
-    result = runner.invoke(app, ["solve", str(HAND), "-o", str(out), "--time-limit", "5",
-                                 "--mip-gap", "0", "--no-duals"])
+    result = runner.invoke(
+        app,
+        ["solve", str(HAND), "-o", str(out), "--time-limit", "5", "--mip-gap", "0", "--no-duals"],
+    )
     assert result.exit_code == 0, result.output
     summary = pd.read_excel(out, sheet_name="Summary").set_index("key")["value"]
     assert float(summary["time_limit_s"]) == 5
@@ -55,7 +59,9 @@ def test_infeasible_rules_exit_3_with_the_conflict_explained(
 ) -> None:
     hand_sheets["Offers"][0].append("min_take")
     hand_sheets["Offers"][1].append(80)  # Nd-CN must take 80 t a quarter if contracted
-    hand_sheets["Policies"].append(["min_offers", "Nd", None, 2])  # so both Nd offers are contracted
+    hand_sheets["Policies"].append(
+        ["min_offers", "Nd", None, 2]
+    )  # so both Nd offers are contracted
     workbook = make_workbook(hand_sheets)
     out = tmp_path / "plan.xlsx"
     result = runner.invoke(app, ["solve", str(workbook), "-o", str(out)])
@@ -106,7 +112,9 @@ def test_template_is_a_documented_empty_workbook(tmp_path: Path) -> None:
     offers = workbook["Offers"]
     assert [c.value for c in offers[1]][:4] == ["offer", "supplier", "element", "country"]
     assert "Unit: currency/unit" in offers["G1"].comment.text
-    dropdowns = {str(v.sqref): v.formula1 for v in workbook["Elements"].data_validations.dataValidation}
+    dropdowns = {
+        str(v.sqref): v.formula1 for v in workbook["Elements"].data_validations.dataValidation
+    }
     assert dropdowns["C2:C1000"] == '"light,heavy"'
     # the empty template only lacks rows; its structure is valid
     check = runner.invoke(app, ["validate", str(out)])

@@ -15,7 +15,9 @@ INPUTS = ROOT / "inputs"
 
 
 def _generator():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("build_inputs", ROOT / "scripts" / "build_inputs.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_inputs", ROOT / "scripts" / "build_inputs.py"
+    )
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
@@ -61,8 +63,17 @@ def test_japan_case_covers_what_the_issue_asks(japan: planner.Result) -> None:
 def test_japan_notes_cite_every_assumption() -> None:
     notes = openpyxl.load_workbook(INPUTS / "japan-2026.xlsx")["Notes"]
     topics = {row[0] for row in notes.iter_rows(min_row=2, values_only=True)}
-    for topic in ("Demand", "China prices", "Shortage cost", "Cover targets", "Country risk",
-                  "Scenarios", "Recycling", "Substitution", "Deep-sea mud"):
+    for topic in (
+        "Demand",
+        "China prices",
+        "Shortage cost",
+        "Cover targets",
+        "Country risk",
+        "Scenarios",
+        "Recycling",
+        "Substitution",
+        "Deep-sea mud",
+    ):
         assert topic in topics
     for row in notes.iter_rows(min_row=2, values_only=True):
         assert row[2], f"note {row[0]!r} has no source or reasoning"
@@ -82,5 +93,6 @@ def test_japan_plan_makes_sense(japan: planner.Result) -> None:
     # before a stop can be seen, every scenario holds the same plan
     purchases = japan.tables["Purchases"]
     first = purchases[purchases["period"] == "2026Q1"].pivot_table(
-        index="offer", columns="scenario", values="quantity")
+        index="offer", columns="scenario", values="quantity"
+    )
     assert first.nunique(axis=1).max() == 1

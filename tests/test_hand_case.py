@@ -16,7 +16,9 @@ def result() -> planner.Result:
 
 def _bought(result: planner.Result) -> dict[tuple[str, str], float]:
     purchases = result.tables["Purchases"]
-    return {(p, o): q for p, o, q in purchases[["period", "offer", "quantity"]].itertuples(index=False)}
+    return {
+        (p, o): q for p, o, q in purchases[["period", "offer", "quantity"]].itertuples(index=False)
+    }
 
 
 def test_objective_and_cost_breakdown(result: planner.Result) -> None:

@@ -1,4 +1,4 @@
-"""The README's promises: two commands, the test one run by CI; docs generated from the catalogue."""
+"""The README's promises: two commands, CI runs the test one; docs follow the catalogue."""
 
 from __future__ import annotations
 

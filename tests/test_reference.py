@@ -39,15 +39,25 @@ def test_objective_is_the_weighted_mix_of_expected_cost_and_cvar(
     summary = result.summary
     weight = summary["cvar_weight"]
     fixed = summary["fixed_cost"]
-    mixed = fixed + (1 - weight) * (summary["expected_cost"] - fixed) + weight * (summary["cvar"] - fixed)
+    mixed = (
+        fixed
+        + (1 - weight) * (summary["expected_cost"] - fixed)
+        + weight * (summary["cvar"] - fixed)
+    )
     assert mixed == pytest.approx(result.objective, rel=1e-6)
 
 
 def test_cost_components_add_up_to_expected_cost(solved: tuple[str, planner.Result]) -> None:
     _, result = solved
     summary = result.summary
-    parts = ("fixed_cost", "purchase_cost", "activity_cost", "holding_cost", "shortage_cost",
-             "cover_penalty")
+    parts = (
+        "fixed_cost",
+        "purchase_cost",
+        "activity_cost",
+        "holding_cost",
+        "shortage_cost",
+        "cover_penalty",
+    )
     assert sum(summary[key] for key in parts) == pytest.approx(summary["expected_cost"], rel=1e-9)
 
 

@@ -50,126 +50,211 @@ def _drop_column(sheet: str, name: str) -> Callable[[Sheets], None]:
 BROKEN: dict[str, tuple[Callable[[Sheets], None], str]] = {
     "missing required sheet": (_drop_sheet("Offers"), "Offers: required sheet is missing"),
     "missing required column": (
-        _drop_column("Offers", "capacity"), "Offers!1:1: missing required column 'capacity'"),
-    "negative capacity": (_set("Offers", 2, "capacity", -5), "Offers!H2: capacity must be >= 0, got -5"),
+        _drop_column("Offers", "capacity"),
+        "Offers!1:1: missing required column 'capacity'",
+    ),
+    "negative capacity": (
+        _set("Offers", 2, "capacity", -5),
+        "Offers!H2: capacity must be >= 0, got -5",
+    ),
     "thousands separator in a number": (
-        _set("Offers", 2, "capacity", "1,200"), "Offers!H2: capacity must be a number, got '1,200'"),
+        _set("Offers", 2, "capacity", "1,200"),
+        "Offers!H2: capacity must be a number, got '1,200'",
+    ),
     "date where a number belongs": (
         _set("Demand", 3, "quantity", dt.datetime(2026, 1, 5)),
-        "Demand!C3: quantity must be a number, got a date/time (2026-01-05 00:00:00)"),
+        "Demand!C3: quantity must be a number, got a date/time (2026-01-05 00:00:00)",
+    ),
     "boolean where a number belongs": (
-        _set("Elements", 2, "shortage_cost", True), "Elements!D2: shortage_cost must be a number, got TRUE"),
+        _set("Elements", 2, "shortage_cost", True),
+        "Elements!D2: shortage_cost must be a number, got TRUE",
+    ),
     "blank required cell": (
-        _set("Offers", 3, "unit_cost", None), "Offers!G3: unit_cost is required"),
+        _set("Offers", 3, "unit_cost", None),
+        "Offers!G3: unit_cost is required",
+    ),
     "unknown enumeration value": (
-        _set("Elements", 2, "group", "medium"), "Elements!C2: group must be one of light, heavy, got 'medium'"),
+        _set("Elements", 2, "group", "medium"),
+        "Elements!C2: group must be one of light, heavy, got 'medium'",
+    ),
     "unknown element": (
-        _set("Demand", 2, "element", "Xx"), "Demand!A2: unknown element 'Xx': not in Elements"),
+        _set("Demand", 2, "element", "Xx"),
+        "Demand!A2: unknown element 'Xx': not in Elements",
+    ),
     "element in the wrong case": (
         _set("Demand", 2, "element", "nd"),
-        "Demand!A2: unknown element 'nd': not in Elements (ids are case-sensitive: did you mean 'Nd'?)"),
+        "Demand!A2: unknown element 'nd': not in Elements "
+        "(ids are case-sensitive: did you mean 'Nd'?)",
+    ),
     "unknown period": (
-        _set("Demand", 4, "period", "2027Q1"), "Demand!B4: unknown period '2027Q1': not in Periods"),
+        _set("Demand", 4, "period", "2027Q1"),
+        "Demand!B4: unknown period '2027Q1': not in Periods",
+    ),
     "duplicate offer id": (
         _set("Offers", 3, "offer", "Nd-CN"),
-        "Offers!A3: duplicate offer 'Nd-CN' (rows A2, A3); ids must be unique"),
+        "Offers!A3: duplicate offer 'Nd-CN' (rows A2, A3); ids must be unique",
+    ),
     "duplicate demand pair": (
         _add("Demand", ["Nd", "2026Q1", 5]),
-        "Demand!6:6: duplicate demand for (Nd, 2026Q1); first given at Demand!2:2"),
+        "Demand!6:6: duplicate demand for (Nd, 2026Q1); first given at Demand!2:2",
+    ),
     "reserved element id": (
         _add("Elements", ["TOTAL", "all", "light", 1, 0]),
-        "Elements!A4: 'TOTAL' is reserved and cannot be an element id"),
+        "Elements!A4: 'TOTAL' is reserved and cannot be an element id",
+    ),
     "min_take above capacity": (
         lambda s: (s["Offers"][0].append("min_take"), s["Offers"][1].append(150)),
-        "Offers!J2: min_take 150 is above capacity 100"),
+        "Offers!J2: min_take 150 is above capacity 100",
+    ),
     "first_period after last_period": (
-        lambda s: (s["Offers"][0].extend(["first_period", "last_period"]),
-                   s["Offers"][2].extend(["2026Q2", "2026Q1"])),
-        "Offers!K3: last_period '2026Q1' is before first_period '2026Q2'"),
+        lambda s: (
+            s["Offers"][0].extend(["first_period", "last_period"]),
+            s["Offers"][2].extend(["2026Q2", "2026Q1"]),
+        ),
+        "Offers!K3: last_period '2026Q1' is before first_period '2026Q2'",
+    ),
     "blank risk and no Countries row": (
         _set("Offers", 3, "mine_country", "ZZ"),
         "Offers!E3: risk is blank and mine_country 'ZZ' is not in Countries; "
-        "add it to Countries or give the offer a risk"),
+        "add it to Countries or give the offer a risk",
+    ),
     "storage below initial stock": (
-        lambda s: (s["Elements"][0].extend(["initial_stock", "storage_capacity"]),
-                   s["Elements"][1].extend([50, 20])),
-        "Elements!G2: storage_capacity 20 is below initial_stock 50"),
+        lambda s: (
+            s["Elements"][0].extend(["initial_stock", "storage_capacity"]),
+            s["Elements"][1].extend([50, 20]),
+        ),
+        "Elements!G2: storage_capacity 20 is below initial_stock 50",
+    ),
     "probabilities not summing to 1": (
         _add("Scenarios", ["scenario", "probability"], ["base", 0.5], ["stop", 0.4]),
-        "Scenarios!B2:B3: probabilities sum to 0.9; they must sum to 1"),
+        "Scenarios!B2:B3: probabilities sum to 0.9; they must sum to 1",
+    ),
     "yield for an unknown activity": (
-        lambda s: s.update({
-            "Activities": [["activity", "kind", "unit_cost", "capacity"], ["REC", "recycling", 5, 10]],
-            "ActivityYields": [["activity", "element", "yield"], ["REC", "Nd", 0.2], ["SUB", "Dy", 0.1]],
-        }),
-        "ActivityYields!A3: unknown activity 'SUB': not in Activities"),
+        lambda s: s.update(
+            {
+                "Activities": [
+                    ["activity", "kind", "unit_cost", "capacity"],
+                    ["REC", "recycling", 5, 10],
+                ],
+                "ActivityYields": [
+                    ["activity", "element", "yield"],
+                    ["REC", "Nd", 0.2],
+                    ["SUB", "Dy", 0.1],
+                ],
+            }
+        ),
+        "ActivityYields!A3: unknown activity 'SUB': not in Activities",
+    ),
     "recycling with a negative yield": (
-        lambda s: s.update({
-            "Activities": [["activity", "kind", "unit_cost", "capacity"], ["REC", "recycling", 5, 10]],
-            "ActivityYields": [["activity", "element", "yield"], ["REC", "Nd", -0.2]],
-        }),
-        "ActivityYields!C2: yield of recycling must be > 0, got -0.2"),
+        lambda s: s.update(
+            {
+                "Activities": [
+                    ["activity", "kind", "unit_cost", "capacity"],
+                    ["REC", "recycling", 5, 10],
+                ],
+                "ActivityYields": [["activity", "element", "yield"], ["REC", "Nd", -0.2]],
+            }
+        ),
+        "ActivityYields!C2: yield of recycling must be > 0, got -0.2",
+    ),
     "activities without yields sheet": (
-        lambda s: s.update({
-            "Activities": [["activity", "kind", "unit_cost", "capacity"], ["REC", "recycling", 5, 10]],
-        }),
-        "ActivityYields: required sheet is missing (Activities has rows)"),
+        lambda s: s.update(
+            {
+                "Activities": [
+                    ["activity", "kind", "unit_cost", "capacity"],
+                    ["REC", "recycling", 5, 10],
+                ],
+            }
+        ),
+        "ActivityYields: required sheet is missing (Activities has rows)",
+    ),
     "duplicate policy row": (
         _add("Policies", ["china_share_max", "Nd", None, 0.6]),
-        "Policies!3:3: the same (china_share_max, Nd, blank) is given twice"),
+        "Policies!3:3: the same (china_share_max, Nd, blank) is given twice",
+    ),
     "share policy above 1": (
-        _set("Policies", 2, "value", 1.5), "Policies!D2: china_share_max must be in [0, 1], got 1.5"),
+        _set("Policies", 2, "value", 1.5),
+        "Policies!D2: china_share_max must be in [0, 1], got 1.5",
+    ),
     "TOTAL for offer_share_max": (
         _add("Policies", ["offer_share_max", "TOTAL", None, 0.6]),
-        "Policies!B3: TOTAL applies to china_share_max and risk_max only, not offer_share_max"),
+        "Policies!B3: TOTAL applies to china_share_max and risk_max only, not offer_share_max",
+    ),
     "min_offers above the offers of an element": (
         _add("Policies", ["min_offers", "Dy", None, 2]),
-        "Policies!D3: min_offers 2 for Dy but it has only 1 offer"),
+        "Policies!D3: min_offers 2 for Dy but it has only 1 offer",
+    ),
     "min_offers with a period": (
         _add("Policies", ["min_offers", "Nd", "2026Q1", 1]),
-        "Policies!C3: period must be blank for min_offers (it is a horizon-wide rule)"),
+        "Policies!C3: period must be blank for min_offers (it is a horizon-wide rule)",
+    ),
     "fractional min_offers": (
         _add("Policies", ["min_offers", "Nd", None, 1.5]),
-        "Policies!D3: min_offers must be a whole number >= 0, got 1.5"),
+        "Policies!D3: min_offers must be a whole number >= 0, got 1.5",
+    ),
     "unknown policy element": (
         _set("Policies", 2, "element", "Total"),
         "Policies!B2: unknown element 'Total': not in Elements "
-        "(ids are case-sensitive: did you mean 'TOTAL'?)"),
+        "(ids are case-sensitive: did you mean 'TOTAL'?)",
+    ),
     "setting out of range": (
         lambda s: s.update({"Settings": [["key", "value"], ["cvar_alpha", 1]]}),
-        "Settings!B2: cvar_alpha must be in [0, 1), got 1"),
+        "Settings!B2: cvar_alpha must be in [0, 1), got 1",
+    ),
     "unknown setting value": (
         lambda s: s.update({"Settings": [["key", "value"], ["china_basis", "origin"]]}),
-        "Settings!B2: china_basis must be one of shipment, mining, refining, any, got 'origin'"),
+        "Settings!B2: china_basis must be one of shipment, mining, refining, any, got 'origin'",
+    ),
     "disruption of an unknown offer": (
-        lambda s: s.update({
-            "Scenarios": [["scenario", "probability"], ["base", 0.5], ["stop", 0.5]],
-            "Disruptions": [["scenario", "target_type", "target"], ["stop", "offer", "Nd-XX"]],
-        }),
-        "Disruptions!C2: offer 'Nd-XX' matches nothing in Offers"),
+        lambda s: s.update(
+            {
+                "Scenarios": [["scenario", "probability"], ["base", 0.5], ["stop", 0.5]],
+                "Disruptions": [["scenario", "target_type", "target"], ["stop", "offer", "Nd-XX"]],
+            }
+        ),
+        "Disruptions!C2: offer 'Nd-XX' matches nothing in Offers",
+    ),
     "disruption of an unknown scenario": (
-        lambda s: s.update({"Disruptions": [["scenario", "target_type", "target"], ["stop", "country", "CN"]]}),
-        "Disruptions!A2: unknown scenario 'stop': not in Scenarios"),
+        lambda s: s.update(
+            {"Disruptions": [["scenario", "target_type", "target"], ["stop", "country", "CN"]]}
+        ),
+        "Disruptions!A2: unknown scenario 'stop': not in Scenarios",
+    ),
     "disruption with a bad element filter": (
-        lambda s: s.update({
-            "Scenarios": [["scenario", "probability"], ["base", 0.5], ["stop", 0.5]],
-            "Disruptions": [["scenario", "target_type", "target", "element"], ["stop", "country", "CN", "medium"]],
-        }),
-        "Disruptions!D2: element must be blank, an element id, light or heavy; got 'medium'"),
+        lambda s: s.update(
+            {
+                "Scenarios": [["scenario", "probability"], ["base", 0.5], ["stop", 0.5]],
+                "Disruptions": [
+                    ["scenario", "target_type", "target", "element"],
+                    ["stop", "country", "CN", "medium"],
+                ],
+            }
+        ),
+        "Disruptions!D2: element must be blank, an element id, light or heavy; got 'medium'",
+    ),
     "zero cost factor": (
-        lambda s: s.update({
-            "Scenarios": [["scenario", "probability"], ["base", 0.5], ["stop", 0.5]],
-            "Disruptions": [["scenario", "target_type", "target", "cost_factor"], ["stop", "country", "CN", 0]],
-        }),
-        "Disruptions!D2: cost_factor must be > 0, got 0"),
+        lambda s: s.update(
+            {
+                "Scenarios": [["scenario", "probability"], ["base", 0.5], ["stop", 0.5]],
+                "Disruptions": [
+                    ["scenario", "target_type", "target", "cost_factor"],
+                    ["stop", "country", "CN", 0],
+                ],
+            }
+        ),
+        "Disruptions!D2: cost_factor must be > 0, got 0",
+    ),
     "non-positive period length": (
-        _set("Periods", 2, "days", 0), "Periods!B2: days must be > 0, got 0"),
+        _set("Periods", 2, "days", 0),
+        "Periods!B2: days must be > 0, got 0",
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
-def test_broken_workbook_reports_its_cell(name: str, hand_sheets: Sheets,
-                                          make_workbook: Callable[..., Path]) -> None:
+def test_broken_workbook_reports_its_cell(
+    name: str, hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     mutate, message = BROKEN[name]
     mutate(hand_sheets)
     path = make_workbook(hand_sheets)
@@ -179,7 +264,9 @@ def test_broken_workbook_reports_its_cell(name: str, hand_sheets: Sheets,
     assert message in messages, messages
 
 
-def test_every_problem_is_reported_at_once(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
+def test_every_problem_is_reported_at_once(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     _set("Offers", 2, "capacity", -5)(hand_sheets)
     _set("Demand", 2, "element", "Xx")(hand_sheets)
     _set("Periods", 3, "days", "ninety")(hand_sheets)
@@ -193,7 +280,9 @@ def test_every_problem_is_reported_at_once(hand_sheets: Sheets, make_workbook: C
     assert "3 problems in the input" in str(raised.value)
 
 
-def test_warnings_do_not_stop_loading(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
+def test_warnings_do_not_stop_loading(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     hand_sheets["Offers"][0].append("notes")
     hand_sheets["Scratch"] = [["anything"]]
     hand_sheets["Notes"] = [["note"], ["documentation only"]]
@@ -211,13 +300,18 @@ def test_warnings_do_not_stop_loading(hand_sheets: Sheets, make_workbook: Callab
     ]
 
 
-def test_messy_but_valid_input_is_read_as_meant(hand_sheets: Sheets,
-                                                make_workbook: Callable[..., Path]) -> None:
+def test_messy_but_valid_input_is_read_as_meant(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     hand_sheets["Offers"][0] = [f"  {name.upper()} " for name in hand_sheets["Offers"][0]]
     hand_sheets["Offers"][1][6] = " 50.5 "  # numeric text
     hand_sheets["Periods"] = [["period", "days"], [2026, 90], [2027.0, 91]]
-    hand_sheets["Demand"] = [["element", "period", "quantity"], ["Nd", 2026, 100], [None, None, None],
-                             ["Dy", "2027", 10]]
+    hand_sheets["Demand"] = [
+        ["element", "period", "quantity"],
+        ["Nd", 2026, 100],
+        [None, None, None],
+        ["Dy", "2027", 10],
+    ]
     hand_sheets["Policies"][1][0] = "China_Share_Max"
     case = planner.load(make_workbook(hand_sheets))
     assert case.period_ids == ["2026", "2027"]
@@ -226,7 +320,9 @@ def test_messy_but_valid_input_is_read_as_meant(hand_sheets: Sheets,
     assert case.policies["policy"].tolist() == ["china_share_max"]
 
 
-def _inject_formula(path: Path, sheet_index: int, cell: str, formula: str, cached: str | None) -> None:
+def _inject_formula(
+    path: Path, sheet_index: int, cell: str, formula: str, cached: str | None
+) -> None:
     """Rewrite one cell of a saved workbook as a formula, with or without a cached value."""
     import re
     import shutil
@@ -249,14 +345,17 @@ def _inject_formula(path: Path, sheet_index: int, cell: str, formula: str, cache
     copy.unlink()
 
 
-def test_formula_is_read_by_its_cached_value(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
+def test_formula_is_read_by_its_cached_value(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     path = make_workbook(hand_sheets)
     _inject_formula(path, 4, "H2", "50+50", "100")  # Offers is the 4th sheet
     assert planner.load(path).offers.loc["Nd-CN", "capacity"] == 100
 
 
-def test_formula_without_cached_value_is_an_error(hand_sheets: Sheets,
-                                                  make_workbook: Callable[..., Path]) -> None:
+def test_formula_without_cached_value_is_an_error(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     path = make_workbook(hand_sheets)
     _inject_formula(path, 4, "H2", "50+50", None)
     with pytest.raises(InputError) as raised:

@@ -15,38 +15,77 @@ from tests.conftest import REFERENCE
 
 REQUIRED = {
     "Summary": ["key", "value"],
-    "Purchases": ["scenario", "period", "offer", "supplier", "element", "country", "quantity",
-                  "unit_cost", "cost"],
+    "Purchases": [
+        "scenario",
+        "period",
+        "offer",
+        "supplier",
+        "element",
+        "country",
+        "quantity",
+        "unit_cost",
+        "cost",
+    ],
     "Contracts": ["offer", "supplier", "element", "contracted", "fixed_cost"],
     "Activities": ["scenario", "period", "activity", "kind", "level", "cost", "adopted"],
     "Stock": ["scenario", "period", "element", "stock", "target", "cover_days"],
     "Shortage": ["scenario", "period", "element", "quantity"],
-    "Shares": ["scenario", "period", "element", "supply", "china_share_shipment", "china_share_mining",
-               "china_share_refining", "china_share_any", "risk", "china_cap", "risk_cap"],
+    "Shares": [
+        "scenario",
+        "period",
+        "element",
+        "supply",
+        "china_share_shipment",
+        "china_share_mining",
+        "china_share_refining",
+        "china_share_any",
+        "risk",
+        "china_cap",
+        "risk_cap",
+    ],
     "Duals": ["constraint", "scenario", "period", "element", "dual", "cost_per_point"],
 }
-SUMMARY_KEYS = ["status", "objective", "expected_cost", "cvar", "fixed_cost", "purchase_cost",
-                "activity_cost", "holding_cost", "shortage_cost", "cover_penalty", "mip_gap",
-                "solve_seconds", "planner_version", "input_sha256"]
+SUMMARY_KEYS = [
+    "status",
+    "objective",
+    "expected_cost",
+    "cvar",
+    "fixed_cost",
+    "purchase_cost",
+    "activity_cost",
+    "holding_cost",
+    "shortage_cost",
+    "cover_penalty",
+    "mip_gap",
+    "solve_seconds",
+    "planner_version",
+    "input_sha256",
+]
 
 
 @pytest.fixture(scope="module")
-def solution(tmp_path_factory: pytest.TempPathFactory) -> tuple[planner.Result, dict[str, pd.DataFrame]]:
+def solution(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[planner.Result, dict[str, pd.DataFrame]]:
     result = planner.solve(planner.load(REFERENCE / "case-05.xlsx"))
     path = result.write(tmp_path_factory.mktemp("out") / "case-05-solution.xlsx")
     return result, pd.read_excel(path, sheet_name=None)
 
 
-def test_every_required_sheet_and_column(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
+def test_every_required_sheet_and_column(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
     _, sheets = solution
-    assert list(sheets)[0] == "Summary"
+    assert next(iter(sheets)) == "Summary"
     for sheet, columns in REQUIRED.items():
         assert set(columns) <= set(sheets[sheet].columns), sheet
     keys = sheets["Summary"]["key"].tolist()
     assert set(SUMMARY_KEYS) <= set(keys)
 
 
-def test_summary_figures_read_back(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
+def test_summary_figures_read_back(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
     result, sheets = solution
     summary = sheets["Summary"].set_index("key")["value"]
     assert summary["status"] == "optimal"
@@ -56,7 +95,9 @@ def test_summary_figures_read_back(solution: tuple[planner.Result, dict[str, pd.
     assert len(summary["input_sha256"]) == 64
 
 
-def test_balances_hold_in_every_row(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
+def test_balances_hold_in_every_row(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
     _, sheets = solution
     stock = sheets["Stock"]
     inflow = stock["opening"] + stock["purchased"] + stock["recycled"] + stock["substituted"]
@@ -67,13 +108,17 @@ def test_balances_hold_in_every_row(solution: tuple[planner.Result, dict[str, pd
     assert (joined["purchased"] - joined["quantity"]).abs().max() < 1e-6
 
 
-def test_stock_carries_over_between_periods(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
+def test_stock_carries_over_between_periods(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
     result, sheets = solution
     stock = sheets["Stock"].astype({"period": str})
     periods = result.case.period_ids
-    for (scenario, element), rows in stock.groupby(["scenario", "element"]):
+    for _, rows in stock.groupby(["scenario", "element"]):
         rows = rows.set_index("period").loc[periods]
-        assert rows["opening"].iloc[1:].to_numpy() == pytest.approx(rows["stock"].iloc[:-1].to_numpy())
+        assert rows["opening"].iloc[1:].to_numpy() == pytest.approx(
+            rows["stock"].iloc[:-1].to_numpy()
+        )
 
 
 def test_costs_read_back_add_up(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
@@ -87,7 +132,9 @@ def test_costs_read_back_add_up(solution: tuple[planner.Result, dict[str, pd.Dat
     assert fixed == pytest.approx(float(summary["fixed_cost"]))
 
 
-def test_caps_hold_in_the_shares_sheet(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
+def test_caps_hold_in_the_shares_sheet(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
     result, sheets = solution
     shares = sheets["Shares"]
     basis = f"china_share_{result.case.settings.china_basis}"
@@ -99,16 +146,20 @@ def test_caps_hold_in_the_shares_sheet(solution: tuple[planner.Result, dict[str,
 
 
 def test_duals_name_tree_nodes(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
-    result, sheets = solution
+    _, sheets = solution
     duals = sheets["Duals"]
     assert set(duals["constraint"]) >= {"capacity", "balance", "china_share_max", "risk_max"}
     nodes = set(duals["scenario"])
     assert any("|" in node for node in nodes)  # shared nodes list all their scenarios
-    binding = duals[duals["constraint"].isin(["china_share_max", "risk_max"]) & (duals["dual"] < -1e-7)]
+    binding = duals[
+        duals["constraint"].isin(["china_share_max", "risk_max"]) & (duals["dual"] < -1e-7)
+    ]
     assert (binding["cost_per_point"] > 0).all()
 
 
-def test_charts_are_native(solution: tuple[planner.Result, dict[str, pd.DataFrame]], tmp_path: Path) -> None:
+def test_charts_are_native(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]], tmp_path: Path
+) -> None:
     result, _ = solution
     path = result.write(tmp_path / "charts.xlsx")
     workbook = openpyxl.load_workbook(path)
@@ -123,13 +174,13 @@ def test_charts_are_native(solution: tuple[planner.Result, dict[str, pd.DataFram
 def test_formula_like_names_come_back_as_text(
     hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
 ) -> None:
-    hand_sheets["Offers"][1][1] = "=HYPERLINK(\"http://example.invalid\",\"click\")"
+    hand_sheets["Offers"][1][1] = '=HYPERLINK("http://example.invalid","click")'
     hand_sheets["Offers"][2][1] = "+cmd|' /C calc'!A0"
     case = planner.load(make_workbook(hand_sheets))
     path = planner.solve(case).write(tmp_path / "plan.xlsx")
     workbook = openpyxl.load_workbook(path)
     suppliers = [row[3] for row in workbook["Purchases"].iter_rows(min_row=2, values_only=True)]
-    assert "=HYPERLINK(\"http://example.invalid\",\"click\")" in suppliers
+    assert '=HYPERLINK("http://example.invalid","click")' in suppliers
     assert "+cmd|' /C calc'!A0" in suppliers
     for row in workbook["Purchases"].iter_rows(min_row=2):
         assert row[3].data_type == "s"

@@ -75,7 +75,8 @@ def read_workbook(path: str | Path) -> RawWorkbook:
     except FileNotFoundError:
         raise InputError([Issue(name, "file not found")], str(path)) from None
     except OSError as error:
-        raise InputError([Issue(name, f"cannot read the file: {error.strerror}")], str(path))
+        message = f"cannot read the file: {error.strerror}"
+        raise InputError([Issue(name, message)], str(path)) from None
     digest = hashlib.sha256(content).hexdigest()
     workbook = _open(content, name, data_only=False)
     raw = RawWorkbook(path=str(path), sha256=digest)

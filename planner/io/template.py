@@ -43,7 +43,11 @@ def _comment(column: Column) -> Comment:
     if column.unit:
         lines.append(f"Unit: {column.unit}")
     lines.append(f"Allowed: {_allowed(column)}")
-    lines.append("Required" if column.required else f"Optional; default: {column.default or 'see description'}")
+    lines.append(
+        "Required"
+        if column.required
+        else f"Optional; default: {column.default or 'see description'}"
+    )
     comment = Comment("\n".join(lines), "planner")
     comment.width, comment.height = 320, 140
     return comment
@@ -80,8 +84,12 @@ def _input_sheet(sheet: Worksheet, spec: Sheet, sheets: dict[str, Sheet]) -> Non
             sheet.add_data_validation(validation)
             validation.add(cells)
         elif column.type == "number" and column.min is not None:
-            validation = DataValidation(type="decimal", operator="greaterThanOrEqual",
-                                        formula1=str(column.min), allow_blank=True)
+            validation = DataValidation(
+                type="decimal",
+                operator="greaterThanOrEqual",
+                formula1=str(column.min),
+                allow_blank=True,
+            )
             validation.error = f"{column.name} must be {column.bounds_text() or 'a number'}"
             validation.showErrorMessage = True
             sheet.add_data_validation(validation)
@@ -126,7 +134,9 @@ _INTRODUCTION = (
 def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
     row = 1
     for line in _INTRODUCTION:
-        sheet.cell(row=row, column=1, value=line).font = Font(bold=row == 1, size=14 if row == 1 else 11)
+        sheet.cell(row=row, column=1, value=line).font = Font(
+            bold=row == 1, size=14 if row == 1 else 11
+        )
         row += 1
     row += 1
     for spec in sheets:
@@ -138,14 +148,18 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
         if spec.name == "Settings":
             for setting in catalogue().settings:
                 sheet.cell(row=row, column=2, value=setting.key)
-                sheet.cell(row=row, column=3, value=f"{setting.description} [default {setting.default}]")
+                sheet.cell(
+                    row=row, column=3, value=f"{setting.description} [default {setting.default}]"
+                )
                 row += 1
         for column in columns:
             sheet.cell(row=row, column=2, value=column.name).font = Font(bold=column.required)
             detail = f"{column.description}. Allowed: {_allowed(column)}."
             if column.unit:
                 detail += f" Unit: {column.unit}."
-            detail += " Required." if column.required else f" Default: {column.default or 'see text'}."
+            detail += (
+                " Required." if column.required else f" Default: {column.default or 'see text'}."
+            )
             sheet.cell(row=row, column=3, value=detail).alignment = Alignment(wrap_text=True)
             row += 1
         row += 1
@@ -155,7 +169,7 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
 
 
 def build_template() -> openpyxl.Workbook:
-    """The empty, documented input workbook in memory."""
+    """Build the empty, documented input workbook in memory."""
     specs = catalogue().sheets
     by_name = {spec.name: spec for spec in specs}
     workbook = openpyxl.Workbook()

@@ -40,15 +40,36 @@ _QUANTITY = "#,##0.00"
 _MONEY = "#,##0.00"
 _SHARE = "0.0%"
 _FORMATS = {
-    "quantity": _QUANTITY, "stock": _QUANTITY, "target": _QUANTITY, "supply": _QUANTITY,
-    "level": _QUANTITY, "demand": _QUANTITY, "opening": _QUANTITY, "purchased": _QUANTITY,
-    "recycled": _QUANTITY, "substituted": _QUANTITY, "shortage": _QUANTITY,
-    "below_target": _QUANTITY, "expected_quantity": _QUANTITY, "cover_days": "0.0",
-    "cover_days_target": "0.0", "unit_cost": _MONEY, "cost": _MONEY, "fixed_cost": _MONEY,
-    "purchase_cost": _MONEY, "activity_cost": _MONEY, "holding_cost": _MONEY,
-    "shortage_cost": _MONEY, "cover_penalty": _MONEY, "scenario_cost": _MONEY,
-    "dual": "#,##0.0000", "cost_per_point": _MONEY, "china_cap": _SHARE, "risk_cap": _SHARE,
-    "risk": "0.000", "probability": "0.0000",
+    "quantity": _QUANTITY,
+    "stock": _QUANTITY,
+    "target": _QUANTITY,
+    "supply": _QUANTITY,
+    "level": _QUANTITY,
+    "demand": _QUANTITY,
+    "opening": _QUANTITY,
+    "purchased": _QUANTITY,
+    "recycled": _QUANTITY,
+    "substituted": _QUANTITY,
+    "shortage": _QUANTITY,
+    "below_target": _QUANTITY,
+    "expected_quantity": _QUANTITY,
+    "cover_days": "0.0",
+    "cover_days_target": "0.0",
+    "unit_cost": _MONEY,
+    "cost": _MONEY,
+    "fixed_cost": _MONEY,
+    "purchase_cost": _MONEY,
+    "activity_cost": _MONEY,
+    "holding_cost": _MONEY,
+    "shortage_cost": _MONEY,
+    "cover_penalty": _MONEY,
+    "scenario_cost": _MONEY,
+    "dual": "#,##0.0000",
+    "cost_per_point": _MONEY,
+    "china_cap": _SHARE,
+    "risk_cap": _SHARE,
+    "risk": "0.000",
+    "probability": "0.0000",
 }
 
 
@@ -61,7 +82,7 @@ def clean_text(value: str) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A value openpyxl can store: numbers as float/int, blanks as None, text as text."""
+    """Convert to a value openpyxl stores: numbers as float/int, blanks as None, text as text."""
     if value is None or value is pd.NA:
         return None
     if isinstance(value, bool | np.bool_):
@@ -95,56 +116,90 @@ def _header(sheet: Worksheet, names: Iterable[str]) -> None:
 def _widths(sheet: Worksheet, frame: pd.DataFrame) -> None:
     for column, name in enumerate(frame.columns, start=1):
         sample = frame[name].head(200)
-        longest = max([len(str(name)), *(len(f"{v:,.2f}" if isinstance(v, float) else str(v))
-                                         for v in sample)], default=8)
+        longest = max(
+            [
+                len(str(name)),
+                *(len(f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in sample),
+            ],
+            default=8,
+        )
         sheet.column_dimensions[get_column_letter(column)].width = min(max(10, longest + 2), 60)
 
 
 def write_table(sheet: Worksheet, frame: pd.DataFrame) -> None:
     """Write ``frame`` with a styled, frozen header, number formats and an autofilter."""
     _header(sheet, frame.columns)
-    formats = [_FORMATS.get(name, _SHARE if name.startswith("china_share") else None)
-               for name in frame.columns]
+    formats = [
+        _FORMATS.get(name, _SHARE if name.startswith("china_share") else None)
+        for name in frame.columns
+    ]
     for row, values in enumerate(frame.itertuples(index=False), start=2):
         for column, (value, number_format) in enumerate(zip(values, formats, strict=True), start=1):
             cell = _set(sheet, row, column, value)
             if number_format and isinstance(cell.value, float | int):
                 cell.number_format = number_format
     if len(frame.columns):
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{max(len(frame) + 1, 1)}"
+        sheet.auto_filter.ref = (
+            f"A1:{get_column_letter(len(frame.columns))}{max(len(frame) + 1, 1)}"
+        )
     _widths(sheet, frame)
 
 
 def _summary(sheet: Worksheet, result: Result) -> None:
     frame = result.summary_frame()
     write_table(sheet, frame)
-    formats = {"objective": _MONEY, "expected_cost": _MONEY, "cvar": _MONEY, "china_share": _SHARE,
-               "mip_gap": "0.00E+00", "shortfall": _QUANTITY}
-    formats.update({key: _MONEY for key in ("fixed_cost", "purchase_cost", "activity_cost",
-                                            "holding_cost", "shortage_cost", "cover_penalty")})
+    formats = {
+        "objective": _MONEY,
+        "expected_cost": _MONEY,
+        "cvar": _MONEY,
+        "china_share": _SHARE,
+        "mip_gap": "0.00E+00",
+        "shortfall": _QUANTITY,
+    }
+    formats.update(
+        {
+            key: _MONEY
+            for key in (
+                "fixed_cost",
+                "purchase_cost",
+                "activity_cost",
+                "holding_cost",
+                "shortage_cost",
+                "cover_penalty",
+            )
+        }
+    )
     for row, key in enumerate(frame["key"], start=2):
         if key in formats:
             sheet.cell(row=row, column=2).number_format = formats[key]
     sheet.column_dimensions["B"].width = 68
 
 
-def _expected(frame: pd.DataFrame, probability: pd.Series, by: list[str], value: str) -> pd.DataFrame:
+def _expected(
+    frame: pd.DataFrame, probability: pd.Series, by: list[str], value: str
+) -> pd.DataFrame:
     weighted = frame.assign(_w=frame[value] * frame["scenario"].map(probability))
     return weighted.groupby(by, sort=False)["_w"].sum().reset_index().rename(columns={"_w": value})
 
 
 def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
-    """Expected (probability-weighted) figures behind the charts."""
+    """Compute the expected (probability-weighted) figures behind the charts."""
     case = result.case
     probability = case.scenarios["probability"]
     periods = case.period_ids
     purchases = result.tables["Purchases"]
-    mix = _expected(purchases, probability, ["element", "country"], "quantity") if len(purchases) else (
-        pd.DataFrame(columns=["element", "country", "quantity"]))
-    supply_mix = mix.pivot_table(index="element", columns="country", values="quantity",
-                                 aggfunc="sum", fill_value=0.0)
+    mix = (
+        _expected(purchases, probability, ["element", "country"], "quantity")
+        if len(purchases)
+        else (pd.DataFrame(columns=["element", "country", "quantity"]))
+    )
+    supply_mix = mix.pivot_table(
+        index="element", columns="country", values="quantity", aggfunc="sum", fill_value=0.0
+    )
     supply_mix = supply_mix.reindex([str(e) for e in case.elements.index], fill_value=0.0)
-    recycled = _expected(result.tables["Stock"], probability, ["element"], "recycled").set_index("element")
+    recycled = _expected(result.tables["Stock"], probability, ["element"], "recycled").set_index(
+        "element"
+    )
     if recycled["recycled"].sum() > 0:
         supply_mix["recycling"] = recycled["recycled"].reindex(supply_mix.index).fillna(0.0)
     supply_mix = supply_mix.reset_index()
@@ -153,11 +208,15 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     basis = f"china_share_{case.settings.china_basis}"
     shares = shares.assign(china=shares[basis].fillna(0.0) * shares["supply"])
     totals = _expected(shares, probability, ["period", "element"], "china").merge(
-        _expected(shares, probability, ["period", "element"], "supply"), on=["period", "element"])
+        _expected(shares, probability, ["period", "element"], "supply"), on=["period", "element"]
+    )
     caps = shares.groupby(["period", "element"], sort=False)["china_cap"].first().reset_index()
     totals = totals.merge(caps, on=["period", "element"])
-    totals["share"] = np.where(totals["supply"] > 0, totals["china"] / totals["supply"].where(
-        totals["supply"] > 0, 1), np.nan)
+    totals["share"] = np.where(
+        totals["supply"] > 0,
+        totals["china"] / totals["supply"].where(totals["supply"] > 0, 1),
+        np.nan,
+    )
     china = pd.DataFrame({"period": periods})
     for element in [*map(str, case.elements.index), "TOTAL"]:
         part = totals[totals["element"] == element].set_index("period").reindex(periods)
@@ -166,7 +225,8 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
 
     stock = _expected(result.tables["Stock"], probability, ["period", "element"], "stock").merge(
         _expected(result.tables["Stock"], probability, ["period", "element"], "target"),
-        on=["period", "element"])
+        on=["period", "element"],
+    )
     cover = pd.DataFrame({"period": periods})
     for element in map(str, case.elements.index):
         part = stock[stock["element"] == element].set_index("period").reindex(periods)
@@ -192,8 +252,9 @@ def _place(data: Worksheet, frame: pd.DataFrame, top: int, title: str) -> int:
     for row, values in enumerate(frame.itertuples(index=False), start=top + 2):
         for column, value in enumerate(values, start=1):
             cell = _set(data, row, column, value)
-            if isinstance(cell.value, float) and "share" in str(frame.columns[column - 1]) or (
-                    "cap" in str(frame.columns[column - 1])):
+            if (isinstance(cell.value, float) and "share" in str(frame.columns[column - 1])) or (
+                "cap" in str(frame.columns[column - 1])
+            ):
                 cell.number_format = _SHARE
     return top + 1
 
@@ -201,8 +262,13 @@ def _place(data: Worksheet, frame: pd.DataFrame, top: int, title: str) -> int:
 def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
     blocks = _chart_data(result)
     unit, currency = result.case.settings.unit, result.case.settings.currency
-    _set(charts, 1, 1, "Expected values over the scenarios (probability-weighted). "
-                      f"Quantities in {unit}, costs in {currency}.").font = Font(italic=True)
+    _set(
+        charts,
+        1,
+        1,
+        "Expected values over the scenarios (probability-weighted). "
+        f"Quantities in {unit}, costs in {currency}.",
+    ).font = Font(italic=True)
 
     mix = blocks["supply_mix"]
     head = _place(data, mix, 1, "Supply by shipping country, whole horizon (expected)")
@@ -212,8 +278,10 @@ def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
     bar.y_axis.title = unit
     rows = len(mix)
     if rows and len(mix.columns) > 1:
-        bar.add_data(Reference(data, min_col=2, max_col=len(mix.columns), min_row=head,
-                               max_row=head + rows), titles_from_data=True)
+        bar.add_data(
+            Reference(data, min_col=2, max_col=len(mix.columns), min_row=head, max_row=head + rows),
+            titles_from_data=True,
+        )
         bar.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + rows))
     bar.width, bar.height = 24, 9
     charts.add_chart(bar, "A3")
@@ -228,8 +296,12 @@ def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
         line.title = f"China share, {element}"
         line.y_axis.number_format = "0%"
         line.y_axis.scaling.min, line.y_axis.scaling.max = 0, 1
-        line.add_data(Reference(data, min_col=column, max_col=column + 1, min_row=head,
-                                max_row=head + n_periods), titles_from_data=True)
+        line.add_data(
+            Reference(
+                data, min_col=column, max_col=column + 1, min_row=head, max_row=head + n_periods
+            ),
+            titles_from_data=True,
+        )
         line.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + n_periods))
         _style_lines(line)
         line.width, line.height = 12, 7
@@ -243,8 +315,12 @@ def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
         line = LineChart()
         line.title = f"Stock vs cover target, {element}"
         line.y_axis.title = unit
-        line.add_data(Reference(data, min_col=column, max_col=column + 1, min_row=head,
-                                max_row=head + n_periods), titles_from_data=True)
+        line.add_data(
+            Reference(
+                data, min_col=column, max_col=column + 1, min_row=head, max_row=head + n_periods
+            ),
+            titles_from_data=True,
+        )
         line.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + n_periods))
         _style_lines(line)
         line.width, line.height = 12, 7
@@ -266,7 +342,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def build_workbook(result: Result) -> openpyxl.Workbook:
-    """The solution workbook in memory."""
+    """Build the solution workbook in memory."""
     workbook = openpyxl.Workbook()
     summary = workbook.active
     summary.title = "Summary"
@@ -277,7 +353,9 @@ def build_workbook(result: Result) -> openpyxl.Workbook:
     warnings = result.case.warnings
     write_table(
         workbook.create_sheet("Warnings"),
-        pd.DataFrame({"where": [w.where for w in warnings], "message": [w.message for w in warnings]}),
+        pd.DataFrame(
+            {"where": [w.where for w in warnings], "message": [w.message for w in warnings]}
+        ),
     )
     if charts is not None:
         _charts(charts, workbook.create_sheet("ChartData"), result)
@@ -328,7 +406,9 @@ def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     handle, temporary = -1, ""
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial.xlsx", dir=folder)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=".partial.xlsx", dir=folder
+        )
         with os.fdopen(handle, "wb") as stream:
             handle = -1
             workbook.save(stream)
@@ -345,7 +425,9 @@ def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
     except PermissionError as error:
         raise OutputError(f"{path}: cannot write there ({error.strerror})") from None
     except OSError as error:
-        raise OutputError(f"{path}: cannot write the workbook ({error.strerror or error})") from None
+        raise OutputError(
+            f"{path}: cannot write the workbook ({error.strerror or error})"
+        ) from None
     finally:
         if handle >= 0:
             os.close(handle)

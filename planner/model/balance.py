@@ -53,7 +53,9 @@ def substitution_limit_rule(model: pyo.ConcreteModel, e: int, n: int) -> pyo.Exp
 def cover_rule(model: pyo.ConcreteModel, e: int, n: int) -> pyo.Expression:
     """s[e,n] + g[e,n] >= q[e,n] = cover_days[e] d[e,n] / days[t]."""
     data = model.data
-    target = float(data.cover_days[e]) * _demand(model, e, n) / float(data.days[model.node_period[n]])
+    target = (
+        float(data.cover_days[e]) * _demand(model, e, n) / float(data.days[model.node_period[n]])
+    )
     return model.stock[e, n] + model.cover_gap[e, n] >= target
 
 

@@ -38,13 +38,16 @@ def first_stage_cost(model: pyo.ConcreteModel) -> pyo.Expression:
 
 
 def scenario_nodes(model: pyo.ConcreteModel, w: int) -> list[int]:
-    """The nodes on scenario w's path through the tree, in period order."""
+    """Return the nodes on scenario w's path through the tree, in period order."""
     return [int(n) for n in model.data.node_of[:, w]]
 
 
 def cvar_excess_rule(model: pyo.ConcreteModel, w: int) -> pyo.Expression:
     """v[w] >= V[w] - eta."""
-    return model.cvar_excess[w] >= sum(model.node_cost[n] for n in scenario_nodes(model, w)) - model.cvar_eta
+    return (
+        model.cvar_excess[w]
+        >= sum(model.node_cost[n] for n in scenario_nodes(model, w)) - model.cvar_eta
+    )
 
 
 def define_cvar_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
@@ -58,13 +61,13 @@ def define_cvar_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
 
 
 def define_objective(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """min F + (1 - lambda) sum_n p_n cost_n + lambda CVaR."""
+    """Min F + (1 - lambda) sum_n p_n cost_n + lambda CVaR."""
     weight = data.cvar_weight
     expected = sum(data.nodes[n].probability * model.node_cost[n] for n in model.NODES)
     total = first_stage_cost(model) + (1 - weight) * expected
     if weight > 0:
-        tail = sum(
-            float(data.probability[w]) * model.cvar_excess[w] for w in model.SCENARIOS
-        ) / (1 - data.cvar_alpha)
+        tail = sum(float(data.probability[w]) * model.cvar_excess[w] for w in model.SCENARIOS) / (
+            1 - data.cvar_alpha
+        )
         total = total + weight * (model.cvar_eta + tail)
     model.total_cost = pyo.Objective(expr=total, sense=pyo.minimize)

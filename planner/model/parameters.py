@@ -109,7 +109,9 @@ def _blank(value: Any) -> bool:
 def _window(table: pd.DataFrame, periods: list[str]) -> np.ndarray:
     position = {p: i for i, p in enumerate(periods)}
     window = np.zeros((len(table), len(periods)), dtype=bool)
-    for row, (first, last) in enumerate(zip(table["first_period"], table["last_period"], strict=True)):
+    for row, (first, last) in enumerate(
+        zip(table["first_period"], table["last_period"], strict=True)
+    ):
         start = position.get(first, 0) if not _blank(first) else 0
         stop = position.get(last, len(periods) - 1) if not _blank(last) else len(periods) - 1
         window[row, start : stop + 1] = True
@@ -143,11 +145,19 @@ def derive(case: Case) -> ModelData:
         "any": in_china["country"] | in_china["mine_country"] | in_china["refine_country"],
     }
     country_risk = case.countries["risk"].to_dict()
-    weakest_link = np.max(
-        np.column_stack([codes.map(country_risk).fillna(0.0).to_numpy(float)
-                         for codes in countries.values()]),
-        axis=1,
-    ) if len(offers) else np.zeros(0)
+    weakest_link = (
+        np.max(
+            np.column_stack(
+                [
+                    codes.map(country_risk).fillna(0.0).to_numpy(float)
+                    for codes in countries.values()
+                ]
+            ),
+            axis=1,
+        )
+        if len(offers)
+        else np.zeros(0)
+    )
     offer_risk = offers["risk"].to_numpy(float)
     offer_risk = np.where(np.isnan(offer_risk), weakest_link, offer_risk)
 
@@ -159,9 +169,9 @@ def derive(case: Case) -> ModelData:
     activity_ids = [str(k) for k in activities.index]
     activity_position = {k: i for i, k in enumerate(activity_ids)}
     yields = np.zeros((len(activity_ids), len(elements)))
-    for activity, element, value in case.activity_yields[["activity", "element", "yield"]].itertuples(
-        index=False
-    ):
+    for activity, element, value in case.activity_yields[
+        ["activity", "element", "yield"]
+    ].itertuples(index=False):
         yields[activity_position[activity], element_position[element]] = value
 
     data = ModelData(
@@ -273,36 +283,37 @@ def _apply_disruptions(case: Case, data: ModelData) -> None:
     activity_ids = np.array(data.activities, dtype=object)
     offer_ids = np.array(data.offers, dtype=object)
     window = _window(case.disruptions, periods)
-    for row, record in enumerate(case.disruptions.itertuples(index=False)):
-        w = scenario_position[record.scenario]
+    for row, record in enumerate(case.disruptions.to_dict("records")):
+        w = np.array([scenario_position[record["scenario"]]])
         t_mask = window[row]
-        cap_factor = 1.0 if _blank(record.capacity_factor) else float(record.capacity_factor)
-        cost_factor = 1.0 if _blank(record.cost_factor) else float(record.cost_factor)
-        target = None if _blank(record.target) else str(record.target)
-        elements = _element_mask(data, record.element)
-        if record.target_type == "demand":
-            data.demand[np.ix_(elements, t_mask, [w])] *= cap_factor
+        cap_factor = 1.0 if _blank(record["capacity_factor"]) else float(record["capacity_factor"])
+        cost_factor = 1.0 if _blank(record["cost_factor"]) else float(record["cost_factor"])
+        target = None if _blank(record["target"]) else str(record["target"])
+        elements = _element_mask(data, record["element"])
+        target_type = record["target_type"]
+        if target_type == "demand":
+            data.demand[np.ix_(elements, t_mask, w)] *= cap_factor
             continue
         offer_mask = elements[data.offer_element] if len(data.offers) else np.zeros(0, bool)
         activity_mask = np.zeros(len(data.activities), dtype=bool)
-        if record.target_type == "country":
+        if target_type == "country":
             offer_mask &= (
                 (codes["country"] == target)
                 | (codes["mine_country"] == target)
                 | (codes["refine_country"] == target)
             )
             activity_mask = activity_country == target
-        elif record.target_type == "supplier":
+        elif target_type == "supplier":
             offer_mask &= supplier.to_numpy() == target
-        elif record.target_type == "offer":
+        elif target_type == "offer":
             offer_mask &= offer_ids == target
         else:  # activity
             offer_mask[:] = False
             activity_mask = activity_ids == target
-        data.capacity[np.ix_(offer_mask, t_mask, [w])] *= cap_factor
-        data.unit_cost[np.ix_(offer_mask, t_mask, [w])] *= cost_factor
-        data.activity_capacity[np.ix_(activity_mask, t_mask, [w])] *= cap_factor
-        data.activity_cost[np.ix_(activity_mask, t_mask, [w])] *= cost_factor
+        data.capacity[np.ix_(offer_mask, t_mask, w)] *= cap_factor
+        data.unit_cost[np.ix_(offer_mask, t_mask, w)] *= cost_factor
+        data.activity_capacity[np.ix_(activity_mask, t_mask, w)] *= cap_factor
+        data.activity_cost[np.ix_(activity_mask, t_mask, w)] *= cost_factor
 
 
 def scenario_tree(data: ModelData) -> tuple[list[Node], np.ndarray]:
@@ -385,7 +396,9 @@ def resolve_policies(
             targets.append(TOTAL)
         for element in targets:
             for t, period in enumerate(data.periods):
-                cap = _applicable(rows, element, period, tightest=min if policy != "min_offers" else max)
+                cap = _applicable(
+                    rows, element, period, tightest=min if policy != "min_offers" else max
+                )
                 if cap is None:
                     continue
                 if policy == "min_offers":
@@ -398,8 +411,12 @@ def resolve_policies(
 def _applicable(rows: pd.DataFrame, element: str, period: str, tightest: Any) -> Cap | None:
     best_rank, chosen = -1, []
     for label, record in rows.iterrows():
-        row_element = None if _blank(record["element"]) or record["element"] == "" else record["element"]
-        row_period = None if _blank(record["period"]) or record["period"] == "" else record["period"]
+        row_element = (
+            None if _blank(record["element"]) or record["element"] == "" else record["element"]
+        )
+        row_period = (
+            None if _blank(record["period"]) or record["period"] == "" else record["period"]
+        )
         if row_element is None and element == TOTAL:
             continue
         if row_element not in (None, element) or row_period not in (None, period):

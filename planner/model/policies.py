@@ -21,7 +21,11 @@ TOTAL_INDEX = -1
 
 
 def _weighted_supply(
-    model: pyo.ConcreteModel, e: int, n: int, offer_weight: np.ndarray, activity_weight: np.ndarray,
+    model: pyo.ConcreteModel,
+    e: int,
+    n: int,
+    offer_weight: np.ndarray,
+    activity_weight: np.ndarray,
     value: float,
 ) -> list[tuple[float, pyo.Var]]:
     """(a_j - v) coefficients of the supply terms of element e at node n."""
@@ -39,8 +43,12 @@ def _weighted_supply(
 
 
 def _share_row(
-    model: pyo.ConcreteModel, target: int, n: int, policy: str,
-    offer_weight: np.ndarray, activity_weight: np.ndarray,
+    model: pyo.ConcreteModel,
+    target: int,
+    n: int,
+    policy: str,
+    offer_weight: np.ndarray,
+    activity_weight: np.ndarray,
 ) -> pyo.Expression:
     data = model.data
     name = TOTAL if target == TOTAL_INDEX else data.elements[target]
@@ -60,8 +68,12 @@ def china_share_rule(model: pyo.ConcreteModel, target: int, n: int) -> pyo.Expre
     """C[e,n] <= v S[e,n] (TOTAL: sum_e C <= v sum_e S)."""
     data = model.data
     return _share_row(
-        model, target, n, "china_share_max",
-        data.china.astype(float), data.activity_china.astype(float),
+        model,
+        target,
+        n,
+        "china_share_max",
+        data.china.astype(float),
+        data.activity_china.astype(float),
     )
 
 
@@ -98,13 +110,9 @@ def _cells(model: pyo.ConcreteModel, policy: str) -> list[tuple[int, int]]:
     position = {name: e for e, name in enumerate(data.elements)}
     position[TOTAL] = TOTAL_INDEX
     by_period: dict[int, list[int]] = {}
-    for (name, t) in data.caps.get(policy, {}):
+    for name, t in data.caps.get(policy, {}):
         by_period.setdefault(t, []).append(position[name])
-    return [
-        (target, n)
-        for n, t in enumerate(model.node_period)
-        for target in by_period.get(t, [])
-    ]
+    return [(target, n) for n, t in enumerate(model.node_period) for target in by_period.get(t, [])]
 
 
 def _define(

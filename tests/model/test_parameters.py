@@ -18,8 +18,19 @@ Sheets = dict[str, list[list[Any]]]
 
 def _with_scenarios(sheets: Sheets, disruptions: list[list[Any]]) -> Sheets:
     sheets["Scenarios"] = [["scenario", "probability"], ["base", 0.7], ["stop", 0.3]]
-    sheets["Disruptions"] = [["scenario", "target_type", "target", "element", "first_period",
-                              "last_period", "capacity_factor", "cost_factor"], *disruptions]
+    sheets["Disruptions"] = [
+        [
+            "scenario",
+            "target_type",
+            "target",
+            "element",
+            "first_period",
+            "last_period",
+            "capacity_factor",
+            "cost_factor",
+        ],
+        *disruptions,
+    ]
     return sheets
 
 
@@ -27,10 +38,14 @@ def _data(sheets: Sheets, make: Callable[..., Path]) -> Any:
     return derive(planner.load(make(sheets)))
 
 
-def test_country_stop_hits_mine_and_refine_countries_once(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
+def test_country_stop_hits_mine_and_refine_countries_once(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     hand_sheets["Offers"].append(["Nd-AU", "Lynas AU", "Nd", "AU", "AU", "CN", 90, 40, None])
-    data = _data(_with_scenarios(hand_sheets, [["stop", "country", "CN", None, "2026Q2", None, 0.5, 2]]),
-                 make_workbook)
+    data = _data(
+        _with_scenarios(hand_sheets, [["stop", "country", "CN", None, "2026Q2", None, 0.5, 2]]),
+        make_workbook,
+    )
     offers = {o: i for i, o in enumerate(data.offers)}
     base, stop = 0, 1
     # Nd-CN ships, is mined and refined in CN: the factor applies once, not three times
@@ -42,12 +57,20 @@ def test_country_stop_hits_mine_and_refine_countries_once(hand_sheets: Sheets, m
     assert data.capacity[:, :, base].tolist() == [[100, 100], [60, 60], [12, 12], [40, 40]]
 
 
-def test_group_filter_supplier_and_demand_targets(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
-    data = _data(_with_scenarios(hand_sheets, [
-        ["stop", "country", "CN", "heavy", None, None, 0, None],
-        ["stop", "supplier", "Lynas", None, "2026Q1", "2026Q1", 0.5, None],
-        ["stop", "demand", None, "Nd", "2026Q2", None, 1.2, None],
-    ]), make_workbook)
+def test_group_filter_supplier_and_demand_targets(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    data = _data(
+        _with_scenarios(
+            hand_sheets,
+            [
+                ["stop", "country", "CN", "heavy", None, None, 0, None],
+                ["stop", "supplier", "Lynas", None, "2026Q1", "2026Q1", 0.5, None],
+                ["stop", "demand", None, "Nd", "2026Q2", None, 1.2, None],
+            ],
+        ),
+        make_workbook,
+    )
     offers = {o: i for i, o in enumerate(data.offers)}
     assert data.capacity[offers["Dy-CN"], :, 1].tolist() == [0, 0]
     assert data.capacity[offers["Nd-CN"], :, 1].tolist() == [100, 100]  # light: not hit
@@ -56,46 +79,80 @@ def test_group_filter_supplier_and_demand_targets(hand_sheets: Sheets, make_work
     assert data.demand[1, :, 1].tolist() == [10, 15]
 
 
-def test_factors_of_several_rows_multiply(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
-    data = _data(_with_scenarios(hand_sheets, [
-        ["stop", "offer", "Nd-MY", None, None, None, 0.5, None],
-        ["stop", "country", "AU", None, None, None, 0.5, None],
-    ]), make_workbook)
+def test_factors_of_several_rows_multiply(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    data = _data(
+        _with_scenarios(
+            hand_sheets,
+            [
+                ["stop", "offer", "Nd-MY", None, None, None, 0.5, None],
+                ["stop", "country", "AU", None, None, None, 0.5, None],
+            ],
+        ),
+        make_workbook,
+    )
     assert data.capacity[1, :, 1].tolist() == [15, 15]
 
 
-def test_activity_disruption_ignores_the_element_field(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
-    hand_sheets["Activities"] = [["activity", "kind", "country", "unit_cost", "capacity"],
-                                 ["REC-VN", "recycling", "VN", 5, 10], ["REC-JP", "recycling", None, 6, 10]]
-    hand_sheets["ActivityYields"] = [["activity", "element", "yield"], ["REC-VN", "Dy", 0.1],
-                                     ["REC-JP", "Dy", 0.1]]
-    data = _data(_with_scenarios(hand_sheets, [["stop", "country", "VN", "Nd", None, None, 0, None]]),
-                 make_workbook)
+def test_activity_disruption_ignores_the_element_field(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    hand_sheets["Activities"] = [
+        ["activity", "kind", "country", "unit_cost", "capacity"],
+        ["REC-VN", "recycling", "VN", 5, 10],
+        ["REC-JP", "recycling", None, 6, 10],
+    ]
+    hand_sheets["ActivityYields"] = [
+        ["activity", "element", "yield"],
+        ["REC-VN", "Dy", 0.1],
+        ["REC-JP", "Dy", 0.1],
+    ]
+    data = _data(
+        _with_scenarios(hand_sheets, [["stop", "country", "VN", "Nd", None, None, 0, None]]),
+        make_workbook,
+    )
     assert data.activity_capacity[:, :, 1].tolist() == [[0, 0], [10, 10]]
     assert data.activity_risk.tolist() == [0.0, 0.0]  # VN not in Countries, domestic never listed
 
 
-def test_scenario_tree_splits_where_a_disruption_starts(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
-    data = _data(_with_scenarios(hand_sheets, [["stop", "country", "CN", None, "2026Q2", None, 0, None]]),
-                 make_workbook)
+def test_scenario_tree_splits_where_a_disruption_starts(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    data = _data(
+        _with_scenarios(hand_sheets, [["stop", "country", "CN", None, "2026Q2", None, 0, None]]),
+        make_workbook,
+    )
     assert [(n.period, n.scenarios, n.probability, n.parent) for n in data.nodes] == [
-        (0, (0, 1), 1.0, None), (1, (0,), 0.7, 0), (1, (1,), 0.3, 0)]
+        (0, (0, 1), 1.0, None),
+        (1, (0,), 0.7, 0),
+        (1, (1,), 0.3, 0),
+    ]
     assert data.node_of.tolist() == [[0, 0], [1, 2]]
 
 
-def test_identical_scenarios_share_every_node(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
-    data = _data(_with_scenarios(hand_sheets, [["stop", "country", "CN", None, None, None, 1, 1]]),
-                 make_workbook)
+def test_identical_scenarios_share_every_node(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    data = _data(
+        _with_scenarios(hand_sheets, [["stop", "country", "CN", None, None, None, 1, 1]]),
+        make_workbook,
+    )
     assert len(data.nodes) == 2
     assert data.node_of.tolist() == [[0, 0], [1, 1]]
 
 
-def test_plan_does_not_anticipate_the_stop(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
-    sheets = _with_scenarios(hand_sheets, [["stop", "country", "CN", None, "2026Q2", None, 0, None]])
+def test_plan_does_not_anticipate_the_stop(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    sheets = _with_scenarios(
+        hand_sheets, [["stop", "country", "CN", None, "2026Q2", None, 0, None]]
+    )
     result = planner.solve(planner.load(make_workbook(sheets)), mip_gap=0)
     purchases = result.tables["Purchases"]
     first = purchases[purchases["period"] == "2026Q1"].pivot_table(
-        index="offer", columns="scenario", values="quantity")
+        index="offer", columns="scenario", values="quantity"
+    )
     assert (first["base"] == first["stop"]).all()
     second = purchases[purchases["period"] == "2026Q2"]
     assert set(second[second["scenario"] == "stop"]["offer"]) == {"Nd-MY"}
@@ -115,7 +172,9 @@ def test_china_flags_follow_the_basis() -> None:
     assert data.offer_risk[offers["Tb-JTS-spot"]] == pytest.approx(0.36)
 
 
-def test_policy_rows_of_higher_rank_override(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
+def test_policy_rows_of_higher_rank_override(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     case = planner.load(REFERENCE / "case-03.xlsx")
     caps = derive(case).caps
     china = {key: cap.value for key, cap in caps["china_share_max"].items()}
@@ -131,20 +190,30 @@ def test_policy_rows_of_higher_rank_override(hand_sheets: Sheets, make_workbook:
     assert ("TOTAL", 0) not in risk
 
 
-def test_rows_of_equal_rank_take_the_tightest(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
-    hand_sheets["Policies"] += [["china_share_max", None, "2026Q2", 0.3],
-                                ["min_offers", None, None, 1], ["min_offers", "Nd", None, 0]]
+def test_rows_of_equal_rank_take_the_tightest(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    hand_sheets["Policies"] += [
+        ["china_share_max", None, "2026Q2", 0.3],
+        ["min_offers", None, None, 1],
+        ["min_offers", "Nd", None, 0],
+    ]
     data = _data(hand_sheets, make_workbook)
     china = {key: cap.value for key, cap in data.caps["china_share_max"].items()}
     assert china == {("Nd", 0): 0.5, ("Nd", 1): 0.3, ("Dy", 1): 0.3}
     assert {e: cap.value for e, cap in data.min_offers.items()} == {"Nd": 0, "Dy": 1}
 
 
-def test_offer_periods_override_inside_the_window_only(hand_sheets: Sheets, make_workbook: Callable[..., Path]) -> None:
+def test_offer_periods_override_inside_the_window_only(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
     hand_sheets["Offers"][0] += ["first_period"]
     hand_sheets["Offers"][2] += ["2026Q2"]
-    hand_sheets["OfferPeriods"] = [["offer", "period", "capacity", "unit_cost"],
-                                   ["Nd-MY", "2026Q1", 99, None], ["Nd-CN", "2026Q2", None, 55]]
+    hand_sheets["OfferPeriods"] = [
+        ["offer", "period", "capacity", "unit_cost"],
+        ["Nd-MY", "2026Q1", 99, None],
+        ["Nd-CN", "2026Q2", None, 55],
+    ]
     data = _data(hand_sheets, make_workbook)
     assert data.capacity[:, :, 0].tolist() == [[100, 100], [0, 60], [12, 12]]
     assert data.unit_cost[:, :, 0].tolist() == [[50, 55], [80, 80], [300, 300]]
