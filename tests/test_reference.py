@@ -21,8 +21,7 @@ def test_objective_matches_the_proven_optimum(solved: tuple[str, planner.Result]
     name, result = solved
     want = CASES[name]
     assert result.status == want["status"] == "optimal"
-    tolerance = max(2e-6, 0.0)
-    assert result.objective == pytest.approx(want["objective"], rel=tolerance)
+    assert result.objective == pytest.approx(want["objective"], rel=1e-6)
 
 
 def test_expected_cost_and_cvar_match(solved: tuple[str, planner.Result]) -> None:

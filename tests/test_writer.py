@@ -174,16 +174,21 @@ def test_charts_are_native(
 def test_formula_like_names_come_back_as_text(
     hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
 ) -> None:
-    hand_sheets["Offers"][1][1] = '=HYPERLINK("http://example.invalid","click")'
-    hand_sheets["Offers"][2][1] = "+cmd|' /C calc'!A0"
+    offer = "=HYPERLINK(\"http://example.invalid\",\"click\")"
+    supplier = "+cmd|' /C calc'!A0"
+    hand_sheets["Offers"][1][0] = offer
+    hand_sheets["Offers"][2][1] = supplier
     case = planner.load(make_workbook(hand_sheets))
+    assert offer in case.offers.index
     path = planner.solve(case).write(tmp_path / "plan.xlsx")
     workbook = openpyxl.load_workbook(path)
-    suppliers = [row[3] for row in workbook["Purchases"].iter_rows(min_row=2, values_only=True)]
-    assert '=HYPERLINK("http://example.invalid","click")' in suppliers
-    assert "+cmd|' /C calc'!A0" in suppliers
-    for row in workbook["Purchases"].iter_rows(min_row=2):
-        assert row[3].data_type == "s"
+    purchases = list(workbook["Purchases"].iter_rows(min_row=2))
+    assert offer in [row[2].value for row in purchases]
+    assert supplier in [row[3].value for row in purchases]
+    contracts = [row[0] for row in workbook["Contracts"].iter_rows(min_row=2)]
+    assert contracts[0].value == offer
+    for cell in [row[2] for row in purchases] + [row[3] for row in purchases] + contracts:
+        assert cell.data_type == "s"
 
 
 def test_write_failure_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any) -> None:

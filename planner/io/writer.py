@@ -145,34 +145,62 @@ def write_table(sheet: Worksheet, frame: pd.DataFrame) -> None:
     _widths(sheet, frame)
 
 
+SUMMARY_MEANINGS = {
+    "status": "optimal; time_limit (best plan found, see mip_gap); infeasible; interrupted",
+    "objective": "the model objective: fixed cost + (1 - cvar_weight) x expected scenario cost "
+    "+ cvar_weight x CVaR of scenario cost",
+    "expected_cost": "fixed cost + probability-weighted scenario cost",
+    "cvar": "fixed cost + mean of the worst (1 - cvar_alpha) of scenario costs",
+    "fixed_cost": "contracts and adoptions paid for the horizon (first stage)",
+    "purchase_cost": "expected cost of purchases",
+    "activity_cost": "expected cost of recycling and substitution",
+    "holding_cost": "expected cost of holding stock",
+    "shortage_cost": "expected cost of unmet demand",
+    "cover_penalty": "expected penalty for stock below its cover target",
+    "mip_gap": "proven relative distance of the plan from the optimum",
+    "solve_seconds": "time spent in the solver",
+    "planner_version": "the planner that made this plan",
+    "input_sha256": "SHA-256 of the input workbook file",
+    "case_sha256": "hash of the data solved (differs from a file's if changed in Python)",
+    "bound": "best proven lower bound on the objective",
+    "china_share": "expected China-linked share of all supply (the case's china_basis)",
+    "shortfall": "expected unmet requirement over the horizon, all elements",
+    "tree_nodes": "scenario-tree nodes: decisions shared until scenarios differ",
+    "rows": "constraints handed to the solver",
+    "columns": "variables handed to the solver",
+    "warnings": "input warnings (see the Warnings sheet)",
+}
+_SUMMARY_FORMATS = {
+    **dict.fromkeys(
+        (
+            "objective",
+            "expected_cost",
+            "cvar",
+            "bound",
+            "fixed_cost",
+            "purchase_cost",
+            "activity_cost",
+            "holding_cost",
+            "shortage_cost",
+            "cover_penalty",
+        ),
+        _MONEY,
+    ),
+    "china_share": _SHARE,
+    "mip_gap": "0.00E+00",
+    "shortfall": _QUANTITY,
+}
+
+
 def _summary(sheet: Worksheet, result: Result) -> None:
     frame = result.summary_frame()
+    frame["meaning"] = [SUMMARY_MEANINGS.get(key, "") for key in frame["key"]]
     write_table(sheet, frame)
-    formats = {
-        "objective": _MONEY,
-        "expected_cost": _MONEY,
-        "cvar": _MONEY,
-        "china_share": _SHARE,
-        "mip_gap": "0.00E+00",
-        "shortfall": _QUANTITY,
-    }
-    formats.update(
-        {
-            key: _MONEY
-            for key in (
-                "fixed_cost",
-                "purchase_cost",
-                "activity_cost",
-                "holding_cost",
-                "shortage_cost",
-                "cover_penalty",
-            )
-        }
-    )
     for row, key in enumerate(frame["key"], start=2):
-        if key in formats:
-            sheet.cell(row=row, column=2).number_format = formats[key]
-    sheet.column_dimensions["B"].width = 68
+        if key in _SUMMARY_FORMATS:
+            sheet.cell(row=row, column=2).number_format = _SUMMARY_FORMATS[key]
+    sheet.column_dimensions["B"].width = 30
+    sheet.column_dimensions["C"].width = 90
 
 
 def _expected(
