@@ -21,12 +21,14 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from planner.api import Result, load, solve, validate
 from planner.data import Case, Settings
 from planner.errors import InputError, Issue, PlannerError, SolverError
+from planner.io.limits import ReaderLimits
 
 __all__ = [
     "Case",
     "InputError",
     "Issue",
     "PlannerError",
+    "ReaderLimits",
     "Result",
     "Settings",
     "SolverError",

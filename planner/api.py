@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from planner.data import Case
-from planner.errors import InputError, Issue
+from planner.errors import InputError, Issue, SolverError
+from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
 from planner.model import build_model, derive
 from planner.results import (
@@ -31,6 +32,7 @@ from planner.results import (
 )
 from planner.solve import INFEASIBLE, HighsSession, SolveOptions, SolverReport
 from planner.validate import check_case, merge_issues, parse_workbook
+from planner.verify import verify_plan
 
 #: Output tables, in the order of the solution workbook (after Summary).
 TABLE_NAMES = (
@@ -46,13 +48,15 @@ TABLE_NAMES = (
 )
 
 
-def load(path: str | Path) -> Case:
+def load(path: str | Path, limits: ReaderLimits | None = None) -> Case:
     """Read and validate an input workbook.
 
     Parameters
     ----------
     path
         An ``.xlsx`` (or ``.xlsm``) workbook following ``spec/workbook.md``.
+    limits
+        Bounds on the workbook (default: ``ReaderLimits.from_environment()``).
 
     Returns
     -------
@@ -64,7 +68,7 @@ def load(path: str | Path) -> Case:
     InputError
         With every problem of the workbook, each as ``Sheet!CELL: message``.
     """
-    raw = read_workbook(path)
+    raw = read_workbook(path, limits)
     case, parsed = parse_workbook(raw)
     issues = merge_issues(parsed, check_case(case))
     if any(issue.severity == "error" for issue in issues):
@@ -246,6 +250,12 @@ def _tables(
     case: Case, data: Any, model: Any, duals: dict[Any, float]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     plan = read_plan(model, data)
+    broken = verify_plan(plan, data)
+    if broken:
+        raise SolverError(
+            f"the solver's plan fails the planner's own check ({len(broken)} problem"
+            f"{'s' if len(broken) != 1 else ''}: {'; '.join(broken[:5])}); nothing is written"
+        )
     costs = scenario_costs(plan, data)
     probability = costs["probability"].to_numpy()
     fixed = float(costs["fixed_cost"].iloc[0])

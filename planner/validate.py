@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, range_boundaries
 
 from planner.data import ROW, TABLES, Case, Settings, Source
 from planner.errors import Issue
@@ -70,7 +70,7 @@ def to_text(value: Any) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         raise _CellError(f"got {_describe(value)}; type the id as text")
-    return str(value).strip()
+    return str(value).replace("\xa0", " ").strip()
 
 
 def to_number(value: Any) -> float:
@@ -156,10 +156,40 @@ def _header_map(sheet: RawSheet, spec: Sheet, issues: list[Issue]) -> dict[str, 
     return columns
 
 
+#: Text columns whose values are matched against ids: spaces in them are worth a warning.
+_MATCHED_TEXT = ("element", "target", "supplier")
+
+
+def _is_identifier(column: Column) -> bool:
+    return column.type in ("id", "ref", "code") or (
+        column.type == "text" and column.name in _MATCHED_TEXT
+    )
+
+
+def _merged_in_table(sheet: RawSheet, columns: dict[str, int]) -> list[Issue]:
+    """Find merged ranges that overlap the table (its header and rows, its known columns)."""
+    last_row = max((number for number, _ in sheet.rows), default=1)
+    used = set(columns.values())
+    issues = []
+    for merged in sheet.merged:
+        first_column, first_row, last_column, _ = range_boundaries(merged)
+        rows_overlap = first_row <= last_row
+        columns_overlap = any(c in used for c in range(first_column, last_column + 1))
+        if rows_overlap and columns_overlap:
+            issues.append(
+                Issue(
+                    f"{sheet.title}!{merged}",
+                    "merged cells inside a table; unmerge them so that each value has its cell",
+                )
+            )
+    return issues
+
+
 def _parse_table(
     sheet: RawSheet, spec: Sheet, issues: list[Issue]
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     columns = _header_map(sheet, spec, issues)
+    issues.extend(_merged_in_table(sheet, columns))
     records: list[dict[str, Any]] = []
     for row_number, cells in sheet.rows:
         if not any(number in cells for number in columns.values()):
@@ -179,6 +209,15 @@ def _parse_table(
                     value = _convert(column, cell)
                 except _CellError as error:
                     issues.append(Issue(address, f"{column.name} {error}"))
+                if isinstance(cell.value, str) and value != cell.value and _is_identifier(column):
+                    issues.append(
+                        Issue(
+                            address,
+                            f"{column.name} {cell.value!r} had surrounding or non-breaking "
+                            f"spaces; read as {value!r}",
+                            "warning",
+                        )
+                    )
             elif column.required and number is not None:
                 issues.append(Issue(address, f"{column.name} is required"))
             if value is None and column.default is not None and cell is None:
@@ -272,7 +311,7 @@ def _parse_settings(sheet: RawSheet | None, source: Source, issues: list[Issue])
 
 def parse_workbook(raw: RawWorkbook) -> tuple[Case, list[Issue]]:
     """Turn raw cells into a typed :class:`Case`, with every cell-level issue."""
-    issues: list[Issue] = []
+    issues: list[Issue] = list(raw.issues)
     sheets = _find_sheets(raw, issues)
     source = Source(path=raw.path, sha256=raw.sha256)
     source.titles = {name: sheet.title for name, sheet in sheets.items()}
