@@ -110,22 +110,22 @@ def _caps(plan: Plan, data: ModelData) -> list[str]:
             if bad.any():
                 scenario = data.scenarios[int(np.nonzero(bad)[0][0])]
                 problems.append(f"{policy} of {element} in {data.periods[t]} (scenario {scenario})")
-    offer_caps = data.caps.get("offer_share_max", {})
-    for o, offer in enumerate(data.offers):
-        e = int(data.offer_element[o])
-        for t in range(len(data.periods)):
-            cap = offer_caps.get((data.elements[e], t))
-            if (
-                cap is not None
-                and (
-                    plan.purchase[o, t, :] - cap.value * supply[e, t, :] > _slack(supply[e, t, :])
-                ).any()
-            ):
-                problems.append(f"offer_share_max of {offer} in {data.periods[t]}")
+    problems += _offer_shares(plan, data, supply)
     for element, cap in data.min_offers.items():
         contracted = plan.contract[data.offer_element == position[element]].sum()
         if contracted < cap.value:
             problems.append(f"min_offers of {element}: {contracted:g} contracted")
+    return problems
+
+
+def _offer_shares(plan: Plan, data: ModelData, supply: np.ndarray) -> list[str]:
+    problems = []
+    for (element, t), cap in data.caps.get("offer_share_max", {}).items():
+        e = data.elements.index(element)
+        for o in np.flatnonzero(data.offer_element == e):
+            excess = plan.purchase[o, t, :] - cap.value * supply[e, t, :]
+            if (excess > _slack(supply[e, t, :])).any():
+                problems.append(f"offer_share_max of {data.offers[o]} in {data.periods[t]}")
     return problems
 
 
