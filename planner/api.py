@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,9 +31,11 @@ from planner.results import (
     shortage_table,
     stock_table,
 )
-from planner.solve import INFEASIBLE, HighsSession, SolveOptions, SolverReport
+from planner.solve import INFEASIBLE, INTERRUPTED, HighsSession, SolveOptions, SolverReport
 from planner.validate import check_case, merge_issues, parse_workbook
 from planner.verify import verify_plan
+
+logger = logging.getLogger(__name__)
 
 #: Output tables, in the order of the solution workbook (after Summary).
 TABLE_NAMES = (
@@ -176,14 +179,18 @@ def solve(case: Case, **options: Any) -> Result:
     solve_options, time_limit, gap = _options(case, options)
     warnings = validate(case)
     data = derive(case)
+    logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
     model = build_model(data)
     session = HighsSession(model, solve_options)
+    logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
     report = session.solve(time_limit, gap)
+    logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
     conflicts: list[Issue] = []
     tables: dict[str, pd.DataFrame] = {}
     summary = _base_summary(case, data, report, solve_options, time_limit, gap, warnings)
     if report.has_plan:
-        duals = session.duals(priced_constraints(model)) if solve_options.duals else {}
+        wanted = solve_options.duals and report.status != INTERRUPTED
+        duals = session.duals(priced_constraints(model)) if wanted else {}
         tables, figures = _tables(case, data, model, duals)
         summary.update(figures)
     elif report.status == INFEASIBLE and solve_options.explain_infeasible:

@@ -9,13 +9,16 @@ traceback.
 
 from __future__ import annotations
 
+import logging
 import math
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 
 from planner.errors import InputError, OutputError, PlannerError
 
@@ -85,10 +88,16 @@ def solve(
     threads: Annotated[int, typer.Option(help="Solver threads (fixed for reproducibility).")] = 1,
     seed: Annotated[int, typer.Option(help="Solver random seed.")] = 0,
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
 ) -> None:
     """Validate, build, solve and write the solution workbook."""
     import planner
+
+    if verbose:
+        logging.basicConfig(
+            level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err)]
+        )
     from planner.io.writer import check_target
 
     def run() -> int:
@@ -102,7 +111,7 @@ def solve(
         if mip_gap is not None:
             options["mip_gap"] = mip_gap
         result = planner.solve(case, **options)
-        if not result.has_plan:
+        if not result.has_plan or result.status == "interrupted":
             return _no_plan(result)
         result.write(target)
         unit, currency = case.settings.unit, case.settings.currency
@@ -197,8 +206,14 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
         return EXIT_INTERNAL
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """Turn SIGTERM into the same clean stop as Ctrl-C (temporary files removed)."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="planner")
 
 

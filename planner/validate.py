@@ -166,30 +166,43 @@ def _is_identifier(column: Column) -> bool:
     )
 
 
-def _merged_in_table(sheet: RawSheet, columns: dict[str, int]) -> list[Issue]:
-    """Find merged ranges that overlap the table (its header and rows, its known columns)."""
+def _merged_in_table(
+    sheet: RawSheet, columns: dict[str, int]
+) -> tuple[list[Issue], set[tuple[int, int]]]:
+    """Find merged ranges that overlap the table (its header and rows, its known columns).
+
+    Returns the issues and the (row, column) cells they hide, whose own
+    problems would only repeat the merge.
+    """
     last_row = max((number for number, _ in sheet.rows), default=1)
     used = set(columns.values())
     issues = []
+    hidden: set[tuple[int, int]] = set()
     for merged in sheet.merged:
-        first_column, first_row, last_column, _ = range_boundaries(merged)
+        first_column, first_row, last_column, final_row = range_boundaries(merged)
         rows_overlap = first_row <= last_row
         columns_overlap = any(c in used for c in range(first_column, last_column + 1))
         if rows_overlap and columns_overlap:
+            hidden.update(
+                (row, column)
+                for row in range(first_row, final_row + 1)
+                for column in range(first_column, last_column + 1)
+            )
             issues.append(
                 Issue(
                     f"{sheet.title}!{merged}",
                     "merged cells inside a table; unmerge them so that each value has its cell",
                 )
             )
-    return issues
+    return issues, hidden
 
 
 def _parse_table(
     sheet: RawSheet, spec: Sheet, issues: list[Issue]
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     columns = _header_map(sheet, spec, issues)
-    issues.extend(_merged_in_table(sheet, columns))
+    merged, hidden = _merged_in_table(sheet, columns)
+    issues.extend(merged)
     records: list[dict[str, Any]] = []
     for row_number, cells in sheet.rows:
         if not any(number in cells for number in columns.values()):
@@ -218,7 +231,7 @@ def _parse_table(
                             "warning",
                         )
                     )
-            elif column.required and number is not None:
+            elif column.required and number is not None and (row_number, number) not in hidden:
                 issues.append(Issue(address, f"{column.name} is required"))
             if value is None and column.default is not None and cell is None:
                 value = float(column.default) if column.type == "number" else column.default
@@ -921,8 +934,23 @@ def merge_issues(parsed: Iterable[Issue], checked: Iterable[Issue]) -> list[Issu
     """
     result = list(dict.fromkeys(parsed))
     parse_errors = {i.where for i in result if i.severity == "error"}
+    for issue in result:
+        parse_errors.update(_cells_of_range(issue.where))
     for issue in dict.fromkeys(checked):
         if issue.severity == "error" and issue.where in parse_errors:
             continue
         result.append(issue)
     return result
+
+
+def _cells_of_range(where: str) -> list[str]:
+    """``Sheet!A3:B4`` -> the four cell addresses; anything else -> nothing."""
+    sheet, _, cells = where.rpartition("!")
+    if not sheet or ":" not in cells or not cells[0].isalpha():
+        return []
+    first_column, first_row, last_column, last_row = range_boundaries(cells)
+    return [
+        f"{sheet}!{get_column_letter(column)}{row}"
+        for row in range(first_row, last_row + 1)
+        for column in range(first_column, last_column + 1)
+    ]

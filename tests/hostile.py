@@ -17,8 +17,9 @@ OFFERS_PART = "xl/worksheets/sheet4.xml"
 Rewrite = Callable[[str, bytes], bytes | None]
 
 
-def rewrite(target: Path, change: Rewrite, extra: dict[str, bytes] | None = None,
-            source: Path = HAND) -> Path:
+def rewrite(
+    target: Path, change: Rewrite, extra: dict[str, bytes] | None = None, source: Path = HAND
+) -> Path:
     """Copy ``source``'s zip parts to ``target``, each through ``change`` (None drops it)."""
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         for item in src.infolist():

@@ -174,7 +174,7 @@ def test_charts_are_native(
 def test_formula_like_names_come_back_as_text(
     hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
 ) -> None:
-    offer = "=HYPERLINK(\"http://example.invalid\",\"click\")"
+    offer = '=HYPERLINK("http://example.invalid","click")'
     supplier = "+cmd|' /C calc'!A0"
     hand_sheets["Offers"][1][0] = offer
     hand_sheets["Offers"][2][1] = supplier

@@ -10,6 +10,7 @@ string beginning with ``=`` stays a string, never a formula).
 from __future__ import annotations
 
 import contextlib
+import glob
 import math
 import os
 import tempfile
@@ -74,8 +75,8 @@ _FORMATS = {
 
 
 def clean_text(value: str) -> str:
-    """Text safe to store in a cell: no control characters, within Excel's length."""
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    """Text safe to store in a cell: no control characters, LF line ends, within Excel's length."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
     if len(value) > MAX_CELL_TEXT:
         value = value[: MAX_CELL_TEXT - 1] + "…"
     return value
@@ -421,6 +422,28 @@ def check_target(path: Path, source: str = "") -> None:
         raise OutputError(f"{path}: folder {folder} does not exist")
 
 
+_PARTIAL = ".partial.xlsx"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _remove_stale_partials(folder: Path, stem: str) -> None:
+    """Remove temporary files of ``stem`` left by a writer that was killed (its pid is gone)."""
+    for partial in folder.glob(f".{glob.escape(stem)}.*{_PARTIAL}"):
+        pid = partial.name[len(stem) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+
 def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
     """Save ``workbook`` to ``path`` through a checked temporary file and a rename.
 
@@ -432,10 +455,11 @@ def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
     """
     check_target(path)
     folder = path.parent if str(path.parent) else Path(".")
+    _remove_stale_partials(folder, path.stem)
     handle, temporary = -1, ""
     try:
         handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.stem}.", suffix=".partial.xlsx", dir=folder
+            prefix=f".{path.stem}.{os.getpid()}.", suffix=_PARTIAL, dir=folder
         )
         with os.fdopen(handle, "wb") as stream:
             handle = -1
