@@ -591,12 +591,13 @@ def check_demand(case: Case) -> list[Issue]:
     """At most one Demand row per (element, period)."""
     where = Locator(case)
     issues: list[Issue] = []
-    demand = case.demand
+    demand = case.demand.dropna(subset=["element", "period"])  # blanks are reported already
+    first_of = demand.reset_index().groupby(["element", "period"])["index"].first()
     duplicated = demand.duplicated(subset=["element", "period"], keep="first")
     for label in demand.index[duplicated]:
         element: Any = demand.at[label, "element"]
         period: Any = demand.at[label, "period"]
-        first = demand[(demand.element == element) & (demand.period == period)].index[0]
+        first = first_of[(element, period)]
         issues.append(
             Issue(
                 where.row("Demand", label),

@@ -18,9 +18,12 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
+from xml.parsers.expat import ExpatError
 
 import openpyxl
 import openpyxl.xml
@@ -37,6 +40,23 @@ if not openpyxl.xml.DEFUSEDXML:  # pragma: no cover - guarded by the dependency 
 _OTHER_FORMATS = {".xls", ".ods", ".xlsb", ".numbers", ".csv"}
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _NOT_XLSX = "not an .xlsx workbook"
+#: What openpyxl and zipfile raise on damaged parts: a corrupt deflate stream,
+#: malformed XML (a SyntaxError), missing parts or attributes, bad values.
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    ElementTree.ParseError,
+    ExpatError,
+    EOFError,
+    OSError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    TypeError,
+    ValueError,
+    UnicodeDecodeError,
+)
 _ENTITIES = f"{_NOT_XLSX} (it declares XML entities or external references; refused)"
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)"')
 
@@ -101,12 +121,10 @@ def read_workbook(path: str | Path, limits: ReaderLimits | None = None) -> RawWo
         _read_sheets(raw, content, name, members, limits)
     except DefusedXmlException:
         raise _refuse(name, _ENTITIES, path) from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, EOFError, OSError) as error:
-        raise _refuse(name, f"{_NOT_XLSX} (damaged: {error})", path) from None
-    except ValueError as error:
+    except _DAMAGED as error:
         if _defused(error):
             raise _refuse(name, _ENTITIES, path) from None
-        raise _refuse(name, f"{_NOT_XLSX} (damaged: {error})", path) from None
+        raise _refuse(name, f"{_NOT_XLSX} (damaged: {_first_line(error)})", path) from None
     return raw
 
 
@@ -230,6 +248,10 @@ def _merged_ranges(archive: zipfile.ZipFile, part: str) -> list[str]:
     return [match.decode() for match in _MERGE.findall(archive.read(part))]
 
 
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def _defused(error: BaseException) -> bool:
     """Tell whether defusedxml refused the XML behind ``error`` (openpyxl wraps it)."""
     seen: BaseException | None = error
@@ -245,14 +267,7 @@ def _open(content: bytes, name: str, data_only: bool) -> Any:
         return openpyxl.load_workbook(
             io.BytesIO(content), read_only=True, data_only=data_only, keep_links=False
         )
-    except (
-        zipfile.BadZipFile,
-        InvalidFileException,
-        KeyError,
-        OSError,
-        ValueError,
-        TypeError,
-    ) as e:
+    except (InvalidFileException, *_DAMAGED) as e:
         if _defused(e):
             raise DefusedXmlException() from e
         raise InputError(

@@ -1,0 +1,204 @@
+"""Property-based tests: invariants of the plan, and a reader that never crashes.
+
+Both are bounded (a fixed number of derandomised examples) so the suite
+stays fast and reproducible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import planner
+from planner.errors import InputError
+from tests import hostile
+from tests.conftest import write_workbook
+
+BOUNDED = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+COUNTRIES = ["CN", "AU", "MY"]
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> dict[str, list[list[Any]]]:
+    """Small valid cases: 1-2 elements, 1-3 periods, 1-3 offers each, optional China cap."""
+    elements = ["Nd", "Dy"][: draw(st.integers(1, 2))]
+    periods = [f"2026Q{q}" for q in range(1, draw(st.integers(1, 3)) + 1)]
+    sheets: dict[str, list[list[Any]]] = {
+        "Periods": [["period", "days"], *[[p, 91] for p in periods]],
+        "Elements": [["element", "shortage_cost", "holding_cost", "initial_stock", "cover_days"]],
+        "Demand": [["element", "period", "quantity"]],
+        "Offers": [
+            ["offer", "element", "country", "unit_cost", "capacity", "fixed_cost", "min_take"]
+        ],
+        "Countries": [["country", "risk"], ["CN", 0.9], ["AU", 0.1], ["MY", 0.3]],
+        "Policies": [["policy", "element", "period", "value"]],
+    }
+    for element in elements:
+        sheets["Elements"].append(
+            [
+                element,
+                draw(st.integers(50, 500)),
+                draw(st.integers(0, 5)),
+                draw(st.integers(0, 20)),
+                draw(st.sampled_from([0, 30, 60])),
+            ]
+        )
+        for period in periods:
+            sheets["Demand"].append([element, period, draw(st.integers(0, 60))])
+        for k in range(draw(st.integers(1, 3))):
+            capacity = draw(st.integers(0, 50))
+            sheets["Offers"].append(
+                [
+                    f"{element}-{k}",
+                    element,
+                    draw(st.sampled_from(COUNTRIES)),
+                    draw(st.integers(1, 100)),
+                    capacity,
+                    draw(st.sampled_from([0, 0, 100])),
+                    draw(st.integers(0, capacity // 2)),
+                ]
+            )
+    if draw(st.booleans()):
+        sheets["Policies"].append(
+            ["china_share_max", "TOTAL", None, draw(st.sampled_from([0.2, 0.5, 0.8]))]
+        )
+    return sheets
+
+
+def _load(sheets: dict[str, list[list[Any]]], folder: Path) -> planner.Case:
+    return planner.load(write_workbook(folder / "case.xlsx", sheets))
+
+
+def _objective(case: planner.Case) -> float:
+    result = planner.solve(case, mip_gap=0.0, duals=False, explain_infeasible=False)
+    assert result.status == "optimal"
+    assert result.objective is not None
+    return result.objective
+
+
+@BOUNDED
+@given(sheets=cases(), data=st.data())
+def test_more_capacity_never_costs_more(
+    sheets: dict[str, list[list[Any]]], data: st.DataObject, tmp_path: Path
+) -> None:
+    case = _load(sheets, tmp_path)
+    offer = data.draw(st.sampled_from(list(case.offers.index)))
+    bigger = case.copy()
+    bigger.offers.loc[offer, "capacity"] = case.offers.loc[offer, "capacity"] * 2 + 10
+    assert _objective(bigger) <= _objective(case) * (1 + 1e-9) + 1e-6
+
+
+@BOUNDED
+@given(sheets=cases())
+def test_a_looser_cap_never_costs_more(sheets: dict[str, list[list[Any]]], tmp_path: Path) -> None:
+    case = _load(sheets, tmp_path)
+    looser = case.copy()
+    looser.policies["value"] = (looser.policies["value"] + 0.2).clip(upper=1.0)
+    assert _objective(looser) <= _objective(case) * (1 + 1e-9) + 1e-6
+
+
+@BOUNDED
+@given(sheets=cases())
+def test_zero_demand_costs_zero(sheets: dict[str, list[list[Any]]], tmp_path: Path) -> None:
+    case = _load(sheets, tmp_path)
+    case.demand["quantity"] = 0.0
+    case.elements["initial_stock"] = 0.0
+    assert _objective(case) == pytest.approx(0.0, abs=1e-9)
+
+
+# ---------------------------------------------------------------- the reader never crashes
+
+CELL_VALUES = st.one_of(
+    st.none(),
+    st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=12),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.booleans(),
+    st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+    st.sampled_from(["=1+1", "1,200", "NA", "TOTAL", "heavy", "Nd", "2026Q1", "CN", "-5", "1e400"]),
+)
+HAND_SHEETS = ["Periods", "Elements", "Demand", "Offers", "Countries", "Policies"]
+
+
+def _only_input_errors(content: bytes, folder: Path) -> None:
+    path = folder / "fuzzed.xlsx"
+    path.write_bytes(content)
+    try:
+        planner.load(path)
+    except InputError as error:
+        assert error.issues, "an InputError always names at least one problem"
+        for issue in error.issues:
+            assert issue.where and issue.message
+
+
+@BOUNDED
+@given(
+    changes=st.lists(
+        st.tuples(st.sampled_from(HAND_SHEETS), st.integers(1, 6), st.integers(1, 10), CELL_VALUES),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_mutated_cells_only_ever_raise_input_errors(
+    changes: list[tuple[str, int, int, Any]], tmp_path: Path
+) -> None:
+    workbook = openpyxl.load_workbook(hostile.HAND)
+    for sheet, row, column, value in changes:
+        cell = workbook[sheet].cell(row=row, column=column)
+        cell.value = value
+        if isinstance(value, str):
+            cell.data_type = "s"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    _only_input_errors(buffer.getvalue(), tmp_path)
+
+
+@BOUNDED
+@given(seed=st.integers(0, 2**32 - 1), flips=st.integers(1, 40))
+def test_corrupted_bytes_only_ever_raise_input_errors(
+    seed: int, flips: int, tmp_path: Path
+) -> None:
+    content = hostile.HAND.read_bytes()
+    _only_input_errors(hostile.mutate_bytes(content, seed, flips), tmp_path)
+
+
+@BOUNDED
+@given(
+    part=st.sampled_from(
+        [
+            "xl/workbook.xml",
+            "xl/worksheets/sheet2.xml",
+            "[Content_Types].xml",
+            "xl/_rels/workbook.xml.rels",
+            "xl/styles.xml",
+        ]
+    ),
+    seed=st.integers(0, 2**32 - 1),
+    flips=st.integers(1, 20),
+)
+def test_corrupted_xml_parts_only_ever_raise_input_errors(
+    part: str, seed: int, flips: int, tmp_path: Path
+) -> None:
+    def corrupt(name: str, data: bytes) -> bytes | None:
+        return hostile.mutate_bytes(data, seed, flips) if name == part else data
+
+    hostile.rewrite(tmp_path / "source.xlsx", corrupt)
+    _only_input_errors((tmp_path / "source.xlsx").read_bytes(), tmp_path)
+
+
+def test_fuzzing_covers_a_real_zip() -> None:
+    with zipfile.ZipFile(hostile.HAND) as archive:
+        assert {f"xl/worksheets/sheet{i}.xml" for i in range(1, 7)} <= set(archive.namelist())
