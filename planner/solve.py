@@ -15,14 +15,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import highspy
+import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.errors import ApplicationError
-from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
-from pyomo.contrib.solver.solvers.highs import Highs
+from pyomo.common.errors import InfeasibleConstraintException
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from planner.errors import SolverError
 
 logger = logging.getLogger(__name__)
+INF = highspy.kHighsInf
 
 #: Status labels of the contract (Summary ``status``).
 OPTIMAL, TIME_LIMIT, INFEASIBLE, INTERRUPTED, ERROR = (
@@ -76,79 +78,132 @@ def _gap(objective: float | None, bound: float | None) -> float | None:
     return abs(objective - bound) / max(abs(objective), 1e-10)
 
 
+_ROW_BOUNDS = {0: "equal", 1: "upper", -1: "lower"}
+
+
 class HighsSession:
-    """A persistent HiGHS solver attached to one model (re-solves are cheap)."""
+    """One model handed to HiGHS once, in standard form; re-solves change it in place.
+
+    The hand-off is Pyomo's own standard-form compiler (one pass over the
+    model to sparse matrices) and ``Highs.passModel``, much faster than
+    generating each row through a persistent interface.
+    """
 
     def __init__(self, model: pyo.ConcreteModel, options: SolveOptions) -> None:
         self.model = model
         self.options = options
-        self._solver = Highs()
-        available = self._solver.available()
-        if not available:
-            raise SolverError(
-                f"the HiGHS solver is not available ({available}); pip install highspy"
-            )
-
-    def _highs_options(self) -> dict[str, Any]:
-        return {
-            "random_seed": int(self.options.seed),
-            "output_flag": False,
-            "mip_abs_gap": 0.0,
-        }
-
-    def solve(self, time_limit_s: float, mip_gap: float) -> SolverReport:
-        """Solve the model as it stands; load the plan into the variables if there is one."""
         started = time.perf_counter()
+        self.infeasible_constant: str = ""
         try:
-            results = self._solver.solve(
-                self.model,
-                time_limit=float(time_limit_s),
-                rel_gap=float(mip_gap),
-                threads=int(self.options.threads),
-                solver_options=self._highs_options(),
-                load_solutions=False,
-                raise_exception_on_nonoptimal_result=False,
-            )
-        except KeyboardInterrupt:
-            return SolverReport(
-                INTERRUPTED,
-                False,
-                seconds=time.perf_counter() - started,
-                message="interrupted by the user",
-            )
-        except (ApplicationError, RuntimeError, ValueError) as error:
-            return SolverReport(
-                ERROR,
-                False,
-                seconds=time.perf_counter() - started,
-                message=f"solver error: {error}",
-            )
-        seconds = time.perf_counter() - started
-        return self._report(results, seconds)
+            repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+        except InfeasibleConstraintException as error:
+            self.infeasible_constant = str(error)
+            repn = None
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.rows: list[Any] = [] if repn is None else [row.constraint for row in repn.rows]
+        self.columns: list[Any] = [] if repn is None else list(repn.columns)
+        self.nonzeros = 0 if repn is None else int(repn.A.nnz)
+        if repn is not None:
+            self._pass_model(repn)
+        self.handoff_seconds = time.perf_counter() - started
 
-    def _report(self, results: Any, seconds: float) -> SolverReport:
-        highs = self._solver._solver_model
-        termination = results.termination_condition
-        has_plan = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-        interrupted = str(highs.getModelStatus()).endswith("kInterrupt")
-        if interrupted:
-            status = INTERRUPTED
-        elif termination == TerminationCondition.convergenceCriteriaSatisfied and has_plan:
-            status = OPTIMAL
-        elif termination == TerminationCondition.maxTimeLimit:
-            status = TIME_LIMIT
-        elif termination in (
-            TerminationCondition.provenInfeasible,
-            TerminationCondition.infeasibleOrUnbounded,
-        ):
-            status = INFEASIBLE
-        else:
+    def _pass_model(self, repn: Any) -> None:
+        columns = self.columns
+        lp = highspy.HighsLp()
+        lp.num_col_ = len(columns)
+        lp.num_row_ = len(self.rows)
+        lp.col_cost_ = np.asarray(repn.c.toarray()).ravel() if columns else np.zeros(0)
+        lp.offset_ = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
+        lp.col_lower_ = np.array([-INF if v.lb is None else v.lb for v in columns], dtype=float)
+        lp.col_upper_ = np.array([INF if v.ub is None else v.ub for v in columns], dtype=float)
+        rhs = np.asarray(repn.rhs, dtype=float)
+        kinds = np.array([row.bound_type for row in repn.rows], dtype=int)
+        lp.row_lower_ = np.where(kinds == 1, -INF, rhs)
+        lp.row_upper_ = np.where(kinds == -1, INF, rhs)
+        matrix = repn.A.tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = matrix.indptr
+        lp.a_matrix_.index_ = matrix.indices
+        lp.a_matrix_.value_ = matrix.data
+        lp.a_matrix_.num_col_ = len(columns)
+        lp.a_matrix_.num_row_ = len(self.rows)
+        self.integer = np.array([v.is_integer() for v in columns], dtype=bool)
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
+            for integer in self.integer
+        ]
+        status = self.highs.passModel(lp)
+        if status == highspy.HighsStatus.kError:
+            raise SolverError("HiGHS refused the model")
+
+    def _set_options(self, time_limit_s: float | None, mip_gap: float | None) -> None:
+        highs = self.highs
+        highs.setOptionValue("threads", int(self.options.threads))
+        highs.setOptionValue("random_seed", int(self.options.seed))
+        highs.setOptionValue("mip_abs_gap", 0.0)
+        highs.setOptionValue("time_limit", float(time_limit_s) if time_limit_s else INF)
+        if mip_gap is not None:
+            highs.setOptionValue("mip_rel_gap", float(mip_gap))
+
+    def _run(self) -> str | None:
+        """Run HiGHS; return an error message, or None."""
+        if hasattr(self.highs, "HandleKeyboardInterrupt"):
+            self.highs.HandleKeyboardInterrupt = True
+        try:
+            self.highs.run()
+        except KeyboardInterrupt:
+            return "interrupted"
+        except (RuntimeError, ValueError) as error:
+            return f"solver error: {error}"
+        return None
+
+    def solve(self, time_limit: float, mip_gap: float) -> SolverReport:
+        """Solve the model as it stands; load the plan into the variables if there is one."""
+        if self.infeasible_constant:
+            return self._report_infeasible_constant()
+        self._set_options(time_limit, mip_gap)
+        started = time.perf_counter()
+        error = self._run()
+        seconds = time.perf_counter() - started
+        if error == "interrupted":
+            return SolverReport(
+                INTERRUPTED, False, seconds=seconds, message="interrupted by the user"
+            )
+        if error:
+            return SolverReport(ERROR, False, seconds=seconds, message=error)
+        return self._report(seconds)
+
+    def _report_infeasible_constant(self) -> SolverReport:
+        return SolverReport(
+            INFEASIBLE,
+            False,
+            message=_message(INFEASIBLE, False),
+            termination=self.infeasible_constant,
+        )
+
+    def _report(self, seconds: float) -> SolverReport:
+        highs = self.highs
+        model_status = highs.getModelStatus()
+        info = highs.getInfo()
+        has_plan = int(info.primal_solution_status) == 2  # kSolutionStatusFeasible
+        status = _STATUS.get(
+            model_status.name if hasattr(model_status, "name") else str(model_status)
+        )
+        if status is None:
             status = ERROR
-        if has_plan:
-            results.solution_loader.load_vars()
-        objective = results.incumbent_objective if has_plan else None
-        bound = results.objective_bound
-        version = ".".join(str(part) for part in self._solver.version())
+        if (
+            status == OPTIMAL
+            and not has_plan
+            and model_status != highspy.HighsModelStatus.kModelEmpty
+        ):
+            status = ERROR
+        objective = bound = None
+        if has_plan or model_status == highspy.HighsModelStatus.kModelEmpty:
+            has_plan = True
+            self._load_values()
+            objective = float(info.objective_function_value)
+            bound = float(info.mip_dual_bound) if self.integer.any() else objective
         return SolverReport(
             status=status,
             has_plan=has_plan and status != ERROR,
@@ -156,42 +211,77 @@ class HighsSession:
             bound=bound,
             gap=_gap(objective, bound) if has_plan else None,
             seconds=seconds,
-            termination=str(termination.name),
+            termination=highs.modelStatusToString(model_status),
             message=_message(status, has_plan),
-            rows=int(highs.getNumRow()),
-            columns=int(highs.getNumCol()),
-            nonzeros=int(highs.getNumNz()),
-            solver_version=f"HiGHS {version}",
+            rows=len(self.rows),
+            columns=len(self.columns),
+            nonzeros=self.nonzeros,
+            solver_version=f"HiGHS {highs.versionMajor()}.{highs.versionMinor()}."
+            f"{highs.versionPatch()}",
+            extra={
+                "handoff_seconds": self.handoff_seconds,
+                "highs_seconds": float(highs.getRunTime()),
+            },
         )
+
+    def _load_values(self) -> None:
+        values = self.highs.getSolution().col_value
+        for var, value in zip(self.columns, values, strict=True):
+            var.set_value(value, skip_validation=True)
 
     def duals(self, constraints: list[Any]) -> dict[Any, float]:
         """Duals of ``constraints`` in the LP with the binaries fixed at the plan.
 
-        The binaries are restored (unfixed, binary) afterwards; the loaded
-        plan is the LP's optimum, which has the same objective.
+        The integer columns are fixed at their rounded values and made
+        continuous in place, the LP is solved, and the columns are restored.
         """
-        binaries = [v for v in self.model.component_data_objects(pyo.Var) if v.is_binary()]
-        for var in binaries:
-            var.fix(round(var.value or 0.0))
-            var.domain = pyo.Reals
-        try:
-            results = self._solver.solve(
-                self.model,
-                threads=int(self.options.threads),
-                solver_options=self._highs_options(),
-                load_solutions=False,
-                raise_exception_on_nonoptimal_result=False,
+        highs = self.highs
+        integer = np.flatnonzero(self.integer)
+        if not len(self.rows):
+            return {}
+        if len(integer):
+            values = np.array([round(self.columns[i].value or 0.0) for i in integer], dtype=float)
+            lower = np.array([self.columns[i].lb or 0.0 for i in integer], dtype=float)
+            upper = np.array(
+                [self.columns[i].ub if self.columns[i].ub is not None else INF for i in integer],
+                dtype=float,
             )
-            if results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied:
+            highs.changeColsBounds(len(integer), integer, values, values)
+            highs.changeColsIntegrality(
+                len(integer), integer, np.full(len(integer), highspy.HighsVarType.kContinuous)
+            )
+        try:
+            self._set_options(None, None)
+            if (
+                self._run() is not None
+                or highs.getModelStatus() != highspy.HighsModelStatus.kOptimal
+            ):
                 logger.warning("the LP with fixed binaries did not solve: no duals")
                 return {}
-            results.solution_loader.load_vars()
-            duals = results.solution_loader.get_duals(constraints)
-            return {constraint: float(value) for constraint, value in duals.items()}
+            self._load_values()
+            row_dual = highs.getSolution().row_dual
+            wanted = set(map(id, constraints))
+            return {
+                row: float(dual)
+                for row, dual in zip(self.rows, row_dual, strict=True)
+                if id(row) in wanted
+            }
         finally:
-            for var in binaries:
-                var.domain = pyo.Binary
-                var.unfix()
+            if len(integer):
+                highs.changeColsBounds(len(integer), integer, lower, upper)
+                highs.changeColsIntegrality(
+                    len(integer), integer, np.full(len(integer), highspy.HighsVarType.kInteger)
+                )
+
+
+_STATUS = {
+    "kOptimal": OPTIMAL,
+    "kModelEmpty": OPTIMAL,
+    "kTimeLimit": TIME_LIMIT,
+    "kInfeasible": INFEASIBLE,
+    "kUnboundedOrInfeasible": INFEASIBLE,
+    "kInterrupt": INTERRUPTED,
+}
 
 
 def _message(status: str, has_plan: bool) -> str:
