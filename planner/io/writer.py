@@ -14,13 +14,15 @@ import glob
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import openpyxl
 import pandas as pd
+from defusedxml import ElementTree
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font, PatternFill
@@ -97,21 +99,14 @@ def _plain(value: Any) -> Any:
     return clean_text(str(value))
 
 
-def _set(sheet: Worksheet, row: int, column: int, value: Any) -> Any:
-    cell = sheet.cell(row=row, column=column)
-    value = _plain(value)
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"  # never a formula, whatever the text begins with
+def _cell(sheet: Worksheet, value: Any = None, **style: Any) -> WriteOnlyCell:
+    """Make a styled cell for a streaming sheet; text is always text, never a formula."""
+    cell = WriteOnlyCell(sheet, _plain(value))
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+    for name, setting in style.items():
+        setattr(cell, name, setting)
     return cell
-
-
-def _header(sheet: Worksheet, names: Iterable[str]) -> None:
-    for column, name in enumerate(names, start=1):
-        cell = _set(sheet, 1, column, name)
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-    sheet.freeze_panes = "A2"
 
 
 def _widths(sheet: Worksheet, frame: pd.DataFrame) -> None:
@@ -127,23 +122,50 @@ def _widths(sheet: Worksheet, frame: pd.DataFrame) -> None:
         sheet.column_dimensions[get_column_letter(column)].width = min(max(10, longest + 2), 60)
 
 
-def write_table(sheet: Worksheet, frame: pd.DataFrame) -> None:
-    """Write ``frame`` with a styled, frozen header, number formats and an autofilter."""
-    _header(sheet, frame.columns)
-    formats = [
-        _FORMATS.get(name, _SHARE if name.startswith("china_share") else None)
-        for name in frame.columns
-    ]
-    for row, values in enumerate(frame.itertuples(index=False), start=2):
-        for column, (value, number_format) in enumerate(zip(values, formats, strict=True), start=1):
-            cell = _set(sheet, row, column, value)
-            if number_format and isinstance(cell.value, float | int):
-                cell.number_format = number_format
-    if len(frame.columns):
-        sheet.auto_filter.ref = (
-            f"A1:{get_column_letter(len(frame.columns))}{max(len(frame) + 1, 1)}"
-        )
+def _number_format(name: str) -> str | None:
+    return _FORMATS.get(name, _SHARE if name.startswith("china_share") else None)
+
+
+def write_table(
+    sheet: Worksheet, frame: pd.DataFrame, row_formats: list[str | None] | None = None
+) -> None:
+    """Stream ``frame`` into ``sheet``: a styled, frozen header, number formats, an autofilter.
+
+    One styled cell per column is reused from row to row (each row is
+    written out before the next is appended), so styling costs nothing per
+    cell. ``row_formats`` gives the second column a number format per row
+    (the Summary's values).
+    """
     _widths(sheet, frame)
+    sheet.freeze_panes = "A2"
+    if len(frame.columns):
+        last = get_column_letter(len(frame.columns))
+        sheet.auto_filter.ref = f"A1:{last}{max(len(frame) + 1, 1)}"
+    sheet.append(
+        [_cell(sheet, name, font=_HEADER_FONT, fill=_HEADER_FILL) for name in frame.columns]
+    )
+    numbers = [
+        _cell(sheet, number_format=_number_format(name) or "General") for name in frame.columns
+    ]
+    texts = [_cell(sheet) for _ in frame.columns]
+    for index, values in enumerate(frame.itertuples(index=False)):
+        row: list[Any] = []
+        for column, value in enumerate(values):
+            value = _plain(value)
+            if value is None:
+                row.append(None)
+            elif isinstance(value, str):
+                cell = texts[column]
+                cell.value = value
+                cell.data_type = "s"  # never a formula, whatever the text begins with
+                row.append(cell)
+            else:
+                cell = numbers[column]
+                if row_formats is not None and column == 1:
+                    cell.number_format = row_formats[index] or "General"
+                cell.value = value
+                row.append(cell)
+        sheet.append(row)
 
 
 SUMMARY_MEANINGS = {
@@ -196,10 +218,8 @@ _SUMMARY_FORMATS = {
 def _summary(sheet: Worksheet, result: Result) -> None:
     frame = result.summary_frame()
     frame["meaning"] = [SUMMARY_MEANINGS.get(key, "") for key in frame["key"]]
-    write_table(sheet, frame)
-    for row, key in enumerate(frame["key"], start=2):
-        if key in _SUMMARY_FORMATS:
-            sheet.cell(row=row, column=2).number_format = _SUMMARY_FORMATS[key]
+    formats = [_SUMMARY_FORMATS.get(key) for key in frame["key"]]
+    write_table(sheet, frame, row_formats=formats)
     sheet.column_dimensions["B"].width = 30
     sheet.column_dimensions["C"].width = 90
 
@@ -273,34 +293,48 @@ def _style_lines(chart: LineChart) -> None:
             series.graphicalProperties.line.solidFill = "C00000"
 
 
-def _place(data: Worksheet, frame: pd.DataFrame, top: int, title: str) -> int:
-    """Write a titled block at row ``top``; return the header row."""
-    _set(data, top, 1, title).font = Font(bold=True)
-    for column, name in enumerate(frame.columns, start=1):
-        _set(data, top + 1, column, name).font = Font(bold=True)
-    for row, values in enumerate(frame.itertuples(index=False), start=top + 2):
-        for column, value in enumerate(values, start=1):
-            cell = _set(data, row, column, value)
-            if (isinstance(cell.value, float) and "share" in str(frame.columns[column - 1])) or (
-                "cap" in str(frame.columns[column - 1])
-            ):
-                cell.number_format = _SHARE
-    return top + 1
+class _Blocks:
+    """Titled tables written one below the other into a streaming sheet."""
+
+    def __init__(self, sheet: Worksheet) -> None:
+        self.sheet = sheet
+        self.row = 0
+
+    def place(self, frame: pd.DataFrame, title: str) -> int:
+        """Append a titled block after a blank row; return the row of its header."""
+        if self.row:
+            self.sheet.append([])
+            self.row += 1
+        bold = Font(bold=True)
+        self.sheet.append([_cell(self.sheet, title, font=bold)])
+        self.sheet.append([_cell(self.sheet, name, font=bold) for name in frame.columns])
+        self.row += 2
+        header = self.row
+        shares = [("share" in str(n) or "cap" in str(n)) for n in frame.columns]
+        for values in frame.itertuples(index=False):
+            self.sheet.append(
+                [
+                    _cell(self.sheet, value, number_format=_SHARE if share else "General")
+                    for value, share in zip(values, shares, strict=True)
+                ]
+            )
+            self.row += 1
+        return header
 
 
 def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
     blocks = _chart_data(result)
     unit, currency = result.case.settings.unit, result.case.settings.currency
-    _set(
-        charts,
-        1,
-        1,
+    note = (
         "Expected values over the scenarios (probability-weighted). "
-        f"Quantities in {unit}, costs in {currency}.",
-    ).font = Font(italic=True)
+        f"Quantities in {unit}, costs in {currency}."
+    )
+    charts.append([_cell(charts, note, font=Font(italic=True))])
+    data.column_dimensions["A"].width = 14
+    writer = _Blocks(data)
 
     mix = blocks["supply_mix"]
-    head = _place(data, mix, 1, "Supply by shipping country, whole horizon (expected)")
+    head = writer.place(mix, "Supply by shipping country, whole horizon (expected)")
     bar = BarChart()
     bar.type, bar.grouping, bar.overlap = "col", "stacked", 100
     bar.title = "Supply mix by country, per element"
@@ -317,7 +351,7 @@ def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
 
     grid_top = 22
     china = blocks["china"]
-    head = _place(data, china, head + rows + 3, "China share against its cap (expected)")
+    head = writer.place(china, "China share against its cap (expected)")
     n_periods = len(china)
     for index, column in enumerate(range(2, len(china.columns), 2)):
         element = china.columns[column - 1].removesuffix(" share")
@@ -337,7 +371,7 @@ def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
         charts.add_chart(line, f"{'AHO'[index % 3]}{grid_top + 15 * (index // 3)}")
 
     cover = blocks["cover"]
-    head = _place(data, cover, head + n_periods + 3, "Stock against its cover target (expected)")
+    head = writer.place(cover, "Stock against its cover target (expected)")
     top = grid_top + 15 * ((len(china.columns) // 2 + 2) // 3) + 2
     for index, column in enumerate(range(2, len(cover.columns), 2)):
         element = cover.columns[column - 1].removesuffix(" stock")
@@ -354,7 +388,6 @@ def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
         _style_lines(line)
         line.width, line.height = 12, 7
         charts.add_chart(line, f"{'AHO'[index % 3]}{top + 15 * (index // 3)}")
-    data.column_dimensions["A"].width = 14
 
 
 def _umask() -> int:
@@ -370,15 +403,25 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+#: Data rows of one sheet: Excel's 1,048,576 rows less the header.
+MAX_SHEET_ROWS = 1_048_575
+
+
+def _chunks(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """Split a table that Excel cannot hold on one sheet; continuation sheets are numbered."""
+    if len(table) <= MAX_SHEET_ROWS:
+        return [table]
+    return [table.iloc[i : i + MAX_SHEET_ROWS] for i in range(0, len(table), MAX_SHEET_ROWS)]
+
+
 def build_workbook(result: Result) -> openpyxl.Workbook:
     """Build the solution workbook in memory."""
-    workbook = openpyxl.Workbook()
-    summary = workbook.active
-    summary.title = "Summary"
-    _summary(summary, result)
+    workbook = openpyxl.Workbook(write_only=True)
+    _summary(workbook.create_sheet("Summary"), result)
     charts = workbook.create_sheet("Charts") if result.has_plan else None
     for name, table in result.tables.items():
-        write_table(workbook.create_sheet(name), table)
+        for part, chunk in enumerate(_chunks(table)):
+            write_table(workbook.create_sheet(name if not part else f"{name} ({part + 1})"), chunk)
     warnings = result.case.warnings
     write_table(
         workbook.create_sheet("Warnings"),
@@ -423,6 +466,7 @@ def check_target(path: Path, source: str = "") -> None:
 
 
 _PARTIAL = ".partial.xlsx"
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
 def _alive(pid: int) -> bool:
@@ -456,7 +500,7 @@ def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
     check_target(path)
     folder = path.parent if str(path.parent) else Path(".")
     _remove_stale_partials(folder, path.stem)
-    handle, temporary = -1, ""
+    handle, temporary, saved = -1, "", False
     try:
         handle, temporary = tempfile.mkstemp(
             prefix=f".{path.stem}.{os.getpid()}.", suffix=_PARTIAL, dir=folder
@@ -467,13 +511,11 @@ def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
-        check = openpyxl.load_workbook(temporary, read_only=True)
-        readable = check.sheetnames == workbook.sheetnames
-        check.close()
-        if not readable:
+        if _sheet_names(temporary) != workbook.sheetnames:
             raise OutputError(f"{path}: the written workbook did not read back")
         os.replace(temporary, path)
         temporary = ""
+        saved = True
     except PermissionError as error:
         raise OutputError(f"{path}: cannot write there ({error.strerror})") from None
     except OSError as error:
@@ -486,4 +528,33 @@ def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
         if temporary:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+        if not saved:
+            _discard(workbook)
     return path
+
+
+def _sheet_names(path: str) -> list[str] | None:
+    """Read back a saved workbook: every part's CRC, and the sheet names it lists."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.testzip() is not None:
+                return None
+            root = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError):
+        return None
+    return [sheet.get("name", "") for sheet in root.iter(f"{{{_MAIN_NS}}}sheet")]
+
+
+def _discard(workbook: openpyxl.Workbook) -> None:
+    """Close the streams of a write-only workbook that was not saved, and remove their files."""
+    for sheet in getattr(workbook, "_sheets", []):
+        writer = getattr(sheet, "_writer", None)
+        if getattr(sheet, "closed", True) and writer is None:
+            continue
+        with contextlib.suppress(Exception):
+            if not sheet.closed:
+                sheet.close()
+        out = getattr(writer or getattr(sheet, "_writer", None), "out", None)
+        if isinstance(out, str):
+            with contextlib.suppress(OSError):
+                os.unlink(out)

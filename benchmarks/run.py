@@ -1,0 +1,194 @@
+"""Time every stage of the planner against HiGHS alone, per case size.
+
+    python -m benchmarks.run                     # every size, the table on stdout
+    python -m benchmarks.run --sizes japan,small --markdown benchmarks/results.md
+
+Each size runs in a fresh process (so peak memory is its own): read the
+workbook, build the Pyomo model, hand it to HiGHS, HiGHS's own solve, the
+LP with fixed binaries for the duals, extracting the tables (with the plan
+check) and writing the solution workbook. The baseline is HiGHS alone on the
+same model: its matrices exported once from the planner's HiGHS instance,
+passed to a fresh ``Highs`` with ``passModel`` and solved with the same
+options. The ratio is the planner's total over that solve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES: dict[str, tuple[int, int, int, int] | None] = {
+    "japan": None,  # inputs/japan-2026.xlsx
+    "small": (8, 10, 12, 5),
+    "medium": (12, 20, 16, 20),
+    "large": (17, 40, 20, 50),
+    "largest": (17, 60, 20, 100),
+}
+STAGES = ("read", "build", "handoff", "solve", "duals", "extract", "write")
+
+
+@dataclass
+class Row:
+    """One size's measurements."""
+
+    size: str
+    rows: int
+    columns: int
+    nonzeros: int
+    status: str
+    objective: float
+    seconds: dict[str, float]
+    highs_alone: float
+    peak_mb: float
+
+    @property
+    def total(self) -> float:
+        """The planner's total time, workbook in to workbook out."""
+        return sum(self.seconds.values())
+
+    @property
+    def ratio(self) -> float:
+        """Total over HiGHS alone."""
+        return self.total / self.highs_alone if self.highs_alone else float("nan")
+
+
+def _workbook(size: str, folder: Path) -> Path:
+    shape = SIZES[size]
+    if shape is None:
+        return ROOT / "inputs" / "japan-2026.xlsx"
+    from benchmarks.generate import Size, generate, write
+
+    return write(generate(Size(*shape), seed=0), folder / f"{size}.xlsx")
+
+
+def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
+    """Run every stage once on ``size`` in this process; return the measurements."""
+    import highspy
+
+    import planner
+    from planner.api import Result, _base_summary, _tables
+    from planner.model import build_model, derive
+    from planner.results import priced_constraints
+    from planner.solve import HighsSession, SolveOptions
+
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = _workbook(size, Path(folder))
+        started = time.perf_counter()
+        case = planner.load(path)
+        seconds["read"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        data = derive(case)
+        model = build_model(data)
+        seconds["build"] = time.perf_counter() - started
+
+        options = SolveOptions(threads=1, seed=0)
+        session = HighsSession(model, options)
+        seconds["handoff"] = session.handoff_seconds
+
+        report = session.solve(time_limit, mip_gap)
+        seconds["solve"] = report.extra["highs_seconds"]
+        lp = session.highs.getLp()  # the matrices, exported once for the baseline
+
+        started = time.perf_counter()
+        duals = session.duals(priced_constraints(model)) if report.has_plan else {}
+        seconds["duals"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        tables, figures = _tables(case, data, model, duals) if report.has_plan else ({}, {})
+        seconds["extract"] = time.perf_counter() - started
+
+        summary = _base_summary(case, data, report, options, time_limit, mip_gap, [])
+        summary.update(figures)
+        result = Result(report.status, report.objective, summary, tables, report, case)
+        started = time.perf_counter()
+        if report.has_plan:
+            result.write(Path(folder) / "solution.xlsx")
+        seconds["write"] = time.perf_counter() - started
+
+        alone = highspy.Highs()
+        alone.setOptionValue("output_flag", False)
+        alone.passModel(lp)
+        for option, value in (("threads", 1), ("random_seed", 0), ("mip_abs_gap", 0.0),
+                              ("time_limit", time_limit), ("mip_rel_gap", mip_gap)):
+            alone.setOptionValue(option, value)
+        started = time.perf_counter()
+        alone.run()
+        highs_alone = time.perf_counter() - started
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "size": size, "rows": report.rows, "columns": report.columns,
+        "nonzeros": report.nonzeros, "status": report.status,
+        "objective": report.objective or float("nan"), "seconds": seconds,
+        "highs_alone": highs_alone, "peak_mb": peak_mb,
+    }
+
+
+def run_size(size: str, time_limit: float, mip_gap: float) -> Row:
+    """Measure ``size`` in a fresh Python process."""
+    command = [sys.executable, "-m", "benchmarks.run", "--child", size,
+               "--time-limit", str(time_limit), "--mip-gap", str(mip_gap)]
+    output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return Row(**json.loads(output.stdout.strip().splitlines()[-1]))
+
+
+def table(rows: list[Row]) -> str:
+    """The results as a Markdown table, then the growth of build time against nonzeros."""
+    head = ["size", "rows", "columns", "nonzeros", "status", *STAGES, "total", "HiGHS alone",
+            "ratio", "peak MB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row.size, f"{row.rows:,}", f"{row.columns:,}", f"{row.nonzeros:,}", row.status,
+                 *(f"{row.seconds[s]:.2f}" for s in STAGES), f"{row.total:.2f}",
+                 f"{row.highs_alone:.2f}", f"{row.ratio:.2f}", f"{row.peak_mb:,.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    generated = [r for r in rows if r.size != "japan"]
+    if len(generated) > 1:
+        lines += ["", "| size | nonzeros x | build time x | build us per nonzero |",
+                  "|---|---|---|---|"]
+        first = generated[0]
+        for row in generated:
+            lines.append(
+                f"| {row.size} | {row.nonzeros / first.nonzeros:.1f} | "
+                f"{row.seconds['build'] / first.seconds['build']:.1f} | "
+                f"{1e6 * row.seconds['build'] / row.nonzeros:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the benchmark (or, with --child, one size in this process)."""
+    parser = argparse.ArgumentParser(description="Time the planner against HiGHS alone.")
+    parser.add_argument("--sizes", default=",".join(SIZES), help="comma-separated sizes")
+    parser.add_argument("--time-limit", type=float, default=600.0)
+    parser.add_argument("--mip-gap", type=float, default=1e-4)
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.time_limit, args.mip_gap)))
+        return
+    rows = []
+    for size in args.sizes.split(","):
+        rows.append(run_size(size, args.time_limit, args.mip_gap))
+        print(f"{size}: total {rows[-1].total:.2f} s, HiGHS alone {rows[-1].highs_alone:.2f} s, "
+              f"ratio {rows[-1].ratio:.2f}", file=sys.stderr)
+    text = table(rows)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
