@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyomo.environ as pyo
 
+from planner.model.linear import linear
 from planner.model.parameters import ModelData
 
 
-def node_cost_rule(model: pyo.ConcreteModel, n: int) -> pyo.Expression:
+def node_cost_rule(model: pyo.ConcreteModel, n: int) -> Any:
     """Cost of node n: purchases, activities, holding, shortage and cover penalty."""
     data = model.data
     t, w = model.node_period[n], model.representative[n]
-    terms = [
-        float(data.unit_cost[o, t, w]) * model.purchase[o, n]
-        for o in model.OFFERS
-        if (o, n) in model.OFFER_NODES
-    ]
-    terms += [
-        float(data.activity_cost[k, t, w]) * model.activity_level[k, n]
-        for k in model.ACTIVITIES
-        if (k, n) in model.ACTIVITY_NODES
-    ]
-    for e in model.ELEMENTS:
-        terms.append(float(data.holding_cost[e]) * model.stock[e, n])
-        terms.append(float(data.shortage_cost[e]) * model.unmet[e, n])
-        if (e, n) in model.COVER_NODES:
-            terms.append(float(data.cover_penalty[e]) * model.cover_gap[e, n])
-    return sum(terms)
+    offers = model.offers_in[t]
+    activities = model.activities_in[t]
+    coefficients = [float(c) for c in data.unit_cost[offers, t, w]]
+    variables = [model.purchase[o, n] for o in offers]
+    coefficients += [float(c) for c in data.activity_cost[activities, t, w]]
+    variables += [model.activity_level[k, n] for k in activities]
+    for e in range(len(data.elements)):
+        coefficients += [float(data.holding_cost[e]), float(data.shortage_cost[e])]
+        variables += [model.stock[e, n], model.unmet[e, n]]
+        if (e, n) in model.cover_gap:
+            coefficients.append(float(data.cover_penalty[e]))
+            variables.append(model.cover_gap[e, n])
+    return linear(coefficients, variables)
 
 
 def first_stage_cost(model: pyo.ConcreteModel) -> pyo.Expression:

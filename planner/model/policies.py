@@ -11,10 +11,12 @@ for TOTAL.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
 
+from planner.model.linear import linear
 from planner.model.parameters import TOTAL, ModelData
 
 TOTAL_INDEX = -1
@@ -27,19 +29,16 @@ def _weighted_supply(
     offer_weight: np.ndarray,
     activity_weight: np.ndarray,
     value: float,
-) -> list[tuple[float, pyo.Var]]:
-    """(a_j - v) coefficients of the supply terms of element e at node n."""
-    data = model.data
-    terms: list[tuple[float, pyo.Var]] = [
-        (float(offer_weight[o]) - value, model.purchase[o, n])
-        for o in model.offers_of[e]
-        if (o, n) in model.OFFER_NODES
-    ]
-    for k in model.activities_of[e]:
-        if data.activity_kind[k] == "recycling" and (k, n) in model.ACTIVITY_NODES:
-            share = float(data.yields[k, e])
-            terms.append((share * (float(activity_weight[k]) - value), model.activity_level[k, n]))
-    return terms
+) -> tuple[list[float], list[Any]]:
+    """(a_j - v) coefficients of the supply terms of element e at node n, and their variables."""
+    t = model.node_period[n]
+    offers = model.offers_at[t][e]
+    recycling = model.recycling_at[t][e]
+    coefficients = [float(offer_weight[o]) - value for o in offers]
+    coefficients += [share * (float(activity_weight[k]) - value) for k, share in recycling]
+    variables = [model.purchase[o, n] for o in offers]
+    variables += [model.activity_level[k, n] for k, _ in recycling]
+    return coefficients, variables
 
 
 def _share_row(
@@ -49,41 +48,36 @@ def _share_row(
     policy: str,
     offer_weight: np.ndarray,
     activity_weight: np.ndarray,
-) -> pyo.Expression:
+) -> Any:
     data = model.data
     name = TOTAL if target == TOTAL_INDEX else data.elements[target]
     value = data.caps[policy][(name, model.node_period[n])].value
     elements = range(len(data.elements)) if target == TOTAL_INDEX else (target,)
-    terms = [
-        term
-        for e in elements
-        for term in _weighted_supply(model, e, n, offer_weight, activity_weight, value)
-    ]
-    if not any(coefficient > 0 for coefficient, _ in terms):
+    coefficients: list[float] = []
+    variables: list[Any] = []
+    for e in elements:
+        more, their = _weighted_supply(model, e, n, offer_weight, activity_weight, value)
+        coefficients += more
+        variables += their
+    if not any(coefficient > 0 for coefficient in coefficients):
         return pyo.Constraint.Skip
-    return sum(coefficient * var for coefficient, var in terms) <= 0
+    return (None, linear(coefficients, variables), 0.0)
 
 
-def china_share_rule(model: pyo.ConcreteModel, target: int, n: int) -> pyo.Expression:
+def china_share_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
     """C[e,n] <= v S[e,n] (TOTAL: sum_e C <= v sum_e S)."""
-    data = model.data
     return _share_row(
-        model,
-        target,
-        n,
-        "china_share_max",
-        data.china.astype(float),
-        data.activity_china.astype(float),
+        model, target, n, "china_share_max", model.china_weight, model.recycling_china_weight
     )
 
 
-def risk_rule(model: pyo.ConcreteModel, target: int, n: int) -> pyo.Expression:
+def risk_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
     """R[e,n] <= v S[e,n] (TOTAL pooled likewise)."""
     data = model.data
     return _share_row(model, target, n, "risk_max", data.offer_risk, data.activity_risk)
 
 
-def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int) -> pyo.Expression:
+def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """x[o,n] <= v S[e,n] for each offer o of e."""
     data = model.data
     e = int(data.offer_element[o])
@@ -92,17 +86,20 @@ def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int) -> pyo.Expression
         return pyo.Constraint.Skip
     weight = np.zeros(len(data.offers))
     weight[o] = 1.0
-    terms = _weighted_supply(model, e, n, weight, np.zeros(len(data.activities)), cap.value)
-    return sum(coefficient * var for coefficient, var in terms) <= 0
+    coefficients, variables = _weighted_supply(
+        model, e, n, weight, np.zeros(len(data.activities)), cap.value
+    )
+    return (None, linear(coefficients, variables), 0.0)
 
 
-def min_offers_rule(model: pyo.ConcreteModel, e: int) -> pyo.Expression:
+def min_offers_rule(model: pyo.ConcreteModel, e: int) -> Any:
     """sum_{o in O_e} y[o] >= n_e."""
     data = model.data
     cap = data.min_offers.get(data.elements[e])
     if cap is None or cap.value <= 0:
         return pyo.Constraint.Skip
-    return sum(model.contract[o] for o in model.offers_of[e]) >= cap.value
+    offers = model.offers_of[e]
+    return (cap.value, linear([1.0] * len(offers), [model.contract[o] for o in offers]), None)
 
 
 def _cells(model: pyo.ConcreteModel, policy: str) -> list[tuple[int, int]]:
@@ -126,6 +123,8 @@ def _define(
 
 def define_china_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(8) China-linked supply at most v of supply, per element or TOTAL, per node."""
+    model.china_weight = data.china.astype(float)
+    model.recycling_china_weight = data.activity_china.astype(float)
     _define(model, "china_share", "china_share_max", china_share_rule)
 
 

@@ -62,6 +62,37 @@ def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
     model.offers_of = [
         np.flatnonzero(data.offer_element == e).tolist() for e in range(len(data.elements))
     ]
-    model.activities_of = [
-        np.flatnonzero(data.yields[:, e] != 0).tolist() for e in range(len(data.elements))
-    ]
+    define_availability(model, data)
+
+
+def define_availability(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """Per period: the offers of each element that deliver, and the activities that run.
+
+    Plain lists, so that rules look terms up instead of testing set membership.
+    ``offers_at[t][e]`` lists offer positions; ``recycling_at[t][e]`` and
+    ``substitution_at[t][e]`` list ``(activity, yield)`` pairs.
+    """
+    n_elements = len(data.elements)
+    kinds = data.activity_kind
+    model.offers_at = []
+    model.recycling_at = []
+    model.substitution_at = []
+    model.offers_in = []
+    model.activities_in = []
+    for t in range(len(data.periods)):
+        deliverable = np.flatnonzero(data.offer_window[:, t])
+        running = np.flatnonzero(data.activity_window[:, t]).tolist()
+        by_element: list[list[int]] = [[] for _ in range(n_elements)]
+        for o in deliverable.tolist():
+            by_element[int(data.offer_element[o])].append(o)
+        recycling: list[list[tuple[int, float]]] = [[] for _ in range(n_elements)]
+        substitution: list[list[tuple[int, float]]] = [[] for _ in range(n_elements)]
+        for k in running:
+            target = recycling if kinds[k] == "recycling" else substitution
+            for e in np.flatnonzero(data.yields[k]).tolist():
+                target[e].append((k, float(data.yields[k, e])))
+        model.offers_at.append(by_element)
+        model.recycling_at.append(recycling)
+        model.substitution_at.append(substitution)
+        model.offers_in.append(deliverable.tolist())
+        model.activities_in.append(running)

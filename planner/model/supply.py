@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyomo.environ as pyo
 
+from planner.model.linear import linear
 from planner.model.parameters import ModelData
 
 
@@ -12,24 +15,25 @@ def _capacity(model: pyo.ConcreteModel, o: int, n: int) -> float:
     return float(data.capacity[o, model.node_period[n], model.representative[n]])
 
 
-def capacity_rule(model: pyo.ConcreteModel, o: int, n: int) -> pyo.Expression:
+def capacity_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """x[o,n] <= cap[o,n] y[o]."""
-    return model.purchase[o, n] - _capacity(model, o, n) * model.contract[o] <= 0
+    capacity = _capacity(model, o, n)
+    return (None, linear((1.0, -capacity), (model.purchase[o, n], model.contract[o])), 0.0)
 
 
-def minimum_take_rule(model: pyo.ConcreteModel, o: int, n: int) -> pyo.Expression:
+def minimum_take_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """x[o,n] >= m[o,n] y[o], with m = min(min_take, cap)."""
     minimum = min(float(model.data.offer_min_take[o]), _capacity(model, o, n))
     if minimum <= 0:
         return pyo.Constraint.Skip
-    return model.purchase[o, n] - minimum * model.contract[o] >= 0
+    return (0.0, linear((1.0, -minimum), (model.purchase[o, n], model.contract[o])), None)
 
 
-def activity_capacity_rule(model: pyo.ConcreteModel, k: int, n: int) -> pyo.Expression:
+def activity_capacity_rule(model: pyo.ConcreteModel, k: int, n: int) -> Any:
     """r[k,n] <= acap[k,n] z[k]."""
     data = model.data
     capacity = float(data.activity_capacity[k, model.node_period[n], model.representative[n]])
-    return model.activity_level[k, n] - capacity * model.adopt[k] <= 0
+    return (None, linear((1.0, -capacity), (model.activity_level[k, n], model.adopt[k])), 0.0)
 
 
 def define_capacity_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
