@@ -1,0 +1,36 @@
+"""The benchmark machinery is correct (no timings asserted: those live in benchmarks/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import planner
+from benchmarks.generate import Size, generate, write
+from benchmarks.run import STAGES, Row, measure, table
+
+
+@pytest.mark.parametrize("size", [Size(1, 1, 1, 1), Size(3, 4, 5, 3), Size(17, 3, 4, 6)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_generated_cases_are_valid(size: Size, seed: int, tmp_path: Path) -> None:
+    case = planner.load(write(generate(size, seed), tmp_path / "case.xlsx"))
+    assert len(case.elements) == size.elements
+    assert len(case.offers) == size.elements * size.offers
+    assert len(case.periods) == size.periods
+    assert len(case.scenarios) == size.scenarios
+    assert not [w for w in case.warnings if "unknown" in w.message]
+
+
+def test_the_smallest_size_measures_what_a_plain_solve_gives(tmp_path: Path) -> None:
+    measured = measure("small", time_limit=120, mip_gap=1e-4)
+    assert set(measured["seconds"]) == set(STAGES)
+    assert all(seconds >= 0 for seconds in measured["seconds"].values())
+    assert measured["status"] == "optimal"
+    case = planner.load(write(generate(Size(8, 10, 12, 5), seed=0), tmp_path / "small.xlsx"))
+    result = planner.solve(case, mip_gap=1e-4)
+    assert measured["objective"] == pytest.approx(result.objective, rel=2e-4)
+    assert (measured["rows"], measured["columns"], measured["nonzeros"]) == (
+        result.summary["rows"], result.summary["columns"], result.summary["nonzeros"])
+    rendered = table([Row(**measured)])
+    assert "| small |" in rendered and "HiGHS alone" in rendered
