@@ -325,12 +325,13 @@ def test_unwritable_folder_leaves_nothing(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 _SLOW_SAVE = """
-import sys, time, openpyxl
-def slow_save(self, stream):
-    stream.write(b"PK half a workbook")
-    stream.flush()
-    time.sleep(60)
-openpyxl.Workbook.save = slow_save
+import sys, time, xlsxwriter
+def slow_save(self):
+    with open(self.filename, "wb") as stream:
+        stream.write(b"PK half a workbook")
+        stream.flush()
+        time.sleep(60)
+xlsxwriter.Workbook._store_workbook = slow_save
 sys.argv = ["planner", "solve", sys.argv[1], "-o", sys.argv[2]]
 from planner.cli import main
 main()

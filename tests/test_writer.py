@@ -199,7 +199,9 @@ def test_write_failure_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any) -
     def full_disk(*args: Any, **kwargs: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", full_disk)
+    import xlsxwriter
+
+    monkeypatch.setattr(xlsxwriter.Workbook, "_store_workbook", full_disk)
     with pytest.raises(planner.PlannerError, match="No space left on device"):
         result.write(target)
     assert target.read_bytes() == b"previous plan"

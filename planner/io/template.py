@@ -187,4 +187,5 @@ def build_template() -> openpyxl.Workbook:
 
 def write_template(path: str | Path) -> Path:
     """Write the template to ``path`` (atomically)."""
-    return save_atomically(build_template(), Path(path))
+    workbook = build_template()
+    return save_atomically(workbook.save, Path(path), workbook.sheetnames)

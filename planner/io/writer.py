@@ -1,10 +1,12 @@
 """Write the solution workbook: Summary first, charts, then every table.
 
-The file is written to a temporary file beside the target, flushed to disk,
-opened again as a check, and only then renamed over the target, so a reader
-never sees a half-written workbook and a failure leaves nothing behind. The
-input workbook is never overwritten. Text is always written as text (a
-string beginning with ``=`` stays a string, never a formula).
+The workbook is written by XlsxWriter, row by row (constant memory), to a
+temporary file beside the target; the file is flushed to disk, read back
+(every part's checksum and the list of sheets) and only then renamed over
+the target, so a reader never sees a half-written workbook and a failure
+leaves nothing behind. The input workbook is never overwritten. Text is
+always written with ``write_string``: a string beginning with ``=`` stays a
+string, never a formula.
 """
 
 from __future__ import annotations
@@ -15,30 +17,28 @@ import math
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import openpyxl
 import pandas as pd
+import xlsxwriter
 from defusedxml import ElementTree
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from xlsxwriter.exceptions import XlsxWriterException
 
 from planner.errors import OutputError
 
 if TYPE_CHECKING:
+    from xlsxwriter.workbook import Workbook
+    from xlsxwriter.worksheet import Worksheet
+
     from planner.api import Result
 
 #: Longest text a cell holds (Excel's limit).
 MAX_CELL_TEXT = 32_767
 
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 _QUANTITY = "#,##0.00"
 _MONEY = "#,##0.00"
 _SHARE = "0.0%"
@@ -99,18 +99,42 @@ def _plain(value: Any) -> Any:
     return clean_text(str(value))
 
 
-def _cell(sheet: Worksheet, value: Any = None, **style: Any) -> WriteOnlyCell:
-    """Make a styled cell for a streaming sheet; text is always text, never a formula."""
-    cell = WriteOnlyCell(sheet, _plain(value))
-    if isinstance(cell.value, str):
-        cell.data_type = "s"
-    for name, setting in style.items():
-        setattr(cell, name, setting)
-    return cell
+class _Formats:
+    """XlsxWriter formats, made once per workbook and number format."""
+
+    def __init__(self, workbook: Workbook) -> None:
+        self.workbook = workbook
+        self.cache: dict[str, Any] = {}
+        self.header = workbook.add_format(
+            {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E78"}
+        )
+        self.bold = workbook.add_format({"bold": True})
+        self.italic = workbook.add_format({"italic": True})
+
+    def number(self, number_format: str | None) -> Any:
+        key = number_format or "General"
+        if key not in self.cache:
+            self.cache[key] = self.workbook.add_format({"num_format": key})
+        return self.cache[key]
+
+
+def _number_format(name: str) -> str | None:
+    return _FORMATS.get(name, _SHARE if name.startswith("china_share") else None)
+
+
+def _write(sheet: Worksheet, row: int, column: int, value: Any, number: Any) -> None:
+    """Write one value: text as text (never a formula), numbers with their format."""
+    value = _plain(value)
+    if value is None:
+        return
+    if isinstance(value, str):
+        sheet.write_string(row, column, value)
+    else:
+        sheet.write_number(row, column, value, number)
 
 
 def _widths(sheet: Worksheet, frame: pd.DataFrame) -> None:
-    for column, name in enumerate(frame.columns, start=1):
+    for column, name in enumerate(frame.columns):
         sample = frame[name].head(200)
         longest = max(
             [
@@ -119,53 +143,33 @@ def _widths(sheet: Worksheet, frame: pd.DataFrame) -> None:
             ],
             default=8,
         )
-        sheet.column_dimensions[get_column_letter(column)].width = min(max(10, longest + 2), 60)
-
-
-def _number_format(name: str) -> str | None:
-    return _FORMATS.get(name, _SHARE if name.startswith("china_share") else None)
+        sheet.set_column(column, column, min(max(10, longest + 2), 60))
 
 
 def write_table(
-    sheet: Worksheet, frame: pd.DataFrame, row_formats: list[str | None] | None = None
+    sheet: Worksheet,
+    frame: pd.DataFrame,
+    formats: _Formats,
+    row_formats: list[str | None] | None = None,
 ) -> None:
-    """Stream ``frame`` into ``sheet``: a styled, frozen header, number formats, an autofilter.
+    """Write ``frame`` with a styled, frozen header, number formats and an autofilter.
 
-    One styled cell per column is reused from row to row (each row is
-    written out before the next is appended), so styling costs nothing per
-    cell. ``row_formats`` gives the second column a number format per row
-    (the Summary's values).
+    ``row_formats`` gives the second column a number format per row (the
+    Summary's values).
     """
     _widths(sheet, frame)
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes(1, 0)
     if len(frame.columns):
-        last = get_column_letter(len(frame.columns))
-        sheet.auto_filter.ref = f"A1:{last}{max(len(frame) + 1, 1)}"
-    sheet.append(
-        [_cell(sheet, name, font=_HEADER_FONT, fill=_HEADER_FILL) for name in frame.columns]
-    )
-    numbers = [
-        _cell(sheet, number_format=_number_format(name) or "General") for name in frame.columns
-    ]
-    texts = [_cell(sheet) for _ in frame.columns]
-    for index, values in enumerate(frame.itertuples(index=False)):
-        row: list[Any] = []
+        sheet.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
+    for column, name in enumerate(frame.columns):
+        sheet.write_string(0, column, str(name), formats.header)
+    numbers = [formats.number(_number_format(str(name))) for name in frame.columns]
+    for row, values in enumerate(frame.itertuples(index=False), start=1):
         for column, value in enumerate(values):
-            value = _plain(value)
-            if value is None:
-                row.append(None)
-            elif isinstance(value, str):
-                cell = texts[column]
-                cell.value = value
-                cell.data_type = "s"  # never a formula, whatever the text begins with
-                row.append(cell)
-            else:
-                cell = numbers[column]
-                if row_formats is not None and column == 1:
-                    cell.number_format = row_formats[index] or "General"
-                cell.value = value
-                row.append(cell)
-        sheet.append(row)
+            number = numbers[column]
+            if row_formats is not None and column == 1:
+                number = formats.number(row_formats[row - 1])
+            _write(sheet, row, column, value, number)
 
 
 SUMMARY_MEANINGS = {
@@ -215,13 +219,12 @@ _SUMMARY_FORMATS = {
 }
 
 
-def _summary(sheet: Worksheet, result: Result) -> None:
+def _summary(sheet: Worksheet, result: Result, formats: _Formats) -> None:
     frame = result.summary_frame()
     frame["meaning"] = [SUMMARY_MEANINGS.get(key, "") for key in frame["key"]]
-    formats = [_SUMMARY_FORMATS.get(key) for key in frame["key"]]
-    write_table(sheet, frame, row_formats=formats)
-    sheet.column_dimensions["B"].width = 30
-    sheet.column_dimensions["C"].width = 90
+    write_table(sheet, frame, formats, row_formats=[_SUMMARY_FORMATS.get(k) for k in frame["key"]])
+    sheet.set_column(1, 1, 30)
+    sheet.set_column(2, 2, 90)
 
 
 def _expected(
@@ -284,110 +287,128 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     return {"supply_mix": supply_mix, "china": china, "cover": cover}
 
 
-def _style_lines(chart: LineChart) -> None:
-    """Straight lines (quarters are steps, not curves); the limit dashed red."""
-    for index, series in enumerate(chart.series):
-        series.smooth = False
-        if index == 1:
-            series.graphicalProperties.line.dashStyle = "dash"
-            series.graphicalProperties.line.solidFill = "C00000"
-
-
 class _Blocks:
-    """Titled tables written one below the other into a streaming sheet."""
+    """Titled tables written one below the other into the ChartData sheet."""
 
-    def __init__(self, sheet: Worksheet) -> None:
+    def __init__(self, sheet: Worksheet, formats: _Formats) -> None:
         self.sheet = sheet
-        self.row = 0
+        self.formats = formats
+        self.row = 0  # the next free row (0-based)
 
     def place(self, frame: pd.DataFrame, title: str) -> int:
-        """Append a titled block after a blank row; return the row of its header."""
+        """Write a titled block; return the (0-based) row of its header."""
         if self.row:
-            self.sheet.append([])
             self.row += 1
-        bold = Font(bold=True)
-        self.sheet.append([_cell(self.sheet, title, font=bold)])
-        self.sheet.append([_cell(self.sheet, name, font=bold) for name in frame.columns])
-        self.row += 2
-        header = self.row
+        self.sheet.write_string(self.row, 0, title, self.formats.bold)
+        header = self.row + 1
+        for column, name in enumerate(frame.columns):
+            self.sheet.write_string(header, column, str(name), self.formats.bold)
         shares = [("share" in str(n) or "cap" in str(n)) for n in frame.columns]
-        for values in frame.itertuples(index=False):
-            self.sheet.append(
-                [
-                    _cell(self.sheet, value, number_format=_SHARE if share else "General")
-                    for value, share in zip(values, shares, strict=True)
-                ]
-            )
-            self.row += 1
+        for row, values in enumerate(frame.itertuples(index=False), start=header + 1):
+            for column, value in enumerate(values):
+                number = self.formats.number(_SHARE if shares[column] else None)
+                _write(self.sheet, row, column, value, number)
+        self.row = header + 1 + len(frame)
         return header
 
 
-def _charts(charts: Worksheet, data: Worksheet, result: Result) -> None:
+def _line_chart(
+    workbook: Workbook,
+    data: str,
+    head: int,
+    column: int,
+    n_periods: int,
+    title: str,
+    y_axis: dict[str, Any],
+) -> Any:
+    """Two lines from ChartData: a measure and its limit (dashed red); straight segments."""
+    chart = workbook.add_chart({"type": "line"})
+    categories = [data, head + 1, 0, head + n_periods, 0]
+    chart.add_series(
+        {
+            "name": [data, head, column],
+            "categories": categories,
+            "values": [data, head + 1, column, head + n_periods, column],
+        }
+    )
+    chart.add_series(
+        {
+            "name": [data, head, column + 1],
+            "categories": categories,
+            "values": [data, head + 1, column + 1, head + n_periods, column + 1],
+            "line": {"color": "#C00000", "dash_type": "dash"},
+        }
+    )
+    chart.set_title({"name": title})
+    chart.set_y_axis(y_axis)
+    chart.set_size({"width": 480, "height": 280})
+    return chart
+
+
+def _charts(
+    workbook: Workbook, charts: Worksheet, data_sheet: Worksheet, result: Result, formats: _Formats
+) -> None:
     blocks = _chart_data(result)
     unit, currency = result.case.settings.unit, result.case.settings.currency
-    note = (
+    charts.write_string(
+        0,
+        0,
         "Expected values over the scenarios (probability-weighted). "
-        f"Quantities in {unit}, costs in {currency}."
+        f"Quantities in {unit}, costs in {currency}.",
+        formats.italic,
     )
-    charts.append([_cell(charts, note, font=Font(italic=True))])
-    data.column_dimensions["A"].width = 14
-    writer = _Blocks(data)
+    data = data_sheet.name
+    data_sheet.set_column(0, 0, 14)
+    writer = _Blocks(data_sheet, formats)
 
     mix = blocks["supply_mix"]
     head = writer.place(mix, "Supply by shipping country, whole horizon (expected)")
-    bar = BarChart()
-    bar.type, bar.grouping, bar.overlap = "col", "stacked", 100
-    bar.title = "Supply mix by country, per element"
-    bar.y_axis.title = unit
-    rows = len(mix)
-    if rows and len(mix.columns) > 1:
-        bar.add_data(
-            Reference(data, min_col=2, max_col=len(mix.columns), min_row=head, max_row=head + rows),
-            titles_from_data=True,
+    bar = workbook.add_chart({"type": "column", "subtype": "stacked"})
+    for column in range(1, len(mix.columns)):
+        bar.add_series(
+            {
+                "name": [data, head, column],
+                "categories": [data, head + 1, 0, head + len(mix), 0],
+                "values": [data, head + 1, column, head + len(mix), column],
+            }
         )
-        bar.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + rows))
-    bar.width, bar.height = 24, 9
-    charts.add_chart(bar, "A3")
+    bar.set_title({"name": "Supply mix by country, per element"})
+    bar.set_y_axis({"name": unit})
+    bar.set_size({"width": 960, "height": 360})
+    charts.insert_chart("A3", bar)
 
     grid_top = 22
     china = blocks["china"]
     head = writer.place(china, "China share against its cap (expected)")
     n_periods = len(china)
-    for index, column in enumerate(range(2, len(china.columns), 2)):
-        element = china.columns[column - 1].removesuffix(" share")
-        line = LineChart()
-        line.title = f"China share, {element}"
-        line.y_axis.number_format = "0%"
-        line.y_axis.scaling.min, line.y_axis.scaling.max = 0, 1
-        line.add_data(
-            Reference(
-                data, min_col=column, max_col=column + 1, min_row=head, max_row=head + n_periods
-            ),
-            titles_from_data=True,
+    for index, column in enumerate(range(1, len(china.columns) - 1, 2)):
+        element = str(china.columns[column]).removesuffix(" share")
+        chart = _line_chart(
+            workbook,
+            data,
+            head,
+            column,
+            n_periods,
+            f"China share, {element}",
+            {"num_format": "0%", "min": 0, "max": 1},
         )
-        line.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + n_periods))
-        _style_lines(line)
-        line.width, line.height = 12, 7
-        charts.add_chart(line, f"{'AHO'[index % 3]}{grid_top + 15 * (index // 3)}")
+        charts.insert_chart(f"{'AHO'[index % 3]}{grid_top + 15 * (index // 3)}", chart)
 
     cover = blocks["cover"]
     head = writer.place(cover, "Stock against its cover target (expected)")
     top = grid_top + 15 * ((len(china.columns) // 2 + 2) // 3) + 2
-    for index, column in enumerate(range(2, len(cover.columns), 2)):
-        element = cover.columns[column - 1].removesuffix(" stock")
-        line = LineChart()
-        line.title = f"Stock vs cover target, {element}"
-        line.y_axis.title = unit
-        line.add_data(
-            Reference(
-                data, min_col=column, max_col=column + 1, min_row=head, max_row=head + n_periods
-            ),
-            titles_from_data=True,
+    for index, column in enumerate(range(1, len(cover.columns) - 1, 2)):
+        element = str(cover.columns[column]).removesuffix(" stock")
+        chart = _line_chart(
+            workbook,
+            data,
+            head,
+            column,
+            n_periods,
+            f"Stock vs cover target, {element}",
+            {"name": unit},
         )
-        line.set_categories(Reference(data, min_col=1, min_row=head + 1, max_row=head + n_periods))
-        _style_lines(line)
-        line.width, line.height = 12, 7
-        charts.add_chart(line, f"{'AHO'[index % 3]}{top + 15 * (index // 3)}")
+        charts.insert_chart(f"{'AHO'[index % 3]}{top + 15 * (index // 3)}", chart)
 
 
 def _umask() -> int:
@@ -414,24 +435,44 @@ def _chunks(table: pd.DataFrame) -> list[pd.DataFrame]:
     return [table.iloc[i : i + MAX_SHEET_ROWS] for i in range(0, len(table), MAX_SHEET_ROWS)]
 
 
-def build_workbook(result: Result) -> openpyxl.Workbook:
-    """Build the solution workbook in memory."""
-    workbook = openpyxl.Workbook(write_only=True)
-    _summary(workbook.create_sheet("Summary"), result)
-    charts = workbook.create_sheet("Charts") if result.has_plan else None
+def sheet_names(result: Result) -> list[str]:
+    """Return the sheets of the solution workbook of ``result``, in order."""
+    names = ["Summary", *(["Charts"] if result.has_plan else [])]
     for name, table in result.tables.items():
-        for part, chunk in enumerate(_chunks(table)):
-            write_table(workbook.create_sheet(name if not part else f"{name} ({part + 1})"), chunk)
-    warnings = result.case.warnings
-    write_table(
-        workbook.create_sheet("Warnings"),
-        pd.DataFrame(
-            {"where": [w.where for w in warnings], "message": [w.message for w in warnings]}
-        ),
+        names += [
+            name if not part else f"{name} ({part + 1})" for part in range(len(_chunks(table)))
+        ]
+    return [*names, "Warnings", *(["ChartData"] if result.has_plan else [])]
+
+
+def _build(result: Result, path: str) -> None:
+    """Write the solution workbook of ``result`` to ``path``."""
+    workbook = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
     )
-    if charts is not None:
-        _charts(charts, workbook.create_sheet("ChartData"), result)
-    return workbook
+    try:
+        formats = _Formats(workbook)
+        _summary(workbook.add_worksheet("Summary"), result, formats)
+        charts = workbook.add_worksheet("Charts") if result.has_plan else None
+        for name, table in result.tables.items():
+            for part, chunk in enumerate(_chunks(table)):
+                sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
+                write_table(sheet, chunk, formats)
+        warnings = result.case.warnings
+        frame = pd.DataFrame(
+            {"where": [w.where for w in warnings], "message": [w.message for w in warnings]}
+        )
+        write_table(workbook.add_worksheet("Warnings"), frame, formats)
+        if charts is not None:
+            _charts(workbook, charts, workbook.add_worksheet("ChartData"), result, formats)
+    finally:
+        workbook.close()
 
 
 def write_solution(result: Result, path: Path) -> Path:
@@ -444,7 +485,7 @@ def write_solution(result: Result, path: Path) -> Path:
         the disk is full; nothing is left behind.
     """
     check_target(path, result.case.source.path)
-    return save_atomically(build_workbook(result), path)
+    return save_atomically(lambda target: _build(result, target), path, sheet_names(result))
 
 
 def check_target(path: Path, source: str = "") -> None:
@@ -488,8 +529,8 @@ def _remove_stale_partials(folder: Path, stem: str) -> None:
                 partial.unlink()
 
 
-def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
-    """Save ``workbook`` to ``path`` through a checked temporary file and a rename.
+def save_atomically(write: Callable[[str], None], path: Path, sheets: list[str]) -> Path:
+    """Write a workbook through ``write(temporary_path)``, check it, and rename it to ``path``.
 
     Raises
     ------
@@ -500,22 +541,24 @@ def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
     check_target(path)
     folder = path.parent if str(path.parent) else Path(".")
     _remove_stale_partials(folder, path.stem)
-    handle, temporary, saved = -1, "", False
+    temporary = ""
     try:
         handle, temporary = tempfile.mkstemp(
             prefix=f".{path.stem}.{os.getpid()}.", suffix=_PARTIAL, dir=folder
         )
-        with os.fdopen(handle, "wb") as stream:
-            handle = -1
-            workbook.save(stream)
-            stream.flush()
+        os.close(handle)
+        write(temporary)
+        with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
-        if _sheet_names(temporary) != workbook.sheetnames:
+        if _sheet_names(temporary) != sheets:
             raise OutputError(f"{path}: the written workbook did not read back")
         os.replace(temporary, path)
         temporary = ""
-        saved = True
+    except XlsxWriterException as error:
+        cause = error.__cause__ or error.__context__ or error
+        reason = getattr(cause, "strerror", None) or str(cause)
+        raise OutputError(f"{path}: cannot write the workbook ({reason})") from None
     except PermissionError as error:
         raise OutputError(f"{path}: cannot write there ({error.strerror})") from None
     except OSError as error:
@@ -523,13 +566,9 @@ def save_atomically(workbook: openpyxl.Workbook, path: Path) -> Path:
             f"{path}: cannot write the workbook ({error.strerror or error})"
         ) from None
     finally:
-        if handle >= 0:
-            os.close(handle)
         if temporary:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-        if not saved:
-            _discard(workbook)
     return path
 
 
@@ -543,18 +582,3 @@ def _sheet_names(path: str) -> list[str] | None:
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError):
         return None
     return [sheet.get("name", "") for sheet in root.iter(f"{{{_MAIN_NS}}}sheet")]
-
-
-def _discard(workbook: openpyxl.Workbook) -> None:
-    """Close the streams of a write-only workbook that was not saved, and remove their files."""
-    for sheet in getattr(workbook, "_sheets", []):
-        writer = getattr(sheet, "_writer", None)
-        if getattr(sheet, "closed", True) and writer is None:
-            continue
-        with contextlib.suppress(Exception):
-            if not sheet.closed:
-                sheet.close()
-        out = getattr(writer or getattr(sheet, "_writer", None), "out", None)
-        if isinstance(out, str):
-            with contextlib.suppress(OSError):
-                os.unlink(out)
