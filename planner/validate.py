@@ -404,6 +404,11 @@ class Locator:
         return self.case.source.settings_cells.get(key, f"Settings[{key}]")
 
 
+def _input_sheets() -> Iterator[Sheet]:
+    """Every input sheet of the catalogue that holds a table (all but Settings)."""
+    return (spec for spec in catalogue().sheets if spec.name != "Settings")
+
+
 def _records(table: pd.DataFrame) -> Iterator[tuple[Any, pd.Series]]:
     yield from table.iterrows()
 
@@ -412,9 +417,7 @@ def check_columns(case: Case) -> list[Issue]:
     """Check required values, number ranges, enumerations and unique ids."""
     where = Locator(case)
     issues: list[Issue] = []
-    for spec in catalogue().sheets:
-        if spec.name == "Settings":
-            continue
+    for spec in _input_sheets():
         table = case.table(spec.name)
         if spec.id_column and table.index.has_duplicates:
             for label in table.index[table.index.duplicated()].unique():
@@ -507,9 +510,7 @@ def check_references(case: Case) -> list[Issue]:
     """Every reference to another sheet names a row that exists there."""
     where = Locator(case)
     issues: list[Issue] = []
-    for spec in catalogue().sheets:
-        if spec.name == "Settings":
-            continue
+    for spec in _input_sheets():
         table = case.table(spec.name)
         for column in spec.columns:
             if column.type != "ref" or column.ref is None:

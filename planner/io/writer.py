@@ -29,6 +29,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from xlsxwriter.exceptions import XlsxWriterException
 
 from planner.errors import OutputError
+from planner.results import COST_KEYS
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
@@ -198,21 +199,7 @@ SUMMARY_MEANINGS = {
     "warnings": "input warnings (see the Warnings sheet)",
 }
 _SUMMARY_FORMATS = {
-    **dict.fromkeys(
-        (
-            "objective",
-            "expected_cost",
-            "cvar",
-            "bound",
-            "fixed_cost",
-            "purchase_cost",
-            "activity_cost",
-            "holding_cost",
-            "shortage_cost",
-            "cover_penalty",
-        ),
-        _MONEY,
-    ),
+    **dict.fromkeys(("objective", "expected_cost", "cvar", "bound", *COST_KEYS), _MONEY),
     "china_share": _SHARE,
     "mip_gap": "0.00E+00",
     "shortfall": _QUANTITY,
@@ -377,38 +364,34 @@ def _charts(
     bar.set_size({"width": 960, "height": 360})
     charts.insert_chart("A3", bar)
 
-    grid_top = 22
     china = blocks["china"]
     head = writer.place(china, "China share against its cap (expected)")
-    n_periods = len(china)
-    for index, column in enumerate(range(1, len(china.columns) - 1, 2)):
-        element = str(china.columns[column]).removesuffix(" share")
-        chart = _line_chart(
-            workbook,
-            data,
-            head,
-            column,
-            n_periods,
-            f"China share, {element}",
-            {"num_format": "0%", "min": 0, "max": 1},
-        )
-        charts.insert_chart(f"{'AHO'[index % 3]}{grid_top + 15 * (index // 3)}", chart)
-
+    percent = {"num_format": "0%", "min": 0, "max": 1}
+    rows_used = _line_grid(workbook, charts, data, head, china, "China share", 22, percent)
     cover = blocks["cover"]
     head = writer.place(cover, "Stock against its cover target (expected)")
-    top = grid_top + 15 * ((len(china.columns) // 2 + 2) // 3) + 2
-    for index, column in enumerate(range(1, len(cover.columns) - 1, 2)):
-        element = str(cover.columns[column]).removesuffix(" stock")
-        chart = _line_chart(
-            workbook,
-            data,
-            head,
-            column,
-            n_periods,
-            f"Stock vs cover target, {element}",
-            {"name": unit},
-        )
+    _line_grid(
+        workbook, charts, data, head, cover, "Stock vs cover target", 24 + rows_used, {"name": unit}
+    )
+
+
+def _line_grid(
+    workbook: Workbook,
+    charts: Worksheet,
+    data: str,
+    head: int,
+    frame: pd.DataFrame,
+    title: str,
+    top: int,
+    y_axis: dict[str, Any],
+) -> int:
+    """Place one small line chart per pair of columns, three a row; return the rows used."""
+    pairs = range(1, len(frame.columns) - 1, 2)
+    for index, column in enumerate(pairs):
+        element = str(frame.columns[column]).rsplit(" ", 1)[0]
+        chart = _line_chart(workbook, data, head, column, len(frame), f"{title}, {element}", y_axis)
         charts.insert_chart(f"{'AHO'[index % 3]}{top + 15 * (index // 3)}", chart)
+    return 15 * ((len(pairs) + 2) // 3)
 
 
 def _umask() -> int:

@@ -12,6 +12,19 @@ import pyomo.environ as pyo
 from planner.model.parameters import ModelData
 
 
+def _window_nodes(window: np.ndarray, node_period: list[int]) -> pyo.Set:
+    """(item, node) pairs where the item's delivery window covers the node's period."""
+    return pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[
+            (item, n)
+            for n, t in enumerate(node_period)
+            for item in np.flatnonzero(window[:, t]).tolist()
+        ],
+    )
+
+
 def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
     """NODES, OFFERS, ACTIVITIES, ELEMENTS, SCENARIOS and their sparse products."""
     node_period = [node.period for node in data.nodes]
@@ -21,26 +34,8 @@ def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
     model.ACTIVITIES = pyo.Set(initialize=range(len(data.activities)), ordered=True)
     model.ELEMENTS = pyo.Set(initialize=range(len(data.elements)), ordered=True)
     model.SCENARIOS = pyo.Set(initialize=range(len(data.scenarios)), ordered=True)
-    model.OFFER_NODES = pyo.Set(
-        dimen=2,
-        ordered=True,
-        initialize=[
-            (o, n)
-            for n, t in enumerate(node_period)
-            for o in range(len(data.offers))
-            if data.offer_window[o, t]
-        ],
-    )
-    model.ACTIVITY_NODES = pyo.Set(
-        dimen=2,
-        ordered=True,
-        initialize=[
-            (k, n)
-            for n, t in enumerate(node_period)
-            for k in range(len(data.activities))
-            if data.activity_window[k, t]
-        ],
-    )
+    model.OFFER_NODES = _window_nodes(data.offer_window, node_period)
+    model.ACTIVITY_NODES = _window_nodes(data.activity_window, node_period)
     model.ELEMENT_NODES = pyo.Set(
         dimen=2,
         ordered=True,
