@@ -440,22 +440,40 @@ def _build(result: Result, path: str) -> None:
         },
     )
     try:
-        formats = _Formats(workbook)
-        _summary(workbook.add_worksheet("Summary"), result, formats)
-        charts = workbook.add_worksheet("Charts") if result.has_plan else None
-        for name, table in result.tables.items():
-            for part, chunk in enumerate(_chunks(table)):
-                sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
-                write_table(sheet, chunk, formats)
-        warnings = result.case.warnings
-        frame = pd.DataFrame(
-            {"where": [w.where for w in warnings], "message": [w.message for w in warnings]}
-        )
-        write_table(workbook.add_worksheet("Warnings"), frame, formats)
-        if charts is not None:
-            _charts(workbook, charts, workbook.add_worksheet("ChartData"), result, formats)
-    finally:
+        _fill(workbook, result)
         workbook.close()
+    except BaseException:
+        _abandon(workbook)
+        raise
+
+
+def _fill(workbook: Workbook, result: Result) -> None:
+    formats = _Formats(workbook)
+    _summary(workbook.add_worksheet("Summary"), result, formats)
+    charts = workbook.add_worksheet("Charts") if result.has_plan else None
+    for name, table in result.tables.items():
+        for part, chunk in enumerate(_chunks(table)):
+            sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
+            write_table(sheet, chunk, formats)
+    warnings = result.case.warnings
+    frame = pd.DataFrame(
+        {"where": [w.where for w in warnings], "message": [w.message for w in warnings]}
+    )
+    write_table(workbook.add_worksheet("Warnings"), frame, formats)
+    if charts is not None:
+        _charts(workbook, charts, workbook.add_worksheet("ChartData"), result, formats)
+
+
+def _abandon(workbook: Workbook) -> None:
+    """Drop an unfinished workbook: close and remove the row files of its sheets."""
+    workbook.fileclosed = True
+    for sheet in workbook.worksheets():
+        with contextlib.suppress(Exception):
+            sheet._opt_close()
+        name = getattr(sheet, "row_data_filename", None)
+        if name:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
 
 
 def write_solution(result: Result, path: Path) -> Path:
