@@ -21,11 +21,38 @@ import openpyxl
 
 Sheets = dict[str, list[list[Any]]]
 
-ELEMENT_IDS = ["Nd", "Pr", "Dy", "Tb", "La", "Ce", "Sm", "Y", "Gd", "Eu", "Ho", "Er", "Tm", "Yb",
-               "Lu", "Sc", "Pm"]
+ELEMENT_IDS = [
+    "Nd",
+    "Pr",
+    "Dy",
+    "Tb",
+    "La",
+    "Ce",
+    "Sm",
+    "Y",
+    "Gd",
+    "Eu",
+    "Ho",
+    "Er",
+    "Tm",
+    "Yb",
+    "Lu",
+    "Sc",
+    "Pm",
+]
 HEAVY = {"Dy", "Tb", "Sm", "Y", "Gd", "Eu", "Ho", "Er", "Tm", "Yb", "Lu", "Sc"}
-COUNTRIES = {"CN": 0.9, "MY": 0.3, "AU": 0.1, "VN": 0.5, "FR": 0.1, "IN": 0.35, "KZ": 0.5,
-             "US": 0.15, "JP": 0.05, "BR": 0.3}
+COUNTRIES = {
+    "CN": 0.9,
+    "MY": 0.3,
+    "AU": 0.1,
+    "VN": 0.5,
+    "FR": 0.1,
+    "IN": 0.35,
+    "KZ": 0.5,
+    "US": 0.15,
+    "JP": 0.05,
+    "BR": 0.3,
+}
 
 
 @dataclass(frozen=True)
@@ -53,27 +80,56 @@ def generate(size: Size, seed: int = 0) -> Sheets:
     periods = _periods(size.periods)
     elements = ELEMENT_IDS[: size.elements]
     sheets: Sheets = {
-        "Settings": [["key", "value"], ["cvar_alpha", 0.9], ["cvar_weight", 0.2],
-                     ["time_limit_s", 600], ["mip_gap", 1e-4]],
+        "Settings": [
+            ["key", "value"],
+            ["cvar_alpha", 0.9],
+            ["cvar_weight", 0.2],
+            ["time_limit_s", 600],
+            ["mip_gap", 1e-4],
+        ],
         "Periods": [["period", "days"], *[[p, 91] for p in periods]],
-        "Elements": [["element", "group", "shortage_cost", "holding_cost", "initial_stock",
-                      "cover_days"]],
+        "Elements": [
+            ["element", "group", "shortage_cost", "holding_cost", "initial_stock", "cover_days"]
+        ],
         "Demand": [["element", "period", "quantity"]],
-        "Offers": [["offer", "supplier", "element", "country", "mine_country", "refine_country",
-                    "unit_cost", "capacity", "fixed_cost", "min_take", "first_period"]],
+        "Offers": [
+            [
+                "offer",
+                "supplier",
+                "element",
+                "country",
+                "mine_country",
+                "refine_country",
+                "unit_cost",
+                "capacity",
+                "fixed_cost",
+                "min_take",
+                "first_period",
+            ]
+        ],
         "Countries": [["country", "risk"], *[[c, r] for c, r in COUNTRIES.items()]],
         "Activities": [["activity", "kind", "country", "unit_cost", "capacity", "fixed_cost"]],
         "ActivityYields": [["activity", "element", "yield"]],
-        "Policies": [["policy", "element", "period", "value"],
-                     ["china_share_max", "TOTAL", None, 0.6], ["risk_max", None, None, 0.8]],
+        "Policies": [
+            ["policy", "element", "period", "value"],
+            ["china_share_max", "TOTAL", None, 0.6],
+            ["risk_max", None, None, 0.8],
+        ],
     }
     others = [c for c in COUNTRIES if c != "CN"]
     for element in elements:
         price = rng.uniform(1, 200) if element in HEAVY else rng.uniform(0.3, 15)
         demand = rng.uniform(10, 1000)
-        sheets["Elements"].append([element, "heavy" if element in HEAVY else "light",
-                                   max(195.0, 3 * price), round(0.02 * price, 4),
-                                   round(demand * 0.5, 2), 180 if element in HEAVY else 60])
+        sheets["Elements"].append(
+            [
+                element,
+                "heavy" if element in HEAVY else "light",
+                max(195.0, 3 * price),
+                round(0.02 * price, 4),
+                round(demand * 0.5, 2),
+                180 if element in HEAVY else 60,
+            ]
+        )
         for index, period in enumerate(periods):
             sheets["Demand"].append([element, period, round(demand * (1 + 0.01 * index), 2)])
         for k in range(size.offers):
@@ -84,16 +140,28 @@ def generate(size: Size, seed: int = 0) -> Sheets:
             fixed = 0 if k == 0 else rng.choice([0, 0, 50, 200, 500])
             min_take = round(0.2 * capacity, 2) if fixed and rng.random() < 0.4 else 0
             start = rng.choice([None, None, None, periods[rng.randrange(len(periods))]])
-            sheets["Offers"].append([
-                f"{element}-{k:02d}", f"Supplier {k:02d}", element, country, None, refine,
-                round(price * (1 if k == 0 else rng.uniform(1.05, 2.0)), 4),
-                round(capacity, 2), fixed, min_take, start,
-            ])
-    for k, (kind, country) in enumerate([("recycling", "JP"), ("recycling", "VN"),
-                                         ("substitution", None)]):
+            sheets["Offers"].append(
+                [
+                    f"{element}-{k:02d}",
+                    f"Supplier {k:02d}",
+                    element,
+                    country,
+                    None,
+                    refine,
+                    round(price * (1 if k == 0 else rng.uniform(1.05, 2.0)), 4),
+                    round(capacity, 2),
+                    fixed,
+                    min_take,
+                    start,
+                ]
+            )
+    for k, (kind, country) in enumerate(
+        [("recycling", "JP"), ("recycling", "VN"), ("substitution", None)]
+    ):
         activity = f"ACT-{k}"
-        sheets["Activities"].append([activity, kind, country, rng.uniform(1, 5), 300,
-                                     rng.choice([100, 300])])
+        sheets["Activities"].append(
+            [activity, kind, country, rng.uniform(1, 5), 300, rng.choice([100, 300])]
+        )
         for element in rng.sample(elements, min(3, len(elements))):
             value = rng.uniform(0.01, 0.2)
             sheets["ActivityYields"].append([activity, element, round(value, 4)])
@@ -103,8 +171,9 @@ def generate(size: Size, seed: int = 0) -> Sheets:
     return sheets
 
 
-def _scenarios(sheets: Sheets, size: Size, periods: list[str], elements: list[str],
-               rng: random.Random) -> None:
+def _scenarios(
+    sheets: Sheets, size: Size, periods: list[str], elements: list[str], rng: random.Random
+) -> None:
     if size.scenarios <= 1:
         return
     weights = [rng.uniform(0.5, 1.5) for _ in range(size.scenarios)]
@@ -112,19 +181,39 @@ def _scenarios(sheets: Sheets, size: Size, periods: list[str], elements: list[st
     total = sum(weights)
     probabilities = [round(w / total, 6) for w in weights]
     probabilities[0] = round(1 - sum(probabilities[1:]), 6)
-    sheets["Scenarios"] = [["scenario", "probability"],
-                           *[[f"S{w:03d}" if w else "base", p]
-                             for w, p in enumerate(probabilities)]]
-    sheets["Disruptions"] = [["scenario", "target_type", "target", "element", "first_period",
-                              "last_period", "capacity_factor", "cost_factor"]]
+    sheets["Scenarios"] = [
+        ["scenario", "probability"],
+        *[[f"S{w:03d}" if w else "base", p] for w, p in enumerate(probabilities)],
+    ]
+    sheets["Disruptions"] = [
+        [
+            "scenario",
+            "target_type",
+            "target",
+            "element",
+            "first_period",
+            "last_period",
+            "capacity_factor",
+            "cost_factor",
+        ]
+    ]
     for w in range(1, size.scenarios):
         start = rng.randrange(len(periods))
         stop = min(len(periods) - 1, start + rng.randrange(1, 5))
         target = "CN" if rng.random() < 0.7 else rng.choice(list(COUNTRIES))
         group = rng.choice([None, "heavy", "light", rng.choice(elements)])
-        sheets["Disruptions"].append([f"S{w:03d}", "country", target, group, periods[start],
-                                      periods[stop], rng.choice([0, 0, 0.3, 0.5]),
-                                      rng.choice([1, 1.2, 1.5])])
+        sheets["Disruptions"].append(
+            [
+                f"S{w:03d}",
+                "country",
+                target,
+                group,
+                periods[start],
+                periods[stop],
+                rng.choice([0, 0, 0.3, 0.5]),
+                rng.choice([1, 1.2, 1.5]),
+            ]
+        )
 
 
 def write(sheets: Sheets, path: Path) -> Path:

@@ -72,13 +72,11 @@ def _workbook(size: str, folder: Path) -> Path:
 
 def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
     """Run every stage once on ``size`` in this process; return the measurements."""
-    import highspy
-
     import planner
     from planner.api import Result, _base_summary, _tables
     from planner.model import build_model, derive
     from planner.results import priced_constraints
-    from planner.solve import HighsSession, SolveOptions
+    from planner.solve import HighsSession, SolveOptions, new_highs
 
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -116,11 +114,15 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
             result.write(Path(folder) / "solution.xlsx")
         seconds["write"] = time.perf_counter() - started
 
-        alone = highspy.Highs()
-        alone.setOptionValue("output_flag", False)
+        alone = new_highs()
         alone.passModel(lp)
-        for option, value in (("threads", 1), ("random_seed", 0), ("mip_abs_gap", 0.0),
-                              ("time_limit", time_limit), ("mip_rel_gap", mip_gap)):
+        for option, value in (
+            ("threads", 1),
+            ("random_seed", 0),
+            ("mip_abs_gap", 0.0),
+            ("time_limit", time_limit),
+            ("mip_rel_gap", mip_gap),
+        ):
             alone.setOptionValue(option, value)
         started = time.perf_counter()
         alone.run()
@@ -128,35 +130,71 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "size": size, "rows": report.rows, "columns": report.columns,
-        "nonzeros": report.nonzeros, "status": report.status,
-        "objective": report.objective or float("nan"), "seconds": seconds,
-        "highs_alone": highs_alone, "peak_mb": peak_mb,
+        "size": size,
+        "rows": report.rows,
+        "columns": report.columns,
+        "nonzeros": report.nonzeros,
+        "status": report.status,
+        "objective": report.objective or float("nan"),
+        "seconds": seconds,
+        "highs_alone": highs_alone,
+        "peak_mb": peak_mb,
     }
 
 
 def run_size(size: str, time_limit: float, mip_gap: float) -> Row:
     """Measure ``size`` in a fresh Python process."""
-    command = [sys.executable, "-m", "benchmarks.run", "--child", size,
-               "--time-limit", str(time_limit), "--mip-gap", str(mip_gap)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--child",
+        size,
+        "--time-limit",
+        str(time_limit),
+        "--mip-gap",
+        str(mip_gap),
+    ]
     output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     return Row(**json.loads(output.stdout.strip().splitlines()[-1]))
 
 
 def table(rows: list[Row]) -> str:
     """The results as a Markdown table, then the growth of build time against nonzeros."""
-    head = ["size", "rows", "columns", "nonzeros", "status", *STAGES, "total", "HiGHS alone",
-            "ratio", "peak MB"]
+    head = [
+        "size",
+        "rows",
+        "columns",
+        "nonzeros",
+        "status",
+        *STAGES,
+        "total",
+        "HiGHS alone",
+        "ratio",
+        "peak MB",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cells = [row.size, f"{row.rows:,}", f"{row.columns:,}", f"{row.nonzeros:,}", row.status,
-                 *(f"{row.seconds[s]:.2f}" for s in STAGES), f"{row.total:.2f}",
-                 f"{row.highs_alone:.2f}", f"{row.ratio:.2f}", f"{row.peak_mb:,.0f}"]
+        cells = [
+            row.size,
+            f"{row.rows:,}",
+            f"{row.columns:,}",
+            f"{row.nonzeros:,}",
+            row.status,
+            *(f"{row.seconds[s]:.2f}" for s in STAGES),
+            f"{row.total:.2f}",
+            f"{row.highs_alone:.2f}",
+            f"{row.ratio:.2f}",
+            f"{row.peak_mb:,.0f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     generated = [r for r in rows if r.size != "japan"]
     if len(generated) > 1:
-        lines += ["", "| size | nonzeros x | build time x | build us per nonzero |",
-                  "|---|---|---|---|"]
+        lines += [
+            "",
+            "| size | nonzeros x | build time x | build us per nonzero |",
+            "|---|---|---|---|",
+        ]
         first = generated[0]
         for row in generated:
             lines.append(
@@ -182,8 +220,11 @@ def main() -> None:
     rows = []
     for size in args.sizes.split(","):
         rows.append(run_size(size, args.time_limit, args.mip_gap))
-        print(f"{size}: total {rows[-1].total:.2f} s, HiGHS alone {rows[-1].highs_alone:.2f} s, "
-              f"ratio {rows[-1].ratio:.2f}", file=sys.stderr)
+        print(
+            f"{size}: total {rows[-1].total:.2f} s, HiGHS alone {rows[-1].highs_alone:.2f} s, "
+            f"ratio {rows[-1].ratio:.2f}",
+            file=sys.stderr,
+        )
     text = table(rows)
     print(text)
     if args.markdown:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.errors import InfeasibleConstraintException
+from pyomo.common.tee import capture_output
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from planner.errors import SolverError
@@ -70,6 +73,14 @@ class SolverReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def new_highs() -> highspy.Highs:
+    """Return a silent HiGHS instance (newer versions print a banner from the constructor)."""
+    with capture_output(capture_fd=True):
+        highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
 def _gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None or not math.isfinite(bound):
         return None
@@ -99,8 +110,7 @@ class HighsSession:
         except InfeasibleConstraintException as error:
             self.infeasible_constant = str(error)
             repn = None
-        self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
+        self.highs = new_highs()
         self.rows: list[Any] = [] if repn is None else [row.constraint for row in repn.rows]
         self.columns: list[Any] = [] if repn is None else list(repn.columns)
         self.nonzeros = 0 if repn is None else int(repn.A.nnz)
@@ -147,16 +157,34 @@ class HighsSession:
             highs.setOptionValue("mip_rel_gap", float(mip_gap))
 
     def _run(self) -> str | None:
-        """Run HiGHS; return an error message, or None."""
+        """Run HiGHS; return "interrupted", an error message, or None.
+
+        Ctrl-C and SIGTERM during the run cancel the solve (HiGHS stops at
+        its next check) and are reported as an interruption, whatever status
+        this version of HiGHS gives a cancelled solve.
+        """
+        interrupted = threading.Event()
+
+        def cancel(signum: int, frame: object) -> None:
+            interrupted.set()
+            self.highs.cancelSolve()
+
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                handlers[number] = signal.signal(number, cancel)
         if hasattr(self.highs, "HandleKeyboardInterrupt"):
-            self.highs.HandleKeyboardInterrupt = True
+            self.highs.HandleKeyboardInterrupt = True  # run in a thread: signals reach Python
         try:
             self.highs.run()
         except KeyboardInterrupt:
-            return "interrupted"
+            interrupted.set()
         except (RuntimeError, ValueError) as error:
             return f"solver error: {error}"
-        return None
+        finally:
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+        return "interrupted" if interrupted.is_set() else None
 
     def solve(self, time_limit: float, mip_gap: float) -> SolverReport:
         """Solve the model as it stands; load the plan into the variables if there is one."""
