@@ -37,19 +37,6 @@ from planner.verify import verify_plan
 
 logger = logging.getLogger(__name__)
 
-#: Output tables, in the order of the solution workbook (after Summary).
-TABLE_NAMES = (
-    "Purchases",
-    "Contracts",
-    "Activities",
-    "Adoption",
-    "Stock",
-    "Shortage",
-    "Shares",
-    "Duals",
-    "ScenarioCosts",
-)
-
 
 def load(path: str | Path, limits: ReaderLimits | None = None) -> Case:
     """Read and validate an input workbook.

@@ -28,7 +28,6 @@ from xml.parsers.expat import ExpatError
 import openpyxl
 import openpyxl.xml
 from defusedxml import DefusedXmlException
-from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from planner.errors import InputError, Issue
@@ -79,11 +78,6 @@ class RawSheet:
     rows: list[tuple[int, dict[int, RawCell]]]  # (Excel row, column number -> cell)
     hidden: bool = False
     merged: list[str] = field(default_factory=list)  # merged ranges, e.g. "A5:B6"
-
-    @staticmethod
-    def address(column: int, row: int) -> str:
-        """Return the A1 address of a cell, e.g. ``F7``."""
-        return f"{get_column_letter(column)}{row}"
 
 
 @dataclass
