@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import Progress
 
 from planner.errors import InputError, OutputError, PlannerError
 
@@ -160,6 +161,59 @@ def validate(workbook: InputPath, debug: Debug = False) -> None:
             markup=False,
         )
         return EXIT_OK
+
+    raise typer.Exit(_guard(run, debug))
+
+
+@app.command()
+def batch(
+    folder: Annotated[Path, typer.Argument(help="Folder of input workbooks.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the solutions.")],
+    workers: Annotated[int | None, typer.Option(help="Worker processes [one per core].")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Solver time limit in seconds [Settings].")
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Solve every workbook in a folder, in parallel; write a roll-up beside the solutions.
+
+    The exit code is 0 when every workbook was solved and written, else the
+    worst single outcome's code (2 invalid, 3 no plan, 4 not written, 1 failed).
+    """
+    from planner.batch import exit_code, run_batch, workbooks, write_roll_up
+
+    def run() -> int:
+        if not folder.is_dir():
+            raise OutputError(f"{folder}: not a folder of workbooks")
+        output.mkdir(parents=True, exist_ok=True)
+        options: dict[str, object] = {}
+        if time_limit is not None:
+            options["time_limit_s"] = time_limit
+        total = len(workbooks(folder))
+        with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
+            task = progress.add_task("solving", total=total)
+
+            def advance(row: dict[str, object]) -> None:
+                progress.advance(task)
+                if row["outcome"] != "written":
+                    err.print(f"{row['input']}: {row['outcome']}: {row['error']}", markup=False)
+
+            try:
+                table = run_batch(folder, output, workers, advance, **options)
+            except KeyboardInterrupt as interrupt:
+                finished = getattr(interrupt, "partial_rows", None)
+                if finished is not None:
+                    write_roll_up(finished, output)
+                done = 0 if finished is None else len(finished)
+                err.print(f"interrupted; {done} of {total} workbooks finished and kept")
+                return EXIT_INTERRUPTED
+        roll_up = write_roll_up(table, output)
+        written = int((table["outcome"] == "written").sum())
+        out.print(
+            f"{written} of {len(table)} workbooks solved -> {output}; roll-up {roll_up}",
+            markup=False,
+        )
+        return exit_code(table)
 
     raise typer.Exit(_guard(run, debug))
 

@@ -31,6 +31,9 @@ def test_the_smallest_size_measures_what_a_plain_solve_gives(tmp_path: Path) -> 
     result = planner.solve(case, mip_gap=1e-4)
     assert measured["objective"] == pytest.approx(result.objective, rel=2e-4)
     assert (measured["rows"], measured["columns"], measured["nonzeros"]) == (
-        result.summary["rows"], result.summary["columns"], result.summary["nonzeros"])
+        result.summary["rows"],
+        result.summary["columns"],
+        result.summary["nonzeros"],
+    )
     rendered = table([Row(**measured)])
     assert "| small |" in rendered and "HiGHS alone" in rendered

@@ -100,7 +100,7 @@ def _plain(value: Any) -> Any:
     return clean_text(str(value))
 
 
-class _Formats:
+class Formats:
     """XlsxWriter formats, made once per workbook and number format."""
 
     def __init__(self, workbook: Workbook) -> None:
@@ -113,6 +113,7 @@ class _Formats:
         self.italic = workbook.add_format({"italic": True})
 
     def number(self, number_format: str | None) -> Any:
+        """Return the format of ``number_format`` (made once)."""
         key = number_format or "General"
         if key not in self.cache:
             self.cache[key] = self.workbook.add_format({"num_format": key})
@@ -150,7 +151,7 @@ def _widths(sheet: Worksheet, frame: pd.DataFrame) -> None:
 def write_table(
     sheet: Worksheet,
     frame: pd.DataFrame,
-    formats: _Formats,
+    formats: Formats,
     row_formats: list[str | None] | None = None,
 ) -> None:
     """Write ``frame`` with a styled, frozen header, number formats and an autofilter.
@@ -206,7 +207,7 @@ _SUMMARY_FORMATS = {
 }
 
 
-def _summary(sheet: Worksheet, result: Result, formats: _Formats) -> None:
+def _summary(sheet: Worksheet, result: Result, formats: Formats) -> None:
     frame = result.summary_frame()
     frame["meaning"] = [SUMMARY_MEANINGS.get(key, "") for key in frame["key"]]
     write_table(sheet, frame, formats, row_formats=[_SUMMARY_FORMATS.get(k) for k in frame["key"]])
@@ -277,7 +278,7 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
 class _Blocks:
     """Titled tables written one below the other into the ChartData sheet."""
 
-    def __init__(self, sheet: Worksheet, formats: _Formats) -> None:
+    def __init__(self, sheet: Worksheet, formats: Formats) -> None:
         self.sheet = sheet
         self.formats = formats
         self.row = 0  # the next free row (0-based)
@@ -333,7 +334,7 @@ def _line_chart(
 
 
 def _charts(
-    workbook: Workbook, charts: Worksheet, data_sheet: Worksheet, result: Result, formats: _Formats
+    workbook: Workbook, charts: Worksheet, data_sheet: Worksheet, result: Result, formats: Formats
 ) -> None:
     blocks = _chart_data(result)
     unit, currency = result.case.settings.unit, result.case.settings.currency
@@ -448,7 +449,7 @@ def _build(result: Result, path: str) -> None:
 
 
 def _fill(workbook: Workbook, result: Result) -> None:
-    formats = _Formats(workbook)
+    formats = Formats(workbook)
     _summary(workbook.add_worksheet("Summary"), result, formats)
     charts = workbook.add_worksheet("Charts") if result.has_plan else None
     for name, table in result.tables.items():

@@ -1,0 +1,156 @@
+"""Solve every workbook in a folder, in parallel worker processes.
+
+One broken or failing workbook never stops the others: each is solved in
+its own call that turns every outcome into a row of the roll-up (status,
+objective, China share, shortfall, time, the error if any). Ctrl-C stops
+the batch cleanly and keeps what has finished.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner.errors import InputError, OutputError, PlannerError
+
+#: Exit codes of one workbook, as ``planner solve`` gives them.
+EXIT_CODES = {"written": 0, "invalid": 2, "no plan": 3, "not written": 4, "failed": 1}
+ROLL_UP = "batch-summary.xlsx"
+COLUMNS = [
+    "input",
+    "outcome",
+    "status",
+    "objective",
+    "expected_cost",
+    "china_share",
+    "shortfall",
+    "seconds",
+    "output",
+    "error",
+]
+
+
+def workbooks(folder: Path) -> list[Path]:
+    """List the input workbooks of ``folder``: .xlsx/.xlsm, not Excel's lock files, sorted."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file()
+        and path.suffix.lower() in (".xlsx", ".xlsm")
+        and not path.name.startswith(("~$", "."))
+    )
+
+
+def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Solve one workbook into ``out_folder``; return its roll-up row, never raise."""
+    import planner
+
+    started = time.perf_counter()
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row["input"] = path.name
+    try:
+        result = planner.solve(planner.load(path), **options)
+        row.update(status=result.status, objective=result.objective)
+        if not result.has_plan or result.status == "interrupted":
+            row["outcome"] = "no plan"
+            conflicts = "; ".join(str(issue) for issue in result.conflicts)
+            row["error"] = result.summary.get("message", "") + (
+                f": {conflicts}" if conflicts else ""
+            )
+        else:
+            target = out_folder / f"{path.stem}-solution.xlsx"
+            result.write(target)
+            row.update(
+                outcome="written",
+                output=target.name,
+                **{
+                    key: result.summary.get(key)
+                    for key in ("expected_cost", "china_share", "shortfall")
+                },
+            )
+    except InputError as error:
+        row.update(outcome="invalid", error="; ".join(str(i) for i in error.issues))
+    except OutputError as error:
+        row.update(outcome="not written", error=str(error))
+    except PlannerError as error:
+        row.update(outcome="failed", error=str(error))
+    except Exception as error:  # one workbook's bug must not stop the batch
+        row.update(outcome="failed", error=f"internal error: {type(error).__name__}: {error}")
+    row["seconds"] = round(time.perf_counter() - started, 3)
+    return row
+
+
+def run_batch(
+    folder: Path,
+    out_folder: Path,
+    workers: int | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Solve every workbook of ``folder`` into ``out_folder``; return the roll-up table.
+
+    Parameters
+    ----------
+    workers
+        Worker processes (default: one per core).
+    progress
+        Called with each finished row, as it finishes.
+    **options
+        Passed to :func:`planner.solve` for every workbook.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After cancelling what has not started; ``partial_rows`` on the
+        exception holds the rows that finished.
+    """
+    paths = workbooks(folder)
+    rows: list[dict[str, Any]] = []
+    pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    futures: dict[Future[dict[str, Any]], Path] = {
+        pool.submit(solve_one, path, out_folder, options): path for path in paths
+    }
+    try:
+        for future in as_completed(futures):
+            rows.append(future.result())
+            if progress is not None:
+                progress(rows[-1])
+    except KeyboardInterrupt as interrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        interrupt.partial_rows = _table(rows)  # type: ignore[attr-defined]
+        raise
+    pool.shutdown()
+    return _table(rows)
+
+
+def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.sort_values("input", kind="stable").reset_index(drop=True)
+
+
+def exit_code(table: pd.DataFrame) -> int:
+    """0 when every workbook was solved and written, else the worst outcome's code."""
+    return max((EXIT_CODES.get(outcome, 1) for outcome in table["outcome"]), default=0)
+
+
+def write_roll_up(table: pd.DataFrame, out_folder: Path) -> Path:
+    """Write the roll-up workbook (atomically) beside the solutions."""
+    import xlsxwriter
+
+    from planner.io.writer import Formats, save_atomically, write_table
+
+    def build(path: str) -> None:
+        workbook = xlsxwriter.Workbook(
+            path,
+            {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
+        )
+        write_table(workbook.add_worksheet("Batch"), table, Formats(workbook))
+        workbook.close()
+
+    return save_atomically(build, out_folder / ROLL_UP, ["Batch"])

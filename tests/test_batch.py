@@ -1,0 +1,94 @@
+"""planner batch: every workbook of a folder, one roll-up, a broken one stops nothing."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from planner.batch import run_batch, workbooks
+from planner.cli import app
+from tests.conftest import REFERENCE, ROOT
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def folder(
+    tmp_path: Path, hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path]
+) -> Path:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(REFERENCE / "case-00-hand.xlsx", inputs / "a-hand.xlsx")
+    shutil.copy(ROOT / "inputs" / "tiny.xlsx", inputs / "b-tiny.xlsx")
+    hand_sheets["Offers"][1][7] = -5
+    shutil.copy(make_workbook(hand_sheets), inputs / "c-broken.xlsx")
+    (inputs / "d-not-a-workbook.xlsx").write_bytes(b"%PDF-1.4")
+    (inputs / "notes.txt").write_text("not an input")
+    (inputs / "~$a-hand.xlsx").write_bytes(b"Excel's lock file")
+    return inputs
+
+
+def test_only_workbooks_are_taken(folder: Path) -> None:
+    assert [p.name for p in workbooks(folder)] == [
+        "a-hand.xlsx",
+        "b-tiny.xlsx",
+        "c-broken.xlsx",
+        "d-not-a-workbook.xlsx",
+    ]
+
+
+def test_a_broken_workbook_stops_nothing(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    table = run_batch(folder, out, workers=2)
+    assert table["input"].tolist() == [
+        "a-hand.xlsx",
+        "b-tiny.xlsx",
+        "c-broken.xlsx",
+        "d-not-a-workbook.xlsx",
+    ]
+    assert table["outcome"].tolist() == ["written", "written", "invalid", "invalid"]
+    assert table["objective"].iloc[:2].tolist() == pytest.approx([21_702, 21_702], rel=1e-4)
+    assert table["error"].iloc[2] == "Offers!H2: capacity must be >= 0, got -5"
+    assert table["error"].iloc[3].startswith("d-not-a-workbook.xlsx: not an .xlsx workbook")
+    assert sorted(p.name for p in out.iterdir()) == ["a-hand-solution.xlsx", "b-tiny-solution.xlsx"]
+
+
+def test_cli_writes_a_roll_up_and_says_not_all_succeeded(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["batch", str(folder), "-o", str(out), "--workers", "2"])
+    assert result.exit_code == 2  # the worst outcome: invalid input
+    assert result.stdout.startswith("2 of 4 workbooks solved")
+    assert "c-broken.xlsx: invalid: Offers!H2: capacity must be >= 0, got -5" in result.stderr
+    roll_up = openpyxl.load_workbook(out / "batch-summary.xlsx")["Batch"]
+    rows = list(roll_up.iter_rows(values_only=True))
+    assert rows[0][:3] == ("input", "outcome", "status")
+    assert [row[1] for row in rows[1:]] == ["written", "written", "invalid", "invalid"]
+
+
+def test_all_good_exits_0(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(REFERENCE / "case-01.xlsx", inputs / "one.xlsx")
+    result = runner.invoke(app, ["batch", str(inputs), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "one-solution.xlsx").exists()
+
+
+def test_ctrl_c_keeps_what_finished(folder: Path, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def interrupt_after_first(row: dict[str, Any]) -> None:
+        seen.append(row["input"])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        run_batch(folder, tmp_path, workers=1, progress=interrupt_after_first)
+    kept = raised.value.partial_rows  # type: ignore[attr-defined]
+    assert kept["input"].tolist() == seen and len(seen) == 1
