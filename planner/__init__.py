@@ -22,6 +22,7 @@ from planner.api import Result, load, solve, validate
 from planner.data import Case, Settings
 from planner.errors import InputError, Issue, PlannerError, SolverError
 from planner.io.limits import ReaderLimits
+from planner.sweep import SweepResult, sweep
 
 __all__ = [
     "Case",
@@ -32,8 +33,10 @@ __all__ = [
     "Result",
     "Settings",
     "SolverError",
+    "SweepResult",
     "__version__",
     "load",
     "solve",
+    "sweep",
     "validate",
 ]

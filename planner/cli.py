@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
 
-from planner.errors import InputError, OutputError, PlannerError
+from planner.errors import InputError, Issue, OutputError, PlannerError
+from planner.io.writer import check_target
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0,
@@ -99,7 +100,6 @@ def solve(
         logging.basicConfig(
             level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err)]
         )
-    from planner.io.writer import check_target
 
     def run() -> int:
         case = planner.load(workbook)
@@ -160,6 +160,50 @@ def validate(workbook: InputPath, debug: Debug = False) -> None:
             f"{len(case.scenarios)} scenarios",
             markup=False,
         )
+        return EXIT_OK
+
+    raise typer.Exit(_guard(run, debug))
+
+
+@app.command()
+def sweep(
+    workbook: InputPath,
+    vary: Annotated[
+        list[str],
+        typer.Option(
+            "--vary",
+            help='A change and its values, e.g. "china_share_max[Dy]=1.0:0.0:-0.1"; '
+            "repeat for a grid.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sweep workbook to write.")],
+    workers: Annotated[int | None, typer.Option(help="Worker processes [one per core].")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Solver time limit per variant [Settings].")
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Solve a workbook for every combination of changed values; write the trade-off."""
+    import planner
+    from planner.sweep import ChangeError, parse_vary
+
+    def run() -> int:
+        try:
+            changes = dict(parse_vary(text) for text in vary)
+        except ChangeError as error:
+            raise InputError([Issue("--vary", str(error))], str(workbook)) from None
+        check_target(output, str(workbook))
+        case = planner.load(workbook)
+        options: dict[str, object] = {"duals": False}
+        if time_limit is not None:
+            options["time_limit_s"] = time_limit
+        try:
+            result = planner.sweep(case, changes, workers=workers, **options)
+        except ChangeError as error:
+            raise InputError([Issue("--vary", str(error))], str(workbook)) from None
+        result.write(output)
+        solved = int(result.table["status"].isin(["optimal", "time_limit"]).sum())
+        out.print(f"{solved} of {len(result.table)} variants solved -> {output}", markup=False)
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))

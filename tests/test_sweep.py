@@ -1,0 +1,95 @@
+"""Sensitivity sweeps: each variant is exactly a fresh solve of the modified case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+import planner
+from planner.cli import app
+from planner.sweep import ChangeError, apply_change, parse_values, variants
+from tests.conftest import REFERENCE, ROOT
+
+runner = CliRunner()
+HAND = REFERENCE / "case-00-hand.xlsx"
+
+
+def test_values_are_read_inclusively() -> None:
+    assert parse_values("1.0:0.0:-0.25") == [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert parse_values("0.5,0.6") == [0.5, 0.6]
+    with pytest.raises(ChangeError, match="the step must go from start towards stop"):
+        parse_values("0:1:-0.1")
+
+
+def test_a_grid_is_the_product() -> None:
+    grid = variants({"a": [1, 2], "b": [3, 4, 5]})
+    assert len(grid) == 6 and grid[0] == {"a": 1, "b": 3} and grid[-1] == {"a": 2, "b": 5}
+
+
+def test_changes_reach_the_right_cells() -> None:
+    case = planner.load(HAND)
+    apply_change(case, "china_share_max[Nd]", 0.3)
+    apply_change(case, "risk_max[TOTAL]", 0.7)
+    apply_change(case, "capacity[Dy-CN]", 20)
+    apply_change(case, "demand_scale[Dy]", 2)
+    apply_change(case, "Elements.shortage_cost[Nd]", 250)
+    apply_change(case, "cvar_weight", 0.5)
+    assert case.policies[["policy", "element", "value"]].values.tolist() == [
+        ["china_share_max", "Nd", 0.3], ["risk_max", "TOTAL", 0.7]]
+    assert case.offers.loc["Dy-CN", "capacity"] == 20
+    assert case.demand.loc[case.demand.element == "Dy", "quantity"].tolist() == [20, 30]
+    assert case.elements.loc["Nd", "shortage_cost"] == 250
+    assert case.settings.cvar_weight == 0.5
+    with pytest.raises(ChangeError, match="no offer 'Nd-XX'"):
+        apply_change(case, "capacity[Nd-XX]", 1)
+    with pytest.raises(ChangeError, match="not a change name"):
+        apply_change(case, "share", 1)
+
+
+def test_variants_equal_fresh_solves() -> None:
+    case = planner.load(HAND)
+    result = planner.sweep(case, {"china_share_max[Nd]": [1.0, 0.5, 0.3]}, workers=2, mip_gap=0)
+    assert len(result.results) == 3
+    for value, objective in zip([1.0, 0.5, 0.3], result.table["objective"], strict=True):
+        fresh = case.copy()
+        fresh.policies.loc[0, "value"] = value
+        assert objective == pytest.approx(planner.solve(fresh, mip_gap=0).objective, rel=1e-9)
+    assert result.table["objective"].tolist()[:2] == pytest.approx([18_202, 21_702])
+    assert case.policies.loc[0, "value"] == 0.5  # the case itself is untouched
+
+
+def test_the_frontier_is_monotone() -> None:
+    case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
+    result = planner.sweep(case, {"china_share_max[TOTAL]": [0.7, 0.6, 0.5]}, workers=2,
+                           duals=False)
+    costs = result.table["expected_cost"].tolist()
+    objectives = result.table["objective"].tolist()
+    assert objectives == sorted(objectives)  # a tighter cap never costs less
+    assert costs[0] <= costs[-1]
+    assert result.table["efficient"].any()
+    assert "china_share[Dy]" in result.table.columns
+    assert "<table" in result._repr_html_()
+
+
+def test_cli_writes_the_sweep_workbook(tmp_path: Path) -> None:
+    out = tmp_path / "sweep.xlsx"
+    result = runner.invoke(app, ["sweep", str(HAND), "--vary", "china_share_max[Nd]=1.0:0.5:-0.25",
+                                 "--vary", "capacity[Dy-CN]=12,13", "-o", str(out), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"6 of 6 variants solved -> {out}"
+    workbook = openpyxl.load_workbook(out)
+    assert workbook.sheetnames == ["Sweep", "Trade-off", "Frontier"]
+    header = [c.value for c in workbook["Sweep"][1]]
+    assert header[:4] == ["china_share_max[Nd]", "capacity[Dy-CN]", "status", "objective"]
+    assert workbook["Sweep"].max_row == 7
+    assert len(workbook["Trade-off"]._charts) == 1
+
+
+def test_cli_rejects_a_bad_change(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sweep", str(HAND), "--vary", "share=1", "-o",
+                                 str(tmp_path / "s.xlsx")])
+    assert result.exit_code == 2
+    assert "--vary: 'share': not a change name" in result.stderr
