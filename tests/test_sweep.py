@@ -38,7 +38,9 @@ def test_changes_reach_the_right_cells() -> None:
     apply_change(case, "Elements.shortage_cost[Nd]", 250)
     apply_change(case, "cvar_weight", 0.5)
     assert case.policies[["policy", "element", "value"]].values.tolist() == [
-        ["china_share_max", "Nd", 0.3], ["risk_max", "TOTAL", 0.7]]
+        ["china_share_max", "Nd", 0.3],
+        ["risk_max", "TOTAL", 0.7],
+    ]
     assert case.offers.loc["Dy-CN", "capacity"] == 20
     assert case.demand.loc[case.demand.element == "Dy", "quantity"].tolist() == [20, 30]
     assert case.elements.loc["Nd", "shortage_cost"] == 250
@@ -63,8 +65,9 @@ def test_variants_equal_fresh_solves() -> None:
 
 def test_the_frontier_is_monotone() -> None:
     case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
-    result = planner.sweep(case, {"china_share_max[TOTAL]": [0.7, 0.6, 0.5]}, workers=2,
-                           duals=False)
+    result = planner.sweep(
+        case, {"china_share_max[TOTAL]": [0.7, 0.6, 0.5]}, workers=2, duals=False
+    )
     costs = result.table["expected_cost"].tolist()
     objectives = result.table["objective"].tolist()
     assert objectives == sorted(objectives)  # a tighter cap never costs less
@@ -76,8 +79,21 @@ def test_the_frontier_is_monotone() -> None:
 
 def test_cli_writes_the_sweep_workbook(tmp_path: Path) -> None:
     out = tmp_path / "sweep.xlsx"
-    result = runner.invoke(app, ["sweep", str(HAND), "--vary", "china_share_max[Nd]=1.0:0.5:-0.25",
-                                 "--vary", "capacity[Dy-CN]=12,13", "-o", str(out), "--workers", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            str(HAND),
+            "--vary",
+            "china_share_max[Nd]=1.0:0.5:-0.25",
+            "--vary",
+            "capacity[Dy-CN]=12,13",
+            "-o",
+            str(out),
+            "--workers",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"6 of 6 variants solved -> {out}"
     workbook = openpyxl.load_workbook(out)
@@ -89,7 +105,8 @@ def test_cli_writes_the_sweep_workbook(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_a_bad_change(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["sweep", str(HAND), "--vary", "share=1", "-o",
-                                 str(tmp_path / "s.xlsx")])
+    result = runner.invoke(
+        app, ["sweep", str(HAND), "--vary", "share=1", "-o", str(tmp_path / "s.xlsx")]
+    )
     assert result.exit_code == 2
     assert "--vary: 'share': not a change name" in result.stderr
