@@ -110,3 +110,20 @@ def test_cli_rejects_a_bad_change(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--vary: 'share': not a change name" in result.stderr
+
+
+def test_the_japan_trade_off_example_runs() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "china_share_tradeoff", ROOT / "examples" / "china_share_tradeoff.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main()
+    costs = result.table["expected_cost"].tolist()
+    assert costs == sorted(costs)  # less China share, more cost
+    assert result.table["china_share"].tolist() == pytest.approx(
+        [0.70, 0.65, 0.60, 0.55, 0.50, 0.45, 0.40], abs=1e-6)
+    assert (ROOT / "outputs" / "japan-2026-china-tradeoff.xlsx").exists()
