@@ -139,7 +139,7 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         "objective": report.objective or float("nan"),
         "seconds": seconds,
         "highs_alone": highs_alone,
-        "peak_mb": peak_mb,
+        "peak_mb": planner_peak_mb,
     }
 
 
