@@ -122,6 +122,28 @@ class Result:
                 return table
         raise AttributeError(name)
 
+    def _repr_html_(self) -> str:
+        """Show the key figures as a table in Jupyter."""
+        keys = (
+            "status",
+            "objective",
+            "expected_cost",
+            "cvar",
+            "china_share",
+            "shortfall",
+            "contracted_offers",
+            "mip_gap",
+            "solve_seconds",
+            "message",
+        )
+        frame = pd.DataFrame(
+            {
+                "key": [k for k in keys if k in self.summary],
+                "value": [self.summary[k] for k in keys if k in self.summary],
+            }
+        )
+        return str(frame.to_html(index=False))
+
     def summary_frame(self) -> pd.DataFrame:
         """Return the Summary as a two-column table (``key``, ``value``)."""
         return pd.DataFrame({"key": list(self.summary), "value": list(self.summary.values())})

@@ -33,6 +33,8 @@ def test_result_exposes_every_table(hand: planner.Case) -> None:
     assert result.purchases is result.tables["Purchases"]
     assert result.scenario_costs is result.tables["ScenarioCosts"]
     assert result.summary_frame().columns.tolist() == ["key", "value"]
+    html = result._repr_html_()
+    assert "<table" in html and "21702" in html
 
 
 def test_a_policy_changed_in_python_changes_the_plan(hand: planner.Case) -> None:

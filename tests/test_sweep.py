@@ -125,5 +125,6 @@ def test_the_japan_trade_off_example_runs() -> None:
     costs = result.table["expected_cost"].tolist()
     assert costs == sorted(costs)  # less China share, more cost
     assert result.table["china_share"].tolist() == pytest.approx(
-        [0.70, 0.65, 0.60, 0.55, 0.50, 0.45, 0.40], abs=1e-6)
+        [0.70, 0.65, 0.60, 0.55, 0.50, 0.45, 0.40], abs=1e-6
+    )
     assert (ROOT / "outputs" / "japan-2026-china-tradeoff.xlsx").exists()
