@@ -186,7 +186,13 @@ def adoption_table(plan: Plan, data: ModelData, activities: pd.DataFrame) -> pd.
     )
 
 
-def _flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
+def opening_stock(plan: Plan, data: ModelData) -> np.ndarray:
+    """Stock at the start of each period: the initial stock, then last period's end."""
+    first = np.repeat(data.initial_stock[:, None, None], plan.stock.shape[2], axis=2)
+    return np.concatenate([first, plan.stock[:, :-1, :]], axis=1)
+
+
+def flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
     """Per [element, period, scenario]: purchases, recycling, substitution."""
     n_e = len(data.elements)
     purchased = np.zeros((n_e, *plan.purchase.shape[1:]))
@@ -199,14 +205,8 @@ def _flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
 
 def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     """Stock against its cover target, with the whole balance of every row."""
-    flows = _flows(plan, data)
-    opening = np.concatenate(
-        [
-            np.repeat(data.initial_stock[:, None, None], len(data.scenarios), axis=2),
-            plan.stock[:, :-1, :],
-        ],
-        axis=1,
-    )
+    inflows = flows(plan, data)
+    opening = opening_stock(plan, data)
     target = data.cover_target()
     daily = data.demand / data.days[None, :, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -224,9 +224,9 @@ def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     )
     frame["below_target"] = _flat(plan.cover_gap)
     frame["opening"] = _flat(opening)
-    frame["purchased"] = _flat(flows["purchased"])
-    frame["recycled"] = _flat(flows["recycled"])
-    frame["substituted"] = _flat(flows["substituted"])
+    frame["purchased"] = _flat(inflows["purchased"])
+    frame["recycled"] = _flat(inflows["recycled"])
+    frame["substituted"] = _flat(inflows["substituted"])
     frame["shortage"] = _flat(plan.unmet)
     frame["demand"] = _flat(data.demand)
     return frame

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.model.parameters import TOTAL, ModelData
-from planner.results import Plan, supply_measures
+from planner.results import Plan, flows, opening_stock, supply_measures
 
 #: Absolute slack allowed, scaled by the size of the quantities compared.
 TOLERANCE = 1e-6
@@ -62,16 +62,10 @@ def _bounds(plan: Plan, data: ModelData) -> list[str]:
 
 def _balances(plan: Plan, data: ModelData) -> list[str]:
     problems = []
-    purchased = np.zeros_like(plan.stock)
-    np.add.at(purchased, data.offer_element, plan.purchase)
-    activity = np.einsum("ke,ktw->etw", data.yields, plan.level)
-    opening = np.concatenate(
-        [
-            np.repeat(data.initial_stock[:, None, None], plan.stock.shape[2], axis=2),
-            plan.stock[:, :-1, :],
-        ],
-        axis=1,
-    )
+    inflow = flows(plan, data)
+    purchased = inflow["purchased"]
+    activity = inflow["recycled"] + inflow["substituted"]
+    opening = opening_stock(plan, data)
     residual = opening + purchased + activity + plan.unmet - data.demand - plan.stock
     off = np.abs(residual) > _slack(opening, purchased, data.demand, plan.stock)
     if off.any():
