@@ -16,6 +16,7 @@ from planner.errors import InputError, Issue, SolverError
 from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
 from planner.model import build_model, derive
+from planner.model.update import rebind
 from planner.results import (
     COST_KEYS,
     activities_table,
@@ -185,37 +186,72 @@ def solve(case: Case, **options: Any) -> Result:
     Result
         Status, objective, summary and tables.
     """
-    solve_options, time_limit, gap = _options(case, options)
-    warnings = validate(case)
-    data = derive(case)
-    logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
-    model = build_model(data)
-    session = HighsSession(model, solve_options)
-    logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
-    report = session.solve(time_limit, gap)
-    logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
-    conflicts: list[Issue] = []
-    tables: dict[str, pd.DataFrame] = {}
-    summary = _base_summary(case, data, report, solve_options, time_limit, gap, warnings)
-    if report.has_plan:
-        wanted = solve_options.duals and report.status != INTERRUPTED
-        duals = session.duals(priced_constraints(model)) if wanted else {}
-        tables, figures = _tables(case, data, model, duals)
-        summary.update(figures)
-    elif report.status == INFEASIBLE and solve_options.explain_infeasible:
-        from planner.diagnose import explain_infeasibility
+    return Resolver(**options).solve(case)
 
-        conflicts = explain_infeasibility(case, solve_options, time_limit)
-    summary["message"] = report.message
-    return Result(
-        status=report.status,
-        objective=report.objective,
-        summary=summary,
-        tables=tables,
-        report=report,
-        case=case,
-        conflicts=conflicts,
-    )
+
+class Resolver:
+    """Solves one case after another, keeping the model between them.
+
+    The first case is built and handed to HiGHS; a later case of the same
+    shape (the same offers, windows, scenario tree and policy cells; values
+    may differ) changes that model in place and is re-solved warm, starting
+    from the previous plan. A case of another shape is built anew.
+    ``result.report.extra["reused"]`` says which happened.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.model: Any = None
+        self.session: HighsSession | None = None
+
+    def solve(self, case: Case) -> Result:
+        """Solve ``case`` (see :func:`solve`), re-using the model when its shape allows."""
+        solve_options, time_limit, gap = _options(case, self.options)
+        warnings = validate(case)
+        data = derive(case)
+        reused = self._reuse(data)
+        if not reused:
+            logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
+            self.model = build_model(data)
+            self.session = HighsSession(self.model, solve_options)
+        model, session = self.model, self.session
+        assert session is not None
+        logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
+        report = session.solve(time_limit, gap)
+        report.extra["reused"] = reused
+        logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
+        conflicts: list[Issue] = []
+        tables: dict[str, pd.DataFrame] = {}
+        summary = _base_summary(case, data, report, solve_options, time_limit, gap, warnings)
+        if report.has_plan:
+            wanted = solve_options.duals and report.status != INTERRUPTED
+            duals = session.duals(priced_constraints(model)) if wanted else {}
+            tables, figures = _tables(case, data, model, duals)
+            summary.update(figures)
+        elif report.status == INFEASIBLE and solve_options.explain_infeasible:
+            from planner.diagnose import explain_infeasibility
+
+            conflicts = explain_infeasibility(case, solve_options, time_limit)
+        summary["message"] = report.message
+        return Result(
+            status=report.status,
+            objective=report.objective,
+            summary=summary,
+            tables=tables,
+            report=report,
+            case=case,
+            conflicts=conflicts,
+        )
+
+    def _reuse(self, data: Any) -> bool:
+        """Change the kept model for ``data`` in place; False when it must be built anew."""
+        if self.model is None or self.session is None:
+            return False
+        if rebind(self.model, data) and self.session.sync():
+            logger.info("changed the model in place")
+            return True
+        self.model = self.session = None
+        return False
 
 
 def _base_summary(

@@ -357,4 +357,4 @@ def duals_table(
 def priced_constraints(model: pyo.ConcreteModel) -> list[Any]:
     """Return the constraints whose duals are reported (kinds 1 upper, 3, 8, 9, 10)."""
     components = (model.capacity, model.balance, model.china_share, model.risk, model.offer_share)
-    return [con for component in components for con in component.values()]
+    return [con for component in components for con in component.values() if con.active]

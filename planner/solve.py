@@ -22,9 +22,11 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.tee import capture_output
+from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from planner.errors import SolverError
+from planner.model.update import coefficient_arrays
 
 logger = logging.getLogger(__name__)
 INF = highspy.kHighsInf
@@ -89,6 +91,13 @@ def _gap(objective: float | None, bound: float | None) -> float | None:
     return abs(objective - bound) / max(abs(objective), 1e-10)
 
 
+#: HiGHS options switched off for a warm-started re-solve (see HighsSession.solve).
+WARM_START_OFF = (
+    "mip_heuristic_run_rins",
+    "mip_heuristic_run_rens",
+    "mip_heuristic_run_root_reduced_cost",
+)
+
 _ROW_BOUNDS = {0: "equal", 1: "upper", -1: "lower"}
 
 
@@ -114,6 +123,7 @@ class HighsSession:
         self.rows: list[Any] = [] if repn is None else [row.constraint for row in repn.rows]
         self.columns: list[Any] = [] if repn is None else list(repn.columns)
         self.nonzeros = 0 if repn is None else int(repn.A.nnz)
+        self.start: Any = None  # the last plan, offered to the next solve as a start
         if repn is not None:
             self._pass_model(repn)
         self.handoff_seconds = time.perf_counter() - started
@@ -146,6 +156,121 @@ class HighsSession:
         status = self.highs.passModel(lp)
         if status == highspy.HighsStatus.kError:
             raise SolverError("HiGHS refused the model")
+        self._keep_state(repn, lp)
+
+    def _keep_state(self, repn: Any, lp: Any) -> None:
+        """Remember what HiGHS holds, so that :meth:`sync` pushes only differences."""
+        self._column_of = {id(var): j for j, var in enumerate(self.columns)}
+        self._row_of = {id(row): i for i, row in enumerate(self.rows)}
+        self._syncable = len(self._row_of) == len(self.rows)  # no constraint split in two
+        matrix = repn.A.tocsr()
+        self._terms: list[dict[int, float]] | None = None
+        self._matrix = matrix
+        self._row_lower = np.array(lp.row_lower_, dtype=float)
+        self._row_upper = np.array(lp.row_upper_, dtype=float)
+        self._col_lower = np.array(lp.col_lower_, dtype=float)
+        self._col_upper = np.array(lp.col_upper_, dtype=float)
+        self._cost = np.array(lp.col_cost_, dtype=float)
+        self._offset = float(lp.offset_)
+
+    def _all_terms(self) -> list[dict[int, float]]:
+        """Each row's {column: coefficient} as HiGHS holds it (made on the first sync)."""
+        if self._terms is None:
+            m = self._matrix
+            self._terms = [
+                dict(zip(m.indices[a:b].tolist(), m.data[a:b].tolist(), strict=True))
+                for a, b in zip(m.indptr[:-1], m.indptr[1:], strict=True)
+            ]
+        return self._terms
+
+    def sync(self) -> bool:
+        """Push the model's rows, bounds and objective as they now stand to HiGHS, in place.
+
+        Only coefficients, bounds and costs that differ are changed; rows
+        deactivated since are freed, rows added since are appended. Returns
+        False (HiGHS partly changed: discard this session) when the model now
+        uses a variable HiGHS has no column for.
+        """
+        if self.infeasible_constant or not self._syncable:
+            return False
+        try:
+            for i, row in enumerate(self.rows):
+                self._sync_row(i, row)
+            self._add_new_rows()
+            self._sync_columns()
+        except KeyError:
+            return False
+        return True
+
+    def _linear_terms(self, body: Any) -> tuple[dict[int, float], float]:
+        if isinstance(body, LinearExpression) and all(type(c) is float for c in body.linear_coefs):
+            variables, coefficients, constant = body.linear_vars, body.linear_coefs, body.constant
+        else:
+            variables, coefficients, constant = coefficient_arrays(body)
+        terms: dict[int, float] = {}
+        for var, coefficient in zip(variables, coefficients, strict=True):
+            j = self._column_of[id(var)]
+            terms[j] = terms.get(j, 0.0) + float(coefficient)
+        return {j: c for j, c in terms.items() if c != 0.0}, float(pyo.value(constant))
+
+    def _row_bounds(self, row: Any, constant: float) -> tuple[float, float]:
+        lower, upper = pyo.value(row.lower), pyo.value(row.upper)
+        return (
+            -INF if lower is None else float(lower) - constant,
+            INF if upper is None else float(upper) - constant,
+        )
+
+    def _sync_row(self, i: int, row: Any) -> None:
+        highs = self.highs
+        if not row.active:
+            lower, upper = -INF, INF
+        else:
+            terms, constant = self._linear_terms(row.body)
+            held = self._all_terms()
+            for j in held[i].keys() | terms.keys():
+                value = terms.get(j, 0.0)
+                if held[i].get(j, 0.0) != value:
+                    highs.changeCoeff(i, j, value)
+            held[i] = terms
+            lower, upper = self._row_bounds(row, constant)
+        if lower != self._row_lower[i] or upper != self._row_upper[i]:
+            highs.changeRowBounds(i, lower, upper)
+            self._row_lower[i], self._row_upper[i] = lower, upper
+
+    def _add_new_rows(self) -> None:
+        for row in self.model.component_data_objects(pyo.Constraint, active=True):
+            if id(row) in self._row_of:
+                continue
+            terms, constant = self._linear_terms(row.body)
+            lower, upper = self._row_bounds(row, constant)
+            columns = np.fromiter(terms.keys(), dtype=np.int32, count=len(terms))
+            values = np.fromiter(terms.values(), dtype=float, count=len(terms))
+            self.highs.addRow(lower, upper, len(terms), columns, values)
+            self._row_of[id(row)] = len(self.rows)
+            self.rows.append(row)
+            self._all_terms().append(terms)
+            self._row_lower = np.append(self._row_lower, lower)
+            self._row_upper = np.append(self._row_upper, upper)
+
+    def _sync_columns(self) -> None:
+        highs = self.highs
+        lower = np.array([-INF if v.lb is None else v.lb for v in self.columns], dtype=float)
+        upper = np.array([INF if v.ub is None else v.ub for v in self.columns], dtype=float)
+        changed = np.flatnonzero((lower != self._col_lower) | (upper != self._col_upper))
+        if len(changed):
+            highs.changeColsBounds(len(changed), changed, lower[changed], upper[changed])
+            self._col_lower, self._col_upper = lower, upper
+        goal = next(self.model.component_data_objects(pyo.Objective, active=True))
+        terms, offset = self._linear_terms(goal.expr)
+        cost = np.zeros(len(self.columns))
+        cost[list(terms)] = list(terms.values())
+        changed = np.flatnonzero(cost != self._cost)
+        if len(changed):
+            highs.changeColsCost(len(changed), changed, cost[changed])
+            self._cost = cost
+        if offset != self._offset:
+            highs.changeObjectiveOffset(offset)
+            self._offset = offset
 
     def _set_options(self, time_limit_s: float | None, mip_gap: float | None) -> None:
         highs = self.highs
@@ -187,10 +312,23 @@ class HighsSession:
         return "interrupted" if interrupted.is_set() else None
 
     def solve(self, time_limit: float, mip_gap: float) -> SolverReport:
-        """Solve the model as it stands; load the plan into the variables if there is one."""
+        """Solve the model as it stands; load the plan into the variables if there is one.
+
+        After a first solve (a re-solve of a changed model), the last plan is
+        offered to HiGHS as a start and the sub-MIP heuristics (RINS, RENS,
+        root reduced cost) are off: their job, a good early plan, is what the
+        start gives, and on the example cases they are most of the root's time.
+        The plan is still proven optimal to the same gap.
+        """
         if self.infeasible_constant:
             return self._report_infeasible_constant()
         self._set_options(time_limit, mip_gap)
+        if self.start is not None:
+            for heuristic in WARM_START_OFF:
+                self.highs.setOptionValue(heuristic, False)
+            start = highspy.HighsSolution()
+            start.col_value = self.start
+            self.highs.setSolution(start)
         started = time.perf_counter()
         error = self._run()
         seconds = time.perf_counter() - started
@@ -230,6 +368,7 @@ class HighsSession:
         if has_plan or model_status == highspy.HighsModelStatus.kModelEmpty:
             has_plan = True
             self._load_values()
+            self.start = list(highs.getSolution().col_value)
             objective = float(info.objective_function_value)
             bound = float(info.mip_dual_bound) if self.integer.any() else objective
         return SolverReport(

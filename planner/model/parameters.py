@@ -388,9 +388,19 @@ def resolve_policies(
     caps: dict[str, dict[tuple[str, int], Cap]] = {p: {} for p in POLICIES if p != "min_offers"}
     min_offers: dict[str, Cap] = {}
     for policy in POLICIES:
-        rows = policies[policies["policy"] == policy]
-        if rows.empty:
+        selected = policies[policies["policy"] == policy]
+        if selected.empty:
             continue
+        rows = [
+            (label, _named(element), _named(period), float(value))
+            for label, element, period, value in zip(
+                selected.index,
+                selected["element"],
+                selected["period"],
+                selected["value"],
+                strict=True,
+            )
+        ]
         targets = list(data.elements)
         if policy in ("china_share_max", "risk_max"):
             targets.append(TOTAL)
@@ -408,24 +418,25 @@ def resolve_policies(
     return caps, min_offers
 
 
-def _applicable(rows: pd.DataFrame, element: str, period: str, tightest: Any) -> Cap | None:
+def _named(value: Any) -> Any:
+    """Return a Policies cell's element or period, None where blank (it covers all)."""
+    return None if _blank(value) or value == "" else value
+
+
+def _applicable(
+    rows: list[tuple[Any, Any, Any, float]], element: str, period: str, tightest: Any
+) -> Cap | None:
     best_rank, chosen = -1, []
-    for label, record in rows.iterrows():
-        row_element = (
-            None if _blank(record["element"]) or record["element"] == "" else record["element"]
-        )
-        row_period = (
-            None if _blank(record["period"]) or record["period"] == "" else record["period"]
-        )
+    for label, row_element, row_period, value in rows:
         if row_element is None and element == TOTAL:
             continue
         if row_element not in (None, element) or row_period not in (None, period):
             continue
         rank = (row_element is not None) + (row_period is not None)
         if rank > best_rank:
-            best_rank, chosen = rank, [(label, float(record["value"]))]
+            best_rank, chosen = rank, [(label, value)]
         elif rank == best_rank:
-            chosen.append((label, float(record["value"])))
+            chosen.append((label, value))
     if not chosen:
         return None
     value = tightest(v for _, v in chosen)

@@ -23,3 +23,10 @@ def define_variables(model: pyo.ConcreteModel, data: ModelData) -> None:
     model.stock = pyo.Var(model.ELEMENT_NODES, bounds=_storage_bounds)  # s[e,n]
     model.unmet = pyo.Var(model.ELEMENT_NODES, domain=pyo.NonNegativeReals)  # u[e,n]
     model.cover_gap = pyo.Var(model.COVER_NODES, domain=pyo.NonNegativeReals)  # g[e,n]
+
+
+def refresh_bounds(model: pyo.ConcreteModel) -> None:
+    """Set the bounds that come from data (storage capacity) again, after ``model.data`` changed."""
+    for e, n in model.ELEMENT_NODES:
+        model.stock[e, n].setlb(_storage_bounds(model, e, n)[0])
+        model.stock[e, n].setub(_storage_bounds(model, e, n)[1])

@@ -1,0 +1,134 @@
+"""Change a built model's numbers in place for new data of the same shape.
+
+A sweep solves one case many times with a few values changed. Instead of
+building a new model per variant, :func:`rebind` points the built model at
+the variant's data and re-evaluates every row with the same rules the
+builder used (so a row is still defined in one place), setting each
+constraint's new expression in place. A row whose rule now skips it is
+deactivated; a row the base skipped but the variant needs is added to its
+(already indexed) family. The solver session then pushes only what differs
+to HiGHS (:meth:`planner.solve.HighsSession.sync`).
+
+The shape must be the same: the index sets (delivery windows, cover cells,
+policy cells), the scenario tree and whether CVaR is on. When it is not,
+:func:`rebind` says so and leaves the model untouched; the caller builds anew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+
+from planner.model import balance, objective, policies, sets, supply, variables
+from planner.model.parameters import ModelData
+
+#: Every constraint family: its component name and rule (the builder's order).
+FAMILIES: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("capacity", supply.capacity_rule),
+    ("minimum_take", supply.minimum_take_rule),
+    ("activity_capacity", supply.activity_capacity_rule),
+    ("balance", balance.balance_rule),
+    ("substitution_limit", balance.substitution_limit_rule),
+    ("cover", balance.cover_rule),
+    ("china_share", policies.china_share_rule),
+    ("risk", policies.risk_rule),
+    ("offer_share", policies.offer_share_rule),
+    ("min_offers", policies.min_offers_rule),
+    ("cvar_definition", objective.cvar_excess_rule),
+)
+
+_SETS = ("NODES", "OFFERS", "ACTIVITIES", "ELEMENTS", "SCENARIOS")
+_SPARSE_SETS = ("OFFER_NODES", "ACTIVITY_NODES", "ELEMENT_NODES", "COVER_NODES")
+_POLICY_CELLS = {"china_share": "china_share_max", "risk": "risk_max"}
+
+
+def _shape(data: ModelData) -> tuple[Any, ...]:
+    """Everything that decides which variables and rows exist."""
+    scratch = pyo.ConcreteModel()
+    scratch.data = data
+    sets.define_sets(scratch, data)
+    return (
+        [(node.period, node.scenarios, node.parent) for node in data.nodes],
+        *(list(getattr(scratch, name)) for name in (*_SETS, *_SPARSE_SETS)),
+        *(set(policies._cells(scratch, policy)) for policy in _POLICY_CELLS.values()),
+        data.cvar_weight > 0,
+        scratch.offers_of,
+    )
+
+
+def same_shape(model: pyo.ConcreteModel, data: ModelData) -> bool:
+    """Whether ``data`` gives ``model`` the same variables and at most the same rows."""
+    old, new = _shape(model.data), _shape(data)
+    policy_at = 1 + len(_SETS) + len(_SPARSE_SETS)
+    fixed = [i for i in range(len(old)) if not policy_at <= i < policy_at + len(_POLICY_CELLS)]
+    if any(old[i] != new[i] for i in fixed):
+        return False
+    # a policy cell the variant drops is a skipped row; one it adds has no index: rebuild
+    return all(new[i] <= old[i] for i in range(policy_at, policy_at + len(_POLICY_CELLS)))
+
+
+def rebind(model: pyo.ConcreteModel, data: ModelData) -> bool:
+    """Re-evaluate ``model`` for ``data`` in place; False (model untouched) if the shape differs.
+
+    Returns
+    -------
+    bool
+        True when every row, bound and the objective now follow ``data``.
+    """
+    if not same_shape(model, data):
+        return False
+    model.data = data
+    sets.define_availability(model, data)  # yields are coefficients, kept in these lists
+    model.china_weight = data.china.astype(float)
+    model.recycling_china_weight = data.activity_china.astype(float)
+    variables.refresh_bounds(model)
+    for name, rule in FAMILIES:
+        component = model.component(name)
+        if component is None:
+            continue
+        cells = _cells(model, name, component)
+        for index in component.index_set():
+            value = rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
+            _set_row(component, index, value)
+    for n in model.NODES:
+        model.node_cost[n].set_value(objective.node_cost_rule(model, n))
+    model.del_component(model.total_cost)
+    objective.define_objective(model, data)
+    return True
+
+
+def _cells(model: pyo.ConcreteModel, name: str, component: Any) -> Any:
+    """Return the indices the variant has rows for (policy cells may be fewer)."""
+    if name in _POLICY_CELLS:
+        return set(policies._cells(model, _POLICY_CELLS[name]))
+    return component.index_set()
+
+
+def _args(index: Any) -> tuple[Any, ...]:
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _set_row(component: Any, index: Any, value: Any) -> None:
+    skipped = value is pyo.Constraint.Skip
+    if index in component:
+        row = component[index]
+        if skipped:
+            row.deactivate()
+        else:
+            row.set_value(value)
+            row.activate()
+    elif not skipped:
+        component[index] = value
+
+
+def coefficient_arrays(expression: Any) -> tuple[list[Any], np.ndarray, float]:
+    """(variables, coefficients, constant) of a linear expression, duplicates summed."""
+    from pyomo.repn import generate_standard_repn
+
+    repn = generate_standard_repn(expression, compute_values=True, quadratic=False)
+    if repn.nonlinear_expr is not None:
+        raise ValueError("a row is not linear")
+    return list(repn.linear_vars), np.array(repn.linear_coefs, dtype=float), float(repn.constant)
