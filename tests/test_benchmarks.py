@@ -9,6 +9,7 @@ import pytest
 import planner
 from benchmarks.generate import Size, generate, write
 from benchmarks.run import STAGES, Row, measure, table
+from tests.conftest import REFERENCE
 
 
 @pytest.mark.parametrize("size", [Size(1, 1, 1, 1), Size(3, 4, 5, 3), Size(17, 3, 4, 6)])
@@ -37,3 +38,12 @@ def test_the_smallest_size_measures_what_a_plain_solve_gives(tmp_path: Path) -> 
     )
     rendered = table([Row(**measured)])
     assert "| small |" in rendered and "HiGHS alone" in rendered
+
+
+def test_the_sweep_benchmark_checks_its_variants() -> None:
+    from benchmarks.sweep import measure, report
+
+    timing = measure(REFERENCE / "case-00-hand.xlsx", "capacity[Dy-CN]=12,13,14", repeats=1)
+    assert timing.variants == 3 and timing.reused == 2
+    assert timing.largest_difference < 1e-9
+    assert "changed in place" in report(timing, Path("hand.xlsx"), "capacity[Dy-CN]=12,13,14")

@@ -1,0 +1,136 @@
+"""Time a sweep's variants against fresh build-and-solves of the same case.
+
+    python -m benchmarks.sweep                    # Japan, china_share_max[Dy]=1.0:0.0:-0.1
+    python -m benchmarks.sweep --vary "capacity[Nd-LYN]=0:400:50" --markdown out.md
+
+All in one process, one core (``workers=1``), one after the other:
+
+* **fresh**: ``planner.solve`` of the unchanged case, three times (read not
+  included; validate, build, hand-off, solve, duals, tables), the median;
+* **sweep**: ``planner.sweep`` of the grid in one run, so its first variant
+  builds the model and every later one changes it in place and re-solves
+  warm; the time per variant is that of the later ones (their median);
+* **fresh per variant**: ``planner.solve`` of each variant's case on its own.
+
+The target (issue 4): a variant costs at most a quarter of a fresh solve.
+Every variant's objective is checked against its fresh solve, so a fast
+wrong answer cannot pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import planner
+from planner.sweep import apply_change, parse_vary, variants
+
+ROOT = Path(__file__).resolve().parent.parent
+JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
+DEFAULT_VARY = "china_share_max[Dy]=1.0:0.0:-0.1"
+TARGET = 0.25
+
+
+@dataclass
+class Timing:
+    """What one sweep benchmark measured (seconds)."""
+
+    fresh: float  # median fresh solve of the base case
+    first: float  # the sweep's first variant (builds)
+    per_variant: float  # median of the later variants (in place)
+    fresh_per_variant: float  # median fresh solve of the same variants
+    variants: int
+    reused: int
+    largest_difference: float  # relative objective difference, sweep against fresh
+
+    @property
+    def ratio(self) -> float:
+        """Time per variant over one fresh build-and-solve (the target's measure)."""
+        return self.per_variant / self.fresh
+
+
+def measure(path: Path, vary: str, repeats: int = 3) -> Timing:
+    """Run the benchmark (see the module's description)."""
+    case = planner.load(path)
+    name, values = parse_vary(vary)
+    fresh = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        planner.solve(case, duals=False)
+        fresh.append(time.perf_counter() - started)
+    times: list[float] = []
+    previous = time.perf_counter()
+
+    def tick(done: int) -> None:
+        nonlocal previous
+        now = time.perf_counter()
+        times.append(now - previous)
+        previous = now
+
+    previous = time.perf_counter()
+    swept = planner.sweep(case, {name: values}, workers=1, progress=tick, duals=False)
+    fresh_variants, differences = [], []
+    for values_tried, result in zip(variants({name: values}), swept.results, strict=True):
+        variant = case.copy()
+        apply_change(variant, name, values_tried[name])
+        started = time.perf_counter()
+        alone = planner.solve(variant, duals=False)
+        fresh_variants.append(time.perf_counter() - started)
+        if alone.objective is not None and result.objective is not None:
+            differences.append(abs(result.objective - alone.objective) / abs(alone.objective))
+        elif alone.status != result.status:
+            differences.append(float("inf"))
+    return Timing(
+        fresh=statistics.median(fresh),
+        first=times[0],
+        per_variant=statistics.median(times[1:]) if len(times) > 1 else float("nan"),
+        fresh_per_variant=statistics.median(fresh_variants),
+        variants=len(times),
+        reused=sum(bool(r.report.extra.get("reused")) for r in swept.results),
+        largest_difference=max(differences, default=0.0),
+    )
+
+
+def report(timing: Timing, path: Path, vary: str) -> str:
+    """Render the measurement as a Markdown section."""
+    met = "met" if timing.ratio <= TARGET else "MISSED"
+    return "\n".join(
+        [
+            f"### Sweep: `{vary}` on `{path.name}`",
+            "",
+            "| measure | seconds |",
+            "|---|---:|",
+            f"| fresh build-and-solve of the case (median of 3) | {timing.fresh:.3f} |",
+            f"| sweep, first variant (builds the model) | {timing.first:.3f} |",
+            f"| sweep, per later variant (in place, warm; median) | {timing.per_variant:.3f} |",
+            f"| fresh build-and-solve of each variant (median) | {timing.fresh_per_variant:.3f} |",
+            "",
+            f"{timing.variants} variants, {timing.reused} changed in place. Per variant / fresh "
+            f"solve = **{timing.ratio:.2f}** (target <= {TARGET}: {met}); per variant / fresh "
+            f"solve of the same variants = {timing.per_variant / timing.fresh_per_variant:.2f}. "
+            f"Largest objective difference against the fresh solves: "
+            f"{timing.largest_difference:.1e} (relative).",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    """Command line: run, print, optionally write Markdown."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workbook", type=Path, default=JAPAN)
+    parser.add_argument("--vary", default=DEFAULT_VARY)
+    parser.add_argument("--markdown", type=Path, help="also write the section to this file")
+    arguments = parser.parse_args()
+    timing = measure(arguments.workbook, arguments.vary)
+    text = report(timing, arguments.workbook, arguments.vary)
+    print(text)
+    if arguments.markdown:
+        arguments.markdown.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
