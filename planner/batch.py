@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,7 @@ def run_batch(
     out_folder: Path,
     workers: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    executor: Executor | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Solve every workbook of ``folder`` into ``out_folder``; return the roll-up table.
@@ -101,6 +102,11 @@ def run_batch(
         Worker processes (default: one per core).
     progress
         Called with each finished row, as it finishes.
+    executor
+        Where to solve instead of local processes: any
+        :class:`concurrent.futures.Executor`, e.g. a Dask cluster's
+        ``distributed.Client(address).get_executor()`` (or the ``Client``);
+        its workers must see ``folder`` and ``out_folder``.
     **options
         Passed to :func:`planner.solve` for every workbook.
 
@@ -111,8 +117,11 @@ def run_batch(
         exception holds the rows that finished.
     """
     paths = workbooks(folder)
+    out_folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    if executor is not None and hasattr(executor, "get_executor"):
+        executor = executor.get_executor()  # a distributed.Client
+    pool = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
     futures: dict[Future[dict[str, Any]], Path] = {
         pool.submit(solve_one, path, out_folder, options): path for path in paths
     }
@@ -122,10 +131,15 @@ def run_batch(
             if progress is not None:
                 progress(rows[-1])
     except KeyboardInterrupt as interrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if executor is None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            for future in futures:
+                future.cancel()
         interrupt.partial_rows = _table(rows)  # type: ignore[attr-defined]
         raise
-    pool.shutdown()
+    if executor is None:
+        pool.shutdown()
     return _table(rows)
 
 

@@ -9,12 +9,13 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -165,42 +166,80 @@ def validate(workbook: InputPath, debug: Debug = False) -> None:
     raise typer.Exit(_guard(run, debug))
 
 
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) instead of "
+        "local worker processes; the workers must see the same files.",
+    ),
+]
+
+
 @app.command()
 def sweep(
     workbook: InputPath,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sweep workbook to write.")],
     vary: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--vary",
             help='A change and its values, e.g. "china_share_max[Dy]=1.0:0.0:-0.1"; '
-            "repeat for a grid.",
+            "repeat for a grid. Default: the workbook's Sweep sheet.",
         ),
-    ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Sweep workbook to write.")],
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [one per core].")] = None,
+    scheduler: Scheduler = None,
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver time limit per variant [Settings].")
     ] = None,
     debug: Debug = False,
 ) -> None:
-    """Solve a workbook for every combination of changed values; write the trade-off."""
+    """Solve a workbook for every combination of changed values; write the trade-off.
+
+    Variants run in parallel, one run of neighbouring variants per worker;
+    each run builds the model once and changes it in place. Ctrl-C stops and
+    writes the variants that finished.
+    """
     import planner
-    from planner.sweep import ChangeError, parse_vary
+    from planner.sweep import ChangeError, parse_vary, sheet_changes, variants
 
     def run() -> int:
         try:
-            changes = dict(parse_vary(text) for text in vary)
+            changes = dict(parse_vary(text) for text in vary or [])
         except ChangeError as error:
             raise InputError([Issue("--vary", str(error))], str(workbook)) from None
         check_target(output, str(workbook))
         case = planner.load(workbook)
+        if not changes:
+            changes = sheet_changes(case)
+        if not changes:
+            raise InputError(
+                [Issue("--vary", "nothing to vary: give --vary or fill the Sweep sheet")],
+                str(workbook),
+            )
         options: dict[str, object] = {"duals": False}
         if time_limit is not None:
             options["time_limit_s"] = time_limit
-        try:
-            result = planner.sweep(case, changes, workers=workers, **options)
-        except ChangeError as error:
-            raise InputError([Issue("--vary", str(error))], str(workbook)) from None
+        total = len(variants(changes))
+        with _executor(scheduler) as executor, _bar(total, "variants") as advance:
+            try:
+                result = planner.sweep(
+                    case, changes, workers=workers, executor=executor, progress=advance, **options
+                )
+            except ChangeError as error:
+                raise InputError([Issue("--vary", str(error))], str(workbook)) from None
+            except KeyboardInterrupt as interrupt:
+                partial = getattr(interrupt, "partial", None)
+                done = 0 if partial is None else len(partial.results)
+                if partial is not None and done:
+                    partial.write(output)
+                err.print(
+                    f"interrupted; {done} of {total} variants finished"
+                    + (f" and written -> {output}" if done else ""),
+                    markup=False,
+                )
+                return EXIT_INTERRUPTED
         result.write(output)
         solved = int(result.table["status"].isin(["optimal", "time_limit"]).sum())
         out.print(f"{solved} of {len(result.table)} variants solved -> {output}", markup=False)
@@ -209,11 +248,38 @@ def sweep(
     raise typer.Exit(_guard(run, debug))
 
 
+@contextlib.contextmanager
+def _executor(scheduler: str | None) -> Iterator[Any]:
+    """Yield a Dask cluster's executor for ``--scheduler``, else None (local processes)."""
+    if scheduler is None:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise PlannerError("--scheduler needs Dask: pip install 'planner[dask]'") from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as error:
+        raise PlannerError(f"cannot reach the Dask scheduler {scheduler}: {error}") from None
+    with client:
+        yield client.get_executor()
+
+
+@contextlib.contextmanager
+def _bar(total: int, what: str) -> Iterator[Callable[[int], None]]:
+    """Show a progress bar on a terminal (quiet otherwise); yield ``update(done)``."""
+    with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda done: progress.update(task, completed=done)
+
+
 @app.command()
 def batch(
     folder: Annotated[Path, typer.Argument(help="Folder of input workbooks.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the solutions.")],
     workers: Annotated[int | None, typer.Option(help="Worker processes [one per core].")] = None,
+    scheduler: Scheduler = None,
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver time limit in seconds [Settings].")
     ] = None,
@@ -234,16 +300,17 @@ def batch(
         if time_limit is not None:
             options["time_limit_s"] = time_limit
         total = len(workbooks(folder))
-        with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
-            task = progress.add_task("solving", total=total)
+        with _executor(scheduler) as executor, _bar(total, "workbooks") as update:
+            rows: list[dict[str, object]] = []
 
             def advance(row: dict[str, object]) -> None:
-                progress.advance(task)
+                rows.append(row)
+                update(len(rows))
                 if row["outcome"] != "written":
                     err.print(f"{row['input']}: {row['outcome']}: {row['error']}", markup=False)
 
             try:
-                table = run_batch(folder, output, workers, advance, **options)
+                table = run_batch(folder, output, workers, advance, executor=executor, **options)
             except KeyboardInterrupt as interrupt:
                 finished = getattr(interrupt, "partial_rows", None)
                 if finished is not None:
@@ -258,6 +325,67 @@ def batch(
             markup=False,
         )
         return exit_code(table)
+
+    raise typer.Exit(_guard(run, debug))
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 shares it (then set a token).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Solves running at once.")] = 2,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Where jobs are kept [a new temporary folder]."),
+    ] = None,
+    keep_hours: Annotated[float, typer.Option(help="Delete finished jobs after this.")] = 24.0,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted.")] = 20,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Longest solve a job may take, seconds.")
+    ] = 300.0,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="PLANNER_TOKEN", help="Require 'Authorization: Bearer TOKEN'."),
+    ] = None,
+    basic_auth: Annotated[
+        str | None,
+        typer.Option(envvar="PLANNER_BASIC_AUTH", help="Require HTTP Basic USER:PASSWORD."),
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Serve the upload page and the JSON API (OpenAPI at /openapi.json)."""
+
+    def run() -> int:
+        import uvicorn
+
+        from planner.web.app import ServerConfig, create_app
+
+        credentials = None
+        if basic_auth is not None:
+            user, colon, password = basic_auth.partition(":")
+            if not colon or not user or not password:
+                raise PlannerError("--basic-auth: give USER:PASSWORD")
+            credentials = (user, password)
+        if host not in ("127.0.0.1", "localhost", "::1") and not (token or credentials):
+            err.print(
+                f"warning: serving on {host} without --token or --basic-auth: "
+                "anyone who can reach it can use it",
+                markup=False,
+            )
+        config = ServerConfig(
+            data_dir=data_dir,
+            workers=workers,
+            keep_seconds=keep_hours * 3600,
+            max_upload_bytes=max_upload_mb * 1024 * 1024,
+            max_time_limit=time_limit,
+            token=token,
+            basic_auth=credentials,
+        )
+        err.print(f"planner serving on http://{host}:{port}/ (Ctrl-C stops)", markup=False)
+        uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+        return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))
 

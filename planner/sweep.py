@@ -19,10 +19,11 @@ worker processes.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import re
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from planner.data import ROW, TABLES, Case
+from planner.results import expected_shares
 
 POLICIES = ("china_share_max", "risk_max", "offer_share_max", "min_offers")
 OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk")
@@ -118,6 +120,14 @@ def _cell(case: Case, what: str, key: str, value: float, name: str) -> None:
     table.loc[key, column] = value
 
 
+def sheet_changes(case: Case) -> dict[str, list[float]]:
+    """Return the changes listed in the case's Sweep sheet (checked with the case)."""
+    return {
+        str(name).strip(): parse_values(str(values))
+        for name, values in zip(case.sweep["change"], case.sweep["values"], strict=True)
+    }
+
+
 def variants(changes: Mapping[str, Iterable[float]]) -> list[dict[str, float]]:
     """Every combination of the changes' values, in order."""
     names = list(changes)
@@ -127,13 +137,38 @@ def variants(changes: Mapping[str, Iterable[float]]) -> list[dict[str, float]]:
     ]
 
 
-def _solve_variant(case: Case, values: dict[str, float], options: dict[str, Any]) -> Any:
-    import planner
+def chunks(grid: list[dict[str, float]], parts: int) -> list[list[dict[str, float]]]:
+    """Split the grid into ``parts`` runs of neighbouring variants (warm starts follow them)."""
+    parts = max(1, min(parts, len(grid)))
+    bounds = np.linspace(0, len(grid), parts + 1).round().astype(int)
+    return [grid[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
-    variant = case.copy()
-    for name, value in values.items():
-        apply_change(variant, name, value)
-    return planner.solve(variant, **options)
+
+def solve_chunk(
+    case: Case, chunk: list[dict[str, float]], options: dict[str, Any], queue: Any = None
+) -> list[Any]:
+    """Solve neighbouring variants with one model, changed in place between them.
+
+    Stops early, keeping what finished, when a solve is interrupted (Ctrl-C).
+    ``queue``, if given, receives one item per finished variant (progress).
+    """
+    from planner.api import Resolver
+
+    resolver = Resolver(**options)
+    results: list[Any] = []
+    try:
+        for values in chunk:
+            variant = case.copy()
+            for name, value in values.items():
+                apply_change(variant, name, value)
+            results.append(resolver.solve(variant))
+            if queue is not None:
+                queue.put(1)
+            if results[-1].status == "interrupted":
+                break
+    except KeyboardInterrupt:
+        pass  # the finished variants are kept; the caller sees fewer results
+    return results
 
 
 def _row(values: dict[str, float], result: Any) -> dict[str, Any]:
@@ -144,15 +179,10 @@ def _row(values: dict[str, float], result: Any) -> dict[str, Any]:
     shares = result.tables.get("Shares")
     if shares is not None and len(shares):
         probability = result.case.scenarios["probability"]
-        basis = f"china_share_{result.case.settings.china_basis}"
-        weighted = shares.assign(
-            _w=shares["scenario"].map(probability),
-            _c=shares[basis].fillna(0.0) * shares["supply"],
-        )
-        for element, part in weighted.groupby("element", sort=False):
-            supply = float((part["supply"] * part["_w"]).sum())
-            china = float((part["_c"] * part["_w"]).sum())
-            row[f"china_share[{element}]"] = china / supply if supply > 0 else np.nan
+        table = expected_shares(shares, probability, result.case.settings.china_basis)
+        for element, share in zip(table["element"], table["china_share"], strict=True):
+            if element != "TOTAL":
+                row[f"china_share[{element}]"] = share
     contracts = result.tables.get("Contracts")
     if contracts is not None:
         row["contracted"] = ", ".join(contracts.loc[contracts["contracted"] == 1, "offer"])
@@ -191,9 +221,18 @@ class SweepResult:
 
 
 def sweep(
-    case: Case, changes: Mapping[str, Iterable[float]], workers: int | None = None, **options: Any
+    case: Case,
+    changes: Mapping[str, Iterable[float]],
+    workers: int | None = None,
+    executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> SweepResult:
     """Solve ``case`` for every combination of ``changes``' values.
+
+    The grid is split into runs of neighbouring variants, one per worker;
+    each run builds the model once and changes it in place from one variant
+    to the next, re-solving warm (see :class:`planner.api.Resolver`).
 
     Parameters
     ----------
@@ -203,23 +242,150 @@ def sweep(
         Change name -> values to try (see this module's grammar).
     workers
         Worker processes (default: one per core; 1 solves in this process).
+    executor
+        Where to run the runs instead: any :class:`concurrent.futures.Executor`,
+        e.g. a Dask cluster's ``distributed.Client(address).get_executor()``
+        (or the ``Client`` itself). Results equal the in-process ones.
+    progress
+        Called with the number of variants finished so far, as they finish.
     **options
         Passed to :func:`planner.solve` for every variant.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C, after the workers stop; ``partial`` on the exception is
+        the :class:`SweepResult` of the variants that finished.
     """
     grid = variants(changes)
     probe = case.copy()
     for values in grid[:1]:
         for name, value in values.items():
             apply_change(probe, name, value)  # a bad name fails here, before any solve
-    if (workers or os.cpu_count() or 1) <= 1 or len(grid) <= 1:
-        results = [_solve_variant(case, values, options) for values in grid]
-    else:
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-            futures = [pool.submit(_solve_variant, case, values, options) for values in grid]
-            results = [future.result() for future in futures]
+    runs = _run_all(case, grid, options, workers, executor, progress)
+    results = [result for run in runs for result in run]
+    table = _table(grid[: len(results)], results) if runs else pd.DataFrame()
+    return SweepResult(table=table, results=results)
+
+
+def _table(grid: list[dict[str, float]], results: list[Any]) -> pd.DataFrame:
     table = pd.DataFrame(
         [_row(values, result) for values, result in zip(grid, results, strict=True)]
     )
     if {"expected_cost", "china_share"} <= set(table.columns):
         table["efficient"] = efficient(table["expected_cost"], table["china_share"])
-    return SweepResult(table=table, results=results)
+    return table
+
+
+def _run_all(
+    case: Case,
+    grid: list[dict[str, float]],
+    options: dict[str, Any],
+    workers: int | None,
+    executor: Executor | None,
+    progress: Callable[[int], None] | None,
+) -> list[list[Any]]:
+    """Every run's results, in grid order; on Ctrl-C raise with what finished."""
+    if executor is not None and hasattr(executor, "get_executor"):
+        executor = executor.get_executor()  # a distributed.Client
+    count = workers or (os.cpu_count() or 1)
+    runs = chunks(grid, count)
+    if executor is None and (count <= 1 or len(grid) <= 1):
+        finished: list[list[Any]] = []
+        counter = _Counter(progress)
+        try:
+            for run in runs:
+                finished.append(solve_chunk(case, run, options, counter))
+                if len(finished[-1]) < len(run):
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            finished += [[] for _ in runs[len(finished) :]]
+            interrupt.partial = _partial(runs, finished)  # type: ignore[attr-defined]
+            raise
+        return finished
+    return _run_parallel(case, runs, options, executor, count, progress)
+
+
+def _run_parallel(
+    case: Case,
+    runs: list[list[dict[str, float]]],
+    options: dict[str, Any],
+    executor: Executor | None,
+    count: int,
+    progress: Callable[[int], None] | None,
+) -> list[list[Any]]:
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=count)
+    manager = multiprocessing.Manager() if own and progress is not None else None
+    queue = manager.Queue() if manager is not None else None
+    futures = [pool.submit(solve_chunk, case, run, options, queue) for run in runs]
+    done = 0
+    try:
+        while not all(future.done() for future in futures):
+            wait(futures, timeout=0.2)
+            done = _drain(queue, futures, runs, done, progress)
+        _drain(queue, futures, runs, done, progress)
+        finished = [future.result() for future in futures]
+        if any(len(got) < len(run) for got, run in zip(finished, runs, strict=True)):
+            raise KeyboardInterrupt  # a worker was interrupted
+        return finished
+    except KeyboardInterrupt as interrupt:
+        wait(futures, timeout=30)  # the workers got Ctrl-C too and return what finished
+        interrupt.partial = _partial(runs, [_finished(future) for future in futures])  # type: ignore[attr-defined]
+        raise
+    finally:
+        if own:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if manager is not None:
+            manager.shutdown()
+
+
+def _finished(future: Future[list[Any]]) -> list[Any]:
+    """Return a run's results, or none if it did not finish (cancelled or failed)."""
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return []
+
+
+def _partial(runs: list[list[dict[str, float]]], finished: list[list[Any]]) -> SweepResult:
+    """Return the sweep result of the variants that finished, with their grid values."""
+    values = [run[j] for run, got in zip(runs, finished, strict=True) for j in range(len(got))]
+    results = [result for got in finished for result in got]
+    return SweepResult(
+        table=_table(values, results) if results else pd.DataFrame(), results=results
+    )
+
+
+def _drain(
+    queue: Any,
+    futures: list[Future[list[Any]]],
+    runs: list[list[dict[str, float]]],
+    done: int,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Report progress: per variant from the queue, else per finished run."""
+    if progress is None:
+        return done
+    if queue is not None:
+        try:
+            while not queue.empty():
+                queue.get_nowait()
+                done += 1
+        except (OSError, EOFError):  # the manager was stopped by Ctrl-C too
+            return done
+    else:
+        done = sum(len(run) for future, run in zip(futures, runs, strict=True) if future.done())
+    progress(done)
+    return done
+
+
+class _Counter:
+    """A queue-like progress sink for in-process runs."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress, self.done = progress, 0
+
+    def put(self, item: int) -> None:
+        self.done += item
+        if self.progress is not None:
+            self.progress(self.done)

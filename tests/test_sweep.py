@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -10,7 +13,7 @@ from typer.testing import CliRunner
 
 import planner
 from planner.cli import app
-from planner.sweep import ChangeError, apply_change, parse_values, variants
+from planner.sweep import ChangeError, apply_change, chunks, parse_values, variants
 from tests.conftest import REFERENCE, ROOT
 
 runner = CliRunner()
@@ -53,8 +56,10 @@ def test_changes_reach_the_right_cells() -> None:
 
 def test_variants_equal_fresh_solves() -> None:
     case = planner.load(HAND)
-    result = planner.sweep(case, {"china_share_max[Nd]": [1.0, 0.5, 0.3]}, workers=2, mip_gap=0)
+    result = planner.sweep(case, {"china_share_max[Nd]": [1.0, 0.5, 0.3]}, workers=1, mip_gap=0)
     assert len(result.results) == 3
+    reused = [r.report.extra["reused"] for r in result.results]
+    assert reused == [False, True, True]  # one build, then changed in place
     for value, objective in zip([1.0, 0.5, 0.3], result.table["objective"], strict=True):
         fresh = case.copy()
         fresh.policies.loc[0, "value"] = value
@@ -102,6 +107,11 @@ def test_cli_writes_the_sweep_workbook(tmp_path: Path) -> None:
     assert header[:4] == ["china_share_max[Nd]", "capacity[Dy-CN]", "status", "objective"]
     assert workbook["Sweep"].max_row == 7
     assert len(workbook["Trade-off"]._charts) == 1
+    with zipfile.ZipFile(out) as archive:
+        pictures = [n for n in archive.namelist() if n.startswith("xl/media/")]
+        assert len(pictures) == 1
+        assert archive.read(pictures[0]).startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(archive.read(pictures[0])) > 10_000  # a drawn chart, not an empty image
 
 
 def test_cli_rejects_a_bad_change(tmp_path: Path) -> None:
@@ -128,3 +138,83 @@ def test_the_japan_trade_off_example_runs() -> None:
         [0.70, 0.65, 0.60, 0.55, 0.50, 0.45, 0.40], abs=1e-6
     )
     assert (ROOT / "outputs" / "japan-2026-china-tradeoff.xlsx").exists()
+
+
+def test_runs_split_the_grid_into_neighbours() -> None:
+    grid = variants({"a": range(7)})
+    runs = chunks(grid, 3)
+    assert [len(run) for run in runs] == [2, 3, 2]
+    assert [v for run in runs for v in run] == grid
+    assert len(chunks(grid[:2], 8)) == 2
+
+
+def test_progress_counts_every_variant() -> None:
+    seen: list[int] = []
+    planner.sweep(
+        planner.load(HAND),
+        {"capacity[Dy-CN]": [12, 13, 14]},
+        workers=2,
+        progress=seen.append,
+        duals=False,
+    )
+    assert seen[-1] == 3 and seen == sorted(seen)
+
+
+def test_ctrl_c_keeps_finished_variants() -> None:
+    def interrupt_after_second(done: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        planner.sweep(
+            planner.load(HAND),
+            {"capacity[Dy-CN]": [12, 13, 14, 15]},
+            workers=1,
+            progress=interrupt_after_second,
+        )
+    partial = raised.value.partial  # type: ignore[attr-defined]
+    assert partial.table["capacity[Dy-CN]"].tolist() == [12, 13]
+    assert len(partial.results) == 2
+
+
+def _with_sweep_sheet(
+    hand_sheets: dict[str, list[list[Any]]], rows: list[list[Any]]
+) -> dict[str, list[list[Any]]]:
+    return {**hand_sheets, "Sweep": [["change", "values"], *rows]}
+
+
+def test_cli_takes_the_sweep_sheet(
+    tmp_path: Path, hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path]
+) -> None:
+    sheets = _with_sweep_sheet(
+        hand_sheets, [["china_share_max[Nd]", "1.0:0.5:-0.5"], ["capacity[Dy-CN]", "12,13"]]
+    )
+    source = make_workbook(sheets)
+    plain = planner.solve(planner.load(HAND)).objective
+    assert planner.solve(planner.load(source)).objective == pytest.approx(plain)  # ignored
+    out = tmp_path / "sweep.xlsx"
+    result = runner.invoke(app, ["sweep", str(source), "-o", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"4 of 4 variants solved -> {out}"
+    header = [c.value for c in openpyxl.load_workbook(out)["Sweep"][1]]
+    assert header[:2] == ["china_share_max[Nd]", "capacity[Dy-CN]"]
+
+
+def test_a_bad_sweep_sheet_names_its_cells(
+    tmp_path: Path, hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path]
+) -> None:
+    sheets = _with_sweep_sheet(
+        hand_sheets, [["capacity[Nd-XX]", "1,2"], ["china_share_max[Nd]", "1:0:+0.1"]]
+    )
+    source = make_workbook(sheets)
+    result = runner.invoke(app, ["sweep", str(source), "-o", str(tmp_path / "s.xlsx")])
+    assert result.exit_code == 2
+    assert "Sweep!A2: 'capacity[Nd-XX]': no offer 'Nd-XX'" in result.stderr
+    assert "Sweep!B3: '1:0:+0.1': the step must go from start towards stop" in result.stderr
+    assert not (tmp_path / "s.xlsx").exists()
+
+
+def test_nothing_to_vary_is_an_input_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sweep", str(HAND), "-o", str(tmp_path / "s.xlsx")])
+    assert result.exit_code == 2
+    assert "give --vary or fill the Sweep sheet" in result.stderr

@@ -1,0 +1,85 @@
+"""A changed case re-solved in place equals a fresh build and solve of it."""
+
+from __future__ import annotations
+
+import pytest
+
+import planner
+from planner.api import Resolver
+from planner.sweep import apply_change
+from tests.conftest import REFERENCE, ROOT
+
+JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
+
+# (change, value, whether the model's shape allows changing it in place)
+CHANGES = [
+    ("china_share_max[Dy]", 0.8, True),  # coefficients of existing rows
+    ("china_share_max[Dy]", 1.0, True),  # the row can no longer bind: skipped
+    ("capacity[Nd-CN]", 0.0, True),
+    ("unit_cost[Tb-CN]", 1.0, True),  # objective only
+    ("demand_scale", 1.2, True),  # right-hand sides and cover targets
+    ("Elements.storage_capacity[Nd]", 700.0, True),  # a column bound
+    ("cvar_alpha", 0.8, True),
+    ("cvar_weight", 0.0, False),  # CVaR variables disappear: built anew
+    ("china_share_max", 0.9, False),  # new policy cells: built anew
+]
+
+
+@pytest.fixture(scope="module")
+def japan() -> planner.Case:
+    return planner.load(JAPAN)
+
+
+@pytest.fixture(scope="module")
+def resolver(japan: planner.Case) -> Resolver:
+    resolver = Resolver(duals=False)
+    assert resolver.solve(japan).report.extra["reused"] is False
+    return resolver
+
+
+@pytest.mark.parametrize(("name", "value", "in_place"), CHANGES)
+def test_in_place_equals_fresh(
+    japan: planner.Case, resolver: Resolver, name: str, value: float, in_place: bool
+) -> None:
+    variant = japan.copy()
+    apply_change(variant, name, value)
+    resolver.solve(japan)  # back to the base, so every change starts from it
+    again = resolver.solve(variant)
+    fresh = planner.solve(variant, duals=False)
+    assert again.report.extra["reused"] is in_place
+    assert again.status == fresh.status == "optimal"
+    assert again.objective == pytest.approx(fresh.objective, rel=1e-7)
+    for key in ("expected_cost", "cvar", "china_share", "shortfall"):
+        assert again.summary[key] == pytest.approx(fresh.summary[key], rel=1e-6, abs=1e-6)
+
+
+def test_a_row_the_base_skipped_is_added() -> None:
+    case = planner.load(REFERENCE / "case-00-hand.xlsx")
+    loose = case.copy()
+    apply_change(loose, "china_share_max[Nd]", 1.0)  # cannot bind: the base has no row
+    resolver = Resolver()
+    resolver.solve(loose)
+    tight = case.copy()
+    apply_change(tight, "china_share_max[Nd]", 0.3)
+    again = resolver.solve(tight)
+    fresh = planner.solve(tight)
+    assert again.report.extra["reused"] is True
+    assert again.objective == pytest.approx(fresh.objective, rel=1e-9)
+    duals = again.tables["Duals"]
+    fresh_duals = fresh.tables["Duals"]
+    share = duals[duals["constraint"] == fresh_duals["constraint"].iloc[0]]
+    assert len(duals) == len(fresh_duals)  # the new row is priced like a built one
+    assert share["dual"].tolist() == pytest.approx(
+        fresh_duals[fresh_duals["constraint"] == share["constraint"].iloc[0]]["dual"].tolist()
+    )
+
+
+def test_an_infeasible_variant_then_a_feasible_one() -> None:
+    case = planner.load(REFERENCE / "case-00-hand.xlsx")
+    resolver = Resolver(explain_infeasible=False)
+    resolver.solve(case)
+    impossible = case.copy()
+    apply_change(impossible, "china_share_max[Nd]", 0.0)
+    apply_change(impossible, "Elements.shortage_cost[Nd]", 1e9)
+    assert resolver.solve(impossible).status == planner.solve(impossible).status
+    assert resolver.solve(case).objective == pytest.approx(planner.solve(case).objective)
