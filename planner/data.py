@@ -34,6 +34,7 @@ TABLES: dict[str, str] = {
     "Policies": "policies",
     "Scenarios": "scenarios",
     "Disruptions": "disruptions",
+    "Sweep": "sweep",
 }
 
 ROW = "_row"
@@ -88,6 +89,7 @@ class Case:
     policies: pd.DataFrame
     scenarios: pd.DataFrame
     disruptions: pd.DataFrame
+    sweep: pd.DataFrame  # changes for planner sweep; not part of the model
     source: Source = field(default_factory=Source)
     warnings: list[Issue] = field(default_factory=list)
 
@@ -106,7 +108,7 @@ class Case:
         digest.update(repr(sorted(vars(self.settings).items())).encode())
         for item in fields(self):
             value = getattr(self, item.name)
-            if isinstance(value, pd.DataFrame):
+            if isinstance(value, pd.DataFrame) and item.name != "sweep":
                 digest.update(item.name.encode())
                 digest.update(value.drop(columns=[ROW], errors="ignore").to_csv().encode())
         return digest.hexdigest()

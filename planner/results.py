@@ -358,3 +358,27 @@ def priced_constraints(model: pyo.ConcreteModel) -> list[Any]:
     """Return the constraints whose duals are reported (kinds 1 upper, 3, 8, 9, 10)."""
     components = (model.capacity, model.balance, model.china_share, model.risk, model.offer_share)
     return [con for component in components for con in component.values() if con.active]
+
+
+def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) -> pd.DataFrame:
+    """Probability-weighted China share of each element (and TOTAL) over the horizon.
+
+    ``shares`` is the Shares table, ``probability`` the scenario probabilities
+    by scenario id. Returns ``element``, ``supply`` (expected units),
+    ``china_share`` (expected China-linked supply over expected supply, on
+    ``basis``) and ``china_cap`` (the tightest cap over the periods, NaN if none).
+    """
+    weight = shares["scenario"].map(probability)
+    frame = pd.DataFrame(
+        {
+            "element": shares["element"],
+            "supply": shares["supply"] * weight,
+            "china": shares[f"china_share_{basis}"].fillna(0.0) * shares["supply"] * weight,
+            "china_cap": shares["china_cap"],
+        }
+    )
+    grouped = frame.groupby("element", sort=False).agg(
+        supply=("supply", "sum"), china=("china", "sum"), china_cap=("china_cap", "min")
+    )
+    grouped["china_share"] = (grouped["china"] / grouped["supply"]).where(grouped["supply"] > 0)
+    return grouped.drop(columns="china").reset_index()

@@ -904,6 +904,31 @@ def check_disruptions(case: Case) -> list[Issue]:
     return issues
 
 
+def check_sweep(case: Case) -> list[Issue]:
+    """Each Sweep row names a value of this case and values that can be read."""
+    from planner.sweep import ChangeError, apply_change, parse_values
+
+    where = Locator(case)
+    issues: list[Issue] = []
+    for label, record in _records(case.sweep):
+        name, values = record["change"], record["values"]
+        if _is_blank(name) or _is_blank(values):
+            continue  # reported as required
+        try:
+            tried = parse_values(str(values))
+        except ChangeError as error:
+            issues.append(Issue(where.cell("Sweep", "values", label), str(error)))
+            tried = []
+        if not tried:
+            issues.append(Issue(where.cell("Sweep", "values", label), "no values to try"))
+            continue
+        try:
+            apply_change(case.copy(), str(name), tried[0])
+        except ChangeError as error:
+            issues.append(Issue(where.cell("Sweep", "change", label), str(error)))
+    return issues
+
+
 CHECKS = (
     check_columns,
     check_settings,
@@ -917,6 +942,7 @@ CHECKS = (
     check_policies,
     check_scenarios,
     check_disruptions,
+    check_sweep,
 )
 
 

@@ -530,8 +530,21 @@ def japan() -> openpyxl.Workbook:
             *_disruptions(),
         ],
     )
+    _sheet(
+        workbook,
+        "Sweep",
+        [["change", "values"], ["china_share_max[TOTAL]", "0.70:0.40:-0.05"]],
+    )
     notes = [["topic", "value", "source or reasoning"], *[list(n) for n in NOTES]]
     notes += [[f"Scenario {s}", f"probability {p:.0%}", why] for s, p, why in SCENARIOS]
+    notes += [
+        [
+            "Sweep",
+            "china_share_max[TOTAL] from 70% to 40%",
+            "What each point of China share costs: planner sweep inputs/japan-2026.xlsx -o ... "
+            "reads this sheet; planner solve ignores it.",
+        ]
+    ]
     _sheet(workbook, "Notes", notes)
     return workbook
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import xlsxwriter
 
 from planner.io.writer import Formats, check_target, save_atomically, write_table
@@ -52,7 +54,46 @@ def _build(result: SweepResult, path: str) -> None:
         chart.set_y_axis({"name": "expected cost"})
         chart.set_size({"width": 900, "height": 480})
         chart_sheet.insert_chart("A1", chart)
+        chart_sheet.write("Q1", "The same chart as a picture:")
+        chart_sheet.insert_image(
+            "Q2",
+            "trade-off.png",
+            {"image_data": trade_off_png(table), "x_scale": 0.75, "y_scale": 0.75},
+        )
     workbook.close()
+
+
+def trade_off_png(table: pd.DataFrame) -> io.BytesIO:
+    """Draw expected cost against China share, the efficient frontier marked, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen needed
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    figure = Figure(figsize=(9, 4.8), dpi=100)
+    axes = figure.add_subplot()
+    axes.scatter(table["china_share"], table["expected_cost"], label="variants", color="#4472C4")
+    frontier = table[table["efficient"]].sort_values("china_share")
+    if len(frontier):
+        axes.plot(
+            frontier["china_share"],
+            frontier["expected_cost"],
+            marker="D",
+            color="#C00000",
+            label="efficient frontier",
+        )
+    axes.set_title("Expected cost against China share")
+    axes.set_xlabel("China share of supply (expected)")
+    axes.set_ylabel("expected cost")
+    axes.xaxis.set_major_formatter(PercentFormatter(1.0))
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    image.seek(0)
+    return image
 
 
 def write_sweep(result: SweepResult, path: Path) -> Path:
