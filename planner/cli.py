@@ -336,6 +336,9 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Solves running at once.")] = 2,
+    queue_limit: Annotated[
+        int, typer.Option(help="Jobs that may wait for a solver; more are refused (503).")
+    ] = 20,
     data_dir: Annotated[
         Path | None,
         typer.Option("--data-dir", help="Where jobs are kept [a new temporary folder]."),
@@ -377,6 +380,7 @@ def serve(
         config = ServerConfig(
             data_dir=data_dir,
             workers=workers,
+            queue_limit=queue_limit,
             keep_seconds=keep_hours * 3600,
             max_upload_bytes=max_upload_mb * 1024 * 1024,
             max_time_limit=time_limit,

@@ -1,0 +1,419 @@
+"""The web page and JSON API: upload a workbook, watch it solve, download the plan.
+
+Server-rendered HTML (Jinja2, autoescaped), charts drawn in the job process,
+no front-end build and nothing from a CDN. Solves run in worker processes
+(:mod:`planner.web.jobs`); the event loop only reads and writes files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+from planner.web.jobs import FINISHED, UPLOAD, Busy, Job, JobRunner
+
+HERE = Path(__file__).parent
+CSRF_COOKIE = "planner_csrf"
+Kind = Literal["solve", "sweep"]
+CHARTS = ("shares", "costs", "stock")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass
+class ServerConfig:
+    """How the server runs (``planner serve --help`` sets these)."""
+
+    data_dir: Path | None = None  # default: a new temporary folder
+    workers: int = 2
+    queue_limit: int = 20
+    keep_seconds: float = 24 * 3600
+    grace_seconds: float = 30.0
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_time_limit: float = 300.0
+    token: str | None = None
+    basic_auth: tuple[str, str] | None = None
+    runner: JobRunner | None = field(default=None, repr=False)
+
+
+class JobView(BaseModel):
+    """A job as the JSON API shows it."""
+
+    id: str
+    kind: str
+    filename: str
+    status: str
+    created: float
+    started: float | None
+    finished: float | None
+    time_limit_s: float
+    error: str
+    result: dict[str, Any] | None = None
+    page: str
+    solution: str | None = None
+
+
+class UploadLimit:
+    """Refuse a request body over ``max_bytes`` with 413, while it streams in."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, counting its body's bytes."""
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        over = False
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    over = True  # the app sees the client go; its answer becomes the 413
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def answered(message: Message) -> None:
+            nonlocal started
+            if over:
+                if not started:
+                    started = True
+                    await self._refuse(send)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, answered)
+        if over and not started:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = f"upload too large: the limit is {self.max_bytes // (1024 * 1024)} MB".encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """Build the application (the job runner starts and stops with it)."""
+    config = config or ServerConfig()
+    root = config.data_dir or Path(tempfile.mkdtemp(prefix="planner-serve-"))
+    runner = config.runner or JobRunner(
+        root / "jobs",
+        workers=config.workers,
+        queue_limit=config.queue_limit,
+        keep_seconds=config.keep_seconds,
+        grace_seconds=config.grace_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner.start()
+        yield
+        runner.stop()
+
+    from planner import __version__
+
+    app = FastAPI(
+        title="planner",
+        version=__version__,
+        description="Upload a sourcing workbook, get the plan. The same operations as the page.",
+        docs_url=None,  # Swagger UI loads from a CDN; the OpenAPI document is at /openapi.json
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runner = runner
+    app.state.config = config
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["number"] = _number
+    templates.env.filters["percent"] = _percent
+    templates.env.globals["version"] = __version__
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if request.url.path != "/healthz" and not _authorised(request, config):
+            headers = {"WWW-Authenticate": 'Basic realm="planner"'} if config.basic_auth else {}
+            return Response("authentication required", status_code=401, headers=headers)
+        if request.method == "POST" and not _same_origin(request):
+            return Response("cross-site request refused", status_code=403)
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"  # no-referrer makes Origin "null"
+        return response
+
+    _add_pages(app, runner, config, templates)
+    _add_api(app, runner, config)
+    return UploadLimit(app, config.max_upload_bytes)  # type: ignore[return-value]
+
+
+def _job_or_404(runner: JobRunner, job_id: str) -> Job:
+    job = runner.get(job_id)
+    if job is None:
+        raise HTTPException(404, "no such job (results are deleted after a while)")
+    return job
+
+
+def _accept(
+    runner: JobRunner,
+    config: ServerConfig,
+    upload: UploadFile,
+    kind: str,
+    change: str,
+    values: str,
+    time_limit: float | None,
+) -> Job:
+    """Store an upload under a random name in a new job folder and queue the job."""
+    name = (upload.filename or "workbook.xlsx")[:200]  # shown only; the reader judges the content
+    limit = min(time_limit or config.max_time_limit, config.max_time_limit)
+    job_id, folder = runner.new_folder()
+    with (folder / UPLOAD).open("wb") as target:
+        shutil.copyfileobj(upload.file, target)
+    params = {"filename": name}
+    if kind == "sweep":
+        params.update(change=change.strip(), values=values.strip())
+    job = Job(job_id, kind, name, folder, limit, params)
+    try:
+        return runner.submit(job)
+    except Busy as error:
+        raise HTTPException(503, f"busy: {error}", headers={"Retry-After": "30"}) from None
+
+
+def _add_pages(
+    app: FastAPI, runner: JobRunner, config: ServerConfig, templates: Jinja2Templates
+) -> None:
+    """Add the HTML pages: upload, job, charts, template and download."""
+
+    def job_or_404(job_id: str) -> Job:
+        return _job_or_404(runner, job_id)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def upload_page(request: Request) -> Response:
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = templates.TemplateResponse(
+            request, "upload.html", {"csrf": token, "max_mb": config.max_upload_bytes >> 20}
+        )
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @app.post("/jobs", include_in_schema=False)
+    async def upload_form(
+        request: Request,
+        file: Annotated[UploadFile, File()],
+        csrf: Annotated[str, Form()] = "",
+        kind: Annotated[Kind, Form()] = "solve",
+        change: Annotated[str, Form()] = "",
+        values: Annotated[str, Form()] = "",
+    ) -> Response:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not cookie or not secrets.compare_digest(cookie.encode(), csrf.encode()):
+            raise HTTPException(403, "the form has expired: reload the page and upload again")
+        job = _accept(runner, config, file, kind, change, values, None)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def job_page(request: Request, job_id: str) -> Response:
+        job = job_or_404(job_id)
+        elapsed = time.time() - (job.started or job.created)
+        return templates.TemplateResponse(
+            request,
+            "job.html",
+            {"job": job, "result": job.result(), "elapsed": elapsed, "finished": FINISHED},
+        )
+
+    @app.get("/jobs/{job_id}/charts/{name}.svg", include_in_schema=False)
+    async def chart(job_id: str, name: str) -> Response:
+        job = job_or_404(job_id)
+        if name not in CHARTS or not (job.folder / f"{name}.svg").exists():
+            raise HTTPException(404, "no such chart")
+        return FileResponse(job.folder / f"{name}.svg", media_type="image/svg+xml")
+
+    @app.get("/jobs/{job_id}/trade-off.png", include_in_schema=False)
+    async def picture(job_id: str) -> Response:
+        job = job_or_404(job_id)
+        if not (job.folder / "trade-off.png").exists():
+            raise HTTPException(404, "no trade-off picture")
+        return FileResponse(job.folder / "trade-off.png", media_type="image/png")
+
+    @app.get("/template.xlsx", include_in_schema=False)
+    async def template() -> Response:
+        from planner.io.template import write_template
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = write_template(Path(folder) / "planner-template.xlsx")
+            data = path.read_bytes()
+        return Response(
+            data,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": 'attachment; filename="planner-template.xlsx"'},
+        )
+
+    @app.get("/jobs/{job_id}/solution.xlsx", include_in_schema=False)
+    async def solution_page(job_id: str) -> Response:
+        return _download(job_or_404(job_id))
+
+
+def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
+    """Add the JSON API (in the OpenAPI document)."""
+
+    def job_or_404(job_id: str) -> Job:
+        return _job_or_404(runner, job_id)
+
+    @app.post(
+        "/api/jobs",
+        status_code=202,
+        response_model=JobView,
+        responses={
+            401: {"description": "Authentication required (when the server has a token)"},
+            403: {"description": "A browser's cross-site request"},
+            413: {"description": "The upload is over the size limit"},
+            422: {"description": "Not an .xlsx upload, or a bad field"},
+            503: {"description": "Too many jobs are waiting; retry after Retry-After seconds"},
+        },
+    )
+    async def create_job(
+        file: Annotated[UploadFile, File(description="The input workbook (.xlsx).")],
+        kind: Annotated[Kind, Form(description="solve, or sweep one value")] = "solve",
+        change: Annotated[str, Form(description="sweep: e.g. china_share_max[Dy]")] = "",
+        values: Annotated[str, Form(description="sweep: e.g. 1.0:0.0:-0.1")] = "",
+        time_limit_s: Annotated[
+            float, Form(ge=0, le=86400, description="0: the server's limit (--time-limit)")
+        ] = 0,
+    ) -> JobView:
+        """Upload a workbook; the job solves (or sweeps) in the background."""
+        return _view(_accept(runner, config, file, kind, change, values, time_limit_s or None))
+
+    @app.get(
+        "/api/jobs/{job_id}",
+        response_model=JobView,
+        responses={404: {"description": "No such job (or it was deleted)"}},
+    )
+    async def read_job(job_id: str) -> JobView:
+        """Return the job's status and, once finished, its result."""
+        return _view(job_or_404(job_id))
+
+    @app.get(
+        "/api/jobs/{job_id}/solution.xlsx",
+        responses={
+            200: {"content": {XLSX: {}}, "description": "The workbook"},
+            404: {"description": "No such job, or it has no workbook"},
+        },
+        response_class=FileResponse,
+    )
+    async def solution(job_id: str) -> Response:
+        """Download the solution workbook (or the sweep workbook) of a finished job."""
+        return _download(job_or_404(job_id))
+
+    @app.get("/healthz")
+    async def health() -> JSONResponse:
+        """Liveness, and how many jobs are in each state."""
+        return JSONResponse({"ok": True, "jobs": runner.counts()})
+
+
+def _download(job: Job) -> Response:
+    result = job.result() or {}
+    name = result.get("solution")
+    if not name or not (job.folder / name).exists():
+        raise HTTPException(404, "this job has no workbook to download")
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(job.filename).stem)
+    suffix = "sweep" if job.kind == "sweep" else "solution"
+    return FileResponse(
+        job.folder / name,
+        filename=f"{stem[:80]}-{suffix}.xlsx",
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+def _view(job: Job) -> JobView:
+    result = job.result()
+    has_file = bool(result and result.get("solution"))
+    return JobView(
+        **job.public(),
+        result=result,
+        page=f"/jobs/{job.id}",
+        solution=f"/api/jobs/{job.id}/solution.xlsx" if has_file else None,
+    )
+
+
+def _authorised(request: Request, config: ServerConfig) -> bool:
+    if config.token is None and config.basic_auth is None:
+        return True
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if config.token is not None and scheme.lower() == "bearer":
+        return secrets.compare_digest(credentials.strip().encode(), config.token.encode())
+    if config.basic_auth is not None and scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(credentials.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        good_user = secrets.compare_digest(user.encode(), config.basic_auth[0].encode())
+        good_password = secrets.compare_digest(password.encode(), config.basic_auth[1].encode())
+        return good_user and good_password
+    return False
+
+
+def _same_origin(request: Request) -> bool:
+    """Tell a browser's cross-site POST (its Origin is not this host) from the rest."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (curl, scripts): they hold the token if one is set
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _percent(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}%}"

@@ -1,0 +1,214 @@
+"""Solve jobs for the web page: a bounded pool of worker processes with a watchdog.
+
+Each job runs in its own process (started from a fork server that has the
+planner imported, so a start costs milliseconds), never on the server's event
+loop. At most ``workers`` run at once; up to ``queue_limit`` more wait, and
+beyond that a job is refused (the page says "busy, try again"). A watchdog
+kills a job that overruns its time limit plus a grace period, and a process
+that dies (crash, out of memory, the watchdog) fails only its own job.
+
+A job lives in its own folder under ``root`` (never served as is): the upload
+under a random name, the solution workbook, the result (``result.json``) and
+its charts. Finished jobs are deleted after ``keep_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, INVALID, FAILED = "queued", "running", "done", "invalid", "failed"
+FINISHED = (DONE, INVALID, FAILED)
+RESULT = "result.json"
+UPLOAD = "upload.xlsx"
+
+
+class Busy(Exception):
+    """Too many jobs are waiting: refuse this one."""
+
+
+@dataclass
+class Job:
+    """One upload and what became of it."""
+
+    id: str
+    kind: str  # "solve" or "sweep"
+    filename: str  # the name the planner gave the file (shown, never used as a path)
+    folder: Path
+    time_limit: float
+    params: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    status: str = QUEUED
+    started: float | None = None
+    finished: float | None = None
+    error: str = ""
+    process: Any = None
+
+    def result(self) -> dict[str, Any] | None:
+        """Return the worker's result (None until it has finished and written one)."""
+        path = self.folder / RESULT
+        if self.status not in FINISHED or not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+    def public(self) -> dict[str, Any]:
+        """Return what the JSON API shows of the job."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "filename": self.filename,
+            "status": self.status,
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+            "time_limit_s": self.time_limit,
+            "error": self.error,
+        }
+
+
+class JobRunner:
+    """Runs jobs in worker processes; thread-safe; one background thread drives it."""
+
+    def __init__(
+        self,
+        root: Path,
+        workers: int = 2,
+        queue_limit: int = 20,
+        keep_seconds: float = 24 * 3600,
+        grace_seconds: float = 30.0,
+    ) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.workers = workers
+        self.queue_limit = queue_limit
+        self.keep_seconds = keep_seconds
+        self.grace_seconds = grace_seconds
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["planner.web.worker"])
+        self._thread = threading.Thread(target=self._loop, name="planner-jobs", daemon=True)
+
+    def start(self) -> None:
+        """Start the background thread (dispatch, watchdog, clean-up)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Kill running jobs and stop the thread."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            for job in self.jobs.values():
+                if job.process is not None and job.process.is_alive():
+                    job.process.kill()
+
+    def new_folder(self) -> tuple[str, Path]:
+        """Return an unguessable job id and its (new, empty) folder."""
+        job_id = secrets.token_urlsafe(24)
+        folder = self.root / job_id
+        folder.mkdir(mode=0o700)
+        return job_id, folder
+
+    def submit(self, job: Job) -> Job:
+        """Queue ``job`` (its upload already in its folder); raise :class:`Busy` if full."""
+        with self._lock:
+            waiting = sum(1 for j in self.jobs.values() if j.status == QUEUED)
+            if waiting >= self.queue_limit:
+                shutil.rmtree(job.folder, ignore_errors=True)
+                raise Busy(f"{waiting} jobs are waiting; try again in a minute")
+            self.jobs[job.id] = job
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        """Return the job with this id, if it exists (and has not been cleaned up)."""
+        with self._lock:
+            return self.jobs.get(job_id)
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each state."""
+        with self._lock:
+            counts: dict[str, int] = {}
+            for job in self.jobs.values():
+                counts[job.status] = counts.get(job.status, 0) + 1
+            return counts
+
+    # ------------------------------------------------------------ background
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:  # the loop must survive any one job's trouble
+                logger.exception("job runner")
+            self._stop.wait(0.1)
+
+    def _tick(self) -> None:
+        now = time.time()
+        with self._lock:
+            jobs = list(self.jobs.values())
+        for job in jobs:
+            if job.status == RUNNING:
+                self._watch(job, now)
+        running = sum(1 for job in jobs if job.status == RUNNING)
+        for job in sorted((j for j in jobs if j.status == QUEUED), key=lambda j: j.created):
+            if running >= self.workers:
+                break
+            self._launch(job)
+            running += 1
+        for job in jobs:
+            if job.status in FINISHED and job.finished and now - job.finished > self.keep_seconds:
+                with self._lock:
+                    self.jobs.pop(job.id, None)
+                shutil.rmtree(job.folder, ignore_errors=True)
+
+    def _launch(self, job: Job) -> None:
+        from planner.web.worker import run_job
+
+        process = self._context.Process(
+            target=run_job,
+            args=(str(job.folder), job.kind, job.time_limit, job.params),
+            name=f"planner-job-{job.id[:8]}",
+            daemon=True,
+        )
+        job.started = time.time()
+        job.status = RUNNING
+        job.process = process
+        process.start()
+
+    def _watch(self, job: Job, now: float) -> None:
+        process = job.process
+        if process.is_alive():
+            allowed = job.time_limit + self.grace_seconds
+            if job.started is not None and now - job.started > allowed:
+                process.kill()
+                process.join(timeout=5)
+                self._finish(
+                    job, FAILED, f"stopped: ran over its time limit by {self.grace_seconds:g} s"
+                )
+            return
+        process.join()
+        result = job.folder / RESULT
+        if result.exists():
+            status = json.loads(result.read_text()).get("job_status", FAILED)
+            self._finish(job, status, "")
+        else:
+            self._finish(job, FAILED, f"the solver process died (exit code {process.exitcode})")
+
+    def _finish(self, job: Job, status: str, error: str) -> None:
+        job.status = status
+        job.error = error
+        job.finished = time.time()
+        job.process = None
+        (job.folder / UPLOAD).unlink(missing_ok=True)  # the plan is kept, the upload is not

@@ -1,0 +1,89 @@
+"""The job runner: bounded workers, the watchdog, crashes, retention, refusal when full."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from planner.web.jobs import DONE, FAILED, UPLOAD, Busy, Job, JobRunner
+from tests.conftest import REFERENCE
+
+HAND = REFERENCE / "case-00-hand.xlsx"
+
+
+@pytest.fixture(scope="module")
+def slow_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from benchmarks.generate import Size, generate, write
+
+    return write(generate(Size(17, 20, 20, 20), seed=0), tmp_path_factory.mktemp("slow") / "s.xlsx")
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[JobRunner]:
+    running = JobRunner(tmp_path / "jobs", workers=2, queue_limit=3, grace_seconds=1.0)
+    running.start()
+    yield running
+    running.stop()
+
+
+def submit(runner: JobRunner, source: Path, time_limit: float = 60) -> Job:
+    job_id, folder = runner.new_folder()
+    shutil.copy(source, folder / UPLOAD)
+    return runner.submit(Job(job_id, "solve", source.name, folder, time_limit))
+
+
+def wait(job: Job, seconds: float = 120, until: tuple[str, ...] = (DONE, FAILED)) -> Job:
+    deadline = time.monotonic() + seconds
+    while job.status not in until:
+        assert time.monotonic() < deadline, f"job still {job.status}"
+        time.sleep(0.1)
+    return job
+
+
+def test_the_watchdog_ends_an_overrun_and_only_it(runner: JobRunner, slow_case: Path) -> None:
+    slow = submit(runner, slow_case, time_limit=0.5)  # reading and building alone take longer
+    quick = submit(runner, HAND)
+    assert wait(slow).status == FAILED
+    assert "ran over its time limit" in slow.error
+    assert wait(quick).status == DONE and quick.result()["status"] == "optimal"  # type: ignore[index]
+    assert not (slow.folder / UPLOAD).exists()  # the upload is not kept
+
+
+def test_a_crashed_worker_fails_only_its_job(runner: JobRunner, slow_case: Path) -> None:
+    doomed = submit(runner, slow_case)
+    wait(doomed, until=("running",))
+    time.sleep(0.5)
+    os.kill(doomed.process.pid, signal.SIGKILL)
+    after = submit(runner, HAND)
+    assert wait(doomed).status == FAILED and "died (exit code -9)" in doomed.error
+    assert wait(after).status == DONE
+
+
+def test_a_full_queue_refuses(tmp_path: Path) -> None:
+    runner = JobRunner(tmp_path / "jobs", workers=1, queue_limit=2)  # not started: all wait
+    submit(runner, HAND)
+    submit(runner, HAND)
+    with pytest.raises(Busy, match="2 jobs are waiting"):
+        submit(runner, HAND)
+    assert len(list((tmp_path / "jobs").iterdir())) == 2  # the refused job left nothing
+
+
+def test_finished_jobs_are_deleted_after_keep_seconds(tmp_path: Path) -> None:
+    runner = JobRunner(tmp_path / "jobs", keep_seconds=0.5)
+    runner.start()
+    try:
+        job = wait(submit(runner, HAND))
+        assert (job.folder / "solution.xlsx").exists()
+        deadline = time.monotonic() + 10
+        while runner.get(job.id) is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert not job.folder.exists()
+    finally:
+        runner.stop()

@@ -1,0 +1,58 @@
+"""20 concurrent uploads on loopback: each finishes or is refused cleanly; the server answers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ROOT
+from tests.web.conftest import start_server, stop_server
+from tests.web.test_api import XLSX, wait_for
+
+TINY = ROOT / "inputs" / "tiny.xlsx"
+UPLOADS = 20
+
+
+def test_twenty_concurrent_uploads(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--workers", "2", "--queue-limit", "12")
+    answers: list[int | str] = []
+    stop = threading.Event()
+
+    def probe() -> None:  # the page answers while the jobs run (solves never block the loop)
+        while not stop.is_set():
+            try:
+                answers.append(httpx.get(f"{server.url}/", timeout=5).status_code)
+            except httpx.HTTPError as error:
+                answers.append(repr(error))
+            time.sleep(0.1)
+
+    def send(i: int) -> httpx.Response:
+        with TINY.open("rb") as stream:
+            return httpx.post(
+                f"{server.url}/api/jobs",
+                files={"file": (f"unit-{i}.xlsx", stream, XLSX)},
+                timeout=60,
+            )
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        barrier_free = ThreadPoolExecutor(max_workers=UPLOADS)
+        responses = list(barrier_free.map(send, range(UPLOADS)))
+        accepted = [r.json()["id"] for r in responses if r.status_code == 202]
+        refused = [r for r in responses if r.status_code == 503]
+        assert len(accepted) + len(refused) == UPLOADS  # nothing else: no errors, no hangs
+        assert accepted and refused  # 2 solving + 12 waiting at most: the rest are refused
+        assert all(r.headers["retry-after"] == "30" and "busy" in r.text for r in refused)
+        finished = [wait_for(server, job_id) for job_id in accepted]
+        assert {job["status"] for job in finished} == {"done"}
+        assert {job["result"]["summary"]["objective"] for job in finished} == {21_702.0}
+    finally:
+        stop.set()
+        prober.join()
+        stop_server(server)
+    assert len(answers) > 5 and set(answers) == {200}, answers
