@@ -15,6 +15,7 @@ import math
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -436,8 +437,19 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
         return EXIT_INTERNAL
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """Turn SIGTERM into the same clean stop as Ctrl-C (temporary files removed)."""
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """Turn SIGTERM into the same clean stop as Ctrl-C (temporary files removed).
+
+    Python ignores an exception raised inside a finaliser (``__del__``, run
+    by the garbage collector at any moment), so a signal that lands in one
+    is raised again a moment later instead.
+    """
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            signal.signal(signal.SIGALRM, _terminate)
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            return
+        frame = frame.f_back
     raise KeyboardInterrupt
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
@@ -157,3 +158,24 @@ def test_unexpected_errors_are_one_line_unless_debug(monkeypatch: Any, tmp_path:
     assert "Traceback" not in result.output
     debug = runner.invoke(app, ["solve", str(HAND), "-o", str(tmp_path / "p.xlsx"), "--debug"])
     assert isinstance(debug.exception, RuntimeError)
+
+
+def test_sigterm_landing_in_a_finaliser_is_raised_again() -> None:
+    import signal
+    import sys
+    import time
+
+    from planner.cli import _terminate
+
+    class Finalised:
+        def __del__(self) -> None:  # where Python would ignore the interrupt
+            _terminate(signal.SIGTERM, sys._getframe())
+
+    previous = signal.getsignal(signal.SIGALRM)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Finalised()  # finalised at once
+            time.sleep(5)  # the interrupt arrives here instead
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
