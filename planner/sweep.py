@@ -249,7 +249,8 @@ def sweep(
     progress
         Called with the number of variants finished so far, as they finish.
     **options
-        Passed to :func:`planner.solve` for every variant.
+        Passed to :func:`planner.solve` for every variant; ``explain_infeasible``
+        is off unless asked for (it re-solves the case many times).
 
     Raises
     ------
@@ -258,6 +259,7 @@ def sweep(
         the :class:`SweepResult` of the variants that finished.
     """
     grid = variants(changes)
+    options = {"explain_infeasible": False, **options}
     probe = case.copy()
     for values in grid[:1]:
         for name, value in values.items():

@@ -61,7 +61,9 @@ def _shape(data: ModelData) -> tuple[Any, ...]:
 
 def same_shape(model: pyo.ConcreteModel, data: ModelData) -> bool:
     """Whether ``data`` gives ``model`` the same variables and at most the same rows."""
-    old, new = _shape(model.data), _shape(data)
+    if getattr(model, "built_shape", None) is None:  # the shape its components were built for
+        model.built_shape = _shape(model.data)
+    old, new = model.built_shape, _shape(data)
     policy_at = 1 + len(_SETS) + len(_SPARSE_SETS)
     fixed = [i for i in range(len(old)) if not policy_at <= i < policy_at + len(_POLICY_CELLS)]
     if any(old[i] != new[i] for i in fixed):

@@ -151,6 +151,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         runner.start()
         yield
         runner.stop()
+        if config.data_dir is None:  # the server's own temporary folder
+            shutil.rmtree(root, ignore_errors=True)
 
     from planner import __version__
 
