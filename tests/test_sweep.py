@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -218,3 +219,43 @@ def test_nothing_to_vary_is_an_input_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sweep", str(HAND), "-o", str(tmp_path / "s.xlsx")])
     assert result.exit_code == 2
     assert "give --vary or fill the Sweep sheet" in result.stderr
+
+
+def test_ctrl_c_on_the_cli_writes_the_finished_variants(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.generate import Size, generate, write
+
+    source = write(generate(Size(8, 10, 12, 5), seed=0), tmp_path / "small.xlsx")
+    out = tmp_path / "sweep.xlsx"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "planner",
+            "sweep",
+            str(source),
+            "-o",
+            str(out),
+            "--vary",
+            "demand_scale=1.0:2.0:0.01",
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+    )
+    time.sleep(8)  # the whole sweep takes about 20 s on the development machine
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err.decode()
+    finished = re.search(rb"interrupted; (\d+) of 101 variants finished", err)
+    assert finished is not None, err.decode()
+    rows = openpyxl.load_workbook(out)["Sweep"].max_row - 1
+    assert 0 < rows == int(finished.group(1)) < 101
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporaries
