@@ -68,6 +68,7 @@ class JobView(BaseModel):
     finished: float | None
     time_limit_s: float
     error: str
+    progress: dict[str, Any] | None = None  # while running: stage, and variants done of total
     result: dict[str, Any] | None = None
     page: str
     solution: str | None = None
@@ -266,7 +267,13 @@ def _add_pages(
         return templates.TemplateResponse(
             request,
             "job.html",
-            {"job": job, "result": job.result(), "elapsed": elapsed, "finished": FINISHED},
+            {
+                "job": job,
+                "result": job.result(),
+                "progress": job.progress(),
+                "elapsed": elapsed,
+                "finished": FINISHED,
+            },
         )
 
     @app.get("/jobs/{job_id}/charts/{name}.svg", include_in_schema=False)

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, INVALID, FAILED = "queued", "running", "done", "invalid", "failed"
 FINISHED = (DONE, INVALID, FAILED)
 RESULT = "result.json"
+PROGRESS = "progress.json"
 UPLOAD = "upload.xlsx"
 
 
@@ -62,6 +63,17 @@ class Job:
         data: dict[str, Any] = json.loads(path.read_text())
         return data
 
+    def progress(self) -> dict[str, Any] | None:
+        """Return what a running job says it is doing (stage; variants done of total)."""
+        path = self.folder / PROGRESS
+        if self.status != RUNNING or not path.exists():
+            return None
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):  # replaced while read: next refresh
+            return None
+        return data
+
     def public(self) -> dict[str, Any]:
         """Return what the JSON API shows of the job."""
         return {
@@ -74,6 +86,7 @@ class Job:
             "finished": self.finished,
             "time_limit_s": self.time_limit,
             "error": self.error,
+            "progress": self.progress(),
         }
 
 

@@ -20,7 +20,7 @@ import planner
 from planner.errors import InputError, PlannerError
 from planner.results import COST_KEYS, expected_shares
 from planner.web.charts import cost_chart, share_chart, stock_chart
-from planner.web.jobs import DONE, FAILED, INVALID, RESULT, UPLOAD
+from planner.web.jobs import DONE, FAILED, INVALID, PROGRESS, RESULT, UPLOAD
 
 SOLUTION = "solution.xlsx"
 SWEEP = "sweep.xlsx"
@@ -31,6 +31,7 @@ def run_job(folder: str, kind: str, time_limit: float, params: dict[str, Any]) -
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server stops the server
     path = Path(folder)
     try:
+        _progress(path, "reading the workbook")
         case = planner.load(path / UPLOAD)
         if kind == "sweep":
             result = _sweep(case, path, time_limit, params)
@@ -59,6 +60,7 @@ def run_job(folder: str, kind: str, time_limit: float, params: dict[str, Any]) -
 
 def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any]:
     limit = min(float(case.settings.time_limit_s), time_limit)
+    _progress(folder, "building the model and solving")
     result = planner.solve(case, time_limit_s=limit)
     out: dict[str, Any] = {
         "job_status": DONE,
@@ -71,6 +73,7 @@ def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any
     }
     if not result.has_plan:
         return out
+    _progress(folder, "writing the solution workbook")
     result.write(folder / SOLUTION)
     out["solution"] = SOLUTION
     tables = result.tables
@@ -135,7 +138,15 @@ def _sweep(
         if not values:
             raise ChangeError("no values to try")
         limit = min(float(case.settings.time_limit_s), time_limit / max(len(values), 1))
-        result = planner.sweep(case, {name: values}, workers=1, time_limit_s=limit, duals=False)
+        _progress(folder, "solving the variants", 0, len(values))
+        result = planner.sweep(
+            case,
+            {name: values},
+            workers=1,
+            progress=lambda done: _progress(folder, "solving the variants", done, len(values)),
+            time_limit_s=limit,
+            duals=False,
+        )
     except ChangeError as error:
         raise InputError([planner.Issue("sweep", str(error))], "") from None
     result.write(folder / SWEEP)
@@ -173,6 +184,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _progress(folder: Path, stage: str, done: int | None = None, total: int | None = None) -> None:
+    """Tell the job page what the job is doing (``progress.json``)."""
+    _write_json(folder / PROGRESS, {"stage": stage, "done": done, "total": total})
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -208,3 +208,20 @@ def test_access_control(tmp_path: Path) -> None:
         assert httpx.get(f"{url}/", headers=garbage).status_code == 401
     finally:
         stop_server(secured)
+
+
+def test_a_running_job_says_what_it_is_doing(server: Server) -> None:
+    job_id = upload(server, JAPAN).json()["id"]
+    stages = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{server.url}/api/jobs/{job_id}", timeout=10).json()
+        if job["status"] == "done":
+            break
+        if job["progress"]:
+            stages.add(job["progress"]["stage"])
+            page = httpx.get(f"{server.url}/jobs/{job_id}", timeout=10).text
+            assert 'http-equiv="refresh"' in page or "done" in page
+        time.sleep(0.05)
+    assert job["status"] == "done" and job["progress"] is None  # only while running
+    assert stages & {"reading the workbook", "building the model and solving"}

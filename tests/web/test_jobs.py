@@ -87,3 +87,19 @@ def test_finished_jobs_are_deleted_after_keep_seconds(tmp_path: Path) -> None:
         assert not job.folder.exists()
     finally:
         runner.stop()
+
+
+def test_a_sweep_job_counts_its_variants(tmp_path: Path) -> None:
+    import json
+
+    from planner.web.worker import run_job
+
+    shutil.copy(HAND, tmp_path / UPLOAD)
+    run_job(str(tmp_path), "sweep", 60, {"change": "capacity[Dy-CN]", "values": "12,13,14"})
+    assert json.loads((tmp_path / "progress.json").read_text()) == {
+        "stage": "solving the variants",
+        "done": 3,
+        "total": 3,
+    }
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["job_status"] == DONE and len(result["rows"]) == 3
