@@ -247,7 +247,8 @@ class Resolver:
         """Change the kept model for ``data`` in place; False when it must be built anew."""
         if self.model is None or self.session is None:
             return False
-        if rebind(self.model, data) and self.session.sync():
+        rebound = rebind(self.model, data)
+        if rebound is not None and self.session.sync(rebound):
             logger.info("changed the model in place")
             return True
         self.model = self.session = None

@@ -24,9 +24,10 @@ from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.tee import capture_output
 from pyomo.core.expr.numeric_expr import LinearExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+from scipy import sparse
 
 from planner.errors import SolverError
-from planner.model.update import coefficient_arrays
+from planner.model.update import Rebound, coefficient_arrays
 
 logger = logging.getLogger(__name__)
 INF = highspy.kHighsInf
@@ -163,9 +164,10 @@ class HighsSession:
         self._column_of = {id(var): j for j, var in enumerate(self.columns)}
         self._row_of = {id(row): i for i, row in enumerate(self.rows)}
         self._syncable = len(self._row_of) == len(self.rows)  # no constraint split in two
-        matrix = repn.A.tocsr()
-        self._terms: list[dict[int, float]] | None = None
-        self._matrix = matrix
+        self._family_rows: dict[str, list[int]] = {}
+        for i, row in enumerate(self.rows):
+            self._family_rows.setdefault(row.parent_component().local_name, []).append(i)
+        self._matrix = repn.A.tocsr()
         self._row_lower = np.array(lp.row_lower_, dtype=float)
         self._row_upper = np.array(lp.row_upper_, dtype=float)
         self._col_lower = np.array(lp.col_lower_, dtype=float)
@@ -173,103 +175,140 @@ class HighsSession:
         self._cost = np.array(lp.col_cost_, dtype=float)
         self._offset = float(lp.offset_)
 
-    def _all_terms(self) -> list[dict[int, float]]:
-        """Each row's {column: coefficient} as HiGHS holds it (made on the first sync)."""
-        if self._terms is None:
-            m = self._matrix
-            self._terms = [
-                dict(zip(m.indices[a:b].tolist(), m.data[a:b].tolist(), strict=True))
-                for a, b in zip(m.indptr[:-1], m.indptr[1:], strict=True)
-            ]
-        return self._terms
+    def sync(self, rebound: Rebound) -> bool:
+        """Push what :func:`~planner.model.update.rebind` re-evaluated to HiGHS, in place.
 
-    def sync(self) -> bool:
-        """Push the model's rows, bounds and objective as they now stand to HiGHS, in place.
-
-        Only coefficients, bounds and costs that differ are changed; rows
-        deactivated since are freed, rows added since are appended. Returns
-        False (HiGHS partly changed: discard this session) when the model now
-        uses a variable HiGHS has no column for.
+        The re-evaluated rows are read into a sparse matrix and compared with
+        what HiGHS holds: only coefficients, bounds and costs that differ are
+        changed; rows deactivated since are freed (their coefficients kept),
+        rows added since are appended. Returns False (HiGHS partly changed:
+        discard this session) when a row uses a variable HiGHS has no column for.
         """
         if self.infeasible_constant or not self._syncable:
             return False
         try:
-            for i, row in enumerate(self.rows):
-                self._sync_row(i, row)
-            self._add_new_rows()
-            self._sync_columns()
+            self._sync_rows(rebound.families)
+            self._add_new_rows(rebound.families)
+            if rebound.bounds:
+                self._sync_bounds()
+            if rebound.objective:
+                self._sync_costs()
         except KeyError:
             return False
         return True
 
-    def _linear_terms(self, body: Any) -> tuple[dict[int, float], float]:
+    def _linear_terms(self, body: Any) -> tuple[list[int], list[float], float]:
+        """Column indices, coefficients and constant of a linear row body."""
         if isinstance(body, LinearExpression) and all(type(c) is float for c in body.linear_coefs):
             variables, coefficients, constant = body.linear_vars, body.linear_coefs, body.constant
         else:
             variables, coefficients, constant = coefficient_arrays(body)
-        terms: dict[int, float] = {}
-        for var, coefficient in zip(variables, coefficients, strict=True):
-            j = self._column_of[id(var)]
-            terms[j] = terms.get(j, 0.0) + float(coefficient)
-        return {j: c for j, c in terms.items() if c != 0.0}, float(pyo.value(constant))
+        column_of = self._column_of
+        return (
+            [column_of[id(var)] for var in variables],
+            [float(c) for c in coefficients],
+            float(pyo.value(constant)),
+        )
 
-    def _row_bounds(self, row: Any, constant: float) -> tuple[float, float]:
+    @staticmethod
+    def _row_bounds(row: Any, constant: float) -> tuple[float, float]:
         lower, upper = pyo.value(row.lower), pyo.value(row.upper)
         return (
             -INF if lower is None else float(lower) - constant,
             INF if upper is None else float(upper) - constant,
         )
 
-    def _sync_row(self, i: int, row: Any) -> None:
-        highs = self.highs
-        if not row.active:
-            lower, upper = -INF, INF
-        else:
-            terms, constant = self._linear_terms(row.body)
-            held = self._all_terms()
-            for j in held[i].keys() | terms.keys():
-                value = terms.get(j, 0.0)
-                if held[i].get(j, 0.0) != value:
-                    highs.changeCoeff(i, j, value)
-            held[i] = terms
-            lower, upper = self._row_bounds(row, constant)
-        if lower != self._row_lower[i] or upper != self._row_upper[i]:
-            highs.changeRowBounds(i, lower, upper)
-            self._row_lower[i], self._row_upper[i] = lower, upper
-
-    def _add_new_rows(self) -> None:
-        for row in self.model.component_data_objects(pyo.Constraint, active=True):
-            if id(row) in self._row_of:
+    def _sync_rows(self, families: list[str]) -> None:
+        positions = np.array(
+            [i for name in families for i in self._family_rows.get(name, [])], dtype=np.int64
+        )
+        if not len(positions):
+            return
+        width = len(self.columns)
+        old = self._matrix[positions]
+        row_index: list[int] = []
+        columns: list[int] = []
+        values: list[float] = []
+        lower = np.full(len(positions), -INF)
+        upper = np.full(len(positions), INF)
+        keep = np.zeros(len(positions))
+        for r, i in enumerate(positions.tolist()):
+            row = self.rows[i]
+            if not row.active:
+                keep[r] = 1.0  # freed: its bounds open, its coefficients as they were
                 continue
-            terms, constant = self._linear_terms(row.body)
-            lower, upper = self._row_bounds(row, constant)
-            columns = np.fromiter(terms.keys(), dtype=np.int32, count=len(terms))
-            values = np.fromiter(terms.values(), dtype=float, count=len(terms))
-            self.highs.addRow(lower, upper, len(terms), columns, values)
-            self._row_of[id(row)] = len(self.rows)
-            self.rows.append(row)
-            self._all_terms().append(terms)
-            self._row_lower = np.append(self._row_lower, lower)
-            self._row_upper = np.append(self._row_upper, upper)
+            these, coefficients, constant = self._linear_terms(row.body)
+            row_index += [r] * len(these)
+            columns += these
+            values += coefficients
+            lower[r], upper[r] = self._row_bounds(row, constant)
+        new = sparse.csr_matrix((values, (row_index, columns)), shape=(len(positions), width))
+        if keep.any():
+            new = (new + sparse.diags(keep) @ old).tocsr()
+        new.sum_duplicates()
+        new.eliminate_zeros()
+        change = (new - old).tocoo()
+        change.eliminate_zeros()
+        if change.nnz:
+            rows = positions[change.row]
+            now = np.asarray(new[change.row, change.col]).ravel()
+            for i, j, value in zip(rows.tolist(), change.col.tolist(), now.tolist(), strict=True):
+                self.highs.changeCoeff(i, j, value)  # 0 removes the entry
+            delta = sparse.csr_matrix((change.data, (rows, change.col)), shape=self._matrix.shape)
+            self._matrix = (self._matrix + delta).tocsr()
+            self._matrix.eliminate_zeros()
+        moved = (lower != self._row_lower[positions]) | (upper != self._row_upper[positions])
+        if moved.any():
+            at = positions[moved]
+            self.highs.changeRowsBounds(  # type: ignore[attr-defined]
+                len(at), at, lower[moved], upper[moved]
+            )
+            self._row_lower[at], self._row_upper[at] = lower[moved], upper[moved]
 
-    def _sync_columns(self) -> None:
-        highs = self.highs
+    def _add_new_rows(self, families: list[str]) -> None:
+        added = []
+        for name in families:
+            for row in self.model.component(name).values():
+                if not row.active or id(row) in self._row_of:
+                    continue
+                these, coefficients, constant = self._linear_terms(row.body)
+                lower, upper = self._row_bounds(row, constant)
+                entries = sparse.csr_matrix(
+                    (coefficients, ([0] * len(these), these)), shape=(1, len(self.columns))
+                )
+                entries.sum_duplicates()
+                entries.eliminate_zeros()
+                self.highs.addRow(
+                    lower, upper, entries.nnz, entries.indices.astype(np.int32), entries.data
+                )
+                self._row_of[id(row)] = len(self.rows)
+                self._family_rows.setdefault(name, []).append(len(self.rows))
+                self.rows.append(row)
+                added.append(entries)
+                self._row_lower = np.append(self._row_lower, lower)
+                self._row_upper = np.append(self._row_upper, upper)
+        if added:
+            self._matrix = sparse.vstack([self._matrix, *added], format="csr")
+
+    def _sync_bounds(self) -> None:
         lower = np.array([-INF if v.lb is None else v.lb for v in self.columns], dtype=float)
         upper = np.array([INF if v.ub is None else v.ub for v in self.columns], dtype=float)
         changed = np.flatnonzero((lower != self._col_lower) | (upper != self._col_upper))
         if len(changed):
-            highs.changeColsBounds(len(changed), changed, lower[changed], upper[changed])
+            self.highs.changeColsBounds(len(changed), changed, lower[changed], upper[changed])
             self._col_lower, self._col_upper = lower, upper
+
+    def _sync_costs(self) -> None:
         goal = next(self.model.component_data_objects(pyo.Objective, active=True))
-        terms, offset = self._linear_terms(goal.expr)
+        these, coefficients, offset = self._linear_terms(goal.expr)
         cost = np.zeros(len(self.columns))
-        cost[list(terms)] = list(terms.values())
+        np.add.at(cost, these, coefficients)
         changed = np.flatnonzero(cost != self._cost)
         if len(changed):
-            highs.changeColsCost(len(changed), changed, cost[changed])
+            self.highs.changeColsCost(len(changed), changed, cost[changed])
             self._cost = cost
         if offset != self._offset:
-            highs.changeObjectiveOffset(offset)
+            self.highs.changeObjectiveOffset(offset)
             self._offset = offset
 
     def _set_options(self, time_limit_s: float | None, mip_gap: float | None) -> None:
@@ -319,13 +358,29 @@ class HighsSession:
         root reduced cost) are off: their job, a good early plan, is what the
         start gives, and on the example cases they are most of the root's time.
         The plan is still proven optimal to the same gap.
+
+        HiGHS 1.16 can misjudge a start's objective after presolve and stop
+        with it as "optimal" (seen in tests/test_resolve.py: its reported
+        objective is then not the plan's cost). A warm result is therefore
+        checked against the plan's cost and, if they differ, solved again
+        cold, without the start and with the heuristics on.
         """
         if self.infeasible_constant:
             return self._report_infeasible_constant()
+        warm = self.start is not None
+        report = self._solve_once(time_limit, mip_gap, warm)
+        if warm and report.has_plan and not self._objective_is_the_plans(report):
+            logger.warning("HiGHS misjudged the warm start's objective; solving again cold")
+            self.highs.clearSolver()
+            report = self._solve_once(time_limit, mip_gap, warm=False)
+        report.extra["warm"] = warm
+        return report
+
+    def _solve_once(self, time_limit: float, mip_gap: float, warm: bool) -> SolverReport:
         self._set_options(time_limit, mip_gap)
-        if self.start is not None:
-            for heuristic in WARM_START_OFF:
-                self.highs.setOptionValue(heuristic, False)
+        for heuristic in WARM_START_OFF:
+            self.highs.setOptionValue(heuristic, not warm)
+        if warm:
             start = highspy.HighsSolution()
             start.col_value = self.start
             self.highs.setSolution(start)
@@ -339,6 +394,13 @@ class HighsSession:
         if error:
             return SolverReport(ERROR, False, seconds=seconds, message=error)
         return self._report(seconds)
+
+    def _objective_is_the_plans(self, report: SolverReport) -> bool:
+        """Whether HiGHS's objective is the cost of the plan it returned."""
+        plan = np.asarray(self.highs.getSolution().col_value, dtype=float)
+        cost = float(self._cost @ plan) + self._offset
+        objective = report.objective if report.objective is not None else math.nan
+        return abs(objective - cost) <= 1e-7 * max(1.0, abs(cost))
 
     def _report_infeasible_constant(self) -> SolverReport:
         return SolverReport(

@@ -20,6 +20,15 @@ CHANGES = [
     ("demand_scale", 1.2, True),  # right-hand sides and cover targets
     ("Elements.storage_capacity[Nd]", 700.0, True),  # a column bound
     ("cvar_alpha", 0.8, True),
+    ("min_take[Nd-LYN]", 300.0, True),
+    ("fixed_cost[Nd-LYN]", 5_000.0, True),
+    ("risk[Dy-CN]", 0.2, True),
+    # scenarios are told apart at other quarters: another scenario tree, built anew
+    ("cost_factor[cn_stop_12m]", 3.0, False),
+    ("capacity_factor[vn_ban]", 0.5, False),
+    ("Elements.cover_days[Dy]", 30.0, True),
+    ("Elements.holding_cost[Nd]", 2.0, True),
+    ("Elements.initial_stock[Tb]", 0.0, True),
     ("cvar_weight", 0.0, False),  # CVaR variables disappear: built anew
     ("china_share_max", 0.9, False),  # new policy cells: built anew
 ]
@@ -83,3 +92,39 @@ def test_an_infeasible_variant_then_a_feasible_one() -> None:
     apply_change(impossible, "Elements.shortage_cost[Nd]", 1e9)
     assert resolver.solve(impossible).status == planner.solve(impossible).status
     assert resolver.solve(case).objective == pytest.approx(planner.solve(case).objective)
+
+
+def test_a_chain_of_changes_each_equal_to_fresh(japan: planner.Case) -> None:
+    """Each variant changes something else than the last, so no part can be left stale."""
+    resolver = Resolver(duals=False)
+    resolver.solve(japan)
+    case = japan.copy()
+    chain = [
+        ("china_share_max[Dy]", 0.7),
+        ("unit_cost[Nd-LYN]", 10.0),
+        ("china_share_max[Dy]", 0.9),
+        ("demand_scale[Nd]", 1.3),
+        ("Elements.storage_capacity[La]", 2_000.0),
+        ("cvar_weight", 0.5),
+    ]
+    for name, value in chain:
+        apply_change(case, name, value)
+        again = resolver.solve(case)
+        fresh = planner.solve(case, duals=False)
+        assert again.report.extra["reused"] is True, name
+        assert again.objective == pytest.approx(fresh.objective, rel=1e-7), name
+    case.offers.loc["Dy-LYN", "country"] = "CN"  # China flags: every row looks again
+    again = resolver.solve(case)
+    assert again.objective == pytest.approx(planner.solve(case, duals=False).objective, rel=1e-7)
+
+
+def test_a_misjudged_warm_start_is_solved_again_cold(japan: planner.Case) -> None:
+    """HiGHS 1.16 once called the previous plan optimal here, at a wrong objective."""
+    resolver = Resolver(duals=False)
+    resolver.solve(japan)
+    variant = japan.copy()
+    apply_change(variant, "cvar_alpha", 0.8)
+    resolver.solve(variant)
+    back = resolver.solve(japan)  # warm from the 0.8 plan
+    assert back.report.extra["warm"] is True
+    assert back.objective == pytest.approx(299_137.2217, rel=1e-9)

@@ -17,6 +17,8 @@ policy cells), the scenario tree and whether CVaR is on. When it is not,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -72,34 +74,146 @@ def same_shape(model: pyo.ConcreteModel, data: ModelData) -> bool:
     return all(new[i] <= old[i] for i in range(policy_at, policy_at + len(_POLICY_CELLS)))
 
 
-def rebind(model: pyo.ConcreteModel, data: ModelData) -> bool:
-    """Re-evaluate ``model`` for ``data`` in place; False (model untouched) if the shape differs.
+@dataclass
+class Rebound:
+    """What :func:`rebind` re-evaluated: the solver session needs to look at no more."""
 
-    Returns
-    -------
-    bool
-        True when every row, bound and the objective now follow ``data``.
+    families: list[str]  # constraint components whose rows were set again
+    objective: bool  # the objective was rebuilt
+    bounds: bool  # variable bounds were set again
+
+
+def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
+    """Re-evaluate ``model`` for ``data`` in place; None (model untouched) if the shape differs.
+
+    Only what reads a changed value is re-evaluated: each time a family's
+    rules, the objective or the bounds run, the data fields they read are
+    noted, and a part none of whose fields differ between the old and the new
+    data is left as it is.
     """
     if not same_shape(model, data):
-        return False
+        return None
+    known: dict[str, set[str]] | None = getattr(model, "reads", None)
+    changed = _changed_fields(model.data, data) if known is not None else set()
     model.data = data
-    sets.define_availability(model, data)  # yields are coefficients, kept in these lists
-    model.china_weight = data.china.astype(float)
-    model.recycling_china_weight = data.activity_china.astype(float)
-    variables.refresh_bounds(model)
-    for name, rule in FAMILIES:
-        component = model.component(name)
-        if component is None:
-            continue
-        cells = _cells(model, name, component)
-        for index in component.index_set():
-            value = rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
-            _set_row(component, index, value)
+    if _availability_changed(model, data):
+        known = None  # the lists every rule looks terms up in changed: all of it again
+    reads: dict[str, set[str]] = {} if known is None else known
+    model.data = _Reads(data)  # note which fields each part reads, for the next variant
+    try:
+        todo = {
+            part: known is None or bool(reads.get(part, set()) & changed)
+            for part in ("bounds", "objective", *(name for name, _ in FAMILIES))
+        }
+        todo["objective"] |= todo["cvar_definition"]
+        todo["cvar_definition"] |= todo["objective"]  # its rows are sums of the node costs
+        if todo["bounds"]:
+            _run(model, reads, "bounds", partial(variables.refresh_bounds, model))
+        families = []
+        for name, rule in FAMILIES:
+            component = model.component(name)
+            if component is None or not todo[name]:
+                continue
+            _run(model, reads, name, partial(_reset, model, name, component, rule))
+            families.append(name)
+        if todo["objective"]:
+            _run(model, reads, "objective", partial(_reset_objective, model))
+    finally:
+        model.data = data
+    model.reads = reads
+    return Rebound(families=families, objective=todo["objective"], bounds=todo["bounds"])
+
+
+def _reset(model: pyo.ConcreteModel, name: str, component: Any, rule: Any) -> None:
+    cells = _cells(model, name, component)
+    for index in component.index_set():
+        value = rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
+        _set_row(component, index, value)
+
+
+def _reset_objective(model: pyo.ConcreteModel) -> None:
     for n in model.NODES:
         model.node_cost[n].set_value(objective.node_cost_rule(model, n))
     model.del_component(model.total_cost)
-    objective.define_objective(model, data)
-    return True
+    objective.define_objective(model, model.data)
+
+
+class _Reads:
+    """Stands in for :class:`ModelData` and notes which of its fields are read.
+
+    Methods and properties run against the stand-in, so the fields they
+    read are noted too.
+    """
+
+    def __init__(self, data: ModelData) -> None:
+        object.__setattr__(self, "_data", data)
+        object.__setattr__(self, "names", set())
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(type(self._data), name, None)
+        if isinstance(attribute, property):
+            return attribute.fget(self)  # type: ignore[misc]
+        if callable(attribute):
+            return attribute.__get__(self)
+        self.names.add(name)
+        return getattr(self._data, name)
+
+
+def _run(
+    model: pyo.ConcreteModel, reads: dict[str, set[str]], part: str, run: Callable[[], None]
+) -> None:
+    """Run one part of the model's re-evaluation and note the fields it read.
+
+    The fields read decide the rule's path through its branches, so a part
+    none of whose fields changed would come out the same: it is skipped.
+    """
+    data = model.data
+    assert isinstance(data, _Reads)
+    data.names.clear()
+    run()
+    reads[part] = set(data.names)
+
+
+def _changed_fields(old: ModelData, new: ModelData) -> set[str]:
+    """Names of the fields whose values differ between ``old`` and ``new``."""
+    return {
+        item.name
+        for item in fields(ModelData)
+        if not _same(getattr(old, item.name), getattr(new, item.name))
+    }
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype.kind != b.dtype.kind:
+            return False
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def _availability_changed(model: pyo.ConcreteModel, data: ModelData) -> bool:
+    """Set the per-period term lists and China weights for ``data``; say if they changed."""
+    before = (
+        model.offers_at,
+        model.recycling_at,
+        model.substitution_at,
+        model.china_weight.tolist(),
+        model.recycling_china_weight.tolist(),
+    )
+    sets.define_availability(model, data)  # yields are coefficients, kept in these lists
+    model.china_weight = data.china.astype(float)
+    model.recycling_china_weight = data.activity_china.astype(float)
+    after = (
+        model.offers_at,
+        model.recycling_at,
+        model.substitution_at,
+        model.china_weight.tolist(),
+        model.recycling_china_weight.tolist(),
+    )
+    return before != after
 
 
 def _cells(model: pyo.ConcreteModel, name: str, component: Any) -> Any:
