@@ -80,14 +80,20 @@ def solve(
     output: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--output", help="Solution workbook to write [outputs/NAME-solution.xlsx]."
+            "-o",
+            "--output",
+            help="Solution workbook to write (default: outputs/NAME-solution.xlsx).",
         ),
     ] = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Solver time limit in seconds [Settings].")
+        float | None,
+        typer.Option(
+            "--time-limit", help="Solver time limit in seconds (default: the Settings sheet)."
+        ),
     ] = None,
     mip_gap: Annotated[
-        float | None, typer.Option("--mip-gap", help="Relative MIP gap [Settings].")
+        float | None,
+        typer.Option("--mip-gap", help="Relative MIP gap (default: the Settings sheet)."),
     ] = None,
     threads: Annotated[int, typer.Option(help="Solver threads (fixed for reproducibility).")] = 1,
     seed: Annotated[int, typer.Option(help="Solver random seed.")] = 0,
@@ -189,10 +195,15 @@ def sweep(
             "repeat for a grid. Default: the workbook's Sweep sheet.",
         ),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [one per core].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per core).")
+    ] = None,
     scheduler: Scheduler = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Solver time limit per variant [Settings].")
+        float | None,
+        typer.Option(
+            "--time-limit", help="Solver time limit per variant (default: the Settings sheet)."
+        ),
     ] = None,
     debug: Debug = False,
 ) -> None:
@@ -279,10 +290,15 @@ def _bar(total: int, what: str) -> Iterator[Callable[[int], None]]:
 def batch(
     folder: Annotated[Path, typer.Argument(help="Folder of input workbooks.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the solutions.")],
-    workers: Annotated[int | None, typer.Option(help="Worker processes [one per core].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per core).")
+    ] = None,
     scheduler: Scheduler = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Solver time limit in seconds [Settings].")
+        float | None,
+        typer.Option(
+            "--time-limit", help="Solver time limit in seconds (default: the Settings sheet)."
+        ),
     ] = None,
     debug: Debug = False,
 ) -> None:
@@ -342,7 +358,7 @@ def serve(
     ] = 20,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Where jobs are kept [a new temporary folder]."),
+        typer.Option("--data-dir", help="Where jobs are kept (default: a new temporary folder)."),
     ] = None,
     keep_hours: Annotated[float, typer.Option(help="Delete finished jobs after this.")] = 24.0,
     max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted.")] = 20,

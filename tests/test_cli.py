@@ -179,3 +179,19 @@ def test_sigterm_landing_in_a_finaliser_is_raised_again() -> None:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("solve", "outputs/NAME-solution.xlsx"),
+        ("sweep", "one per core"),
+        ("batch", "one per core"),
+        ("serve", "a new temporary folder"),
+    ],
+)
+def test_help_shows_every_default(command: str, shown: str) -> None:
+    """Rich reads [text] as markup and drops it: defaults are written in parentheses."""
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert shown in result.stdout
