@@ -225,3 +225,17 @@ def test_a_running_job_says_what_it_is_doing(server: Server) -> None:
         time.sleep(0.05)
     assert job["status"] == "done" and job["progress"] is None  # only while running
     assert stages & {"reading the workbook", "building the model and solving"}
+
+
+def test_rules_that_cannot_all_hold_are_shown_by_cell(
+    server: Server, hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path]
+) -> None:
+    hand_sheets["Offers"][0].append("min_take")
+    hand_sheets["Offers"][1].append(80)
+    hand_sheets["Policies"].append(["min_offers", "Nd", None, 2])
+    job = wait_for(server, upload(server, make_workbook(hand_sheets)).json()["id"])
+    assert job["status"] == "done" and job["result"]["status"] == "infeasible"
+    assert job["solution"] is None
+    page = httpx.get(f"{server.url}/jobs/{job['id']}").text
+    assert "Rules that conflict" in page and "Offers!J2" in page
+    assert "no plan satisfies every rule" in page
