@@ -97,3 +97,22 @@ def test_a_sweep_from_the_page(page: Any, server: Server) -> None:
     page.wait_for_function("document.getElementById('trade-off').naturalWidth > 0")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "sweep-page.png"), full_page=True)
+
+
+def test_a_workbook_dropped_on_the_page(page: Any, server: Server) -> None:
+    page.goto(server.url)
+    content = list((ROOT / "inputs" / "tiny.xlsx").read_bytes())
+    page.evaluate(
+        """(content) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(content)], "tiny.xlsx"));
+            const drop = document.getElementById("drop");
+            drop.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true}));
+            drop.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
+        }""",
+        content,
+    )
+    assert page.locator("#drop-text").inner_text() == "tiny.xlsx"
+    page.click("#submit")
+    page.wait_for_selector("#objective", timeout=SOLVED)
+    assert page.locator("#objective").inner_text() == "21,702.00"
