@@ -8,6 +8,7 @@ the batch cleanly and keeps what has finished.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ COLUMNS = [
     "seconds",
     "output",
     "error",
+    "input_sha256",
 ]
 
 
@@ -55,6 +57,7 @@ def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row["input"] = path.name
     try:
+        row["input_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
         result = planner.solve(planner.load(path), **options)
         row.update(status=result.status, objective=result.objective)
         if not result.has_plan or result.status == "interrupted":
@@ -153,8 +156,14 @@ def exit_code(table: pd.DataFrame) -> int:
     return max((EXIT_CODES.get(outcome, 1) for outcome in table["outcome"]), default=0)
 
 
-def write_roll_up(table: pd.DataFrame, out_folder: Path) -> Path:
-    """Write the roll-up workbook (atomically) beside the solutions."""
+def write_roll_up(
+    table: pd.DataFrame, out_folder: Path, options: dict[str, Any] | None = None
+) -> Path:
+    """Write the roll-up workbook (atomically) beside the solutions.
+
+    Each row names its input's SHA-256; an About sheet gives the planner
+    version and the solve options (threads and seed fixed: 1 and 0 unless set).
+    """
     import xlsxwriter
 
     from planner.io.writer import Formats, save_atomically, write_table
@@ -164,7 +173,17 @@ def write_roll_up(table: pd.DataFrame, out_folder: Path) -> Path:
             path,
             {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
         )
-        write_table(workbook.add_worksheet("Batch"), table, Formats(workbook))
+        formats = Formats(workbook)
+        write_table(workbook.add_worksheet("Batch"), table, formats)
+        about = pd.DataFrame(
+            {
+                "key": ["planner_version", "inputs", "solver options"],
+                "value": [__version__, str(len(table)), repr(options or {})],
+            }
+        )
+        write_table(workbook.add_worksheet("About"), about, formats)
         workbook.close()
 
-    return save_atomically(build, out_folder / ROLL_UP, ["Batch"])
+    from planner import __version__
+
+    return save_atomically(build, out_folder / ROLL_UP, ["Batch", "About"])

@@ -206,6 +206,7 @@ class SweepResult:
 
     table: pd.DataFrame
     results: list[Any] = field(default_factory=list)
+    about: dict[str, Any] = field(default_factory=dict)  # version, input hash, changes, solver
 
     def _repr_html_(self) -> str:
         """Show the table in Jupyter."""
@@ -264,10 +265,37 @@ def sweep(
     for values in grid[:1]:
         for name, value in values.items():
             apply_change(probe, name, value)  # a bad name fails here, before any solve
-    runs = _run_all(case, grid, options, workers, executor, progress)
+    try:
+        runs = _run_all(case, grid, options, workers, executor, progress)
+    except KeyboardInterrupt as interrupt:
+        partial = getattr(interrupt, "partial", None)
+        if partial is not None:
+            partial.about = _about(case, changes, partial.results)
+        raise
     results = [result for run in runs for result in run]
     table = _table(grid[: len(results)], results) if runs else pd.DataFrame()
-    return SweepResult(table=table, results=results)
+    return SweepResult(table=table, results=results, about=_about(case, changes, results))
+
+
+def _about(
+    case: Case, changes: Mapping[str, Iterable[float]], results: list[Any]
+) -> dict[str, Any]:
+    """Return what makes the sweep reproducible: the planner, the input, how it was solved."""
+    from planner import __version__
+
+    about: dict[str, Any] = {
+        "planner_version": __version__,
+        "input_file": os.path.basename(case.source.path) if case.source.path else "",
+        "input_sha256": case.source.sha256 or case.content_sha256(),
+        "case_sha256": case.content_sha256(),
+        "changes": "; ".join(f"{name} = {list(values)}" for name, values in changes.items()),
+        "variants": len(results),
+    }
+    if results:
+        summary = results[0].summary
+        for key in ("solver", "threads", "seed", "mip_gap_target", "time_limit_s"):
+            about[key] = summary.get(key)
+    return about
 
 
 def _table(grid: list[dict[str, float]], results: list[Any]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+import planner
 from planner.batch import run_batch, workbooks
 from planner.cli import app
 from tests.conftest import REFERENCE, ROOT
@@ -70,6 +72,10 @@ def test_cli_writes_a_roll_up_and_says_not_all_succeeded(folder: Path, tmp_path:
     rows = list(roll_up.iter_rows(values_only=True))
     assert rows[0][:3] == ("input", "outcome", "status")
     assert [row[1] for row in rows[1:]] == ["written", "written", "invalid", "invalid"]
+    sha = rows[0].index("input_sha256")
+    assert rows[1][sha] == hashlib.sha256((folder / "a-hand.xlsx").read_bytes()).hexdigest()
+    about = openpyxl.load_workbook(out / "batch-summary.xlsx")["About"]
+    assert ("planner_version", planner.__version__) in list(about.iter_rows(values_only=True))
 
 
 def test_all_good_exits_0(tmp_path: Path) -> None:

@@ -103,7 +103,11 @@ def test_cli_writes_the_sweep_workbook(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"6 of 6 variants solved -> {out}"
     workbook = openpyxl.load_workbook(out)
-    assert workbook.sheetnames == ["Sweep", "Trade-off", "Frontier"]
+    assert workbook.sheetnames == ["Sweep", "Trade-off", "Frontier", "About"]
+    about = {row[0]: row[1] for row in workbook["About"].iter_rows(min_row=2, values_only=True)}
+    assert about["input_sha256"] == planner.load(HAND).source.sha256
+    assert about["planner_version"] == planner.__version__ and about["seed"] == "0"
+    assert about["changes"].startswith("china_share_max[Nd] = [1.0, 0.75, 0.5]")
     header = [c.value for c in workbook["Sweep"][1]]
     assert header[:4] == ["china_share_max[Nd]", "capacity[Dy-CN]", "status", "objective"]
     assert workbook["Sweep"].max_row == 7

@@ -60,6 +60,11 @@ def _build(result: SweepResult, path: str) -> None:
             "trade-off.png",
             {"image_data": trade_off_png(table), "x_scale": 0.75, "y_scale": 0.75},
         )
+    if result.about:
+        about = pd.DataFrame(
+            {"key": list(result.about), "value": [str(v) for v in result.about.values()]}
+        )
+        write_table(workbook.add_worksheet("About"), about, formats)
     workbook.close()
 
 
@@ -102,4 +107,6 @@ def write_sweep(result: SweepResult, path: Path) -> Path:
     names = ["Sweep", "Trade-off"]
     if {"china_share", "expected_cost"} <= set(result.table.columns) and len(result.table):
         names.append("Frontier")
+    if result.about:
+        names.append("About")
     return save_atomically(lambda target: _build(result, target), path, names)
