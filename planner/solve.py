@@ -9,11 +9,13 @@ leave this module: callers get :class:`SolverReport` and plain values.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +57,9 @@ class SolveOptions:
     seed: int = 0
     duals: bool = True
     explain_infeasible: bool = True
+    #: called now and then during a MIP solve with ``seconds``, ``best`` (the best
+    #: plan's objective so far, None before one), ``bound`` and ``gap``
+    on_progress: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -97,6 +102,13 @@ WARM_START_OFF = (
     "mip_heuristic_run_rins",
     "mip_heuristic_run_rens",
     "mip_heuristic_run_root_reduced_cost",
+)
+
+#: HiGHS's callback type for a new best plan (highspy 1.8 and later; None before)
+IMPROVING = getattr(
+    getattr(getattr(highspy, "cb", None), "HighsCallbackType", None),
+    "kCallbackMipImprovingSolution",
+    None,
 )
 
 _ROW_BOUNDS = {0: "equal", 1: "upper", -1: "lower"}
@@ -385,7 +397,8 @@ class HighsSession:
             start.col_value = self.start
             self.highs.setSolution(start)
         started = time.perf_counter()
-        error = self._run()
+        with self._progress_reported():
+            error = self._run()
         seconds = time.perf_counter() - started
         if error == "interrupted":
             return SolverReport(
@@ -394,6 +407,47 @@ class HighsSession:
         if error:
             return SolverReport(ERROR, False, seconds=seconds, message=error)
         return self._report(seconds)
+
+    @contextlib.contextmanager
+    def _progress_reported(self) -> Iterator[None]:
+        """Pass HiGHS's new plans and its periodic checks to ``on_progress`` (twice a second)."""
+        report = self.options.on_progress
+        names = ("cbMipImprovingSolution", "cbMipInterrupt")  # highspy 1.8 and later
+        if report is None or not all(hasattr(self.highs, name) for name in names):
+            yield
+            return
+        events = [getattr(self.highs, name) for name in names]
+        last = [-math.inf]
+
+        def forward(event: Any) -> None:
+            data = event.data_out
+            now = float(data.running_time)
+            improving = (
+                event.callback_type == highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution
+            )
+            if not improving and now - last[0] < 0.5:
+                return
+            last[0] = now
+            best, bound = float(data.mip_primal_bound), float(data.mip_dual_bound)
+            try:
+                report(
+                    {
+                        "seconds": now,
+                        "best": best if math.isfinite(best) else None,
+                        "bound": bound if math.isfinite(bound) else None,
+                        "gap": float(data.mip_gap) if math.isfinite(best) else None,
+                    }
+                )
+            except Exception:  # a progress display must never stop a solve
+                logger.exception("progress report failed")
+
+        for event in events:
+            event.subscribe(forward)
+        try:
+            yield
+        finally:
+            for event in events:
+                event.unsubscribe(forward)
 
     def _objective_is_the_plans(self, report: SolverReport) -> bool:
         """Whether HiGHS's objective is the cost of the plan it returned."""

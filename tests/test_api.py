@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 
 import planner
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +91,17 @@ def test_modified_case_gets_a_new_case_hash(hand: planner.Case) -> None:
     changed = hand.copy()
     changed.elements.loc["Dy", "shortage_cost"] = 2_000.0
     assert changed.content_sha256() != hand.content_sha256()
+
+
+def test_progress_reports_the_best_plan_while_solving() -> None:
+    case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
+    seen: list[dict[str, Any]] = []
+    result = planner.solve(case, on_progress=seen.append, duals=False)
+    with_plan = [event for event in seen if event["best"] is not None]
+    assert with_plan and with_plan[-1]["best"] == pytest.approx(result.objective, rel=1e-9)
+    assert all(event["gap"] >= 0 and event["bound"] <= event["best"] + 1e-6 for event in with_plan)
+
+    def broken(event: dict[str, Any]) -> None:
+        raise RuntimeError("a display that fails")
+
+    assert planner.solve(case, on_progress=broken, duals=False).objective == result.objective

@@ -61,7 +61,11 @@ def run_job(folder: str, kind: str, time_limit: float, params: dict[str, Any]) -
 def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any]:
     limit = min(float(case.settings.time_limit_s), time_limit)
     _progress(folder, "building the model and solving")
-    result = planner.solve(case, time_limit_s=limit)
+
+    def solving(figures: dict[str, Any]) -> None:
+        _progress(folder, "solving", solver=figures)
+
+    result = planner.solve(case, time_limit_s=limit, on_progress=solving)
     out: dict[str, Any] = {
         "job_status": DONE,
         "status": result.status,
@@ -186,9 +190,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _progress(folder: Path, stage: str, done: int | None = None, total: int | None = None) -> None:
-    """Tell the job page what the job is doing (``progress.json``)."""
-    _write_json(folder / PROGRESS, {"stage": stage, "done": done, "total": total})
+def _progress(
+    folder: Path,
+    stage: str,
+    done: int | None = None,
+    total: int | None = None,
+    solver: dict[str, Any] | None = None,
+) -> None:
+    """Tell the job page what the job is doing (``progress.json``).
+
+    ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap).
+    """
+    _write_json(folder / PROGRESS, {"stage": stage, "done": done, "total": total, "solver": solver})
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

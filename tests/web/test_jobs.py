@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,39 @@ def test_a_sweep_job_counts_its_variants(tmp_path: Path) -> None:
         "stage": "solving the variants",
         "done": 3,
         "total": 3,
+        "solver": None,
     }
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["job_status"] == DONE and len(result["rows"]) == 3
+
+
+def test_a_running_page_shows_the_solvers_figures(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    import httpx
+
+    from planner.web.app import ServerConfig, create_app
+    from planner.web.jobs import RUNNING
+
+    runner = JobRunner(tmp_path / "jobs")  # never started: the job stays as set here
+    job_id, folder = runner.new_folder()
+    job = runner.submit(Job(job_id, "solve", "<i>q3</i>.xlsx", folder, 60))
+    job.status, job.started = RUNNING, time.time()
+    figures = {"seconds": 3.0, "best": 299_137.22, "bound": 299_100.0, "gap": 0.000124}
+    (folder / "progress.json").write_text(
+        json.dumps({"stage": "solving", "done": None, "total": None, "solver": figures})
+    )
+    app = create_app(ServerConfig(data_dir=tmp_path, runner=runner))
+
+    async def fetch() -> tuple[str, dict[str, Any]]:  # in process, no server: the app as is
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://planner") as client:
+            page = await client.get(f"/jobs/{job_id}")
+            api = await client.get(f"/api/jobs/{job_id}")
+            return page.text, api.json()
+
+    page, api = asyncio.run(fetch())
+    assert "Best plan so far 299,137.22" in page and "within 0.01%" in page
+    assert "&lt;i&gt;q3&lt;/i&gt;.xlsx" in page
+    assert api["status"] == "running" and api["progress"]["solver"]["best"] == 299_137.22
