@@ -110,6 +110,7 @@ def test_a_sweep_job_counts_its_variants(tmp_path: Path) -> None:
 def test_a_running_page_shows_the_solvers_figures(tmp_path: Path) -> None:
     import asyncio
     import json
+    from concurrent.futures import ThreadPoolExecutor
 
     import httpx
 
@@ -133,7 +134,8 @@ def test_a_running_page_shows_the_solvers_figures(tmp_path: Path) -> None:
             api = await client.get(f"/api/jobs/{job_id}")
             return page.text, api.json()
 
-    page, api = asyncio.run(fetch())
+    with ThreadPoolExecutor(1) as thread:  # its own event loop: Playwright may hold this one
+        page, api = thread.submit(asyncio.run, fetch()).result()
     assert "Best plan so far 299,137.22" in page and "within 0.01%" in page
     assert "&lt;i&gt;q3&lt;/i&gt;.xlsx" in page
     assert api["status"] == "running" and api["progress"]["solver"]["best"] == 299_137.22
