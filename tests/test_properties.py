@@ -202,3 +202,51 @@ def test_corrupted_xml_parts_only_ever_raise_input_errors(
 def test_fuzzing_covers_a_real_zip() -> None:
     with zipfile.ZipFile(hostile.HAND) as archive:
         assert {f"xl/worksheets/sheet{i}.xml" for i in range(1, 7)} <= set(archive.namelist())
+
+
+# ------------------------------------------------- re-solving in place = solving fresh
+
+OFFERS = [f"{e}-0{i}" for e in ("Nd", "Pr", "Dy") for i in range(3)]
+CHANGES = st.one_of(
+    st.tuples(st.just("china_share_max[TOTAL]"), st.sampled_from([0.3, 0.45, 0.6, 0.8, 1.0])),
+    st.tuples(st.just("risk_max"), st.sampled_from([0.5, 0.7, 0.8, 1.0])),
+    st.tuples(st.sampled_from([f"capacity[{o}]" for o in OFFERS]), st.sampled_from([0, 50, 400])),
+    st.tuples(st.sampled_from([f"unit_cost[{o}]" for o in OFFERS]), st.sampled_from([5, 40, 90])),
+    st.tuples(st.sampled_from([f"min_take[{o}]" for o in OFFERS]), st.sampled_from([0, 20])),
+    st.tuples(st.just("demand_scale"), st.sampled_from([0.7, 1.0, 1.3])),
+    st.tuples(
+        st.sampled_from(["Elements.shortage_cost[Nd]", "Elements.holding_cost[Dy]"]),
+        st.sampled_from([1.0, 50.0, 5_000.0]),
+    ),
+    st.tuples(st.just("cvar_alpha"), st.sampled_from([0.5, 0.8, 0.95])),
+    st.tuples(st.just("cvar_weight"), st.sampled_from([0.0, 0.2, 0.6])),
+)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> planner.Case:
+    from benchmarks.generate import Size, generate, write
+
+    path = tmp_path_factory.mktemp("generated") / "case.xlsx"
+    return planner.load(write(generate(Size(3, 3, 4, 3), seed=0), path))
+
+
+@BOUNDED
+@given(chain=st.lists(CHANGES, min_size=1, max_size=4))
+def test_a_chain_of_in_place_changes_solves_like_fresh_cases(
+    generated: planner.Case, chain: list[tuple[str, float]]
+) -> None:
+    """Whatever changes follow one another, the kept model answers as a fresh build does."""
+    from planner.api import Resolver
+    from planner.sweep import apply_change
+
+    resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
+    resolver.solve(generated)
+    case = generated.copy()
+    for name, value in chain:
+        apply_change(case, name, value)
+        again = resolver.solve(case)
+        fresh = planner.solve(case, duals=False, mip_gap=0.0, explain_infeasible=False)
+        assert again.status == fresh.status, (name, value)
+        if fresh.objective is not None:
+            assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)
