@@ -246,7 +246,7 @@ def _add_pages(
         return response
 
     @app.post("/jobs", include_in_schema=False)
-    async def upload_form(
+    def upload_form(  # sync: FastAPI runs it in a thread, the copy off the event loop
         request: Request,
         file: Annotated[UploadFile, File()],
         csrf: Annotated[str, Form()] = "",
@@ -326,7 +326,7 @@ def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
             503: {"description": "Too many jobs are waiting; retry after Retry-After seconds"},
         },
     )
-    async def create_job(
+    def create_job(  # sync: the upload is copied in a worker thread
         file: Annotated[UploadFile, File(description="The input workbook (.xlsx).")],
         kind: Annotated[Kind, Form(description="solve, or sweep one value")] = "solve",
         change: Annotated[str, Form(description="sweep: e.g. china_share_max[Dy]")] = "",
