@@ -179,13 +179,29 @@ class HighsSession:
         self._family_rows: dict[str, list[int]] = {}
         for i, row in enumerate(self.rows):
             self._family_rows.setdefault(row.parent_component().local_name, []).append(i)
-        self._matrix = repn.A.tocsr()
+        self._held: sparse.csr_matrix | None = None  # the matrix, read from HiGHS on first sync
         self._row_lower = np.array(lp.row_lower_, dtype=float)
         self._row_upper = np.array(lp.row_upper_, dtype=float)
         self._col_lower = np.array(lp.col_lower_, dtype=float)
         self._col_upper = np.array(lp.col_upper_, dtype=float)
         self._cost = np.array(lp.col_cost_, dtype=float)
         self._offset = float(lp.offset_)
+
+    def _matrix(self) -> sparse.csr_matrix:
+        """Return the constraint matrix HiGHS holds, by rows (copied from HiGHS once).
+
+        Not kept from the hand-off: a single solve never needs it, and at
+        the largest sizes it is a few hundred MB.
+        """
+        if self._held is None:
+            matrix = self.highs.getLp().a_matrix_
+            shape = (len(self.rows), len(self.columns))
+            held = sparse.csc_matrix(
+                (np.asarray(matrix.value_), np.asarray(matrix.index_), np.asarray(matrix.start_)),
+                shape=shape,
+            )
+            self._held = held.tocsr()
+        return self._held
 
     def sync(self, rebound: Rebound) -> bool:
         """Push what :func:`~planner.model.update.rebind` re-evaluated to HiGHS, in place.
@@ -237,7 +253,7 @@ class HighsSession:
         if not len(positions):
             return
         width = len(self.columns)
-        old = self._matrix[positions]
+        old = self._matrix()[positions]
         row_index: list[int] = []
         columns: list[int] = []
         values: list[float] = []
@@ -266,9 +282,10 @@ class HighsSession:
             now = np.asarray(new[change.row, change.col]).ravel()
             for i, j, value in zip(rows.tolist(), change.col.tolist(), now.tolist(), strict=True):
                 self.highs.changeCoeff(i, j, value)  # 0 removes the entry
-            delta = sparse.csr_matrix((change.data, (rows, change.col)), shape=self._matrix.shape)
-            self._matrix = (self._matrix + delta).tocsr()
-            self._matrix.eliminate_zeros()
+            held = self._matrix()
+            delta = sparse.csr_matrix((change.data, (rows, change.col)), shape=held.shape)
+            self._held = (held + delta).tocsr()
+            self._held.eliminate_zeros()
         moved = (lower != self._row_lower[positions]) | (upper != self._row_upper[positions])
         if moved.any():
             at = positions[moved]
@@ -279,10 +296,13 @@ class HighsSession:
 
     def _add_new_rows(self, families: list[str]) -> None:
         added = []
+        base = None
         for name in families:
             for row in self.model.component(name).values():
                 if not row.active or id(row) in self._row_of:
                     continue
+                if base is None:
+                    base = self._matrix()  # as HiGHS holds it before this row is added
                 these, coefficients, constant = self._linear_terms(row.body)
                 lower, upper = self._row_bounds(row, constant)
                 entries = sparse.csr_matrix(
@@ -300,7 +320,7 @@ class HighsSession:
                 self._row_lower = np.append(self._row_lower, lower)
                 self._row_upper = np.append(self._row_upper, upper)
         if added:
-            self._matrix = sparse.vstack([self._matrix, *added], format="csr")
+            self._held = sparse.vstack([base, *added], format="csr")
 
     def _sync_bounds(self) -> None:
         lower = np.array([-INF if v.lb is None else v.lb for v in self.columns], dtype=float)

@@ -81,6 +81,11 @@ def test_a_row_the_base_skipped_is_added() -> None:
     assert share["dual"].tolist() == pytest.approx(
         fresh_duals[fresh_duals["constraint"] == share["constraint"].iloc[0]]["dual"].tolist()
     )
+    looser = case.copy()
+    apply_change(looser, "china_share_max[Nd]", 0.4)  # the added row itself changes now
+    assert resolver.solve(looser).objective == pytest.approx(
+        planner.solve(looser).objective, rel=1e-9
+    )
 
 
 def test_an_infeasible_variant_then_a_feasible_one() -> None:
