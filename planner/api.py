@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from planner.results import (
     contracts_table,
     cvar,
     duals_table,
+    expected_shares,
     priced_constraints,
     purchases_table,
     read_plan,
@@ -316,11 +316,9 @@ def _tables(
     expected["fixed_cost"] = fixed
     scenario_cost = costs["scenario_cost"].to_numpy()
     shares = shares_table(plan, data)
-    total = shares[shares["element"] == "TOTAL"]
     weights = pd.Series(probability, index=data.scenarios)
-    china = total[f"china_share_{data.china_basis}"].fillna(0) * total["supply"]
-    supply_expected = float((total["supply"] * total["scenario"].map(weights)).sum())
-    china_expected = float((china * total["scenario"].map(weights)).sum())
+    overall = expected_shares(shares, weights, data.china_basis)
+    china_share = overall.loc[overall["element"] == "TOTAL", "china_share"].to_numpy()
     shortage_expected = float(np.einsum("etw,w->", plan.unmet, probability))
     tables = {
         "Purchases": purchases_table(plan, data, case.offers),
@@ -337,7 +335,7 @@ def _tables(
         "expected_cost": fixed + float(probability @ scenario_cost),
         "cvar": cvar(fixed, scenario_cost, probability, data.cvar_alpha),
         **expected,
-        "china_share": china_expected / supply_expected if supply_expected > 0 else math.nan,
+        "china_share": float(china_share[0]),
         "shortfall": shortage_expected,
         "contracted_offers": int(plan.contract.sum()),
         "adopted_activities": int(plan.adopt.sum()),

@@ -360,6 +360,14 @@ def priced_constraints(model: pyo.ConcreteModel) -> list[Any]:
     return [con for component in components for con in component.values() if con.active]
 
 
+def expected(
+    frame: pd.DataFrame, probability: pd.Series, by: list[str], value: str
+) -> pd.DataFrame:
+    """Sum ``value`` over scenarios weighted by their probability, grouped by ``by``."""
+    weighted = frame.assign(_w=frame[value] * frame["scenario"].map(probability))
+    return weighted.groupby(by, sort=False)["_w"].sum().reset_index().rename(columns={"_w": value})
+
+
 def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) -> pd.DataFrame:
     """Probability-weighted China share of each element (and TOTAL) over the horizon.
 
@@ -368,17 +376,11 @@ def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) ->
     ``china_share`` (expected China-linked supply over expected supply, on
     ``basis``) and ``china_cap`` (the tightest cap over the periods, NaN if none).
     """
-    weight = shares["scenario"].map(probability)
-    frame = pd.DataFrame(
-        {
-            "element": shares["element"],
-            "supply": shares["supply"] * weight,
-            "china": shares[f"china_share_{basis}"].fillna(0.0) * shares["supply"] * weight,
-            "china_cap": shares["china_cap"],
-        }
+    shares = shares.assign(china=shares[f"china_share_{basis}"].fillna(0.0) * shares["supply"])
+    grouped = expected(shares, probability, ["element"], "supply").merge(
+        expected(shares, probability, ["element"], "china"), on="element"
     )
-    grouped = frame.groupby("element", sort=False).agg(
-        supply=("supply", "sum"), china=("china", "sum"), china_cap=("china_cap", "min")
-    )
+    caps = shares.groupby("element", sort=False)["china_cap"].min()
+    grouped["china_cap"] = grouped["element"].map(caps)
     grouped["china_share"] = (grouped["china"] / grouped["supply"]).where(grouped["supply"] > 0)
-    return grouped.drop(columns="china").reset_index()
+    return grouped.drop(columns="china")

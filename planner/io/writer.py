@@ -29,7 +29,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from xlsxwriter.exceptions import XlsxWriterException
 
 from planner.errors import OutputError
-from planner.results import COST_KEYS
+from planner.results import COST_KEYS, expected
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
@@ -215,13 +215,6 @@ def _summary(sheet: Worksheet, result: Result, formats: Formats) -> None:
     sheet.set_column(2, 2, 90)
 
 
-def _expected(
-    frame: pd.DataFrame, probability: pd.Series, by: list[str], value: str
-) -> pd.DataFrame:
-    weighted = frame.assign(_w=frame[value] * frame["scenario"].map(probability))
-    return weighted.groupby(by, sort=False)["_w"].sum().reset_index().rename(columns={"_w": value})
-
-
 def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     """Compute the expected (probability-weighted) figures behind the charts."""
     case = result.case
@@ -229,7 +222,7 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     periods = case.period_ids
     purchases = result.tables["Purchases"]
     mix = (
-        _expected(purchases, probability, ["element", "country"], "quantity")
+        expected(purchases, probability, ["element", "country"], "quantity")
         if len(purchases)
         else (pd.DataFrame(columns=["element", "country", "quantity"]))
     )
@@ -237,7 +230,7 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
         index="element", columns="country", values="quantity", aggfunc="sum", fill_value=0.0
     )
     supply_mix = supply_mix.reindex([str(e) for e in case.elements.index], fill_value=0.0)
-    recycled = _expected(result.tables["Stock"], probability, ["element"], "recycled").set_index(
+    recycled = expected(result.tables["Stock"], probability, ["element"], "recycled").set_index(
         "element"
     )
     if recycled["recycled"].sum() > 0:
@@ -247,8 +240,8 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     shares = result.tables["Shares"]
     basis = f"china_share_{case.settings.china_basis}"
     shares = shares.assign(china=shares[basis].fillna(0.0) * shares["supply"])
-    totals = _expected(shares, probability, ["period", "element"], "china").merge(
-        _expected(shares, probability, ["period", "element"], "supply"), on=["period", "element"]
+    totals = expected(shares, probability, ["period", "element"], "china").merge(
+        expected(shares, probability, ["period", "element"], "supply"), on=["period", "element"]
     )
     caps = shares.groupby(["period", "element"], sort=False)["china_cap"].first().reset_index()
     totals = totals.merge(caps, on=["period", "element"])
@@ -263,8 +256,8 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
         china[f"{element} share"] = part["share"].to_numpy()
         china[f"{element} cap"] = part["china_cap"].to_numpy()
 
-    stock = _expected(result.tables["Stock"], probability, ["period", "element"], "stock").merge(
-        _expected(result.tables["Stock"], probability, ["period", "element"], "target"),
+    stock = expected(result.tables["Stock"], probability, ["period", "element"], "stock").merge(
+        expected(result.tables["Stock"], probability, ["period", "element"], "target"),
         on=["period", "element"],
     )
     cover = pd.DataFrame({"period": periods})

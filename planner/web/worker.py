@@ -18,7 +18,7 @@ from typing import Any
 
 import planner
 from planner.errors import InputError, PlannerError
-from planner.results import COST_KEYS, expected_shares
+from planner.results import COST_KEYS, expected, expected_shares
 from planner.web.charts import cost_chart, share_chart, stock_chart
 from planner.web.jobs import DONE, FAILED, INVALID, PROGRESS, RESULT, UPLOAD
 
@@ -85,8 +85,8 @@ def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any
         tables["Shares"], case.scenarios["probability"], case.settings.china_basis
     )
     probability = case.scenarios["probability"]
-    shortage = tables["Shortage"].assign(w=tables["Shortage"]["scenario"].map(probability))
-    short = (shortage["quantity"] * shortage["w"]).groupby(shortage["element"], sort=False).sum()
+    shortage = expected(tables["Shortage"], probability, ["element"], "quantity")
+    short = dict(zip(shortage["element"], shortage["quantity"], strict=True))
     rows = tables["Shares"]
     share = rows[f"china_share_{case.settings.china_basis}"]
     over = set(rows.loc[share > rows["china_cap"] + 1e-6, "element"])  # any period, any scenario
@@ -120,13 +120,15 @@ def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any
 
 def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
     """Return the expected stock and cover target per element and period."""
-    weighted = stock.assign(w=stock["scenario"].map(probability))
-    weighted["stock_w"] = weighted["stock"] * weighted["w"]
-    weighted["target_w"] = weighted["target"] * weighted["w"]
-    grouped = weighted.groupby(["element", "period"], sort=False)[["stock_w", "target_w"]].sum()
+    keys = ["element", "period"]
+    grouped = expected(stock, probability, keys, "stock").merge(
+        expected(stock, probability, keys, "target"), on=keys
+    )
     return [
         {"element": e, "period": p, "stock": _plain(s), "target": _plain(t)}
-        for (e, p), s, t in zip(grouped.index, grouped["stock_w"], grouped["target_w"], strict=True)
+        for e, p, s, t in zip(
+            grouped["element"], grouped["period"], grouped["stock"], grouped["target"], strict=True
+        )
     ]
 
 
