@@ -29,7 +29,8 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from scipy import sparse
 
 from planner.errors import SolverError
-from planner.model.update import Rebound, coefficient_arrays
+from planner.model.linear import coefficient_arrays
+from planner.model.update import Rebound
 
 logger = logging.getLogger(__name__)
 INF = highspy.kHighsInf
@@ -110,8 +111,6 @@ IMPROVING = getattr(
     "kCallbackMipImprovingSolution",
     None,
 )
-
-_ROW_BOUNDS = {0: "equal", 1: "upper", -1: "lower"}
 
 
 class HighsSession:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from pyomo.core.expr.numeric_expr import LinearExpression
+from pyomo.repn import generate_standard_repn
 
 
 def linear(coefficients: Sequence[float], variables: Sequence[Any], constant: float = 0.0) -> Any:
@@ -18,3 +20,11 @@ def linear(coefficients: Sequence[float], variables: Sequence[Any], constant: fl
     return LinearExpression(
         constant=constant, linear_coefs=list(coefficients), linear_vars=list(variables)
     )
+
+
+def coefficient_arrays(expression: Any) -> tuple[list[Any], np.ndarray, float]:
+    """(variables, coefficients, constant) of a linear expression, duplicates summed."""
+    repn = generate_standard_repn(expression, compute_values=True, quadratic=False)
+    if repn.nonlinear_expr is not None:
+        raise ValueError("a row is not linear")
+    return list(repn.linear_vars), np.array(repn.linear_coefs, dtype=float), float(repn.constant)

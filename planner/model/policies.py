@@ -123,9 +123,14 @@ def _define(
 
 def define_china_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(8) China-linked supply at most v of supply, per element or TOTAL, per node."""
+    define_china_weights(model, data)
+    _define(model, "china_share", "china_share_max", china_share_rule)
+
+
+def define_china_weights(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """China flags of offers and activities as 0/1 weights (the a_j of the share rows)."""
     model.china_weight = data.china.astype(float)
     model.recycling_china_weight = data.activity_china.astype(float)
-    _define(model, "china_share", "china_share_max", china_share_rule)
 
 
 def define_risk_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:

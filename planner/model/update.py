@@ -42,36 +42,62 @@ FAMILIES: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("cvar_definition", objective.cvar_excess_rule),
 )
 
-_SETS = ("NODES", "OFFERS", "ACTIVITIES", "ELEMENTS", "SCENARIOS")
-_SPARSE_SETS = ("OFFER_NODES", "ACTIVITY_NODES", "ELEMENT_NODES", "COVER_NODES")
+#: index sets that decide which variables and rows exist
+_INDEX_SETS = (
+    "NODES",
+    "OFFERS",
+    "ACTIVITIES",
+    "ELEMENTS",
+    "SCENARIOS",
+    "OFFER_NODES",
+    "ACTIVITY_NODES",
+    "ELEMENT_NODES",
+    "COVER_NODES",
+)
+#: families whose rows exist per policy cell, and their policy
 _POLICY_CELLS = {"china_share": "china_share_max", "risk": "risk_max"}
+#: what rules look terms up in: per-period availability lists (with yields) and China weights
+_TERMS = ("offers_at", "recycling_at", "substitution_at", "china_weight", "recycling_china_weight")
 
 
-def _shape(data: ModelData) -> tuple[Any, ...]:
-    """Everything that decides which variables and rows exist."""
+@dataclass
+class _Layout:
+    """What a model built for some data looks like, worked out on a scratch model."""
+
+    fixed: tuple[Any, ...]  # must be equal for the model to be changed in place
+    cells: dict[str, set[Any]]  # policy cells per family: a variant may have fewer
+    terms: dict[str, Any]  # availability lists and China weights, set on the model
+
+
+def _layout(data: ModelData) -> _Layout:
     scratch = pyo.ConcreteModel()
     scratch.data = data
     sets.define_sets(scratch, data)
-    return (
+    policies.define_china_weights(scratch, data)
+    fixed = (
         [(node.period, node.scenarios, node.parent) for node in data.nodes],
-        *(list(getattr(scratch, name)) for name in (*_SETS, *_SPARSE_SETS)),
-        *(set(policies._cells(scratch, policy)) for policy in _POLICY_CELLS.values()),
+        *(list(getattr(scratch, name)) for name in _INDEX_SETS),
         data.cvar_weight > 0,
         scratch.offers_of,
     )
+    cells = {
+        family: set(policies._cells(scratch, policy)) for family, policy in _POLICY_CELLS.items()
+    }
+    return _Layout(fixed, cells, {name: getattr(scratch, name) for name in _TERMS})
 
 
-def same_shape(model: pyo.ConcreteModel, data: ModelData) -> bool:
-    """Whether ``data`` gives ``model`` the same variables and at most the same rows."""
-    if getattr(model, "built_shape", None) is None:  # the shape its components were built for
-        model.built_shape = _shape(model.data)
-    old, new = model.built_shape, _shape(data)
-    policy_at = 1 + len(_SETS) + len(_SPARSE_SETS)
-    fixed = [i for i in range(len(old)) if not policy_at <= i < policy_at + len(_POLICY_CELLS)]
-    if any(old[i] != new[i] for i in fixed):
-        return False
-    # a policy cell the variant drops is a skipped row; one it adds has no index: rebuild
-    return all(new[i] <= old[i] for i in range(policy_at, policy_at + len(_POLICY_CELLS)))
+def same_shape(model: pyo.ConcreteModel, layout: _Layout) -> bool:
+    """Whether ``layout`` gives ``model`` the same variables and at most the same rows.
+
+    A policy cell the variant drops is a skipped row; one it adds has no
+    index in the built family, so the model must be built anew.
+    """
+    if getattr(model, "built_layout", None) is None:  # what its components were built for
+        model.built_layout = _layout(model.data)
+    built = model.built_layout
+    return built.fixed == layout.fixed and all(
+        layout.cells[family] <= built.cells[family] for family in _POLICY_CELLS
+    )
 
 
 @dataclass
@@ -91,13 +117,16 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
     noted, and a part none of whose fields differ between the old and the new
     data is left as it is.
     """
-    if not same_shape(model, data):
+    layout = _layout(data)
+    if not same_shape(model, layout):
         return None
     known: dict[str, set[str]] | None = getattr(model, "reads", None)
     changed = _changed_fields(model.data, data) if known is not None else set()
     model.data = data
-    if _availability_changed(model, data):
+    if not _same({name: getattr(model, name) for name in _TERMS}, layout.terms):
         known = None  # the lists every rule looks terms up in changed: all of it again
+    for name, value in layout.terms.items():
+        setattr(model, name, value)
     reads: dict[str, set[str]] = {} if known is None else known
     model.data = _Reads(data)  # note which fields each part reads, for the next variant
     try:
@@ -105,7 +134,6 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
             part: known is None or bool(reads.get(part, set()) & changed)
             for part in ("bounds", "objective", *(name for name, _ in FAMILIES))
         }
-        todo["objective"] |= todo["cvar_definition"]
         todo["cvar_definition"] |= todo["objective"]  # its rows are sums of the node costs
         if todo["bounds"]:
             _run(model, reads, "bounds", partial(variables.refresh_bounds, model))
@@ -194,28 +222,6 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _availability_changed(model: pyo.ConcreteModel, data: ModelData) -> bool:
-    """Set the per-period term lists and China weights for ``data``; say if they changed."""
-    before = (
-        model.offers_at,
-        model.recycling_at,
-        model.substitution_at,
-        model.china_weight.tolist(),
-        model.recycling_china_weight.tolist(),
-    )
-    sets.define_availability(model, data)  # yields are coefficients, kept in these lists
-    model.china_weight = data.china.astype(float)
-    model.recycling_china_weight = data.activity_china.astype(float)
-    after = (
-        model.offers_at,
-        model.recycling_at,
-        model.substitution_at,
-        model.china_weight.tolist(),
-        model.recycling_china_weight.tolist(),
-    )
-    return before != after
-
-
 def _cells(model: pyo.ConcreteModel, name: str, component: Any) -> Any:
     """Return the indices the variant has rows for (policy cells may be fewer)."""
     if name in _POLICY_CELLS:
@@ -238,13 +244,3 @@ def _set_row(component: Any, index: Any, value: Any) -> None:
             row.activate()
     elif not skipped:
         component[index] = value
-
-
-def coefficient_arrays(expression: Any) -> tuple[list[Any], np.ndarray, float]:
-    """(variables, coefficients, constant) of a linear expression, duplicates summed."""
-    from pyomo.repn import generate_standard_repn
-
-    repn = generate_standard_repn(expression, compute_values=True, quadratic=False)
-    if repn.nonlinear_expr is not None:
-        raise ValueError("a row is not linear")
-    return list(repn.linear_vars), np.array(repn.linear_coefs, dtype=float), float(repn.constant)
