@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from planner.errors import InputError, OutputError, PlannerError
+from planner.parallel import executor_of
 
 #: Exit codes of one workbook, as ``planner solve`` gives them.
 EXIT_CODES = {"written": 0, "invalid": 2, "no plan": 3, "not written": 4, "failed": 1}
@@ -57,8 +58,9 @@ def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row["input"] = path.name
     try:
-        row["input_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-        result = planner.solve(planner.load(path), **options)
+        case = planner.load(path)
+        row["input_sha256"] = case.source.sha256  # hashed by the reader as it read the file
+        result = planner.solve(case, **options)
         row.update(status=result.status, objective=result.objective)
         if not result.has_plan or result.status == "interrupted":
             row["outcome"] = "no plan"
@@ -78,7 +80,11 @@ def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str
                 },
             )
     except InputError as error:
-        row.update(outcome="invalid", error="; ".join(str(i) for i in error.issues))
+        row.update(
+            outcome="invalid",
+            error="; ".join(str(i) for i in error.issues),
+            input_sha256=_sha256(path),
+        )
     except OutputError as error:
         row.update(outcome="not written", error=str(error))
     except PlannerError as error:
@@ -87,6 +93,14 @@ def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str
         row.update(outcome="failed", error=f"internal error: {type(error).__name__}: {error}")
     row["seconds"] = round(time.perf_counter() - started, 3)
     return row
+
+
+def _sha256(path: Path) -> str | None:
+    """Return the SHA-256 of a file the reader refused (None if it cannot be read at all)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def run_batch(
@@ -122,8 +136,7 @@ def run_batch(
     paths = workbooks(folder)
     out_folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    if executor is not None and hasattr(executor, "get_executor"):
-        executor = executor.get_executor()  # a distributed.Client
+    executor = executor_of(executor)
     pool = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
     futures: dict[Future[dict[str, Any]], Path] = {
         pool.submit(solve_one, path, out_folder, options): path for path in paths

@@ -173,6 +173,7 @@ def validate(workbook: InputPath, debug: Debug = False) -> None:
     raise typer.Exit(_guard(run, debug))
 
 
+Workers = Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")]
 Scheduler = Annotated[
     str | None,
     typer.Option(
@@ -195,9 +196,7 @@ def sweep(
             "repeat for a grid. Default: the workbook's Sweep sheet.",
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: one per core).")
-    ] = None,
+    workers: Workers = None,
     scheduler: Scheduler = None,
     time_limit: Annotated[
         float | None,
@@ -290,9 +289,7 @@ def _bar(total: int, what: str) -> Iterator[Callable[[int], None]]:
 def batch(
     folder: Annotated[Path, typer.Argument(help="Folder of input workbooks.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the solutions.")],
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: one per core).")
-    ] = None,
+    workers: Workers = None,
     scheduler: Scheduler = None,
     time_limit: Annotated[
         float | None,

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from planner.data import ROW, TABLES, Case
+from planner.parallel import executor_of
 from planner.results import expected_shares
 
 POLICIES = ("china_share_max", "risk_max", "offer_share_max", "min_offers")
@@ -316,8 +317,7 @@ def _run_all(
     progress: Callable[[int], None] | None,
 ) -> list[list[Any]]:
     """Every run's results, in grid order; on Ctrl-C raise with what finished."""
-    if executor is not None and hasattr(executor, "get_executor"):
-        executor = executor.get_executor()  # a distributed.Client
+    executor = executor_of(executor)
     count = workers or (os.cpu_count() or 1)
     runs = chunks(grid, count)
     if executor is None and (count <= 1 or len(grid) <= 1):
