@@ -208,6 +208,15 @@ class SweepResult:
     table: pd.DataFrame
     results: list[Any] = field(default_factory=list)
     about: dict[str, Any] = field(default_factory=dict)  # version, input hash, changes, solver
+    _picture: bytes | None = field(default=None, repr=False, compare=False)
+
+    def picture(self) -> bytes:
+        """Return the trade-off chart as PNG bytes (drawn once, for the workbook and the page)."""
+        if self._picture is None:
+            from planner.io.sweep_writer import trade_off_png
+
+            self._picture = trade_off_png(self.table).getvalue()
+        return self._picture
 
     def _repr_html_(self) -> str:
         """Show the table in Jupyter."""

@@ -58,7 +58,7 @@ def _build(result: SweepResult, path: str) -> None:
         chart_sheet.insert_image(
             "Q2",
             "trade-off.png",
-            {"image_data": trade_off_png(table), "x_scale": 0.75, "y_scale": 0.75},
+            {"image_data": io.BytesIO(result.picture()), "x_scale": 0.75, "y_scale": 0.75},
         )
     if result.about:
         about = pd.DataFrame(

@@ -233,9 +233,6 @@ def _add_pages(
 ) -> None:
     """Add the HTML pages: upload, job, charts, template and download."""
 
-    def job_or_404(job_id: str) -> Job:
-        return _job_or_404(runner, job_id)
-
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def upload_page(request: Request) -> Response:
         token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
@@ -262,7 +259,7 @@ def _add_pages(
 
     @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
     async def job_page(request: Request, job_id: str) -> Response:
-        job = job_or_404(job_id)
+        job = _job_or_404(runner, job_id)
         elapsed = time.time() - (job.started or job.created)
         return templates.TemplateResponse(
             request,
@@ -278,14 +275,14 @@ def _add_pages(
 
     @app.get("/jobs/{job_id}/charts/{name}.svg", include_in_schema=False)
     async def chart(job_id: str, name: str) -> Response:
-        job = job_or_404(job_id)
+        job = _job_or_404(runner, job_id)
         if name not in CHARTS or not (job.folder / f"{name}.svg").exists():
             raise HTTPException(404, "no such chart")
         return FileResponse(job.folder / f"{name}.svg", media_type="image/svg+xml")
 
     @app.get("/jobs/{job_id}/trade-off.png", include_in_schema=False)
     async def picture(job_id: str) -> Response:
-        job = job_or_404(job_id)
+        job = _job_or_404(runner, job_id)
         if not (job.folder / "trade-off.png").exists():
             raise HTTPException(404, "no trade-off picture")
         return FileResponse(job.folder / "trade-off.png", media_type="image/png")
@@ -305,14 +302,11 @@ def _add_pages(
 
     @app.get("/jobs/{job_id}/solution.xlsx", include_in_schema=False)
     async def solution_page(job_id: str) -> Response:
-        return _download(job_or_404(job_id))
+        return _download(_job_or_404(runner, job_id))
 
 
 def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
     """Add the JSON API (in the OpenAPI document)."""
-
-    def job_or_404(job_id: str) -> Job:
-        return _job_or_404(runner, job_id)
 
     @app.post(
         "/api/jobs",
@@ -345,7 +339,7 @@ def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
     )
     async def read_job(job_id: str) -> JobView:
         """Return the job's status and, once finished, its result."""
-        return _view(job_or_404(job_id))
+        return _view(_job_or_404(runner, job_id))
 
     @app.get(
         "/api/jobs/{job_id}/solution.xlsx",
@@ -357,7 +351,7 @@ def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
     )
     async def solution(job_id: str) -> Response:
         """Download the solution workbook (or the sweep workbook) of a finished job."""
-        return _download(job_or_404(job_id))
+        return _download(_job_or_404(runner, job_id))
 
     @app.get("/healthz")
     async def health() -> JSONResponse:

@@ -54,14 +54,11 @@ class Job:
     finished: float | None = None
     error: str = ""
     process: Any = None
+    outcome: dict[str, Any] | None = None  # the worker's result.json, read once when it ends
 
     def result(self) -> dict[str, Any] | None:
         """Return the worker's result (None until it has finished and written one)."""
-        path = self.folder / RESULT
-        if self.status not in FINISHED or not path.exists():
-            return None
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
+        return self.outcome if self.status in FINISHED else None
 
     def progress(self) -> dict[str, Any] | None:
         """Return what a running job says it is doing (stage; variants done of total)."""
@@ -214,8 +211,8 @@ class JobRunner:
         process.join()
         result = job.folder / RESULT
         if result.exists():
-            status = json.loads(result.read_text()).get("job_status", FAILED)
-            self._finish(job, status, "")
+            job.outcome = json.loads(result.read_text())
+            self._finish(job, job.outcome.get("job_status", FAILED), "")
         else:
             self._finish(job, FAILED, f"the solver process died (exit code {process.exitcode})")
 

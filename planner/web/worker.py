@@ -135,7 +135,6 @@ def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
 def _sweep(
     case: planner.Case, folder: Path, time_limit: float, params: dict[str, Any]
 ) -> dict[str, Any]:
-    from planner.io.sweep_writer import trade_off_png
     from planner.sweep import ChangeError, parse_values
 
     name = str(params.get("change", ""))
@@ -158,7 +157,7 @@ def _sweep(
     result.write(folder / SWEEP)
     table = result.table
     if {"china_share", "expected_cost"} <= set(table.columns):
-        (folder / "trade-off.png").write_bytes(trade_off_png(table).getvalue())
+        (folder / "trade-off.png").write_bytes(result.picture())  # drawn once, for both
     columns = [
         c
         for c in (
