@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from planner.results import (
     COST_KEYS,
     activities_table,
     adoption_table,
+    changes_table,
+    contracts_signed,
     contracts_table,
     cvar,
     duals_table,
@@ -30,6 +33,7 @@ from planner.results import (
     scenario_costs,
     shares_table,
     shortage_table,
+    signings_table,
     stock_table,
 )
 from planner.solve import INFEASIBLE, INTERRUPTED, HighsSession, SolveOptions, SolverReport
@@ -97,7 +101,8 @@ class Result:
     tables
         ``Purchases``, ``Contracts``, ``Activities``, ``Adoption``, ``Stock``,
         ``Shortage``, ``Shares``, ``Duals`` and ``ScenarioCosts`` as DataFrames
-        (empty without a plan).
+        (empty without a plan); ``Signings`` when the case has later offers,
+        ``Changes`` when it has a PreviousPlan.
     conflicts
         For an infeasible case: the rules that conflict, in workbook terms.
     """
@@ -228,6 +233,7 @@ class Resolver:
             duals = session.duals(priced_constraints(model)) if wanted else {}
             tables, figures = _tables(case, data, model, duals)
             summary.update(figures)
+            _agree(summary, report)
         elif report.status == INFEASIBLE and solve_options.explain_infeasible:
             from planner.diagnose import explain_infeasibility
 
@@ -311,10 +317,9 @@ def _tables(
         )
     costs = scenario_costs(plan, data)
     probability = costs["probability"].to_numpy()
-    fixed = float(costs["fixed_cost"].iloc[0])
     expected = {key: float(probability @ costs[key].to_numpy()) for key in COST_KEYS}
-    expected["fixed_cost"] = fixed
     scenario_cost = costs["scenario_cost"].to_numpy()
+    fixed = float((costs["fixed_cost"] + costs["scenario_cost"]).iloc[0] - scenario_cost[0])
     shares = shares_table(plan, data)
     weights = pd.Series(probability, index=data.scenarios)
     overall = expected_shares(shares, weights, data.china_basis)
@@ -331,13 +336,36 @@ def _tables(
         "Duals": duals_table(model, data, plan, duals),
         "ScenarioCosts": costs.reset_index(),
     }
+    if data.offer_later.any():
+        tables["Signings"] = signings_table(plan, data)
+    if data.previous_offers.any():
+        tables["Changes"] = changes_table(plan, data)
+    expected_cost = fixed + float(probability @ scenario_cost)
+    tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
     figures: dict[str, Any] = {
-        "expected_cost": fixed + float(probability @ scenario_cost),
-        "cvar": cvar(fixed, scenario_cost, probability, data.cvar_alpha),
+        "expected_cost": expected_cost,
+        "cvar": tail,
         **expected,
         "china_share": float(china_share[0]),
         "shortfall": shortage_expected,
-        "contracted_offers": int(plan.contract.sum()),
+        "contracted_offers": int(contracts_signed(plan, data).sum()),
         "adopted_activities": int(plan.adopt.sum()),
+        # the objective of the plan that is written (formulation A7)
+        "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
     }
     return tables, figures
+
+
+def _agree(summary: dict[str, Any], report: SolverReport) -> None:
+    """Make the objective and gap describe the written plan (formulation A7).
+
+    The plan written is the one last loaded: the solver's incumbent, or the
+    duals' LP with the binaries fixed when it improved on it. Its objective is
+    computed from the plan; the gap is measured from the solver's bound.
+    """
+    objective = float(summary["objective"])
+    bound = report.bound
+    if bound is not None and math.isfinite(bound):
+        summary["mip_gap"] = max(0.0, objective - bound) / max(1.0, abs(objective))
+    report.objective = objective
+    report.gap = summary["mip_gap"]

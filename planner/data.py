@@ -28,12 +28,15 @@ TABLES: dict[str, str] = {
     "Demand": "demand",
     "Offers": "offers",
     "OfferPeriods": "offer_periods",
+    "OfferContents": "offer_contents",
     "Countries": "countries",
     "Activities": "activities",
     "ActivityYields": "activity_yields",
     "Policies": "policies",
     "Scenarios": "scenarios",
     "Disruptions": "disruptions",
+    "Commitments": "commitments",
+    "PreviousPlan": "previous_plan",
     "Sweep": "sweep",
 }
 
@@ -47,11 +50,13 @@ class Settings:
     currency: str = "USD"
     unit: str = "t"
     china_codes: tuple[str, ...] = ("CN",)
+    home_codes: tuple[str, ...] = ()
     china_basis: str = "any"
     cvar_alpha: float = 0.95
     cvar_weight: float = 0.0
     time_limit_s: float = 60.0
     mip_gap: float = 1e-4
+    change_cost: float = 0.0
 
 
 @dataclass
@@ -83,12 +88,15 @@ class Case:
     demand: pd.DataFrame
     offers: pd.DataFrame
     offer_periods: pd.DataFrame
+    offer_contents: pd.DataFrame
     countries: pd.DataFrame
     activities: pd.DataFrame
     activity_yields: pd.DataFrame
     policies: pd.DataFrame
     scenarios: pd.DataFrame
     disruptions: pd.DataFrame
+    commitments: pd.DataFrame
+    previous_plan: pd.DataFrame
     sweep: pd.DataFrame  # changes for planner sweep; not part of the model
     source: Source = field(default_factory=Source)
     warnings: list[Issue] = field(default_factory=list)

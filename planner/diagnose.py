@@ -1,8 +1,9 @@
 """Explain an infeasible case in the workbook's terms.
 
 Only rules that force purchases can make the model infeasible: min_offers
-with min_take, against a share, risk or storage limit (formulation.md). Each
-such rule is one cell of the workbook. A deletion filter finds an
+with min_take, firm orders (Commitments) and contracts signed before the
+horizon, against a share, country, risk or storage limit (formulation.md).
+Each such rule is one cell of the workbook. A deletion filter finds an
 irreducible set of them: relax one rule at a time (a cap to 1, a min_take or
 min_offers to 0, a storage capacity to unlimited); if the rest is still
 infeasible the rule is not needed for the conflict and stays relaxed,
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 
 from planner.data import Case
 from planner.errors import Issue
+from planner.locate import Locator
 from planner.model import build_model, derive
+from planner.model.parameters import BASIS_POLICIES, POLICIES
 from planner.solve import INFEASIBLE, HighsSession, SolveOptions
-from planner.validate import Locator
 
 #: At most this many rules are tested one by one.
 MAX_RULES = 200
@@ -29,11 +31,12 @@ MAX_RULES = 200
 
 @dataclass(frozen=True)
 class Rule:
-    """One relaxable rule of the workbook."""
+    """One relaxable rule of the workbook; ``forcing`` rules make the plan buy."""
 
     where: str
     text: str
     relax: Callable[[Case], None]
+    forcing: bool = False
 
 
 def _cell(case: Case, sheet: str, column: str, label: object) -> str:
@@ -42,9 +45,8 @@ def _cell(case: Case, sheet: str, column: str, label: object) -> str:
 
 def _policy_rules(case: Case) -> list[Rule]:
     rules = []
-    order = {"china_share_max": 0, "risk_max": 1, "offer_share_max": 2, "min_offers": 4}
     for label, record in sorted(
-        case.policies.iterrows(), key=lambda item: order[item[1]["policy"]]
+        case.policies.iterrows(), key=lambda item: POLICIES.index(item[1]["policy"])
     ):
         policy = record["policy"]
         if policy == "min_offers" and record["value"] <= 0:
@@ -54,6 +56,9 @@ def _policy_rules(case: Case) -> list[Rule]:
         element = record["element"] if isinstance(record["element"], str) else "every element"
         period = record["period"] if isinstance(record["period"], str) else "every period"
         scope = element if policy == "min_offers" else f"{element}, {period}"
+        basis = record.get("basis")
+        if policy in BASIS_POLICIES:
+            scope += f", basis {basis if isinstance(basis, str) and basis else 'default'}"
         loosest = 0.0 if policy == "min_offers" else 1.0
 
         def relax(target: Case, label: object = label, loosest: float = loosest) -> None:
@@ -64,6 +69,27 @@ def _policy_rules(case: Case) -> list[Rule]:
                 _cell(case, "Policies", "value", label),
                 f"{policy} {record['value']:g} for {scope}",
                 relax,
+                forcing=policy == "min_offers",
+            )
+        )
+    return rules
+
+
+def _commitment_rules(case: Case) -> list[Rule]:
+    rules = []
+    for label, record in case.commitments.iterrows():
+        if not record["quantity"] > 0:
+            continue
+
+        def relax(target: Case, label: object = label) -> None:
+            target.commitments.at[label, "quantity"] = 0.0
+
+        rules.append(
+            Rule(
+                _cell(case, "Commitments", "quantity", label),
+                f"firm order {record['quantity']:g} of {record['offer']} in {record['period']}",
+                relax,
+                forcing=True,
             )
         )
     return rules
@@ -108,9 +134,15 @@ def _min_take_rules(case: Case) -> list[Rule]:
 def candidate_rules(case: Case) -> list[Rule]:
     """Every rule that can take part in a conflict, caps before the forcing rules."""
     policies = _policy_rules(case)
-    caps = [rule for rule in policies if not rule.text.startswith("min_offers")]
-    forcing = [rule for rule in policies if rule.text.startswith("min_offers")]
-    return [*caps, *_storage_rules(case), *_min_take_rules(case), *forcing][:MAX_RULES]
+    caps = [rule for rule in policies if not rule.forcing]
+    forcing = [rule for rule in policies if rule.forcing]
+    return [
+        *caps,
+        *_storage_rules(case),
+        *_min_take_rules(case),
+        *_commitment_rules(case),
+        *forcing,
+    ][:MAX_RULES]
 
 
 def _infeasible(case: Case, relaxed: list[Rule], options: SolveOptions, time_limit: float) -> bool:
@@ -130,8 +162,8 @@ def explain_infeasibility(case: Case, options: SolveOptions, time_limit: float) 
         return [
             Issue(
                 "Workbook",
-                "no plan exists, and relaxing the share, risk, storage, "
-                "min_take and min_offers rules does not help",
+                "no plan exists, and relaxing the share, country, risk, storage, "
+                "min_take, commitment and min_offers rules does not help",
             )
         ]
     relaxed: list[Rule] = []

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from planner.model.parameters import BASES, TOTAL, ModelData
+from planner.model.families import FAMILIES
+from planner.model.parameters import BASES, TOTAL, ModelData, offer_suppliers
 from planner.model.policies import TOTAL_INDEX
 
 #: Quantities below this are solver noise and reported as 0.
@@ -28,6 +29,7 @@ COST_KEYS = (
     "holding_cost",
     "shortage_cost",
     "cover_penalty",
+    "change_cost",
 )
 
 
@@ -35,13 +37,15 @@ COST_KEYS = (
 class Plan:
     """The plan as arrays: first stage, and [item, period, scenario] per node variable."""
 
-    contract: np.ndarray  # [offer]
+    contract: np.ndarray  # [offer]: y (1 for offers contracted before the horizon; 0 for later)
+    signed: np.ndarray  # [offer, period, scenario]: w of later offers (signed in or before t)
     adopt: np.ndarray  # [activity]
-    purchase: np.ndarray  # [offer, period, scenario]
+    purchase: np.ndarray  # [offer, period, scenario], product units
     level: np.ndarray  # [activity, period, scenario]
     stock: np.ndarray  # [element, period, scenario]
     unmet: np.ndarray
     cover_gap: np.ndarray
+    change: np.ndarray  # [offer, period, scenario]: |x - prev| where priced
 
 
 def _node_values(var: Any, rows: int, nodes: int) -> np.ndarray:
@@ -59,32 +63,72 @@ def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
     def expand(values: np.ndarray) -> np.ndarray:
         return values[:, data.node_of]  # [item, period, scenario]
 
+    contract = np.zeros(len(data.offers))
+    for o in model.NOW_OFFERS:
+        contract[o] = round(model.contract[o].value or 0.0)
+    signed = np.zeros((len(data.offers), n_nodes))
+    for (o, n), var in model.signed.items():
+        signed[o, n] = round(var.value or 0.0)
     return Plan(
-        contract=np.array([round(model.contract[o].value or 0.0) for o in model.OFFERS], float),
+        contract=contract,
+        signed=expand(signed),
         adopt=np.array([round(model.adopt[k].value or 0.0) for k in model.ACTIVITIES], float),
         purchase=expand(_node_values(model.purchase, len(data.offers), n_nodes)),
         level=expand(_node_values(model.activity_level, len(data.activities), n_nodes)),
         stock=expand(_node_values(model.stock, len(data.elements), n_nodes)),
         unmet=expand(_node_values(model.unmet, len(data.elements), n_nodes)),
         cover_gap=expand(_node_values(model.cover_gap, len(data.elements), n_nodes)),
+        change=expand(_node_values(model.change, len(data.offers), n_nodes)),
     )
 
 
+def delivery_signature(plan: Plan, data: ModelData) -> np.ndarray:
+    """[offer, period, scenario]: 1 where the offer may deliver (signed, lead time elapsed)."""
+    n_t = len(data.periods)
+    now = plan.contract[:, None, None] * data.deliverable()[:, :, None]
+    later = np.zeros_like(plan.signed)
+    for o in np.flatnonzero(data.offer_later):
+        lead = int(data.offer_lead[o])
+        if lead < n_t:
+            later[o, lead:, :] = plan.signed[o, : n_t - lead, :]
+    later *= data.offer_window[:, :, None]
+    return np.where(data.offer_later[:, None, None], later, now)
+
+
+def first_stage_fixed_cost(plan: Plan, data: ModelData) -> float:
+    """F: offers signed now (not those contracted before the horizon) and adopted activities."""
+    payable = np.where(data.offer_contracted, 0.0, data.offer_fixed_cost)
+    return float(plan.contract @ payable + plan.adopt @ data.activity_fixed_cost)
+
+
+def signing_costs(plan: Plan, data: ModelData) -> np.ndarray:
+    """[scenario]: fixed cost of the later offers each scenario signs (paid once, when signed)."""
+    if not len(data.periods):
+        return np.zeros(len(data.scenarios))
+    return np.einsum("o,ow->w", data.offer_fixed_cost * data.offer_later, plan.signed[:, -1, :])
+
+
 def scenario_costs(plan: Plan, data: ModelData) -> pd.DataFrame:
-    """Cost components of every scenario (first-stage cost in every row)."""
-    fixed = float(plan.contract @ data.offer_fixed_cost + plan.adopt @ data.activity_fixed_cost)
+    """Cost components of every scenario.
+
+    ``fixed_cost`` is the first-stage cost F plus the later signings of the
+    scenario; ``scenario_cost`` is V_w, everything but F.
+    """
+    fixed = first_stage_fixed_cost(plan, data)
+    signing = signing_costs(plan, data)
     frame = pd.DataFrame(
         {
-            "fixed_cost": np.full(len(data.scenarios), fixed),
+            "fixed_cost": fixed + signing,
             "purchase_cost": np.einsum("otw,otw->w", data.unit_cost, plan.purchase),
             "activity_cost": np.einsum("ktw,ktw->w", data.activity_cost, plan.level),
             "holding_cost": np.einsum("e,etw->w", data.holding_cost, plan.stock),
             "shortage_cost": np.einsum("e,etw->w", data.shortage_cost, plan.unmet),
             "cover_penalty": np.einsum("e,etw->w", data.cover_penalty, plan.cover_gap),
+            "change_cost": data.change_cost * plan.change.sum(axis=(0, 1)),
         },
         index=pd.Index(data.scenarios, name="scenario"),
     )
-    frame["scenario_cost"] = frame[list(COST_KEYS[1:])].sum(axis=1)
+    frame["scenario_cost"] = frame[list(COST_KEYS)].sum(axis=1) - fixed
     frame.insert(0, "probability", data.probability)
     return frame
 
@@ -122,37 +166,143 @@ def purchases_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.Dat
     frame["unit_cost"] = _flat(data.unit_cost)
     frame = frame[frame["quantity"] > EPSILON].copy()
     info = offers.loc[frame["offer"]]
-    frame.insert(
-        3, "supplier", info["supplier"].fillna(pd.Series(info.index, index=info.index)).to_numpy()
-    )
-    frame.insert(4, "element", info["element"].to_numpy())
+    position = {o: i for i, o in enumerate(data.offers)}
+    frame.insert(3, "supplier", offer_suppliers(info).to_numpy())
+    frame.insert(4, "element", [data.offer_label[position[o]] for o in frame["offer"]])
     frame.insert(5, "country", info["country"].to_numpy())
     frame.insert(6, "mine_country", info["mine_country"].fillna(info["country"]).to_numpy())
     frame.insert(7, "refine_country", info["refine_country"].fillna(info["country"]).to_numpy())
-    position = {o: i for i, o in enumerate(data.offers)}
     frame.insert(8, "china_linked", [int(data.china[position[o]]) for o in frame["offer"]])
     frame["cost"] = frame["quantity"] * frame["unit_cost"]
     return frame.reset_index(drop=True)
 
 
 def contracts_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.DataFrame:
-    """Every offer: contracted or not, the fixed cost paid, expected quantity bought."""
+    """Every offer: contracted or not, the fixed cost paid, expected quantity bought.
+
+    ``contracted`` is 1 for an offer signed now (or before the horizon) and
+    for a later offer the plan signs in some scenario; ``signed_probability``
+    says how likely that signing is, and ``fixed_cost`` is the expected fixed
+    cost paid (nothing for an offer already contracted).
+    """
     expected = np.einsum("otw,w->o", plan.purchase, data.probability)
+    if len(data.periods):
+        signed_later = np.einsum("ow,w->o", plan.signed[:, -1, :], data.probability)
+    else:
+        signed_later = np.zeros(len(data.offers))
+    probability = np.where(data.offer_later, signed_later, plan.contract)
+    payable = np.where(data.offer_contracted, 0.0, data.offer_fixed_cost)
     return pd.DataFrame(
         {
             "offer": data.offers,
-            "supplier": offers["supplier"]
-            .fillna(pd.Series(offers.index, index=offers.index))
-            .to_numpy(),
-            "element": offers["element"].to_numpy(),
+            "supplier": offer_suppliers(offers).to_numpy(),
+            "element": data.offer_label,
             "country": offers["country"].to_numpy(),
-            "contracted": plan.contract.astype(int),
-            "fixed_cost": plan.contract * data.offer_fixed_cost,
+            "signing": np.where(data.offer_later, "later", "now"),
+            "lead_time": np.where(data.offer_contracted, 0, data.offer_lead),
+            "already_contracted": data.offer_contracted.astype(int),
+            "contracted": (probability > EPSILON).astype(int),
+            "signed_probability": probability,
+            "fixed_cost": probability * payable,
             "expected_quantity": expected,
             "risk": data.offer_risk,
             "china_linked": data.china.astype(int),
         }
     )
+
+
+def node_scenarios(data: ModelData, n: int) -> str:
+    """``all`` for a node every scenario shares, else its scenarios joined by ``|``."""
+    members = data.nodes[n].scenarios
+    if len(members) == len(data.scenarios):
+        return "all"
+    return "|".join(data.scenarios[w] for w in members)
+
+
+def signings_table(plan: Plan, data: ModelData) -> pd.DataFrame:
+    """Per later offer and node where the plan signs it (A3)."""
+    rows = []
+    for o in np.flatnonzero(data.offer_later):
+        for node in data.nodes:
+            w = node.scenarios[0]
+            now = plan.signed[o, node.period, w]
+            before = plan.signed[o, node.period - 1, w] if node.parent is not None else 0.0
+            if now - before > 0.5:
+                rows.append(
+                    {
+                        "offer": data.offers[o],
+                        "element": data.offer_label[o],
+                        "node": node.id,
+                        "period": data.periods[node.period],
+                        "scenarios": node_scenarios(data, node.id),
+                        "probability": node.probability,
+                        "first_delivery": data.periods[node.period + int(data.offer_lead[o])]
+                        if node.period + int(data.offer_lead[o]) < len(data.periods)
+                        else "",
+                        "fixed_cost": float(data.offer_fixed_cost[o]),
+                    }
+                )
+    columns = [
+        "offer",
+        "element",
+        "node",
+        "period",
+        "scenarios",
+        "probability",
+        "first_delivery",
+        "fixed_cost",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def planned_quantity(plan: Plan, data: ModelData) -> np.ndarray:
+    """[offer, period]: the node value where every scenario shares it, else the expectation."""
+    return np.einsum("otw,w->ot", plan.purchase, data.probability)
+
+
+def changes_table(plan: Plan, data: ModelData) -> pd.DataFrame:
+    """Per offer and period of PreviousPlan: previous, planned and the change (A5).
+
+    Offers the plan signs that were not contracted before follow (those it
+    buys from or pays a fixed cost for), with ``period`` blank and ``change``
+    = ``newly signed``.
+    """
+    columns = ["offer", "element", "period", "previous", "planned", "change"]
+    if not data.previous_offers.any():
+        return pd.DataFrame(columns=columns)
+    planned = planned_quantity(plan, data)
+    rows: list[dict[str, Any]] = []
+    for o in np.flatnonzero(data.previous_offers):
+        for t in np.flatnonzero(data.previous_periods):
+            rows.append(
+                {
+                    "offer": data.offers[o],
+                    "element": data.offer_label[o],
+                    "period": data.periods[t],
+                    "previous": float(data.previous[o, t]),
+                    "planned": float(planned[o, t]),
+                    "change": float(planned[o, t] - data.previous[o, t]),
+                }
+            )
+    used = (plan.purchase.sum(axis=(1, 2)) > EPSILON) | (data.offer_fixed_cost > 0)
+    for o in np.flatnonzero(contracts_signed(plan, data) & used & ~data.offer_contracted):
+        rows.append(
+            {
+                "offer": data.offers[o],
+                "element": data.offer_label[o],
+                "period": "",
+                "previous": np.nan,
+                "planned": np.nan,
+                "change": "newly signed",
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def contracts_signed(plan: Plan, data: ModelData) -> np.ndarray:
+    """Bool [offer]: signed now, before the horizon, or later in some scenario."""
+    later = plan.signed[:, -1, :].max(axis=1) > 0.5 if len(data.periods) else plan.contract > 2
+    return (plan.contract > 0.5) | later
 
 
 def activities_table(plan: Plan, data: ModelData) -> pd.DataFrame:
@@ -194,9 +344,7 @@ def opening_stock(plan: Plan, data: ModelData) -> np.ndarray:
 
 def flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
     """Per [element, period, scenario]: purchases, recycling, substitution."""
-    n_e = len(data.elements)
-    purchased = np.zeros((n_e, *plan.purchase.shape[1:]))
-    np.add.at(purchased, data.offer_element, plan.purchase)
+    purchased = np.einsum("oe,otw->etw", data.contents, plan.purchase)
     recycling = data.recycling()
     recycled = np.einsum("ke,ktw->etw", data.yields[recycling], plan.level[recycling])
     substituted = np.einsum("ke,ktw->etw", data.yields[~recycling], plan.level[~recycling])
@@ -243,10 +391,8 @@ def shortage_table(plan: Plan, data: ModelData) -> pd.DataFrame:
 def _supply_weights(
     plan: Plan, data: ModelData, offer_weight: np.ndarray, activity_weight: np.ndarray
 ) -> np.ndarray:
-    """sum_o a_o x + sum_{k rec} a_k yield r, per [element, period, scenario]."""
-    n_e = len(data.elements)
-    weighted = np.zeros((n_e, *plan.purchase.shape[1:]))
-    np.add.at(weighted, data.offer_element, offer_weight[:, None, None] * plan.purchase)
+    """sum_o w_o a[o,e] x + sum_{k rec} w_k yield r, per [element, period, scenario]."""
+    weighted = np.einsum("oe,otw->etw", data.contents * offer_weight[:, None], plan.purchase)
     recycling = data.recycling()
     weighted += np.einsum(
         "ke,ktw->etw",
@@ -268,6 +414,22 @@ def supply_measures(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
     return measures
 
 
+def group_supply(plan: Plan, data: ModelData, basis: str) -> np.ndarray:
+    """[group, element, period, scenario]: supply that counts for each country group (A6)."""
+    return (
+        np.stack(
+            [
+                _supply_weights(
+                    plan, data, data.offer_groups[basis][:, g], data.activity_groups[:, g]
+                )
+                for g in range(len(data.groups))
+            ]
+        )
+        if data.groups
+        else np.zeros((0, len(data.elements), *plan.purchase.shape[1:]))
+    )
+
+
 def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     """China share on every basis and risk, per element and TOTAL, with the caps."""
     measures = supply_measures(plan, data)
@@ -287,40 +449,106 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["risk"] = np.where(
         positive, _flat(pooled["risk"]) / np.where(positive, supply, 1), np.nan
     )
-    position = {p: t for t, p in enumerate(data.periods)}
-    for policy, column in (("china_share_max", "china_cap"), ("risk_max", "risk_cap")):
-        caps = data.caps.get(policy, {})
-        frame[column] = [
-            caps[(e, position[p])].value if (e, position[p]) in caps else np.nan
-            for p, e in zip(frame["period"], frame["element"], strict=True)
-        ]
+    frame["china_cap"] = _cap_column(frame, data, ("china_share_max", data.china_basis))
+    frame["risk_cap"] = _cap_column(frame, data, ("risk_max", ""))
+    for family in data.cap_families("china_share_max"):
+        frame[f"china_cap_{family[1]}"] = _cap_column(frame, data, family)
+    for basis in BASES:
+        by_group = group_supply(plan, data, basis)  # [group, element, period, scenario]
+        pooled_groups = np.concatenate([by_group, by_group.sum(axis=1, keepdims=True)], axis=1)
+        shares = (
+            np.where(
+                positive[None, :],
+                np.stack([_flat(g) for g in pooled_groups])
+                / np.where(positive, supply, 1)[None, :],
+                np.nan,
+            )
+            if len(data.groups)
+            else np.full((0, len(frame)), np.nan)
+        )
+        if ("country_share_max", basis) in data.caps:
+            names = np.array([*data.groups, ""], dtype=object)
+            top = (
+                np.argmax(np.nan_to_num(shares, nan=-1.0), axis=0)
+                if len(data.groups)
+                else np.full(len(frame), -1)
+            )
+            chosen = pd.Series(names.take(np.asarray(top, dtype=int)), index=frame.index)
+            frame[f"top_country_{basis}"] = chosen.where(positive)
+            frame[f"top_country_share_{basis}"] = (
+                np.nanmax(shares, axis=0) if len(data.groups) else np.nan
+            )
+            frame[f"country_cap_{basis}"] = _cap_column(frame, data, ("country_share_max", basis))
+        hhi = np.nansum(shares**2, axis=0) if len(data.groups) else np.zeros(len(frame))
+        frame[f"hhi_{basis}"] = np.where(positive, np.minimum(hhi, 1.0), np.nan)
     return frame
 
 
-DUAL_COLUMNS = ["constraint", "scenario", "period", "element", "offer", "dual", "cost_per_point"]
+def _cap_column(frame: pd.DataFrame, data: ModelData, family: tuple[str, str]) -> list[float]:
+    """Return the cap of ``family`` on each row's (element, period), NaN where none."""
+    caps = data.caps.get(family, {})
+    position = {p: t for t, p in enumerate(data.periods)}
+    return [
+        caps[(e, position[p])].value if (e, position[p]) in caps else np.nan
+        for p, e in zip(frame["period"], frame["element"], strict=True)
+    ]
 
 
-def _priced_rows(
-    model: pyo.ConcreteModel, data: ModelData, supply: np.ndarray
-) -> Iterator[tuple[str, int, str, str, Any, float | None]]:
-    """Yield (constraint, node, element, offer, row, supply S at the node or None)."""
+DUAL_COLUMNS = [
+    "constraint",
+    "scenario",
+    "period",
+    "element",
+    "offer",
+    "basis",
+    "country_group",
+    "dual",
+    "cost_per_point",
+]
 
-    def node_supply(n: int, target: int) -> float:
-        t, w = data.nodes[n].period, data.nodes[n].scenarios[0]
-        return float(supply[:, t, w].sum() if target == TOTAL_INDEX else supply[target, t, w])
+
+@dataclass(frozen=True)
+class _PricedRow:
+    """A priced row of the model, in the Duals sheet's terms."""
+
+    constraint: str
+    node: int
+    element: str
+    row: Any
+    offer: str = ""
+    basis: str = ""
+    group: str = ""
+    target: int | None = None  # element position or TOTAL_INDEX, for cost_per_point
+
+
+def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedRow]:
+    """Every active row of a priced family (formulation, Duals; A7)."""
+
+    def name(target: int) -> str:
+        return TOTAL if target == TOTAL_INDEX else data.elements[target]
 
     for (o, n), row in model.capacity.items():
-        element = data.elements[data.offer_element[o]]
-        yield "capacity", n, element, data.offers[o], row, None
+        yield _PricedRow("capacity", n, data.offer_label[o], row, offer=data.offers[o])
     for (e, n), row in model.balance.items():
-        yield "balance", n, data.elements[e], "", row, None
-    for component, name in ((model.china_share, "china_share_max"), (model.risk, "risk_max")):
-        for (target, n), row in component.items():
-            element = TOTAL if target == TOTAL_INDEX else data.elements[target]
-            yield name, n, element, "", row, node_supply(n, target)
-    for (o, n), row in model.offer_share.items():
-        e = int(data.offer_element[o])
-        yield "offer_share_max", n, data.elements[e], data.offers[o], row, node_supply(n, e)
+        yield _PricedRow("balance", n, data.elements[e], row)
+    for (basis, target, n), row in model.china_share.items():
+        yield _PricedRow("china_share_max", n, name(target), row, basis=basis, target=target)
+    for (basis, g, target, n), row in model.country_share.items():
+        yield _PricedRow(
+            "country_share_max",
+            n,
+            name(target),
+            row,
+            basis=basis,
+            group=data.groups[g],
+            target=target,
+        )
+    for (target, n), row in model.risk.items():
+        yield _PricedRow("risk_max", n, name(target), row, target=target)
+    for (o, n, e), row in model.offer_share.items():
+        yield _PricedRow(
+            "offer_share_max", n, data.elements[e], row, offer=data.offers[o], target=e
+        )
 
 
 def duals_table(
@@ -331,22 +559,30 @@ def duals_table(
         return pd.DataFrame(columns=DUAL_COLUMNS)
     supply = supply_measures(plan, data)["supply"]  # [element, period, scenario]
     rows: list[dict[str, Any]] = []
-    for name, n, element, offer, row, node_supply in _priced_rows(model, data, supply):
-        if row not in duals:
+    for priced in _priced_rows(model, data):
+        if priced.row not in duals:
             continue
-        node = data.nodes[n]
+        node = data.nodes[priced.node]
         probability = node.probability
-        dual = duals[row] / probability if probability > 0 else 0.0
+        dual = duals[priced.row] / probability if probability > 0 else 0.0
         per_point = np.nan
-        if node_supply is not None:
+        if priced.target is not None:
+            t, w = node.period, node.scenarios[0]
+            node_supply = float(
+                supply[:, t, w].sum()
+                if priced.target == TOTAL_INDEX
+                else supply[priced.target, t, w]
+            )
             per_point = -probability * dual * 0.01 * node_supply + 0.0
         rows.append(
             {
-                "constraint": name,
+                "constraint": priced.constraint,
                 "scenario": "|".join(data.scenarios[w] for w in node.scenarios),
                 "period": data.periods[node.period],
-                "element": element,
-                "offer": offer,
+                "element": priced.element,
+                "offer": priced.offer,
+                "basis": priced.basis,
+                "country_group": priced.group,
                 "dual": dual + 0.0,
                 "cost_per_point": per_point,
             }
@@ -355,9 +591,14 @@ def duals_table(
 
 
 def priced_constraints(model: pyo.ConcreteModel) -> list[Any]:
-    """Return the constraints whose duals are reported (kinds 1 upper, 3, 8, 9, 10)."""
-    components = (model.capacity, model.balance, model.china_share, model.risk, model.offer_share)
-    return [con for component in components for con in component.values() if con.active]
+    """Return the rows whose duals are reported: the priced families of the registry."""
+    return [
+        row
+        for family in FAMILIES
+        if family.priced
+        for row in model.component(family.name).values()
+        if row.active
+    ]
 
 
 def expected(

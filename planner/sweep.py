@@ -4,11 +4,16 @@ A change names one value of the case and the values to try::
 
     china_share_max[Dy]        the Policies row (china_share_max, Dy, every period)
     china_share_max            the row for every element (blank element)
-    china_share_max[TOTAL]     the pooled row; likewise risk_max, offer_share_max, min_offers
-    capacity[Nd-LYN]           an Offers cell: capacity, unit_cost, fixed_cost, min_take, risk
+    china_share_max[TOTAL]     the pooled row; likewise country_share_max, risk_max,
+                               offer_share_max, min_offers
+    country_share_max[TOTAL,refining]   a basis (china_share_max, country_share_max; blank:
+                               Settings china_basis)
+    capacity[Nd-LYN]           an Offers cell: capacity, unit_cost, fixed_cost, min_take, risk,
+                               lead_time
     demand_scale, demand_scale[Dy]   multiply all demand (of one element)
-    capacity_factor[cn_stop]   every Disruptions row of that scenario; likewise cost_factor
-    cvar_weight, cvar_alpha    a Settings value
+    capacity_factor[cn_stop]   every Disruptions row of that scenario; likewise cost_factor,
+                               cover_factor
+    cvar_weight, cvar_alpha, change_cost   a Settings value
     Elements.shortage_cost[Dy] any cell of an id-keyed sheet: Sheet.column[id]
 
 Several changes make a grid: the product of their values. Each variant is a
@@ -31,12 +36,12 @@ import numpy as np
 import pandas as pd
 
 from planner.data import ROW, TABLES, Case
+from planner.model.parameters import BASES, POLICIES, policy_bases
 from planner.parallel import executor_of
 from planner.results import expected_shares
 
-POLICIES = ("china_share_max", "risk_max", "offer_share_max", "min_offers")
-OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk")
-SETTINGS = ("cvar_weight", "cvar_alpha")
+OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
+SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost")
 _NAME = re.compile(r"^(?P<what>[A-Za-z_.]+)(?:\[(?P<key>[^\]]+)\])?$")
 
 
@@ -68,18 +73,32 @@ def parse_vary(text: str) -> tuple[str, list[float]]:
     return name.strip(), parse_values(values)
 
 
-def _policy(case: Case, policy: str, element: str | None, value: float) -> None:
+def _policy(case: Case, policy: str, key: str | None, value: float) -> None:
+    """Set the Policies row (policy, element, basis) with a blank period, or add it."""
+    parts = [part.strip() for part in key.split(",")] if key else []
+    basis = next((part for part in parts if part in BASES), None)
+    element = next((part for part in parts if part not in BASES and part), None)
     table = case.policies
     element_blank = table["element"].isna() | (table["element"] == "")
+    effective = policy_bases(table, case.settings.china_basis)
+    wanted_basis = basis or case.settings.china_basis
     same = (
         (table["policy"] == policy)
         & (element_blank if element is None else table["element"] == element)
         & (table["period"].isna() | (table["period"] == ""))
+        & ((effective == wanted_basis) | (effective == ""))
     )
     if same.any():
         table.loc[same, "value"] = value
     else:
-        row = {ROW: pd.NA, "policy": policy, "element": element, "period": None, "value": value}
+        row = {
+            ROW: pd.NA,
+            "policy": policy,
+            "element": element,
+            "period": None,
+            "value": value,
+            "basis": basis,
+        }
         case.policies = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
 
 
@@ -98,7 +117,7 @@ def apply_change(case: Case, name: str, value: float) -> None:
     elif what == "demand_scale":
         rows = case.demand["element"] == key if key else slice(None)
         case.demand.loc[rows, "quantity"] = case.demand.loc[rows, "quantity"] * value
-    elif what in ("capacity_factor", "cost_factor") and key is not None:
+    elif what in ("capacity_factor", "cost_factor", "cover_factor") and key is not None:
         rows = case.disruptions["scenario"] == key
         if not rows.any():
             raise ChangeError(f"{name!r}: scenario {key!r} has no Disruptions rows")

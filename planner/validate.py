@@ -25,9 +25,14 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter, range_boundaries
 
+from planner import checks
 from planner.data import ROW, TABLES, Case, Settings, Source
 from planner.errors import Issue
 from planner.io.reader import RawCell, RawSheet, RawWorkbook
+from planner.locate import Locator
+from planner.locate import is_blank as _is_blank
+from planner.locate import records as _records
+from planner.model.parameters import POOLABLE_POLICIES, policy_bases
 from planner.schema import (
     DOCUMENTATION_SHEETS,
     RESERVED_ELEMENT_IDS,
@@ -39,8 +44,10 @@ from planner.schema import (
 
 _NUMERIC_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _PROBABILITY_TOLERANCE = 1e-6
-_SHARE_POLICIES = ("china_share_max", "risk_max", "offer_share_max")
-_POOLABLE_POLICIES = ("china_share_max", "risk_max")
+
+
+#: Spellings a yes/no column also accepts.
+_YES_NO = {"true": "yes", "1": "yes", "false": "no", "0": "no"}
 
 
 class _CellError(ValueError):
@@ -96,7 +103,11 @@ def _convert(column: Column, cell: RawCell) -> Any:
         return to_number(cell.value)
     text = to_text(cell.value)
     if column.type == "enum":
-        lowered = text.lower()
+        lowered = (
+            _YES_NO.get(text.lower(), text.lower())
+            if column.values == ("yes", "no")
+            else text.lower()
+        )
         if lowered not in column.values:
             raise _CellError(f"must be one of {', '.join(column.values)}, got {text!r}")
         return lowered
@@ -358,59 +369,9 @@ def default_scenarios() -> pd.DataFrame:
 # --------------------------------------------------------------------------
 
 
-class Locator:
-    """Names the cell of a value in the workbook (or the record, if added in Python)."""
-
-    def __init__(self, case: Case) -> None:
-        self.case = case
-
-    def title(self, sheet: str) -> str:
-        """Return the sheet's title as spelled in the workbook."""
-        return self.case.source.titles.get(sheet, sheet)
-
-    def row_of(self, sheet: str, label: Any) -> int | None:
-        """Return the Excel row of a record (None if added in Python)."""
-        table = self.case.table(sheet)
-        row: Any = table.at[label, ROW] if ROW in table.columns else None
-        if isinstance(row, pd.Series):  # duplicate ids: take the first
-            row = row.iloc[0]
-        return None if row is None or pd.isna(row) else int(row)
-
-    def cell(self, sheet: str, column: str, label: Any) -> str:
-        """Return ``Sheet!F7`` for a record's column (or the row, or the record)."""
-        row = self.row_of(sheet, label)
-        letter = self.case.source.columns.get(sheet, {}).get(column)
-        if row is None:
-            return f"{self.title(sheet)}[{label}].{column}"
-        if letter is None:
-            return f"{self.title(sheet)}!{row}:{row}"
-        return f"{self.title(sheet)}!{letter}{row}"
-
-    def row(self, sheet: str, label: Any) -> str:
-        """Return ``Sheet!7:7`` for a record."""
-        row = self.row_of(sheet, label)
-        return f"{self.title(sheet)}!{row}:{row}" if row else f"{self.title(sheet)}[{label}]"
-
-    def column_range(self, sheet: str, column: str) -> str:
-        """Return ``Sheet!B2:B9``, the cells of a column."""
-        rows = [int(r) for r in self.case.table(sheet)[ROW].dropna()]
-        letter = self.case.source.columns.get(sheet, {}).get(column)
-        if not rows or letter is None:
-            return self.title(sheet)
-        return f"{self.title(sheet)}!{letter}{min(rows)}:{letter}{max(rows)}"
-
-    def setting(self, key: str) -> str:
-        """Return the cell of a Settings value."""
-        return self.case.source.settings_cells.get(key, f"Settings[{key}]")
-
-
 def _input_sheets() -> Iterator[Sheet]:
     """Every input sheet of the catalogue that holds a table (all but Settings)."""
     return (spec for spec in catalogue().sheets if spec.name != "Settings")
-
-
-def _records(table: pd.DataFrame) -> Iterator[tuple[Any, pd.Series]]:
-    yield from table.iterrows()
 
 
 def check_columns(case: Case) -> list[Issue]:
@@ -449,10 +410,6 @@ def _column_values(table: pd.DataFrame, column: Column) -> Iterable[tuple[Any, A
     if column.name not in table.columns:
         return ()
     return table[column.name].items()
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
 def _column_problem(column: Column, value: Any) -> str | None:
@@ -501,7 +458,7 @@ def check_settings(case: Case) -> list[Issue]:
                     f"{spec.key} must be one of {', '.join(spec.values)}, got {value!r}",
                 )
             )
-        elif spec.type == "codes" and not value:
+        elif spec.type == "codes" and not value and spec.default:
             issues.append(Issue(where.setting(spec.key), f"{spec.key} needs at least one code"))
     return issues
 
@@ -736,8 +693,8 @@ def _policy_target(
 ) -> list[Issue]:
     if not (isinstance(element, str) and element):
         return []
-    if element == "TOTAL" and policy not in _POOLABLE_POLICIES:
-        message = f"TOTAL applies to china_share_max and risk_max only, not {policy}"
+    if element == "TOTAL" and policy not in POOLABLE_POLICIES:
+        message = f"TOTAL applies to {', '.join(POOLABLE_POLICIES)} only, not {policy}"
     elif element != "TOTAL" and element not in elements:
         suggestion = _suggest(element, [*elements, "TOTAL"])
         message = f"unknown element {element!r}: not in Elements{suggestion}"
@@ -808,7 +765,7 @@ def check_policies(case: Case) -> list[Issue]:
     issues: list[Issue] = []
     table = case.policies
     elements = set(case.elements.index)
-    offers = case.offers.groupby("element").size().to_dict()
+    offers = checks.offers_per_element(case)
     for label, record in _records(table):
         policy = record["policy"]
         if policy is None or _is_blank(record["value"]):
@@ -817,12 +774,15 @@ def check_policies(case: Case) -> list[Issue]:
         check = _min_offers_value if policy == "min_offers" else _share_value
         issues += check(where, label, record, elements, offers)
     keys = table[["policy", "element", "period"]].fillna("")
+    keys.insert(1, "basis", policy_bases(table, case.settings.china_basis))
     for label in table.index[keys.duplicated(keep="first")]:
-        policy, element, period = keys.loc[label]
+        policy, basis, element, period = keys.loc[label]
+        on = f" on basis {basis}" if basis else ""
         issues.append(
             Issue(
                 where.row("Policies", label),
-                f"the same ({policy}, {element or 'blank'}, {period or 'blank'}) is given twice",
+                f"the same ({policy}, {element or 'blank'}, {period or 'blank'}){on} "
+                "is given twice",
             )
         )
     return issues
@@ -943,6 +903,7 @@ CHECKS = (
     check_scenarios,
     check_disruptions,
     check_sweep,
+    *checks.CHECKS,
 )
 
 

@@ -1,9 +1,12 @@
 """Check a plan against the input data, independently of the solver and of Pyomo.
 
 Before a plan is written it is re-checked here with numpy on the derived
-parameters: capacities and minimum takes, activity capacity, stock balances,
-storage, the substitution limit, cover shortfalls, every policy cap and
-min_offers. A plan that fails is never labelled optimal or written.
+parameters: capacities and minimum takes (through the signature that lets
+each offer deliver, lead times included), firm orders, monotone signatures,
+activity capacity, stock balances, storage, the substitution limit, the
+unmet-requirement bound, cover shortfalls, every policy cap on every basis,
+country caps and min_offers. A plan that fails is never labelled optimal or
+written.
 """
 
 from __future__ import annotations
@@ -11,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from planner.model.parameters import TOTAL, ModelData
-from planner.results import Plan, flows, opening_stock, supply_measures
+from planner.results import (
+    Plan,
+    delivery_signature,
+    flows,
+    group_supply,
+    opening_stock,
+    supply_measures,
+)
 
 #: Absolute slack allowed, scaled by the size of the quantities compared.
 TOLERANCE = 1e-6
@@ -31,14 +41,27 @@ def _where(data: ModelData, kind: str, items: list[str], index: tuple[np.ndarray
 
 def _bounds(plan: Plan, data: ModelData) -> list[str]:
     problems = []
-    cap = data.capacity * plan.contract[:, None, None]
+    signature = delivery_signature(plan, data)
+    cap = data.capacity * signature
     over = plan.purchase - cap > _slack(cap)
     if over.any():
         problems.append(_where(data, "purchase above capacity", data.offers, np.nonzero(over)))
-    minimum = data.min_take() * plan.contract[:, None, None]
+    minimum = data.min_take() * signature
     under = minimum - plan.purchase > _slack(minimum)
     if under.any():
         problems.append(_where(data, "purchase below min_take", data.offers, np.nonzero(under)))
+    firm = np.minimum(np.nan_to_num(data.commitment, nan=0.0)[:, :, None], data.capacity)
+    short = firm - plan.purchase > _slack(firm)
+    if short.any():
+        problems.append(_where(data, "purchase below a commitment", data.offers, np.nonzero(short)))
+    unsigned = np.diff(plan.signed, axis=1) < -0.5
+    if unsigned.any():
+        problems.append(
+            _where(data, "a later contract unsigned", data.offers, np.nonzero(unsigned))
+        )
+    contracted = data.offer_contracted & ~data.offer_later
+    if (plan.contract[contracted] < 0.5).any():
+        problems.append("an offer contracted before the horizon is not contracted")
     acap = data.activity_capacity * plan.adopt[:, None, None]
     over = plan.level - acap > _slack(acap)
     if over.any():
@@ -82,42 +105,67 @@ def _balances(plan: Plan, data: ModelData) -> list[str]:
     short = data.cover_target() - plan.stock - plan.cover_gap > _slack(plan.stock)
     if short.any():
         problems.append(_where(data, "cover shortfall", data.elements, np.nonzero(short)))
+    added = np.einsum(
+        "ke,ktw->etw",
+        np.where(data.yields < 0, -data.yields, 0.0)[substitution],
+        plan.level[substitution],
+    )
+    excess = plan.unmet - data.demand - added > _slack(data.demand, added)
+    if excess.any():
+        problems.append(
+            _where(data, "unmet above the requirement", data.elements, np.nonzero(excess))
+        )
+    return problems
+
+
+def _capped(
+    data: ModelData, label: str, family: tuple[str, str], part: np.ndarray, supply: np.ndarray
+) -> list[str]:
+    """Where ``part`` [element, period, scenario] exceeds v times supply, in the family's cells."""
+    position = {name: e for e, name in enumerate(data.elements)}
+    problems = []
+    for (element, t), cap in data.caps.get(family, {}).items():
+        if element == TOTAL:
+            share, whole = part[:, t, :].sum(axis=0), supply[:, t, :].sum(axis=0)
+        else:
+            share, whole = part[position[element], t, :], supply[position[element], t, :]
+        bad = share - cap.value * whole > _slack(whole)
+        if bad.any():
+            scenario = data.scenarios[int(np.nonzero(bad)[0][0])]
+            problems.append(f"{label} of {element} in {data.periods[t]} (scenario {scenario})")
     return problems
 
 
 def _caps(plan: Plan, data: ModelData) -> list[str]:
     measures = supply_measures(plan, data)
     supply = measures["supply"]
-    weighted = {
-        "china_share_max": measures[f"china_{data.china_basis}"],
-        "risk_max": measures["risk"],
-    }
-    position = {name: e for e, name in enumerate(data.elements)}
-    problems = []
-    for policy, share in weighted.items():
-        for (element, t), cap in data.caps.get(policy, {}).items():
-            if element == TOTAL:
-                part, whole = share[:, t, :].sum(axis=0), supply[:, t, :].sum(axis=0)
-            else:
-                part, whole = share[position[element], t, :], supply[position[element], t, :]
-            bad = part - cap.value * whole > _slack(whole)
-            if bad.any():
-                scenario = data.scenarios[int(np.nonzero(bad)[0][0])]
-                problems.append(f"{policy} of {element} in {data.periods[t]} (scenario {scenario})")
+    problems = _capped(data, "risk_max", ("risk_max", ""), measures["risk"], supply)
+    for family in data.cap_families("china_share_max"):
+        label = f"china_share_max ({family[1]})"
+        problems += _capped(data, label, family, measures[f"china_{family[1]}"], supply)
+    for family in data.cap_families("country_share_max"):
+        for g, group in enumerate(group_supply(plan, data, family[1])):
+            label = f"country_share_max ({family[1]}, {data.groups[g]})"
+            problems += _capped(data, label, family, group, supply)
     problems += _offer_shares(plan, data, supply)
+    position = {name: e for e, name in enumerate(data.elements)}
     for element, cap in data.min_offers.items():
-        contracted = plan.contract[data.offer_element == position[element]].sum()
-        if contracted < cap.value:
-            problems.append(f"min_offers of {element}: {contracted:g} contracted")
+        carriers = data.offers_of(position[element])
+        later = data.offer_later[carriers]
+        signed_first = plan.signed[carriers][:, 0, :] if len(data.periods) else 0.0
+        counted = np.where(later[:, None], signed_first, plan.contract[carriers][:, None])
+        fewest = counted.sum(axis=0).min() if counted.size else 0.0
+        if fewest < cap.value - 0.5:
+            problems.append(f"min_offers of {element}: {fewest:g} signed")
     return problems
 
 
 def _offer_shares(plan: Plan, data: ModelData, supply: np.ndarray) -> list[str]:
     problems = []
-    for (element, t), cap in data.caps.get("offer_share_max", {}).items():
+    for (element, t), cap in data.caps.get(("offer_share_max", ""), {}).items():
         e = data.elements.index(element)
-        for o in np.flatnonzero(data.offer_element == e):
-            excess = plan.purchase[o, t, :] - cap.value * supply[e, t, :]
+        for o in data.offers_of(e):
+            excess = data.contents[o, e] * plan.purchase[o, t, :] - cap.value * supply[e, t, :]
             if (excess > _slack(supply[e, t, :])).any():
                 problems.append(f"offer_share_max of {data.offers[o]} in {data.periods[t]}")
     return problems

@@ -220,6 +220,16 @@ CHANGES = st.one_of(
     ),
     st.tuples(st.just("cvar_alpha"), st.sampled_from([0.5, 0.8, 0.95])),
     st.tuples(st.just("cvar_weight"), st.sampled_from([0.0, 0.2, 0.6])),
+    # v2: country caps and China caps per basis, stock release, lead times
+    st.tuples(
+        st.sampled_from(["country_share_max[TOTAL,mining]", "country_share_max[any]"]),
+        st.sampled_from([0.4, 0.6, 1.0]),
+    ),
+    st.tuples(st.just("china_share_max[TOTAL,refining]"), st.sampled_from([0.3, 0.6, 1.0])),
+    st.tuples(
+        st.sampled_from(["cover_factor[S001]", "cover_factor[S002]"]), st.sampled_from([0.0, 0.5])
+    ),
+    st.tuples(st.sampled_from([f"lead_time[{o}]" for o in OFFERS]), st.sampled_from([0, 1])),
 )
 
 

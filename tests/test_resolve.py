@@ -133,3 +133,41 @@ def test_a_misjudged_warm_start_is_solved_again_cold(japan: planner.Case) -> Non
     back = resolver.solve(japan)  # warm from the 0.8 plan
     assert back.report.extra["warm"] is True
     assert back.objective == pytest.approx(299_137.2217, rel=1e-9)
+
+
+# v2 changes on the v2 hand cases: (case, change, value, in place)
+V2_CHANGES = [
+    ("v2-a6-country-cap", "country_share_max[mining]", 0.4, True),  # a country cap's value
+    ("v2-a6-country-cap", "country_share_max[shipment]", 0.25, True),  # now binds
+    ("v2-a6-basis-caps", "china_share_max[refining]", 0.3, True),
+    ("v2-a6-basis-caps", "country_share_max[TOTAL,any]", 0.4, False),  # new TOTAL cells
+    ("v2-a4-stock-release", "cover_factor[cn_stop]", 0.5, False),  # a released target returns
+    ("v2-a4-stock-release", "cover_factor[cn_stop]", 1.0, False),  # the tree joins again
+    ("v2-a3-later-signing", "lead_time[DY-AU]", 2.0, False),  # deliveries start later
+    ("v2-a3-later-signing", "fixed_cost[DY-AU]", 60_000.0, True),  # never worth signing
+    ("v2-a5-change-cost", "change_cost", 30.0, True),
+    ("v2-a5-change-cost", "change_cost", 0.0, False),  # no deviation variables
+    ("v2-a5-commitments", "Commitments.quantity", 30.0, True),
+    ("v2-a5-commitments", "capacity_factor[cut]", 0.2, True),  # the firm order is cut further
+    ("v2-a2-joint-product", "unit_cost[MIX]", 70.0, True),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "value", "in_place"), V2_CHANGES)
+def test_v2_changes_in_place_equal_fresh(
+    name: str, change: str, value: float, in_place: bool
+) -> None:
+    case = planner.load(REFERENCE / "v2" / f"{name}.xlsx")
+    variant = case.copy()
+    if change == "Commitments.quantity":
+        variant.commitments["quantity"] = value
+    else:
+        apply_change(variant, change, value)
+    resolver = Resolver(duals=False, mip_gap=0.0)
+    resolver.solve(case)
+    again = resolver.solve(variant)
+    fresh = planner.solve(variant, duals=False, mip_gap=0.0)
+    assert again.report.extra["reused"] is in_place
+    assert again.status == fresh.status == "optimal"
+    assert again.objective == pytest.approx(fresh.objective, rel=1e-7)
+    assert fresh.objective != pytest.approx(case and planner.solve(case).objective, rel=1e-9)

@@ -178,7 +178,8 @@ BROKEN: dict[str, tuple[Callable[[Sheets], None], str]] = {
     ),
     "TOTAL for offer_share_max": (
         _add("Policies", ["offer_share_max", "TOTAL", None, 0.6]),
-        "Policies!B3: TOTAL applies to china_share_max and risk_max only, not offer_share_max",
+        "Policies!B3: TOTAL applies to china_share_max, country_share_max, risk_max only, "
+        "not offer_share_max",
     ),
     "min_offers above the offers of an element": (
         _add("Policies", ["min_offers", "Dy", None, 2]),

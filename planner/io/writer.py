@@ -57,6 +57,11 @@ _FORMATS = {
     "shortage": _QUANTITY,
     "below_target": _QUANTITY,
     "expected_quantity": _QUANTITY,
+    "previous": _QUANTITY,
+    "planned": _QUANTITY,
+    "change": _QUANTITY,
+    "change_cost": _MONEY,
+    "signed_probability": "0.0%",
     "cover_days": "0.0",
     "cover_days_target": "0.0",
     "unit_cost": _MONEY,
@@ -120,8 +125,16 @@ class Formats:
         return self.cache[key]
 
 
+#: Column-name prefixes of shares and caps (per basis: china_cap_mining, hhi_any, ...).
+_SHARE_PREFIXES = ("china_share", "china_cap", "country_cap", "top_country_share")
+
+
 def _number_format(name: str) -> str | None:
-    return _FORMATS.get(name, _SHARE if name.startswith("china_share") else None)
+    if name.startswith(_SHARE_PREFIXES):
+        return _SHARE
+    if name.startswith("hhi_"):
+        return "0.000"
+    return _FORMATS.get(name)
 
 
 def _write(sheet: Worksheet, row: int, column: int, value: Any, number: Any) -> None:
@@ -180,12 +193,14 @@ SUMMARY_MEANINGS = {
     "+ cvar_weight x CVaR of scenario cost",
     "expected_cost": "fixed cost + probability-weighted scenario cost",
     "cvar": "fixed cost + mean of the worst (1 - cvar_alpha) of scenario costs",
-    "fixed_cost": "contracts and adoptions paid for the horizon (first stage)",
+    "fixed_cost": "contracts signed now and adoptions (first stage), plus the expected fixed "
+    "cost of contracts signed later",
     "purchase_cost": "expected cost of purchases",
     "activity_cost": "expected cost of recycling and substitution",
     "holding_cost": "expected cost of holding stock",
     "shortage_cost": "expected cost of unmet demand",
     "cover_penalty": "expected penalty for stock below its cover target",
+    "change_cost": "expected cost of changes against the previous plan (Settings change_cost)",
     "mip_gap": "proven relative distance of the plan from the optimum",
     "solve_seconds": "time spent in the solver",
     "planner_version": "the planner that made this plan",

@@ -1,4 +1,4 @@
-"""Constraint families 3, 4 and 6: stock balance, the substitution limit and cover."""
+"""Constraint families 3, 4, 6 and A1: stock balance, substitution limit, cover, unmet bound."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pyomo.environ as pyo
 
 from planner.model.linear import linear
 from planner.model.parameters import ModelData
+from planner.model.variables import creates_demand
 
 
 def _demand(model: pyo.ConcreteModel, e: int, n: int) -> float:
@@ -15,18 +16,18 @@ def _demand(model: pyo.ConcreteModel, e: int, n: int) -> float:
 
 
 def supply_terms(model: pyo.ConcreteModel, e: int, n: int) -> tuple[list[float], list[Any]]:
-    """Coefficients and variables of S[e,n]: purchases plus recycled supply (not substitution)."""
+    """S[e,n] = sum_o a[o,e] x[o,n] + sum_{k rec} yield[k,e] r[k,n] (not substitution)."""
     t = model.node_period[n]
     offers = model.offers_at[t][e]
     recycling = model.recycling_at[t][e]
-    coefficients = [1.0] * len(offers) + [share for _, share in recycling]
-    variables = [model.purchase[o, n] for o in offers]
+    coefficients = [fraction for _, fraction in offers] + [share for _, share in recycling]
+    variables = [model.purchase[o, n] for o, _ in offers]
     variables += [model.activity_level[k, n] for k, _ in recycling]
     return coefficients, variables
 
 
 def balance_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
-    """s[e,n] - s[e,parent] - sum_o x - sum_k yield r - u[e,n] = -d[e,n]."""
+    """s[e,n] - s[e,parent] - sum_o a[o,e] x - sum_k yield r - u[e,n] = -d[e,n]."""
     data = model.data
     parent = data.nodes[n].parent
     supplied, variables = supply_terms(model, e, n)
@@ -56,11 +57,30 @@ def substitution_limit_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     return (None, expression, _demand(model, e, n))
 
 
+def unmet_bound_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+    """(A1) u[e,n] <= d[e,n] + sum_{k in K_sub} max(0, -yield[k,e]) r[k,n].
+
+    Only where a substitution adds demand; elsewhere it is the bound of u.
+    """
+    added = creates_demand(model, e, n)
+    if not added:
+        return pyo.Constraint.Skip
+    expression = linear(
+        [1.0, *(-share for _, share in added)],
+        [model.unmet[e, n], *(model.activity_level[k, n] for k, _ in added)],
+    )
+    return (None, expression, _demand(model, e, n))
+
+
 def cover_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
-    """s[e,n] + g[e,n] >= q[e,n] = cover_days[e] d[e,n] / days[t]."""
+    """s[e,n] + g[e,n] >= q[e,n] = cover_days[e] d[e,n] / days[t] (times cover_factor, A4)."""
     data = model.data
+    t, w = model.node_period[n], model.representative[n]
     target = (
-        float(data.cover_days[e]) * _demand(model, e, n) / float(data.days[model.node_period[n]])
+        float(data.cover_days[e])
+        * _demand(model, e, n)
+        / float(data.days[t])
+        * float(data.cover_factor[e, t, w])
     )
     return (target, linear((1.0, 1.0), (model.stock[e, n], model.cover_gap[e, n])), None)
 
@@ -73,6 +93,11 @@ def define_balance_constraints(model: pyo.ConcreteModel, data: ModelData) -> Non
 def define_substitution_limit_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(4) Substitution avoids no more than the demand."""
     model.substitution_limit = pyo.Constraint(model.ELEMENT_NODES, rule=substitution_limit_rule)
+
+
+def define_unmet_bound_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """(A1) Unmet requirement at most the demand plus what substitution adds."""
+    model.unmet_bound = pyo.Constraint(model.ELEMENT_NODES, rule=unmet_bound_rule)
 
 
 def define_cover_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:

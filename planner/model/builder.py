@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from planner.model import balance, objective, policies, sets, supply, variables
+from planner.model import balance, changes, objective, policies, sets, supply, variables
 from planner.model.parameters import ModelData
 
 
@@ -17,14 +17,19 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     supply.define_capacity_constraints(model, data)  # 1
     supply.define_minimum_take_constraints(model, data)  # 1
     supply.define_activity_capacity_constraints(model, data)  # 2
+    supply.define_signing_constraints(model, data)  # A3
+    supply.define_commitment_constraints(model, data)  # A5
     balance.define_balance_constraints(model, data)  # 3
     balance.define_substitution_limit_constraints(model, data)  # 4
+    balance.define_unmet_bound_constraints(model, data)  # A1 (else the bound of u)
     # 5, storage, is the upper bound of the stock variables
-    balance.define_cover_constraints(model, data)  # 6
-    policies.define_china_share_constraints(model, data)  # 7, 8
+    balance.define_cover_constraints(model, data)  # 6, A4
+    changes.define_change_constraints(model, data)  # A5
+    policies.define_china_share_constraints(model, data)  # 7, 8, A6
+    policies.define_country_share_constraints(model, data)  # A6
     policies.define_risk_constraints(model, data)  # 7, 9
     policies.define_offer_share_constraints(model, data)  # 10
-    policies.define_min_offers_constraints(model, data)  # 11
+    policies.define_min_offers_constraints(model, data)  # 11, A3
     # 12, non-anticipativity, holds by construction: variables live on tree nodes
     objective.define_cvar_constraints(model, data)
     objective.define_objective(model, data)

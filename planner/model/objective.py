@@ -11,7 +11,11 @@ from planner.model.parameters import ModelData
 
 
 def node_cost_rule(model: pyo.ConcreteModel, n: int) -> Any:
-    """Cost of node n: purchases, activities, holding, shortage and cover penalty."""
+    """Cost of node n: purchases, activities, holding, shortage, cover penalty (formulation).
+
+    Plus, v2: the fixed cost of later offers signed at n (A3) and the cost of
+    changes against the previous plan (A5).
+    """
     data = model.data
     t, w = model.node_period[n], model.representative[n]
     offers = model.offers_in[t]
@@ -26,14 +30,29 @@ def node_cost_rule(model: pyo.ConcreteModel, n: int) -> Any:
         if (e, n) in model.cover_gap:
             coefficients.append(float(data.cover_penalty[e]))
             variables.append(model.cover_gap[e, n])
+    parent = data.nodes[n].parent
+    for o in model.later_offers:
+        fixed = float(data.offer_fixed_cost[o])
+        coefficients.append(fixed)
+        variables.append(model.signed[o, n])
+        if parent is not None:
+            coefficients.append(-fixed)
+            variables.append(model.signed[o, parent])
+    for o in model.changed_offers_at[n]:
+        coefficients.append(float(data.change_cost))
+        variables.append(model.change[o, n])
     return linear(coefficients, variables)
 
 
 def first_stage_cost(model: pyo.ConcreteModel) -> pyo.Expression:
-    """F = sum_o fixed_cost[o] y[o] + sum_k fixed_cost[k] z[k]."""
+    """F = sum_{now o, not contracted} fixed_cost[o] y[o] + sum_k fixed_cost[k] z[k]."""
     data = model.data
-    return sum(float(data.offer_fixed_cost[o]) * model.contract[o] for o in model.OFFERS) + sum(
-        float(data.activity_fixed_cost[k]) * model.adopt[k] for k in model.ACTIVITIES
+    offers = [o for o in model.NOW_OFFERS if not data.offer_contracted[o]]
+    activities = list(model.ACTIVITIES)
+    return linear(
+        [float(data.offer_fixed_cost[o]) for o in offers]
+        + [float(data.activity_fixed_cost[k]) for k in activities],
+        [model.contract[o] for o in offers] + [model.adopt[k] for k in activities],
     )
 
 

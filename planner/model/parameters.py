@@ -17,9 +17,20 @@ import pandas as pd
 from planner.data import Case
 
 BASES = ("shipment", "mining", "refining", "any")
-POLICIES = ("china_share_max", "risk_max", "offer_share_max", "min_offers")
+POLICIES = ("china_share_max", "country_share_max", "risk_max", "offer_share_max", "min_offers")
+#: Policies whose rows name a basis (Policies.basis; blank: Settings china_basis).
+BASIS_POLICIES = ("china_share_max", "country_share_max")
+#: Policies that may pool every element (element TOTAL).
+POOLABLE_POLICIES = ("china_share_max", "country_share_max", "risk_max")
 TOTAL = "TOTAL"
+#: The country group the china_codes form together (formulation A6).
+CHINA_GROUP = "China"
+#: Where an activity runs when its country is blank; never China, never a group.
+DOMESTIC = "domestic"
 _TREE_RTOL = 1e-9
+
+#: A family of caps: (policy, basis); basis "" for policies without one.
+CapFamily = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -56,18 +67,25 @@ class ModelData:
     cover_days: np.ndarray
     cover_penalty: np.ndarray
     offers: list[str]
-    offer_element: np.ndarray  # element position of each offer
+    contents: np.ndarray  # a[o,e]: units of element e per product unit of offer o
+    offer_label: list[str]  # the offer's element, or its contents joined by '+'
+    offer_later: np.ndarray  # bool [offer]: signing = later (and not already contracted)
+    offer_lead: np.ndarray  # int [offer]: periods from signing to first delivery
+    offer_contracted: np.ndarray  # bool [offer]: already signed before the horizon
     offer_fixed_cost: np.ndarray
     offer_min_take: np.ndarray
     offer_window: np.ndarray  # bool [offer, period]
     offer_risk: np.ndarray
     offer_china: dict[str, np.ndarray]  # basis -> bool [offer]
+    groups: list[str]  # country groups of country_share_max (china_codes together)
+    offer_groups: dict[str, np.ndarray]  # basis -> 0/1 [offer, group]: counts for the group
     activities: list[str]
     activity_kind: list[str]
     activity_fixed_cost: np.ndarray
     activity_window: np.ndarray  # bool [activity, period]
     activity_risk: np.ndarray
     activity_china: np.ndarray  # bool [activity]
+    activity_groups: np.ndarray  # 0/1 [activity, group] (recycling counts on every basis)
     yields: np.ndarray  # [activity, element]
     scenarios: list[str]
     probability: np.ndarray
@@ -76,12 +94,19 @@ class ModelData:
     activity_capacity: np.ndarray  # [activity, period, scenario]
     activity_cost: np.ndarray  # [activity, period, scenario]
     demand: np.ndarray  # [element, period, scenario]
+    cover_factor: np.ndarray  # [element, period, scenario], Disruptions.cover_factor
+    commitment: np.ndarray  # [offer, period]: firm order, NaN where none
+    previous: np.ndarray  # [offer, period]: PreviousPlan quantity (0 where no row)
+    previous_offers: np.ndarray  # bool [offer]: listed in PreviousPlan
+    previous_periods: np.ndarray  # bool [period]: named by any PreviousPlan row
+    change_cost: float
     china_basis: str
     cvar_alpha: float
     cvar_weight: float
     nodes: list[Node] = field(default_factory=list)
     node_of: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=int))
-    caps: dict[str, dict[tuple[str, int], Cap]] = field(default_factory=dict)
+    #: (policy, basis) -> (element or TOTAL, period) -> the cap that applies
+    caps: dict[CapFamily, dict[tuple[str, int], Cap]] = field(default_factory=dict)
     min_offers: dict[str, Cap] = field(default_factory=dict)
 
     @property
@@ -94,8 +119,30 @@ class ModelData:
         return np.minimum(self.offer_min_take[:, None, None], self.capacity)
 
     def cover_target(self) -> np.ndarray:
-        """Cover target ``q[e,t,w] = cover_days[e] * d[e,t,w] / days[t]``."""
-        return self.cover_days[:, None, None] * self.demand / self.days[None, :, None]
+        """Cover target ``q[e,t,w] = cover_days[e] d[e,t,w] / days[t]`` times cover_factor."""
+        return (
+            self.cover_days[:, None, None]
+            * self.demand
+            / self.days[None, :, None]
+            * self.cover_factor
+        )
+
+    def cap_families(self, policy: str) -> list[CapFamily]:
+        """Return the (policy, basis) families of ``policy`` that have caps, in basis order."""
+        return [family for family in self.caps if family[0] == policy]
+
+    def first_delivery(self) -> np.ndarray:
+        """Period position from which each offer can deliver at the earliest (its lead time)."""
+        return np.where(self.offer_contracted, 0, self.offer_lead)
+
+    def deliverable(self) -> np.ndarray:
+        """Bool [offer, period]: inside the window and past the lead time."""
+        periods = np.arange(len(self.periods))
+        return self.offer_window & (periods[None, :] >= self.first_delivery()[:, None])
+
+    def offers_of(self, e: int) -> np.ndarray:
+        """Positions of the offers that carry element e (``O_e``)."""
+        return np.flatnonzero(self.contents[:, e] > 0)
 
     def recycling(self) -> np.ndarray:
         """Bool mask of recycling activities."""
@@ -132,11 +179,8 @@ def derive(case: Case) -> ModelData:
     storage = np.where(np.isnan(storage), np.inf, storage)
 
     offers = case.offers
-    china_codes = set(settings.china_codes)
-    countries = {
-        column: offers[column].fillna(offers["country"]).astype(str)
-        for column in ("country", "mine_country", "refine_country")
-    }
+    china_codes = set(settings.china_codes) - {DOMESTIC}
+    countries = offer_countries(offers)
     in_china = {column: codes.isin(china_codes).to_numpy() for column, codes in countries.items()}
     offer_china = {
         "shipment": in_china["country"],
@@ -160,9 +204,10 @@ def derive(case: Case) -> ModelData:
     )
     offer_risk = offers["risk"].to_numpy(float)
     offer_risk = np.where(np.isnan(offer_risk), weakest_link, offer_risk)
+    contents = offer_contents(case, elements)
 
     activities = case.activities
-    activity_country = activities["country"].fillna("domestic").astype(str)
+    activity_country = activities["country"].fillna(DOMESTIC).astype(str)
     activity_risk = activities["risk"].to_numpy(float)
     activity_country_risk = activity_country.map(country_risk).fillna(0.0).to_numpy(float)
     activity_risk = np.where(np.isnan(activity_risk), activity_country_risk, activity_risk)
@@ -173,6 +218,11 @@ def derive(case: Case) -> ModelData:
         ["activity", "element", "yield"]
     ].itertuples(index=False):
         yields[activity_position[activity], element_position[element]] = value
+    groups, offer_groups, activity_groups = country_groups(
+        settings, countries, activity_country, activities["kind"]
+    )
+    contracted = offers["contracted"].fillna("no").eq("yes").to_numpy(bool)
+    later = offers["signing"].fillna("now").eq("later").to_numpy(bool) & ~contracted
 
     data = ModelData(
         periods=periods,
@@ -186,18 +236,25 @@ def derive(case: Case) -> ModelData:
         cover_days=el["cover_days"].to_numpy(float),
         cover_penalty=cover_penalty,
         offers=[str(o) for o in offers.index],
-        offer_element=np.array([element_position[e] for e in offers["element"]], dtype=int),
+        contents=contents,
+        offer_label=["+".join(elements[e] for e in np.flatnonzero(row > 0)) for row in contents],
+        offer_later=later,
+        offer_lead=offers["lead_time"].fillna(0.0).to_numpy(float).astype(int),
+        offer_contracted=contracted,
         offer_fixed_cost=offers["fixed_cost"].to_numpy(float),
         offer_min_take=offers["min_take"].to_numpy(float),
         offer_window=_window(offers, periods),
         offer_risk=offer_risk,
         offer_china=offer_china,
+        groups=groups,
+        offer_groups=offer_groups,
         activities=activity_ids,
         activity_kind=[str(k) for k in activities["kind"]],
         activity_fixed_cost=activities["fixed_cost"].to_numpy(float),
         activity_window=_window(activities, periods),
         activity_risk=activity_risk,
         activity_china=activity_country.isin(china_codes).to_numpy(),
+        activity_groups=activity_groups,
         yields=yields,
         scenarios=[str(w) for w in case.scenarios.index],
         probability=case.scenarios["probability"].to_numpy(float),
@@ -206,14 +263,121 @@ def derive(case: Case) -> ModelData:
         activity_capacity=np.zeros(0),
         activity_cost=np.zeros(0),
         demand=np.zeros(0),
+        cover_factor=np.zeros(0),
+        commitment=np.zeros(0),
+        previous=np.zeros(0),
+        previous_offers=np.zeros(0, dtype=bool),
+        previous_periods=np.zeros(0, dtype=bool),
+        change_cost=float(settings.change_cost),
         china_basis=settings.china_basis,
         cvar_alpha=float(settings.cvar_alpha),
         cvar_weight=float(settings.cvar_weight),
     )
     _scenario_parameters(case, data)
+    _plan_parameters(case, data)
     data.nodes, data.node_of = scenario_tree(data)
     data.caps, data.min_offers = resolve_policies(case, data)
     return data
+
+
+def offer_countries(offers: pd.DataFrame) -> dict[str, pd.Series]:
+    """Country, mine_country and refine_country of every offer (blank: its country)."""
+    return {
+        column: offers[column].fillna(offers["country"]).astype(str)
+        for column in ("country", "mine_country", "refine_country")
+    }
+
+
+def offer_suppliers(offers: pd.DataFrame) -> pd.Series:
+    """Supplier label of every offer (blank: the offer id)."""
+    return offers["supplier"].fillna(pd.Series(offers.index, index=offers.index)).astype(str)
+
+
+def offer_contents(case: Case, elements: list[str]) -> np.ndarray:
+    """``a[o,e]``: OfferContents fractions, else 1 for the offer's element (formulation A2)."""
+    position = {e: i for i, e in enumerate(elements)}
+    offer_position = {str(o): i for i, o in enumerate(case.offers.index)}
+    contents = np.zeros((len(case.offers), len(elements)))
+    for row, element in enumerate(case.offers["element"]):
+        if isinstance(element, str) and element in position:
+            contents[row, position[element]] = 1.0
+    for offer, element, fraction in case.offer_contents[
+        ["offer", "element", "fraction"]
+    ].itertuples(index=False):
+        contents[offer_position[offer], position[element]] = fraction
+    return contents
+
+
+def country_groups(
+    settings: Any,
+    countries: dict[str, pd.Series],
+    activity_country: pd.Series,
+    activity_kind: pd.Series,
+) -> tuple[list[str], dict[str, np.ndarray], np.ndarray]:
+    """Country groups of country_share_max, and who counts for which (formulation A6).
+
+    The china_codes form one group, every other code its own; ``domestic``
+    and the Settings home_codes form none. On a single basis an offer counts
+    for the group of that country; on ``any`` once for each distinct group of
+    its three countries. Recycling counts for its country's group.
+    """
+    china = set(settings.china_codes) - {DOMESTIC}
+    exempt = set(settings.home_codes) | {DOMESTIC}
+
+    def group(code: str) -> str | None:
+        if code in exempt:
+            return None
+        return CHINA_GROUP if code in china else code
+
+    codes = [*(c for series in countries.values() for c in series), *activity_country]
+    groups = sorted({g for g in map(group, codes) if g is not None})
+    position = {g: i for i, g in enumerate(groups)}
+    n_offers = len(countries["country"])
+    by_column = {
+        "shipment": ["country"],
+        "mining": ["mine_country"],
+        "refining": ["refine_country"],
+        "any": ["country", "mine_country", "refine_country"],
+    }
+    offer_groups = {}
+    for basis, columns in by_column.items():
+        matrix = np.zeros((n_offers, len(groups)))
+        for column in columns:
+            for o, code in enumerate(countries[column]):
+                g = group(code)
+                if g is not None:
+                    matrix[o, position[g]] = 1.0  # once per distinct group
+        offer_groups[basis] = matrix
+    activity_groups = np.zeros((len(activity_country), len(groups)))
+    for k, (code, kind) in enumerate(zip(activity_country, activity_kind, strict=True)):
+        g = group(code)
+        if g is not None and kind == "recycling":
+            activity_groups[k, position[g]] = 1.0
+    return groups, offer_groups, activity_groups
+
+
+def _plan_parameters(case: Case, data: ModelData) -> None:
+    """Fill commitments and the previous plan, as [offer, period] arrays (formulation A5)."""
+    offer_position = {o: i for i, o in enumerate(data.offers)}
+    period_position = {p: t for t, p in enumerate(data.periods)}
+    shape = (len(data.offers), len(data.periods))
+    data.commitment = np.full(shape, np.nan)
+    for offer, period, quantity in case.commitments[["offer", "period", "quantity"]].itertuples(
+        index=False
+    ):
+        data.commitment[offer_position[offer], period_position[period]] = quantity
+    data.previous = np.zeros(shape)
+    data.previous_offers = np.zeros(shape[0], dtype=bool)
+    data.previous_periods = np.zeros(shape[1], dtype=bool)
+    for offer, period, quantity in case.previous_plan[["offer", "period", "quantity"]].itertuples(
+        index=False
+    ):
+        if offer not in offer_position or period not in period_position:
+            continue  # a warning says so
+        o, t = offer_position[offer], period_position[period]
+        data.previous[o, t] = quantity
+        data.previous_offers[o] = True
+        data.previous_periods[t] = True
 
 
 def _scenario_parameters(case: Case, data: ModelData) -> None:
@@ -257,6 +421,7 @@ def _scenario_parameters(case: Case, data: ModelData) -> None:
     ):
         demand[element_position[element], period_position[period]] = quantity
     data.demand = np.repeat(demand[:, :, None], n_w, axis=2)
+    data.cover_factor = np.ones_like(data.demand)
     _apply_disruptions(case, data)
 
 
@@ -274,12 +439,9 @@ def _apply_disruptions(case: Case, data: ModelData) -> None:
     periods = data.periods
     scenario_position = {w: i for i, w in enumerate(data.scenarios)}
     offers, activities = case.offers, case.activities
-    codes = {
-        column: offers[column].fillna(offers["country"]).astype(str).to_numpy()
-        for column in ("country", "mine_country", "refine_country")
-    }
-    supplier = offers["supplier"].fillna(pd.Series(offers.index, index=offers.index)).astype(str)
-    activity_country = activities["country"].fillna("domestic").astype(str).to_numpy()
+    codes = {column: series.to_numpy() for column, series in offer_countries(offers).items()}
+    supplier = offer_suppliers(offers)
+    activity_country = activities["country"].fillna(DOMESTIC).astype(str).to_numpy()
     activity_ids = np.array(data.activities, dtype=object)
     offer_ids = np.array(data.offers, dtype=object)
     window = _window(case.disruptions, periods)
@@ -290,11 +452,15 @@ def _apply_disruptions(case: Case, data: ModelData) -> None:
         cost_factor = 1.0 if _blank(record["cost_factor"]) else float(record["cost_factor"])
         target = None if _blank(record["target"]) else str(record["target"])
         elements = _element_mask(data, record["element"])
+        cover_factor: Any = record.get("cover_factor")
+        if not _blank(cover_factor):
+            data.cover_factor[np.ix_(elements, t_mask, w)] *= float(cover_factor)
         target_type = record["target_type"]
         if target_type == "demand":
             data.demand[np.ix_(elements, t_mask, w)] *= cap_factor
             continue
-        offer_mask = elements[data.offer_element] if len(data.offers) else np.zeros(0, bool)
+        # a joint product stops whole when any element of its contents matches (A2)
+        offer_mask = np.asarray((data.contents[:, elements] > 0).any(axis=1), dtype=bool)
         activity_mask = np.zeros(len(data.activities), dtype=bool)
         if target_type == "country":
             offer_mask &= (
@@ -336,6 +502,7 @@ def scenario_tree(data: ModelData) -> tuple[list[Node], np.ndarray]:
             data.activity_capacity.reshape(-1, n_t, n_w),
             data.activity_cost.reshape(-1, n_t, n_w),
             data.demand.reshape(-1, n_t, n_w),
+            data.cover_target().reshape(-1, n_t, n_w),
         ],
         axis=0,
     )  # [parameter, period, scenario]
@@ -376,21 +543,23 @@ def _split(values: np.ndarray, members: list[int]) -> list[list[int]]:
 
 def resolve_policies(
     case: Case, data: ModelData
-) -> tuple[dict[str, dict[tuple[str, int], Cap]], dict[str, Cap]]:
-    """Find the policy value that applies to each (element or TOTAL, period).
+) -> tuple[dict[CapFamily, dict[tuple[str, int], Cap]], dict[str, Cap]]:
+    """Find the policy value that applies to each (element or TOTAL, period), per family.
 
-    Rows are ranked by how many of (element, period) they name; for each cell
+    A family is a policy and, for china_share_max and country_share_max, a
+    basis (blank: Settings china_basis); families are independent. Within one,
+    rows are ranked by how many of (element, period) they name; for each cell
     the covering rows of the highest rank apply, and the tightest of them
     binds (for min_offers the largest). A blank-element row never covers
     TOTAL.
     """
     policies = case.policies
-    caps: dict[str, dict[tuple[str, int], Cap]] = {p: {} for p in POLICIES if p != "min_offers"}
+    caps: dict[CapFamily, dict[tuple[str, int], Cap]] = {}
     min_offers: dict[str, Cap] = {}
-    for policy in POLICIES:
-        selected = policies[policies["policy"] == policy]
-        if selected.empty:
-            continue
+    bases = policy_bases(policies, data.china_basis)
+    for family in sorted(set(zip(policies["policy"], bases, strict=True)), key=_family_order):
+        policy, basis = family
+        selected = policies[(policies["policy"] == policy) & (bases == basis)]
         rows = [
             (label, _named(element), _named(period), float(value))
             for label, element, period, value in zip(
@@ -402,7 +571,7 @@ def resolve_policies(
             )
         ]
         targets = list(data.elements)
-        if policy in ("china_share_max", "risk_max"):
+        if policy in POOLABLE_POLICIES:
             targets.append(TOTAL)
         for element in targets:
             for t, period in enumerate(data.periods):
@@ -414,8 +583,21 @@ def resolve_policies(
                 if policy == "min_offers":
                     min_offers[element] = cap
                     break
-                caps[policy][(element, t)] = cap
+                caps.setdefault(family, {})[(element, t)] = cap
     return caps, min_offers
+
+
+def policy_bases(policies: pd.DataFrame, china_basis: str) -> pd.Series:
+    """Return the basis of each Policies row: its own, else Settings; "" where none applies."""
+    own = policies["basis"] if "basis" in policies.columns else pd.Series(None, policies.index)
+    takes_basis = policies["policy"].isin(BASIS_POLICIES)
+    chosen = own.where(own.notna() & (own != ""), china_basis)
+    return chosen.where(takes_basis, "").astype(str)
+
+
+def _family_order(family: CapFamily) -> tuple[int, int]:
+    policy, basis = family
+    return POLICIES.index(policy), BASES.index(basis) if basis in BASES else -1
 
 
 def _named(value: Any) -> Any:

@@ -1,11 +1,13 @@
-"""Constraint families 7 to 11: China share, risk, offer share and minimum offers.
+"""Constraint families 7 to 11 and A6: China share, country share, risk, offer share, min offers.
 
 Share constraints are written as one row with combined coefficients,
-``sum_j (a_j - v) w_j <= 0`` for ``A <= v S``, where ``w_j`` are the supply
-terms of S and ``a_j`` their China flag (or risk score). A row in which no
-coefficient is positive cannot bind and is skipped. The TOTAL row pools
-every element. Cells are indexed by element position, with ``TOTAL_INDEX``
-for TOTAL.
+``sum_j a_j (w_j - v) q_j <= 0`` for ``W <= v S``, where ``q_j`` are the
+supply terms of S with their contents or yields ``a_j``, and ``w_j`` their
+China flag, country-group flag or risk score. A row in which no coefficient
+is positive cannot bind and is skipped. The TOTAL row pools every element.
+Cells are indexed by element position, with ``TOTAL_INDEX`` for TOTAL; China
+and country caps also by their basis (and country group), one family per
+basis (formulation A6).
 """
 
 from __future__ import annotations
@@ -30,13 +32,13 @@ def _weighted_supply(
     activity_weight: np.ndarray,
     value: float,
 ) -> tuple[list[float], list[Any]]:
-    """(a_j - v) coefficients of the supply terms of element e at node n, and their variables."""
+    """Return a_j (w_j - v) of the supply terms of element e at node n, and their variables."""
     t = model.node_period[n]
     offers = model.offers_at[t][e]
     recycling = model.recycling_at[t][e]
-    coefficients = [float(offer_weight[o]) - value for o in offers]
+    coefficients = [fraction * (float(offer_weight[o]) - value) for o, fraction in offers]
     coefficients += [share * (float(activity_weight[k]) - value) for k, share in recycling]
-    variables = [model.purchase[o, n] for o in offers]
+    variables = [model.purchase[o, n] for o, _ in offers]
     variables += [model.activity_level[k, n] for k, _ in recycling]
     return coefficients, variables
 
@@ -45,13 +47,11 @@ def _share_row(
     model: pyo.ConcreteModel,
     target: int,
     n: int,
-    policy: str,
+    value: float,
     offer_weight: np.ndarray,
     activity_weight: np.ndarray,
 ) -> Any:
     data = model.data
-    name = TOTAL if target == TOTAL_INDEX else data.elements[target]
-    value = data.caps[policy][(name, model.node_period[n])].value
     elements = range(len(data.elements)) if target == TOTAL_INDEX else (target,)
     coefficients: list[float] = []
     variables: list[Any] = []
@@ -64,24 +64,54 @@ def _share_row(
     return (None, linear(coefficients, variables), 0.0)
 
 
-def china_share_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
-    """C[e,n] <= v S[e,n] (TOTAL: sum_e C <= v sum_e S)."""
+def cap_value(model: pyo.ConcreteModel, policy: str, basis: str, target: int, n: int) -> float:
+    """Return the value v of the cap of (policy, basis) on target (element or TOTAL) at n."""
+    data = model.data
+    name = TOTAL if target == TOTAL_INDEX else data.elements[target]
+    return data.caps[(policy, basis)][(name, model.node_period[n])].value
+
+
+def china_share_rule(model: pyo.ConcreteModel, basis: str, target: int, n: int) -> Any:
+    """C_b[e,n] <= v S[e,n] (TOTAL: sum_e C_b <= v sum_e S), on basis b."""
+    data = model.data
+    value = cap_value(model, "china_share_max", basis, target, n)
     return _share_row(
-        model, target, n, "china_share_max", model.china_weight, model.recycling_china_weight
+        model,
+        target,
+        n,
+        value,
+        data.offer_china[basis].astype(float),
+        data.activity_china.astype(float),
+    )
+
+
+def country_share_rule(
+    model: pyo.ConcreteModel, basis: str, group: int, target: int, n: int
+) -> Any:
+    """(A6) G_bg[e,n] <= v S[e,n] for country group g on basis b (TOTAL pooled likewise)."""
+    data = model.data
+    value = cap_value(model, "country_share_max", basis, target, n)
+    return _share_row(
+        model,
+        target,
+        n,
+        value,
+        data.offer_groups[basis][:, group],
+        data.activity_groups[:, group],
     )
 
 
 def risk_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
     """R[e,n] <= v S[e,n] (TOTAL pooled likewise)."""
     data = model.data
-    return _share_row(model, target, n, "risk_max", data.offer_risk, data.activity_risk)
+    value = cap_value(model, "risk_max", "", target, n)
+    return _share_row(model, target, n, value, data.offer_risk, data.activity_risk)
 
 
-def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
-    """x[o,n] <= v S[e,n] for each offer o of e."""
+def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
+    """a[o,e] x[o,n] <= v S[e,n] for each offer o of e."""
     data = model.data
-    e = int(data.offer_element[o])
-    cap = data.caps["offer_share_max"].get((data.elements[e], model.node_period[n]))
+    cap = data.caps.get(("offer_share_max", ""), {}).get((data.elements[e], model.node_period[n]))
     if cap is None or cap.value >= 1:
         return pyo.Constraint.Skip
     weight = np.zeros(len(data.offers))
@@ -92,57 +122,83 @@ def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     return (None, linear(coefficients, variables), 0.0)
 
 
-def min_offers_rule(model: pyo.ConcreteModel, e: int) -> Any:
-    """sum_{o in O_e} y[o] >= n_e."""
+def min_offers_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+    """sum_{now o in O_e} y[o] + sum_{later o in O_e} w[o,n] >= n_e at each first-period node."""
     data = model.data
     cap = data.min_offers.get(data.elements[e])
     if cap is None or cap.value <= 0:
         return pyo.Constraint.Skip
     offers = model.offers_of[e]
-    return (cap.value, linear([1.0] * len(offers), [model.contract[o] for o in offers]), None)
+    variables = [model.contract[o] if o in model.contract else model.signed[o, n] for o in offers]
+    return (cap.value, linear([1.0] * len(offers), variables), None)
 
 
-def _cells(model: pyo.ConcreteModel, policy: str) -> list[tuple[int, int]]:
+def _groups_of(data: ModelData, basis: str, target: int) -> list[int]:
+    """Country groups that can supply the target on basis b (others cannot bind)."""
+    elements = range(len(data.elements)) if target == TOTAL_INDEX else [target]
+    carriers = (data.contents[:, list(elements)] > 0).any(axis=1)
+    recycles = (data.yields[:, list(elements)] > 0).any(axis=1)
+    reach = data.offer_groups[basis][carriers].sum(axis=0) + data.activity_groups[recycles].sum(
+        axis=0
+    )
+    return np.flatnonzero(reach > 0).tolist()
+
+
+def cells(model: pyo.ConcreteModel, family: str) -> list[tuple[Any, ...]]:
+    """Row indices of a policy family that the data asks for (a cap on the cell's period)."""
     data = model.data
     position = {name: e for e, name in enumerate(data.elements)}
     position[TOTAL] = TOTAL_INDEX
-    by_period: dict[int, list[int]] = {}
-    for name, t in data.caps.get(policy, {}):
-        by_period.setdefault(t, []).append(position[name])
-    return [(target, n) for n, t in enumerate(model.node_period) for target in by_period.get(t, [])]
+    policy = {"china_share": "china_share_max", "country_share": "country_share_max"}.get(
+        family, "risk_max"
+    )
+    rows: list[tuple[Any, ...]] = []
+    for _, basis in data.cap_families(policy):
+        by_period: dict[int, list[int]] = {}
+        for name, t in data.caps[(policy, basis)]:
+            by_period.setdefault(t, []).append(position[name])
+        for n, t in enumerate(model.node_period):
+            for target in by_period.get(t, []):
+                if family == "risk":
+                    rows.append((target, n))
+                elif family == "china_share":
+                    rows.append((basis, target, n))
+                else:
+                    rows += [(basis, g, target, n) for g in _groups_of(data, basis, target)]
+    return rows
 
 
 def _define(
-    model: pyo.ConcreteModel, name: str, policy: str, rule: Callable[..., pyo.Expression]
+    model: pyo.ConcreteModel, name: str, dimen: int, rule: Callable[..., pyo.Expression]
 ) -> None:
     model.add_component(
         name,
-        pyo.Constraint(pyo.Set(initialize=_cells(model, policy), dimen=2, ordered=True), rule=rule),
+        pyo.Constraint(
+            pyo.Set(initialize=cells(model, name), dimen=dimen, ordered=True), rule=rule
+        ),
     )
 
 
 def define_china_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """(8) China-linked supply at most v of supply, per element or TOTAL, per node."""
-    define_china_weights(model, data)
-    _define(model, "china_share", "china_share_max", china_share_rule)
+    """(8, A6) China-linked supply at most v of supply, per basis, element or TOTAL, node."""
+    _define(model, "china_share", 3, china_share_rule)
 
 
-def define_china_weights(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """China flags of offers and activities as 0/1 weights (the a_j of the share rows)."""
-    model.china_weight = data.china.astype(float)
-    model.recycling_china_weight = data.activity_china.astype(float)
+def define_country_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """(A6) Each country group's supply at most v of supply, per basis, element or TOTAL, node."""
+    _define(model, "country_share", 4, country_share_rule)
 
 
 def define_risk_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(9) Risk-weighted supply at most v of supply, per element or TOTAL, per node."""
-    _define(model, "risk", "risk_max", risk_rule)
+    _define(model, "risk", 2, risk_rule)
 
 
 def define_offer_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """(10) Each offer at most v of its element's supply, per node."""
-    model.offer_share = pyo.Constraint(model.OFFER_NODES, rule=offer_share_rule)
+    """(10) Each offer at most v of its element's supply, per node and element it carries."""
+    model.offer_share = pyo.Constraint(model.OFFER_SHARE_CELLS, rule=offer_share_rule)
 
 
 def define_min_offers_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """(11) At least n offers of an element contracted (first stage)."""
-    model.min_offers = pyo.Constraint(model.ELEMENTS, rule=min_offers_rule)
+    """(11) At least n offers of an element signed, at every node of the first period."""
+    model.min_offers = pyo.Constraint(model.MIN_OFFERS_CELLS, rule=min_offers_rule)

@@ -29,17 +29,29 @@ def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
     """NODES, OFFERS, ACTIVITIES, ELEMENTS, SCENARIOS and their sparse products."""
     node_period = [node.period for node in data.nodes]
     representative = [node.scenarios[0] for node in data.nodes]
-    model.NODES = pyo.Set(initialize=range(len(data.nodes)), ordered=True)
+    n_nodes, n_elements = len(data.nodes), len(data.elements)
+    model.NODES = pyo.Set(initialize=range(n_nodes), ordered=True)
+    model.FIRST_NODES = pyo.Set(
+        initialize=[n for n, t in enumerate(node_period) if t == 0], ordered=True
+    )
     model.OFFERS = pyo.Set(initialize=range(len(data.offers)), ordered=True)
+    model.NOW_OFFERS = pyo.Set(initialize=np.flatnonzero(~data.offer_later).tolist(), ordered=True)
     model.ACTIVITIES = pyo.Set(initialize=range(len(data.activities)), ordered=True)
-    model.ELEMENTS = pyo.Set(initialize=range(len(data.elements)), ordered=True)
+    model.ELEMENTS = pyo.Set(initialize=range(n_elements), ordered=True)
     model.SCENARIOS = pyo.Set(initialize=range(len(data.scenarios)), ordered=True)
-    model.OFFER_NODES = _window_nodes(data.offer_window, node_period)
+    model.OFFER_NODES = _window_nodes(data.deliverable(), node_period)
+    model.SIGNING_NODES = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[
+            (o, n) for o in np.flatnonzero(data.offer_later).tolist() for n in range(n_nodes)
+        ],
+    )
     model.ACTIVITY_NODES = _window_nodes(data.activity_window, node_period)
     model.ELEMENT_NODES = pyo.Set(
         dimen=2,
         ordered=True,
-        initialize=[(e, n) for n in range(len(data.nodes)) for e in range(len(data.elements))],
+        initialize=[(e, n) for n in range(n_nodes) for e in range(n_elements)],
     )
     target = data.cover_target()
     model.COVER_NODES = pyo.Set(
@@ -48,15 +60,47 @@ def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
         initialize=[
             (e, n)
             for n, t in enumerate(node_period)
-            for e in range(len(data.elements))
+            for e in range(n_elements)
             if target[e, t, representative[n]] > 0
         ],
     )
+    committed = ~np.isnan(data.commitment)
+    model.COMMITMENT_NODES = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[(o, n) for o, n in model.OFFER_NODES if committed[o, node_period[n]]],
+    )
+    model.CHANGE_NODES = pyo.Set(
+        dimen=2,
+        ordered=True,
+        initialize=[
+            (o, n)
+            for n, t in enumerate(node_period)
+            if data.previous_periods[t] and data.change_cost > 0
+            for o in np.flatnonzero(data.previous_offers).tolist()
+        ],
+    )
+    model.OFFER_SHARE_CELLS = pyo.Set(  # (offer, node, element it carries)
+        dimen=3,
+        ordered=True,
+        initialize=[
+            (o, n, e)
+            for o, n in model.OFFER_NODES
+            for e in np.flatnonzero(data.contents[o]).tolist()
+        ],
+    )
+    model.MIN_OFFERS_CELLS = pyo.Set(  # (element, node of the first period)
+        dimen=2,
+        ordered=True,
+        initialize=[(e, n) for e in range(n_elements) for n in model.FIRST_NODES],
+    )
     model.node_period = node_period
     model.representative = representative
-    model.offers_of = [
-        np.flatnonzero(data.offer_element == e).tolist() for e in range(len(data.elements))
-    ]
+    model.later_offers = np.flatnonzero(data.offer_later).tolist()
+    model.changed_offers_at = [[] for _ in range(n_nodes)]
+    for o, n in model.CHANGE_NODES:
+        model.changed_offers_at[n].append(o)
+    model.offers_of = [data.offers_of(e).tolist() for e in range(n_elements)]
     define_availability(model, data)
 
 
@@ -64,22 +108,24 @@ def define_availability(model: pyo.ConcreteModel, data: ModelData) -> None:
     """Per period: the offers of each element that deliver, and the activities that run.
 
     Plain lists, so that rules look terms up instead of testing set membership.
-    ``offers_at[t][e]`` lists offer positions; ``recycling_at[t][e]`` and
-    ``substitution_at[t][e]`` list ``(activity, yield)`` pairs.
+    ``offers_at[t][e]`` lists ``(offer, a[o,e])`` pairs; ``recycling_at[t][e]``
+    and ``substitution_at[t][e]`` list ``(activity, yield)`` pairs.
     """
     n_elements = len(data.elements)
     kinds = data.activity_kind
+    deliverable_window = data.deliverable()
     model.offers_at = []
     model.recycling_at = []
     model.substitution_at = []
     model.offers_in = []
     model.activities_in = []
     for t in range(len(data.periods)):
-        deliverable = np.flatnonzero(data.offer_window[:, t])
+        deliverable = np.flatnonzero(deliverable_window[:, t])
         running = np.flatnonzero(data.activity_window[:, t]).tolist()
-        by_element: list[list[int]] = [[] for _ in range(n_elements)]
+        by_element: list[list[tuple[int, float]]] = [[] for _ in range(n_elements)]
         for o in deliverable.tolist():
-            by_element[int(data.offer_element[o])].append(o)
+            for e in np.flatnonzero(data.contents[o]).tolist():
+                by_element[e].append((o, float(data.contents[o, e])))
         recycling: list[list[tuple[int, float]]] = [[] for _ in range(n_elements)]
         substitution: list[list[tuple[int, float]]] = [[] for _ in range(n_elements)]
         for k in running:

@@ -1,13 +1,15 @@
-"""Constraint families 1 and 2: what contracted offers and adopted activities can deliver."""
+"""Constraint families 1, 2, A3 and A5: what signed offers and adopted activities can deliver."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pyomo.environ as pyo
 
 from planner.model.linear import linear
 from planner.model.parameters import ModelData
+from planner.model.variables import signature
 
 
 def _capacity(model: pyo.ConcreteModel, o: int, n: int) -> float:
@@ -16,17 +18,17 @@ def _capacity(model: pyo.ConcreteModel, o: int, n: int) -> float:
 
 
 def capacity_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
-    """x[o,n] <= cap[o,n] y[o]."""
+    """x[o,n] <= cap[o,n] y[o] (later offers: w[o, anc(n, L_o)])."""
     capacity = _capacity(model, o, n)
-    return (None, linear((1.0, -capacity), (model.purchase[o, n], model.contract[o])), 0.0)
+    return (None, linear((1.0, -capacity), (model.purchase[o, n], signature(model, o, n))), 0.0)
 
 
 def minimum_take_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
-    """x[o,n] >= m[o,n] y[o], with m = min(min_take, cap)."""
+    """x[o,n] >= m[o,n] y[o], with m = min(min_take, cap) (later offers: w[o, anc(n, L_o)])."""
     minimum = min(float(model.data.offer_min_take[o]), _capacity(model, o, n))
     if minimum <= 0:
         return pyo.Constraint.Skip
-    return (0.0, linear((1.0, -minimum), (model.purchase[o, n], model.contract[o])), None)
+    return (0.0, linear((1.0, -minimum), (model.purchase[o, n], signature(model, o, n))), None)
 
 
 def activity_capacity_rule(model: pyo.ConcreteModel, k: int, n: int) -> Any:
@@ -34,6 +36,23 @@ def activity_capacity_rule(model: pyo.ConcreteModel, k: int, n: int) -> Any:
     data = model.data
     capacity = float(data.activity_capacity[k, model.node_period[n], model.representative[n]])
     return (None, linear((1.0, -capacity), (model.activity_level[k, n], model.adopt[k])), 0.0)
+
+
+def signing_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
+    """(A3) w[o,n] >= w[o,parent(n)]: a contract once signed stays signed."""
+    parent = model.data.nodes[n].parent
+    if parent is None:
+        return pyo.Constraint.Skip
+    return (0.0, linear((1.0, -1.0), (model.signed[o, n], model.signed[o, parent])), None)
+
+
+def commitment_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
+    """(A5) x[o,n] >= min(quantity, cap[o,n]): a firm order, cut by a disrupted capacity."""
+    quantity = float(model.data.commitment[o, model.node_period[n]])
+    firm = min(quantity, _capacity(model, o, n))
+    if math.isnan(firm) or firm <= 0:
+        return pyo.Constraint.Skip
+    return (firm, linear((1.0,), (model.purchase[o, n],)), None)
 
 
 def define_capacity_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
@@ -49,3 +68,13 @@ def define_minimum_take_constraints(model: pyo.ConcreteModel, data: ModelData) -
 def define_activity_capacity_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(2) r[k,n] <= acap[k,n] z[k] for every activity k available at node n."""
     model.activity_capacity = pyo.Constraint(model.ACTIVITY_NODES, rule=activity_capacity_rule)
+
+
+def define_signing_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """(A3) Signatures of later offers are monotone along every path of the tree."""
+    model.signing = pyo.Constraint(model.SIGNING_NODES, rule=signing_rule)
+
+
+def define_commitment_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """(A5) Firm orders of contracted offers are bought, up to the capacity at the node."""
+    model.commitment = pyo.Constraint(model.COMMITMENT_NODES, rule=commitment_rule)

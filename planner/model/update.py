@@ -24,40 +24,31 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
-from planner.model import balance, objective, policies, sets, supply, variables
+from planner.model import objective, policies, sets, variables
+from planner.model.families import CELL_FAMILIES, FAMILIES
 from planner.model.parameters import ModelData
-
-#: Every constraint family: its component name and rule (the builder's order).
-FAMILIES: tuple[tuple[str, Callable[..., Any]], ...] = (
-    ("capacity", supply.capacity_rule),
-    ("minimum_take", supply.minimum_take_rule),
-    ("activity_capacity", supply.activity_capacity_rule),
-    ("balance", balance.balance_rule),
-    ("substitution_limit", balance.substitution_limit_rule),
-    ("cover", balance.cover_rule),
-    ("china_share", policies.china_share_rule),
-    ("risk", policies.risk_rule),
-    ("offer_share", policies.offer_share_rule),
-    ("min_offers", policies.min_offers_rule),
-    ("cvar_definition", objective.cvar_excess_rule),
-)
 
 #: index sets that decide which variables and rows exist
 _INDEX_SETS = (
     "NODES",
+    "FIRST_NODES",
     "OFFERS",
+    "NOW_OFFERS",
     "ACTIVITIES",
     "ELEMENTS",
     "SCENARIOS",
     "OFFER_NODES",
+    "SIGNING_NODES",
     "ACTIVITY_NODES",
     "ELEMENT_NODES",
     "COVER_NODES",
+    "COMMITMENT_NODES",
+    "CHANGE_NODES",
+    "OFFER_SHARE_CELLS",
+    "MIN_OFFERS_CELLS",
 )
-#: families whose rows exist per policy cell, and their policy
-_POLICY_CELLS = {"china_share": "china_share_max", "risk": "risk_max"}
-#: what rules look terms up in: per-period availability lists (with yields) and China weights
-_TERMS = ("offers_at", "recycling_at", "substitution_at", "china_weight", "recycling_china_weight")
+#: what rules look terms up in: per-period availability lists (with contents and yields)
+_TERMS = ("offers_at", "recycling_at", "substitution_at")
 
 
 @dataclass
@@ -73,16 +64,13 @@ def _layout(data: ModelData) -> _Layout:
     scratch = pyo.ConcreteModel()
     scratch.data = data
     sets.define_sets(scratch, data)
-    policies.define_china_weights(scratch, data)
     fixed = (
         [(node.period, node.scenarios, node.parent) for node in data.nodes],
         *(list(getattr(scratch, name)) for name in _INDEX_SETS),
         data.cvar_weight > 0,
         scratch.offers_of,
     )
-    cells = {
-        family: set(policies._cells(scratch, policy)) for family, policy in _POLICY_CELLS.items()
-    }
+    cells = {family: set(policies.cells(scratch, family)) for family in CELL_FAMILIES}
     return _Layout(fixed, cells, {name: getattr(scratch, name) for name in _TERMS})
 
 
@@ -96,7 +84,7 @@ def same_shape(model: pyo.ConcreteModel, layout: _Layout) -> bool:
         model.built_layout = _layout(model.data)
     built = model.built_layout
     return built.fixed == layout.fixed and all(
-        layout.cells[family] <= built.cells[family] for family in _POLICY_CELLS
+        layout.cells[family] <= built.cells[family] for family in CELL_FAMILIES
     )
 
 
@@ -132,18 +120,23 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
     try:
         todo = {
             part: known is None or bool(reads.get(part, set()) & changed)
-            for part in ("bounds", "objective", *(name for name, _ in FAMILIES))
+            for part in ("bounds", "objective", *(family.name for family in FAMILIES))
         }
         todo["cvar_definition"] |= todo["objective"]  # its rows are sums of the node costs
         if todo["bounds"]:
             _run(model, reads, "bounds", partial(variables.refresh_bounds, model))
         families = []
-        for name, rule in FAMILIES:
-            component = model.component(name)
-            if component is None or not todo[name]:
+        for family in FAMILIES:
+            component = model.component(family.name)
+            if component is None or not todo[family.name]:
                 continue
-            _run(model, reads, name, partial(_reset, model, name, component, rule))
-            families.append(name)
+            _run(
+                model,
+                reads,
+                family.name,
+                partial(_reset, model, family.name, component, family.rule),
+            )
+            families.append(family.name)
         if todo["objective"]:
             _run(model, reads, "objective", partial(_reset_objective, model))
     finally:
@@ -224,8 +217,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def _cells(model: pyo.ConcreteModel, name: str, component: Any) -> Any:
     """Return the indices the variant has rows for (policy cells may be fewer)."""
-    if name in _POLICY_CELLS:
-        return set(policies._cells(model, _POLICY_CELLS[name]))
+    if name in CELL_FAMILIES:
+        return set(policies.cells(model, name))
     return component.index_set()
 
 

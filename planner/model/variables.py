@@ -14,19 +14,57 @@ def _storage_bounds(model: pyo.ConcreteModel, e: int, n: int) -> tuple[float, fl
     return (0.0, None if math.isinf(capacity) else float(capacity))
 
 
+def _contract_bounds(model: pyo.ConcreteModel, o: int) -> tuple[float, float]:
+    """Fix y = 1 for an offer signed before the horizon (formulation A5)."""
+    return (1.0, 1.0) if model.data.offer_contracted[o] else (0.0, 1.0)
+
+
+def creates_demand(model: pyo.ConcreteModel, e: int, n: int) -> list[tuple[int, float]]:
+    """Substitution activities that add demand for e at node n: (activity, -yield) pairs."""
+    return [(k, -share) for k, share in model.substitution_at[model.node_period[n]][e] if share < 0]
+
+
+def _unmet_bounds(model: pyo.ConcreteModel, e: int, n: int) -> tuple[float, float | None]:
+    """u[e,n] <= d[e,n] (A1), as a bound where no substitution adds to the requirement."""
+    if creates_demand(model, e, n):
+        return (0.0, None)  # a row of its own (balance.unmet_bound_rule)
+    demand = model.data.demand[e, model.node_period[n], model.representative[n]]
+    return (0.0, float(demand))
+
+
 def define_variables(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """First stage y, z; per tree node x, r, s, u, g (formulation.md, Variables)."""
-    model.contract = pyo.Var(model.OFFERS, domain=pyo.Binary)  # y[o]
+    """First stage y, z; per tree node w, x, r, s, u, g, dev (formulation.md, Variables, A3, A5)."""
+    model.contract = pyo.Var(model.NOW_OFFERS, domain=pyo.Binary, bounds=_contract_bounds)  # y[o]
+    model.signed = pyo.Var(model.SIGNING_NODES, domain=pyo.Binary)  # w[o,n]
     model.adopt = pyo.Var(model.ACTIVITIES, domain=pyo.Binary)  # z[k]
     model.purchase = pyo.Var(model.OFFER_NODES, domain=pyo.NonNegativeReals)  # x[o,n]
     model.activity_level = pyo.Var(model.ACTIVITY_NODES, domain=pyo.NonNegativeReals)  # r[k,n]
     model.stock = pyo.Var(model.ELEMENT_NODES, bounds=_storage_bounds)  # s[e,n]
-    model.unmet = pyo.Var(model.ELEMENT_NODES, domain=pyo.NonNegativeReals)  # u[e,n]
+    model.unmet = pyo.Var(model.ELEMENT_NODES, bounds=_unmet_bounds)  # u[e,n]
     model.cover_gap = pyo.Var(model.COVER_NODES, domain=pyo.NonNegativeReals)  # g[e,n]
+    model.change = pyo.Var(model.CHANGE_NODES, domain=pyo.NonNegativeReals)  # dev[o,n]
 
 
 def refresh_bounds(model: pyo.ConcreteModel) -> None:
-    """Set the bounds that come from data (storage capacity) again, after ``model.data`` changed."""
+    """Set the bounds that come from data again, after ``model.data`` changed."""
     for e, n in model.ELEMENT_NODES:
         model.stock[e, n].setlb(_storage_bounds(model, e, n)[0])
         model.stock[e, n].setub(_storage_bounds(model, e, n)[1])
+        model.unmet[e, n].setub(_unmet_bounds(model, e, n)[1])
+    for o in model.NOW_OFFERS:
+        model.contract[o].setlb(_contract_bounds(model, o)[0])
+        model.contract[o].setub(_contract_bounds(model, o)[1])
+
+
+def signature(model: pyo.ConcreteModel, o: int, n: int) -> pyo.Var:
+    """Return the binary that lets offer o deliver at node n.
+
+    ``y[o]`` for an offer signed now (its lead time is in OFFER_NODES); for a
+    ``later`` offer ``w[o, anc(n, L_o)]``, the signature L_o periods earlier.
+    """
+    if o in model.contract:
+        return model.contract[o]
+    ancestor = n
+    for _ in range(int(model.data.offer_lead[o])):
+        ancestor = model.data.nodes[ancestor].parent
+    return model.signed[o, ancestor]

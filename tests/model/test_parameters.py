@@ -176,15 +176,16 @@ def test_policy_rows_of_higher_rank_override(
     hand_sheets: Sheets, make_workbook: Callable[..., Path]
 ) -> None:
     case = planner.load(REFERENCE / "case-03.xlsx")
-    caps = derive(case).caps
-    china = {key: cap.value for key, cap in caps["china_share_max"].items()}
+    data = derive(case)
+    caps = data.caps
+    china = {key: cap.value for key, cap in caps[("china_share_max", data.china_basis)].items()}
     assert china[("Nd", 0)] == pytest.approx(0.76)  # the blank row
     assert china[("Y", 0)] == pytest.approx(0.85)  # an element row overrides it, even looser
     assert china[("Tb", 0)] == pytest.approx(0.95)
     assert china[("Tb", 1)] == pytest.approx(0.85)  # element and period: rank 2
     assert china[("TOTAL", 0)] == pytest.approx(0.62)  # blank rows never cover TOTAL
     assert china[("TOTAL", 3)] == pytest.approx(0.56)
-    risk = {key: cap.value for key, cap in caps["risk_max"].items()}
+    risk = {key: cap.value for key, cap in caps[("risk_max", "")].items()}
     assert risk[("Nd", 2)] == pytest.approx(0.71)
     assert risk[("Nd", 3)] == pytest.approx(0.61)
     assert ("TOTAL", 0) not in risk
@@ -199,7 +200,7 @@ def test_rows_of_equal_rank_take_the_tightest(
         ["min_offers", "Nd", None, 0],
     ]
     data = _data(hand_sheets, make_workbook)
-    china = {key: cap.value for key, cap in data.caps["china_share_max"].items()}
+    china = {key: cap.value for key, cap in data.caps[("china_share_max", "any")].items()}
     assert china == {("Nd", 0): 0.5, ("Nd", 1): 0.3, ("Dy", 1): 0.3}
     assert {e: cap.value for e, cap in data.min_offers.items()} == {"Nd": 0, "Dy": 1}
 

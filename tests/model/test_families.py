@@ -1,0 +1,32 @@
+"""The registry of constraint families is the one list: the builder, the docs and Duals agree."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+import planner
+from planner.model import build_model, derive
+from planner.model.families import FAMILIES
+from planner.results import priced_constraints
+from tests.conftest import REFERENCE, ROOT
+
+
+def test_every_family_is_documented_with_its_number() -> None:
+    text = (ROOT / "models" / "sourcing" / "formulation.md").read_text()
+    for family in FAMILIES:
+        assert f"model.{family.name}" in text, family.name
+        assert f"| {family.number} |" in text or family.number == "objective", family.name
+
+
+def test_the_builder_defines_exactly_the_registered_families() -> None:
+    model = build_model(derive(planner.load(REFERENCE / "v2" / "v2-a5-change-cost.xlsx")))
+    built = {c.name for c in model.component_objects(pyo.Constraint)}
+    assert built <= {family.name for family in FAMILIES}
+    assert {f.name for f in FAMILIES} - built <= {"cvar_definition"}  # only with cvar_weight > 0
+
+
+def test_duals_are_read_from_the_priced_families() -> None:
+    model = build_model(derive(planner.load(REFERENCE / "case-00-hand.xlsx")))
+    priced = {row.parent_component().name for row in priced_constraints(model)}
+    assert priced <= {family.name for family in FAMILIES if family.priced}
+    assert {"capacity", "balance"} <= priced
