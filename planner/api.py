@@ -21,6 +21,7 @@ from planner.results import (
     COST_KEYS,
     activities_table,
     adoption_table,
+    by_scenario,
     changes_table,
     contracts_signed,
     contracts_table,
@@ -149,6 +150,14 @@ class Result:
             }
         )
         return str(frame.to_html(index=False))
+
+    def by_scenario(self, name: str) -> pd.DataFrame:
+        """Return table ``name`` (per tree node) with one row per scenario instead.
+
+        For example ``result.by_scenario("Stock")``: each node's row repeated
+        for every scenario that passes through it, with a ``scenario`` column.
+        """
+        return by_scenario(self.tables[name], [str(w) for w in self.case.scenarios.index])
 
     def summary_frame(self) -> pd.DataFrame:
         """Return the Summary as a two-column table (``key``, ``value``)."""

@@ -57,8 +57,8 @@ def _policy_rules(case: Case) -> list[Rule]:
         period = record["period"] if isinstance(record["period"], str) else "every period"
         scope = element if policy == "min_offers" else f"{element}, {period}"
         basis = record.get("basis")
-        if policy in BASIS_POLICIES:
-            scope += f", basis {basis if isinstance(basis, str) and basis else 'default'}"
+        if policy in BASIS_POLICIES and isinstance(basis, str) and basis:
+            scope += f", basis {basis}"
         loosest = 0.0 if policy == "min_offers" else 1.0
 
         def relax(target: Case, label: object = label, loosest: float = loosest) -> None:

@@ -146,33 +146,50 @@ def cvar(fixed: float, scenario_cost: np.ndarray, probability: np.ndarray, alpha
     return float(fixed + min(candidates))
 
 
-def _scenario_period_frame(data: ModelData, items: list[str], item_name: str) -> pd.DataFrame:
-    """All (scenario, period, item) combinations in a fixed order."""
-    index = pd.MultiIndex.from_product(
-        [data.scenarios, data.periods, items], names=["scenario", "period", item_name]
+#: The columns that say where in the scenario tree a row of a per-node table is.
+NODE_COLUMNS = ["node", "period", "scenarios", "probability"]
+
+
+def _node_frame(data: ModelData, items: list[str], item_name: str) -> pd.DataFrame:
+    """Every (tree node, item) pair, nodes in period order (spec v2: tables per node).
+
+    ``scenarios`` is ``all`` for a node every scenario shares (what to do
+    whatever happens), else the node's scenarios joined by ``|``.
+    """
+    nodes = data.nodes
+    n_items = len(items)
+    return pd.DataFrame(
+        {
+            "node": np.repeat([node.id for node in nodes], n_items),
+            "period": np.repeat([data.periods[node.period] for node in nodes], n_items),
+            "scenarios": np.repeat([node_scenarios(data, node.id) for node in nodes], n_items),
+            "probability": np.repeat([node.probability for node in nodes], n_items),
+            item_name: np.tile(np.array(items, dtype=object), len(nodes)),
+        }
     )
-    return index.to_frame(index=False)
 
 
-def _flat(values: np.ndarray) -> np.ndarray:
-    """[item, period, scenario] -> flat in (scenario, period, item) order."""
-    return np.transpose(values, (2, 1, 0)).reshape(-1)
+def _flat(data: ModelData, values: np.ndarray) -> np.ndarray:
+    """[item, period, scenario] -> its value at each node, flat in (node, item) order."""
+    periods = [node.period for node in data.nodes]
+    representatives = [node.scenarios[0] for node in data.nodes]
+    return np.ascontiguousarray(values[:, periods, representatives].T).reshape(-1)
 
 
 def purchases_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.DataFrame:
-    """Purchases with quantity > 0, one row per scenario, period and offer."""
-    frame = _scenario_period_frame(data, data.offers, "offer")
-    frame["quantity"] = _flat(plan.purchase)
-    frame["unit_cost"] = _flat(data.unit_cost)
+    """Purchases with quantity > 0, one row per tree node and offer (quantity in product units)."""
+    frame = _node_frame(data, data.offers, "offer")
+    frame["quantity"] = _flat(data, plan.purchase)
+    frame["unit_cost"] = _flat(data, data.unit_cost)
     frame = frame[frame["quantity"] > EPSILON].copy()
     info = offers.loc[frame["offer"]]
     position = {o: i for i, o in enumerate(data.offers)}
-    frame.insert(3, "supplier", offer_suppliers(info).to_numpy())
-    frame.insert(4, "element", [data.offer_label[position[o]] for o in frame["offer"]])
-    frame.insert(5, "country", info["country"].to_numpy())
-    frame.insert(6, "mine_country", info["mine_country"].fillna(info["country"]).to_numpy())
-    frame.insert(7, "refine_country", info["refine_country"].fillna(info["country"]).to_numpy())
-    frame.insert(8, "china_linked", [int(data.china[position[o]]) for o in frame["offer"]])
+    frame.insert(5, "supplier", offer_suppliers(info).to_numpy())
+    frame.insert(6, "element", [data.offer_label[position[o]] for o in frame["offer"]])
+    frame.insert(7, "country", info["country"].to_numpy())
+    frame.insert(8, "mine_country", info["mine_country"].fillna(info["country"]).to_numpy())
+    frame.insert(9, "refine_country", info["refine_country"].fillna(info["country"]).to_numpy())
+    frame.insert(10, "china_linked", [int(data.china[position[o]]) for o in frame["offer"]])
     frame["cost"] = frame["quantity"] * frame["unit_cost"]
     return frame.reset_index(drop=True)
 
@@ -307,18 +324,16 @@ def contracts_signed(plan: Plan, data: ModelData) -> np.ndarray:
 
 def activities_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     """Every activity in every period it can run: level, cost and adoption."""
-    frame = _scenario_period_frame(data, data.activities, "activity")
+    frame = _node_frame(data, data.activities, "activity")
     if frame.empty:
-        return pd.DataFrame(
-            columns=["scenario", "period", "activity", "kind", "level", "cost", "adopted"]
-        )
+        return pd.DataFrame(columns=[*NODE_COLUMNS, "activity", "kind", "level", "cost", "adopted"])
     kind = dict(zip(data.activities, data.activity_kind, strict=True))
     adopted = dict(zip(data.activities, plan.adopt.astype(int), strict=True))
     frame["kind"] = frame["activity"].map(kind)
-    frame["level"] = _flat(plan.level)
-    frame["cost"] = frame["level"] * _flat(data.activity_cost)
+    frame["level"] = _flat(data, plan.level)
+    frame["cost"] = frame["level"] * _flat(data, data.activity_cost)
     frame["adopted"] = frame["activity"].map(adopted)
-    window = _flat(np.repeat(data.activity_window[:, :, None], len(data.scenarios), axis=2))
+    window = _flat(data, np.repeat(data.activity_window[:, :, None], len(data.scenarios), axis=2))
     return frame[window].reset_index(drop=True)
 
 
@@ -359,32 +374,33 @@ def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     daily = data.demand / data.days[None, :, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         cover = np.where(daily > 0, plan.stock / daily, np.nan)
-    frame = _scenario_period_frame(data, data.elements, "element")
-    frame["stock"] = _flat(plan.stock)
-    frame["target"] = _flat(target)
-    frame["cover_days"] = _flat(cover)
+    frame = _node_frame(data, data.elements, "element")
+    frame["stock"] = _flat(data, plan.stock)
+    frame["target"] = _flat(data, target)
+    frame["cover_days"] = _flat(data, cover)
     frame["cover_days_target"] = _flat(
+        data,
         np.repeat(
             np.repeat(data.cover_days[:, None, None], len(data.periods), axis=1),
             len(data.scenarios),
             axis=2,
-        )
+        ),
     )
-    frame["below_target"] = _flat(plan.cover_gap)
-    frame["opening"] = _flat(opening)
-    frame["purchased"] = _flat(inflows["purchased"])
-    frame["recycled"] = _flat(inflows["recycled"])
-    frame["substituted"] = _flat(inflows["substituted"])
-    frame["shortage"] = _flat(plan.unmet)
-    frame["demand"] = _flat(data.demand)
+    frame["below_target"] = _flat(data, plan.cover_gap)
+    frame["opening"] = _flat(data, opening)
+    frame["purchased"] = _flat(data, inflows["purchased"])
+    frame["recycled"] = _flat(data, inflows["recycled"])
+    frame["substituted"] = _flat(data, inflows["substituted"])
+    frame["shortage"] = _flat(data, plan.unmet)
+    frame["demand"] = _flat(data, data.demand)
     return frame
 
 
 def shortage_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     """Unmet requirement > 0, with the demand beside it."""
-    frame = _scenario_period_frame(data, data.elements, "element")
-    frame["quantity"] = _flat(plan.unmet)
-    frame["demand"] = _flat(data.demand)
+    frame = _node_frame(data, data.elements, "element")
+    frame["quantity"] = _flat(data, plan.unmet)
+    frame["demand"] = _flat(data, data.demand)
     return frame[frame["quantity"] > EPSILON].reset_index(drop=True)
 
 
@@ -438,16 +454,16 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
         key: np.concatenate([value, value.sum(axis=0, keepdims=True)])
         for key, value in measures.items()
     }
-    frame = _scenario_period_frame(data, items, "element")
-    supply = _flat(pooled["supply"])
+    frame = _node_frame(data, items, "element")
+    supply = _flat(data, pooled["supply"])
     frame["supply"] = supply
     positive = supply > EPSILON
     for basis in BASES:
         frame[f"china_share_{basis}"] = np.where(
-            positive, _flat(pooled[f"china_{basis}"]) / np.where(positive, supply, 1), np.nan
+            positive, _flat(data, pooled[f"china_{basis}"]) / np.where(positive, supply, 1), np.nan
         )
     frame["risk"] = np.where(
-        positive, _flat(pooled["risk"]) / np.where(positive, supply, 1), np.nan
+        positive, _flat(data, pooled["risk"]) / np.where(positive, supply, 1), np.nan
     )
     frame["china_cap"] = _cap_column(frame, data, ("china_share_max", data.china_basis))
     frame["risk_cap"] = _cap_column(frame, data, ("risk_max", ""))
@@ -459,7 +475,7 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
         shares = (
             np.where(
                 positive[None, :],
-                np.stack([_flat(g) for g in pooled_groups])
+                np.stack([_flat(data, g) for g in pooled_groups])
                 / np.where(positive, supply, 1)[None, :],
                 np.nan,
             )
@@ -604,9 +620,28 @@ def priced_constraints(model: pyo.ConcreteModel) -> list[Any]:
 def expected(
     frame: pd.DataFrame, probability: pd.Series, by: list[str], value: str
 ) -> pd.DataFrame:
-    """Sum ``value`` over scenarios weighted by their probability, grouped by ``by``."""
-    weighted = frame.assign(_w=frame[value] * frame["scenario"].map(probability))
+    """Sum ``value`` weighted by probability, grouped by ``by``.
+
+    A per-node table carries each row's probability; a table with a
+    ``scenario`` column is weighted by ``probability`` (by scenario id).
+    """
+    weight = (
+        frame["scenario"].map(probability) if "scenario" in frame.columns else frame["probability"]
+    )
+    weighted = frame.assign(_w=frame[value] * weight)
     return weighted.groupby(by, sort=False)["_w"].sum().reset_index().rename(columns={"_w": value})
+
+
+def by_scenario(table: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
+    """Expand a per-node table to one row per scenario (``scenario`` in place of the node).
+
+    ``scenarios`` lists every scenario id (what ``all`` stands for).
+    """
+    members = table["scenarios"].map(lambda text: scenarios if text == "all" else text.split("|"))
+    expanded = table.assign(scenario=members).explode("scenario")
+    expanded = expanded.drop(columns=["node", "scenarios", "probability"])
+    columns = ["scenario", *(c for c in expanded.columns if c != "scenario")]
+    return expanded[columns].reset_index(drop=True)
 
 
 def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) -> pd.DataFrame:

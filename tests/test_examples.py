@@ -81,7 +81,7 @@ def test_japan_notes_cite_every_assumption() -> None:
 
 def test_japan_plan_makes_sense(japan: planner.Result) -> None:
     assert japan.status == "optimal"
-    shortage = japan.tables["Shortage"]
+    shortage = japan.by_scenario("Shortage")
     assert shortage[shortage["scenario"] == "base"].empty  # normal times: demand met
     stopped = set(shortage[shortage["scenario"] == "cn_stop_12m"]["element"])
     assert stopped and stopped <= {"Sm", "Dy", "Tb", "Y"}  # only the restricted elements
@@ -91,7 +91,7 @@ def test_japan_plan_makes_sense(japan: planner.Result) -> None:
     adopted = japan.tables["Adoption"].set_index("activity")["adopted"]
     assert adopted.sum() >= 1
     # before a stop can be seen, every scenario holds the same plan
-    purchases = japan.tables["Purchases"]
+    purchases = japan.by_scenario("Purchases")
     first = purchases[purchases["period"] == "2026Q1"].pivot_table(
         index="offer", columns="scenario", values="quantity"
     )

@@ -95,7 +95,7 @@ def test_a3_later_offer_signed_only_in_the_stop_after_it_is_seen() -> None:
     assert result.summary["fixed_cost"] == pytest.approx(2000)  # 0.2 x 10,000
     purchases = result.tables["Purchases"]
     au = purchases[purchases["offer"] == "DY-AU"]
-    assert set(au["scenario"]) == {"cn_stop"}
+    assert set(au["scenarios"]) == {"cn_stop"}
     assert set(au["period"]) == {"P3", "P4"}  # lead time 1: not in P2
 
 
@@ -108,7 +108,7 @@ def test_a3_signing_now_costs_more() -> None:
 def test_a4_cover_factor_zero_releases_the_stockpile_in_the_stop() -> None:
     result = planner.solve(_load("v2-a4-stock-release"))
     stock = result.tables["Stock"]
-    stop = stock[(stock["scenario"] == "cn_stop") & (stock["period"] == "P3")].iloc[0]
+    stop = stock[(stock["scenarios"] == "cn_stop") & (stock["period"] == "P3")].iloc[0]
     assert stop["stock"] == pytest.approx(0)  # drawn to meet demand
     assert stop["target"] == pytest.approx(0)
     assert stop["shortage"] == pytest.approx(0)
@@ -119,7 +119,7 @@ def test_a4_cover_factor_zero_releases_the_stockpile_in_the_stop() -> None:
 
 def test_a5_firm_order_is_cut_by_a_disruption_and_min_take_applies() -> None:
     result = planner.solve(_load("v2-a5-commitments"))
-    purchases = result.tables["Purchases"].set_index(["scenario", "period", "offer"])
+    purchases = result.by_scenario("Purchases").set_index(["scenario", "period", "offer"])
     assert purchases.loc[("base", "P1", "OLD"), "quantity"] == pytest.approx(80)
     assert purchases.loc[("cut", "P1", "OLD"), "quantity"] == pytest.approx(50)
     assert purchases.loc[("base", "P2", "OLD"), "quantity"] == pytest.approx(10)

@@ -170,7 +170,7 @@ BROKEN: dict[str, tuple[Callable[[Sheets], None], str]] = {
     ),
     "duplicate policy row": (
         _add("Policies", ["china_share_max", "Nd", None, 0.6]),
-        "Policies!3:3: the same (china_share_max, Nd, blank) is given twice",
+        "Policies!3:3: the same (china_share_max, Nd, blank) on basis any is given twice",
     ),
     "share policy above 1": (
         _set("Policies", 2, "value", 1.5),

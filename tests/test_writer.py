@@ -11,13 +11,17 @@ import pandas as pd
 import pytest
 
 import planner
+from planner.results import by_scenario
 from tests.conftest import REFERENCE
 
+NODE = ["node", "period", "scenarios", "probability"]  # spec v2: tables per tree node
 REQUIRED = {
     "Summary": ["key", "value"],
     "Purchases": [
-        "scenario",
+        "node",
         "period",
+        "scenarios",
+        "probability",
         "offer",
         "supplier",
         "element",
@@ -27,12 +31,11 @@ REQUIRED = {
         "cost",
     ],
     "Contracts": ["offer", "supplier", "element", "contracted", "fixed_cost"],
-    "Activities": ["scenario", "period", "activity", "kind", "level", "cost", "adopted"],
-    "Stock": ["scenario", "period", "element", "stock", "target", "cover_days"],
-    "Shortage": ["scenario", "period", "element", "quantity"],
+    "Activities": [*NODE, "activity", "kind", "level", "cost", "adopted"],
+    "Stock": [*NODE, "element", "stock", "target", "cover_days"],
+    "Shortage": [*NODE, "element", "quantity"],
     "Shares": [
-        "scenario",
-        "period",
+        *NODE,
         "element",
         "supply",
         "china_share_shipment",
@@ -102,8 +105,8 @@ def test_balances_hold_in_every_row(
     stock = sheets["Stock"]
     inflow = stock["opening"] + stock["purchased"] + stock["recycled"] + stock["substituted"]
     assert (inflow + stock["shortage"] - stock["demand"] - stock["stock"]).abs().max() < 1e-6
-    purchases = sheets["Purchases"].groupby(["scenario", "period", "element"])["quantity"].sum()
-    bought = stock.set_index(["scenario", "period", "element"])["purchased"]
+    purchases = sheets["Purchases"].groupby(["node", "period", "element"])["quantity"].sum()
+    bought = stock.set_index(["node", "period", "element"])["purchased"]
     joined = bought.to_frame().join(purchases).fillna(0.0)
     assert (joined["purchased"] - joined["quantity"]).abs().max() < 1e-6
 
@@ -112,7 +115,8 @@ def test_stock_carries_over_between_periods(
     solution: tuple[planner.Result, dict[str, pd.DataFrame]],
 ) -> None:
     result, sheets = solution
-    stock = sheets["Stock"].astype({"period": str})
+    scenarios = [str(w) for w in result.case.scenarios.index]
+    stock = by_scenario(sheets["Stock"].astype({"period": str}), scenarios)
     periods = result.case.period_ids
     for _, rows in stock.groupby(["scenario", "element"]):
         rows = rows.set_index("period").loc[periods]
@@ -123,9 +127,8 @@ def test_stock_carries_over_between_periods(
 
 def test_costs_read_back_add_up(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
     result, sheets = solution
-    probability = result.case.scenarios["probability"]
     purchases = sheets["Purchases"]
-    expected = (purchases["cost"] * purchases["scenario"].map(probability)).sum()
+    expected = (purchases["cost"] * purchases["probability"]).sum()
     summary = sheets["Summary"].set_index("key")["value"]
     assert expected == pytest.approx(float(summary["purchase_cost"]), rel=1e-9)
     fixed = sheets["Contracts"]["fixed_cost"].sum() + sheets["Adoption"]["fixed_cost"].sum()
@@ -182,12 +185,15 @@ def test_formula_like_names_come_back_as_text(
     assert offer in case.offers.index
     path = planner.solve(case).write(tmp_path / "plan.xlsx")
     workbook = openpyxl.load_workbook(path)
+    header = [cell.value for cell in workbook["Purchases"][1]]
+    at_offer, at_supplier = header.index("offer"), header.index("supplier")
     purchases = list(workbook["Purchases"].iter_rows(min_row=2))
-    assert offer in [row[2].value for row in purchases]
-    assert supplier in [row[3].value for row in purchases]
+    assert offer in [row[at_offer].value for row in purchases]
+    assert supplier in [row[at_supplier].value for row in purchases]
     contracts = [row[0] for row in workbook["Contracts"].iter_rows(min_row=2)]
     assert contracts[0].value == offer
-    for cell in [row[2] for row in purchases] + [row[3] for row in purchases] + contracts:
+    texts = [row[at_offer] for row in purchases] + [row[at_supplier] for row in purchases]
+    for cell in texts + contracts:
         assert cell.data_type == "s"
 
 

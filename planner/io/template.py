@@ -108,7 +108,9 @@ def _settings_sheet(sheet: Worksheet) -> None:
         if setting.type == "number":
             value = float(setting.default)
         sheet.cell(row=row, column=2, value=value)
-        sheet.cell(row=row, column=3, value=f"{setting.description} [default {setting.default}]")
+        sheet.cell(
+            row=row, column=3, value=f"{setting.description} [default {setting.default or 'none'}]"
+        )
         if setting.type == "enum":
             validation = DataValidation(type="list", formula1=f'"{",".join(setting.values)}"')
             sheet.add_data_validation(validation)
@@ -149,7 +151,9 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
             for setting in catalogue().settings:
                 sheet.cell(row=row, column=2, value=setting.key)
                 sheet.cell(
-                    row=row, column=3, value=f"{setting.description} [default {setting.default}]"
+                    row=row,
+                    column=3,
+                    value=f"{setting.description} [default {setting.default or 'none'}]",
                 )
                 row += 1
         for column in columns:

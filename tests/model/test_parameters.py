@@ -149,7 +149,7 @@ def test_plan_does_not_anticipate_the_stop(
         hand_sheets, [["stop", "country", "CN", None, "2026Q2", None, 0, None]]
     )
     result = planner.solve(planner.load(make_workbook(sheets)), mip_gap=0)
-    purchases = result.tables["Purchases"]
+    purchases = result.by_scenario("Purchases")
     first = purchases[purchases["period"] == "2026Q1"].pivot_table(
         index="offer", columns="scenario", values="quantity"
     )
