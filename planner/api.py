@@ -23,11 +23,13 @@ from planner.results import (
     adoption_table,
     by_scenario,
     changes_table,
+    china_against_caps,
     contracts_signed,
     contracts_table,
     cvar,
     duals_table,
     expected_shares,
+    orders_table,
     priced_constraints,
     purchases_table,
     read_plan,
@@ -243,6 +245,7 @@ class Resolver:
             tables, figures = _tables(case, data, model, duals)
             summary.update(figures)
             _agree(summary, report)
+            summary = _planners_page(summary)
         elif report.status == INFEASIBLE and solve_options.explain_infeasible:
             from planner.diagnose import explain_infeasibility
 
@@ -345,10 +348,13 @@ def _tables(
         "Duals": duals_table(model, data, plan, duals),
         "ScenarioCosts": costs.reset_index(),
     }
-    if data.offer_later.any():
-        tables["Signings"] = signings_table(plan, data)
+    signings = signings_table(plan, data) if data.offer_later.any() else None
+    if signings is not None:
+        tables["Signings"] = signings
     if data.previous_offers.any():
         tables["Changes"] = changes_table(plan, data)
+    orders = orders_table(tables["Purchases"], tables["Contracts"], signings)
+    tables = {"Orders": orders, **tables}  # second in the workbook, after Summary
     expected_cost = fixed + float(probability @ scenario_cost)
     tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
     figures: dict[str, Any] = {
@@ -357,12 +363,65 @@ def _tables(
         **expected,
         "china_share": float(china_share[0]),
         "shortfall": shortage_expected,
+        **_headroom(shares, data.china_basis),
+        **{
+            f"shortfall_{element}": float(value)
+            for element, value in zip(
+                data.elements, np.einsum("etw,w->e", plan.unmet, probability), strict=True
+            )
+        },
+        "orders_now": int((orders["action"] == "buy").sum()),
+        "orders_now_cost": float(orders.loc[orders["action"] == "buy", "cost"].sum()),
+        "contracts_to_sign_now": int((orders["action"] == "sign now").sum()),
         "contracted_offers": int(contracts_signed(plan, data).sum()),
         "adopted_activities": int(plan.adopt.sum()),
         # the objective of the plan that is written (formulation A7)
         "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
     }
     return tables, figures
+
+
+def _headroom(shares: pd.DataFrame, basis: str) -> dict[str, Any]:
+    """Return the China cap with the least headroom, period by period (Summary's figures)."""
+    caps = china_against_caps(shares, basis)
+    if caps.empty:
+        return {"china_cap_tightest": None}
+    tightest = caps.iloc[int(np.argmin(caps["headroom"].to_numpy()))]
+    return {
+        "china_cap_tightest": float(tightest["china_cap"]),
+        "china_share_at_tightest": float(tightest["highest"]),
+        "china_tightest_where": f"{tightest['element']}, {tightest['period']}",
+        "china_headroom": float(tightest["headroom"]),
+        "china_cap_breaches": int(caps["breach"].sum()),
+    }
+
+
+#: The Summary's sections, in order: what a planner reads first, then costs, then the rest.
+PLANNER_KEYS = (
+    "status",
+    "expected_cost",
+    "china_share",
+    "china_cap_tightest",
+    "china_share_at_tightest",
+    "china_tightest_where",
+    "china_headroom",
+    "china_cap_breaches",
+    "shortfall",
+    "orders_now",
+    "orders_now_cost",
+    "contracts_to_sign_now",
+)
+COST_SECTION = ("objective", "cvar", *COST_KEYS, "mip_gap", "bound")
+
+
+def _planners_page(summary: dict[str, Any]) -> dict[str, Any]:
+    """Order the Summary: planner's figures (shortfall per element after the total), costs, rest."""
+    first = [k for k in PLANNER_KEYS if k in summary]
+    at = first.index("shortfall") + 1 if "shortfall" in first else len(first)
+    first[at:at] = [k for k in summary if k.startswith("shortfall_")]
+    costs = [k for k in COST_SECTION if k in summary and k not in first]
+    rest = [k for k in summary if k not in first and k not in costs]
+    return {key: summary[key] for key in [*first, *costs, *rest]}
 
 
 def _agree(summary: dict[str, Any], report: SolverReport) -> None:

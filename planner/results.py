@@ -660,3 +660,125 @@ def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) ->
     grouped["china_cap"] = grouped["element"].map(caps)
     grouped["china_share"] = (grouped["china"] / grouped["supply"]).where(grouped["supply"] > 0)
     return grouped.drop(columns="china")
+
+
+ORDER_COLUMNS = [
+    "action",
+    "offer",
+    "supplier",
+    "element",
+    "country",
+    "period",
+    "quantity",
+    "unit_cost",
+    "cost",
+    "scenarios",
+    "probability",
+    "fixed_cost",
+    "note",
+]
+
+
+def orders_table(
+    purchases: pd.DataFrame, contracts: pd.DataFrame, signings: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Return what to do now (spec v2, Orders): the table a planner acts on.
+
+    First every purchase at a node all scenarios share (``buy``), then each
+    contract to sign now (``sign now``; one signed at no cost that the plan
+    never buys from is an ``option``), then per later offer where and when the
+    plan signs it (``sign later``). Contracts already signed before the
+    horizon are not listed: there is nothing to decide.
+    """
+    shared = purchases[purchases["scenarios"] == "all"]
+    buy = pd.DataFrame(
+        {
+            "action": "buy",
+            "offer": shared["offer"],
+            "supplier": shared["supplier"],
+            "element": shared["element"],
+            "country": shared["country"],
+            "period": shared["period"],
+            "quantity": shared["quantity"],
+            "unit_cost": shared["unit_cost"],
+            "cost": shared["cost"],
+            "scenarios": "all",
+            "probability": 1.0,
+        }
+    )
+    now = contracts[
+        (contracts["signing"] == "now")
+        & (contracts["contracted"] == 1)
+        & (contracts["already_contracted"] == 0)
+    ]
+    unused = now["expected_quantity"] <= EPSILON
+    sign = pd.DataFrame(
+        {
+            "action": np.where(unused, "option", "sign now"),
+            "offer": now["offer"],
+            "supplier": now["supplier"],
+            "element": now["element"],
+            "country": now["country"],
+            "scenarios": "all",
+            "probability": 1.0,
+            "fixed_cost": now["fixed_cost"],
+            "note": np.where(
+                unused,
+                "contracted at no cost, nothing bought in the plan: an option to use",
+                "",
+            ),
+        }
+    )
+    parts = [buy, sign]
+    if signings is not None and len(signings):
+        info = contracts.set_index("offer")
+        parts.append(
+            pd.DataFrame(
+                {
+                    "action": "sign later",
+                    "offer": signings["offer"],
+                    "supplier": signings["offer"].map(info["supplier"]),
+                    "element": signings["element"],
+                    "country": signings["offer"].map(info["country"]),
+                    "period": signings["period"],
+                    "scenarios": signings["scenarios"],
+                    "probability": signings["probability"],
+                    "fixed_cost": signings["fixed_cost"],
+                    "note": "sign if this situation comes about; first delivery "
+                    + signings["first_delivery"].astype(str),
+                }
+            )
+        )
+    frame = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else pd.DataFrame(columns=ORDER_COLUMNS)
+    )
+    return frame.reindex(columns=ORDER_COLUMNS)
+
+
+def china_against_caps(shares: pd.DataFrame, basis: str) -> pd.DataFrame:
+    """China share against the cap that applies, period by period (element and TOTAL).
+
+    The share is the expectation over the period's nodes (China-linked supply
+    over supply, probability-weighted); ``breach`` is True only where some
+    node's share exceeds its cap (caps bind per node); ``headroom`` is cap
+    minus the highest share of any node of the period.
+    """
+    column = f"china_share_{basis}"
+    rows = shares[shares["china_cap"].notna()].copy()
+    columns = ["element", "period", "china_share", "china_cap", "highest", "headroom", "breach"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows["_china"] = rows[column].fillna(0.0) * rows["supply"] * rows["probability"]
+    rows["_supply"] = rows["supply"] * rows["probability"]
+    grouped = rows.groupby(["element", "period"], sort=False).agg(
+        china=("_china", "sum"),
+        supply=("_supply", "sum"),
+        china_cap=("china_cap", "min"),
+        highest=(column, "max"),
+    )
+    grouped["china_share"] = (grouped["china"] / grouped["supply"]).where(grouped["supply"] > 0)
+    grouped["headroom"] = grouped["china_cap"] - grouped["highest"].fillna(0.0)
+    grouped["breach"] = grouped["headroom"] < -1e-6
+    return grouped.reset_index()[columns]

@@ -166,7 +166,7 @@ def test_charts_are_native(
     result, _ = solution
     path = result.write(tmp_path / "charts.xlsx")
     workbook = openpyxl.load_workbook(path)
-    assert workbook.sheetnames[:2] == ["Summary", "Charts"]
+    assert workbook.sheetnames[:3] == ["Summary", "Orders", "Charts"]
     titles = [chart.title.tx.rich.p[0].r[0].t for chart in workbook["Charts"]._charts]
     assert titles[0] == "Supply mix by country, per element"
     assert "China share, TOTAL" in titles

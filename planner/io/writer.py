@@ -208,6 +208,14 @@ SUMMARY_MEANINGS = {
     "case_sha256": "hash of the data solved (differs from a file's if changed in Python)",
     "bound": "best proven lower bound on the objective",
     "china_share": "expected China-linked share of all supply (the case's china_basis)",
+    "china_cap_tightest": "the China cap with the least headroom, compared period by period",
+    "china_share_at_tightest": "the highest China share in that period (any scenario)",
+    "china_tightest_where": "the element (or TOTAL) and period of that cap",
+    "china_headroom": "cap minus share there: below 0 only where a cap is breached",
+    "china_cap_breaches": "periods in which a China cap is exceeded (0: every cap holds)",
+    "orders_now": "purchases every scenario shares: place them now (the Orders sheet)",
+    "orders_now_cost": "their cost",
+    "contracts_to_sign_now": "contracts to sign now (the Orders sheet)",
     "shortfall": "expected unmet requirement over the horizon, all elements",
     "tree_nodes": "scenario-tree nodes: decisions shared until scenarios differ",
     "rows": "constraints handed to the solver",
@@ -217,15 +225,36 @@ SUMMARY_MEANINGS = {
 _SUMMARY_FORMATS = {
     **dict.fromkeys(("objective", "expected_cost", "cvar", "bound", *COST_KEYS), _MONEY),
     "china_share": _SHARE,
+    "china_cap_tightest": _SHARE,
+    "china_share_at_tightest": _SHARE,
+    "china_headroom": _SHARE,
+    "orders_now_cost": _MONEY,
     "mip_gap": "0.00E+00",
     "shortfall": _QUANTITY,
 }
 
 
+def _meaning(key: str, unit: str, currency: str) -> str:
+    """Return a plain label of a Summary key, with its unit."""
+    if key.startswith("shortfall_"):
+        return f"expected unmet requirement of {key.removeprefix('shortfall_')}, {unit}"
+    meaning = SUMMARY_MEANINGS.get(key, "")
+    if _SUMMARY_FORMATS.get(key) == _MONEY and meaning:
+        return f"{meaning}, {currency}"
+    if key == "shortfall":
+        return f"{meaning}, {unit}"
+    return meaning
+
+
 def _summary(sheet: Worksheet, result: Result, formats: Formats) -> None:
     frame = result.summary_frame()
-    frame["meaning"] = [SUMMARY_MEANINGS.get(key, "") for key in frame["key"]]
-    write_table(sheet, frame, formats, row_formats=[_SUMMARY_FORMATS.get(k) for k in frame["key"]])
+    settings = result.case.settings
+    frame["meaning"] = [_meaning(key, settings.unit, settings.currency) for key in frame["key"]]
+    formats_of = [
+        _QUANTITY if key.startswith("shortfall") else _SUMMARY_FORMATS.get(key)
+        for key in frame["key"]
+    ]
+    write_table(sheet, frame, formats, row_formats=formats_of)
     sheet.set_column(1, 1, 30)
     sheet.set_column(2, 2, 90)
 
@@ -427,14 +456,29 @@ def _chunks(table: pd.DataFrame) -> list[pd.DataFrame]:
     return [table.iloc[i : i + MAX_SHEET_ROWS] for i in range(0, len(table), MAX_SHEET_ROWS)]
 
 
+def _table_order(result: Result) -> list[str]:
+    """Orders right after the Summary (what to do now), then the charts, then the tables."""
+    first = [name for name in result.tables if name == "Orders"]
+    return [
+        *first,
+        *(["Charts"] if result.has_plan else []),
+        *(n for n in result.tables if n != "Orders"),
+    ]
+
+
 def sheet_names(result: Result) -> list[str]:
     """Return the sheets of the solution workbook of ``result``, in order."""
-    names = ["Summary", *(["Charts"] if result.has_plan else [])]
-    for name, table in result.tables.items():
+    names = ["Summary"]
+    for name in _table_order(result):
+        if name == "Charts":
+            names.append(name)
+            continue
         names += [
-            name if not part else f"{name} ({part + 1})" for part in range(len(_chunks(table)))
+            name if not part else f"{name} ({part + 1})"
+            for part in range(len(_chunks(result.tables[name])))
         ]
-    return [*names, "Warnings", *(["ChartData"] if result.has_plan else [])]
+    warnings = ["Warnings"] if result.case.warnings else []
+    return [*names, *warnings, *(["ChartData"] if result.has_plan else [])]
 
 
 def _build(result: Result, path: str) -> None:
@@ -459,18 +503,24 @@ def _build(result: Result, path: str) -> None:
 def _fill(workbook: Workbook, result: Result) -> None:
     formats = Formats(workbook)
     _summary(workbook.add_worksheet("Summary"), result, formats)
-    charts = workbook.add_worksheet("Charts") if result.has_plan else None
-    for name, table in result.tables.items():
-        for part, chunk in enumerate(_chunks(table)):
+    charts = None
+    for name in _table_order(result):
+        if name == "Charts":
+            charts = workbook.add_worksheet("Charts")
+            continue
+        for part, chunk in enumerate(_chunks(result.tables[name])):
             sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
             write_table(sheet, chunk, formats)
     warnings = result.case.warnings
-    frame = pd.DataFrame(
-        {"where": [w.where for w in warnings], "message": [w.message for w in warnings]}
-    )
-    write_table(workbook.add_worksheet("Warnings"), frame, formats)
+    if warnings:  # only when there is something to say
+        frame = pd.DataFrame(
+            {"where": [w.where for w in warnings], "message": [w.message for w in warnings]}
+        )
+        write_table(workbook.add_worksheet("Warnings"), frame, formats)
     if charts is not None:
-        _charts(workbook, charts, workbook.add_worksheet("ChartData"), result, formats)
+        data_sheet = workbook.add_worksheet("ChartData")
+        _charts(workbook, charts, data_sheet, result, formats)
+        data_sheet.hide()  # the charts' numbers; the planner reads the Charts sheet
 
 
 def _abandon(workbook: Workbook) -> None:
