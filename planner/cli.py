@@ -370,6 +370,20 @@ def serve(
         str | None,
         typer.Option(envvar="PLANNER_BASIC_AUTH", help="Require HTTP Basic USER:PASSWORD."),
     ] = None,
+    max_memory_mb: Annotated[
+        int,
+        typer.Option(
+            min=512, help="Memory (address space) one job may use; more fails the job, MB."
+        ),
+    ] = 3072,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name browsers use to reach the server (repeat; '*': any). "
+            "Loopback names and --host are always allowed; others get 400.",
+        ),
+    ] = None,
     debug: Debug = False,
 ) -> None:
     """Serve the upload page and the JSON API (OpenAPI at /openapi.json)."""
@@ -377,7 +391,7 @@ def serve(
     def run() -> int:
         import uvicorn
 
-        from planner.web.app import ServerConfig, create_app
+        from planner.web.app import ServerConfig, create_app, served_hosts
 
         credentials = None
         if basic_auth is not None:
@@ -400,8 +414,16 @@ def serve(
             max_time_limit=time_limit,
             token=token,
             basic_auth=credentials,
+            max_memory_mb=max_memory_mb,
+            allowed_hosts=served_hosts(host, allowed_host),
         )
         err.print(f"planner serving on http://{host}:{port}/ (Ctrl-C stops)", markup=False)
+        if host not in ("127.0.0.1", "localhost", "::1") and "*" not in config.allowed_hosts:
+            err.print(
+                f"answering to the host names {', '.join(config.allowed_hosts)}; "
+                "add --allowed-host NAME for any other name it is reached by",
+                markup=False,
+            )
         uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
         return EXIT_OK
 

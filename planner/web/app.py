@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -25,14 +27,29 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from planner.web.jobs import FINISHED, UPLOAD, Busy, Job, JobRunner
+from planner.errors import PlannerError
+from planner.web.jobs import FINISHED, MAX_MEMORY_MB, UPLOAD, Busy, Job, JobRunner
 
 HERE = Path(__file__).parent
 CSRF_COOKIE = "planner_csrf"
 Kind = Literal["solve", "sweep"]
 CHARTS = ("shares", "costs", "stock")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+WILDCARD = ("0.0.0.0", "::", "")  # "every address": never a Host header
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",  # no-referrer makes Origin "null"
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,11 +65,13 @@ class ServerConfig:
     workers: int = 2
     queue_limit: int = 20
     keep_seconds: float = 24 * 3600
-    grace_seconds: float = 30.0
+    grace_seconds: float = 10.0  # plus a twentieth of the job's time limit
+    max_memory_mb: int | None = MAX_MEMORY_MB  # each job process's address space
     max_upload_bytes: int = 20 * 1024 * 1024
     max_time_limit: float = 300.0
     token: str | None = None
     basic_auth: tuple[str, str] | None = None
+    allowed_hosts: tuple[str, ...] = LOOPBACK  # Host headers answered (DNS rebinding); "*": any
     runner: JobRunner | None = field(default=None, repr=False)
 
 
@@ -72,6 +91,53 @@ class JobView(BaseModel):
     result: dict[str, Any] | None = None
     page: str
     solution: str | None = None
+
+
+def served_hosts(host: str, extra: list[str] | None = None) -> tuple[str, ...]:
+    """Return the Host names a server listening on ``host`` answers to.
+
+    The loopback names, ``host`` itself (an IPv6 address in brackets, as in a
+    Host header), for an every-address ``host`` this machine's names, and
+    ``extra`` (``--allowed-host``; ``*`` allows any, ``*.example.org`` its subdomains).
+
+    Raises
+    ------
+    PlannerError
+        A name that is no host name or pattern.
+    """
+    for name in extra or []:
+        wild = name.startswith("*.") or name == "*"
+        if not name.strip() or "*" in name[1:] or ("*" in name and not wild) or "/" in name:
+            raise PlannerError(f"--allowed-host {name!r}: give a host name, *.DOMAIN or *")
+    names = list(LOOPBACK)
+    if host in WILDCARD:
+        names += [socket.gethostname(), socket.getfqdn()]
+    else:
+        names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
+    names += extra or []
+    return tuple(dict.fromkeys(name.strip().lower() for name in names if name.strip()))
+
+
+class SecurityHeaders:
+    """Add :data:`SECURITY_HEADERS` to every response, error replies (400, 401, 413...) too."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers the answer lacks."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, guarded)
 
 
 class UploadLimit:
@@ -145,6 +211,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         queue_limit=config.queue_limit,
         keep_seconds=config.keep_seconds,
         grace_seconds=config.grace_seconds,
+        max_memory_mb=config.max_memory_mb,
     )
 
     @asynccontextmanager
@@ -182,18 +249,16 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             return Response("authentication required", status_code=401, headers=headers)
         if request.method == "POST" and not _same_origin(request):
             return Response("cross-site request refused", status_code=403)
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-        )
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"  # no-referrer makes Origin "null"
-        return response
+        return await call_next(request)
 
     _add_pages(app, runner, config, templates)
     _add_api(app, runner, config)
-    return UploadLimit(app, config.max_upload_bytes)  # type: ignore[return-value]
+    # outermost first: headers on every answer; a foreign Host (DNS rebinding) gets 400
+    # before anything else; then the upload limit (413)
+    guarded = TrustedHostMiddleware(
+        UploadLimit(app, config.max_upload_bytes), allowed_hosts=list(config.allowed_hosts)
+    )
+    return SecurityHeaders(guarded)  # type: ignore[return-value]
 
 
 def _job_or_404(runner: JobRunner, job_id: str) -> Job:
@@ -288,15 +353,10 @@ def _add_pages(
         return FileResponse(job.folder / "trade-off.png", media_type="image/png")
 
     @app.get("/template.xlsx", include_in_schema=False)
-    async def template() -> Response:
-        from planner.io.template import write_template
-
-        with tempfile.TemporaryDirectory() as folder:
-            path = write_template(Path(folder) / "planner-template.xlsx")
-            data = path.read_bytes()
+    def template() -> Response:  # sync: built in a worker thread, never on the event loop
         return Response(
-            data,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            _template_bytes(),
+            media_type=XLSX,
             headers={"Content-Disposition": 'attachment; filename="planner-template.xlsx"'},
         )
 
@@ -357,6 +417,15 @@ def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
     async def health() -> JSONResponse:
         """Liveness, and how many jobs are in each state."""
         return JSONResponse({"ok": True, "jobs": runner.counts()})
+
+
+@functools.cache
+def _template_bytes() -> bytes:
+    """Return the empty input workbook (built once per process)."""
+    from planner.io.template import write_template
+
+    with tempfile.TemporaryDirectory() as folder:
+        return write_template(Path(folder) / "planner-template.xlsx").read_bytes()
 
 
 def _download(job: Job) -> Response:

@@ -1,9 +1,16 @@
-"""Charts for the job page, drawn server-side (in the job process) as SVG: no CDN, no JS."""
+"""Charts for the job page, drawn server-side (in the job process) as SVG: no CDN, no JS.
+
+Text from the workbook (ids, currency, unit) goes through :func:`plain`
+first: shown as typed, never read as matplotlib mathtext (``$x^2$``), and
+without control characters. Matplotlib's SVG writer escapes what it writes
+(``<``, ``&``, ``--`` in comments), so no input text becomes markup.
+"""
 
 from __future__ import annotations
 
 import io
 import math
+import re
 from typing import Any
 
 import matplotlib
@@ -14,6 +21,17 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 BLUE, RED, GREY = "#4472C4", "#C00000", "#7F7F7F"
+LONGEST = 40  # characters of an id shown on a chart
+SHORT = 12  # ... under a bar, beside its neighbours
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain(value: Any, longest: int = LONGEST) -> str:
+    """Return ``value`` as literal chart text: ``$`` escaped, no control characters, short."""
+    text = CONTROL.sub(" ", str(value))
+    if len(text) > longest:
+        text = text[: longest - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def _svg(figure: Figure) -> str:
@@ -27,10 +45,12 @@ def share_chart(elements: list[dict[str, Any]]) -> str:
     """China share of each element (expected) as bars, its cap as a red tick."""
     figure = Figure(figsize=(6.4, 3.4))
     axes = figure.add_subplot()
-    names = [e["element"] for e in elements]
+    names = [plain(e["element"], SHORT) for e in elements]
     shares = [e["china_share"] or 0.0 for e in elements]
     colours = [RED if e["over_cap"] else BLUE for e in elements]
-    axes.bar(names, shares, color=colours, label="China share (expected)")
+    places = list(range(len(names)))  # by place: two ids cut to the same text stay two bars
+    axes.bar(places, shares, color=colours, label="China share (expected)")
+    axes.set_xticks(places, names)
     caps = [(i, e["china_cap"]) for i, e in enumerate(elements) if e["china_cap"] is not None]
     if caps:
         axes.scatter(
@@ -57,7 +77,7 @@ def cost_chart(costs: dict[str, Any], currency: str) -> str:
     axes = figure.add_subplot()
     items = [(k.replace("_", " "), v or 0.0) for k, v in costs.items()]
     axes.barh([k for k, _ in items][::-1], [v for _, v in items][::-1], color=BLUE)
-    axes.set_xlabel(f"expected cost ({currency})")
+    axes.set_xlabel(f"expected cost ({plain(currency)})")
     axes.set_title("Cost breakdown")
     axes.grid(axis="x", alpha=0.3)
     return _svg(figure)
@@ -72,7 +92,7 @@ def stock_chart(stock: list[dict[str, Any]], unit: str) -> str:
     for i, element in enumerate(elements):
         axes = figure.add_subplot(rows, columns, i + 1)
         part = [row for row in stock if row["element"] == element]
-        periods = [row["period"] for row in part]
+        periods = list(range(len(part)))
         axes.plot(
             periods,
             [row["stock"] or 0.0 for row in part],
@@ -88,7 +108,8 @@ def stock_chart(stock: list[dict[str, Any]], unit: str) -> str:
             linestyle="--",
             label="cover target",
         )
-        axes.set_title(f"{element} ({unit})", fontsize=9)
+        axes.set_xticks(periods, [plain(row["period"], SHORT) for row in part])
+        axes.set_title(f"{plain(element)} ({plain(unit)})", fontsize=9)
         axes.tick_params(axis="x", labelrotation=90, labelsize=6)
         axes.tick_params(axis="y", labelsize=7)
         if i == 0:

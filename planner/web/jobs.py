@@ -3,9 +3,12 @@
 Each job runs in its own process (started from a fork server that has the
 planner imported, so a start costs milliseconds), never on the server's event
 loop. At most ``workers`` run at once; up to ``queue_limit`` more wait, and
-beyond that a job is refused (the page says "busy, try again"). A watchdog
-kills a job that overruns its time limit plus a grace period, and a process
-that dies (crash, out of memory, the watchdog) fails only its own job.
+beyond that a job is refused (the page says "busy, try again"). Each job
+process has an address-space limit (``max_memory_mb``): a job that needs more
+fails with a message saying so. A watchdog, looking ten times a second, kills
+a job that overruns its time limit plus a grace period (``grace_seconds`` plus
+a twentieth of the limit), and a process that dies (crash, out of memory, a
+signal, the watchdog) fails only its own job, with a message saying why.
 
 A job lives in its own folder under ``root`` (never served as is): the upload
 under a random name, the solution workbook, the result (``result.json``) and
@@ -19,6 +22,7 @@ import logging
 import multiprocessing
 import secrets
 import shutil
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +36,15 @@ FINISHED = (DONE, INVALID, FAILED)
 RESULT = "result.json"
 PROGRESS = "progress.json"
 UPLOAD = "upload.xlsx"
+OUT_OF_MEMORY = 12  # a job process's exit code when it could not even report that (ENOMEM)
+GRACE_SHARE = 0.05  # the watchdog's grace grows by this share of the time limit
+MAX_MEMORY_MB = 3072
+
+
+def too_large(max_memory_mb: int | None) -> str:
+    """Return the message of a job that ran out of memory."""
+    allowed = f" ({max_memory_mb} MB)" if max_memory_mb else ""
+    return f"the workbook needs more memory than this server allows per job{allowed}"
 
 
 class Busy(Exception):
@@ -96,7 +109,8 @@ class JobRunner:
         workers: int = 2,
         queue_limit: int = 20,
         keep_seconds: float = 24 * 3600,
-        grace_seconds: float = 30.0,
+        grace_seconds: float = 10.0,
+        max_memory_mb: int | None = MAX_MEMORY_MB,
     ) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
@@ -104,12 +118,17 @@ class JobRunner:
         self.queue_limit = queue_limit
         self.keep_seconds = keep_seconds
         self.grace_seconds = grace_seconds
+        self.max_memory_mb = max_memory_mb
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["planner.web.worker"])
         self._thread = threading.Thread(target=self._loop, name="planner-jobs", daemon=True)
+
+    def grace(self, time_limit: float) -> float:
+        """Return how long past its time limit a job may run before the watchdog kills it."""
+        return self.grace_seconds + GRACE_SHARE * time_limit
 
     def start(self) -> None:
         """Start the background thread (dispatch, watchdog, clean-up)."""
@@ -170,51 +189,91 @@ class JobRunner:
             jobs = list(self.jobs.values())
         for job in jobs:
             if job.status == RUNNING:
-                self._watch(job, now)
+                self._guarded(job, self._watch, now)
         running = sum(1 for job in jobs if job.status == RUNNING)
         for job in sorted((j for j in jobs if j.status == QUEUED), key=lambda j: j.created):
             if running >= self.workers:
                 break
-            self._launch(job)
-            running += 1
+            self._guarded(job, self._launch)
+            running += job.status == RUNNING
         for job in jobs:
             if job.status in FINISHED and job.finished and now - job.finished > self.keep_seconds:
                 with self._lock:
                     self.jobs.pop(job.id, None)
                 shutil.rmtree(job.folder, ignore_errors=True)
 
+    def _guarded(self, job: Job, step: Any, *arguments: Any) -> None:
+        """Run one step for one job; a fault fails that job, never the loop or the others."""
+        try:
+            step(job, *arguments)
+        except Exception as error:
+            logger.exception("job %s", job.id)
+            if job.process is not None and job.process.is_alive():
+                job.process.kill()
+            self._finish(job, FAILED, f"internal error: {type(error).__name__}: {error}")
+
     def _launch(self, job: Job) -> None:
         from planner.web.worker import run_job
 
         process = self._context.Process(
             target=run_job,
-            args=(str(job.folder), job.kind, job.time_limit, job.params),
+            args=(str(job.folder), job.kind, job.time_limit, job.params, self.max_memory_mb),
             name=f"planner-job-{job.id[:8]}",
             daemon=True,
         )
         job.started = time.time()
+        try:
+            process.start()
+        except OSError as error:  # no process could be started (fork limits, no memory)
+            self._finish(job, FAILED, f"could not start a solver process: {error}")
+            return
         job.status = RUNNING
         job.process = process
-        process.start()
 
     def _watch(self, job: Job, now: float) -> None:
         process = job.process
         if process.is_alive():
-            allowed = job.time_limit + self.grace_seconds
-            if job.started is not None and now - job.started > allowed:
+            grace = self.grace(job.time_limit)
+            if job.started is not None and now - job.started > job.time_limit + grace:
                 process.kill()
                 process.join(timeout=5)
-                self._finish(
-                    job, FAILED, f"stopped: ran over its time limit by {self.grace_seconds:g} s"
-                )
+                if not self._read_result(job):  # it had finished but not yet exited: keep it
+                    self._finish(job, FAILED, f"stopped: ran over its time limit by {grace:.0f} s")
             return
-        process.join()
-        result = job.folder / RESULT
-        if result.exists():
-            job.outcome = json.loads(result.read_text())
-            self._finish(job, job.outcome.get("job_status", FAILED), "")
-        else:
-            self._finish(job, FAILED, f"the solver process died (exit code {process.exitcode})")
+        process.join(timeout=5)
+        if not self._read_result(job):
+            self._finish(job, FAILED, self._death(process.exitcode))
+
+    def _read_result(self, job: Job) -> bool:
+        """Finish ``job`` with the result its process wrote; False if there is none."""
+        path = job.folder / RESULT
+        if not path.exists():
+            return False
+        try:
+            outcome = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            self._finish(job, FAILED, f"the job's result could not be read ({error})")
+            return True
+        status = outcome.get("job_status") if isinstance(outcome, dict) else None
+        if status not in FINISHED:
+            self._finish(job, FAILED, "the job's result could not be read (no status)")
+            return True
+        job.outcome = outcome
+        self._finish(job, status, str(outcome.get("error", "")) if status == FAILED else "")
+        return True
+
+    def _death(self, exitcode: int | None) -> str:
+        """Say why a job process ended without a result."""
+        if exitcode == OUT_OF_MEMORY:
+            return too_large(self.max_memory_mb)
+        if exitcode is not None and exitcode < 0:
+            try:
+                name = signal.Signals(-exitcode).name
+            except ValueError:
+                name = f"signal {-exitcode}"
+            memory = too_large(self.max_memory_mb)
+            return f"the solver process died (killed by {name}); perhaps {memory}"
+        return f"the solver process died (exit code {exitcode})"
 
     def _finish(self, job: Job, status: str, error: str) -> None:
         job.status = status

@@ -4,15 +4,21 @@ Runs in a worker process (see :mod:`planner.web.jobs`); everything the page
 shows is computed here and written to ``result.json``, so the server only
 reads files. Every outcome is a result: ``done`` (a plan, or a solver
 outcome without one), ``invalid`` (the workbook's problems, cell by cell) or
-``failed`` (an error the planner could not turn into either).
+``failed`` (an error the planner could not turn into either, or a workbook
+that needs more memory than the job may have). A chart that cannot be drawn
+costs only that chart: the plan is delivered with a warning.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
+import re
+import resource
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +26,90 @@ import planner
 from planner.errors import InputError, PlannerError
 from planner.results import COST_KEYS, expected, expected_shares
 from planner.web.charts import cost_chart, share_chart, stock_chart
-from planner.web.jobs import DONE, FAILED, INVALID, PROGRESS, RESULT, UPLOAD
+from planner.web.jobs import (
+    DONE,
+    FAILED,
+    INVALID,
+    OUT_OF_MEMORY,
+    PROGRESS,
+    RESULT,
+    UPLOAD,
+    too_large,
+)
 
 SOLUTION = "solution.xlsx"
 SWEEP = "sweep.xlsx"
+RESERVE = 16 << 20  # memory held back, and given back when memory runs out, to say so
+NEAR_LIMIT = 0.75  # a solver error after the process came this close to its limit: memory
 
 
-def run_job(folder: str, kind: str, time_limit: float, params: dict[str, Any]) -> None:
-    """Entry point of a job process."""
+def run_job(
+    folder: str,
+    kind: str,
+    time_limit: float,
+    params: dict[str, Any],
+    max_memory_mb: int | None = None,
+) -> None:
+    """Entry point of a job process.
+
+    Parameters
+    ----------
+    folder, kind, time_limit, params
+        The job's folder (with the upload), "solve" or "sweep", the longest
+        solve in seconds, and the sweep's change and values.
+    max_memory_mb
+        The process's address-space limit (``RLIMIT_AS``); None: no limit.
+        Running out ends the job as failed with :func:`too_large`'s message;
+        when not even that can be written, the process exits with
+        :data:`OUT_OF_MEMORY` and the runner says it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the server stops the server
     path = Path(folder)
+    try:
+        if max_memory_mb:
+            _limit_memory(max_memory_mb)
+        result = _run(path, kind, time_limit, params, max_memory_mb)
+        _write_json(path / RESULT, result)
+    except MemoryError:
+        os._exit(OUT_OF_MEMORY)
+
+
+def _limit_memory(max_memory_mb: int) -> None:
+    """Limit this process's address space to ``max_memory_mb`` (never above a hard limit)."""
+    limit = max_memory_mb << 20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _run(
+    path: Path, kind: str, time_limit: float, params: dict[str, Any], max_memory_mb: int | None
+) -> dict[str, Any]:
+    """Return the job's result; running out of memory becomes a failed job that says so."""
+    reserve = bytearray(RESERVE)
+    try:
+        return _attempt(path, kind, time_limit, params, max_memory_mb)
+    except MemoryError:
+        pass  # leaving the handler drops the traceback, and with it the job's data
+    del reserve
+    gc.collect()
+    return {"job_status": FAILED, "error": too_large(max_memory_mb)}
+
+
+def _attempt(
+    path: Path, kind: str, time_limit: float, params: dict[str, Any], max_memory_mb: int | None
+) -> dict[str, Any]:
     try:
         _progress(path, "reading the workbook")
         case = planner.load(path / UPLOAD)
         if kind == "sweep":
-            result = _sweep(case, path, time_limit, params)
-        else:
-            result = _solve(case, path, time_limit)
+            return _sweep(case, path, time_limit, params)
+        return _solve(case, path, time_limit, max_memory_mb)
     except InputError as error:
         shown = str(params.get("filename", "the workbook"))
         stored = (UPLOAD, str(path / UPLOAD))
-        result = {
+        return {
             "job_status": INVALID,
             "issues": [
                 {
@@ -51,14 +120,17 @@ def run_job(folder: str, kind: str, time_limit: float, params: dict[str, Any]) -
                 for issue in error.issues
             ],
         }
+    except MemoryError:
+        raise
     except PlannerError as error:
-        result = {"job_status": FAILED, "error": str(error)}
+        return {"job_status": FAILED, "error": str(error)}
     except Exception as error:  # reported on the job's page, never lost
-        result = {"job_status": FAILED, "error": f"internal error: {type(error).__name__}: {error}"}
-    _write_json(path / RESULT, result)
+        return {"job_status": FAILED, "error": f"internal error: {type(error).__name__}: {error}"}
 
 
-def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any]:
+def _solve(
+    case: planner.Case, folder: Path, time_limit: float, max_memory_mb: int | None
+) -> dict[str, Any]:
     limit = min(float(case.settings.time_limit_s), time_limit)
     _progress(folder, "building the model and solving")
 
@@ -66,6 +138,8 @@ def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any
         _progress(folder, "solving", solver=figures)
 
     result = planner.solve(case, time_limit_s=limit, on_progress=solving)
+    if result.status == "error" and max_memory_mb and _peak_mb() > NEAR_LIMIT * max_memory_mb:
+        raise MemoryError  # HiGHS reports a failed allocation as a plain error
     out: dict[str, Any] = {
         "job_status": DONE,
         "status": result.status,
@@ -111,11 +185,36 @@ def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any
     ]
     stock = _expected_stock(tables["Stock"], probability)
     out["stock"] = stock
-    (folder / "shares.svg").write_text(share_chart(out["elements"]))
-    (folder / "costs.svg").write_text(cost_chart(out["costs"], case.settings.currency))
-    (folder / "stock.svg").write_text(stock_chart(stock, case.settings.unit))
-    out["charts"] = ["shares", "costs", "stock"]
+    charts = {
+        "shares": lambda: share_chart(out["elements"]),
+        "costs": lambda: cost_chart(out["costs"], case.settings.currency),
+        "stock": lambda: stock_chart(stock, case.settings.unit),
+    }
+    warnings = out["warnings"]
+    out["charts"] = [n for n, draw in charts.items() if _draw(folder / f"{n}.svg", draw, warnings)]
     return out
+
+
+def _draw(path: Path, draw: Callable[[], str | bytes], warnings: list[dict[str, str]]) -> bool:
+    """Write a picture; if it cannot be drawn, say so in ``warnings`` (the plan stands)."""
+    try:
+        picture = draw()
+        path.write_bytes(picture.encode() if isinstance(picture, str) else picture)
+    except Exception as error:  # a picture is never worth the plan
+        message = f"{type(error).__name__}: {error}"[:300]
+        warnings.append({"where": path.name, "message": f"could not be drawn ({message})"})
+        return False
+    return True
+
+
+def _peak_mb() -> float:
+    """Return the largest address space this process has had, in MB (0 if unknown)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0.0
+    found = re.search(r"^VmPeak:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) / 1024 if found else 0.0
 
 
 def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
@@ -156,8 +255,9 @@ def _sweep(
         raise InputError([planner.Issue("sweep", str(error))], "") from None
     result.write(folder / SWEEP)
     table = result.table
+    warnings: list[dict[str, str]] = []
     if {"china_share", "expected_cost"} <= set(table.columns):
-        (folder / "trade-off.png").write_bytes(result.picture())  # drawn once, for both
+        _draw(folder / "trade-off.png", result.picture, warnings)  # drawn once, for both
     columns = [
         c
         for c in (
@@ -179,6 +279,7 @@ def _sweep(
         "columns": columns,
         "solution": SWEEP,
         "picture": "trade-off.png" if (folder / "trade-off.png").exists() else None,
+        "warnings": warnings,
     }
 
 

@@ -109,7 +109,7 @@ def test_an_upload_over_the_limit_is_refused_while_streaming(server: Server) -> 
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as raw:  # declares 50 MB
         raw.sendall(
-            b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+            b"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
             b"Content-Length: 52428800\r\n\r\nx"
         )
         assert raw.recv(100).startswith(b"HTTP/1.1 413")
