@@ -29,6 +29,7 @@ from planner.results import (
     cvar,
     duals_table,
     expected_shares,
+    first_stage_fixed_cost,
     orders_table,
     priced_constraints,
     purchases_table,
@@ -331,7 +332,7 @@ def _tables(
     probability = costs["probability"].to_numpy()
     expected = {key: float(probability @ costs[key].to_numpy()) for key in COST_KEYS}
     scenario_cost = costs["scenario_cost"].to_numpy()
-    fixed = float((costs["fixed_cost"] + costs["scenario_cost"]).iloc[0] - scenario_cost[0])
+    fixed = first_stage_fixed_cost(plan, data)  # F; later signings are in scenario_cost
     shares = shares_table(plan, data)
     weights = pd.Series(probability, index=data.scenarios)
     overall = expected_shares(shares, weights, data.china_basis)

@@ -99,6 +99,15 @@ def test_a3_later_offer_signed_only_in_the_stop_after_it_is_seen() -> None:
     assert set(au["period"]) == {"P3", "P4"}  # lead time 1: not in P2
 
 
+def test_a3_costs_do_not_depend_on_the_order_of_scenarios() -> None:
+    case = _load("v2-a3-later-signing")
+    case.scenarios = case.scenarios.iloc[::-1]  # the scenario that signs comes first
+    result = planner.solve(case)
+    assert result.objective == pytest.approx(52000)
+    assert result.summary["expected_cost"] == pytest.approx(52000)
+    assert result.summary["cvar"] == pytest.approx(100_000)  # the stop, signing included
+
+
 def test_a3_signing_now_costs_more() -> None:
     case = _load("v2-a3-later-signing")
     case.offers.loc["DY-AU", "signing"] = "now"
