@@ -24,7 +24,7 @@ from rich.logging import RichHandler
 from rich.progress import Progress
 
 from planner.errors import InputError, Issue, OutputError, PlannerError
-from planner.io.writer import check_target
+from planner.io.atomic import check_target, outcome_reported
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0,
@@ -426,8 +426,16 @@ def template(
 
 def _guard(run: Callable[[], int], debug: bool) -> int:
     """Run a command; map the planner's errors to exit codes and one clear message."""
+    code: int | None = None
     try:
-        return int(run())
+        with outcome_reported():  # a file once renamed into place is reported as written
+            code = int(run())
+        return code
+    except KeyboardInterrupt:
+        if code is not None:
+            return code  # the interrupt came after the outcome was written and reported
+        err.print("interrupted; nothing written")
+        return EXIT_INTERRUPTED
     except InputError as error:
         _report_input_error(error)
         return EXIT_INVALID
@@ -437,9 +445,6 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
     except PlannerError as error:
         err.print(f"error: {error}", markup=False)
         return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        err.print("interrupted; nothing written")
-        return EXIT_INTERRUPTED
     except Exception as error:
         if debug:
             raise

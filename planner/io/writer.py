@@ -12,24 +12,20 @@ string, never a formula.
 from __future__ import annotations
 
 import contextlib
-import glob
 import math
 import os
-import tempfile
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xlsxwriter
-from defusedxml import ElementTree
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from xlsxwriter.exceptions import XlsxWriterException
 
-from planner.errors import OutputError
+from planner.io.atomic import check_target, save_atomically
 from planner.results import COST_KEYS, expected
+
+__all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
@@ -388,19 +384,6 @@ def _line_grid(
     return 15 * ((len(pairs) + 2) // 3)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
-        return False
-
-
 #: Data rows of one sheet: Excel's 1,048,576 rows less the header.
 MAX_SHEET_ROWS = 1_048_575
 
@@ -481,99 +464,3 @@ def write_solution(result: Result, path: Path) -> Path:
     """
     check_target(path, result.case.source.path)
     return save_atomically(lambda target: _build(result, target), path, sheet_names(result))
-
-
-def check_target(path: Path, source: str = "") -> None:
-    """Fail early when ``path`` cannot take a solution workbook.
-
-    Raises
-    ------
-    OutputError
-        When ``path`` is the input workbook, does not end in .xlsx, or its
-        folder does not exist.
-    """
-    if source and _same_file(path, Path(source)):
-        raise OutputError(f"{path}: refusing to overwrite the input workbook; choose another name")
-    if path.suffix.lower() != ".xlsx":
-        raise OutputError(f"{path}: the workbook must end in .xlsx")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{path}: folder {folder} does not exist")
-
-
-_PARTIAL = ".partial.xlsx"
-_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def _remove_stale_partials(folder: Path, stem: str) -> None:
-    """Remove temporary files of ``stem`` left by a writer that was killed (its pid is gone)."""
-    for partial in folder.glob(f".{glob.escape(stem)}.*{_PARTIAL}"):
-        pid = partial.name[len(stem) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                partial.unlink()
-
-
-def save_atomically(write: Callable[[str], None], path: Path, sheets: list[str]) -> Path:
-    """Write a workbook through ``write(temporary_path)``, check it, and rename it to ``path``.
-
-    Raises
-    ------
-    OutputError
-        When the folder is missing or not writable, or the disk is full;
-        nothing is left behind and an existing file at ``path`` is untouched.
-    """
-    check_target(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    _remove_stale_partials(folder, path.stem)
-    temporary = ""
-    try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.stem}.{os.getpid()}.", suffix=_PARTIAL, dir=folder
-        )
-        os.close(handle)
-        write(temporary)
-        with open(temporary, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
-        if _sheet_names(temporary) != sheets:
-            raise OutputError(f"{path}: the written workbook did not read back")
-        os.replace(temporary, path)
-        temporary = ""
-    except XlsxWriterException as error:
-        cause = error.__cause__ or error.__context__ or error
-        reason = getattr(cause, "strerror", None) or str(cause)
-        raise OutputError(f"{path}: cannot write the workbook ({reason})") from None
-    except PermissionError as error:
-        raise OutputError(f"{path}: cannot write there ({error.strerror})") from None
-    except OSError as error:
-        raise OutputError(
-            f"{path}: cannot write the workbook ({error.strerror or error})"
-        ) from None
-    finally:
-        if temporary:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-    return path
-
-
-def _sheet_names(path: str) -> list[str] | None:
-    """Read back a saved workbook: every part's CRC, and the sheet names it lists."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if archive.testzip() is not None:
-                return None
-            root = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError):
-        return None
-    return [sheet.get("name", "") for sheet in root.iter(f"{{{_MAIN_NS}}}sheet")]

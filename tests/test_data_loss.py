@@ -1,0 +1,120 @@
+"""Never overwrite, never lose a plan, and say truly what was written.
+
+Each test here failed before its fix: an input written over by batch, sweep
+or template; two plans written to one name; "nothing written" said of a
+file that had been renamed into place; a finaliser's traceback after the
+clean message on a full disk.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+import planner
+from tests.conftest import REFERENCE
+
+runner = CliRunner()
+HAND = REFERENCE / "case-00-hand.xlsx"
+
+
+def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter (a hang guard, not a speed limit)."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# ------------------------------------------------------------ interrupts, full disk
+
+_TERMINATED_AFTER_RENAME = """
+import os, signal, sys
+real_replace = os.replace
+def replace_then_terminated(source, target):
+    real_replace(source, target)
+    os.kill(os.getpid(), signal.SIGTERM)  # lands the moment the file is in place
+os.replace = replace_then_terminated
+sys.argv = ["planner", "solve", sys.argv[1], "-o", sys.argv[2]]
+from planner.cli import main
+main()
+"""
+
+
+def test_sigterm_right_after_the_rename_reports_the_written_plan(tmp_path: Path) -> None:
+    target = tmp_path / "plan.xlsx"
+    target.write_bytes(b"last quarter's plan")
+    done = _run(_TERMINATED_AFTER_RENAME, str(HAND), str(target))
+    assert done.returncode == 0, done.stderr
+    assert "nothing written" not in done.stderr
+    assert done.stdout.startswith("optimal: ") and done.stdout.rstrip().endswith(str(target))
+    assert openpyxl.load_workbook(target).sheetnames[0] == "Summary"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.xlsx"]
+
+
+def test_sigterm_after_the_rename_reaches_an_api_caller_with_the_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    import planner.io.atomic as atomic
+
+    result = planner.solve(planner.load(HAND))
+    real_replace = os.replace
+
+    def replace_then_interrupted(source: str, target: str) -> None:
+        real_replace(source, target)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(atomic.os, "replace", replace_then_interrupted)
+    target = tmp_path / "plan.xlsx"
+    with pytest.raises(KeyboardInterrupt):
+        result.write(target)
+    monkeypatch.undo()
+    assert openpyxl.load_workbook(target).sheetnames[0] == "Summary"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.xlsx"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+_FULL_DISK = """
+import errno, sys, zipfile
+class FullDisk:
+    def __init__(self, stream):
+        self.stream, self.written = stream, 0
+    def write(self, data):
+        self.written += len(data)
+        if self.written > 4096:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.stream.write(data)
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+opened = zipfile.ZipFile.__init__
+def on_a_full_disk(self, file, mode="r", *args, **kwargs):
+    opened(self, file, mode, *args, **kwargs)
+    if mode == "w":
+        self.fp = FullDisk(self.fp)
+zipfile.ZipFile.__init__ = on_a_full_disk
+sys.argv = ["planner", *sys.argv[1:]]
+from planner.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("command", ["solve", "template"])
+def test_a_full_disk_prints_the_message_and_nothing_else(command: str, tmp_path: Path) -> None:
+    target = tmp_path / "plan.xlsx"
+    args = ["solve", str(HAND), "-o", str(target)] if command == "solve" else [command, str(target)]
+    done = _run(_FULL_DISK, *args)
+    assert done.returncode == 4, done.stderr
+    assert "No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
