@@ -328,11 +328,11 @@ def batch(
             except KeyboardInterrupt as interrupt:
                 finished = getattr(interrupt, "partial_rows", None)
                 if finished is not None:
-                    write_roll_up(finished, output, options)
+                    write_roll_up(finished, output, options, folder)
                 done = 0 if finished is None else len(finished)
                 err.print(f"interrupted; {done} of {total} workbooks finished and kept")
                 return EXIT_INTERRUPTED
-        roll_up = write_roll_up(table, output, options)
+        roll_up = write_roll_up(table, output, options, folder)
         written = int((table["outcome"] == "written").sum())
         out.print(
             f"{written} of {len(table)} workbooks solved -> {output}; roll-up {roll_up}",

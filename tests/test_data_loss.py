@@ -8,6 +8,7 @@ clean message on a full disk.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import planner
+from planner.cli import app
 from tests.conftest import REFERENCE
 
 runner = CliRunner()
@@ -118,3 +120,71 @@ def test_a_full_disk_prints_the_message_and_nothing_else(command: str, tmp_path:
     assert "No space left on device" in done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------ batch
+
+
+def _digests(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_batch_into_its_own_folder_writes_over_no_input(tmp_path: Path) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name in ("a.xlsx", "a-solution.xlsx", "batch-summary.xlsx"):
+        shutil.copy(HAND, folder / name)
+    before = _digests(folder)
+    done = runner.invoke(app, ["batch", str(folder), "-o", str(folder), "--workers", "1"])
+    assert done.exit_code == 0, done.output
+    after = _digests(folder)
+    assert {name: after[name] for name in before} == before  # every input as it was
+    assert sorted(set(after) - set(before)) == [
+        "a-solution-2.xlsx",  # a.xlsx's plan: a-solution.xlsx is an input
+        "a-solution-solution.xlsx",
+        "batch-summary-2.xlsx",  # the roll-up: batch-summary.xlsx is an input
+        "batch-summary-solution.xlsx",
+    ]
+    roll_up = openpyxl.load_workbook(folder / "batch-summary-2.xlsx")["Batch"]
+    outputs = {row[0]: row[8] for row in roll_up.iter_rows(min_row=2, values_only=True)}
+    assert outputs == {
+        "a-solution.xlsx": "a-solution-solution.xlsx",
+        "a.xlsx": "a-solution-2.xlsx",
+        "batch-summary.xlsx": "batch-summary-solution.xlsx",
+    }
+    assert "roll-up " + str(folder / "batch-summary-2.xlsx") in done.stdout
+
+
+def test_batch_keeps_both_plans_of_inputs_that_share_a_name(tmp_path: Path) -> None:
+    folder, out = tmp_path / "cases", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(HAND, folder / "b.xlsx")
+    shutil.copy(REFERENCE / "case-01.xlsx", folder / "b.xlsm")
+    done = runner.invoke(app, ["batch", str(folder), "-o", str(out), "--workers", "1"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "b-xlsm-solution.xlsx",
+        "b-xlsx-solution.xlsx",
+        "batch-summary.xlsx",
+    ]
+    sources = {
+        dict(openpyxl.load_workbook(out / name)["Summary"].iter_rows(values_only=True, max_col=2))[
+            "input_sha256"
+        ]
+        for name in ("b-xlsm-solution.xlsx", "b-xlsx-solution.xlsx")
+    }
+    assert len(sources) == 2  # two plans, from two different inputs
+
+
+def test_a_solution_is_never_written_over_another_input(tmp_path: Path) -> None:
+    from planner.batch import solve_one
+
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    shutil.copy(HAND, folder / "a.xlsx")
+    other = folder / "other.xlsx"
+    other.write_bytes(b"someone's workbook")
+    row = solve_one(folder / "a.xlsx", other, {}, (str(folder / "a.xlsx"), str(other)))
+    assert row["outcome"] == "not written"
+    assert "refusing to overwrite the input workbook" in row["error"]
+    assert other.read_bytes() == b"someone's workbook"
