@@ -188,3 +188,47 @@ def test_a_solution_is_never_written_over_another_input(tmp_path: Path) -> None:
     assert row["outcome"] == "not written"
     assert "refusing to overwrite the input workbook" in row["error"]
     assert other.read_bytes() == b"someone's workbook"
+
+
+# ------------------------------------------------------------ sweep and template
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[planner.SweepResult, Path]:
+    source = tmp_path_factory.mktemp("sweep") / "case.xlsx"
+    shutil.copy(HAND, source)
+    case = planner.load(source)
+    return planner.sweep(case, {"china_share_max[Nd]": [0.5, 0.6]}, workers=1), source
+
+
+def test_a_sweep_is_never_written_over_its_input(
+    study: tuple[planner.SweepResult, Path], tmp_path: Path
+) -> None:
+    result, source = study
+    before = source.read_bytes()
+    with pytest.raises(planner.PlannerError, match="refusing to overwrite the input workbook"):
+        result.write(source)
+    assert source.read_bytes() == before
+    copy = tmp_path / "copy-of-the-input.xlsx"  # the same workbook by content
+    shutil.copy(source, copy)
+    with pytest.raises(planner.PlannerError, match="refusing to overwrite the input workbook"):
+        result.write(copy)
+    assert copy.read_bytes() == before
+    assert result.write(tmp_path / "sweep.xlsx").exists()
+
+
+def test_template_refuses_to_replace_a_workbook_unless_forced(tmp_path: Path) -> None:
+    from planner.io.template import write_template
+
+    filled = tmp_path / "filled.xlsx"
+    shutil.copy(HAND, filled)
+    done = runner.invoke(app, ["template", str(filled)])
+    assert done.exit_code == 4
+    assert "already exists; not replaced by an empty template" in done.stderr
+    assert filled.read_bytes() == HAND.read_bytes()
+    with pytest.raises(planner.PlannerError, match="already exists"):
+        write_template(filled)
+    assert filled.read_bytes() == HAND.read_bytes()
+    forced = runner.invoke(app, ["template", str(filled), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert openpyxl.load_workbook(filled).sheetnames[0] == "Instructions"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import xlsxwriter
 
+from planner.errors import OutputError
 from planner.io.writer import Formats, check_target, save_atomically, write_table
 
 if TYPE_CHECKING:
@@ -101,9 +103,31 @@ def trade_off_png(table: pd.DataFrame) -> io.BytesIO:
     return image
 
 
+def _is_input(result: SweepResult, path: Path) -> bool:
+    """Tell whether ``path`` holds the workbook the sweep was read from (its bytes hash to it)."""
+    digest = result.about.get("input_sha256")
+    if not digest or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as stream:
+            return str(hashlib.file_digest(stream, "sha256").hexdigest()) == digest
+    except OSError:
+        return False
+
+
 def write_sweep(result: SweepResult, path: Path) -> Path:
-    """Write the sweep workbook to ``path`` atomically."""
-    check_target(path)
+    """Write the sweep workbook to ``path`` atomically; never over the input workbook.
+
+    Raises
+    ------
+    OutputError
+        When ``path`` is the input (its path, or a file with the input's
+        SHA-256), or cannot be written; nothing is left behind.
+    """
+    cases = [getattr(variant, "case", None) for variant in result.results]
+    check_target(path, {case.source.path for case in cases if case is not None})
+    if _is_input(result, path):
+        raise OutputError(f"{path}: refusing to overwrite the input workbook; choose another name")
     names = ["Sweep", "Trade-off"]
     if {"china_share", "expected_cost"} <= set(result.table.columns) and len(result.table):
         names.append("Frontier")
