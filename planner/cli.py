@@ -411,13 +411,16 @@ def serve(
 @app.command()
 def template(
     output: Annotated[Path, typer.Argument(help="Where to write the empty workbook (.xlsx).")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the file if it exists (default: refuse).")
+    ] = False,
     debug: Debug = False,
 ) -> None:
     """Write an empty, documented input workbook."""
     from planner.io.template import write_template
 
     def run() -> int:
-        write_template(output)
+        write_template(output, overwrite=force)
         out.print(f"template written -> {output}", markup=False)
         return EXIT_OK
 
