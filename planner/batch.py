@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.api import check_options
 from planner.errors import InputError, OutputError, PlannerError
 from planner.io.atomic import check_target
 from planner.parallel import executor_of
@@ -182,10 +183,13 @@ def run_batch(
 
     Raises
     ------
+    ValueError
+        For an option out of range (see :func:`planner.api.check_options`).
     KeyboardInterrupt
         After cancelling what has not started; ``partial_rows`` on the
         exception holds the rows that finished.
     """
+    check_options(options)  # a bad option fails here once, not once per workbook
     paths = workbooks(folder)
     out_folder.mkdir(parents=True, exist_ok=True)
     solutions, _ = targets(paths, out_folder)

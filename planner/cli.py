@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
 
+from planner.api import MAX_SEED
 from planner.errors import InputError, Issue, OutputError, PlannerError
 from planner.io.atomic import check_target, outcome_reported
 
@@ -45,6 +46,36 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _seconds(value: float | None) -> float | None:
+    """Refuse a time that is not a finite number of seconds > 0 (-1 is not "no limit")."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number of seconds > 0, got {value:g}")
+    return value
+
+
+def _hours(value: float) -> float:
+    """Refuse a time that is not a finite number of hours > 0."""
+    if not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number of hours > 0, got {value:g}")
+    return value
+
+
+def _gap(value: float | None) -> float | None:
+    """Refuse a relative gap that is not a finite number >= 0."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"must be a finite number >= 0, got {value:g}")
+    return value
+
+
+TimeLimit = Annotated[
+    float | None,
+    typer.Option(
+        "--time-limit",
+        callback=_seconds,
+        help="Solver time limit in seconds, > 0 (default: the Settings sheet).",
+    ),
+]
 InputPath = Annotated[Path, typer.Argument(help="Input workbook (.xlsx).", show_default=False)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
 
@@ -85,18 +116,17 @@ def solve(
             help="Solution workbook to write (default: outputs/NAME-solution.xlsx).",
         ),
     ] = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit", help="Solver time limit in seconds (default: the Settings sheet)."
-        ),
-    ] = None,
+    time_limit: TimeLimit = None,
     mip_gap: Annotated[
         float | None,
-        typer.Option("--mip-gap", help="Relative MIP gap (default: the Settings sheet)."),
+        typer.Option(
+            "--mip-gap", callback=_gap, help="Relative MIP gap, >= 0 (default: the Settings sheet)."
+        ),
     ] = None,
-    threads: Annotated[int, typer.Option(help="Solver threads (fixed for reproducibility).")] = 1,
-    seed: Annotated[int, typer.Option(help="Solver random seed.")] = 0,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Solver threads (fixed for reproducibility).")
+    ] = 1,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Solver random seed.")] = 0,
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
@@ -173,7 +203,9 @@ def validate(workbook: InputPath, debug: Debug = False) -> None:
     raise typer.Exit(_guard(run, debug))
 
 
-Workers = Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")]
+Workers = Annotated[
+    int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
+]
 Scheduler = Annotated[
     str | None,
     typer.Option(
@@ -198,12 +230,7 @@ def sweep(
     ] = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit", help="Solver time limit per variant (default: the Settings sheet)."
-        ),
-    ] = None,
+    time_limit: TimeLimit = None,
     debug: Debug = False,
 ) -> None:
     """Solve a workbook for every combination of changed values; write the trade-off.
@@ -291,12 +318,7 @@ def batch(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the solutions.")],
     workers: Workers = None,
     scheduler: Scheduler = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit", help="Solver time limit in seconds (default: the Settings sheet)."
-        ),
-    ] = None,
+    time_limit: TimeLimit = None,
     debug: Debug = False,
 ) -> None:
     """Solve every workbook in a folder, in parallel; write a roll-up beside the solutions.
@@ -348,19 +370,25 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; 0.0.0.0 shares it (then set a token).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Solves running at once.")] = 2,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Solves running at once.")] = 2,
     queue_limit: Annotated[
-        int, typer.Option(help="Jobs that may wait for a solver; more are refused (503).")
+        int,
+        typer.Option(min=0, help="Jobs that may wait for a solver; more are refused (503)."),
     ] = 20,
     data_dir: Annotated[
         Path | None,
         typer.Option("--data-dir", help="Where jobs are kept (default: a new temporary folder)."),
     ] = None,
-    keep_hours: Annotated[float, typer.Option(help="Delete finished jobs after this.")] = 24.0,
-    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted.")] = 20,
+    keep_hours: Annotated[
+        float, typer.Option(callback=_hours, help="Delete finished jobs after this.")
+    ] = 24.0,
+    max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest upload accepted.")] = 20,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Longest solve a job may take, seconds.")
+        float,
+        typer.Option(
+            "--time-limit", callback=_seconds, help="Longest solve a job may take, seconds."
+        ),
     ] = 300.0,
     token: Annotated[
         str | None,
