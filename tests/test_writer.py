@@ -243,3 +243,38 @@ def test_input_text_in_charts_is_never_a_formula(
     sheet = openpyxl.load_workbook(path)["ChartData"]
     texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
     assert unit in texts and f"Stock vs cover target, {element}" in texts
+
+
+HOSTILE_TEXT = ["$x$", "$\\frac{", "$\\frac{$", "$$", "$" * 500, "\\$", "=A1", "t!B2"]
+
+
+@pytest.mark.parametrize("currency", HOSTILE_TEXT)
+def test_the_sweep_picture_draws_input_text_as_given(currency: str) -> None:
+    from planner.io.sweep_writer import trade_off_png
+
+    table = pd.DataFrame(
+        {"china_share": [0.3, 0.5], "expected_cost": [2.0, 1.0], "efficient": [True, True]}
+    )
+    assert trade_off_png(table, currency).getvalue().startswith(b"\x89PNG")
+
+
+def test_a_sweep_workbook_keeps_a_hostile_currency_literal(
+    hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
+) -> None:
+    import re
+    import zipfile
+
+    currency = "=$\\frac{x!A1"
+    hand_sheets["Settings"] = [["key", "value"], ["currency", currency]]
+    case = planner.load(make_workbook(hand_sheets))
+    study = planner.sweep(case, {"china_share_max[Nd]": [0.5, 0.6]}, workers=1)
+    path = study.write(tmp_path / "sweep.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        (chart,) = [archive.read(n).decode() for n in archive.namelist() if "charts/chart" in n]
+    formulas = re.findall(r"<c:f>(.*?)</c:f>", chart)
+    assert all(
+        re.fullmatch(r"('Trade-off'|Sweep|Frontier)!\$[A-Z]+\$\d+(:\$[A-Z]+\$\d+)?", f)
+        for f in formulas
+    ), formulas
+    assert f"<c:v>expected cost ({currency})</c:v>" in chart
+    assert openpyxl.load_workbook(path)["Trade-off"]["Q30"].value == f"expected cost ({currency})"

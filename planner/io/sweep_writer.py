@@ -11,7 +11,7 @@ import pandas as pd
 import xlsxwriter
 
 from planner.errors import OutputError
-from planner.io.writer import Formats, check_target, save_atomically, write_table
+from planner.io.writer import Formats, check_target, clean_text, save_atomically, write_table
 
 if TYPE_CHECKING:
     from planner.sweep import SweepResult
@@ -53,10 +53,12 @@ def _build(result: SweepResult, path: str) -> None:
             )
         chart.set_title({"name": "Expected cost against China share"})
         chart.set_x_axis({"name": "China share of supply (expected)", "num_format": "0%"})
-        chart.set_y_axis({"name": "expected cost"})
+        cost = clean_text(_cost_label(result.about.get("currency", "")))
+        chart_sheet.write_string("Q30", cost)  # the axis name refers to it: always literal
+        chart.set_y_axis({"name": ["Trade-off", 29, 16], "data": [cost]})
         chart.set_size({"width": 900, "height": 480})
         chart_sheet.insert_chart("A1", chart)
-        chart_sheet.write("Q1", "The same chart as a picture:")
+        chart_sheet.write_string("Q1", "The same chart as a picture:")
         chart_sheet.insert_image(
             "Q2",
             "trade-off.png",
@@ -70,11 +72,25 @@ def _build(result: SweepResult, path: str) -> None:
     workbook.close()
 
 
-def trade_off_png(table: pd.DataFrame) -> io.BytesIO:
-    """Draw expected cost against China share, the efficient frontier marked, as a PNG."""
+def _cost_label(currency: str) -> str:
+    return f"expected cost ({currency})" if currency else "expected cost"
+
+
+def trade_off_png(table: pd.DataFrame, currency: str = "") -> io.BytesIO:
+    """Draw expected cost against China share, the efficient frontier marked, as a PNG.
+
+    Text is drawn as given: ``$...$`` in the currency is not read as maths.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # no screen needed
+    from matplotlib import rc_context
+
+    with rc_context({"text.parse_math": False, "text.usetex": False}):
+        return _draw(table, currency)
+
+
+def _draw(table: pd.DataFrame, currency: str) -> io.BytesIO:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
@@ -92,7 +108,7 @@ def trade_off_png(table: pd.DataFrame) -> io.BytesIO:
         )
     axes.set_title("Expected cost against China share")
     axes.set_xlabel("China share of supply (expected)")
-    axes.set_ylabel("expected cost")
+    axes.set_ylabel(clean_text(_cost_label(currency)))
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.grid(alpha=0.3)
     axes.legend()
