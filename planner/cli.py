@@ -433,7 +433,7 @@ def serve(
         uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
         return EXIT_OK
 
-    raise typer.Exit(_guard(run, debug))
+    raise typer.Exit(_guard(run, debug, reports_files=False))  # a server runs until stopped
 
 
 @app.command()
@@ -455,11 +455,15 @@ def template(
     raise typer.Exit(_guard(run, debug))
 
 
-def _guard(run: Callable[[], int], debug: bool) -> int:
-    """Run a command; map the planner's errors to exit codes and one clear message."""
+def _guard(run: Callable[[], int], debug: bool, reports_files: bool = True) -> int:
+    """Run a command; map the planner's errors to exit codes and one clear message.
+
+    With ``reports_files``, a file once renamed into place is reported as
+    written: an interrupt from then on waits until the command has said so.
+    """
     code: int | None = None
     try:
-        with outcome_reported():  # a file once renamed into place is reported as written
+        with outcome_reported() if reports_files else contextlib.nullcontext():
             code = int(run())
         return code
     except KeyboardInterrupt:

@@ -232,3 +232,38 @@ def test_template_refuses_to_replace_a_workbook_unless_forced(tmp_path: Path) ->
     forced = runner.invoke(app, ["template", str(filled), "--force"])
     assert forced.exit_code == 0, forced.output
     assert openpyxl.load_workbook(filled).sheetnames[0] == "Instructions"
+
+
+def _handlers_after_a_save(folder: str) -> bool:
+    """Write a template; tell whether Ctrl-C and SIGTERM are back to their handlers."""
+    import signal
+
+    from planner.io.template import write_template
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    write_template(Path(folder) / "template.xlsx")
+    return (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_a_worker_forked_while_reporting_does_not_hold_interrupts(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from planner.io.atomic import outcome_reported
+
+    with outcome_reported():
+        context = multiprocessing.get_context("fork")
+        with context.Pool(1) as pool:
+            assert pool.apply(_handlers_after_a_save, (str(tmp_path),))
+
+
+def test_a_command_that_reports_no_file_does_not_hold_interrupts(tmp_path: Path) -> None:
+    from planner.cli import _guard
+
+    saved: list[bool] = []
+
+    def serve_a_template() -> int:  # as the server does for /template.xlsx
+        saved.append(_handlers_after_a_save(str(tmp_path)))
+        return 0
+
+    assert _guard(serve_a_template, debug=False, reports_files=False) == 0
+    assert saved == [True]

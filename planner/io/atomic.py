@@ -82,13 +82,21 @@ class _Interrupts:
     Held signals are recorded by a handler of our own (Python runs signal
     handlers in the main thread only, so this is safe whichever thread the
     operating system picked) and handed to the previous handlers when the
-    hold ends.
+    hold ends. The state belongs to one process: a worker forked inside an
+    :func:`outcome_reported` block starts afresh.
     """
 
     def __init__(self) -> None:
+        self.pid = 0
         self.scopes = 0  # open outcome_reported() blocks
         self.previous: dict[int, Any] | None = None  # handlers replaced while holding
         self.pending: list[int] = []
+
+    def here(self) -> _Interrupts:
+        """Return the state of this process (started afresh in a forked child)."""
+        if self.pid != os.getpid():
+            self.pid, self.scopes, self.previous, self.pending = os.getpid(), 0, None, []
+        return self
 
     def hold(self) -> bool:
         """Start holding (main thread only); False when not possible or already holding."""
@@ -108,10 +116,10 @@ class _Interrupts:
 
     def release(self) -> None:
         """Stop holding; deliver a held signal to its own handler now."""
+        if self.previous is None or threading.current_thread() is not threading.main_thread():
+            return
         previous, self.previous = self.previous, None
         pending, self.pending = self.pending, []
-        if previous is None:
-            return
         for number, handler in previous.items():
             signal.signal(number, handler)
         if pending:
@@ -134,28 +142,32 @@ def outcome_reported() -> Iterator[None]:
     save (nothing written); one after it waits until the block is left, so
     the caller reports the file that now exists. The held signal is then
     delivered (a ``KeyboardInterrupt`` out of this block, raised after the
-    block's work is done).
+    block's work is done). Not for long-running blocks (a server): a save
+    inside would hold interrupts until the block ends.
     """
-    _interrupts.scopes += 1
+    state = _interrupts.here()
+    state.scopes += 1
     try:
         yield
     finally:
-        _interrupts.scopes -= 1
-        if not _interrupts.scopes:
-            _interrupts.release()
+        state.scopes -= 1
+        if not state.scopes:
+            state.release()
 
 
 @contextlib.contextmanager
 def _renaming() -> Iterator[None]:
     """Hold interrupts across the rename; keep holding when an outcome is to be reported."""
-    _interrupts.hold()
+    state = _interrupts.here()
+    started = state.hold()
     try:
         yield
     except BaseException:
-        _interrupts.release()
+        if started:
+            state.release()
         raise
-    if not _interrupts.scopes:
-        _interrupts.release()
+    if started and not state.scopes:
+        state.release()
 
 
 def _umask() -> int:
