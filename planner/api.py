@@ -173,16 +173,65 @@ class Result:
         return write_solution(self, Path(path))
 
 
-def _options(case: Case, overrides: dict[str, Any]) -> tuple[SolveOptions, float, float]:
-    known = {f for f in SolveOptions.__dataclass_fields__}
-    unknown = set(overrides) - known
+#: Largest seed HiGHS takes.
+MAX_SEED = 2_147_483_647
+
+
+def _number_problem(value: Any, low: float, strict: bool) -> str | None:
+    """Say what is wrong with ``value`` as a finite number above ``low`` (None if nothing)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return f"must be a number, got {value!r}"
+    number = float(value)
+    if not math.isfinite(number) or (number <= low if strict else number < low):
+        return f"must be a finite number {'>' if strict else '>='} {low:g}, got {value!r}"
+    return None
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Check solve options before anything is solved.
+
+    Raises
+    ------
+    TypeError
+        For an option :func:`solve` does not know.
+    ValueError
+        For a value out of range: ``time_limit_s`` must be finite and > 0
+        (no negative "no limit"), ``mip_gap`` finite and >= 0, ``threads``
+        a whole number >= 1, ``seed`` a whole number from 0 to 2,147,483,647.
+    """
+    unknown = set(options) - set(SolveOptions.__dataclass_fields__)
     if unknown:
         raise TypeError(f"unknown solve option(s): {', '.join(sorted(unknown))}")
+    problems = []
+    for name, low, strict in (("time_limit_s", 0.0, True), ("mip_gap", 0.0, False)):
+        value = options.get(name)
+        problem = None if value is None else _number_problem(value, low, strict)
+        if problem:
+            problems.append(f"{name} {problem}")
+    for name, low, high in (("threads", 1, None), ("seed", 0, MAX_SEED)):
+        value = options.get(name, low)
+        whole = isinstance(value, int | np.integer) and not isinstance(value, bool)
+        if not whole or value < low or (high is not None and value > high):
+            limits = f"from {low} to {high:,}" if high is not None else f">= {low}"
+            problems.append(f"{name} must be a whole number {limits}, got {value!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _options(case: Case, overrides: dict[str, Any]) -> tuple[SolveOptions, float, float]:
+    check_options(overrides)
     options = replace(SolveOptions(), **overrides)
     time_limit = (
         options.time_limit_s if options.time_limit_s is not None else case.settings.time_limit_s
     )
     gap = options.mip_gap if options.mip_gap is not None else case.settings.mip_gap
+    issues = [
+        Issue(case.source.settings_cells.get(key, f"Settings[{key}]"), f"{key} {problem}")
+        for key, value, strict in (("time_limit_s", time_limit, True), ("mip_gap", gap, False))
+        if (problem := _number_problem(value, 0.0, strict))
+    ]
+    if issues:
+        raise InputError(issues, case.source.path)
     return options, float(time_limit), float(gap)
 
 
@@ -217,6 +266,7 @@ class Resolver:
     """
 
     def __init__(self, **options: Any) -> None:
+        check_options(options)
         self.options = options
         self.model: Any = None
         self.session: HighsSession | None = None

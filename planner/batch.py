@@ -18,7 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from planner.api import check_options
 from planner.errors import InputError, OutputError, PlannerError
+from planner.io.atomic import check_target
 from planner.parallel import executor_of
 
 #: Exit codes of one workbook, as ``planner solve`` gives them.
@@ -50,8 +52,60 @@ def workbooks(folder: Path) -> list[Path]:
     )
 
 
-def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """Solve one workbook into ``out_folder``; return its roll-up row, never raise."""
+def targets(paths: list[Path], out_folder: Path) -> tuple[dict[Path, Path], Path]:
+    """Name each input's solution and the roll-up: distinct, and never an input.
+
+    ``NAME.xlsx`` gives ``NAME-solution.xlsx``; inputs that share a name
+    (``b.xlsx`` and ``b.xlsm``) give ``b-xlsx-solution.xlsx`` and
+    ``b-xlsm-solution.xlsx``. A name already taken by an input (when the
+    output folder holds inputs) or by another output, compared as a
+    case-insensitive file system would, gets ``-2``, ``-3``, ...
+
+    Returns
+    -------
+    tuple
+        Input -> its solution workbook, and the roll-up workbook.
+    """
+    inputs = {_identity(path) for path in paths} - {None}
+    taken = {
+        entry.name.casefold()
+        for entry in (out_folder.iterdir() if out_folder.is_dir() else ())
+        if _identity(entry) in inputs
+    }
+    stems = [path.stem.casefold() for path in paths]
+
+    def claim(stem: str, tail: str) -> Path:
+        name, number = f"{stem}{tail}", 1
+        while name.casefold() in taken:
+            number += 1
+            name = f"{stem}{tail[: -len('.xlsx')]}-{number}.xlsx"
+        taken.add(name.casefold())
+        return out_folder / name
+
+    solutions = {}
+    for path in paths:
+        shared = stems.count(path.stem.casefold()) > 1
+        stem = f"{path.stem}-{path.suffix.lstrip('.').lower()}" if shared else path.stem
+        solutions[path] = claim(stem, "-solution.xlsx")
+    return solutions, claim(Path(ROLL_UP).stem, ".xlsx")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Return the file's device and inode (None if unreadable): equal for links to one file."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def solve_one(
+    path: Path, target: Path, options: dict[str, Any], inputs: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Solve one workbook into ``target``; return its roll-up row, never raise.
+
+    ``inputs`` are the batch's other inputs: the solution is never written over one.
+    """
     import planner
 
     started = time.perf_counter()
@@ -69,7 +123,7 @@ def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str
                 f": {conflicts}" if conflicts else ""
             )
         else:
-            target = out_folder / f"{path.stem}-solution.xlsx"
+            check_target(target, inputs)
             result.write(target)
             row.update(
                 outcome="written",
@@ -129,17 +183,22 @@ def run_batch(
 
     Raises
     ------
+    ValueError
+        For an option out of range (see :func:`planner.api.check_options`).
     KeyboardInterrupt
         After cancelling what has not started; ``partial_rows`` on the
         exception holds the rows that finished.
     """
+    check_options(options)  # a bad option fails here once, not once per workbook
     paths = workbooks(folder)
     out_folder.mkdir(parents=True, exist_ok=True)
+    solutions, _ = targets(paths, out_folder)
+    inputs = tuple(str(path) for path in paths)
     rows: list[dict[str, Any]] = []
     executor = executor_of(executor)
     pool = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
     futures: dict[Future[dict[str, Any]], Path] = {
-        pool.submit(solve_one, path, out_folder, options): path for path in paths
+        pool.submit(solve_one, path, solutions[path], options, inputs): path for path in paths
     }
     try:
         for future in as_completed(futures):
@@ -170,13 +229,20 @@ def exit_code(table: pd.DataFrame) -> int:
 
 
 def write_roll_up(
-    table: pd.DataFrame, out_folder: Path, options: dict[str, Any] | None = None
+    table: pd.DataFrame,
+    out_folder: Path,
+    options: dict[str, Any] | None = None,
+    folder: Path | None = None,
 ) -> Path:
     """Write the roll-up workbook (atomically) beside the solutions.
 
     Each row names its input's SHA-256; an About sheet gives the planner
     version and the solve options (threads and seed fixed: 1 and 0 unless set).
+    It is ``batch-summary.xlsx`` unless an input of ``folder`` (the batch's
+    inputs) or a solution holds that name (see :func:`targets`).
     """
+    paths = workbooks(folder) if folder is not None and folder.is_dir() else []
+    _, roll_up = targets(paths, out_folder)
     import xlsxwriter
 
     from planner.io.writer import Formats, save_atomically, write_table
@@ -199,4 +265,5 @@ def write_roll_up(
 
     from planner import __version__
 
-    return save_atomically(build, out_folder / ROLL_UP, ["Batch", "About"])
+    check_target(roll_up, [str(path) for path in paths])
+    return save_atomically(build, roll_up, ["Batch", "About"])

@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
 
+from planner.api import MAX_SEED
 from planner.errors import InputError, Issue, OutputError, PlannerError
-from planner.io.writer import check_target
+from planner.io.atomic import check_target, outcome_reported
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0,
@@ -45,6 +46,36 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _seconds(value: float | None) -> float | None:
+    """Refuse a time that is not a finite number of seconds > 0 (-1 is not "no limit")."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number of seconds > 0, got {value:g}")
+    return value
+
+
+def _hours(value: float) -> float:
+    """Refuse a time that is not a finite number of hours > 0."""
+    if not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number of hours > 0, got {value:g}")
+    return value
+
+
+def _gap(value: float | None) -> float | None:
+    """Refuse a relative gap that is not a finite number >= 0."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"must be a finite number >= 0, got {value:g}")
+    return value
+
+
+TimeLimit = Annotated[
+    float | None,
+    typer.Option(
+        "--time-limit",
+        callback=_seconds,
+        help="Solver time limit in seconds, > 0 (default: the Settings sheet).",
+    ),
+]
 InputPath = Annotated[Path, typer.Argument(help="Input workbook (.xlsx).", show_default=False)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
 
@@ -85,18 +116,17 @@ def solve(
             help="Solution workbook to write (default: outputs/NAME-solution.xlsx).",
         ),
     ] = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit", help="Solver time limit in seconds (default: the Settings sheet)."
-        ),
-    ] = None,
+    time_limit: TimeLimit = None,
     mip_gap: Annotated[
         float | None,
-        typer.Option("--mip-gap", help="Relative MIP gap (default: the Settings sheet)."),
+        typer.Option(
+            "--mip-gap", callback=_gap, help="Relative MIP gap, >= 0 (default: the Settings sheet)."
+        ),
     ] = None,
-    threads: Annotated[int, typer.Option(help="Solver threads (fixed for reproducibility).")] = 1,
-    seed: Annotated[int, typer.Option(help="Solver random seed.")] = 0,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Solver threads (fixed for reproducibility).")
+    ] = 1,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Solver random seed.")] = 0,
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
@@ -173,7 +203,9 @@ def validate(workbook: InputPath, debug: Debug = False) -> None:
     raise typer.Exit(_guard(run, debug))
 
 
-Workers = Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")]
+Workers = Annotated[
+    int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
+]
 Scheduler = Annotated[
     str | None,
     typer.Option(
@@ -198,12 +230,7 @@ def sweep(
     ] = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit", help="Solver time limit per variant (default: the Settings sheet)."
-        ),
-    ] = None,
+    time_limit: TimeLimit = None,
     debug: Debug = False,
 ) -> None:
     """Solve a workbook for every combination of changed values; write the trade-off.
@@ -291,12 +318,7 @@ def batch(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the solutions.")],
     workers: Workers = None,
     scheduler: Scheduler = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit", help="Solver time limit in seconds (default: the Settings sheet)."
-        ),
-    ] = None,
+    time_limit: TimeLimit = None,
     debug: Debug = False,
 ) -> None:
     """Solve every workbook in a folder, in parallel; write a roll-up beside the solutions.
@@ -328,11 +350,11 @@ def batch(
             except KeyboardInterrupt as interrupt:
                 finished = getattr(interrupt, "partial_rows", None)
                 if finished is not None:
-                    write_roll_up(finished, output, options)
+                    write_roll_up(finished, output, options, folder)
                 done = 0 if finished is None else len(finished)
                 err.print(f"interrupted; {done} of {total} workbooks finished and kept")
                 return EXIT_INTERRUPTED
-        roll_up = write_roll_up(table, output, options)
+        roll_up = write_roll_up(table, output, options, folder)
         written = int((table["outcome"] == "written").sum())
         out.print(
             f"{written} of {len(table)} workbooks solved -> {output}; roll-up {roll_up}",
@@ -348,19 +370,25 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; 0.0.0.0 shares it (then set a token).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Solves running at once.")] = 2,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Solves running at once.")] = 2,
     queue_limit: Annotated[
-        int, typer.Option(help="Jobs that may wait for a solver; more are refused (503).")
+        int,
+        typer.Option(min=0, help="Jobs that may wait for a solver; more are refused (503)."),
     ] = 20,
     data_dir: Annotated[
         Path | None,
         typer.Option("--data-dir", help="Where jobs are kept (default: a new temporary folder)."),
     ] = None,
-    keep_hours: Annotated[float, typer.Option(help="Delete finished jobs after this.")] = 24.0,
-    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted.")] = 20,
+    keep_hours: Annotated[
+        float, typer.Option(callback=_hours, help="Delete finished jobs after this.")
+    ] = 24.0,
+    max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest upload accepted.")] = 20,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Longest solve a job may take, seconds.")
+        float,
+        typer.Option(
+            "--time-limit", callback=_seconds, help="Longest solve a job may take, seconds."
+        ),
     ] = 300.0,
     token: Annotated[
         str | None,
@@ -427,29 +455,44 @@ def serve(
         uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
         return EXIT_OK
 
-    raise typer.Exit(_guard(run, debug))
+    raise typer.Exit(_guard(run, debug, reports_files=False))  # a server runs until stopped
 
 
 @app.command()
 def template(
     output: Annotated[Path, typer.Argument(help="Where to write the empty workbook (.xlsx).")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the file if it exists (default: refuse).")
+    ] = False,
     debug: Debug = False,
 ) -> None:
     """Write an empty, documented input workbook."""
     from planner.io.template import write_template
 
     def run() -> int:
-        write_template(output)
+        write_template(output, overwrite=force)
         out.print(f"template written -> {output}", markup=False)
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))
 
 
-def _guard(run: Callable[[], int], debug: bool) -> int:
-    """Run a command; map the planner's errors to exit codes and one clear message."""
+def _guard(run: Callable[[], int], debug: bool, reports_files: bool = True) -> int:
+    """Run a command; map the planner's errors to exit codes and one clear message.
+
+    With ``reports_files``, a file once renamed into place is reported as
+    written: an interrupt from then on waits until the command has said so.
+    """
+    code: int | None = None
     try:
-        return int(run())
+        with outcome_reported() if reports_files else contextlib.nullcontext():
+            code = int(run())
+        return code
+    except KeyboardInterrupt:
+        if code is not None:
+            return code  # the interrupt came after the outcome was written and reported
+        err.print("interrupted; nothing written")
+        return EXIT_INTERRUPTED
     except InputError as error:
         _report_input_error(error)
         return EXIT_INVALID
@@ -459,9 +502,6 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
     except PlannerError as error:
         err.print(f"error: {error}", markup=False)
         return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        err.print("interrupted; nothing written")
-        return EXIT_INTERRUPTED
     except Exception as error:
         if debug:
             raise

@@ -234,7 +234,7 @@ class SweepResult:
         if self._picture is None:
             from planner.io.sweep_writer import trade_off_png
 
-            self._picture = trade_off_png(self.table).getvalue()
+            self._picture = trade_off_png(self.table, self.about.get("currency", "")).getvalue()
         return self._picture
 
     def _repr_html_(self) -> str:
@@ -317,6 +317,7 @@ def _about(
         "input_file": os.path.basename(case.source.path) if case.source.path else "",
         "input_sha256": case.source.sha256 or case.content_sha256(),
         "case_sha256": case.content_sha256(),
+        "currency": case.settings.currency,
         "changes": "; ".join(f"{name} = {list(values)}" for name, values in changes.items()),
         "variants": len(results),
     }

@@ -98,3 +98,10 @@ def test_ctrl_c_keeps_what_finished(folder: Path, tmp_path: Path) -> None:
         run_batch(folder, tmp_path, workers=1, progress=interrupt_after_first)
     kept = raised.value.partial_rows  # type: ignore[attr-defined]
     assert kept["input"].tolist() == seen and len(seen) == 1
+
+
+def test_an_out_of_range_option_fails_once_before_any_solve(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="time_limit_s must be a finite number > 0, got -1"):
+        run_batch(folder, out, workers=1, time_limit_s=-1)
+    assert not out.exists()

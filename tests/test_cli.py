@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import planner
 from planner.cli import app
 from tests.conftest import REFERENCE
 
@@ -195,3 +197,79 @@ def test_help_shows_every_default(command: str, shown: str) -> None:
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert shown in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [
+        (["solve", "IN", "--time-limit", "0"], "--time-limit"),
+        (["solve", "IN", "--time-limit", "-1"], "--time-limit"),
+        (["solve", "IN", "--time-limit", "nan"], "--time-limit"),
+        (["solve", "IN", "--time-limit", "inf"], "--time-limit"),
+        (["solve", "IN", "--mip-gap", "-1"], "--mip-gap"),
+        (["solve", "IN", "--mip-gap", "nan"], "--mip-gap"),
+        (["solve", "IN", "--threads", "0"], "--threads"),
+        (["solve", "IN", "--threads", "-3"], "--threads"),
+        (["solve", "IN", "--seed", "-1"], "--seed"),
+        (["solve", "IN", "--seed", "2147483648"], "--seed"),
+        (["sweep", "IN", "-o", "OUT", "--time-limit", "-1"], "--time-limit"),
+        (["sweep", "IN", "-o", "OUT", "--workers", "0"], "--workers"),
+        (["batch", "IN", "-o", "OUT", "--workers", "-2"], "--workers"),
+        (["batch", "IN", "-o", "OUT", "--time-limit", "nan"], "--time-limit"),
+        (["serve", "--workers", "0"], "--workers"),
+        (["serve", "--port", "0"], "--port"),
+        (["serve", "--queue-limit", "-1"], "--queue-limit"),
+        (["serve", "--max-upload-mb", "0"], "--max-upload-mb"),
+        (["serve", "--keep-hours", "nan"], "--keep-hours"),
+        (["serve", "--time-limit", "-5"], "--time-limit"),
+    ],
+)
+def test_out_of_range_options_are_refused(
+    arguments: list[str], option: str, tmp_path: Path
+) -> None:
+    given = {"IN": str(REFERENCE / "case-00-hand.xlsx"), "OUT": str(tmp_path / "out.xlsx")}
+    result = runner.invoke(app, [given.get(a, a) for a in arguments])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"time_limit_s": -1}, "time_limit_s must be a finite number > 0, got -1"),
+        ({"time_limit_s": 0}, "time_limit_s must be a finite number > 0, got 0"),
+        ({"time_limit_s": float("nan")}, "time_limit_s must be a finite number > 0, got nan"),
+        ({"time_limit_s": float("inf")}, "time_limit_s must be a finite number > 0, got inf"),
+        ({"mip_gap": -0.1}, "mip_gap must be a finite number >= 0, got -0.1"),
+        ({"mip_gap": float("nan")}, "mip_gap must be a finite number >= 0, got nan"),
+        ({"threads": 0}, "threads must be a whole number >= 1, got 0"),
+        ({"threads": 1.5}, "threads must be a whole number >= 1, got 1.5"),
+        ({"seed": -1}, "seed must be a whole number from 0 to 2,147,483,647, got -1"),
+    ],
+)
+def test_the_api_refuses_the_same_options_before_solving(
+    options: dict[str, Any], message: str
+) -> None:
+    case = planner.load(REFERENCE / "case-00-hand.xlsx")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        planner.solve(case, **options)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_non_finite_settings_time_limit_names_its_cell(
+    value: str, hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path]
+) -> None:
+    hand_sheets["Settings"] = [["key", "value"], ["mip_gap", 0.001], ["time_limit_s", value]]
+    with pytest.raises(planner.InputError) as raised:
+        planner.load(make_workbook(hand_sheets))
+    (issue,) = raised.value.issues  # refused at its cell, by the reader's number check
+    assert str(issue) == f"Settings!B3: time_limit_s must be a number, got '{value}'"
+
+
+def test_a_non_finite_setting_set_in_python_names_its_cell() -> None:
+    case = planner.load(REFERENCE / "case-00-hand.xlsx")
+    case.settings.mip_gap = float("nan")
+    with pytest.raises(planner.InputError, match=r"Settings\[mip_gap\]: mip_gap must be a finite"):
+        planner.solve(case)

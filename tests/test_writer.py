@@ -126,7 +126,7 @@ def test_stock_carries_over_between_periods(
 
 
 def test_costs_read_back_add_up(solution: tuple[planner.Result, dict[str, pd.DataFrame]]) -> None:
-    result, sheets = solution
+    _, sheets = solution
     purchases = sheets["Purchases"]
     expected = (purchases["cost"] * purchases["probability"]).sum()
     summary = sheets["Summary"].set_index("key")["value"]
@@ -160,6 +160,12 @@ def test_duals_name_tree_nodes(solution: tuple[planner.Result, dict[str, pd.Data
     assert (binding["cost_per_point"] > 0).all()
 
 
+def _title(chart: Any) -> str:
+    """A chart's title: literal, or the cached text of the ChartData cell it refers to."""
+    text = chart.title.tx
+    return str(text.strRef.strCache.pt[0].v if text.strRef is not None else text.rich.p[0].r[0].t)
+
+
 def test_charts_are_native(
     solution: tuple[planner.Result, dict[str, pd.DataFrame]], tmp_path: Path
 ) -> None:
@@ -167,7 +173,7 @@ def test_charts_are_native(
     path = result.write(tmp_path / "charts.xlsx")
     workbook = openpyxl.load_workbook(path)
     assert workbook.sheetnames[:3] == ["Summary", "Orders", "Charts"]
-    titles = [chart.title.tx.rich.p[0].r[0].t for chart in workbook["Charts"]._charts]
+    titles = [_title(chart) for chart in workbook["Charts"]._charts]
     assert titles[0] == "Supply mix by country, per element"
     assert "China share, TOTAL" in titles
     assert any(title.startswith("Stock vs cover target") for title in titles)
@@ -212,3 +218,69 @@ def test_write_failure_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any) -
         result.write(target)
     assert target.read_bytes() == b"previous plan"
     assert [p.name for p in tmp_path.iterdir()] == ["plan.xlsx"]
+
+
+def _rename(sheets: dict[str, list[list[Any]]], old: str, new: str) -> None:
+    for rows in sheets.values():
+        for row in rows[1:]:
+            row[:] = [new if value == old else value for value in row]
+
+
+def test_input_text_in_charts_is_never_a_formula(
+    hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
+) -> None:
+    import re
+    import zipfile
+
+    unit, currency, element = "t REO!A1", '=HYPERLINK("http://x.invalid")', "=Dy!B2"
+    hand_sheets["Settings"] = [["key", "value"], ["unit", unit], ["currency", currency]]
+    _rename(hand_sheets, "Dy", element)
+    path = planner.solve(planner.load(make_workbook(hand_sheets))).write(tmp_path / "plan.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        charts = [archive.read(n).decode() for n in archive.namelist() if "charts/chart" in n]
+    assert charts
+    formulas = [f for chart in charts for f in re.findall(r"<c:f>(.*?)</c:f>", chart)]
+    assert formulas and all(
+        re.fullmatch(r"ChartData!\$[A-Z]+\$\d+(:\$[A-Z]+\$\d+)?", f) for f in formulas
+    ), [f for f in formulas if not f.startswith("ChartData!")]
+    cached = "".join(charts)
+    assert f"<c:v>{unit}</c:v>" in cached  # the axis names read the unit literally
+    assert f"<c:v>China share, {element}</c:v>" in cached
+    sheet = openpyxl.load_workbook(path)["ChartData"]
+    texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    assert unit in texts and f"Stock vs cover target, {element}" in texts
+
+
+HOSTILE_TEXT = ["$x$", "$\\frac{", "$\\frac{$", "$$", "$" * 500, "\\$", "=A1", "t!B2"]
+
+
+@pytest.mark.parametrize("currency", HOSTILE_TEXT)
+def test_the_sweep_picture_draws_input_text_as_given(currency: str) -> None:
+    from planner.io.sweep_writer import trade_off_png
+
+    table = pd.DataFrame(
+        {"china_share": [0.3, 0.5], "expected_cost": [2.0, 1.0], "efficient": [True, True]}
+    )
+    assert trade_off_png(table, currency).getvalue().startswith(b"\x89PNG")
+
+
+def test_a_sweep_workbook_keeps_a_hostile_currency_literal(
+    hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
+) -> None:
+    import re
+    import zipfile
+
+    currency = "=$\\frac{x!A1"
+    hand_sheets["Settings"] = [["key", "value"], ["currency", currency]]
+    case = planner.load(make_workbook(hand_sheets))
+    study = planner.sweep(case, {"china_share_max[Nd]": [0.5, 0.6]}, workers=1)
+    path = study.write(tmp_path / "sweep.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        (chart,) = [archive.read(n).decode() for n in archive.namelist() if "charts/chart" in n]
+    formulas = re.findall(r"<c:f>(.*?)</c:f>", chart)
+    assert all(
+        re.fullmatch(r"('Trade-off'|Sweep|Frontier)!\$[A-Z]+\$\d+(:\$[A-Z]+\$\d+)?", f)
+        for f in formulas
+    ), formulas
+    assert f"<c:v>expected cost ({currency})</c:v>" in chart
+    assert openpyxl.load_workbook(path)["Trade-off"]["Q30"].value == f"expected cost ({currency})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,7 +10,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import xlsxwriter
 
-from planner.io.writer import Formats, check_target, save_atomically, write_table
+from planner.errors import OutputError
+from planner.io.writer import Formats, check_target, clean_text, save_atomically, write_table
 
 if TYPE_CHECKING:
     from planner.sweep import SweepResult
@@ -51,10 +53,12 @@ def _build(result: SweepResult, path: str) -> None:
             )
         chart.set_title({"name": "Expected cost against China share"})
         chart.set_x_axis({"name": "China share of supply (expected)", "num_format": "0%"})
-        chart.set_y_axis({"name": "expected cost"})
+        cost = clean_text(_cost_label(result.about.get("currency", "")))
+        chart_sheet.write_string("Q30", cost)  # the axis name refers to it: always literal
+        chart.set_y_axis({"name": ["Trade-off", 29, 16], "data": [cost]})
         chart.set_size({"width": 900, "height": 480})
         chart_sheet.insert_chart("A1", chart)
-        chart_sheet.write("Q1", "The same chart as a picture:")
+        chart_sheet.write_string("Q1", "The same chart as a picture:")
         chart_sheet.insert_image(
             "Q2",
             "trade-off.png",
@@ -68,11 +72,25 @@ def _build(result: SweepResult, path: str) -> None:
     workbook.close()
 
 
-def trade_off_png(table: pd.DataFrame) -> io.BytesIO:
-    """Draw expected cost against China share, the efficient frontier marked, as a PNG."""
+def _cost_label(currency: str) -> str:
+    return f"expected cost ({currency})" if currency else "expected cost"
+
+
+def trade_off_png(table: pd.DataFrame, currency: str = "") -> io.BytesIO:
+    """Draw expected cost against China share, the efficient frontier marked, as a PNG.
+
+    Text is drawn as given: ``$...$`` in the currency is not read as maths.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # no screen needed
+    from matplotlib import rc_context
+
+    with rc_context({"text.parse_math": False, "text.usetex": False}):
+        return _draw(table, currency)
+
+
+def _draw(table: pd.DataFrame, currency: str) -> io.BytesIO:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
@@ -90,7 +108,7 @@ def trade_off_png(table: pd.DataFrame) -> io.BytesIO:
         )
     axes.set_title("Expected cost against China share")
     axes.set_xlabel("China share of supply (expected)")
-    axes.set_ylabel("expected cost")
+    axes.set_ylabel(clean_text(_cost_label(currency)))
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.grid(alpha=0.3)
     axes.legend()
@@ -101,9 +119,31 @@ def trade_off_png(table: pd.DataFrame) -> io.BytesIO:
     return image
 
 
+def _is_input(result: SweepResult, path: Path) -> bool:
+    """Tell whether ``path`` holds the workbook the sweep was read from (its bytes hash to it)."""
+    digest = result.about.get("input_sha256")
+    if not digest or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as stream:
+            return str(hashlib.file_digest(stream, "sha256").hexdigest()) == digest
+    except OSError:
+        return False
+
+
 def write_sweep(result: SweepResult, path: Path) -> Path:
-    """Write the sweep workbook to ``path`` atomically."""
-    check_target(path)
+    """Write the sweep workbook to ``path`` atomically; never over the input workbook.
+
+    Raises
+    ------
+    OutputError
+        When ``path`` is the input (its path, or a file with the input's
+        SHA-256), or cannot be written; nothing is left behind.
+    """
+    cases = [getattr(variant, "case", None) for variant in result.results]
+    check_target(path, {case.source.path for case in cases if case is not None})
+    if _is_input(result, path):
+        raise OutputError(f"{path}: refusing to overwrite the input workbook; choose another name")
     names = ["Sweep", "Trade-off"]
     if {"china_share", "expected_cost"} <= set(result.table.columns) and len(result.table):
         names.append("Frontier")

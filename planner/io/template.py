@@ -17,7 +17,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from planner.io.writer import save_atomically
+from planner.errors import OutputError
+from planner.io.atomic import save_atomically
 from planner.schema import Column, Sheet, catalogue
 
 #: Rows of the template that carry dropdowns.
@@ -189,7 +190,24 @@ def build_template() -> openpyxl.Workbook:
     return workbook
 
 
-def write_template(path: str | Path) -> Path:
-    """Write the template to ``path`` (atomically)."""
+def write_template(path: str | Path, overwrite: bool = False) -> Path:
+    """Write the template to ``path`` (atomically).
+
+    Parameters
+    ----------
+    overwrite
+        Replace a file already at ``path`` (it may be a filled workbook).
+
+    Raises
+    ------
+    OutputError
+        When ``path`` exists and ``overwrite`` is not set, or it cannot be written.
+    """
+    path = Path(path)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise OutputError(
+            f"{path}: already exists; not replaced by an empty template "
+            "(--force, or overwrite=True, replaces it)"
+        )
     workbook = build_template()
-    return save_atomically(workbook.save, Path(path), workbook.sheetnames)
+    return save_atomically(workbook.save, path, workbook.sheetnames)

@@ -12,24 +12,20 @@ string, never a formula.
 from __future__ import annotations
 
 import contextlib
-import glob
 import math
 import os
-import tempfile
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xlsxwriter
-from defusedxml import ElementTree
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from xlsxwriter.exceptions import XlsxWriterException
 
-from planner.errors import OutputError
+from planner.io.atomic import check_target, save_atomically
 from planner.results import COST_KEYS, expected
+
+__all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
@@ -337,13 +333,37 @@ class _Blocks:
         return header
 
 
+class _Texts:
+    """Chart titles and axis names made from input text, kept in ChartData cells.
+
+    XlsxWriter reads a chart name that looks like a reference (``=...``,
+    ``Sheet!A1``, ``x!B2`` anywhere after other text) as a formula; a name
+    given as a reference to a cell that holds the text, with the text as its
+    cached value, is always shown literally.
+    """
+
+    def __init__(self, sheet: str, texts: list[str]) -> None:
+        self.sheet = sheet
+        self.texts = [clean_text(text) for text in texts]
+        self.head = 0
+
+    def place(self, blocks: _Blocks) -> None:
+        """Write the texts as a block (before any chart refers to them)."""
+        self.head = blocks.place(pd.DataFrame({"text": self.texts}), "Chart titles and axis names")
+
+    def name(self, text: str) -> dict[str, Any]:
+        """Return the chart ``name`` options that show ``text`` literally."""
+        row = self.head + 1 + self.texts.index(clean_text(text))
+        return {"name": [self.sheet, row, 0], "data": [clean_text(text)]}
+
+
 def _line_chart(
     workbook: Workbook,
     data: str,
     head: int,
     column: int,
     n_periods: int,
-    title: str,
+    title: dict[str, Any],
     y_axis: dict[str, Any],
 ) -> Any:
     """Two lines from ChartData: a measure and its limit (dashed red); straight segments."""
@@ -364,10 +384,13 @@ def _line_chart(
             "line": {"color": "#C00000", "dash_type": "dash"},
         }
     )
-    chart.set_title({"name": title})
+    chart.set_title(title)
     chart.set_y_axis(y_axis)
     chart.set_size({"width": 480, "height": 280})
     return chart
+
+
+_CHINA_TITLE, _COVER_TITLE = "China share", "Stock vs cover target"
 
 
 def _charts(
@@ -378,39 +401,63 @@ def _charts(
     charts.write_string(
         0,
         0,
-        "Expected values over the scenarios (probability-weighted). "
-        f"Quantities in {unit}, costs in {currency}.",
+        clean_text(
+            "Expected values over the scenarios (probability-weighted). "
+            f"Quantities in {unit}, costs in {currency}."
+        ),
         formats.italic,
     )
     data = data_sheet.name
     data_sheet.set_column(0, 0, 14)
     writer = _Blocks(data_sheet, formats)
+    mix, china, cover = blocks["supply_mix"], blocks["china"], blocks["cover"]
+    mix_head = writer.place(mix, "Supply by shipping country, whole horizon (expected)")
+    china_head = writer.place(china, "China share against its cap (expected)")
+    cover_head = writer.place(cover, "Stock against its cover target (expected)")
+    texts = _Texts(
+        data,
+        [
+            unit,
+            *(f"{_CHINA_TITLE}, {element}" for element in _pair_names(china)),
+            *(f"{_COVER_TITLE}, {element}" for element in _pair_names(cover)),
+        ],
+    )
+    texts.place(writer)
 
-    mix = blocks["supply_mix"]
-    head = writer.place(mix, "Supply by shipping country, whole horizon (expected)")
     bar = workbook.add_chart({"type": "column", "subtype": "stacked"})
     for column in range(1, len(mix.columns)):
         bar.add_series(
             {
-                "name": [data, head, column],
-                "categories": [data, head + 1, 0, head + len(mix), 0],
-                "values": [data, head + 1, column, head + len(mix), column],
+                "name": [data, mix_head, column],
+                "categories": [data, mix_head + 1, 0, mix_head + len(mix), 0],
+                "values": [data, mix_head + 1, column, mix_head + len(mix), column],
             }
         )
     bar.set_title({"name": "Supply mix by country, per element"})
-    bar.set_y_axis({"name": unit})
+    bar.set_y_axis(texts.name(unit))
     bar.set_size({"width": 960, "height": 360})
     charts.insert_chart("A3", bar)
 
-    china = blocks["china"]
-    head = writer.place(china, "China share against its cap (expected)")
     percent = {"num_format": "0%", "min": 0, "max": 1}
-    rows_used = _line_grid(workbook, charts, data, head, china, "China share", 22, percent)
-    cover = blocks["cover"]
-    head = writer.place(cover, "Stock against its cover target (expected)")
-    _line_grid(
-        workbook, charts, data, head, cover, "Stock vs cover target", 24 + rows_used, {"name": unit}
+    rows_used = _line_grid(
+        workbook, charts, data, china_head, china, _CHINA_TITLE, 22, percent, texts
     )
+    _line_grid(
+        workbook,
+        charts,
+        data,
+        cover_head,
+        cover,
+        _COVER_TITLE,
+        24 + rows_used,
+        texts.name(unit),
+        texts,
+    )
+
+
+def _pair_names(frame: pd.DataFrame) -> list[str]:
+    """Return the element of each (measure, limit) pair of columns: ``Dy share`` -> ``Dy``."""
+    return [str(frame.columns[c]).rsplit(" ", 1)[0] for c in range(1, len(frame.columns) - 1, 2)]
 
 
 def _line_grid(
@@ -422,27 +469,15 @@ def _line_grid(
     title: str,
     top: int,
     y_axis: dict[str, Any],
+    texts: _Texts,
 ) -> int:
     """Place one small line chart per pair of columns, three a row; return the rows used."""
     pairs = range(1, len(frame.columns) - 1, 2)
-    for index, column in enumerate(pairs):
-        element = str(frame.columns[column]).rsplit(" ", 1)[0]
-        chart = _line_chart(workbook, data, head, column, len(frame), f"{title}, {element}", y_axis)
+    for index, (column, element) in enumerate(zip(pairs, _pair_names(frame), strict=True)):
+        name = texts.name(f"{title}, {element}")
+        chart = _line_chart(workbook, data, head, column, len(frame), name, y_axis)
         charts.insert_chart(f"{'AHO'[index % 3]}{top + 15 * (index // 3)}", chart)
     return 15 * ((len(pairs) + 2) // 3)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
-        return False
 
 
 #: Data rows of one sheet: Excel's 1,048,576 rows less the header.
@@ -546,99 +581,3 @@ def write_solution(result: Result, path: Path) -> Path:
     """
     check_target(path, result.case.source.path)
     return save_atomically(lambda target: _build(result, target), path, sheet_names(result))
-
-
-def check_target(path: Path, source: str = "") -> None:
-    """Fail early when ``path`` cannot take a solution workbook.
-
-    Raises
-    ------
-    OutputError
-        When ``path`` is the input workbook, does not end in .xlsx, or its
-        folder does not exist.
-    """
-    if source and _same_file(path, Path(source)):
-        raise OutputError(f"{path}: refusing to overwrite the input workbook; choose another name")
-    if path.suffix.lower() != ".xlsx":
-        raise OutputError(f"{path}: the workbook must end in .xlsx")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{path}: folder {folder} does not exist")
-
-
-_PARTIAL = ".partial.xlsx"
-_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def _remove_stale_partials(folder: Path, stem: str) -> None:
-    """Remove temporary files of ``stem`` left by a writer that was killed (its pid is gone)."""
-    for partial in folder.glob(f".{glob.escape(stem)}.*{_PARTIAL}"):
-        pid = partial.name[len(stem) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                partial.unlink()
-
-
-def save_atomically(write: Callable[[str], None], path: Path, sheets: list[str]) -> Path:
-    """Write a workbook through ``write(temporary_path)``, check it, and rename it to ``path``.
-
-    Raises
-    ------
-    OutputError
-        When the folder is missing or not writable, or the disk is full;
-        nothing is left behind and an existing file at ``path`` is untouched.
-    """
-    check_target(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    _remove_stale_partials(folder, path.stem)
-    temporary = ""
-    try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.stem}.{os.getpid()}.", suffix=_PARTIAL, dir=folder
-        )
-        os.close(handle)
-        write(temporary)
-        with open(temporary, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
-        if _sheet_names(temporary) != sheets:
-            raise OutputError(f"{path}: the written workbook did not read back")
-        os.replace(temporary, path)
-        temporary = ""
-    except XlsxWriterException as error:
-        cause = error.__cause__ or error.__context__ or error
-        reason = getattr(cause, "strerror", None) or str(cause)
-        raise OutputError(f"{path}: cannot write the workbook ({reason})") from None
-    except PermissionError as error:
-        raise OutputError(f"{path}: cannot write there ({error.strerror})") from None
-    except OSError as error:
-        raise OutputError(
-            f"{path}: cannot write the workbook ({error.strerror or error})"
-        ) from None
-    finally:
-        if temporary:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-    return path
-
-
-def _sheet_names(path: str) -> list[str] | None:
-    """Read back a saved workbook: every part's CRC, and the sheet names it lists."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if archive.testzip() is not None:
-                return None
-            root = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError):
-        return None
-    return [sheet.get("name", "") for sheet in root.iter(f"{{{_MAIN_NS}}}sheet")]
