@@ -11,18 +11,12 @@ The public API::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("planner")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
-
 from planner.api import Result, load, solve, validate
 from planner.data import Case, Settings
 from planner.errors import InputError, Issue, PlannerError, SolverError
 from planner.io.limits import ReaderLimits
 from planner.sweep import SweepResult, sweep
+from planner.version import __version__
 
 __all__ = [
     "Case",

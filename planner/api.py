@@ -43,6 +43,7 @@ from planner.results import (
 from planner.solve import INFEASIBLE, INTERRUPTED, HighsSession, SolveOptions, SolverReport
 from planner.validate import check_case, merge_issues, parse_workbook
 from planner.verify import verify_plan
+from planner.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -333,7 +334,6 @@ def _base_summary(
     gap: float,
     warnings: list[Issue],
 ) -> dict[str, Any]:
-    from planner import __version__
 
     summary: dict[str, Any] = {
         "status": report.status,

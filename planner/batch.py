@@ -22,6 +22,7 @@ from planner.api import check_options
 from planner.errors import InputError, OutputError, PlannerError
 from planner.io.atomic import check_target
 from planner.parallel import executor_of
+from planner.version import __version__
 
 #: Exit codes of one workbook, as ``planner solve`` gives them.
 EXIT_CODES = {"written": 0, "invalid": 2, "no plan": 3, "not written": 4, "failed": 1}
@@ -262,8 +263,6 @@ def write_roll_up(
         )
         write_table(workbook.add_worksheet("About"), about, formats)
         workbook.close()
-
-    from planner import __version__
 
     check_target(roll_up, [str(path) for path in paths])
     return save_atomically(build, roll_up, ["Batch", "About"])

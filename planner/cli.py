@@ -26,6 +26,7 @@ from rich.progress import Progress
 from planner.api import MAX_SEED
 from planner.errors import InputError, Issue, OutputError, PlannerError
 from planner.io.atomic import check_target, outcome_reported
+from planner.version import __version__
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0,
@@ -43,6 +44,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"planner {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the planner's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Optimisation-based sourcing planner for rare earths and other critical minerals."""
+
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

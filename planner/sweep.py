@@ -39,6 +39,7 @@ from planner.data import ROW, TABLES, Case
 from planner.model.parameters import BASES, POLICIES, policy_bases
 from planner.parallel import executor_of
 from planner.results import expected_shares
+from planner.version import __version__
 
 OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
 SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost")
@@ -310,8 +311,6 @@ def _about(
     case: Case, changes: Mapping[str, Iterable[float]], results: list[Any]
 ) -> dict[str, Any]:
     """Return what makes the sweep reproducible: the planner, the input, how it was solved."""
-    from planner import __version__
-
     about: dict[str, Any] = {
         "planner_version": __version__,
         "input_file": os.path.basename(case.source.path) if case.source.path else "",

@@ -273,3 +273,9 @@ def test_a_non_finite_setting_set_in_python_names_its_cell() -> None:
     case.settings.mip_gap = float("nan")
     with pytest.raises(planner.InputError, match=r"Settings\[mip_gap\]: mip_gap must be a finite"):
         planner.solve(case)
+
+
+def test_version_is_printed() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"planner {planner.__version__}"

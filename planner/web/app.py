@@ -31,6 +31,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from planner.errors import PlannerError
+from planner.version import __version__
 from planner.web.jobs import FINISHED, MAX_MEMORY_MB, UPLOAD, Busy, Job, JobRunner
 
 HERE = Path(__file__).parent
@@ -221,8 +222,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         runner.stop()
         if config.data_dir is None:  # the server's own temporary folder
             shutil.rmtree(root, ignore_errors=True)
-
-    from planner import __version__
 
     app = FastAPI(
         title="planner",
