@@ -32,7 +32,14 @@ from planner.results import (
     shortage_table,
     stock_table,
 )
-from planner.solve import INFEASIBLE, INTERRUPTED, HighsSession, SolveOptions, SolverReport
+from planner.solve import (
+    INFEASIBLE,
+    INTERRUPTED,
+    HighsSession,
+    SolveOptions,
+    SolverReport,
+    check_highs_options,
+)
 from planner.validate import check_case, merge_issues, parse_workbook
 from planner.verify import verify_plan
 
@@ -90,6 +97,8 @@ class Result:
     ----------
     status
         ``optimal``, ``time_limit``, ``infeasible``, ``interrupted`` or ``error``.
+        ``time_limit`` means stopped by a limit before optimality was proven:
+        the time limit, or a limit passed in ``highs_options``.
     objective
         The model objective (``None`` without a plan).
     summary
@@ -161,6 +170,8 @@ def _options(case: Case, overrides: dict[str, Any]) -> tuple[SolveOptions, float
     unknown = set(overrides) - known
     if unknown:
         raise TypeError(f"unknown solve option(s): {', '.join(sorted(unknown))}")
+    if "highs_options" in overrides:
+        overrides = {**overrides, "highs_options": check_highs_options(overrides["highs_options"])}
     options = replace(SolveOptions(), **overrides)
     time_limit = (
         options.time_limit_s if options.time_limit_s is not None else case.settings.time_limit_s
@@ -179,7 +190,20 @@ def solve(case: Case, **options: Any) -> Result:
     **options
         ``time_limit_s``, ``mip_gap`` (default: the case's Settings), ``threads``
         (default 1), ``seed`` (default 0), ``duals`` (default True),
-        ``explain_infeasible`` (default True).
+        ``explain_infeasible`` (default True), ``on_progress`` (a callable
+        given the solver's figures now and then), ``highs_options`` (further
+        HiGHS options by name, e.g. ``{"mip_max_nodes": 1000}``: limits that
+        do not depend on the machine's speed, applied to every MIP solve of the
+        call, an infeasible case's explanation included; a plan stopped by one
+        has status ``time_limit``, with its gap, never ``optimal``).
+
+    Raises
+    ------
+    TypeError
+        For an unknown option.
+    ValueError
+        For a ``highs_options`` entry HiGHS does not know or refuses, or one
+        the planner sets itself (``threads``, ``time_limit``, ...).
 
     Returns
     -------
