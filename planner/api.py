@@ -40,7 +40,14 @@ from planner.results import (
     signings_table,
     stock_table,
 )
-from planner.solve import INFEASIBLE, INTERRUPTED, HighsSession, SolveOptions, SolverReport
+from planner.solve import (
+    INFEASIBLE,
+    INTERRUPTED,
+    HighsSession,
+    SolveOptions,
+    SolverReport,
+    check_highs_options,
+)
 from planner.validate import check_case, merge_issues, parse_workbook
 from planner.verify import verify_plan
 from planner.version import __version__
@@ -99,6 +106,8 @@ class Result:
     ----------
     status
         ``optimal``, ``time_limit``, ``infeasible``, ``interrupted`` or ``error``.
+        ``time_limit`` means stopped by a limit before optimality was proven:
+        the time limit, or a limit passed in ``highs_options``.
     objective
         The model objective (``None`` without a plan).
     summary
@@ -221,6 +230,8 @@ def check_options(options: dict[str, Any]) -> None:
 
 def _options(case: Case, overrides: dict[str, Any]) -> tuple[SolveOptions, float, float]:
     check_options(overrides)
+    if "highs_options" in overrides:
+        overrides = {**overrides, "highs_options": check_highs_options(overrides["highs_options"])}
     options = replace(SolveOptions(), **overrides)
     time_limit = (
         options.time_limit_s if options.time_limit_s is not None else case.settings.time_limit_s
@@ -246,7 +257,20 @@ def solve(case: Case, **options: Any) -> Result:
     **options
         ``time_limit_s``, ``mip_gap`` (default: the case's Settings), ``threads``
         (default 1), ``seed`` (default 0), ``duals`` (default True),
-        ``explain_infeasible`` (default True).
+        ``explain_infeasible`` (default True), ``on_progress`` (a callable
+        given the solver's figures now and then), ``highs_options`` (further
+        HiGHS options by name, e.g. ``{"mip_max_nodes": 1000}``: limits that
+        do not depend on the machine's speed, applied to every MIP solve of the
+        call, an infeasible case's explanation included; a plan stopped by one
+        has status ``time_limit``, with its gap, never ``optimal``).
+
+    Raises
+    ------
+    TypeError
+        For an unknown option.
+    ValueError
+        For a ``highs_options`` entry HiGHS does not know or refuses, or one
+        the planner sets itself (``threads``, ``time_limit``, ...).
 
     Returns
     -------

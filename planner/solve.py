@@ -15,7 +15,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,10 @@ class SolveOptions:
     seed: int = 0
     duals: bool = True
     explain_infeasible: bool = True
+    #: further HiGHS options by name, applied to each MIP solve, e.g. a node or
+    #: solution limit (``{"mip_max_nodes": 1000}``, ``{"mip_max_improving_sols": 1}``);
+    #: checked by :func:`check_highs_options`
+    highs_options: Mapping[str, bool | int | float | str] = field(default_factory=dict)
     #: called now and then during a MIP solve with ``seconds``, ``best`` (the best
     #: plan's objective so far, None before one), ``bound`` and ``gap``
     on_progress: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
@@ -88,6 +92,50 @@ def new_highs() -> highspy.Highs:
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     return highs
+
+
+#: HiGHS options the planner sets itself, and the planner option to use instead.
+RESERVED_OPTIONS = {
+    "threads": "threads",
+    "random_seed": "seed",
+    "time_limit": "time_limit_s",
+    "mip_rel_gap": "mip_gap",
+    "mip_abs_gap": "",
+    "output_flag": "",
+    "log_to_console": "",
+}
+
+
+def check_highs_options(
+    options: Mapping[str, Any],
+) -> dict[str, bool | int | float | str]:
+    """Return ``options`` checked against HiGHS, each value of its option's type.
+
+    Raises
+    ------
+    ValueError
+        For an option HiGHS does not know, a value it refuses, or an option
+        the planner sets itself (``threads``, ``time_limit``, ...: use the
+        planner's own option).
+    """
+    highs = new_highs()
+    checked: dict[str, bool | int | float | str] = {}
+    for name, value in options.items():
+        if name in RESERVED_OPTIONS:
+            instead = RESERVED_OPTIONS[name]
+            hint = f": use {instead}=" if instead else ""
+            raise ValueError(f"HiGHS option {name!r} is set by the planner{hint}")
+        status, kind = highs.getOptionType(name)
+        if status == highspy.HighsStatus.kError:
+            raise ValueError(f"HiGHS has no option {name!r}")
+        if kind == highspy.HighsOptionType.kDouble and type(value) is int:
+            value = float(value)
+        if not isinstance(value, bool | int | float | str) or (
+            highs.setOptionValue(name, value) == highspy.HighsStatus.kError
+        ):
+            raise ValueError(f"HiGHS option {name!r} does not take {value!r}")
+        checked[name] = value
+    return checked
 
 
 def _gap(objective: float | None, bound: float | None) -> float | None:
@@ -343,7 +391,10 @@ class HighsSession:
             self._offset = offset
 
     def _set_options(self, time_limit_s: float | None, mip_gap: float | None) -> None:
+        """Set HiGHS's options for the next run from its defaults (nothing kept from the last)."""
         highs = self.highs
+        highs.resetOptions()
+        highs.setOptionValue("output_flag", False)
         highs.setOptionValue("threads", int(self.options.threads))
         highs.setOptionValue("random_seed", int(self.options.seed))
         highs.setOptionValue("mip_abs_gap", 0.0)
@@ -411,6 +462,8 @@ class HighsSession:
         self._set_options(time_limit, mip_gap)
         for heuristic in WARM_START_OFF:
             self.highs.setOptionValue(heuristic, not warm)
+        for name, value in self.options.highs_options.items():  # checked by the caller
+            self.highs.setOptionValue(name, value)
         if warm:
             start = highspy.HighsSolution()
             start.col_value = self.start
@@ -514,7 +567,7 @@ class HighsSession:
             gap=_gap(objective, bound) if has_plan else None,
             seconds=seconds,
             termination=highs.modelStatusToString(model_status),
-            message=_message(status, has_plan),
+            message=_message(status, has_plan, highs.modelStatusToString(model_status)),
             rows=len(self.rows),
             columns=len(self.columns),
             nonzeros=self.nonzeros,
@@ -576,24 +629,37 @@ class HighsSession:
                 )
 
 
+#: HiGHS's model status -> the contract's status. Every limit that stops the
+#: search before optimality is proven (time, nodes, leaves, improving plans,
+#: iterations, an objective bound or target) is ``time_limit``: a plan found
+#: is reported with its gap and never called optimal; none found is "no plan".
 _STATUS = {
     "kOptimal": OPTIMAL,
     "kModelEmpty": OPTIMAL,
     "kTimeLimit": TIME_LIMIT,
+    "kSolutionLimit": TIME_LIMIT,
+    "kIterationLimit": TIME_LIMIT,
+    "kObjectiveBound": TIME_LIMIT,
+    "kObjectiveTarget": TIME_LIMIT,
     "kInfeasible": INFEASIBLE,
     "kUnboundedOrInfeasible": INFEASIBLE,
     "kInterrupt": INTERRUPTED,
 }
 
 
-def _message(status: str, has_plan: bool) -> str:
+def _message(status: str, has_plan: bool, termination: str = "Time limit reached") -> str:
     if status == OPTIMAL:
         return "optimal plan found"
     if status == TIME_LIMIT:
+        limit = (
+            "time limit reached"
+            if termination == "Time limit reached"
+            else f"solver limit reached (HiGHS: {termination})"
+        )
         return (
-            "time limit reached; the best plan found is reported with its gap"
+            f"{limit}; the best plan found is reported with its gap"
             if has_plan
-            else "time limit reached before any feasible plan was found"
+            else f"{limit} before any feasible plan was found"
         )
     if status == INFEASIBLE:
         return "no plan satisfies every rule"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -69,6 +70,85 @@ def test_time_limit_before_any_plan_is_not_a_plan() -> None:
     assert not result.has_plan
     assert result.objective is None
     assert result.tables == {}
+
+
+def test_a_node_limit_before_any_plan_is_not_a_plan(hand: planner.Case) -> None:
+    """A node limit stops at the same place on any machine, busy or not."""
+    result = planner.solve(hand, highs_options={"mip_max_nodes": 0})
+    assert (result.status, result.has_plan, result.objective) == ("time_limit", False, None)
+    assert result.tables == {}
+    assert result.summary["message"] == (
+        "solver limit reached (HiGHS: Solution limit reached) before any feasible plan was found"
+    )
+
+
+def test_a_limit_with_a_plan_is_not_called_optimal(hand: planner.Case) -> None:
+    """Stopped at HiGHS's first plan: reported with its gap, never as optimal."""
+    result = planner.solve(hand, highs_options={"mip_max_improving_sols": 1})
+    assert (result.status, result.has_plan) == ("time_limit", True)
+    assert result.objective == pytest.approx(21_702)  # the first plan is the best here ...
+    assert result.summary["mip_gap"] > 1e-4  # ... but it is not proven
+    assert result.summary["message"] == (
+        "solver limit reached (HiGHS: Solution limit reached); the best plan found is "
+        "reported with its gap"
+    )
+    assert not result.tables["Duals"].empty
+
+
+@pytest.mark.parametrize(
+    ("stopped", "message"),
+    [
+        ("kTimeLimit", "time limit reached"),
+        ("kSolutionLimit", "solver limit reached (HiGHS: Solution limit reached)"),
+        ("kIterationLimit", "solver limit reached (HiGHS: Iteration limit reached)"),
+        ("kObjectiveBound", "solver limit reached (HiGHS: Bound on objective reached)"),
+        ("kObjectiveTarget", "solver limit reached (HiGHS: Target for objective reached)"),
+    ],
+)
+def test_every_limit_with_a_plan_is_time_limit(
+    hand: planner.Case, monkeypatch: pytest.MonkeyPatch, stopped: str, message: str
+) -> None:
+    """Whichever limit HiGHS reports (faked here, as a time limit cannot be hit on cue)."""
+    import highspy
+
+    real = highspy.Highs.getModelStatus
+    faked = getattr(highspy.HighsModelStatus, stopped)
+
+    def status(self: highspy.Highs) -> highspy.HighsModelStatus:
+        found = real(self)
+        return faked if found == highspy.HighsModelStatus.kSolutionLimit else found
+
+    monkeypatch.setattr(highspy.Highs, "getModelStatus", status)
+    result = planner.solve(hand, highs_options={"mip_max_improving_sols": 1})
+    assert (result.status, result.has_plan) == ("time_limit", True)
+    assert result.summary["message"] == f"{message}; the best plan found is reported with its gap"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"no_such_option": 1}, "HiGHS has no option 'no_such_option'"),
+        ({"mip_max_nodes": "ten"}, "HiGHS option 'mip_max_nodes' does not take 'ten'"),
+        ({"mip_max_nodes": -1}, "HiGHS option 'mip_max_nodes' does not take -1"),
+        ({"mip_max_nodes": [1]}, "HiGHS option 'mip_max_nodes' does not take [1]"),
+        ({"time_limit": 5}, "HiGHS option 'time_limit' is set by the planner: use time_limit_s="),
+        ({"threads": 4}, "HiGHS option 'threads' is set by the planner: use threads="),
+        ({"output_flag": True}, "HiGHS option 'output_flag' is set by the planner"),
+    ],
+)
+def test_bad_highs_options_are_refused_before_solving(
+    hand: planner.Case, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        planner.solve(hand, highs_options=options)
+
+
+def test_highs_options_limit_the_plans_search_only() -> None:
+    """The LP that prices the plan starts from HiGHS's defaults, not the search's limits."""
+    case = planner.load(REFERENCE / "case-03.xlsx")  # its pricing LP needs iterations
+    limited = planner.solve(case, highs_options={"simplex_iteration_limit": 0})
+    assert limited.status == "optimal"  # the MIP's own LPs do not take this limit
+    assert len(limited.tables["Duals"]) == len(planner.solve(case).tables["Duals"]) > 0
 
 
 def test_gap_target_is_reported_and_respected() -> None:

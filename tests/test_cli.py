@@ -177,7 +177,7 @@ def test_sigterm_landing_in_a_finaliser_is_raised_again() -> None:
     try:
         with pytest.raises(KeyboardInterrupt):
             Finalised()  # finalised at once
-            time.sleep(5)  # the interrupt arrives here instead
+            time.sleep(300)  # the interrupt arrives here instead (0.05 s): a hang guard
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -19,6 +19,7 @@ from tests.conftest import ROOT
 
 ARTEFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
+STARTUP = 300  # seconds: a hang guard only; a busy machine may take long to start a server
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -65,17 +66,17 @@ def start_server(data: Path, *arguments: str, env: dict[str, str] | None = None)
         env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + STARTUP
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(process.stderr.read().decode() if process.stderr else "exited")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=30).status_code == 200:
                 return Server(url, process, data)
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError("the server did not start within 60 s")
+    raise RuntimeError(f"the server did not start within {STARTUP} s")
 
 
 def stop_server(server: Server) -> None:
