@@ -32,6 +32,7 @@ COLUMNS = [
     "expected_cost",
     "china_share",
     "shortfall",
+    "total_change",
     "seconds",
     "output",
     "error",
@@ -53,6 +54,7 @@ def workbooks(folder: Path) -> list[Path]:
 def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str, Any]:
     """Solve one workbook into ``out_folder``; return its roll-up row, never raise."""
     import planner
+    from planner.roll import total_change
 
     started = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
@@ -78,6 +80,7 @@ def solve_one(path: Path, out_folder: Path, options: dict[str, Any]) -> dict[str
                     key: result.summary.get(key)
                     for key in ("expected_cost", "china_share", "shortfall")
                 },
+                total_change=total_change(result.tables.get("Changes")),  # rolled workbooks
             )
     except InputError as error:
         row.update(

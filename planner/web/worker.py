@@ -19,11 +19,14 @@ from typing import Any
 import planner
 from planner.errors import InputError, PlannerError
 from planner.results import COST_KEYS, expected, expected_shares
+from planner.roll import total_change
 from planner.web.charts import cost_chart, share_chart, stock_chart
 from planner.web.jobs import DONE, FAILED, INVALID, PROGRESS, RESULT, UPLOAD
 
 SOLUTION = "solution.xlsx"
 SWEEP = "sweep.xlsx"
+#: Rows of the Changes table shown on the page (the workbook has them all).
+MAX_CHANGES = 500
 
 
 def run_job(folder: str, kind: str, time_limit: float, params: dict[str, Any]) -> None:
@@ -111,6 +114,15 @@ def _solve(case: planner.Case, folder: Path, time_limit: float) -> dict[str, Any
     ]
     stock = _expected_stock(tables["Stock"], probability)
     out["stock"] = stock
+    changes = tables.get("Changes")  # a rolled workbook's plan against the previous one
+    if changes is not None and not changes.empty:
+        out["changes"] = [
+            {k: _plain(v) for k, v in record.items()}
+            for record in changes[["offer", "period", "previous", "planned", "change"]]
+            .head(MAX_CHANGES)
+            .to_dict("records")
+        ]
+        out["total_change"] = _plain(total_change(changes))
     (folder / "shares.svg").write_text(share_chart(out["elements"]))
     (folder / "costs.svg").write_text(cost_chart(out["costs"], case.settings.currency))
     (folder / "stock.svg").write_text(stock_chart(stock, case.settings.unit))
