@@ -437,6 +437,24 @@ def test_a_commitment_to_a_disrupted_offer_is_delivered_up_to_its_cut_capacity(
     assert purchases[("Nd-A", "2026Q3")] >= firm - 1e-6  # the second, uncut
 
 
+def test_a_contract_whose_offer_is_cut_to_nothing_everywhere_stays_contracted(
+    rolled: dict[str, Any], tmp_path: Path
+) -> None:
+    # after a roll, a revealed ban may cut a contracted offer to 0 in every period: its y = 1
+    # then sits in no row, and the plan must still read it as contracted (it was lost before)
+    nxt = tmp_path / "banned.xlsx"
+    book = openpyxl.load_workbook(rolled["next"])
+    book.create_sheet("Disruptions").append(
+        ["scenario", "target_type", "target", "capacity_factor"]
+    )
+    book["Disruptions"].append(["base", "offer", "Nd-B", 0])
+    book.save(nxt)
+    result = planner.solve(planner.load(nxt))
+    assert result.status == "optimal"
+    contracts = result.tables["Contracts"].set_index("offer")
+    assert contracts.at["Nd-B", "contracted"] == 1 and contracts.at["Nd-B", "fixed_cost"] == 0
+
+
 # ------------------------------------------------------------------ the command
 
 
