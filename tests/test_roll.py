@@ -522,6 +522,35 @@ def test_batch_roll_up_gives_each_rolled_workbooks_total_change(
     assert pd.isna(table.at["fresh.xlsx", "total_change"])  # no previous plan
 
 
+def test_the_job_page_shows_the_changes_table_escaped(
+    rolled: dict[str, Any], tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from fastapi.templating import Jinja2Templates
+
+    from planner.web import app as web
+    from planner.web.worker import _solve
+
+    out = _solve(planner.load(rolled["next"]), tmp_path, 60.0)
+    assert [(c["offer"], c["period"]) for c in out["changes"]][:2] == [
+        ("Nd-A", "2026Q2"),
+        ("Nd-A", "2026Q3"),
+    ]
+    assert out["total_change"] == pytest.approx(
+        total_change(planner.solve(planner.load(rolled["next"])).tables["Changes"])
+    )
+    out["changes"][0]["offer"] = "<script>alert(1)</script>"
+    templates = Jinja2Templates(directory=Path(web.__file__).parent / "templates")
+    templates.env.filters.update(number=web._number, percent=web._percent)
+    job = SimpleNamespace(status="done", filename="q2.xlsx", id="x", time_limit=60, error=None)
+    page = templates.env.get_template("job.html").render(
+        job=job, result=out, progress=None, elapsed=1.0, finished=["done"], version="0"
+    )
+    assert '<table id="changes">' in page and "Changes against the previous plan" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
 def test_total_change_sums_absolute_changes_and_skips_new_signings() -> None:
     changes = pd.DataFrame(
         {"offer": ["a", "b", "c"], "period": ["p", "p", ""], "change": [2.0, -3.0, "newly signed"]}
