@@ -344,20 +344,52 @@ def plan_roll(
         weights = case.scenarios["probability"].astype(float)
         total = float(weights.loc[kept].sum())
         probabilities = {s: float(weights.loc[s]) / total for s in kept}
-
-    dropped, position = periods[0], {p: t for t, p in enumerate(periods)}
-    new_periods = [*periods[1:]]
-    source = periods[len(periods) - 4] if len(periods) >= 4 else periods[-1]
+    dropped = periods[0]
     appended = next_period_id(periods)
-    new_periods.append(appended)
+    new_periods = [*periods[1:], appended]
+    retired_offers = _retired(case.offers, dropped)
+    retired_activities = _retired(case.activities, dropped)
+    contracted = _contracted(solution, node, dropped) - set(retired_offers)
+    orders, shared_periods = _shared_orders(case, solution, kept)
+    live = [str(o) for o in case.offers.index if str(o) not in retired_offers]
+    previous = [(o, p, orders.get((o, p), 0.0)) for o in live for p in shared_periods]
+    return RollPlan(
+        dropped=dropped,
+        first=new_periods[0],
+        appended=appended,
+        source=periods[len(periods) - 4] if len(periods) >= 4 else periods[-1],
+        node=node,
+        scenarios=kept,
+        probabilities=probabilities,
+        initial_stock=_initial_stock(case, stock),
+        contracted=sorted(contracted),
+        delivers_from=_delivers_from(case, contracted, new_periods),
+        retired_offers=retired_offers,
+        retired_activities=retired_activities,
+        commitments=_commitments(case, orders, contracted, set(periods[1 : 1 + firm])),
+        previous_plan=previous,
+    )
 
+
+def _retired(table: pd.DataFrame, dropped: str) -> list[str]:
+    """Ids whose window ended with the dropped period."""
+    last = table.get("last_period", pd.Series(dtype=object))
+    return sorted(str(i) for i, period in last.items() if _id(period) == dropped)
+
+
+def _initial_stock(case: Case, stock: pd.DataFrame) -> dict[str, float]:
+    """Stock at the end of the dropped period, within storage capacity."""
     initial = {
         _id(e): max(float(s), 0.0) for e, s in zip(stock["element"], stock["stock"], strict=True)
     }
     for element, capacity in case.elements.get("storage_capacity", pd.Series(dtype=float)).items():
         if str(element) in initial and math.isfinite(float(capacity)):
             initial[str(element)] = min(initial[str(element)], float(capacity))
+    return initial
 
+
+def _contracted(solution: Solution, node: int, dropped: str) -> set[str]:
+    """Offers contracted now: before the last horizon, signed now, or later at the node."""
     contracts = solution.tables["Contracts"]
     contracted = {
         _id(o)
@@ -376,15 +408,12 @@ def plan_roll(
             (signings["period"].map(_id) == dropped) & (signings["node"].astype(int) == node)
         ]
         contracted |= {_id(o) for o in at_node["offer"]}
-    retired_offers = sorted(
-        str(o) for o, last in case.offers["last_period"].items() if _id(last) == dropped
-    )
-    retired_activities = sorted(
-        str(a)
-        for a, last in case.activities.get("last_period", pd.Series()).items()
-        if _id(last) == dropped
-    )
-    contracted -= set(retired_offers)
+    return contracted
+
+
+def _delivers_from(case: Case, contracted: set[str], new_periods: list[str]) -> dict[str, str]:
+    """First delivery of contracts signed in the dropped period whose lead time still runs."""
+    position = {p: t for t, p in enumerate(case.period_ids)}
     delivers_from: dict[str, str] = {}
     for offer in sorted(contracted):
         record = case.offers.loc[offer]
@@ -394,56 +423,64 @@ def plan_roll(
         opens = position.get(_id(record.get("first_period")), 0)
         if lead >= 2 and lead > opens:
             delivers_from[offer] = new_periods[min(lead - 1, len(new_periods) - 1)]
+    return delivers_from
+
+
+def _shared_orders(
+    case: Case, solution: Solution, kept: list[str]
+) -> tuple[dict[tuple[str, str], float], list[str]]:
+    """Orders at nodes holding every scenario kept, after the dropped period; and those periods."""
+    everyone = _scenario_ids(case)
+    position = {p: t for t, p in enumerate(case.period_ids)}
+    dropped = case.period_ids[0]
+
+    def shared(scenarios: Any) -> bool:
+        return set(kept) <= set(_node_scenarios(scenarios, everyone))
 
     purchases = solution.tables["Purchases"]
-    shared = (
-        purchases[[set(kept) <= set(_node_scenarios(s, everyone)) for s in purchases["scenarios"]]]
-        if not purchases.empty
-        else purchases
-    )
     orders: dict[tuple[str, str], float] = {}
-    for offer, period, quantity in zip(
-        shared.get("offer", []), shared.get("period", []), shared.get("quantity", []), strict=True
+    for offer, period, scenarios, quantity in zip(
+        purchases.get("offer", []),
+        purchases.get("period", []),
+        purchases.get("scenarios", []),
+        purchases.get("quantity", []),
+        strict=True,
     ):
-        if _id(period) in position and _id(period) != dropped and _number(quantity) > EPSILON:
-            key = (_id(offer), _id(period))
-            orders[key] = orders.get(key, 0.0) + _number(quantity)
-    shared_periods = sorted(
-        {
-            _id(p)
-            for p, s in zip(
-                solution.tables["Stock"]["period"],
-                solution.tables["Stock"]["scenarios"],
-                strict=True,
-            )
-            if set(kept) <= set(_node_scenarios(s, everyone)) and _id(p) != dropped
-        },
-        key=position.__getitem__,
-    )
-    live = [str(o) for o in case.offers.index if str(o) not in retired_offers]
-    previous = [(o, p, orders.get((o, p), 0.0)) for o in live for p in shared_periods]
-    firm_periods = set(periods[1 : 1 + firm])
-    commitments = [
-        (o, p, min(q, _capacity(case, o, p)))
-        for (o, p), q in sorted(orders.items(), key=lambda item: (position[item[0][1]], item[0][0]))
-        if p in firm_periods and o in contracted
-    ]
-    return RollPlan(
-        dropped=dropped,
-        first=new_periods[0],
-        appended=appended,
-        source=source,
-        node=node,
-        scenarios=kept,
-        probabilities=probabilities,
-        initial_stock=initial,
-        contracted=sorted(contracted),
-        delivers_from=delivers_from,
-        retired_offers=retired_offers,
-        retired_activities=retired_activities,
-        commitments=commitments,
-        previous_plan=previous,
-    )
+        p = _id(period)
+        if p in position and p != dropped and shared(scenarios) and _number(quantity) > EPSILON:
+            orders[(_id(offer), p)] = orders.get((_id(offer), p), 0.0) + _number(quantity)
+    stock = solution.tables["Stock"]
+    periods = {
+        _id(p)
+        for p, scenarios in zip(stock["period"], stock["scenarios"], strict=True)
+        if shared(scenarios) and _id(p) != dropped
+    }
+    return orders, sorted(periods, key=position.__getitem__)
+
+
+def _commitments(
+    case: Case, orders: dict[tuple[str, str], float], contracted: set[str], firm: set[str]
+) -> list[tuple[str, str, float]]:
+    """Shared orders of the firm periods on contracted offers, and the earlier firm orders.
+
+    A firm order placed earlier stays placed; the plan honoured it, so its
+    order is not less unless a disruption cut it: the larger is kept. Each
+    is capped at the offer's capacity there.
+    """
+    position = {p: t for t, p in enumerate(case.period_ids)}
+    firm_orders: dict[tuple[str, str], float] = {}
+    table = case.commitments
+    for offer, period, quantity in zip(
+        table["offer"], table["period"], table["quantity"], strict=True
+    ):
+        key = (_id(offer), _id(period))
+        if position.get(key[1], 0) > 0 and key[0] in contracted:
+            firm_orders[key] = max(firm_orders.get(key, 0.0), _number(quantity))
+    for (offer, period), quantity in orders.items():
+        if period in firm and offer in contracted:
+            firm_orders[(offer, period)] = max(firm_orders.get((offer, period), 0.0), quantity)
+    ordered = sorted(firm_orders.items(), key=lambda item: (position[item[0][1]], item[0][0]))
+    return [(o, p, min(q, _capacity(case, o, p))) for (o, p), q in ordered]
 
 
 def _number(value: Any) -> float:
@@ -469,6 +506,7 @@ class _Sheet:
     """A worksheet of the input as a header and rows of values, written back in place."""
 
     def __init__(self, book: Any, title: str, header: list[str] | None = None) -> None:
+        values = getattr(book, "cached_values", None)  # the same workbook read data_only
         match = next((t for t in book.sheetnames if t.strip().lower() == title.lower()), None)
         if match is None:
             self.sheet = book.create_sheet(title)
@@ -484,9 +522,11 @@ class _Sheet:
         # every column that holds something, headed or not, moves with its row
         self.width = min(max(max(self.columns.values(), default=0), self.sheet.max_column), 256)
         self.original = self.sheet.max_row
+        # rows move, so a formula would point at the wrong cells: take its cached value
+        source = values[match] if values is not None and match is not None else self.sheet
         self.rows: list[list[Any]] = [
             list(row)
-            for row in self.sheet.iter_rows(min_row=2, max_col=max(self.width, 1), values_only=True)
+            for row in source.iter_rows(min_row=2, max_col=max(self.width, 1), values_only=True)
             if any(v is not None and str(v).strip() for v in row)
         ]
 
@@ -529,13 +569,20 @@ class _Sheet:
                 if number > last_styled and last_styled >= 2:
                     cell._style = copy(self.sheet.cell(last_styled, column)._style)
                 cell.value = values[column - 1] if column - 1 < len(values) else None
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # text stays text, never a formula
         for number in range(len(self.rows) + 2, self.original + 1):
             for column in range(1, self.width + 1):
                 self.sheet.cell(number, column).value = None
 
 
 def apply_roll(book: Any, plan: RollPlan, note: list[str]) -> None:
-    """Edit an openpyxl workbook of the last input into the next quarter's."""
+    """Edit an openpyxl workbook of the last input into the next quarter's.
+
+    ``book.cached_values``, when set, is the same file read with
+    ``data_only=True``: in the sheets whose rows the roll moves, a formula
+    becomes its cached value (its references would point at other rows).
+    """
     dropped, first = plan.dropped, plan.first
 
     periods = _Sheet(book, "Periods")
@@ -716,6 +763,7 @@ def roll(
     ]
     try:
         book = openpyxl.load_workbook(last_input, keep_links=False)
+        book.cached_values = openpyxl.load_workbook(last_input, data_only=True, keep_links=False)
     except Exception as error:  # the bounded reader accepted it; openpyxl should too
         raise InputError([Issue(last_input.name, f"cannot open for editing: {error}")]) from None
     apply_roll(book, plan, note)

@@ -278,6 +278,73 @@ def test_formats_and_data_validation_are_kept(tmp_path: Path) -> None:
     assert rolled.column_dimensions["A"].width == 31
 
 
+def test_earlier_firm_orders_stay_firm(tmp_path: Path) -> None:
+    last = _case(tmp_path)
+    _, solution = _solve(last)
+    q2 = tmp_path / "q2.xlsx"
+    planner.roll(last, solution, q2, firm=3)
+    placed = {(r["offer"], r["period"]): r["quantity"] for r in _rows(q2, "Commitments")}
+    assert {p for _, p in placed} == {"2026Q2", "2026Q3", "2026Q4"}
+    _, second = _solve(q2)
+    plan = planner.roll(q2, second, tmp_path / "q3.xlsx", firm=1)
+    kept = {(o, p): q for o, p, q in plan.commitments}
+    assert {k: v for k, v in placed.items() if k[1] == "2026Q4"} == pytest.approx(
+        {k: v for k, v in kept.items() if k[1] == "2026Q4"}
+    )
+    assert {p for _, p in kept} == {"2026Q3", "2026Q4"}
+
+
+def test_an_offer_or_activity_whose_window_ended_goes_with_its_rows(tmp_path: Path) -> None:
+    offers = copy.deepcopy(CASE["Offers"])
+    offers[0].append("last_period")
+    offers.append(["Nd-Old", "Nd", "AU", 45, 30, 0, "now", 0, "2026Q1"])
+    last = _case(
+        tmp_path,
+        Offers=offers,
+        OfferPeriods=[*CASE["OfferPeriods"], ["Nd-Old", "2026Q1", 20, None]],
+        Scenarios=[["scenario", "probability"], ["base", 1]],
+        Disruptions=[
+            ["scenario", "target_type", "target", "capacity_factor"],
+            ["base", "offer", "Nd-Old", 0.9],
+            ["base", "activity", "old", 0.9],
+            ["base", "offer", "Nd-A", 0.9],
+        ],
+        Activities=[
+            ["activity", "kind", "unit_cost", "capacity", "first_period", "last_period"],
+            ["rec", "recycling", 10, 5, "2026Q1", None],
+            ["old", "recycling", 10, 5, None, "2026Q1"],
+        ],
+        ActivityYields=[["activity", "element", "yield"], ["rec", "Nd", 1], ["old", "Nd", 1]],
+    )
+    _, solution = _solve(last)
+    plan = planner.roll(last, solution, tmp_path / "next.xlsx")
+    assert (plan.retired_offers, plan.retired_activities) == (["Nd-Old"], ["old"])
+    nxt = tmp_path / "next.xlsx"
+    assert "Nd-Old" not in [r["offer"] for r in _rows(nxt, "Offers")]
+    assert [r["offer"] for r in _rows(nxt, "OfferPeriods")] == ["Nd-B"]
+    assert [r["target"] for r in _rows(nxt, "Disruptions")] == ["Nd-A"]
+    assert [(r["activity"], r["first_period"]) for r in _rows(nxt, "Activities")] == [
+        ("rec", "2026Q2")
+    ]
+    assert [r["activity"] for r in _rows(nxt, "ActivityYields")] == ["rec"]
+    assert "Nd-Old" not in {r["offer"] for r in _rows(nxt, "PreviousPlan")}
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
+    offers = copy.deepcopy(CASE["Offers"])
+    offers[0].append("supplier")
+    for row in offers[1:]:
+        row.append('=HYPERLINK("http://x")')
+    last = _case(tmp_path, Offers=offers)
+    _, solution = _solve(last)
+    planner.roll(last, solution, tmp_path / "next.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "next.xlsx")["Offers"]
+    column = [c.value for c in sheet[1]].index("supplier")
+    cells = [row[column] for row in sheet.iter_rows(min_row=2)]
+    assert cells and {c.data_type for c in cells} == {"s"}
+    assert planner.load(tmp_path / "next.xlsx").offers["supplier"].str.startswith("=").all()
+
+
 # ------------------------------------------------------------------ branches and scenarios
 
 
