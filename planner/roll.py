@@ -35,6 +35,13 @@ from planner.io.reader import RawSheet, read_workbook
 EPSILON = 1e-9
 #: Solution sheets the roll reads (Signings only when the case has later offers).
 _SOLUTION_SHEETS = ("Summary", "Contracts", "Purchases", "Stock")
+#: Columns the roll reads, per table (tables per scenario-tree node, spec v2).
+_SOLUTION_COLUMNS = {
+    "Contracts": ("offer", "contracted"),
+    "Purchases": ("node", "period", "scenarios", "offer", "quantity"),
+    "Stock": ("node", "period", "scenarios", "element", "stock"),
+    "Signings": ("offer", "node", "period"),
+}
 
 
 @dataclass
@@ -160,6 +167,24 @@ def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solut
             if lower == name.lower() or re.fullmatch(rf"{name.lower()} \(\d+\)", lower)
         ]
         tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    lacking = [
+        f"{name} has no {column!r} column"
+        for name, columns in _SOLUTION_COLUMNS.items()
+        for column in columns
+        if not tables[name].empty and column not in tables[name].columns
+    ]
+    if lacking:
+        raise InputError(
+            [
+                Issue(
+                    Path(path).name,
+                    "not a solution workbook of this planner version ("
+                    + "; ".join(lacking[:4])
+                    + "): solve the input again",
+                )
+            ],
+            str(path),
+        )
     return Solution(str(path), raw.sha256, summary, tables)
 
 

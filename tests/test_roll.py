@@ -423,6 +423,15 @@ def test_a_workbook_that_is_not_a_solution_is_refused(tmp_path: Path) -> None:
         planner.roll(last, last, tmp_path / "next.xlsx")
 
 
+def test_a_solution_of_an_older_planner_is_refused(rolled: dict[str, Any], tmp_path: Path) -> None:
+    old = tmp_path / "old-solution.xlsx"
+    book = openpyxl.load_workbook(rolled["solution"])
+    book["Stock"]["C1"] = "scenario"  # v1 tables: one row per scenario, no 'scenarios'
+    book.save(old)
+    with pytest.raises(InputError, match="Stock has no 'scenarios' column"):
+        planner.roll(rolled["last"], old, tmp_path / "next.xlsx")
+
+
 def test_never_written_over_an_input(rolled: dict[str, Any]) -> None:
     for target in (rolled["last"], rolled["solution"]):
         before = target.read_bytes()
