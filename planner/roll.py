@@ -12,6 +12,14 @@ writes it atomically (formulation.md A5; spec/workbook.md "CLI additions").
 possible. Without ``scenario`` that is every scenario (``scenarios = all``);
 with it, the scenarios of the first-period node it names (the others can no
 longer happen and are dropped from the next workbook).
+
+"Contracted by the last plan": an offer already contracted in the last input
+(Contracts ``already_contracted = 1``), a ``now`` offer the plan signs
+(``contracted = 1``), or a ``later`` offer signed at the carried first-period
+node (a Signings row of that node). Later offers the plan would sign only in
+later periods are not signed yet and stay open. Orders on offers that are not
+contracted go to PreviousPlan but never to Commitments (a firm order needs a
+contract).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import math
 import re
 from collections.abc import Callable
 from copy import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +116,6 @@ class RollPlan:
     retired_activities: list[str]
     commitments: list[tuple[str, str, float]]
     previous_plan: list[tuple[str, str, float]]
-    notes: list[str] = field(default_factory=list)
     output: str = ""
 
     def describe(self) -> str:
@@ -657,10 +664,11 @@ def apply_roll(book: Any, plan: RollPlan, note: list[str]) -> None:
         _roll_disruptions(book, plan, retired)
     if plan.probabilities is not None and _exists(book, "Scenarios"):
         scenarios = _Sheet(book, "Scenarios")
-        scenarios.keep(lambda r: scenarios.get(r, "scenario") in plan.probabilities)  # type: ignore[operator]
+        kept = plan.probabilities
+        scenarios.keep(lambda r: scenarios.get(r, "scenario") in kept)
         probability = scenarios.column("probability")
         for row in scenarios.rows:
-            row[probability] = plan.probabilities[scenarios.get(row, "scenario")]
+            row[probability] = kept[scenarios.get(row, "scenario")]
         scenarios.save()
 
     for title, rows in (("Commitments", plan.commitments), ("PreviousPlan", plan.previous_plan)):
