@@ -15,6 +15,7 @@ from planner.api import Result, load, solve, validate
 from planner.data import Case, Settings
 from planner.errors import InputError, Issue, PlannerError, SolverError
 from planner.io.limits import ReaderLimits
+from planner.roll import RollPlan, roll
 from planner.sweep import SweepResult, sweep
 from planner.version import __version__
 
@@ -25,11 +26,13 @@ __all__ = [
     "PlannerError",
     "ReaderLimits",
     "Result",
+    "RollPlan",
     "Settings",
     "SolverError",
     "SweepResult",
     "__version__",
     "load",
+    "roll",
     "solve",
     "sweep",
     "validate",

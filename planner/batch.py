@@ -35,6 +35,7 @@ COLUMNS = [
     "expected_cost",
     "china_share",
     "shortfall",
+    "total_change",
     "seconds",
     "output",
     "error",
@@ -108,6 +109,7 @@ def solve_one(
     ``inputs`` are the batch's other inputs: the solution is never written over one.
     """
     import planner
+    from planner.roll import total_change
 
     started = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
@@ -133,6 +135,7 @@ def solve_one(
                     key: result.summary.get(key)
                     for key in ("expected_cost", "china_share", "shortfall")
                 },
+                total_change=total_change(result.tables.get("Changes")),  # rolled workbooks
             )
     except InputError as error:
         row.update(

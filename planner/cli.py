@@ -390,6 +390,44 @@ def batch(
 
 
 @app.command()
+def roll(
+    last_input: Annotated[
+        Path, typer.Argument(help="The input workbook last solved.", show_default=False)
+    ],
+    last_solution: Annotated[
+        Path, typer.Argument(help="Its solution workbook.", show_default=False)
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The next quarter's input workbook to write.")
+    ],
+    firm: Annotated[
+        int, typer.Option("--firm", min=0, help="Periods whose shared orders become firm.")
+    ] = 1,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario", help="The scenario that happened, where the first period branches."
+        ),
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Roll the plan forward one period: the next input workbook, with commitments.
+
+    Drops the first period and appends one; carries the stock, the contracts
+    signed, the next --firm periods' orders (Commitments) and the plan
+    (PreviousPlan). Edit it (actual stock, prices), then solve it.
+    """
+    import planner
+
+    def run() -> int:
+        plan = planner.roll(last_input, last_solution, output, firm=firm, scenario=scenario)
+        out.print(f"rolled: {plan.describe()} -> {output}", markup=False)
+        return EXIT_OK
+
+    raise typer.Exit(_guard(run, debug))
+
+
+@app.command()
 def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; 0.0.0.0 shares it (then set a token).")

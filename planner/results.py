@@ -56,6 +56,16 @@ def _node_values(var: Any, rows: int, nodes: int) -> np.ndarray:
     return values
 
 
+def _binary(var: Any) -> float:
+    """Return a binary's value; one that no row uses was not solved and keeps its lower bound.
+
+    An offer contracted before the horizon (y fixed at 1) whose capacity a
+    disruption cuts to 0 everywhere appears in no row, so the solver never sees it.
+    """
+    value = var.value if var.value is not None else var.lb
+    return float(round(value or 0.0))
+
+
 def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
     """Read the loaded solution off the model and expand it to scenarios."""
     n_nodes = len(data.nodes)
@@ -65,14 +75,14 @@ def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
 
     contract = np.zeros(len(data.offers))
     for o in model.NOW_OFFERS:
-        contract[o] = round(model.contract[o].value or 0.0)
+        contract[o] = _binary(model.contract[o])
     signed = np.zeros((len(data.offers), n_nodes))
     for (o, n), var in model.signed.items():
-        signed[o, n] = round(var.value or 0.0)
+        signed[o, n] = _binary(var)
     return Plan(
         contract=contract,
         signed=expand(signed),
-        adopt=np.array([round(model.adopt[k].value or 0.0) for k in model.ACTIVITIES], float),
+        adopt=np.array([_binary(model.adopt[k]) for k in model.ACTIVITIES], float),
         purchase=expand(_node_values(model.purchase, len(data.offers), n_nodes)),
         level=expand(_node_values(model.activity_level, len(data.activities), n_nodes)),
         stock=expand(_node_values(model.stock, len(data.elements), n_nodes)),

@@ -25,6 +25,7 @@ from typing import Any
 import planner
 from planner.errors import InputError, PlannerError
 from planner.results import COST_KEYS, expected, expected_shares
+from planner.roll import total_change
 from planner.web.charts import cost_chart, share_chart, stock_chart
 from planner.web.jobs import (
     DONE,
@@ -41,6 +42,8 @@ SOLUTION = "solution.xlsx"
 SWEEP = "sweep.xlsx"
 RESERVE = 16 << 20  # memory held back, and given back when memory runs out, to say so
 NEAR_LIMIT = 0.75  # a solver error after the process came this close to its limit: memory
+#: Rows of the Changes table shown on the page (the workbook has them all).
+MAX_CHANGES = 500
 
 
 def run_job(
@@ -185,6 +188,15 @@ def _solve(
     ]
     stock = _expected_stock(tables["Stock"], probability)
     out["stock"] = stock
+    changes = tables.get("Changes")  # a rolled workbook's plan against the previous one
+    if changes is not None and not changes.empty:
+        out["changes"] = [
+            {k: _plain(v) for k, v in record.items()}
+            for record in changes[["offer", "period", "previous", "planned", "change"]]
+            .head(MAX_CHANGES)
+            .to_dict("records")
+        ]
+        out["total_change"] = _plain(total_change(changes))
     charts = {
         "shares": lambda: share_chart(out["elements"]),
         "costs": lambda: cost_chart(out["costs"], case.settings.currency),

@@ -1,0 +1,819 @@
+"""Roll a plan forward one quarter: the next input workbook from the last input and its plan.
+
+:func:`plan_roll` is pure: from the last input (a validated :class:`Case`)
+and the tables of its solution workbook it works out what the next quarter's
+workbook holds (the period dropped and the one appended, the stock on hand,
+the contracts signed, the firm orders and the previous plan). :func:`roll`
+reads both workbooks (through the bounded reader), applies that to a copy of
+the last input made with openpyxl (formats and data validation kept) and
+writes it atomically (formulation.md A5; spec/workbook.md "CLI additions").
+
+"Shared" means: at a scenario-tree node that holds every scenario still
+possible. Without ``scenario`` that is every scenario (``scenarios = all``);
+with it, the scenarios of the first-period node it names (the others can no
+longer happen and are dropped from the next workbook).
+
+"Contracted by the last plan": an offer already contracted in the last input
+(Contracts ``already_contracted = 1``), a ``now`` offer the plan signs
+(``contracted = 1``), or a ``later`` offer signed at the carried first-period
+node (a Signings row of that node). Later offers the plan would sign only in
+later periods are not signed yet and stay open. Orders on offers that are not
+contracted go to PreviousPlan but never to Commitments (a firm order needs a
+contract).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from copy import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner.data import Case
+from planner.errors import InputError, Issue
+from planner.io.limits import ReaderLimits
+from planner.io.reader import RawSheet, read_workbook
+
+#: Quantities at or below this are no order.
+EPSILON = 1e-9
+#: Solution sheets the roll reads (Signings only when the case has later offers).
+_SOLUTION_SHEETS = ("Summary", "Contracts", "Purchases", "Stock")
+#: Columns the roll reads, per table (tables per scenario-tree node, spec v2).
+_SOLUTION_COLUMNS = {
+    "Contracts": ("offer", "contracted"),
+    "Purchases": ("node", "period", "scenarios", "offer", "quantity"),
+    "Stock": ("node", "period", "scenarios", "element", "stock"),
+    "Signings": ("offer", "node", "period"),
+}
+
+
+@dataclass
+class Solution:
+    """The tables of a solution workbook that a roll needs.
+
+    Attributes
+    ----------
+    path, sha256
+        The file read and its SHA-256.
+    summary
+        Summary key -> (value, Excel row of the value).
+    tables
+        ``Contracts``, ``Purchases``, ``Stock`` and ``Signings`` (empty
+        when absent) as DataFrames with lower-case column names.
+    """
+
+    path: str
+    sha256: str
+    summary: dict[str, tuple[Any, int]]
+    tables: dict[str, pd.DataFrame]
+
+
+@dataclass
+class RollPlan:
+    """What the next quarter's workbook changes against the last one.
+
+    Attributes
+    ----------
+    dropped, first, appended, source
+        The period dropped, the new first period, the period appended and the
+        period whose days and demand it copies.
+    node, scenarios
+        The first-period node of the last plan whose stock is carried, and
+        the scenarios still possible (every scenario when it is shared).
+    probabilities
+        New probability per scenario kept, or ``None`` when every scenario is kept.
+    initial_stock
+        Element -> stock at the end of the dropped period.
+    contracted
+        Offers marked ``contracted = yes``.
+    delivers_from
+        Offer -> first period it can deliver, for contracts whose lead time
+        has not yet elapsed.
+    retired_offers, retired_activities
+        Offers and activities whose window ended with the dropped period.
+    commitments, previous_plan
+        ``(offer, period, quantity)`` rows of the Commitments and PreviousPlan sheets.
+    output
+        Where the workbook was written (set by :func:`roll`).
+    """
+
+    dropped: str
+    first: str
+    appended: str
+    source: str
+    node: int
+    scenarios: list[str]
+    probabilities: dict[str, float] | None
+    initial_stock: dict[str, float]
+    contracted: list[str]
+    delivers_from: dict[str, str]
+    retired_offers: list[str]
+    retired_activities: list[str]
+    commitments: list[tuple[str, str, float]]
+    previous_plan: list[tuple[str, str, float]]
+    output: str = ""
+
+    def describe(self) -> str:
+        """One line saying what was rolled."""
+        orders = sum(1 for *_, q in self.previous_plan if q > EPSILON)
+        return (
+            f"dropped {self.dropped}, appended {self.appended} (days and demand of "
+            f"{self.source}); stock of node {self.node}; {len(self.contracted)} contracts, "
+            f"{len(self.commitments)} firm orders, {orders} previous orders"
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _frame(sheet: RawSheet) -> pd.DataFrame:
+    names = {column: str(value).strip().lower() for column, value in sheet.header}
+    rows = [
+        {names[c]: cell.value for c, cell in cells.items() if c in names} for _, cells in sheet.rows
+    ]
+    return pd.DataFrame(rows, columns=list(names.values()))
+
+
+def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solution:
+    """Read the sheets of a solution workbook that a roll needs.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read, is beyond the reader's limits, or is
+        not a planner solution workbook with a plan.
+    """
+    raw = read_workbook(path, limits)
+    titles = {title.lower(): title for title in raw.sheets}
+    missing = [name for name in _SOLUTION_SHEETS if name.lower() not in titles]
+    if missing:
+        raise InputError(
+            [
+                Issue(
+                    Path(path).name,
+                    f"not a planner solution workbook (no {', '.join(missing)} sheet)",
+                )
+            ],
+            str(path),
+        )
+    summary: dict[str, tuple[Any, int]] = {}
+    for row, cells in raw.sheets[titles["summary"]].rows:
+        key = cells.get(1)
+        if key is not None:
+            summary[str(key.value).strip()] = (cells[2].value if 2 in cells else None, row)
+    tables: dict[str, pd.DataFrame] = {}
+    for name in ("Contracts", "Purchases", "Stock", "Signings"):
+        parts = [
+            _frame(raw.sheets[title])
+            for lower, title in titles.items()
+            if lower == name.lower() or re.fullmatch(rf"{name.lower()} \(\d+\)", lower)
+        ]
+        tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    lacking = [
+        f"{name} has no {column!r} column"
+        for name, columns in _SOLUTION_COLUMNS.items()
+        for column in columns
+        if not tables[name].empty and column not in tables[name].columns
+    ]
+    if lacking:
+        raise InputError(
+            [
+                Issue(
+                    Path(path).name,
+                    "not a solution workbook of this planner version ("
+                    + "; ".join(lacking[:4])
+                    + "): solve the input again",
+                )
+            ],
+            str(path),
+        )
+    return Solution(str(path), raw.sha256, summary, tables)
+
+
+# --------------------------------------------------------------------------- the pure roll
+
+
+def next_period_id(periods: list[str]) -> str:
+    """Name the period after the last: ``2028Q4`` -> ``2029Q1``, ``2026-12`` -> ``2027-01``.
+
+    Other ids ending in a number count on (``P12`` -> ``P13``); anything else
+    gets ``+1``. The id never repeats one of ``periods``.
+    """
+    last = periods[-1]
+    if match := re.fullmatch(r"(\d{4})(\s*-?\s*Q)([1-4])", last, re.IGNORECASE):
+        year, quarter = int(match[1]), int(match[3])
+        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+        candidate = f"{year}{match[2]}{quarter}"
+    elif match := re.fullmatch(r"(\d{4})-(\d{2})", last):
+        year, month = int(match[1]), int(match[2])
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        candidate = f"{year}-{month:02d}"
+    elif match := re.fullmatch(r"(.*?)(\d+)", last):
+        candidate = f"{match[1]}{int(match[2]) + 1:0{len(match[2])}d}"
+    else:
+        candidate = f"{last}+1"
+    while candidate in periods:
+        candidate += "+1"
+    return candidate
+
+
+def _node_scenarios(value: Any, everyone: list[str]) -> list[str]:
+    text = "" if value is None else str(value)
+    return list(everyone) if text == "all" else text.split("|")
+
+
+def _id(value: Any) -> str:
+    """Return an id cell as text: ``2026`` not ``2026.0``; blank -> ``""``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def check_pair(case: Case, solution: Solution) -> list[Issue]:
+    """Tell whether ``solution`` was solved from the input ``case`` (same file, offers, periods)."""
+    name = Path(solution.path).name
+    issues: list[Issue] = []
+    status = _id(solution.summary.get("status", (None, 0))[0])
+    stock = solution.tables["Stock"]
+    if stock.empty or "stock" not in stock.columns:
+        issues.append(
+            Issue(f"{name}!Stock", f"the solution has no plan (status {status or 'unknown'})")
+        )
+        return issues
+    offers = {_id(o) for o in solution.tables["Contracts"].get("offer", [])}
+    known = {str(o) for o in case.offers.index}
+    if offers != known:
+        extra, lacking = sorted(offers - known), sorted(known - offers)
+        issues.append(
+            Issue(
+                f"{name}!Contracts",
+                "the solution's offers are not the input's: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"only in the solution: {', '.join(extra[:10])}" if extra else "",
+                        f"only in the input: {', '.join(lacking[:10])}" if lacking else "",
+                    )
+                    if part
+                ),
+            )
+        )
+    periods = list(dict.fromkeys(_id(p) for p in stock["period"]))
+    if periods != case.period_ids:
+        issues.append(
+            Issue(
+                f"{name}!Stock",
+                f"the solution's periods ({_listed(periods)}) are not the input's "
+                f"({_listed(case.period_ids)})",
+            )
+        )
+    sha, row = solution.summary.get("input_sha256", (None, 0))
+    if _id(sha) != case.source.sha256:
+        where = f"{name}!Summary!B{row}" if row else f"{name}!Summary"
+        issues.append(
+            Issue(
+                where,
+                f"the solution was solved from another input "
+                f"(SHA-256 {_id(sha)[:12] or 'none'}...), "
+                f"not from {Path(case.source.path).name} (SHA-256 {case.source.sha256[:12]}...): "
+                "roll the input together with its own solution",
+            )
+        )
+    return issues
+
+
+def _listed(ids: list[str]) -> str:
+    return ", ".join(ids[:6]) + (", ..." if len(ids) > 6 else "")
+
+
+def _scenario_ids(case: Case) -> list[str]:
+    return [str(s) for s in case.scenarios.index] or ["base"]
+
+
+def _first_node(
+    case: Case, solution: Solution, scenario: str | None
+) -> tuple[int, list[str], pd.DataFrame]:
+    """Pick the first-period node that happened: the only one, or the one holding ``scenario``."""
+    everyone = _scenario_ids(case)
+    stock = solution.tables["Stock"]
+    first = stock[stock["period"].map(_id) == case.period_ids[0]]
+    nodes = {
+        int(n): _node_scenarios(s, everyone)
+        for n, s in zip(first["node"], first["scenarios"], strict=True)
+    }
+    choices = "; ".join(" | ".join(members) for members in nodes.values())
+    if scenario is not None and scenario not in everyone:
+        raise InputError(
+            [
+                Issue(
+                    "--scenario",
+                    f"{scenario!r} is not a scenario of the plan; choose one of: {choices}",
+                )
+            ]
+        )
+    if len(nodes) > 1 and scenario is None:
+        raise InputError(
+            [
+                Issue(
+                    "--scenario",
+                    f"the last plan branches in {case.period_ids[0]} ({len(nodes)} nodes): "
+                    f"name the scenario that happened with --scenario, one of: {choices}",
+                )
+            ]
+        )
+    node = next(n for n, members in nodes.items() if scenario is None or scenario in members)
+    return node, nodes[node], first[first["node"].astype(int) == node]
+
+
+def _capacity(case: Case, offer: str, period: str) -> float:
+    """Return an offer's capacity in a period before disruptions (OfferPeriods wins)."""
+    overrides = case.offer_periods
+    chosen = overrides[(overrides["offer"] == offer) & (overrides["period"] == period)]
+    values = [_number(v) for v in chosen.get("capacity", pd.Series(dtype=float)).dropna()]
+    capacity = values[0] if values else _number(case.offers.at[offer, "capacity"])
+    return capacity if math.isfinite(capacity) else math.inf
+
+
+def plan_roll(
+    case: Case, solution: Solution, firm: int = 1, scenario: str | None = None
+) -> RollPlan:
+    """Work out the next quarter's workbook from the last input and its plan.
+
+    Parameters
+    ----------
+    case
+        The last input, validated.
+    solution
+        The tables of its solution workbook (:func:`read_solution`).
+    firm
+        How many periods after the dropped one become firm orders (Commitments).
+    scenario
+        The scenario that happened, where the first period has several nodes.
+
+    Raises
+    ------
+    InputError
+        When the solution does not belong to the input, or ``scenario`` is
+        needed and missing or unknown.
+    """
+    issues = check_pair(case, solution)
+    if issues:
+        raise InputError(issues, solution.path)
+    if firm < 0:
+        raise InputError([Issue("--firm", f"must be a whole number >= 0, got {firm}")])
+    periods = case.period_ids
+    node, kept, stock = _first_node(case, solution, scenario)
+    everyone = _scenario_ids(case)
+    probabilities = None
+    if len(kept) < len(everyone):
+        weights = case.scenarios["probability"].astype(float)
+        total = float(weights.loc[kept].sum())
+        probabilities = {s: float(weights.loc[s]) / total for s in kept}
+    dropped = periods[0]
+    appended = next_period_id(periods)
+    new_periods = [*periods[1:], appended]
+    retired_offers = _retired(case.offers, dropped)
+    retired_activities = _retired(case.activities, dropped)
+    contracted = _contracted(solution, node, dropped) - set(retired_offers)
+    orders, shared_periods = _shared_orders(case, solution, kept)
+    live = [str(o) for o in case.offers.index if str(o) not in retired_offers]
+    previous = [(o, p, orders.get((o, p), 0.0)) for o in live for p in shared_periods]
+    return RollPlan(
+        dropped=dropped,
+        first=new_periods[0],
+        appended=appended,
+        source=periods[len(periods) - 4] if len(periods) >= 4 else periods[-1],
+        node=node,
+        scenarios=kept,
+        probabilities=probabilities,
+        initial_stock=_initial_stock(case, stock),
+        contracted=sorted(contracted),
+        delivers_from=_delivers_from(case, contracted, new_periods),
+        retired_offers=retired_offers,
+        retired_activities=retired_activities,
+        commitments=_commitments(case, orders, contracted, set(periods[1 : 1 + firm])),
+        previous_plan=previous,
+    )
+
+
+def _retired(table: pd.DataFrame, dropped: str) -> list[str]:
+    """Ids whose window ended with the dropped period."""
+    last = table.get("last_period", pd.Series(dtype=object))
+    return sorted(str(i) for i, period in last.items() if _id(period) == dropped)
+
+
+def _initial_stock(case: Case, stock: pd.DataFrame) -> dict[str, float]:
+    """Stock at the end of the dropped period, within storage capacity."""
+    initial = {
+        _id(e): max(float(s), 0.0) for e, s in zip(stock["element"], stock["stock"], strict=True)
+    }
+    for element, capacity in case.elements.get("storage_capacity", pd.Series(dtype=float)).items():
+        if str(element) in initial and math.isfinite(float(capacity)):
+            initial[str(element)] = min(initial[str(element)], float(capacity))
+    return initial
+
+
+def _contracted(solution: Solution, node: int, dropped: str) -> set[str]:
+    """Offers contracted now: before the last horizon, signed now, or later at the node."""
+    contracts = solution.tables["Contracts"]
+    contracted = {
+        _id(o)
+        for o, already, signed, signing in zip(
+            contracts["offer"],
+            contracts.get("already_contracted", [0] * len(contracts)),
+            contracts["contracted"],
+            contracts.get("signing", ["now"] * len(contracts)),
+            strict=True,
+        )
+        if _number(already) > 0.5 or (_number(signed) > 0.5 and _id(signing) != "later")
+    }
+    signings = solution.tables["Signings"]
+    if not signings.empty:
+        at_node = signings[
+            (signings["period"].map(_id) == dropped) & (signings["node"].astype(int) == node)
+        ]
+        contracted |= {_id(o) for o in at_node["offer"]}
+    return contracted
+
+
+def _delivers_from(case: Case, contracted: set[str], new_periods: list[str]) -> dict[str, str]:
+    """First delivery of contracts signed in the dropped period whose lead time still runs."""
+    position = {p: t for t, p in enumerate(case.period_ids)}
+    delivers_from: dict[str, str] = {}
+    for offer in sorted(contracted):
+        record = case.offers.loc[offer]
+        if str(record.get("contracted", "no")) == "yes":
+            continue  # signed before the last horizon: its lead time has elapsed
+        lead = int(_number(record.get("lead_time", 0)))  # signed in the dropped period
+        opens = position.get(_id(record.get("first_period")), 0)
+        if lead >= 2 and lead > opens:
+            delivers_from[offer] = new_periods[min(lead - 1, len(new_periods) - 1)]
+    return delivers_from
+
+
+def _shared_orders(
+    case: Case, solution: Solution, kept: list[str]
+) -> tuple[dict[tuple[str, str], float], list[str]]:
+    """Orders at nodes holding every scenario kept, after the dropped period; and those periods."""
+    everyone = _scenario_ids(case)
+    position = {p: t for t, p in enumerate(case.period_ids)}
+    dropped = case.period_ids[0]
+
+    def shared(scenarios: Any) -> bool:
+        return set(kept) <= set(_node_scenarios(scenarios, everyone))
+
+    purchases = solution.tables["Purchases"]
+    orders: dict[tuple[str, str], float] = {}
+    for offer, period, scenarios, quantity in zip(
+        purchases.get("offer", []),
+        purchases.get("period", []),
+        purchases.get("scenarios", []),
+        purchases.get("quantity", []),
+        strict=True,
+    ):
+        p = _id(period)
+        if p in position and p != dropped and shared(scenarios) and _number(quantity) > EPSILON:
+            orders[(_id(offer), p)] = orders.get((_id(offer), p), 0.0) + _number(quantity)
+    stock = solution.tables["Stock"]
+    periods = {
+        _id(p)
+        for p, scenarios in zip(stock["period"], stock["scenarios"], strict=True)
+        if shared(scenarios) and _id(p) != dropped
+    }
+    return orders, sorted(periods, key=position.__getitem__)
+
+
+def _commitments(
+    case: Case, orders: dict[tuple[str, str], float], contracted: set[str], firm: set[str]
+) -> list[tuple[str, str, float]]:
+    """Shared orders of the firm periods on contracted offers, and the earlier firm orders.
+
+    A firm order placed earlier stays placed; the plan honoured it, so its
+    order is not less unless a disruption cut it: the larger is kept. Each
+    is capped at the offer's capacity there.
+    """
+    position = {p: t for t, p in enumerate(case.period_ids)}
+    firm_orders: dict[tuple[str, str], float] = {}
+    table = case.commitments
+    for offer, period, quantity in zip(
+        table["offer"], table["period"], table["quantity"], strict=True
+    ):
+        key = (_id(offer), _id(period))
+        if position.get(key[1], 0) > 0 and key[0] in contracted:
+            firm_orders[key] = max(firm_orders.get(key, 0.0), _number(quantity))
+    for (offer, period), quantity in orders.items():
+        if period in firm and offer in contracted:
+            firm_orders[(offer, period)] = max(firm_orders.get((offer, period), 0.0), quantity)
+    ordered = sorted(firm_orders.items(), key=lambda item: (position[item[0][1]], item[0][0]))
+    return [(o, p, min(q, _capacity(case, o, p))) for (o, p), q in ordered]
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(number) else number
+
+
+def total_change(changes: pd.DataFrame | None) -> float | None:
+    """Sum of |change| of a Changes table (``None`` when there is no previous plan)."""
+    if changes is None or changes.empty or "change" not in changes.columns:
+        return None
+    numbers = pd.to_numeric(changes["change"], errors="coerce").dropna()
+    return float(numbers.abs().sum())
+
+
+# --------------------------------------------------------------------------- the workbook
+
+
+class _Sheet:
+    """A worksheet of the input as a header and rows of values, written back in place."""
+
+    def __init__(self, book: Any, title: str, header: list[str] | None = None) -> None:
+        values = getattr(book, "cached_values", None)  # the same workbook read data_only
+        match = next((t for t in book.sheetnames if t.strip().lower() == title.lower()), None)
+        if match is None:
+            self.sheet = book.create_sheet(title)
+            for column, name in enumerate(header or [], start=1):
+                self.sheet.cell(1, column, name)
+        else:
+            self.sheet = book[match]
+        self.columns = {
+            str(cell.value).strip().lower(): cell.column
+            for cell in self.sheet[1]
+            if cell.value is not None
+        }
+        # every column that holds something, headed or not, moves with its row
+        self.width = min(max(max(self.columns.values(), default=0), self.sheet.max_column), 256)
+        self.original = self.sheet.max_row
+        # rows move, so a formula would point at the wrong cells: take its cached value
+        source = values[match] if values is not None and match is not None else self.sheet
+        self.rows: list[list[Any]] = [
+            list(row)
+            for row in source.iter_rows(min_row=2, max_col=max(self.width, 1), values_only=True)
+            if any(v is not None and str(v).strip() for v in row)
+        ]
+
+    def column(self, name: str) -> int:
+        """0-based index of column ``name`` (added at the right when missing)."""
+        if name not in self.columns:
+            self.width += 1
+            self.columns[name] = self.width
+            self.sheet.cell(1, self.width, name)
+            if self.width > 1:
+                self.sheet.cell(1, self.width)._style = copy(
+                    self.sheet.cell(1, self.width - 1)._style
+                )
+            for row in self.rows:
+                row.append(None)
+        return self.columns[name] - 1
+
+    def get(self, row: list[Any], name: str) -> str:
+        return _id(row[self.columns[name] - 1]) if name in self.columns else ""
+
+    def keep(self, test: Callable[[list[Any]], bool]) -> None:
+        self.rows = [row for row in self.rows if test(row)]
+
+    def new_row(self, values: dict[str, Any]) -> list[Any]:
+        row: list[Any] = [None] * self.width
+        for name, value in values.items():
+            index = self.column(name)
+            while len(row) <= index:
+                row.append(None)
+            row[index] = value
+        return row
+
+    def save(self) -> None:
+        """Write the rows back from row 2; styles of new rows follow the last data row."""
+        last_styled = max(self.original, 1)
+        for offset, values in enumerate(self.rows):
+            number = offset + 2
+            for column in range(1, self.width + 1):
+                cell = self.sheet.cell(number, column)
+                if number > last_styled and last_styled >= 2:
+                    cell._style = copy(self.sheet.cell(last_styled, column)._style)
+                cell.value = values[column - 1] if column - 1 < len(values) else None
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"  # text stays text, never a formula
+        for number in range(len(self.rows) + 2, self.original + 1):
+            for column in range(1, self.width + 1):
+                self.sheet.cell(number, column).value = None
+
+
+def apply_roll(book: Any, plan: RollPlan, note: list[str]) -> None:
+    """Edit an openpyxl workbook of the last input into the next quarter's.
+
+    ``book.cached_values``, when set, is the same file read with
+    ``data_only=True``: in the sheets whose rows the roll moves, a formula
+    becomes its cached value (its references would point at other rows).
+    """
+    dropped, first = plan.dropped, plan.first
+
+    periods = _Sheet(book, "Periods")
+    source_row = next(r for r in periods.rows if periods.get(r, "period") == plan.source)
+    appended = list(source_row)
+    appended[periods.column("period")] = plan.appended
+    periods.keep(lambda r: periods.get(r, "period") != dropped)
+    periods.rows.append(appended)
+    periods.save()
+
+    demand = _Sheet(book, "Demand")
+    copies = [list(r) for r in demand.rows if demand.get(r, "period") == plan.source]
+    for row in copies:
+        row[demand.column("period")] = plan.appended
+    demand.keep(lambda r: demand.get(r, "period") != dropped)
+    demand.rows += copies
+    demand.save()
+
+    elements = _Sheet(book, "Elements")
+    stock = elements.column("initial_stock")
+    for row in elements.rows:
+        row[stock] = plan.initial_stock.get(elements.get(row, "element"), 0.0)
+    elements.save()
+
+    _roll_windows(book, "Offers", "offer", plan.retired_offers, dropped, first, plan)
+    _roll_windows(book, "Activities", "activity", plan.retired_activities, dropped, first, plan)
+    retired = {"offer": set(plan.retired_offers), "activity": set(plan.retired_activities)}
+    for title, column, kind in (
+        ("OfferPeriods", "offer", "offer"),
+        ("OfferContents", "offer", "offer"),
+        ("ActivityYields", "activity", "activity"),
+    ):
+        if _exists(book, title):
+            sheet = _Sheet(book, title)
+            gone = retired[kind]
+            sheet.rows = [
+                r
+                for r in sheet.rows
+                if sheet.get(r, column) not in gone and sheet.get(r, "period") != dropped
+            ]
+            sheet.save()
+    if _exists(book, "Policies"):
+        policies = _Sheet(book, "Policies")
+        policies.keep(lambda r: policies.get(r, "period") != dropped)
+        policies.save()
+    if _exists(book, "Disruptions"):
+        _roll_disruptions(book, plan, retired)
+    if plan.probabilities is not None and _exists(book, "Scenarios"):
+        scenarios = _Sheet(book, "Scenarios")
+        kept = plan.probabilities
+        scenarios.keep(lambda r: scenarios.get(r, "scenario") in kept)
+        probability = scenarios.column("probability")
+        for row in scenarios.rows:
+            row[probability] = kept[scenarios.get(row, "scenario")]
+        scenarios.save()
+
+    for title, rows in (("Commitments", plan.commitments), ("PreviousPlan", plan.previous_plan)):
+        if not rows and not _exists(book, title):
+            continue
+        sheet = _Sheet(book, title, ["offer", "period", "quantity"])
+        sheet.rows = [sheet.new_row({"offer": o, "period": p, "quantity": q}) for o, p, q in rows]
+        sheet.save()
+
+    notes = _Sheet(book, "Notes", ["topic", "value", "source or reasoning"])
+    names = list(notes.columns)
+    notes.rows.append(notes.new_row(dict(zip(names, note, strict=False))))
+    notes.save()
+
+
+def _exists(book: Any, title: str) -> bool:
+    return any(t.strip().lower() == title.lower() for t in book.sheetnames)
+
+
+def _roll_windows(
+    book: Any, title: str, key: str, retired: list[str], dropped: str, first: str, plan: RollPlan
+) -> None:
+    """Offers/Activities: drop those whose window ended; a window opening in the past opens now."""
+    if not _exists(book, title):
+        return
+    sheet = _Sheet(book, title)
+    sheet.keep(lambda r: sheet.get(r, key) not in retired)
+    opens = sheet.column("first_period") if "first_period" in sheet.columns else None
+    if key == "offer":
+        contracted = sheet.column("contracted")
+    for row in sheet.rows:
+        ident = sheet.get(row, key)
+        if opens is not None and sheet.get(row, "first_period") == dropped:
+            row[opens] = first
+        if key == "offer":
+            if ident in plan.delivers_from:
+                row[sheet.column("first_period")] = plan.delivers_from[ident]
+            if ident in plan.contracted:
+                row[contracted] = "yes"
+    sheet.save()
+
+
+def _roll_disruptions(book: Any, plan: RollPlan, retired: dict[str, set[str]]) -> None:
+    """Drop rows entirely in the past or of scenarios ruled out; a row under way starts now."""
+    sheet = _Sheet(book, "Disruptions")
+    kept = set(plan.scenarios)
+
+    def stays(row: list[Any]) -> bool:
+        kind = sheet.get(row, "target_type").lower()
+        return (
+            sheet.get(row, "last_period") != plan.dropped
+            and sheet.get(row, "scenario") in kept
+            and not (kind in retired and sheet.get(row, "target") in retired[kind])
+        )
+
+    sheet.keep(stays)
+    if "first_period" in sheet.columns:
+        opens = sheet.column("first_period")
+        for row in sheet.rows:
+            if sheet.get(row, "first_period") == plan.dropped:
+                row[opens] = plan.first
+    sheet.save()
+
+
+# --------------------------------------------------------------------------- I/O
+
+
+def roll(
+    last_input: str | Path,
+    last_solution: str | Path,
+    output: str | Path,
+    firm: int = 1,
+    scenario: str | None = None,
+    limits: ReaderLimits | None = None,
+) -> RollPlan:
+    """Write the next quarter's input workbook from the last input and its solution.
+
+    Parameters
+    ----------
+    last_input, last_solution
+        The workbook last solved and the solution workbook ``planner solve`` wrote for it.
+    output
+        The next input workbook (``.xlsx``); never one of the two read.
+    firm
+        Periods after the dropped one whose shared orders become Commitments.
+    scenario
+        The scenario that happened, needed where the first period has several nodes.
+
+    Returns
+    -------
+    RollPlan
+        What was rolled; ``output`` names the workbook written.
+
+    Raises
+    ------
+    InputError
+        When either workbook is invalid, they do not belong together, or
+        ``scenario`` is needed; also when the rolled workbook would not be
+        valid. Nothing is written.
+    OutputError
+        When ``output`` is one of the inputs or cannot be written.
+    """
+    import openpyxl
+
+    import planner
+    from planner.io.writer import check_target, save_atomically
+
+    last_input, last_solution, output = Path(last_input), Path(last_solution), Path(output)
+    check_target(output, str(last_input))
+    check_target(output, str(last_solution))
+    case = planner.load(last_input, limits)
+    solution = read_solution(last_solution, limits)
+    plan = plan_roll(case, solution, firm, scenario)
+    note = [
+        f"Rolled {plan.dropped} -> {plan.appended}",
+        f"{plan.describe()}; "
+        + (
+            f"scenarios kept: {', '.join(plan.scenarios)}; "
+            if plan.probabilities is not None
+            else ""
+        )
+        + f"firm periods: {firm}",
+        f"planner roll {planner.__version__} from {last_input.name} (SHA-256 "
+        f"{case.source.sha256}) and {last_solution.name} (SHA-256 {solution.sha256})",
+    ]
+    try:
+        book = openpyxl.load_workbook(last_input, keep_links=False)
+        book.cached_values = openpyxl.load_workbook(last_input, data_only=True, keep_links=False)
+    except Exception as error:  # the bounded reader accepted it; openpyxl should too
+        raise InputError([Issue(last_input.name, f"cannot open for editing: {error}")]) from None
+    apply_roll(book, plan, note)
+
+    def write(temporary: str) -> None:
+        book.save(temporary)
+        try:
+            planner.load(temporary, limits)
+        except InputError as error:
+            raise InputError(
+                [
+                    Issue(i.where, f"the rolled workbook would be invalid: {i.message}")
+                    for i in error.issues
+                ],
+                str(output),
+            ) from None
+
+    save_atomically(write, output, list(book.sheetnames))
+    plan.output = str(output)
+    return plan
