@@ -608,7 +608,7 @@ def test_the_job_page_shows_the_changes_table_escaped(
     from planner.web import app as web
     from planner.web.worker import _solve
 
-    out = _solve(planner.load(rolled["next"]), tmp_path, 60.0)
+    out = _solve(planner.load(rolled["next"]), tmp_path, 60.0, None)
     assert [(c["offer"], c["period"]) for c in out["changes"]][:2] == [
         ("Nd-A", "2026Q2"),
         ("Nd-A", "2026Q3"),
