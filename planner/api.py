@@ -428,7 +428,7 @@ def _tables(
         tables["Signings"] = signings
     if data.previous_offers.any():
         tables["Changes"] = changes_table(plan, data)
-    orders = orders_table(tables["Purchases"], tables["Contracts"], signings)
+    orders = orders_table(tables["Purchases"], tables["Contracts"], signings, data.periods[0])
     tables = {"Orders": orders, **tables}  # second in the workbook, after Summary
     expected_cost = fixed + float(probability @ scenario_cost)
     tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
@@ -438,7 +438,7 @@ def _tables(
         **expected,
         "china_share": float(china_share[0]),
         "shortfall": shortage_expected,
-        **_headroom(shares, data.china_basis),
+        **_headroom(shares),
         **{
             f"shortfall_{element}": float(value)
             for element, value in zip(
@@ -456,16 +456,18 @@ def _tables(
     return tables, figures
 
 
-def _headroom(shares: pd.DataFrame, basis: str) -> dict[str, Any]:
-    """Return the China cap with the least headroom, period by period (Summary's figures)."""
-    caps = china_against_caps(shares, basis)
+def _headroom(shares: pd.DataFrame) -> dict[str, Any]:
+    """Return the China cap with the least headroom, on any basis, period by period."""
+    caps = china_against_caps(shares)
     if caps.empty:
         return {"china_cap_tightest": None}
     tightest = caps.iloc[int(np.argmin(caps["headroom"].to_numpy()))]
     return {
         "china_cap_tightest": float(tightest["china_cap"]),
         "china_share_at_tightest": float(tightest["highest"]),
-        "china_tightest_where": f"{tightest['element']}, {tightest['period']}",
+        "china_tightest_where": (
+            f"{tightest['element']}, {tightest['period']}, basis {tightest['basis']}"
+        ),
         "china_headroom": float(tightest["headroom"]),
         "china_cap_breaches": int(caps["breach"].sum()),
     }

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy.optimize import linprog
 
 from planner.data import Case
 from planner.errors import Issue
 from planner.locate import Locator, is_blank, records
-from planner.model.parameters import BASIS_POLICIES, DOMESTIC, offer_countries
+from planner.model.parameters import BASIS_POLICIES, CHINA_GROUP, DOMESTIC, offer_countries
 
 #: Fractions of one offer may sum to 1 plus this (rounding in the workbook).
 FRACTION_TOLERANCE = 1e-9
@@ -155,26 +157,35 @@ def check_policy_bases(case: Case) -> list[Issue]:
 
 
 def _country_cap_reach(case: Case, where: Locator, label: Any, record: pd.Series) -> list[Issue]:
-    """Warn when a country cap is below 1 / (groups that can supply) and nothing is exempt."""
+    """Warn when a country cap leaves no mix of suppliers that meets it: it forces shortage.
+
+    Per element (or, for TOTAL, the pooled suppliers of every element): is
+    there a split of supply over the offers and recyclers that can supply it
+    with every country group at or below the cap? On one basis that is
+    1 / (groups that can supply) unless exempt supply exists; on ``any`` an
+    offer counts for each of its groups, so a small linear program decides.
+    """
     value = float(record["value"])
     basis = record["basis"] if isinstance(record["basis"], str) and record["basis"] else None
     basis = basis or case.settings.china_basis
     element = record["element"]
-    targets = (
-        [element]
-        if isinstance(element, str) and element and element != "TOTAL"
-        else list(case.elements.index)
-    )
+    if element == "TOTAL":
+        targets: list[tuple[str, list[Any]]] = [("TOTAL", list(case.elements.index))]
+    elif isinstance(element, str) and element:
+        targets = [(element, [element])]
+    else:
+        targets = [(e, [e]) for e in case.elements.index]
     issues: list[Issue] = []
-    for target in targets:
-        groups, exempt = _groups_supplying(case, target, basis)
-        if exempt or not groups or value >= 1 / len(groups) - 1e-12:
+    for name, elements in targets:
+        memberships = _suppliers(case, elements, basis)
+        if not memberships or _cap_can_hold(memberships, value):
             continue
+        groups = sorted(set().union(*memberships))
         issues.append(
             Issue(
                 where.cell("Policies", "value", label),
-                f"country_share_max {value:g} is below 1/{len(groups)} for {target} "
-                f"({len(groups)} country groups can supply it on basis {basis}, none exempt): "
+                f"country_share_max {value:g} cannot hold for {name} on basis {basis} "
+                f"(its suppliers count for {', '.join(groups)}, none exempt enough): "
                 "it forces shortage",
                 "warning",
             )
@@ -182,11 +193,29 @@ def _country_cap_reach(case: Case, where: Locator, label: Any, record: pd.Series
     return issues
 
 
-def _groups_supplying(case: Case, element: Any, basis: str) -> tuple[set[str], bool]:
-    """Country groups that can supply ``element`` on ``basis``, and whether exempt supply can."""
+def _cap_can_hold(memberships: list[frozenset[str]], value: float) -> bool:
+    """Whether supply can be split over suppliers so that no group exceeds ``value``."""
+    if any(not groups for groups in memberships):
+        return True  # exempt supply can take any share
+    groups = sorted(set().union(*memberships))
+    a_ub = np.array([[1.0 if g in m else 0.0 for m in memberships] for g in groups])
+    outcome = linprog(
+        np.zeros(len(memberships)),
+        A_ub=a_ub,
+        b_ub=np.full(len(groups), value + 1e-12),
+        A_eq=np.ones((1, len(memberships))),
+        b_eq=[1.0],
+        bounds=(0, None),
+        method="highs",
+    )
+    return bool(outcome.status == 0)
+
+
+def _suppliers(case: Case, elements: list[Any], basis: str) -> list[frozenset[str]]:
+    """Return the country groups each supplier of ``elements`` counts for on ``basis`` (A6)."""
     offers = case.offers[~case.offers.index.duplicated()]
-    carriers = set(offers.index[offers["element"] == element])
-    carriers |= set(case.offer_contents.loc[case.offer_contents["element"] == element, "offer"])
+    carriers = set(offers.index[offers["element"].isin(elements)])
+    carriers |= set(case.offer_contents.loc[case.offer_contents["element"].isin(elements), "offer"])
     countries = offer_countries(offers)
     columns = {
         "shipment": ["country"],
@@ -195,27 +224,25 @@ def _groups_supplying(case: Case, element: Any, basis: str) -> tuple[set[str], b
     }.get(basis, ["country", "mine_country", "refine_country"])
     china = set(case.settings.china_codes)
     exempt_codes = set(case.settings.home_codes) | {DOMESTIC}
-    groups: set[str] = set()
-    exempt = False
-    for offer in carriers:
-        if offer not in offers.index:
-            continue
-        codes = {str(countries[column][offer]) for column in columns}
-        named = {"China" if code in china else code for code in codes - exempt_codes}
-        groups |= named
-        exempt |= not named
+
+    def group(code: str) -> str | None:
+        if code in exempt_codes:
+            return None
+        return CHINA_GROUP if code in china else code
+
+    memberships = []
+    for offer in sorted(carriers & set(offers.index)):
+        named = {group(str(countries[column][offer])) for column in columns}
+        memberships.append(frozenset(g for g in named if g is not None))
     recycling = case.activities[case.activities["kind"] == "recycling"]
     recyclers = set(
-        case.activity_yields.loc[case.activity_yields["element"] == element, "activity"]
+        case.activity_yields.loc[case.activity_yields["element"].isin(elements), "activity"]
     )
     for activity, country in recycling["country"].items():
         if activity in recyclers:
-            code = country if isinstance(country, str) and country else DOMESTIC
-            if code in exempt_codes:
-                exempt = True
-            else:
-                groups.add("China" if code in china else code)
-    return groups, exempt
+            code = group(country if isinstance(country, str) and country else DOMESTIC)
+            memberships.append(frozenset([code]) if code is not None else frozenset())
+    return memberships
 
 
 def check_commitments(case: Case) -> list[Issue]:

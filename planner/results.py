@@ -263,9 +263,7 @@ def signings_table(plan: Plan, data: ModelData) -> pd.DataFrame:
                         "period": data.periods[node.period],
                         "scenarios": node_scenarios(data, node.id),
                         "probability": node.probability,
-                        "first_delivery": data.periods[node.period + int(data.offer_lead[o])]
-                        if node.period + int(data.offer_lead[o]) < len(data.periods)
-                        else "",
+                        "first_delivery": _first_delivery(data, int(o), node.period),
                         "fixed_cost": float(data.offer_fixed_cost[o]),
                     }
                 )
@@ -280,6 +278,14 @@ def signings_table(plan: Plan, data: ModelData) -> pd.DataFrame:
         "fixed_cost",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _first_delivery(data: ModelData, o: int, signed_at: int) -> str:
+    """Return the first period a signature at ``signed_at`` lets offer o deliver ("" if none)."""
+    window = np.flatnonzero(data.offer_window[o])
+    start = signed_at + int(data.offer_lead[o])
+    later = window[window >= start]
+    return data.periods[int(later[0])] if len(later) else ""
 
 
 def planned_quantity(plan: Plan, data: ModelData) -> np.ndarray:
@@ -505,9 +511,28 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
                 np.nanmax(shares, axis=0) if len(data.groups) else np.nan
             )
             frame[f"country_cap_{basis}"] = _cap_column(frame, data, ("country_share_max", basis))
-        hhi = np.nansum(shares**2, axis=0) if len(data.groups) else np.zeros(len(frame))
-        frame[f"hhi_{basis}"] = np.where(positive, np.minimum(hhi, 1.0), np.nan)
+        frame[f"hhi_{basis}"] = _hhi(plan, data, basis, supply, positive)
     return frame
+
+
+def _hhi(
+    plan: Plan, data: ModelData, basis: str, supply: np.ndarray, positive: np.ndarray
+) -> np.ndarray:
+    """Herfindahl-Hirschman index of supply by source country on ``basis`` (0-1).
+
+    Sources are the country groups with home codes and domestic supply as
+    sources of their own; on ``any`` an offer's quantity is split equally over
+    its distinct sources, so the shares add up to 1.
+    """
+    squares = np.zeros(len(supply))
+    for source in range(len(data.sources)):
+        part = _supply_weights(
+            plan, data, data.offer_sources[basis][:, source], data.activity_sources[:, source]
+        )
+        pooled = np.concatenate([part, part.sum(axis=0, keepdims=True)])
+        share = _flat(data, pooled) / np.where(positive, supply, 1)
+        squares += share**2
+    return np.where(positive, squares, np.nan)
 
 
 def _cap_column(frame: pd.DataFrame, data: ModelData, family: tuple[str, str]) -> list[float]:
@@ -547,19 +572,24 @@ class _PricedRow:
     target: int | None = None  # element position or TOTAL_INDEX, for cost_per_point
 
 
+def _active(component: Any) -> Iterator[tuple[Any, Any]]:
+    """(index, row) of a constraint family's active rows (a re-solve may deactivate some)."""
+    return ((index, row) for index, row in component.items() if row.active)
+
+
 def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedRow]:
     """Every active row of a priced family (formulation, Duals; A7)."""
 
     def name(target: int) -> str:
         return TOTAL if target == TOTAL_INDEX else data.elements[target]
 
-    for (o, n), row in model.capacity.items():
+    for (o, n), row in _active(model.capacity):
         yield _PricedRow("capacity", n, data.offer_label[o], row, offer=data.offers[o])
-    for (e, n), row in model.balance.items():
+    for (e, n), row in _active(model.balance):
         yield _PricedRow("balance", n, data.elements[e], row)
-    for (basis, target, n), row in model.china_share.items():
+    for (basis, target, n), row in _active(model.china_share):
         yield _PricedRow("china_share_max", n, name(target), row, basis=basis, target=target)
-    for (basis, g, target, n), row in model.country_share.items():
+    for (basis, g, target, n), row in _active(model.country_share):
         yield _PricedRow(
             "country_share_max",
             n,
@@ -569,9 +599,9 @@ def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedR
             group=data.groups[g],
             target=target,
         )
-    for (target, n), row in model.risk.items():
+    for (target, n), row in _active(model.risk):
         yield _PricedRow("risk_max", n, name(target), row, target=target)
-    for (o, n, e), row in model.offer_share.items():
+    for (o, n, e), row in _active(model.offer_share):
         yield _PricedRow(
             "offer_share_max", n, data.elements[e], row, offer=data.offers[o], target=e
         )
@@ -690,15 +720,19 @@ ORDER_COLUMNS = [
 
 
 def orders_table(
-    purchases: pd.DataFrame, contracts: pd.DataFrame, signings: pd.DataFrame | None
+    purchases: pd.DataFrame,
+    contracts: pd.DataFrame,
+    signings: pd.DataFrame | None,
+    first_period: str,
 ) -> pd.DataFrame:
     """Return what to do now (spec v2, Orders): the table a planner acts on.
 
     First every purchase at a node all scenarios share (``buy``), then each
     contract to sign now (``sign now``; one signed at no cost that the plan
     never buys from is an ``option``), then per later offer where and when the
-    plan signs it (``sign later``). Contracts already signed before the
-    horizon are not listed: there is nothing to decide.
+    plan signs it (``sign later``; ``sign now`` where every scenario signs it
+    in the first period). Contracts already signed before the horizon are
+    not listed: there is nothing to decide.
     """
     shared = purchases[purchases["scenarios"] == "all"]
     buy = pd.DataFrame(
@@ -742,10 +776,11 @@ def orders_table(
     parts = [buy, sign]
     if signings is not None and len(signings):
         info = contracts.set_index("offer")
+        now_signed = (signings["scenarios"] == "all") & (signings["period"] == first_period)
         parts.append(
             pd.DataFrame(
                 {
-                    "action": "sign later",
+                    "action": np.where(now_signed, "sign now", "sign later"),
                     "offer": signings["offer"],
                     "supplier": signings["offer"].map(info["supplier"]),
                     "element": signings["element"],
@@ -754,7 +789,11 @@ def orders_table(
                     "scenarios": signings["scenarios"],
                     "probability": signings["probability"],
                     "fixed_cost": signings["fixed_cost"],
-                    "note": "sign if this situation comes about; first delivery "
+                    "note": np.where(
+                        now_signed,
+                        "a later offer the plan signs now; first delivery ",
+                        "sign if this situation comes about; first delivery ",
+                    )
                     + signings["first_delivery"].astype(str),
                 }
             )
@@ -767,28 +806,54 @@ def orders_table(
     return frame.reindex(columns=ORDER_COLUMNS)
 
 
-def china_against_caps(shares: pd.DataFrame, basis: str) -> pd.DataFrame:
+def china_against_caps(shares: pd.DataFrame, basis: str | None = None) -> pd.DataFrame:
     """China share against the cap that applies, period by period (element and TOTAL).
 
-    The share is the expectation over the period's nodes (China-linked supply
-    over supply, probability-weighted); ``breach`` is True only where some
-    node's share exceeds its cap (caps bind per node); ``headroom`` is cap
-    minus the highest share of any node of the period.
+    One row per basis with a China cap (``basis`` None: every basis that has
+    one; a basis: that one), element and period. The share is the
+    expectation over the period's nodes (China-linked supply over supply,
+    probability-weighted); ``breach`` is True only where some node's share
+    exceeds its cap (caps bind per node); ``headroom`` is the cap minus the
+    highest share of any node of the period.
     """
-    column = f"china_share_{basis}"
-    rows = shares[shares["china_cap"].notna()].copy()
-    columns = ["element", "period", "china_share", "china_cap", "highest", "headroom", "breach"]
-    if rows.empty:
+    columns = [
+        "basis",
+        "element",
+        "period",
+        "china_share",
+        "china_cap",
+        "highest",
+        "headroom",
+        "breach",
+    ]
+    bases = (
+        [basis]
+        if basis is not None
+        else [c.removeprefix("china_cap_") for c in shares.columns if c.startswith("china_cap_")]
+    )
+    parts = [_against_cap(shares, b) for b in bases]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
         return pd.DataFrame(columns=columns)
-    rows["_china"] = rows[column].fillna(0.0) * rows["supply"] * rows["probability"]
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _against_cap(shares: pd.DataFrame, basis: str) -> pd.DataFrame:
+    share = f"china_share_{basis}"
+    cap = f"china_cap_{basis}" if f"china_cap_{basis}" in shares.columns else "china_cap"
+    rows = shares[shares[cap].notna()].copy()
+    if rows.empty:
+        return pd.DataFrame()
+    rows["_china"] = rows[share].fillna(0.0) * rows["supply"] * rows["probability"]
     rows["_supply"] = rows["supply"] * rows["probability"]
     grouped = rows.groupby(["element", "period"], sort=False).agg(
         china=("_china", "sum"),
         supply=("_supply", "sum"),
-        china_cap=("china_cap", "min"),
-        highest=(column, "max"),
+        china_cap=(cap, "min"),
+        highest=(share, "max"),
     )
     grouped["china_share"] = (grouped["china"] / grouped["supply"]).where(grouped["supply"] > 0)
     grouped["headroom"] = grouped["china_cap"] - grouped["highest"].fillna(0.0)
     grouped["breach"] = grouped["headroom"] < -1e-6
-    return grouped.reset_index()[columns]
+    grouped["basis"] = basis
+    return grouped.reset_index()

@@ -59,6 +59,14 @@ def _bounds(plan: Plan, data: ModelData) -> list[str]:
         problems.append(
             _where(data, "a later contract unsigned", data.offers, np.nonzero(unsigned))
         )
+    if data.change_cost > 0:  # the priced change covers the deviation from PreviousPlan (A5)
+        listed = data.previous_offers[:, None, None] & data.previous_periods[None, :, None]
+        deviation = np.abs(plan.purchase - data.previous[:, :, None]) * listed
+        under = deviation - plan.change > _slack(deviation)
+        if under.any():
+            problems.append(
+                _where(data, "change below the deviation", data.offers, np.nonzero(under))
+            )
     contracted = data.offer_contracted & ~data.offer_later
     if (plan.contract[contracted] < 0.5).any():
         problems.append("an offer contracted before the horizon is not contracted")

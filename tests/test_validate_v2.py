@@ -211,8 +211,8 @@ def test_v2_warnings(hand_sheets: Sheets, make_workbook: Callable[..., Path]) ->
         "deliver",
         "Policies!E2: basis applies to china_share_max and country_share_max only; ignored for "
         "risk_max",
-        "Policies!D3: country_share_max 0.4 is below 1/2 for Nd (2 country groups can supply it "
-        "on basis shipment, none exempt): it forces shortage",
+        "Policies!D3: country_share_max 0.4 cannot hold for Nd on basis shipment (its suppliers "
+        "count for China, MY, none exempt enough): it forces shortage",
         "PreviousPlan!A2: offer 'Nd-XX' is not in this workbook; the row is ignored",
         "PreviousPlan!B3: period '2025Q4' is not in this workbook; the row is ignored",
     ]
@@ -253,3 +253,24 @@ def test_a_firm_order_against_a_country_cap_is_explained_by_its_cells(
         "Policies!D2: country_share_max 0.5 for Nd, every period, basis shipment: part of a "
         "conflict",
     ]
+
+
+def test_country_cap_warnings_pool_total_and_count_every_group_on_any(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    # TOTAL pools the suppliers of every element: 3 groups can share 0.4 each, no warning
+    hand_sheets["Offers"].append(["Dy-AU", None, "Dy", "AU", None, None, 400, 20, None])
+    _policies(["country_share_max", "TOTAL", None, 0.4, "shipment"])(hand_sheets)
+    assert planner.load(make_workbook(hand_sheets)).warnings == []
+    # three ships' countries for Nd: 0.4 each can hold on shipment ...
+    hand_sheets["Offers"].append(["Nd-AU", None, "Nd", "AU", None, None, 90, 50, None])
+    _policies(["country_share_max", "Nd", None, 0.4, "shipment"])(hand_sheets)
+    assert planner.load(make_workbook(hand_sheets)).warnings == []
+    # ... but on any, Nd-MY (mined in AU) counts for AU too: AU and China hold at most 0.8
+    _policies(["country_share_max", "Nd", None, 0.4, "any"])(hand_sheets)
+    case = planner.load(make_workbook(hand_sheets))
+    assert [str(w) for w in case.warnings] == [
+        "Policies!D2: country_share_max 0.4 cannot hold for Nd on basis any (its suppliers "
+        "count for AU, China, MY, none exempt enough): it forces shortage"
+    ]
+    assert planner.solve(case).summary["shortfall_Nd"] > 0

@@ -79,6 +79,9 @@ class ModelData:
     offer_china: dict[str, np.ndarray]  # basis -> bool [offer]
     groups: list[str]  # country groups of country_share_max (china_codes together)
     offer_groups: dict[str, np.ndarray]  # basis -> 0/1 [offer, group]: counts for the group
+    #: HHI's groups: every code (china_codes together, home codes and domestic included)
+    sources: list[str]
+    offer_sources: dict[str, np.ndarray]  # basis -> [offer, source]: share of its quantity
     activities: list[str]
     activity_kind: list[str]
     activity_fixed_cost: np.ndarray
@@ -86,6 +89,7 @@ class ModelData:
     activity_risk: np.ndarray
     activity_china: np.ndarray  # bool [activity]
     activity_groups: np.ndarray  # 0/1 [activity, group] (recycling counts on every basis)
+    activity_sources: np.ndarray  # [activity, source]: recycling's country (HHI)
     yields: np.ndarray  # [activity, element]
     scenarios: list[str]
     probability: np.ndarray
@@ -221,6 +225,9 @@ def derive(case: Case) -> ModelData:
     groups, offer_groups, activity_groups = country_groups(
         settings, countries, activity_country, activities["kind"]
     )
+    sources, offer_sources, activity_sources = country_groups(
+        settings, countries, activity_country, activities["kind"], split=True
+    )
     contracted = offers["contracted"].fillna("no").eq("yes").to_numpy(bool)
     later = offers["signing"].fillna("now").eq("later").to_numpy(bool) & ~contracted
 
@@ -248,6 +255,8 @@ def derive(case: Case) -> ModelData:
         offer_china=offer_china,
         groups=groups,
         offer_groups=offer_groups,
+        sources=sources,
+        offer_sources=offer_sources,
         activities=activity_ids,
         activity_kind=[str(k) for k in activities["kind"]],
         activity_fixed_cost=activities["fixed_cost"].to_numpy(float),
@@ -255,6 +264,7 @@ def derive(case: Case) -> ModelData:
         activity_risk=activity_risk,
         activity_china=activity_country.isin(china_codes).to_numpy(),
         activity_groups=activity_groups,
+        activity_sources=activity_sources,
         yields=yields,
         scenarios=[str(w) for w in case.scenarios.index],
         probability=case.scenarios["probability"].to_numpy(float),
@@ -313,6 +323,7 @@ def country_groups(
     countries: dict[str, pd.Series],
     activity_country: pd.Series,
     activity_kind: pd.Series,
+    split: bool = False,
 ) -> tuple[list[str], dict[str, np.ndarray], np.ndarray]:
     """Country groups of country_share_max, and who counts for which (formulation A6).
 
@@ -320,9 +331,13 @@ def country_groups(
     and the Settings home_codes form none. On a single basis an offer counts
     for the group of that country; on ``any`` once for each distinct group of
     its three countries. Recycling counts for its country's group.
+
+    ``split``: the sources of the Herfindahl-Hirschman index instead: home
+    codes and domestic are sources too, and an offer's quantity is split
+    equally over its distinct sources (on ``any``), so shares add up to 1.
     """
     china = set(settings.china_codes) - {DOMESTIC}
-    exempt = set(settings.home_codes) | {DOMESTIC}
+    exempt = set() if split else set(settings.home_codes) | {DOMESTIC}
 
     def group(code: str) -> str | None:
         if code in exempt:
@@ -347,6 +362,8 @@ def country_groups(
                 g = group(code)
                 if g is not None:
                     matrix[o, position[g]] = 1.0  # once per distinct group
+        if split:
+            matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1.0)
         offer_groups[basis] = matrix
     activity_groups = np.zeros((len(activity_country), len(groups)))
     for k, (code, kind) in enumerate(zip(activity_country, activity_kind, strict=True)):

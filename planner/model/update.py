@@ -69,6 +69,7 @@ def _layout(data: ModelData) -> _Layout:
         *(list(getattr(scratch, name)) for name in _INDEX_SETS),
         data.cvar_weight > 0,
         scratch.offers_of,
+        data.groups,  # country_share rows are indexed by group position
     )
     cells = {family: set(policies.cells(scratch, family)) for family in CELL_FAMILIES}
     return _Layout(fixed, cells, {name: getattr(scratch, name) for name in _TERMS})
