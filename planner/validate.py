@@ -15,6 +15,7 @@ them, located as ``Sheet!CELL``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -811,7 +812,7 @@ def check_policies(case: Case) -> list[Issue]:
     offers = case.offers.groupby("element").size().to_dict()
     for label, record in _records(table):
         policy = record["policy"]
-        if policy is None or _is_blank(record["value"]):
+        if _is_blank(policy) or _is_blank(record["value"]):
             continue
         issues += _policy_target(where, label, policy, record["element"], elements)
         check = _min_offers_value if policy == "min_offers" else _share_value
@@ -858,8 +859,8 @@ def check_disruptions(case: Case) -> list[Issue]:
     }
     for label, record in _records(case.disruptions):
         target_type, target, element = record["target_type"], record["target"], record["element"]
-        if target_type is None:
-            continue
+        if _is_blank(target_type):
+            continue  # reported as required
         blank_target = not (isinstance(target, str) and target)
         if target_type == "demand":
             if not blank_target:
@@ -929,9 +930,11 @@ def check_sweep(case: Case) -> list[Issue]:
     return issues
 
 
-CHECKS = (
-    check_columns,
-    check_settings,
+#: Checks of single cells and Settings values: they see every row as read.
+CELL_CHECKS = (check_columns, check_settings)
+
+#: Checks within and across sheets: they see each id once (see :func:`unique_ids`).
+CROSS_CHECKS = (
     check_structure,
     check_references,
     check_stock,
@@ -946,11 +949,36 @@ CHECKS = (
 )
 
 
+def unique_ids(case: Case) -> Case:
+    """Return a view of ``case`` whose id-keyed tables hold each id once.
+
+    A blank or repeated id is an error that :func:`check_columns` reports with
+    its cells; the rows it leaves out here (every blank id, every repeat after
+    the first) would otherwise make an id stand for several rows, and a lookup
+    by id return a table where a checks expects one record. The tables are
+    filtered copies; ``case`` itself is not changed.
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    for spec in _input_sheets():
+        table = case.table(spec.name)
+        if not spec.id_column:
+            continue
+        index = table.index
+        given = ~pd.isna(index) & (index.astype(str) != "")
+        keep = given & ~index.duplicated(keep="first")
+        if not keep.all():
+            tables[TABLES[spec.name]] = table[keep]
+    return dataclasses.replace(case, **tables) if tables else case
+
+
 def check_case(case: Case) -> list[Issue]:
     """Run every check on ``case``; return all issues (errors and warnings)."""
     issues: list[Issue] = []
-    for check in CHECKS:
+    for check in CELL_CHECKS:
         issues.extend(check(case))
+    view = unique_ids(case)
+    for check in CROSS_CHECKS:
+        issues.extend(check(view))
     return issues
 
 
