@@ -15,7 +15,7 @@ them, located as ``Sheet!CELL``.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import datetime as dt
 import math
 import re
@@ -42,6 +42,11 @@ _NUMERIC_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _PROBABILITY_TOLERANCE = 1e-6
 _SHARE_POLICIES = ("china_share_max", "risk_max", "offer_share_max")
 _POOLABLE_POLICIES = ("china_share_max", "risk_max")
+
+#: Upper bounds from this size on are magnitude bounds (what HiGHS computes
+#: reliably), not bounds of meaning such as a risk's 1: say how to keep within them.
+_MAGNITUDE = 1e3
+_MAGNITUDE_HINT = "; larger numbers are beyond what the solver computes reliably: use a larger unit"
 
 
 class _CellError(ValueError):
@@ -463,12 +468,15 @@ def _column_problem(column: Column, value: Any) -> str | None:
         if not isinstance(value, int | float | np.number) or isinstance(value, bool):
             return f"{column.name} must be a number, got {_describe(value)}"
         number = float(value)
-        low_bad = column.min is not None and (
+        if not math.isfinite(number):
+            return f"{column.name} must be a finite number, got {number:g}"
+        if column.min is not None and (
             number <= column.min if column.min_strict else number < column.min
-        )
-        high_bad = column.max is not None and number > column.max
-        if low_bad or high_bad or not math.isfinite(number):
-            return f"{column.name} must be {column.bounds_text()}, got {number:g}"
+        ):
+            return f"{column.name} must be {column.lower_text()}, got {number:g}"
+        if column.max is not None and number > column.max:
+            hint = _MAGNITUDE_HINT if column.max >= _MAGNITUDE else ""
+            return f"{column.name} must be {column.upper_text()}, got {number:g}{hint}"
     elif column.type == "enum" and value not in column.values:
         return f"{column.name} must be one of {', '.join(column.values)}, got {value!r}"
     return None
@@ -958,7 +966,7 @@ def unique_ids(case: Case) -> Case:
     by id return a table where a checks expects one record. The tables are
     filtered copies; ``case`` itself is not changed.
     """
-    tables: dict[str, pd.DataFrame] = {}
+    view = copy.copy(case)  # shares everything but the tables replaced below
     for spec in _input_sheets():
         table = case.table(spec.name)
         if not spec.id_column:
@@ -967,8 +975,8 @@ def unique_ids(case: Case) -> Case:
         given = ~pd.isna(index) & (index.astype(str) != "")
         keep = given & ~index.duplicated(keep="first")
         if not keep.all():
-            tables[TABLES[spec.name]] = table[keep]
-    return dataclasses.replace(case, **tables) if tables else case
+            setattr(view, TABLES[spec.name], table[keep])
+    return view
 
 
 def check_case(case: Case) -> list[Issue]:
