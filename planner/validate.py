@@ -961,16 +961,16 @@ def unique_ids(case: Case) -> Case:
     """Return a view of ``case`` whose id-keyed tables hold each id once.
 
     A blank or repeated id is an error that :func:`check_columns` reports with
-    its cells; the rows it leaves out here (every blank id, every repeat after
-    the first) would otherwise make an id stand for several rows, and a lookup
-    by id return a table where a checks expects one record. The tables are
+    its cells. The rows left out here (every blank id, every repeat after the
+    first) would otherwise make an id stand for several rows, and a lookup by
+    id return a table where a check expects one record. The tables are
     filtered copies; ``case`` itself is not changed.
     """
     view = copy.copy(case)  # shares everything but the tables replaced below
     for spec in _input_sheets():
-        table = case.table(spec.name)
         if not spec.id_column:
             continue
+        table = case.table(spec.name)
         index = table.index
         given = ~pd.isna(index) & (index.astype(str) != "")
         keep = given & ~index.duplicated(keep="first")
