@@ -44,11 +44,17 @@ class Column:
         if self.min is not None and self.max is not None:
             left = "(" if self.min_strict else "["
             return f"in {left}{_fmt(self.min)}, {_fmt(self.max)}]"
-        if self.min is not None:
-            return f"{'>' if self.min_strict else '>='} {_fmt(self.min)}"
-        if self.max is not None:
-            return f"<= {_fmt(self.max)}"
-        return ""
+        return self.lower_text() or self.upper_text()
+
+    def lower_text(self) -> str:
+        """Describe the lower bound alone, e.g. ``>= 0`` (empty if none)."""
+        if self.min is None:
+            return ""
+        return f"{'>' if self.min_strict else '>='} {_fmt(self.min)}"
+
+    def upper_text(self) -> str:
+        """Describe the upper bound alone, e.g. ``<= 1e9`` (empty if none)."""
+        return "" if self.max is None else f"<= {_fmt(self.max)}"
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,9 @@ class Catalogue:
 
 
 def _fmt(number: float) -> str:
-    return f"{number:g}"
+    """Write a bound as typed in the catalogue: ``0``, ``0.5``, ``1e9`` (not ``1e+09``)."""
+    mantissa, _, exponent = f"{number:g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
 
 
 def _number(text: str) -> float | None:

@@ -15,6 +15,7 @@ them, located as ``Sheet!CELL``.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import re
@@ -48,6 +49,11 @@ _PROBABILITY_TOLERANCE = 1e-6
 
 #: Spellings a yes/no column also accepts.
 _YES_NO = {"true": "yes", "1": "yes", "false": "no", "0": "no"}
+
+#: Upper bounds from this size on are magnitude bounds (what HiGHS computes
+#: reliably), not bounds of meaning such as a risk's 1: say how to keep within them.
+_MAGNITUDE = 1e3
+_MAGNITUDE_HINT = "; larger numbers are beyond what the solver computes reliably: use a larger unit"
 
 
 class _CellError(ValueError):
@@ -419,12 +425,15 @@ def _column_problem(column: Column, value: Any) -> str | None:
         if not isinstance(value, int | float | np.number) or isinstance(value, bool):
             return f"{column.name} must be a number, got {_describe(value)}"
         number = float(value)
-        low_bad = column.min is not None and (
+        if not math.isfinite(number):
+            return f"{column.name} must be a finite number, got {number:g}"
+        if column.min is not None and (
             number <= column.min if column.min_strict else number < column.min
-        )
-        high_bad = column.max is not None and number > column.max
-        if low_bad or high_bad or not math.isfinite(number):
-            return f"{column.name} must be {column.bounds_text()}, got {number:g}"
+        ):
+            return f"{column.name} must be {column.lower_text()}, got {number:g}"
+        if column.max is not None and number > column.max:
+            hint = _MAGNITUDE_HINT if column.max >= _MAGNITUDE else ""
+            return f"{column.name} must be {column.upper_text()}, got {number:g}{hint}"
     elif column.type == "enum" and value not in column.values:
         return f"{column.name} must be one of {', '.join(column.values)}, got {value!r}"
     return None
@@ -768,7 +777,7 @@ def check_policies(case: Case) -> list[Issue]:
     offers = checks.offers_per_element(case)
     for label, record in _records(table):
         policy = record["policy"]
-        if policy is None or _is_blank(record["value"]):
+        if _is_blank(policy) or _is_blank(record["value"]):
             continue
         issues += _policy_target(where, label, policy, record["element"], elements)
         check = _min_offers_value if policy == "min_offers" else _share_value
@@ -818,8 +827,8 @@ def check_disruptions(case: Case) -> list[Issue]:
     }
     for label, record in _records(case.disruptions):
         target_type, target, element = record["target_type"], record["target"], record["element"]
-        if target_type is None:
-            continue
+        if _is_blank(target_type):
+            continue  # reported as required
         blank_target = not (isinstance(target, str) and target)
         if target_type == "demand":
             if not blank_target:
@@ -889,9 +898,11 @@ def check_sweep(case: Case) -> list[Issue]:
     return issues
 
 
-CHECKS = (
-    check_columns,
-    check_settings,
+#: Checks of single cells and Settings values: they see every row as read.
+CELL_CHECKS = (check_columns, check_settings)
+
+#: Checks within and across sheets: they see each id once (see :func:`unique_ids`).
+CROSS_CHECKS = (
     check_structure,
     check_references,
     check_stock,
@@ -907,11 +918,36 @@ CHECKS = (
 )
 
 
+def unique_ids(case: Case) -> Case:
+    """Return a view of ``case`` whose id-keyed tables hold each id once.
+
+    A blank or repeated id is an error that :func:`check_columns` reports with
+    its cells. The rows left out here (every blank id, every repeat after the
+    first) would otherwise make an id stand for several rows, and a lookup by
+    id return a table where a check expects one record. The tables are
+    filtered copies; ``case`` itself is not changed.
+    """
+    view = copy.copy(case)  # shares everything but the tables replaced below
+    for spec in _input_sheets():
+        if not spec.id_column:
+            continue
+        table = case.table(spec.name)
+        index = table.index
+        given = ~pd.isna(index) & (index.astype(str) != "")
+        keep = given & ~index.duplicated(keep="first")
+        if not keep.all():
+            setattr(view, TABLES[spec.name], table[keep])
+    return view
+
+
 def check_case(case: Case) -> list[Issue]:
     """Run every check on ``case``; return all issues (errors and warnings)."""
     issues: list[Issue] = []
-    for check in CHECKS:
+    for check in CELL_CHECKS:
         issues.extend(check(case))
+    view = unique_ids(case)
+    for check in CROSS_CHECKS:
+        issues.extend(check(view))
     return issues
 
 

@@ -247,7 +247,7 @@ BROKEN: dict[str, tuple[Callable[[Sheets], None], str]] = {
     ),
     "non-positive period length": (
         _set("Periods", 2, "days", 0),
-        "Periods!B2: days must be > 0, got 0",
+        "Periods!B2: days must be >= 1, got 0",
     ),
 }
 
@@ -392,3 +392,179 @@ def test_a_case_modified_in_python_is_checked_before_solving() -> None:
     with pytest.raises(InputError) as raised:
         planner.solve(case)
     assert [str(i) for i in raised.value.issues] == ["Offers!H3: capacity must be >= 0, got -1"]
+
+
+# --------------------------------------------------------------------------
+# A repeated or blank id together with references to it: reported, never a crash
+# --------------------------------------------------------------------------
+
+
+def _referenced(sheets: Sheets) -> Sheets:
+    """The hand case with a reference to every id-keyed sheet from every sheet that can."""
+    sheets["Offers"][0].extend(["first_period", "last_period"])
+    for row in sheets["Offers"][1:]:
+        row.extend(["2026Q1", "2026Q2"])
+    sheets["OfferPeriods"] = [["offer", "period", "capacity"], ["Nd-CN", "2026Q2", 90]]
+    sheets["Activities"] = [
+        ["activity", "kind", "country", "unit_cost", "capacity", "first_period"],
+        ["REC", "recycling", "AU", 5, 10, "2026Q1"],
+    ]
+    sheets["ActivityYields"] = [["activity", "element", "yield"], ["REC", "Nd", 0.2]]
+    sheets["Policies"] += [["min_offers", "Nd", None, 1], ["risk_max", "Dy", "2026Q2", 0.95]]
+    sheets["Scenarios"] = [["scenario", "probability"], ["base", 0.5], ["stop", 0.5]]
+    sheets["Disruptions"] = [
+        ["scenario", "target_type", "target", "element", "first_period", "last_period"],
+        ["stop", "offer", "Nd-CN", None, "2026Q1", "2026Q2"],
+        ["stop", "activity", "REC", "Nd", "2026Q2", None],
+        ["stop", "country", "CN", "heavy", None, None],
+        ["stop", "supplier", "Lynas", None, None, None],
+    ]
+    sheets["Sweep"] = [["change", "values"], ["capacity[Nd-CN]", "50,100"]]
+    return sheets
+
+
+#: Sheet -> (row to repeat, the error it gets): each sheet's id is referenced elsewhere.
+REPEATED_IDS = {
+    "Periods": (2, "Periods!A4: duplicate period '2026Q1' (rows A2, A4); ids must be unique"),
+    "Elements": (2, "Elements!A4: duplicate element 'Nd' (rows A2, A4); ids must be unique"),
+    "Offers": (2, "Offers!A5: duplicate offer 'Nd-CN' (rows A2, A5); ids must be unique"),
+    "Countries": (2, "Countries!A5: duplicate country 'CN' (rows A2, A5); ids must be unique"),
+    "Activities": (2, "Activities!A3: duplicate activity 'REC' (rows A2, A3); ids must be unique"),
+    "Scenarios": (3, "Scenarios!A4: duplicate scenario 'stop' (rows A3, A4); ids must be unique"),
+}
+
+
+@pytest.mark.parametrize("sheet", sorted(REPEATED_IDS))
+def test_a_repeated_id_that_is_referenced_is_reported(
+    sheet: str, hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    sheets = _referenced(hand_sheets)
+    planner.load(make_workbook(sheets))  # valid before the repeat
+    row, message = REPEATED_IDS[sheet]
+    sheets[sheet].append(list(sheets[sheet][row - 1]))
+    with pytest.raises(InputError) as raised:
+        planner.load(make_workbook(sheets))
+    assert message in [str(issue) for issue in raised.value.issues]
+
+
+@pytest.mark.parametrize("sheet", sorted(REPEATED_IDS))
+def test_a_blank_id_that_is_repeated_is_reported(
+    sheet: str, hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    sheets = _referenced(hand_sheets)
+    blank = list(sheets[sheet][1])
+    blank[0] = None
+    sheets[sheet] += [blank, list(blank)]
+    rows = len(sheets[sheet])
+    with pytest.raises(InputError) as raised:
+        planner.load(make_workbook(sheets))
+    messages = [str(issue) for issue in raised.value.issues]
+    column = sheets[sheet][0][0]
+    assert f"{sheet}!A{rows - 1}: {column} is required" in messages
+    assert f"{sheet}!A{rows}: {column} is required" in messages
+
+
+def test_a_blank_disruption_cell_with_a_repeated_period_is_reported(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    sheets = _referenced(hand_sheets)
+    sheets["Disruptions"][2][1] = None  # target_type
+    sheets["Periods"].append(["2026Q2", 91])
+    with pytest.raises(InputError) as raised:
+        planner.load(make_workbook(sheets))
+    assert sorted(str(issue) for issue in raised.value.issues) == [
+        "Disruptions!B3: target_type is required",
+        "Periods!A4: duplicate period '2026Q2' (rows A3, A4); ids must be unique",
+    ]
+
+
+# --------------------------------------------------------------------------
+# Magnitudes beyond what HiGHS computes reliably: the cell, before any solve
+# --------------------------------------------------------------------------
+
+_TOO_BIG = "; larger numbers are beyond what the solver computes reliably: use a larger unit"
+
+#: (sheet, row, column, value, the error it gets): each once crashed the solve.
+HUGE = [
+    ("Offers", 2, "capacity", 1e15, f"Offers!H2: capacity must be <= 1e9, got 1e+15{_TOO_BIG}"),
+    ("Offers", 3, "unit_cost", 1e300, f"Offers!G3: unit_cost must be <= 1e9, got 1e+300{_TOO_BIG}"),
+    ("Demand", 2, "quantity", 1e300, f"Demand!C2: quantity must be <= 1e9, got 1e+300{_TOO_BIG}"),
+    (
+        "Elements",
+        2,
+        "shortage_cost",
+        1e300,
+        f"Elements!D2: shortage_cost must be <= 1e9, got 1e+300{_TOO_BIG}",
+    ),
+    (
+        "Elements",
+        3,
+        "holding_cost",
+        1e15,
+        f"Elements!E3: holding_cost must be <= 1e9, got 1e+15{_TOO_BIG}",
+    ),
+    ("Periods", 2, "days", 1e-9, "Periods!B2: days must be >= 1, got 1e-09"),
+]
+
+
+@pytest.mark.parametrize(("sheet", "row", "column", "value", "message"), HUGE)
+def test_a_huge_number_is_refused_with_its_cell(
+    sheet: str,
+    row: int,
+    column: str,
+    value: float,
+    message: str,
+    hand_sheets: Sheets,
+    make_workbook: Callable[..., Path],
+) -> None:
+    _set(sheet, row, column, value)(hand_sheets)
+    with pytest.raises(InputError) as raised:
+        planner.load(make_workbook(hand_sheets))
+    assert [str(issue) for issue in raised.value.issues] == [message]
+
+
+def test_the_largest_numbers_allowed_still_solve(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    for column, value in (("capacity", 1e9), ("unit_cost", 1e9), ("fixed_cost", 1e12)):
+        _set("Offers", 2, column, value)(hand_sheets)
+    _set("Demand", 2, "quantity", 1e9)(hand_sheets)
+    _set("Elements", 2, "shortage_cost", 1e9)(hand_sheets)
+    result = planner.solve(planner.load(make_workbook(hand_sheets)), duals=False)
+    assert result.status == "optimal"
+
+
+def test_a_huge_number_set_in_python_is_refused_before_solving() -> None:
+    from tests.conftest import REFERENCE
+
+    case = planner.load(REFERENCE / "case-00-hand.xlsx")
+    case.offers.loc["Nd-MY", "capacity"] = 1e20
+    case.elements.loc["Dy", "shortage_cost"] = float("inf")
+    with pytest.raises(InputError) as raised:
+        planner.solve(case)
+    assert [str(i) for i in raised.value.issues] == [
+        "Elements!D3: shortage_cost must be a finite number, got inf",
+        f"Offers!H3: capacity must be <= 1e9, got 1e+20{_TOO_BIG}",
+    ]
+
+
+@pytest.mark.parametrize("command", ["validate", "solve"])
+def test_the_cli_names_the_cell_of_a_huge_number(
+    command: str, hand_sheets: Sheets, make_workbook: Callable[..., Path], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    _set("Offers", 2, "capacity", 1e15)(hand_sheets)
+    path = make_workbook(hand_sheets)
+    arguments = [str(path)] + (["-o", str(tmp_path / "out.xlsx")] if command == "solve" else [])
+    run = subprocess.run(
+        [sys.executable, "-m", "planner", command, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "Offers!H2: capacity must be <= 1e9, got 1e+15" in run.stderr
+    assert not (tmp_path / "out.xlsx").exists()

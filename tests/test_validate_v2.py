@@ -78,7 +78,7 @@ BROKEN: dict[str, tuple[Callable[[Sheets], None], str]] = {
     ),
     "zero fraction": (
         _both(_blank_element("Nd-MY"), _sheet("OfferContents", CONTENTS, ["Nd-MY", "Nd", 0])),
-        "OfferContents!C2: fraction must be in (0, 1], got 0",
+        "OfferContents!C2: fraction must be > 0, got 0",
     ),
     "contents twice": (
         _both(
@@ -135,7 +135,7 @@ BROKEN: dict[str, tuple[Callable[[Sheets], None], str]] = {
     ),
     "negative change cost": (
         _settings(["change_cost", -1]),
-        "Settings!B2: change_cost must be >= 0, got -1",
+        "Settings!B2: change_cost must be in [0, 1e9], got -1",
     ),
     "negative cover factor": (
         _sheet(

@@ -87,8 +87,9 @@ def _input_sheet(sheet: Worksheet, spec: Sheet, sheets: dict[str, Sheet]) -> Non
         elif column.type == "number" and column.min is not None:
             validation = DataValidation(
                 type="decimal",
-                operator="greaterThanOrEqual",
+                operator="greaterThanOrEqual" if column.max is None else "between",
                 formula1=str(column.min),
+                formula2=None if column.max is None else str(column.max),
                 allow_blank=True,
             )
             validation.error = f"{column.name} must be {column.bounds_text() or 'a number'}"
