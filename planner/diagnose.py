@@ -154,18 +154,42 @@ def _infeasible(case: Case, relaxed: list[Rule], options: SolveOptions, time_lim
     return report.status == INFEASIBLE
 
 
+def _badly_scaled(case: Case) -> Issue:
+    """Explain a solver's "infeasible" for a case where buying nothing is always a plan.
+
+    Without a rule that forces purchases every workbook has a plan (leave
+    demand unmet and pay for it), so "infeasible" is the solver failing on
+    numbers that span too many orders of magnitude: name the largest cost.
+    """
+    costs = [
+        ("Elements", column, label, value)
+        for column in ("shortage_cost", "holding_cost", "cover_penalty")
+        for label, value in case.elements[column].items()
+    ] + [("Offers", "unit_cost", label, value) for label, value in case.offers["unit_cost"].items()]
+    costs = [c for c in costs if isinstance(c[3], float) and math.isfinite(c[3]) and c[3] > 0]
+    if not costs:
+        where = "Workbook"
+        largest = ""
+    else:
+        sheet, column, label, value = max(costs, key=lambda c: c[3])
+        where = _cell(case, sheet, column, label)
+        smallest = min(c[3] for c in costs)
+        largest = f" (costs run from {smallest:g} to {value:g} here)"
+    return Issue(
+        where,
+        "the solver found no plan, but buying nothing is always a plan in this workbook: its "
+        f"numbers span too many orders of magnitude for the solver{largest}; state costs in a "
+        "larger currency unit (thousands or millions) and solve again",
+    )
+
+
 def explain_infeasibility(case: Case, options: SolveOptions, time_limit: float) -> list[Issue]:
     """Return the rules that cannot all hold, one issue per workbook cell."""
     deadline = time.monotonic() + max(time_limit, 5.0)
     rules = candidate_rules(case)
     if not rules or _infeasible(case, rules, options, time_limit):
-        return [
-            Issue(
-                "Workbook",
-                "no plan exists, and relaxing the share, country, risk, storage, "
-                "min_take, commitment and min_offers rules does not help",
-            )
-        ]
+        # with every forcing rule relaxed, buying nothing is a plan: the solver lost its way
+        return [_badly_scaled(case)]
     relaxed: list[Rule] = []
     conflict: list[Rule] = []
     for rule in rules:
