@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import difflib
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -152,25 +153,45 @@ def _find_sheets(raw: RawWorkbook, issues: list[Issue]) -> dict[str, RawSheet]:
 
 
 def _header_map(sheet: RawSheet, spec: Sheet, issues: list[Issue]) -> dict[str, int]:
-    """Map each catalogue column to its column number, reporting header problems."""
+    """Map each catalogue column to its column number, reporting header problems.
+
+    One message per header: an unknown header that resembles a missing
+    required column is that column misspelt (an error at its cell, with the
+    name meant); other unknown headers are warnings, with the closest known
+    name where there is one.
+    """
     wanted = {c.name: c for c in spec.columns}
     columns: dict[str, int] = {}
+    unknown: list[tuple[str, str]] = []  # (address, header as typed)
     for number, value in sheet.header:
         name = _normal(value)
         address = f"{sheet.title}!{get_column_letter(number)}1"
         if name not in wanted:
-            issues.append(
-                Issue(address, f"unknown column {str(value).strip()!r}, ignored", "warning")
-            )
+            unknown.append((address, str(value).strip()))
         elif name in columns:
             first = get_column_letter(columns[name])
             issues.append(Issue(address, f"column {name!r} appears twice (also in {first}1)"))
         else:
             columns[name] = number
-    for column in spec.columns:
-        if column.required and column.name not in columns:
-            issues.append(Issue(f"{sheet.title}!1:1", f"missing required column {column.name!r}"))
+    missing = [c.name for c in spec.columns if c.required and c.name not in columns]
+    for address, typed in unknown:
+        meant = _closest(typed, [n for n in wanted if n not in columns])
+        if meant in missing:
+            missing.remove(meant)
+            issues.append(Issue(address, f"unknown column {typed!r}; did you mean {meant!r}?"))
+        else:
+            hint = f"; did you mean {meant!r}?" if meant else ""
+            issues.append(Issue(address, f"unknown column {typed!r}, ignored{hint}", "warning"))
+    for name in missing:
+        issues.append(Issue(f"{sheet.title}!1:1", f"missing required column {name!r}"))
     return columns
+
+
+def _closest(typed: str, names: list[str]) -> str | None:
+    """Return the known column name a header resembles (spaces read as underscores), if any."""
+    key = re.sub(r"[\s\-]+", "_", typed.strip().lower())
+    matches = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+    return matches[0] if matches else None
 
 
 #: Text columns whose values are matched against ids: spaces in them are worth a warning.
@@ -402,7 +423,10 @@ def check_columns(case: Case) -> list[Issue]:
                     )
                 )
             table = table[~table.index.duplicated()]
+        read = case.source.columns.get(spec.name)
         for column in spec.columns:
+            if read is not None and column.name not in read and column.name != table.index.name:
+                continue  # not in the sheet at all: its header was reported, not every row
             for label, value in _column_values(table, column):
                 message = _column_problem(column, value)
                 if message:

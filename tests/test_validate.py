@@ -568,3 +568,30 @@ def test_the_cli_names_the_cell_of_a_huge_number(
     assert run.returncode == 2, run.stderr
     assert "Offers!H2: capacity must be <= 1e9, got 1e+15" in run.stderr
     assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_a_misspelt_header_is_one_message_at_its_cell(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    index = _column(hand_sheets, "Offers", "unit_cost")
+    hand_sheets["Offers"][0][index] = "Unit cost"
+    hand_sheets["Offers"][0].append("Capcity notes")
+    with pytest.raises(InputError) as raised:
+        planner.load(make_workbook(hand_sheets))
+    assert [str(issue) for issue in raised.value.issues] == [
+        "Offers!G1: unknown column 'Unit cost'; did you mean 'unit_cost'?"
+    ]
+    assert [str(w) for w in raised.value.warnings] == [
+        "Offers!J1: unknown column 'Capcity notes', ignored"
+    ]
+
+
+def test_an_unknown_header_near_an_optional_column_gets_a_hint(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    hand_sheets["Offers"][0].append("min take")
+    hand_sheets["Offers"][1].append(5)
+    case = planner.load(make_workbook(hand_sheets))
+    assert [str(w) for w in case.warnings] == [
+        "Offers!J1: unknown column 'min take', ignored; did you mean 'min_take'?"
+    ]
