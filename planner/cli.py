@@ -249,7 +249,10 @@ def sweep(
         typer.Option(
             "--vary",
             help='A change and its values, e.g. "china_share_max[Dy]=1.0:0.0:-0.1"; '
-            "repeat for a grid. Default: the workbook's Sweep sheet.",
+            "repeat for a grid. Default: the workbook's Sweep sheet. A policy change sets every "
+            "row of that policy, element and basis in every period "
+            "(china_share_max[TOTAL]), or one period's row (china_share_max[TOTAL,2027Q1]); "
+            "a warning names the cells where a row not changed still decides the cap.",
         ),
     ] = None,
     workers: Workers = None,
@@ -302,6 +305,8 @@ def sweep(
                     markup=False,
                 )
                 return EXIT_INTERRUPTED
+        for warning in result.warnings:
+            err.print(f"warning: {warning}", markup=False)
         result.write(output)
         solved = int(result.table["status"].isin(["optimal", "time_limit"]).sum())
         out.print(f"{solved} of {len(result.table)} variants solved -> {output}", markup=False)

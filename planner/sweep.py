@@ -2,9 +2,10 @@
 
 A change names one value of the case and the values to try::
 
-    china_share_max[Dy]        the Policies row (china_share_max, Dy, every period)
-    china_share_max            the row for every element (blank element)
-    china_share_max[TOTAL]     the pooled row; likewise country_share_max, risk_max,
+    china_share_max[Dy]        every Policies row (china_share_max, Dy), in every period
+    china_share_max[Dy,2027Q1] only that period's row (added if there is none)
+    china_share_max            the rows for every element (blank element)
+    china_share_max[TOTAL]     the pooled rows; likewise country_share_max, risk_max,
                                offer_share_max, min_offers
     country_share_max[TOTAL,refining]   a basis (china_share_max, country_share_max; blank:
                                Settings china_basis)
@@ -15,6 +16,11 @@ A change names one value of the case and the values to try::
                                cover_factor
     cvar_weight, cvar_alpha, change_cost   a Settings value
     Elements.shortage_cost[Dy] any cell of an id-keyed sheet: Sheet.column[id]
+
+A policy change sets the cap it names in every period, whatever rows the
+workbook used to state it (a blank-period row, or one per quarter); where a
+row it does not change still decides a cell (an element's own row beside a
+changed blank-element row), the sweep warns, naming the cells.
 
 Several changes make a grid: the product of their values. Each variant is a
 modified copy of the case, checked and solved like any other, in parallel
@@ -36,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from planner.data import ROW, TABLES, Case
-from planner.model.parameters import BASES, POLICIES, policy_bases
+from planner.model.parameters import BASES, POLICIES, applicable_cap, policy_bases
 from planner.parallel import executor_of
 from planner.results import expected_shares
 from planner.version import __version__
@@ -74,11 +80,21 @@ def parse_vary(text: str) -> tuple[str, list[float]]:
     return name.strip(), parse_values(values)
 
 
-def _policy(case: Case, policy: str, key: str | None, value: float) -> None:
-    """Set the Policies row (policy, element, basis) with a blank period, or add it."""
+def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]:
+    """Set the Policies rows of (policy, element, basis) in every period, or the named one.
+
+    ``key`` lists an element (or TOTAL; none: the blank-element rows), and
+    optionally a basis and a period id, comma-separated in any order. Without
+    a period every row of that element and basis changes, whatever its period
+    (a cap given per quarter is a cap too); a period changes that period's
+    row. Where no row exists one is added. Returns warnings for the cells
+    where another row, not changed, still decides the cap.
+    """
+    periods = [str(p) for p in case.periods.index]
     parts = [part.strip() for part in key.split(",")] if key else []
     basis = next((part for part in parts if part in BASES), None)
-    element = next((part for part in parts if part not in BASES and part), None)
+    period = next((part for part in parts if part in periods), None)
+    element = next((p for p in parts if p not in BASES and p not in periods and p), None)
     table = case.policies
     element_blank = table["element"].isna() | (table["element"] == "")
     effective = policy_bases(table, case.settings.china_basis)
@@ -86,32 +102,79 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> None:
     same = (
         (table["policy"] == policy)
         & (element_blank if element is None else table["element"] == element)
-        & (table["period"].isna() | (table["period"] == ""))
         & ((effective == wanted_basis) | (effective == ""))
     )
+    if period is not None:
+        same &= table["period"] == period
     if same.any():
         table.loc[same, "value"] = value
+        changed = set(table.index[same])
     else:
         row = {
             ROW: pd.NA,
             "policy": policy,
             "element": element,
-            "period": None,
+            "period": period,
             "value": value,
             "basis": basis,
         }
         case.policies = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        changed = {case.policies.index[-1]}
+    return _overridden(case, policy, wanted_basis, element, period, changed)
 
 
-def apply_change(case: Case, name: str, value: float) -> None:
-    """Set the value named ``name`` in ``case`` (see the module's grammar)."""
+def _overridden(
+    case: Case,
+    policy: str,
+    basis: str,
+    element: str | None,
+    period: str | None,
+    changed: set[Any],
+) -> list[str]:
+    """Cells the change means to set where another Policies row still decides the cap."""
+    table = case.policies
+    effective = policy_bases(table, case.settings.china_basis)
+    family = table[(table["policy"] == policy) & ((effective == basis) | (effective == ""))]
+    rows = [
+        (label, _blank_to_none(e), _blank_to_none(p), float(v))
+        for label, e, p, v in zip(
+            family.index, family["element"], family["period"], family["value"], strict=True
+        )
+    ]
+    elements = [element] if element is not None else [str(e) for e in case.elements.index]
+    periods = [period] if period is not None else [str(p) for p in case.periods.index]
+    if policy == "min_offers":
+        periods = periods[:1]  # a horizon-wide rule
+    tightest = max if policy == "min_offers" else min
+    cells = []
+    for target in elements:
+        for name in periods:
+            cap = applicable_cap(rows, target, name, tightest)
+            if cap is not None and not set(cap.rows) & changed:
+                cells.append(f"{target} in {name}")
+    if not cells:
+        return []
+    shown = ", ".join(cells[:4]) + (f" and {len(cells) - 4} more" if len(cells) > 4 else "")
+    return [f"{policy}: rows not changed still decide the cap for {shown}"]
+
+
+def _blank_to_none(value: Any) -> Any:
+    return (
+        None
+        if value is None or value == "" or (isinstance(value, float) and np.isnan(value))
+        else value
+    )
+
+
+def apply_change(case: Case, name: str, value: float) -> list[str]:
+    """Set the value named ``name`` in ``case`` (see the module's grammar); return warnings."""
     match = _NAME.match(name.strip())
     if not match:
         raise ChangeError(f"{name!r}: not a change name (e.g. china_share_max[Dy])")
     what, key = match["what"], match["key"]
     if what in POLICIES:
-        _policy(case, what, key, value)
-    elif what in OFFER_COLUMNS and key is not None:
+        return _policy(case, what, key, value)
+    if what in OFFER_COLUMNS and key is not None:
         if key not in case.offers.index:
             raise ChangeError(f"{name!r}: no offer {key!r}")
         case.offers.loc[key, what] = value
@@ -129,6 +192,7 @@ def apply_change(case: Case, name: str, value: float) -> None:
         _cell(case, what, key, value, name)
     else:
         raise ChangeError(f"{name!r}: not a change name (see planner.sweep for the forms)")
+    return []
 
 
 def _cell(case: Case, what: str, key: str, value: float, name: str) -> None:
@@ -228,14 +292,20 @@ class SweepResult:
     table: pd.DataFrame
     results: list[Any] = field(default_factory=list)
     about: dict[str, Any] = field(default_factory=dict)  # version, input hash, changes, solver
+    #: where a change does not decide what it names (a row not changed still overrides it)
+    warnings: list[str] = field(default_factory=list)
+    #: the names of the changes, in the order of the table's first columns
+    changes: list[str] = field(default_factory=list)
     _picture: bytes | None = field(default=None, repr=False, compare=False)
 
     def picture(self) -> bytes:
         """Return the trade-off chart as PNG bytes (drawn once, for the workbook and the page)."""
         if self._picture is None:
-            from planner.io.sweep_writer import trade_off_png
+            from planner.io.sweep_writer import point_labels, trade_off_png
 
-            self._picture = trade_off_png(self.table, self.about.get("currency", "")).getvalue()
+            self._picture = trade_off_png(
+                self.table, self.about.get("currency", ""), point_labels(self)
+            ).getvalue()
         return self._picture
 
     def _repr_html_(self) -> str:
@@ -292,9 +362,10 @@ def sweep(
     grid = variants(changes)
     options = {"explain_infeasible": False, **options}
     probe = case.copy()
+    warnings: list[str] = []
     for values in grid[:1]:
         for name, value in values.items():
-            apply_change(probe, name, value)  # a bad name fails here, before any solve
+            warnings += apply_change(probe, name, value)  # a bad name fails here, first
     try:
         runs = _run_all(case, grid, options, workers, executor, progress)
     except KeyboardInterrupt as interrupt:
@@ -304,7 +375,12 @@ def sweep(
         raise
     results = [result for run in runs for result in run]
     table = _table(grid[: len(results)], results) if runs else pd.DataFrame()
-    return SweepResult(table=table, results=results, about=_about(case, changes, results))
+    about = _about(case, changes, results)
+    if warnings:
+        about["warnings"] = "; ".join(warnings)
+    return SweepResult(
+        table=table, results=results, about=about, warnings=warnings, changes=list(changes)
+    )
 
 
 def _about(

@@ -916,9 +916,13 @@ def check_sweep(case: Case) -> list[Issue]:
             issues.append(Issue(where.cell("Sweep", "values", label), "no values to try"))
             continue
         try:
-            apply_change(case.copy(), str(name), tried[0])
+            overridden = apply_change(case.copy(), str(name), tried[0])
         except ChangeError as error:
             issues.append(Issue(where.cell("Sweep", "change", label), str(error)))
+            continue
+        issues += [
+            Issue(where.cell("Sweep", "change", label), text, "warning") for text in overridden
+        ]
     return issues
 
 

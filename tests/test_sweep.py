@@ -281,3 +281,42 @@ def test_ctrl_c_on_the_cli_writes_the_finished_variants(tmp_path: Path) -> None:
     rows = openpyxl.load_workbook(out)["Sweep"].max_row - 1
     assert 0 < rows == int(finished.group(1)) < 101
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporaries
+
+
+def test_a_policy_change_sets_the_cap_in_every_period(hand_sheets: Any, make_workbook: Any) -> None:
+    from planner.model import derive
+    from planner.sweep import apply_change
+
+    hand_sheets["Policies"] += [
+        ["china_share_max", "TOTAL", None, 0.6],
+        ["china_share_max", "TOTAL", "2026Q2", 0.5],  # a per-quarter row that used to win
+    ]
+    case = planner.load(make_workbook(hand_sheets))
+    changed = case.copy()
+    assert apply_change(changed, "china_share_max[TOTAL]", 0.7) == []
+    caps = derive(changed).caps[("china_share_max", "any")]
+    assert [caps[("TOTAL", t)].value for t in (0, 1)] == [0.7, 0.7]
+    one = case.copy()
+    apply_change(one, "china_share_max[TOTAL,2026Q2]", 0.4)
+    caps = derive(one).caps[("china_share_max", "any")]
+    assert [caps[("TOTAL", t)].value for t in (0, 1)] == [0.6, 0.4]
+
+
+def test_a_row_that_still_decides_the_cap_is_named(hand_sheets: Any, make_workbook: Any) -> None:
+    from planner.sweep import apply_change
+
+    hand_sheets["Policies"] += [["china_share_max", None, None, 0.8]]
+    case = planner.load(make_workbook(hand_sheets))
+    warnings = apply_change(case, "china_share_max", 0.6)  # the blank-element rows
+    assert warnings == [
+        "china_share_max: rows not changed still decide the cap for Nd in 2026Q1, Nd in 2026Q2"
+    ]
+
+
+def test_the_sweep_picture_is_written_beside_its_workbook(tmp_path: Any) -> None:
+    case = planner.load(REFERENCE / "case-00-hand.xlsx")
+    study = planner.sweep(case, {"china_share_max[Nd]": [1.0, 0.5]}, workers=1, duals=False)
+    path = study.write(tmp_path / "sweep.xlsx")
+    picture = path.with_suffix(".png")
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert picture.read_bytes() == study.picture()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,14 +34,19 @@ def _build(result: SweepResult, path: str) -> None:
         chart = workbook.add_chart({"type": "scatter"})
         rows = len(table)
         x, y = columns.index("china_share"), columns.index("expected_cost")
-        chart.add_series(
-            {
-                "name": "variants",
-                "categories": ["Sweep", 1, x, rows, x],
-                "values": ["Sweep", 1, y, rows, y],
-                "marker": {"type": "circle", "size": 6},
+        variants = {
+            "name": "variants",
+            "categories": ["Sweep", 1, x, rows, x],
+            "values": ["Sweep", 1, y, rows, y],
+            "marker": {"type": "circle", "size": 6},
+        }
+        labels = point_labels(result)
+        if labels:
+            variants["data_labels"] = {
+                "custom": [{"value": clean_text(label)} for label in labels],
+                "position": "above",
             }
-        )
+        chart.add_series(variants)
         if len(frontier):
             chart.add_series(
                 {
@@ -55,7 +61,7 @@ def _build(result: SweepResult, path: str) -> None:
         chart.set_x_axis({"name": "China share of supply (expected)", "num_format": "0%"})
         cost = clean_text(_cost_label(result.about.get("currency", "")))
         chart_sheet.write_string("Q30", cost)  # the axis name refers to it: always literal
-        chart.set_y_axis({"name": ["Trade-off", 29, 16], "data": [cost]})
+        chart.set_y_axis({"name": ["Trade-off", 29, 16], "data": [cost], "num_format": "#,##0"})
         chart.set_size({"width": 900, "height": 480})
         chart_sheet.insert_chart("A1", chart)
         chart_sheet.write_string("Q1", "The same chart as a picture:")
@@ -72,11 +78,29 @@ def _build(result: SweepResult, path: str) -> None:
     workbook.close()
 
 
+#: Variants a chart labels point by point (more would be unreadable).
+MAX_LABELLED = 40
+
+
+def point_labels(result: SweepResult) -> list[str]:
+    """Each variant's changed values, to label its point ("" beyond MAX_LABELLED variants)."""
+    table = result.table
+    names = [name for name in result.changes if name in table.columns]
+    if not names or len(table) > MAX_LABELLED:
+        return []
+    return [
+        ", ".join(f"{value:g}" for value in values)
+        for values in table[names].itertuples(index=False)
+    ]
+
+
 def _cost_label(currency: str) -> str:
     return f"expected cost ({currency})" if currency else "expected cost"
 
 
-def trade_off_png(table: pd.DataFrame, currency: str = "") -> io.BytesIO:
+def trade_off_png(
+    table: pd.DataFrame, currency: str = "", labels: list[str] | None = None
+) -> io.BytesIO:
     """Draw expected cost against China share, the efficient frontier marked, as a PNG.
 
     Text is drawn as given: ``$...$`` in the currency is not read as maths.
@@ -87,12 +111,12 @@ def trade_off_png(table: pd.DataFrame, currency: str = "") -> io.BytesIO:
     from matplotlib import rc_context
 
     with rc_context({"text.parse_math": False, "text.usetex": False}):
-        return _draw(table, currency)
+        return _draw(table, currency, labels or [])
 
 
-def _draw(table: pd.DataFrame, currency: str) -> io.BytesIO:
+def _draw(table: pd.DataFrame, currency: str, labels: list[str]) -> io.BytesIO:
     from matplotlib.figure import Figure
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
 
     figure = Figure(figsize=(9, 4.8), dpi=100)
     axes = figure.add_subplot()
@@ -110,6 +134,11 @@ def _draw(table: pd.DataFrame, currency: str) -> io.BytesIO:
     axes.set_xlabel("China share of supply (expected)")
     axes.set_ylabel(clean_text(_cost_label(currency)))
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    for label, x, y in zip(labels, table["china_share"], table["expected_cost"], strict=False):
+        axes.annotate(
+            clean_text(label), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8
+        )
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
@@ -149,4 +178,18 @@ def write_sweep(result: SweepResult, path: Path) -> Path:
         names.append("Frontier")
     if result.about:
         names.append("About")
-    return save_atomically(lambda target: _build(result, target), path, names)
+    written = save_atomically(lambda target: _build(result, target), path, names)
+    if "Frontier" in names:
+        _save_picture(result.picture(), written.with_suffix(".png"))
+    return written
+
+
+def _save_picture(picture: bytes, path: Path) -> None:
+    """Write the trade-off PNG beside the workbook (temporary file, then rename)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        temporary.write_bytes(picture)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{path}: the trade-off picture could not be written ({error})") from None

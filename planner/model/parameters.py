@@ -592,7 +592,7 @@ def resolve_policies(
             targets.append(TOTAL)
         for element in targets:
             for t, period in enumerate(data.periods):
-                cap = _applicable(
+                cap = applicable_cap(
                     rows, element, period, tightest=min if policy != "min_offers" else max
                 )
                 if cap is None:
@@ -622,9 +622,13 @@ def _named(value: Any) -> Any:
     return None if _blank(value) or value == "" else value
 
 
-def _applicable(
+def applicable_cap(
     rows: list[tuple[Any, Any, Any, float]], element: str, period: str, tightest: Any
 ) -> Cap | None:
+    """Return the cap of (element or TOTAL, period) from (label, element, period, value) rows.
+
+    The covering rows of the highest rank apply; the tightest of them binds.
+    """
     best_rank, chosen = -1, []
     for label, row_element, row_period, value in rows:
         if row_element is None and element == TOTAL:
