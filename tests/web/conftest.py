@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +38,11 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     data: Path
+    log: Path  # the server's stderr (a file: a pipe nobody reads would fill and stall it)
+
+    def console(self) -> str:
+        """Return what the server has written to its console (stderr) so far."""
+        return self.log.read_text(errors="replace")
 
 
 def free_port() -> int:
@@ -48,30 +54,32 @@ def free_port() -> int:
 def start_server(data: Path, *arguments: str, env: dict[str, str] | None = None) -> Server:
     """Start ``planner serve`` on a free loopback port; wait until it answers."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "planner",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data),
-            *arguments,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
+    log = data / "server-stderr.log"
+    with log.open("wb") as stderr:  # the server holds its own copy
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "planner",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data),
+                *arguments,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env={**os.environ, **(env or {})},
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode() if process.stderr else "exited")
+            raise RuntimeError(log.read_text(errors="replace") or "exited")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Server(url, process, data)
+                return Server(url, process, data, log)
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
@@ -117,3 +125,11 @@ def browser(chromium: str) -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def sigint() -> Iterator[None]:
+    """Restore Ctrl-C after a test that runs a job in this process (the job ignores it)."""
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, handler)
