@@ -33,11 +33,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from planner.errors import PlannerError
-from planner.web.jobs import CONTROL, FINISHED, MAX_MEMORY_MB, QUEUED, UPLOAD, Busy, Job, JobRunner
+from planner.web.jobs import FINISHED, MAX_MEMORY_MB, UPLOAD, Busy, Job, JobRunner
 
 HERE = Path(__file__).parent
 access_log = logging.getLogger("planner.web.access")
 JOB_PATH = re.compile(r"(/jobs/[A-Za-z0-9_-]{8})[A-Za-z0-9_-]+")  # ids are keys: log a prefix
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 CSRF_COOKIE = "planner_csrf"
 Kind = Literal["solve", "sweep"]
 CHARTS = ("shares", "costs", "stock")
@@ -403,7 +404,7 @@ def _add_pages(
     async def job_page(request: Request, job_id: str) -> Response:
         job = _job_or_404(runner, job_id)
         elapsed = time.time() - (job.started or job.created)
-        running, before = runner.waiting(job) if job.status == QUEUED else (0, 0)
+        running, before = runner.waiting(job)
         return templates.TemplateResponse(
             request,
             "job.html",

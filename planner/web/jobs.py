@@ -174,7 +174,9 @@ class JobRunner:
         return job
 
     def waiting(self, job: Job) -> tuple[int, int]:
-        """Return, for a queued job, the jobs running and the queued jobs before it."""
+        """Return, for a queued job, the jobs running and the queued jobs before it (else 0, 0)."""
+        if job.status != QUEUED:
+            return 0, 0
         with self._lock:
             running = sum(1 for j in self.jobs.values() if j.status == RUNNING)
             before = sum(
