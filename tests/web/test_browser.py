@@ -107,6 +107,15 @@ def test_a_sweep_from_the_page(page: Any, server: Server) -> None:
     page.click("#submit")
     page.wait_for_selector("#sweep", timeout=SOLVED)
     assert page.locator("#sweep tbody tr").count() == 3
+    headers = page.locator("#sweep thead th").all_inner_texts()
+    aligned = (
+        page.locator("#sweep tbody tr")
+        .first.locator("td")
+        .evaluate_all("(all) => all.map(c => getComputedStyle(c).textAlign)")
+    )
+    by_column = dict(zip(headers, aligned, strict=True))
+    assert by_column["status"] == "left"  # text left, numbers right
+    assert by_column["china_share_max[Nd]"] == by_column["china_share"] == "right"
     page.wait_for_function("document.getElementById('trade-off').naturalWidth > 0")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "sweep-page.png"), full_page=True)
