@@ -92,6 +92,8 @@ def test_later_signings_and_changes_are_on_the_page(tmp_path: Path, sigint: None
     assert rows[0] == ["A", "Nd", "P1", "100.00", "0.00", "-100.00"]
     assert ["B", "Nd", "–", "–", "–", "newly signed"] in rows
     assert cells(page, "orders")[3][:2] == ["option", "A"]  # contracted, unused: an option
+    uses = {row[0]: row[-1] for row in cells(page, "contracts")}
+    assert uses["A"] == "option: nothing bought in the plan" and uses["C"] == "bought from"
 
 
 def test_a_cap_on_another_basis_is_compared_on_its_basis(tmp_path: Path, sigint: None) -> None:
