@@ -44,6 +44,7 @@ SOLUTION = "solution.xlsx"
 SWEEP = "sweep.xlsx"
 RESERVE = 16 << 20  # memory held back, and given back when memory runs out, to say so
 NEAR_LIMIT = 0.75  # a solver error after the process came this close to its limit: memory
+MAX_ROWS = 500  # rows of Signings and Changes shown on the page (the workbook has them all)
 
 
 def run_job(
@@ -162,8 +163,8 @@ def _solve(
     probability = case.scenarios["probability"]
     out["orders"] = _records(tables["Orders"])
     for name in ("Signings", "Changes"):
-        if name in tables:
-            out[name.lower()] = _records(tables[name])
+        if name in tables and not tables[name].empty:
+            out[name.lower()] = _records(tables[name].head(MAX_ROWS))
     out["basis"] = basis
     out["china"] = china_by_period(tables["Shares"], basis)
     shortage = expected(tables["Shortage"], probability, ["element"], "quantity")

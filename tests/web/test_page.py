@@ -140,3 +140,13 @@ def test_a_rounding_error_is_no_negative_share(value: float | None, shown: str) 
 def test_the_log_names_a_job_on_one_line(tmp_path: Path) -> None:
     job = Job("AbCdEfGh" + "x" * 24, "sweep", "q3\n2027\x1b[31m.xlsx", tmp_path, 60)
     assert job.label() == "job AbCdEfGh sweep 'q3?2027?[31m.xlsx'"
+
+
+def test_a_long_changes_table_is_cut_on_the_page_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigint: None
+) -> None:
+    from planner.web import worker
+
+    monkeypatch.setattr(worker, "MAX_ROWS", 2)
+    job = solved(JobRunner(tmp_path / "jobs"), V2 / "v2-a5-change-cost.xlsx", sigint)
+    assert len(job.outcome["changes"]) == 2  # type: ignore[index]
