@@ -31,6 +31,9 @@ CHROMIUM_FLAGS = [
 ]
 
 
+SERVER_LOG = "server-stderr.log"  # in the server's data folder
+
+
 @dataclass
 class Server:
     """A running ``planner serve``."""
@@ -38,7 +41,11 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     data: Path
-    log: Path  # the server's stderr (a file: a pipe nobody reads would fill and stall it)
+
+    @property
+    def log(self) -> Path:
+        """The server's stderr: a file (a pipe nobody reads would fill and stall the server)."""
+        return self.data / SERVER_LOG
 
     def console(self) -> str:
         """Return what the server has written to its console (stderr) so far."""
@@ -54,32 +61,32 @@ def free_port() -> int:
 def start_server(data: Path, *arguments: str, env: dict[str, str] | None = None) -> Server:
     """Start ``planner serve`` on a free loopback port; wait until it answers."""
     port = free_port()
-    log = data / "server-stderr.log"
-    with log.open("wb") as stderr:  # the server holds its own copy
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "planner",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data),
-                *arguments,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env={**os.environ, **(env or {})},
-        )
+    stderr = (data / SERVER_LOG).open("wb")  # the server keeps its own copy
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "planner",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            *arguments,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        env={**os.environ, **(env or {})},
+    )
+    stderr.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(log.read_text(errors="replace") or "exited")
+            raise RuntimeError(process.stderr.read().decode() if process.stderr else "exited")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Server(url, process, data, log)
+                return Server(url, process, data)
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
