@@ -486,7 +486,7 @@ def serve(
     def run() -> int:
         import uvicorn
 
-        from planner.web.app import ServerConfig, create_app, served_hosts
+        from planner.web.app import ServerConfig, create_app, log_config, served_hosts
 
         credentials = None
         if basic_auth is not None:
@@ -519,7 +519,14 @@ def serve(
                 "add --allowed-host NAME for any other name it is reached by",
                 markup=False,
             )
-        uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(config),
+            host=host,
+            port=port,
+            log_level="warning",
+            log_config=log_config(),  # a line per request and per job on stderr
+            access_log=False,  # the app's own access log cuts job ids (keys) short
+        )
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug, reports_files=False))  # a server runs until stopped

@@ -623,7 +623,7 @@ def test_the_job_page_shows_the_changes_table_escaped(
     page = templates.env.get_template("job.html").render(
         job=job, result=out, progress=None, elapsed=1.0, finished=["done"], version="0"
     )
-    assert '<table id="changes">' in page and "Changes against the previous plan" in page
+    assert '<table id="changes">' in page and "Changes from the previous plan" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import logging
+import re
 import secrets
 import shutil
 import socket
@@ -35,6 +37,9 @@ from planner.version import __version__
 from planner.web.jobs import FINISHED, MAX_MEMORY_MB, UPLOAD, Busy, Job, JobRunner
 
 HERE = Path(__file__).parent
+access_log = logging.getLogger("planner.web.access")
+JOB_PATH = re.compile(r"(/jobs/[A-Za-z0-9_-]{8})[A-Za-z0-9_-]+")  # ids are keys: log a prefix
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 CSRF_COOKIE = "planner_csrf"
 Kind = Literal["solve", "sweep"]
 CHARTS = ("shares", "costs", "stock")
@@ -141,6 +146,74 @@ class SecurityHeaders:
         await self.app(scope, receive, guarded)
 
 
+class AccessLog:
+    """Log one line per request (logger ``planner.web.access``, INFO).
+
+    Client, method, path (job ids cut to their first eight characters, no
+    query string), status and milliseconds: what uvicorn's access log says,
+    without the keys in the paths.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; log it when its answer has gone."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 0
+
+        async def noted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            path = CONTROL.sub("?", JOB_PATH.sub(r"\1...", scope.get("path", "")))
+            access_log.info(
+                '%s "%s %s" %s %.0f ms',
+                client[0],
+                scope.get("method", ""),
+                path[:300],  # one line, whatever was asked
+                status or "-",
+                (time.perf_counter() - began) * 1000,
+            )
+
+
+def log_config() -> dict[str, Any]:
+    """Return the server's logging setup (``logging.config.dictConfig``; uvicorn's ``log_config``).
+
+    The job log (``planner.web.jobs``) and the access log (``planner.web.access``)
+    at INFO, and uvicorn's own messages, one line each on stderr.
+    """
+    console = {"handlers": ["console"], "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "line": {"format": "%(asctime)s %(levelname)s %(message)s"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "line",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "planner.web": {**console, "level": "INFO"},
+            "uvicorn": {**console, "level": "WARNING"},
+            "uvicorn.access": {"handlers": [], "propagate": False},  # AccessLog says it
+        },
+    }
+
+
 class UploadLimit:
     """Refuse a request body over ``max_bytes`` with 413, while it streams in."""
 
@@ -236,6 +309,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["number"] = _number
     templates.env.filters["percent"] = _percent
+    templates.env.filters["points"] = _points
     templates.env.globals["version"] = __version__
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -257,7 +331,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     guarded = TrustedHostMiddleware(
         UploadLimit(app, config.max_upload_bytes), allowed_hosts=list(config.allowed_hosts)
     )
-    return SecurityHeaders(guarded)  # type: ignore[return-value]
+    return AccessLog(SecurityHeaders(guarded))  # type: ignore[return-value]
 
 
 def _job_or_404(runner: JobRunner, job_id: str) -> Job:
@@ -321,10 +395,15 @@ def _add_pages(
         job = _accept(runner, config, file, kind, change, values, None)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:  # asked for by browsers on pages without the link
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
     @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
     async def job_page(request: Request, job_id: str) -> Response:
         job = _job_or_404(runner, job_id)
         elapsed = time.time() - (job.started or job.created)
+        running, before = runner.waiting(job)
         return templates.TemplateResponse(
             request,
             "job.html",
@@ -334,6 +413,9 @@ def _add_pages(
                 "progress": job.progress(),
                 "elapsed": elapsed,
                 "finished": FINISHED,
+                "running": running,
+                "before": before,
+                "workers": runner.workers,
             },
         )
 
@@ -478,13 +560,25 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-def _number(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "–"
+def _number(value: Any, missing: str = "–", digits: int = 2) -> str:
+    if not isinstance(value, int | float):
+        return missing if value is None else str(value)
+    if abs(value) < 0.5 * 10**-digits:
+        value = 0.0  # never "-0.00"
     return f"{value:,.{digits}f}"
 
 
 def _percent(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "–"
+    if not isinstance(value, int | float):
+        return "–" if value is None else str(value)
+    if abs(value) < 0.5 * 10 ** -(digits + 2):
+        value = 0.0  # a rounding error's -1e-16 is 0.0%, not -0.0%
     return f"{value:.{digits}%}"
+
+
+def _points(value: Any, digits: int = 1) -> str:
+    """Return a difference of two shares in percentage points (``2.0 pts``)."""
+    if not isinstance(value, int | float):
+        return "–" if value is None else str(value)
+    shown = _number(value * 100, digits=digits)
+    return f"{shown} pt{'' if shown == '1.0' else 's'}"

@@ -13,6 +13,10 @@ signal, the watchdog) fails only its own job, with a message saying why.
 A job lives in its own folder under ``root`` (never served as is): the upload
 under a random name, the solution workbook, the result (``result.json``) and
 its charts. Finished jobs are deleted after ``keep_seconds``.
+
+Each job gets one log line (logger ``planner.web.jobs``, INFO) when it is
+queued, when it starts and when it ends: its id's first eight characters,
+kind, file name, status and seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import re
 import secrets
 import shutil
 import signal
@@ -39,6 +44,8 @@ UPLOAD = "upload.xlsx"
 OUT_OF_MEMORY = 12  # a job process's exit code when it could not even report that (ENOMEM)
 GRACE_SHARE = 0.05  # the watchdog's grace grows by this share of the time limit
 MAX_MEMORY_MB = 3072
+SHOWN_ID = 8  # characters of a job's id in the log: enough to tell jobs apart, never the key
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def too_large(max_memory_mb: int | None) -> str:
@@ -83,6 +90,11 @@ class Job:
         except (OSError, ValueError):  # replaced while read: next refresh
             return None
         return data
+
+    def label(self) -> str:
+        """Return how the log names the job: id prefix, kind and file name (one line)."""
+        name = CONTROL.sub("?", self.filename)[:80]
+        return f"job {self.id[:SHOWN_ID]} {self.kind} {name!r}"
 
     def public(self) -> dict[str, Any]:
         """Return what the JSON API shows of the job."""
@@ -158,7 +170,21 @@ class JobRunner:
                 shutil.rmtree(job.folder, ignore_errors=True)
                 raise Busy(f"{waiting} jobs are waiting; try again in a minute")
             self.jobs[job.id] = job
+        logger.info("%s queued (%d waiting before it)", job.label(), waiting)
         return job
+
+    def waiting(self, job: Job) -> tuple[int, int]:
+        """Return, for a queued job, the jobs running and the queued jobs before it (else 0, 0)."""
+        if job.status != QUEUED:
+            return 0, 0
+        with self._lock:
+            running = sum(1 for j in self.jobs.values() if j.status == RUNNING)
+            before = sum(
+                1
+                for j in self.jobs.values()
+                if j.status == QUEUED and (j.created, j.id) < (job.created, job.id)
+            )
+        return running, before
 
     def get(self, job_id: str) -> Job | None:
         """Return the job with this id, if it exists (and has not been cleaned up)."""
@@ -229,6 +255,7 @@ class JobRunner:
             return
         job.status = RUNNING
         job.process = process
+        logger.info("%s running (waited %.1f s)", job.label(), job.started - job.created)
 
     def _watch(self, job: Job, now: float) -> None:
         process = job.process
@@ -281,3 +308,11 @@ class JobRunner:
         job.finished = time.time()
         job.process = None
         (job.folder / UPLOAD).unlink(missing_ok=True)  # the plan is kept, the upload is not
+        outcome = job.outcome or {}
+        shown = status
+        if status == DONE and outcome.get("status"):
+            shown = f"{status} ({outcome['status']})"  # optimal, infeasible, sweep...
+        elif error:
+            shown = f"{status}: {CONTROL.sub(' ', error)[:200]}"
+        ran = job.finished - (job.started or job.created)
+        logger.info("%s %s in %.1f s", job.label(), shown, ran)

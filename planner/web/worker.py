@@ -22,9 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 import planner
 from planner.errors import InputError, PlannerError
-from planner.results import COST_KEYS, expected, expected_shares
+from planner.model.parameters import BASES
+from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
 from planner.roll import total_change
 from planner.web.charts import cost_chart, share_chart, stock_chart
 from planner.web.jobs import (
@@ -42,8 +45,7 @@ SOLUTION = "solution.xlsx"
 SWEEP = "sweep.xlsx"
 RESERVE = 16 << 20  # memory held back, and given back when memory runs out, to say so
 NEAR_LIMIT = 0.75  # a solver error after the process came this close to its limit: memory
-#: Rows of the Changes table shown on the page (the workbook has them all).
-MAX_CHANGES = 500
+MAX_ROWS = 500  # rows of Signings and Changes shown on the page (the workbook has them all)
 
 
 def run_job(
@@ -158,26 +160,33 @@ def _solve(
     result.write(folder / SOLUTION)
     out["solution"] = SOLUTION
     tables = result.tables
-    shares = expected_shares(
-        tables["Shares"], case.scenarios["probability"], case.settings.china_basis
-    )
+    basis = case.settings.china_basis
     probability = case.scenarios["probability"]
+    out["orders"] = _records(tables["Orders"])
+    for name in ("Signings", "Changes"):
+        if name in tables and not tables[name].empty:
+            out[name.lower()] = _records(tables[name].head(MAX_ROWS))
+    out["basis"] = basis
+    out["china"] = china_by_period(tables["Shares"], basis)
     shortage = expected(tables["Shortage"], probability, ["element"], "quantity")
     short = dict(zip(shortage["element"], shortage["quantity"], strict=True))
-    rows = tables["Shares"]
-    share = rows[f"china_share_{case.settings.china_basis}"]
-    over = set(rows.loc[share > rows["china_cap"] + 1e-6, "element"])  # any period, any scenario
+    overall = expected_shares(tables["Shares"], probability, basis)
     out["elements"] = [
         {
             "element": row.element,
             "china_share": _plain(row.china_share),
-            "china_cap": _plain(row.china_cap),
-            "over_cap": row.element in over,
+            **_tightest([c for c in out["china"] if c["element"] == row.element]),
             "supply": _plain(row.supply),
             "shortfall": _plain(float(short.get(str(row.element), 0.0))),
         }
-        for row in shares.itertuples()
+        for row in overall.itertuples()
     ]
+    capped = [e for e in out["elements"] if e["headroom"] is not None]
+    out["tightest"] = (
+        {**min(capped, key=lambda e: e["headroom"]), "breaches": sum(e["breaches"] for e in capped)}
+        if capped
+        else None
+    )
     out["costs"] = {key: _plain(result.summary.get(key)) for key in COST_KEYS}
     contracts = tables["Contracts"]
     out["contracts"] = [
@@ -190,15 +199,9 @@ def _solve(
     out["stock"] = stock
     changes = tables.get("Changes")  # a rolled workbook's plan against the previous one
     if changes is not None and not changes.empty:
-        out["changes"] = [
-            {k: _plain(v) for k, v in record.items()}
-            for record in changes[["offer", "period", "previous", "planned", "change"]]
-            .head(MAX_CHANGES)
-            .to_dict("records")
-        ]
         out["total_change"] = _plain(total_change(changes))
     charts = {
-        "shares": lambda: share_chart(out["elements"]),
+        "shares": lambda: share_chart(out["china"], basis),
         "costs": lambda: cost_chart(out["costs"], case.settings.currency),
         "stock": lambda: stock_chart(stock, case.settings.unit),
     }
@@ -227,6 +230,90 @@ def _peak_mb() -> float:
         return 0.0
     found = re.search(r"^VmPeak:\s+(\d+) kB", status, re.MULTILINE)
     return int(found.group(1)) / 1024 if found else 0.0
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return a table's rows as JSON-safe dicts (NaN as None)."""
+    return [{str(k): _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
+
+
+def _cap_bases(shares: pd.DataFrame, basis: str) -> dict[str, str]:
+    """Return, per basis some China cap is on, the Shares column of its caps."""
+    columns = {basis: "china_cap"}
+    columns.update({b: f"china_cap_{b}" for b in BASES if f"china_cap_{b}" in shares.columns})
+    return {b: c for b, c in columns.items() if c in shares.columns and shares[c].notna().any()}
+
+
+def china_by_period(shares: pd.DataFrame, basis: str) -> list[dict[str, Any]]:
+    """Return the China share against the cap that applies, per element, basis and period.
+
+    For every element and TOTAL, one row per period on each basis that
+    caps it (:func:`planner.results.china_against_caps`: expected share, cap,
+    highest node share, headroom, ``breach`` only where a node is over its
+    cap); an element no cap applies to gets its expected share on ``basis``
+    with no cap. Computed here from the Shares table: the results layer
+    compares only ``basis``, the page every basis a cap is on.
+    """
+    caps = _cap_bases(shares, basis)
+    rows: list[dict[str, Any]] = []
+    for element in dict.fromkeys(shares["element"]):
+        mine = shares[shares["element"] == element]
+        capped = [b for b, column in caps.items() if mine[column].notna().any()]
+        for on in capped or [basis]:
+            share = f"china_share_{on}"
+            weight = mine["probability"] * mine["supply"]
+            frame = mine.assign(_china=mine[share].fillna(0.0) * weight, _supply=weight)
+            grouped = frame.groupby("period", sort=False).agg(
+                china=("_china", "sum"), supply=("_supply", "sum"), highest=(share, "max")
+            )
+            against = (
+                china_against_caps(mine.assign(china_cap=mine[caps[on]]), on).set_index("period")
+                if on in capped
+                else pd.DataFrame(columns=["china_cap", "headroom", "breach"])
+            )
+            for period, row in grouped.iterrows():
+                cap = against.loc[period] if period in against.index else None
+                rows.append(
+                    {
+                        "element": element,
+                        "basis": on,
+                        "period": period,
+                        "china_share": _plain(row["china"] / row["supply"])
+                        if row["supply"] > 0
+                        else None,
+                        "highest": _plain(row["highest"]),
+                        "china_cap": None if cap is None else _plain(cap["china_cap"]),
+                        "headroom": None if cap is None else _plain(cap["headroom"]),
+                        "breach": False if cap is None else bool(cap["breach"]),
+                    }
+                )
+    return rows
+
+
+def _tightest(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return an element's least headroom to a China cap: where, cap, share and breaches."""
+    capped = [r for r in rows if r["headroom"] is not None]
+    if not capped:
+        return {
+            "china_cap": None,
+            "headroom": None,
+            "tightest_period": None,
+            "tightest_basis": None,
+            "highest": None,
+            "breaches": 0,
+            "over_cap": False,
+        }
+    tightest = min(capped, key=lambda r: r["headroom"])
+    breaches = sum(r["breach"] for r in capped)
+    return {
+        "china_cap": tightest["china_cap"],
+        "headroom": tightest["headroom"],
+        "tightest_period": tightest["period"],
+        "tightest_basis": tightest["basis"],
+        "highest": tightest["highest"],
+        "breaches": breaches,
+        "over_cap": breaches > 0,
+    }
 
 
 def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,9 @@ CHROMIUM_FLAGS = [
 ]
 
 
+SERVER_LOG = "server-stderr.log"  # in the server's data folder
+
+
 @dataclass
 class Server:
     """A running ``planner serve``."""
@@ -38,6 +42,15 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     data: Path
+
+    @property
+    def log(self) -> Path:
+        """The server's stderr: a file (a pipe nobody reads would fill and stall the server)."""
+        return self.data / SERVER_LOG
+
+    def console(self) -> str:
+        """Return what the server has written to its console (stderr) so far."""
+        return self.log.read_text(errors="replace")
 
 
 def free_port() -> int:
@@ -49,6 +62,7 @@ def free_port() -> int:
 def start_server(data: Path, *arguments: str, env: dict[str, str] | None = None) -> Server:
     """Start ``planner serve`` on a free loopback port; wait until it answers."""
     port = free_port()
+    stderr = (data / SERVER_LOG).open("wb")  # the server keeps its own copy
     process = subprocess.Popen(
         [
             sys.executable,
@@ -61,10 +75,11 @@ def start_server(data: Path, *arguments: str, env: dict[str, str] | None = None)
             str(data),
             *arguments,
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
         env={**os.environ, **(env or {})},
     )
+    stderr.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP
     while time.monotonic() < deadline:
@@ -118,3 +133,11 @@ def browser(chromium: str) -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def sigint() -> Iterator[None]:
+    """Restore Ctrl-C after a test that runs a job in this process (the job ignores it)."""
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, handler)

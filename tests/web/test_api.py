@@ -64,6 +64,28 @@ def test_a_workbook_becomes_a_plan_equal_to_the_cli(server: Server, tmp_path: Pa
     assert workbook.sheetnames[0] == "Summary"
     elements = {e["element"]: e for e in done["result"]["elements"]}
     assert {"Nd", "Dy", "Tb", "TOTAL"} <= set(elements)
+    assert not any(e["over_cap"] for e in elements.values())  # 53.8 % is no breach of 50 %
+    assert elements["TOTAL"]["tightest_period"] == expected.summary["china_tightest_where"][7:]
+    caps = expected.tables["Shares"].query("element == 'TOTAL'").groupby("period")["china_cap"]
+    total = [r for r in done["result"]["china"] if r["element"] == "TOTAL"]
+    assert {r["period"]: r["china_cap"] for r in total} == caps.min().to_dict()  # per period
+    orders = expected.tables["Orders"]
+    assert [o["action"] for o in done["result"]["orders"]] == orders["action"].tolist()
+
+
+def test_the_console_logs_each_job_and_request(server: Server) -> None:
+    job = wait_for(server, upload(server, HAND, name="mine.xlsx").json()["id"])
+    lines = server.console().splitlines()
+    mine = [line for line in lines if f"job {job['id'][:8]} solve 'mine.xlsx'" in line]
+    assert [re.sub(r".*'mine\.xlsx' (\w+).*", r"\1", line) for line in mine] == [
+        "queued",
+        "running",
+        "done",
+    ]
+    assert re.search(r"done \(optimal\) in \d+\.\d s$", mine[2])
+    assert any('"POST /api/jobs" 202' in line for line in lines)
+    assert any(f'"GET /api/jobs/{job["id"][:8]}..." 200' in line for line in lines)
+    assert job["id"] not in server.console()  # the key to the job is never logged whole
 
 
 def test_a_broken_workbook_lists_its_cells(

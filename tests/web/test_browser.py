@@ -17,6 +17,7 @@ from tests.web.conftest import ARTEFACTS, Server
 
 JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
 SOLVED = 120_000  # ms to wait for a result
+NUMBER = re.compile(r"-?[\d,]+(\.\d+)?( ?%| pts?)?")
 
 
 @pytest.fixture
@@ -25,6 +26,22 @@ def page(browser: Any) -> Iterator[Any]:
     opened = context.new_page()
     yield opened
     context.close()
+
+
+@pytest.fixture(scope="module")
+def japan(browser: Any, server: Server) -> Iterator[str]:
+    """The Japan case uploaded through the page and solved: its job page's address."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server.url)
+    assert page.locator("#template-link").get_attribute("href") == "/template.xlsx"
+    page.set_input_files("#file", str(JAPAN))
+    assert page.locator("#drop-text").inner_text() == "japan-2026.xlsx"
+    page.click("#submit")
+    page.wait_for_selector("#status", timeout=SOLVED)
+    address: str = page.url
+    context.close()
+    yield address
 
 
 def cli_figures(tmp_path: Path) -> dict[str, str]:
@@ -38,13 +55,8 @@ def cli_figures(tmp_path: Path) -> dict[str, str]:
     return dict(zip(("objective", "china-share", "shortfall"), found.groups(), strict=True))
 
 
-def test_upload_to_downloaded_plan(page: Any, server: Server, tmp_path: Path) -> None:
-    page.goto(server.url)
-    assert page.locator("#template-link").get_attribute("href") == "/template.xlsx"
-    page.set_input_files("#file", str(JAPAN))
-    assert page.locator("#drop-text").inner_text() == "japan-2026.xlsx"
-    page.click("#submit")
-    page.wait_for_selector("#status", timeout=SOLVED)
+def test_upload_to_downloaded_plan(page: Any, japan: str, tmp_path: Path) -> None:
+    page.goto(japan)
     assert page.locator("#status").inner_text() == "optimal"
     for key, value in cli_figures(tmp_path).items():
         assert page.locator(f"#{key}").inner_text() == value
@@ -78,6 +90,7 @@ def test_a_broken_workbook_shows_its_cells(
     page.set_input_files("#file", str(make_workbook(hand_sheets, name="mine.xlsx")))
     page.click("#submit")
     page.wait_for_selector("#issues", timeout=SOLVED)
+    assert page.locator("#issues thead th").all_inner_texts() == ["Where", "Problem", "Severity"]
     cells = page.locator("#issues td.where").all_inner_texts()
     assert "Offers!H2" in cells
     assert "upload it again" in page.locator("#job-status").inner_text()
@@ -94,6 +107,15 @@ def test_a_sweep_from_the_page(page: Any, server: Server) -> None:
     page.click("#submit")
     page.wait_for_selector("#sweep", timeout=SOLVED)
     assert page.locator("#sweep tbody tr").count() == 3
+    headers = page.locator("#sweep thead th").all_inner_texts()
+    aligned = (
+        page.locator("#sweep tbody tr")
+        .first.locator("td")
+        .evaluate_all("(all) => all.map(c => getComputedStyle(c).textAlign)")
+    )
+    by_column = dict(zip(headers, aligned, strict=True))
+    assert by_column["status"] == "left"  # text left, numbers right
+    assert by_column["china_share_max[Nd]"] == by_column["china_share"] == "right"
     page.wait_for_function("document.getElementById('trade-off').naturalWidth > 0")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "sweep-page.png"), full_page=True)
@@ -116,3 +138,68 @@ def test_a_workbook_dropped_on_the_page(page: Any, server: Server) -> None:
     page.click("#submit")
     page.wait_for_selector("#objective", timeout=SOLVED)
     assert page.locator("#objective").inner_text() == "21,702.00"
+
+
+def test_the_japan_plan_says_what_to_order_now_and_shows_no_breach(
+    page: Any, server: Server, japan: str
+) -> None:
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    page.goto(japan)
+    page.wait_for_load_state("networkidle")
+    assert failed == []  # the favicon, the charts, the style sheet: nothing 404s
+    tables = page.locator("main table").evaluate_all("(all) => all.map(t => t.id)")
+    assert tables[0] == "orders"  # what to do now comes before every other result
+    actions = page.locator("#orders tbody tr td:first-child").all_inner_texts()
+    assert set(actions) == {"buy", "sign now", "option"}
+    assert actions.count("buy") == int(page.locator("#orders-now").inner_text()) == 23
+    periods = page.locator("#orders tbody tr.buy td:nth-child(6)").all_inner_texts()
+    assert set(periods) == {"2026Q1"}  # the node every scenario shares
+    svg = page.request.get(server.url + page.locator("#shares-chart").get_attribute("src")).text()
+    assert len(re.findall(r'<g id="share-\d+">', svg)) == 9  # eight elements and TOTAL
+    assert 'id="breach-' not in svg and "over the cap" not in svg
+    total = page.locator("#elements tbody tr", has_text="TOTAL")
+    cells = total.locator("td").all_inner_texts()
+    assert cells[:7] == ["TOTAL", "53.8%", "0.0 pts", "2026Q3", "60.0%", "60.0%", "0"]
+    assert page.locator("#elements tr.over").count() == 0
+    assert "no period over its cap" in page.locator("#china-headroom").inner_text()
+
+
+def test_the_page_s_rough_edges_are_gone(page: Any, server: Server, japan: str) -> None:
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(japan)
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    for address in (icon, "/favicon.ico"):
+        answer = page.request.get(server.url + address)
+        assert answer.status == 200 and answer.headers["content-type"] == "image/svg+xml"
+    misaligned = page.evaluate(
+        """(pattern) => [...document.querySelectorAll("main td")]
+            .map(cell => [cell.innerText.trim(), getComputedStyle(cell).textAlign])
+            .filter(([text, align]) => text && text !== "–" &&
+                (new RegExp("^(" + pattern + ")$").test(text) ? align !== "right"
+                 : /[A-Za-z]/.test(text) && align !== "left"))""",
+        NUMBER.pattern,
+    )
+    assert misaligned == []  # numbers right, text left, in every table
+    headers = page.locator("#orders thead th").evaluate_all(
+        "(all) => all.map(h => [h.innerText.split(' ')[0], getComputedStyle(h).textAlign])"
+    )
+    assert ["Supplier", "left"] in headers and ["Quantity", "right"] in headers
+    content = page.evaluate(
+        "() => { const m = getComputedStyle(document.querySelector('main'));"
+        " return document.querySelector('main').clientWidth"
+        " - parseFloat(m.paddingLeft) - parseFloat(m.paddingRight); }"
+    )
+    widths = page.locator("img.chart").evaluate_all(
+        "(all) => all.map(i => i.getBoundingClientRect().width)"
+    )
+    assert len(widths) == 3 and all(abs(w - content) < 2 for w in widths), (widths, content)
+    stock = page.request.get(server.url + page.locator("#stock-chart").get_attribute("src")).text()
+    lowest = re.findall(r'<g id="stock-y-\d+">.*?<g id="ytick_\d+">.*?<!-- (.*?) -->', stock, re.S)
+    assert lowest == ["0"] * 8  # every element's stock axis starts at 0
+    job = japan.rsplit("/", 1)[1]
+    console = server.console()
+    for stage in ("queued", "running", "done (optimal) in"):
+        assert f"job {job[:8]} solve 'japan-2026.xlsx' {stage}" in console, console[-2000:]
+    assert f'"GET /jobs/{job[:8]}..." 200' in console
+    assert job not in console  # the id is the key to the job: only its prefix is logged

@@ -6,12 +6,11 @@ import asyncio
 import json
 import multiprocessing
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import xml.dom.minidom
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,6 @@ def big_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from benchmarks.generate import Size, generate, write
 
     return write(generate(Size(17, 20, 20, 20), seed=0), tmp_path_factory.mktemp("big") / "b.xlsx")
-
-
-@pytest.fixture
-def sigint() -> Iterator[None]:
-    """Restore Ctrl-C after a test that runs a job in this process (the job ignores it)."""
-    handler = signal.getsignal(signal.SIGINT)
-    yield
-    signal.signal(signal.SIGINT, handler)
 
 
 def submit(runner: JobRunner, source: Path, time_limit: float = 60) -> Job:

@@ -1,0 +1,152 @@
+"""The job page's content, rendered in process (no browser, no server): orders, caps, queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from planner.web.app import ServerConfig, _percent, create_app
+from planner.web.charts import share_chart
+from planner.web.jobs import DONE, RESULT, RUNNING, UPLOAD, Job, JobRunner
+from planner.web.worker import run_job
+from tests.conftest import REFERENCE
+
+V2 = REFERENCE / "v2"
+
+
+def fetch(runner: JobRunner, tmp_path: Path, path: str) -> str:
+    """Return the page at ``path`` of an app around ``runner`` (never started)."""
+    app = create_app(ServerConfig(data_dir=tmp_path, runner=runner))
+
+    async def get() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return (await client.get(path)).text
+
+    with ThreadPoolExecutor(1) as thread:  # its own event loop: Playwright may hold this one
+        return thread.submit(asyncio.run, get()).result()
+
+
+def queue(runner: JobRunner, name: str = "q.xlsx") -> Job:
+    job_id, folder = runner.new_folder()
+    return runner.submit(Job(job_id, "solve", name, folder, 60))
+
+
+def solved(runner: JobRunner, workbook: Path, sigint: None) -> Job:
+    """A job that ran ``workbook`` through the worker, as the runner would have it."""
+    job = queue(runner, workbook.name)
+    shutil.copy(workbook, job.folder / UPLOAD)
+    run_job(str(job.folder), "solve", 60, {"filename": workbook.name})
+    job.outcome = json.loads((job.folder / RESULT).read_text())
+    job.status, job.started, job.finished = DONE, time.time(), time.time()
+    return job
+
+
+def cells(page: str, table: str) -> list[list[str]]:
+    """Return the body rows of ``table`` in ``page`` as lists of cell texts."""
+    body = page.split(f'<table id="{table}"', 1)[1].split("</table>", 1)[0].split("<tbody>")[1]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    texts = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+    return [[re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in row] for row in texts]
+
+
+def test_a_queued_job_says_what_it_waits_for(tmp_path: Path) -> None:
+    runner = JobRunner(tmp_path / "jobs", workers=2)  # never started: states as set here
+    first = queue(runner)
+    page = fetch(runner, tmp_path, f"/jobs/{first.id}")
+    assert "Starting a solver" in page and "Waiting for a free solver" not in page
+    for job in (first, queue(runner)):
+        job.status = RUNNING  # both solvers busy
+    waiting = queue(runner)
+    last = queue(runner)
+    page = fetch(runner, tmp_path, f"/jobs/{last.id}")
+    assert "Queued behind 3 jobs (2 solving, 1 waiting before it)" in page
+    assert "one of the 2 solvers is free" in page
+    assert "Queued behind 2 jobs (2 solving, 0 waiting" in fetch(
+        runner, tmp_path, f"/jobs/{waiting.id}"
+    )
+
+
+def test_later_signings_and_changes_are_on_the_page(tmp_path: Path, sigint: None) -> None:
+    runner = JobRunner(tmp_path / "jobs")
+    later = solved(runner, V2 / "v2-a3-later-signing.xlsx", sigint)
+    page = fetch(runner, tmp_path, f"/jobs/{later.id}")
+    assert page.index('id="orders"') < page.index('id="signings"') < page.index('id="elements"')
+    orders = cells(page, "orders")
+    assert [row[0] for row in orders] == ["buy", "sign now", "sign later"]
+    assert orders[2][1] == "DY-AU" and orders[2][10] == "cn_stop (20.0%)"
+    assert cells(page, "signings") == [["DY-AU", "Dy", "P2", "cn_stop", "20.0%", "P3", "10,000.00"]]
+    assert 'id="changes"' not in page
+    changed = solved(runner, V2 / "v2-a5-change-cost.xlsx", sigint)
+    page = fetch(runner, tmp_path, f"/jobs/{changed.id}")
+    rows = cells(page, "changes")
+    assert rows[0] == ["A", "Nd", "P1", "100.00", "0.00", "-100.00"]
+    assert ["B", "Nd", "–", "–", "–", "newly signed"] in rows
+    assert cells(page, "orders")[3][:2] == ["option", "A"]  # contracted, unused: an option
+    uses = {row[0]: row[-1] for row in cells(page, "contracts")}
+    assert uses["A"] == "option: nothing bought in the plan" and uses["C"] == "bought from"
+
+
+def test_a_cap_on_another_basis_is_compared_on_its_basis(tmp_path: Path, sigint: None) -> None:
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, V2 / "v2-a6-basis-caps.xlsx", sigint)
+    result: dict[str, Any] = job.outcome  # type: ignore[assignment]
+    assert result["basis"] == "any"
+    nd = {(r["basis"], r["period"]): r for r in result["china"] if r["element"] == "Nd"}
+    assert {basis for basis, _ in nd} == {"mining", "refining"}  # the bases its caps are on
+    assert not any(r["breach"] for r in nd.values())
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    row = next(r for r in cells(page, "elements") if r[0] == "Nd")
+    assert row[3] == "P1 (mining basis)" and row[4] == "30.0%"
+
+
+def test_the_share_chart_marks_a_breach_only_where_there_is_one() -> None:
+    def rows(element: str, breach: bool) -> list[dict[str, Any]]:
+        return [
+            {
+                "element": element,
+                "basis": "any",
+                "period": period,
+                "china_share": 0.5,
+                "highest": 0.7 if breach and period == "P2" else 0.5,
+                "china_cap": 0.6,
+                "headroom": -0.1 if breach and period == "P2" else 0.1,
+                "breach": breach and period == "P2",
+            }
+            for period in ("P1", "P2", "P3")
+        ]
+
+    svg = share_chart([*rows("Nd", False), *rows("Dy", True), *rows("TOTAL", False)], "any")
+    assert re.findall(r'id="(breach-\d+)"', svg) == ["breach-1"]  # Dy's chart alone
+    assert "over the cap" in svg
+    calm = share_chart([*rows("Nd", False), *rows("TOTAL", False)], "any")
+    assert "breach-" not in calm and "over the cap" not in calm
+
+
+@pytest.mark.parametrize(("value", "shown"), [(-1.1e-16, "0.0%"), (0.538, "53.8%"), (None, "–")])
+def test_a_rounding_error_is_no_negative_share(value: float | None, shown: str) -> None:
+    assert _percent(value) == shown
+
+
+def test_the_log_names_a_job_on_one_line(tmp_path: Path) -> None:
+    job = Job("AbCdEfGh" + "x" * 24, "sweep", "q3\n2027\x1b[31m.xlsx", tmp_path, 60)
+    assert job.label() == "job AbCdEfGh sweep 'q3?2027?[31m.xlsx'"
+
+
+def test_a_long_changes_table_is_cut_on_the_page_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigint: None
+) -> None:
+    from planner.web import worker
+
+    monkeypatch.setattr(worker, "MAX_ROWS", 2)
+    job = solved(JobRunner(tmp_path / "jobs"), V2 / "v2-a5-change-cost.xlsx", sigint)
+    assert len(job.outcome["changes"]) == 2  # type: ignore[index]
