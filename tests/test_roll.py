@@ -618,7 +618,7 @@ def test_the_job_page_shows_the_changes_table_escaped(
     )
     out["changes"][0]["offer"] = "<script>alert(1)</script>"
     templates = Jinja2Templates(directory=Path(web.__file__).parent / "templates")
-    templates.env.filters.update(number=web._number, percent=web._percent)
+    templates.env.filters.update(number=web._number, percent=web._percent, points=web._points)
     job = SimpleNamespace(status="done", filename="q2.xlsx", id="x", time_limit=60, error=None)
     page = templates.env.get_template("job.html").render(
         job=job, result=out, progress=None, elapsed=1.0, finished=["done"], version="0"
