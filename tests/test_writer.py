@@ -284,3 +284,20 @@ def test_a_sweep_workbook_keeps_a_hostile_currency_literal(
     ), formulas
     assert f"<c:v>expected cost ({currency})</c:v>" in chart
     assert openpyxl.load_workbook(path)["Trade-off"]["Q30"].value == f"expected cost ({currency})"
+
+
+def test_orders_is_second_and_buys_only_what_every_scenario_shares(tmp_path: Path) -> None:
+    case = planner.load(REFERENCE / "v2" / "v2-a3-later-signing.xlsx")
+    path = planner.solve(case).write(tmp_path / "plan.xlsx")
+    workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames[:2] == ["Summary", "Orders"]
+    orders = pd.read_excel(path, sheet_name="Orders")
+    buy = orders[orders["action"] == "buy"]
+    assert len(buy) and set(buy["scenarios"]) == {"all"}
+    assert set(buy["period"]) == {"P1"}  # the tree splits at P2: nothing later is shared
+    later = orders[orders["action"] == "sign later"]
+    assert later[["offer", "period", "scenarios"]].values.tolist() == [["DY-AU", "P2", "cn_stop"]]
+    summary = pd.read_excel(path, sheet_name="Summary").set_index("key")["value"]
+    assert list(summary.index[:3]) == ["status", "expected_cost", "china_share"]
+    assert workbook["ChartData"].sheet_state == "hidden"
+    assert "Warnings" not in workbook.sheetnames  # nothing to warn about
