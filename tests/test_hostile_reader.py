@@ -7,9 +7,12 @@ expensive work are replaced by ones that fail if called.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +20,16 @@ import pytest
 
 import planner
 import planner.io.reader as reader
-from planner.errors import InputError
+from planner.errors import InputError, Issue
 from planner.io.limits import ReaderLimits
+from planner.validate import merge_issues
 from tests import hostile
 from tests.conftest import REFERENCE, ROOT
 
 HAND = REFERENCE / "case-00-hand.xlsx"
 GUARD_SECONDS = 120  # a hang guard only: a refusal takes far less on any machine
+MEMORY_CAP = 2**30  # the CLI validates the hand case in less than 800 MB of address space
+DEMAND_PART = "xl/worksheets/sheet3.xml"
 
 
 def _issue(path: Path, **kwargs: Any) -> str:
@@ -42,8 +48,27 @@ def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader.openpyxl, "load_workbook", refuse)
 
 
+def _memory_cap() -> None:
+    """Give the child process 1 GB of address space: a runaway read fails there, not here."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+@contextlib.contextmanager
+def _headroom(megabytes: int = 500) -> Iterator[None]:
+    """Let this process grow by at most ``megabytes`` inside the block (MemoryError beyond)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    pages = int(Path("/proc/self/statm").read_text().split()[0])
+    resource.setrlimit(
+        resource.RLIMIT_AS, (pages * os.sysconf("SC_PAGE_SIZE") + megabytes * 2**20, hard)
+    )
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _validate(path: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run ``planner validate PATH`` in a fresh process, with a guard against a hang."""
+    """Run ``planner validate PATH`` in a fresh process, with guards against a hang."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "planner", "validate", str(path)],
@@ -52,6 +77,7 @@ def _validate(path: str | Path) -> subprocess.CompletedProcess[str]:
         timeout=GUARD_SECONDS,
         env=environment,
         cwd=ROOT,
+        preexec_fn=_memory_cap,
     )
 
 
@@ -176,3 +202,91 @@ def test_one_part_named_by_many_sheets_counts_each_time(tmp_path: Path, no_parsi
 
 def test_a_workbook_within_every_limit_is_still_read() -> None:
     assert planner.load(HAND).offers.index.tolist() == ["Nd-CN", "Nd-MY", "Dy-CN"]
+
+
+# ---------------------------------------------------------------- merged ranges
+
+
+def _with_merges(target: Path, *ranges: str, part: str = DEMAND_PART) -> Path:
+    def merge(name: str, data: bytes) -> bytes:
+        return hostile.merged_sheet(data, *ranges) if name == part else data
+
+    return hostile.rewrite(target, merge)
+
+
+def test_a_merge_over_the_whole_sheet_is_reported_by_its_bounds(tmp_path: Path) -> None:
+    """An 8 KB file whose one merge covers 268 million cells: never one entry per cell."""
+    whole = _with_merges(tmp_path / "plan.xlsx", "A2:IV1048576")
+    assert whole.stat().st_size < 10_000
+    result = _validate(whole)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines()[1:] == [
+        "  Demand!A2:IV1048576: merged cells inside a table; unmerge them so that each value "
+        "has its cell"
+    ]
+
+
+def test_merges_to_the_last_cell_are_read_by_their_bounds(tmp_path: Path) -> None:
+    odd = _with_merges(tmp_path / "plan.xlsx", "B3:XFD1048576", "D9")
+    assert reader.read_workbook(odd).sheets["Demand"].merged == ["B3:XFD1048576", "D9"]
+    with _headroom():
+        issue = _issue(odd)
+    assert issue == (
+        "Demand!B3:XFD1048576: merged cells inside a table; unmerge them so that each value "
+        "has its cell"
+    )
+
+
+def test_a_merge_hides_only_the_cells_it_covers(tmp_path: Path) -> None:
+    """The Demand rows under a merge of B3:B1048576 lose their period, but only those."""
+    merged = _with_merges(tmp_path / "plan.xlsx", "B3:B1048576")
+    with _headroom(), pytest.raises(InputError) as raised:
+        planner.load(merged)
+    assert [str(issue) for issue in raised.value.issues] == [
+        "Demand!B3:B1048576: merged cells inside a table; unmerge them so that each value "
+        "has its cell"
+    ]
+
+
+def test_checked_cells_inside_a_huge_range_are_not_reported_twice() -> None:
+    parsed = [Issue("Demand!A2:XFD1048576", "merged cells inside a table")]
+    checked = [
+        Issue("Demand!B7", "period is required"),
+        Issue("Demand!B1048577", "below the range"),
+        Issue("Offers!B7", "another sheet"),
+        Issue("Demand!1:1", "a row, not a cell"),
+    ]
+    with _headroom():
+        joined = merge_issues(parsed, checked)
+    assert [issue.where for issue in joined] == [
+        "Demand!A2:XFD1048576",
+        "Demand!B1048577",
+        "Offers!B7",
+        "Demand!1:1",
+    ]
+
+
+def test_rows_are_never_wider_than_the_column_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet declaring A1:XFD1048576 would make every row a tuple of 16,384 cells."""
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    def wide(name: str, data: bytes) -> bytes:
+        if name != DEMAND_PART:
+            return data
+        data = data.replace(b'<dimension ref="A1:C5" />', b'<dimension ref="A1:XFD1048576"/>')
+        return data.replace(b"</row></sheetData>", b'<c r="XFD5"><v>1</v></c></row></sheetData>')
+
+    widths: list[int] = []
+    get_row = ReadOnlyWorksheet._get_row
+
+    def measured(self: Any, *args: Any, **kwargs: Any) -> Any:
+        cells = get_row(self, *args, **kwargs)
+        widths.append(len(cells))
+        return cells
+
+    monkeypatch.setattr(ReadOnlyWorksheet, "_get_row", measured)
+    raw = reader.read_workbook(hostile.rewrite(tmp_path / "plan.xlsx", wide))
+    assert widths and max(widths) == 256
+    assert [number for number, _ in raw.sheets["Demand"].rows] == [2, 3, 4, 5]

@@ -35,6 +35,7 @@ from openpyxl.packaging.manifest import Manifest
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.packaging.workbook import WorkbookPackage
 from openpyxl.reader.excel import _find_workbook_part  # openpyxl's own rule, kept identical
+from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.xml.constants import ARC_CONTENT_TYPES
 from openpyxl.xml.functions import fromstring
@@ -68,7 +69,7 @@ _DAMAGED = (
     UnicodeDecodeError,
 )
 _ENTITIES = f"{_NOT_XLSX} (it declares XML entities or external references; refused)"
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)"')
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([^"]{1,40})"')
 
 
 @dataclass(frozen=True)
@@ -353,8 +354,25 @@ def _read_sheets(
 
 
 def _merged_ranges(archive: zipfile.ZipFile, part: str) -> list[str]:
-    """Find the merged ranges of a sheet in its XML, without parsing the cells again."""
-    return [match.decode() for match in _MERGE.findall(archive.read(part))]
+    """Find the merged ranges of a sheet in its XML, without parsing the cells again.
+
+    Each is given as ``A5:B6`` (first cell, last cell), whichever way round
+    the file wrote it; a reference that is no range of cells is skipped.
+    Nothing here depends on how many cells a range covers.
+    """
+    ranges = []
+    for match in _MERGE.findall(archive.read(part)):
+        try:
+            bounds = range_boundaries(match.decode("ascii"))
+        except (ValueError, TypeError, UnicodeDecodeError):
+            continue  # not a range (Excel would call the file damaged): merges nothing
+        if None in bounds:
+            continue  # whole rows or columns ("A:A") are not written as merges
+        first_column, first_row, last_column, last_row = bounds
+        first = f"{get_column_letter(min(first_column, last_column))}{min(first_row, last_row)}"
+        last = f"{get_column_letter(max(first_column, last_column))}{max(first_row, last_row)}"
+        ranges.append(first if first == last else f"{first}:{last}")
+    return ranges
 
 
 def _first_line(error: BaseException) -> str:
@@ -396,9 +414,9 @@ def _read_sheet(
     formulas: set[tuple[int, int]] = set()
     blank_run = 0
     title = worksheet.title
-    for row_number, row in enumerate(worksheet.iter_rows(), start=1):
+    for row_number, row in enumerate(worksheet.iter_rows(max_col=_width(worksheet, limits)), 1):
         cells: dict[int, RawCell] = {}
-        for column_number, cell in enumerate(row[: limits.max_columns], start=1):
+        for column_number, cell in enumerate(row, start=1):
             value = getattr(cell, "value", None)
             if _blank(value):
                 continue
@@ -435,6 +453,16 @@ def _read_sheet(
             )
     hidden = getattr(worksheet, "sheet_state", "visible") != "visible"
     return RawSheet(title, header, rows, hidden), formulas
+
+
+def _width(worksheet: Any, limits: ReaderLimits) -> int:
+    """Return the columns to read: openpyxl pads every row to the width the sheet declares.
+
+    A declared ``A1:XFD1048576`` (or one cell in column XFD) would make each
+    row a tuple of 16,384 cells; no row is read wider than ``max_columns``.
+    """
+    declared = getattr(worksheet, "max_column", None)
+    return min(declared or limits.max_columns, limits.max_columns)
 
 
 def _fill_cached_values(
