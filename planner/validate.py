@@ -937,23 +937,40 @@ def check_disruptions(case: Case) -> list[Issue]:
 
 
 def check_sweep(case: Case) -> list[Issue]:
-    """Each Sweep row names a value of this case and values that can be read."""
-    from planner.sweep import ChangeError, apply_change, parse_values
+    """Each Sweep row names a value of this case and values that can be read.
+
+    The values are counted before they are made, and so is the grid of all
+    rows: more than ``PLANNER_MAX_VARIANTS`` is an error at the row that
+    passes the limit.
+    """
+    from planner.sweep import ChangeError, apply_change, grid_size, max_variants, parse_values
 
     where = Locator(case)
     issues: list[Issue] = []
+    limit = max_variants()
+    counts: dict[str, int] = {}  # change -> values: a later row of a change replaces it
     for label, record in _records(case.sweep):
         name, values = record["change"], record["values"]
         if _is_blank(name) or _is_blank(values):
             continue  # reported as required
         try:
-            tried = parse_values(str(values))
+            tried = parse_values(str(values), limit)
         except ChangeError as error:
             issues.append(Issue(where.cell("Sweep", "values", label), str(error)))
-            tried = []
+            continue
         if not tried:
             issues.append(Issue(where.cell("Sweep", "values", label), "no values to try"))
             continue
+        within = grid_size(counts.values()) <= limit
+        counts[str(name).strip()] = len(tried)
+        if within and grid_size(counts.values()) > limit:
+            issues.append(
+                Issue(
+                    where.cell("Sweep", "values", label),
+                    f"the Sweep sheet's rows make {grid_size(counts.values()):,} variants, more "
+                    f"than the limit of {limit:,} variants per sweep (PLANNER_MAX_VARIANTS)",
+                )
+            )
         try:
             apply_change(case.copy(), str(name), tried[0])
         except ChangeError as error:

@@ -22,6 +22,7 @@ import planner
 import planner.io.reader as reader
 from planner.errors import InputError, Issue
 from planner.io.limits import ReaderLimits
+from planner.sweep import ChangeError, parse_values
 from planner.validate import merge_issues
 from tests import hostile
 from tests.conftest import REFERENCE, ROOT
@@ -290,3 +291,93 @@ def test_rows_are_never_wider_than_the_column_limit(
     raw = reader.read_workbook(hostile.rewrite(tmp_path / "plan.xlsx", wide))
     assert widths and max(widths) == 256
     assert [number for number, _ in raw.sheets["Demand"].rows] == [2, 3, 4, 5]
+
+
+# ---------------------------------------------------------------- sweeps of countless variants
+
+TOO_MANY = "variants, more than the limit of 10,000 variants per sweep (PLANNER_MAX_VARIANTS)"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0:1e12:1", f"'0:1e12:1': 1,000,000,000,001 {TOO_MANY}"),
+        ("-1e308:1e308:1e-300", f"'-1e308:1e308:1e-300': countless {TOO_MANY}"),
+        ("0:inf:1", "'0:inf:1': start, stop and step must be finite numbers"),
+        ("nan:1:0.1", "'nan:1:0.1': start, stop and step must be finite numbers"),
+        ("0:1:0", "'0:1:0': the step must go from start towards stop"),
+        ("1,nan,2", "'1,nan,2': every value must be a finite number"),
+        ("1," * 10_001, f"{'1,' * 10_001!r}: 10,001 {TOO_MANY}"),
+    ],
+)
+def test_sweep_values_are_counted_before_they_are_made(text: str, message: str) -> None:
+    with _headroom(), pytest.raises(ChangeError) as raised:
+        parse_values(text)
+    assert str(raised.value) == message
+
+
+def test_the_variant_limit_is_an_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = parse_values
+    assert values("1,2,3,4") == [1, 2, 3, 4]
+    monkeypatch.setenv("PLANNER_MAX_VARIANTS", "3")
+    with pytest.raises(ChangeError, match="4 variants, more than the limit of 3"):
+        values("1,2,3,4")
+    assert values("0:1:0.5") == [0, 0.5, 1]
+
+
+def test_a_grid_is_counted_before_it_is_built() -> None:
+    grid = {"china_share_max[Nd]": range(10**6), "china_share_max[Dy]": range(10**6)}
+    with _headroom(), pytest.raises(ChangeError) as raised:
+        planner.sweep(planner.load(HAND), grid, workers=1)
+    assert str(raised.value) == (
+        "the grid 1,000,000 (china_share_max[Nd]) x 1,000,000 (china_share_max[Dy]): "
+        f"1,000,000,000,000 {TOO_MANY}"
+    )
+
+
+def test_vary_options_are_counted_on_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    out = tmp_path / "sweep.xlsx"
+    command = ["sweep", str(HAND), "-o", str(out), "--workers", "1"]
+    with _headroom():
+        huge = CliRunner().invoke(app, [*command, "--vary", "china_share_max[Nd]=0:1e12:1"])
+        grid = CliRunner().invoke(
+            app,
+            [
+                *command,
+                "--vary",
+                "china_share_max[Nd]=0:1:0.001",
+                "--vary",
+                "china_share_max[Dy]=0:1:0.01",
+            ],
+        )
+    assert huge.exit_code == 2, huge.output
+    assert f"--vary: '0:1e12:1': 1,000,000,000,001 {TOO_MANY}" in huge.stderr
+    assert grid.exit_code == 2, grid.output
+    assert (
+        "--vary: the grid 1,001 (china_share_max[Nd]) x 101 (china_share_max[Dy]): "
+        f"101,101 {TOO_MANY}"
+    ) in grid.stderr
+    assert not out.exists()
+
+
+def test_the_sweep_sheet_is_counted_cell_by_cell(
+    hand_sheets: dict[str, list[list[Any]]], make_workbook: Any
+) -> None:
+    rows = [
+        ["china_share_max[Nd]", "0:1e12:1"],
+        ["china_share_max[Nd]", "0:1:0.01"],
+        ["china_share_max[Dy]", "0:1:0.001"],
+        ["capacity[Dy-CN]", "10,11"],
+    ]
+    source = make_workbook({**hand_sheets, "Sweep": [["change", "values"], *rows]})
+    with _headroom(), pytest.raises(InputError) as raised:
+        planner.load(source)
+    assert [str(issue) for issue in raised.value.issues] == [
+        f"Sweep!B2: '0:1e12:1': 1,000,000,000,001 {TOO_MANY}",
+        "Sweep!B4: the Sweep sheet's rows make 101,101 variants, more than the limit of "
+        "10,000 variants per sweep (PLANNER_MAX_VARIANTS)",
+    ]
