@@ -267,11 +267,12 @@ def sweep(
     writes the variants that finished.
     """
     import planner
-    from planner.sweep import ChangeError, parse_vary, sheet_changes, variants
+    from planner.sweep import ChangeError, check_grid, parse_vary, sheet_changes, variants
 
     def run() -> int:
         try:
             changes = dict(parse_vary(text) for text in vary or [])
+            check_grid(changes)  # counted before the grid is built
         except ChangeError as error:
             raise InputError([Issue("--vary", str(error))], str(workbook)) from None
         check_target(output, str(workbook))

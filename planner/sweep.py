@@ -30,10 +30,11 @@ worker processes.
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from planner.data import ROW, TABLES, Case
+from planner.io.limits import ReaderLimits
 from planner.model.parameters import BASES, POLICIES, applicable_cap, policy_bases
 from planner.parallel import executor_of
 from planner.results import expected_shares
@@ -56,20 +58,70 @@ class ChangeError(ValueError):
     """A change that names nothing in the case, or values that cannot be read."""
 
 
-def parse_values(text: str) -> list[float]:
-    """Read ``1.0:0.0:-0.1`` (start:stop:step, stop included) or ``0.5,0.6,0.8``."""
+def max_variants() -> int:
+    """Return the most variants one sweep may have (``PLANNER_MAX_VARIANTS``, default 10,000)."""
+    return ReaderLimits.from_environment().max_variants
+
+
+def _too_many(what: str, count: float, limit: int) -> str:
+    amount = f"{count:,.0f}" if math.isfinite(count) else "countless"
+    return (
+        f"{what}: {amount} variants, more than the limit of {limit:,} variants per sweep "
+        "(PLANNER_MAX_VARIANTS)"
+    )
+
+
+def parse_values(text: str, limit: int | None = None) -> list[float]:
+    """Read ``1.0:0.0:-0.1`` (start:stop:step, stop included) or ``0.5,0.6,0.8``.
+
+    The values are counted before any is made: more than ``limit`` (default
+    :func:`max_variants`) is an error, as are a step of 0 and values that
+    are not finite numbers.
+    """
+    limit = max_variants() if limit is None else limit
     try:
         if ":" in text:
             start, stop, step = (float(part) for part in text.split(":"))
+            if not all(math.isfinite(number) for number in (start, stop, step)):
+                raise ChangeError(f"{text!r}: start, stop and step must be finite numbers")
             if step == 0 or (stop - start) * step < 0:
                 raise ChangeError(f"{text!r}: the step must go from start towards stop")
-            count = int(np.floor((stop - start) / step + 1e-9)) + 1
-            return [round(start + i * step, 12) for i in range(count)]
-        return [float(part) for part in text.split(",") if part.strip()]
+            span = (stop - start) / step  # inf when the range overflows a float
+            count = math.floor(span + 1e-9) + 1 if math.isfinite(span) else math.inf
+            if count > limit:
+                raise ChangeError(_too_many(repr(text), count, limit))
+            return [round(start + i * step, 12) for i in range(int(count))]
+        parts = [part for part in text.split(",") if part.strip()]
+        if len(parts) > limit:
+            raise ChangeError(_too_many(repr(text), len(parts), limit))
+        values = [float(part) for part in parts]
+        if not all(math.isfinite(value) for value in values):
+            raise ChangeError(f"{text!r}: every value must be a finite number")
+        return values
     except ValueError as error:
         if isinstance(error, ChangeError):
             raise
         raise ChangeError(f"{text!r}: give start:stop:step or a comma-separated list") from None
+
+
+def grid_size(counts: Iterable[int]) -> int:
+    """Return the number of variants of a grid whose changes have ``counts`` values each."""
+    return math.prod(counts)
+
+
+def check_grid(changes: Mapping[str, Iterable[float]], limit: int | None = None) -> None:
+    """Refuse a grid of more than ``limit`` variants (default :func:`max_variants`), unbuilt.
+
+    Raises
+    ------
+    ChangeError
+        Naming the size of each change.
+    """
+    limit = max_variants() if limit is None else limit
+    sizes = {name: len(_sized(values)) for name, values in changes.items()}
+    if grid_size(sizes.values()) > limit:
+        shape = " x ".join(f"{count:,} ({name})" for name, count in sizes.items())
+        raise ChangeError(_too_many(f"the grid {shape}", grid_size(sizes.values()), limit))
 
 
 def parse_vary(text: str) -> tuple[str, list[float]]:
@@ -213,13 +265,22 @@ def sheet_changes(case: Case) -> dict[str, list[float]]:
     }
 
 
-def variants(changes: Mapping[str, Iterable[float]]) -> list[dict[str, float]]:
-    """Every combination of the changes' values, in order."""
-    names = list(changes)
+def variants(
+    changes: Mapping[str, Iterable[float]], limit: int | None = None
+) -> list[dict[str, float]]:
+    """Every combination of the changes' values, in order, counted first (:func:`check_grid`)."""
+    lists = {name: _sized(values) for name, values in changes.items()}
+    check_grid(lists, limit)
+    names = list(lists)
     return [
         dict(zip(names, values, strict=True))
-        for values in itertools.product(*(list(changes[n]) for n in names))
+        for values in itertools.product(*(list(lists[n]) for n in names))
     ]
+
+
+def _sized(values: Iterable[float]) -> Collection[float]:
+    """Return ``values`` as a collection (a ``range`` is counted without being built)."""
+    return values if isinstance(values, Collection) else list(values)
 
 
 def chunks(grid: list[dict[str, float]], parts: int) -> list[list[dict[str, float]]]:
@@ -355,11 +416,14 @@ def sweep(
 
     Raises
     ------
+    ChangeError
+        For a change that names nothing, or a grid of more than
+        ``PLANNER_MAX_VARIANTS`` variants (checked before anything is built).
     KeyboardInterrupt
         On Ctrl-C, after the workers stop; ``partial`` on the exception is
         the :class:`SweepResult` of the variants that finished.
     """
-    grid = variants(changes)
+    grid = variants(changes)  # a grid beyond PLANNER_MAX_VARIANTS fails here, unbuilt
     options = {"explain_infeasible": False, **options}
     probe = case.copy()
     warnings: list[str] = []

@@ -20,12 +20,13 @@ import datetime as dt
 import difflib
 import math
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 
 from planner import checks
 from planner.data import ROW, TABLES, Case, Settings, Source
@@ -204,35 +205,66 @@ def _is_identifier(column: Column) -> bool:
     )
 
 
-def _merged_in_table(
-    sheet: RawSheet, columns: dict[str, int]
-) -> tuple[list[Issue], set[tuple[int, int]]]:
+def _merged_in_table(sheet: RawSheet, columns: dict[str, int]) -> tuple[list[Issue], _Spans]:
     """Find merged ranges that overlap the table (its header and rows, its known columns).
 
-    Returns the issues and the (row, column) cells they hide, whose own
-    problems would only repeat the merge.
+    Returns the issues and the cells they hide, whose own problems would
+    only repeat the merge: row spans per column, worked out from the range
+    bounds (a merge can cover a whole sheet, 268 million cells).
     """
     last_row = max((number for number, _ in sheet.rows), default=1)
-    used = set(columns.values())
-    issues = []
-    hidden: set[tuple[int, int]] = set()
-    for merged in sheet.merged:
-        first_column, first_row, last_column, final_row = range_boundaries(merged)
-        rows_overlap = first_row <= last_row
-        columns_overlap = any(c in used for c in range(first_column, last_column + 1))
-        if rows_overlap and columns_overlap:
-            hidden.update(
-                (row, column)
-                for row in range(first_row, final_row + 1)
-                for column in range(first_column, last_column + 1)
-            )
-            issues.append(
-                Issue(
-                    f"{sheet.title}!{merged}",
-                    "merged cells inside a table; unmerge them so that each value has its cell",
-                )
-            )
+    boxes = [range_boundaries(merged) for merged in sheet.merged]
+    hidden = _row_spans(boxes, columns.values(), last_row)
+    issues = [
+        Issue(
+            f"{sheet.title}!{merged}",
+            "merged cells inside a table; unmerge them so that each value has its cell",
+        )
+        for merged, (first_column, first_row, last_column, _) in zip(
+            sheet.merged, boxes, strict=True
+        )
+        if first_row <= last_row
+        and any(first_column <= column <= last_column for column in columns.values())
+    ]
     return issues, hidden
+
+
+#: Column -> (first rows, last rows) of sorted, disjoint row spans.
+_Spans = dict[int, tuple[list[int], list[int]]]
+
+
+def _row_spans(boxes: Iterable[Any], columns: Iterable[int], last_row: float = math.inf) -> _Spans:
+    """Return the rows that ``boxes`` cover in each of ``columns``, up to ``last_row``.
+
+    A box is (first column, first row, last column, last row), as
+    ``range_boundaries`` gives it.
+    """
+    wanted = sorted(set(columns))
+    found: dict[int, list[tuple[int, int]]] = {}
+    for first_column, first_row, last_column, final_row in boxes:
+        if first_row > last_row:
+            continue
+        low, high = bisect_left(wanted, first_column), bisect_right(wanted, last_column)
+        for column in wanted[low:high]:
+            found.setdefault(column, []).append((first_row, int(min(final_row, last_row))))
+    spans: _Spans = {}
+    for column, pairs in found.items():
+        firsts: list[int] = []
+        lasts: list[int] = []
+        for first, last in sorted(pairs):
+            if lasts and first <= lasts[-1] + 1:
+                lasts[-1] = max(lasts[-1], last)
+            else:
+                firsts.append(first)
+                lasts.append(last)
+        spans[column] = (firsts, lasts)
+    return spans
+
+
+def _covers(spans: _Spans, row: int, column: int) -> bool:
+    firsts, lasts = spans.get(column, ([], []))
+    index = bisect_right(firsts, row) - 1
+    return index >= 0 and row <= lasts[index]
 
 
 def _parse_table(
@@ -269,7 +301,7 @@ def _parse_table(
                             "warning",
                         )
                     )
-            elif column.required and number is not None and (row_number, number) not in hidden:
+            elif column.required and number is not None and not _covers(hidden, row_number, number):
                 issues.append(Issue(address, f"{column.name} is required"))
             if value is None and column.default is not None and cell is None:
                 value = float(column.default) if column.type == "number" else column.default
@@ -898,23 +930,40 @@ def check_disruptions(case: Case) -> list[Issue]:
 
 
 def check_sweep(case: Case) -> list[Issue]:
-    """Each Sweep row names a value of this case and values that can be read."""
-    from planner.sweep import ChangeError, apply_change, parse_values
+    """Each Sweep row names a value of this case and values that can be read.
+
+    The values are counted before they are made, and so is the grid of all
+    rows: more than ``PLANNER_MAX_VARIANTS`` is an error at the row that
+    passes the limit.
+    """
+    from planner.sweep import ChangeError, apply_change, grid_size, max_variants, parse_values
 
     where = Locator(case)
     issues: list[Issue] = []
+    limit = max_variants()
+    counts: dict[str, int] = {}  # change -> values: a later row of a change replaces it
     for label, record in _records(case.sweep):
         name, values = record["change"], record["values"]
         if _is_blank(name) or _is_blank(values):
             continue  # reported as required
         try:
-            tried = parse_values(str(values))
+            tried = parse_values(str(values), limit)
         except ChangeError as error:
             issues.append(Issue(where.cell("Sweep", "values", label), str(error)))
-            tried = []
+            continue
         if not tried:
             issues.append(Issue(where.cell("Sweep", "values", label), "no values to try"))
             continue
+        within = grid_size(counts.values()) <= limit
+        counts[str(name).strip()] = len(tried)
+        if within and grid_size(counts.values()) > limit:
+            issues.append(
+                Issue(
+                    where.cell("Sweep", "values", label),
+                    f"the Sweep sheet's rows make {grid_size(counts.values()):,} variants, more "
+                    f"than the limit of {limit:,} variants per sweep (PLANNER_MAX_VARIANTS)",
+                )
+            )
         try:
             overridden = apply_change(case.copy(), str(name), tried[0])
         except ChangeError as error:
@@ -987,23 +1036,40 @@ def merge_issues(parsed: Iterable[Issue], checked: Iterable[Issue]) -> list[Issu
     """
     result = list(dict.fromkeys(parsed))
     parse_errors = {i.where for i in result if i.severity == "error"}
-    for issue in result:
-        parse_errors.update(_cells_of_range(issue.where))
-    for issue in dict.fromkeys(checked):
-        if issue.severity == "error" and issue.where in parse_errors:
+    checked = list(dict.fromkeys(checked))
+    covered = _covered_cells(result, [i.where for i in checked if i.severity == "error"])
+    for issue in checked:
+        if issue.severity == "error" and (issue.where in parse_errors or issue.where in covered):
             continue
         result.append(issue)
     return result
 
 
-def _cells_of_range(where: str) -> list[str]:
-    """``Sheet!A3:B4`` -> the four cell addresses; anything else -> nothing."""
-    sheet, _, cells = where.rpartition("!")
-    if not sheet or ":" not in cells or not cells[0].isalpha():
-        return []
-    first_column, first_row, last_column, last_row = range_boundaries(cells)
-    return [
-        f"{sheet}!{get_column_letter(column)}{row}"
-        for row in range(first_row, last_row + 1)
-        for column in range(first_column, last_column + 1)
-    ]
+_CELL = re.compile(r"^(?P<sheet>.+)!(?P<column>[A-Z]{1,3})(?P<row>[0-9]+)$")
+
+
+def _covered_cells(ranges: list[Issue], cells: list[str]) -> set[str]:
+    """Return the ``Sheet!A5`` addresses of ``cells`` inside a ``Sheet!A3:B4`` of ``ranges``.
+
+    Worked out from the range bounds, never cell by cell: a range may cover a whole sheet.
+    """
+    boxes: dict[str, list[tuple[int, int, int, int]]] = {}
+    for issue in ranges:
+        sheet, _, area = issue.where.rpartition("!")
+        if sheet and ":" in area and area[0].isalpha():
+            boxes.setdefault(sheet, []).append(range_boundaries(area))
+    located = [(where, _CELL.match(where)) for where in cells]
+    wanted: dict[str, set[int]] = {}
+    for _, match in located:
+        if match and match["sheet"] in boxes:
+            wanted.setdefault(match["sheet"], set()).add(column_index_from_string(match["column"]))
+    spans = {sheet: _row_spans(boxes[sheet], columns) for sheet, columns in wanted.items()}
+    return {
+        where
+        for where, match in located
+        if match
+        and match["sheet"] in spans
+        and _covers(
+            spans[match["sheet"]], int(match["row"]), column_index_from_string(match["column"])
+        )
+    }

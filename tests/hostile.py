@@ -14,6 +14,10 @@ HAND = REFERENCE / "case-00-hand.xlsx"
 PERIODS_PART = "xl/worksheets/sheet1.xml"  # the Periods sheet of the hand case
 OFFERS_PART = "xl/worksheets/sheet4.xml"
 
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+CONTENT_TYPES = "[Content_Types].xml"
+_WORKSHEET_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+
 Rewrite = Callable[[str, bytes], bytes | None]
 
 
@@ -92,11 +96,76 @@ def external_entity() -> bytes:
     return periods_sheet(row, prolog)
 
 
-def many_sheets(target: Path, count: int) -> Path:
-    """The hand case with ``count`` extra worksheet parts."""
-    blank = periods_sheet("")
-    extra = {f"xl/worksheets/extra{i}.xml": blank for i in range(count)}
-    return rewrite(target, lambda name, data: data, extra)
+def many_sheets(
+    target: Path,
+    count: int,
+    folder: str = "xl/worksheets/",
+    share: bool = False,
+    sheet: bytes | None = None,
+) -> Path:
+    """The hand case with ``count`` extra sheets, named in the workbook and its relationships.
+
+    Their parts (``sheet``, default a blank Periods sheet) are stored in
+    ``folder`` (any folder: sheets are found through the relationships);
+    with ``share`` every extra sheet names the same part.
+    """
+    blank = sheet or periods_sheet("")
+    parts = [f"{folder}extra{0 if share else i}.xml" for i in range(count)]
+    sheets = "".join(
+        f'<sheet name="Extra{i}" sheetId="{100 + i}" r:id="rIdX{i}"/>' for i in range(count)
+    )
+    links = "".join(
+        f'<Relationship Id="rIdX{i}" Target="/{part}" Type="{_WORKSHEET_TYPE}"/>'
+        for i, part in enumerate(parts)
+    )
+
+    def register(name: str, data: bytes) -> bytes:
+        if name == "xl/workbook.xml":
+            return data.replace(b"</sheets>", f"{sheets}</sheets>".encode())
+        if name == "xl/_rels/workbook.xml.rels":
+            return data.replace(b"</Relationships>", f"{links}</Relationships>".encode())
+        return data
+
+    return rewrite(target, register, dict.fromkeys(parts, blank))
+
+
+def shared_strings(target: Path, megabytes: float) -> Path:
+    """The hand case with a shared-strings part of ``megabytes`` of random (incompressible) text.
+
+    Random text packs about 2:1, so the file passes the zip-bomb ratio and
+    only a limit on the part itself stops it.
+    """
+    rng = random.Random(11)
+    count = int(megabytes * 2**20 / 48)  # 48 bytes a string
+    strings = "".join(f"<si><t>{rng.getrandbits(128):032x}</t></si>" for _ in range(count))
+    part = (f'<sst xmlns="{_MAIN}" count="{count}" uniqueCount="{count}">{strings}</sst>').encode()
+    override = (
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'
+    )
+
+    def declare(name: str, data: bytes) -> bytes:
+        return data.replace(b"</Types>", override.encode()) if name == CONTENT_TYPES else data
+
+    return rewrite(target, declare, {"xl/sharedStrings.xml": part})
+
+
+def styles(kilobytes: int) -> bytes:
+    """A styles part of about ``kilobytes``: one font, fill, border and countless cell formats."""
+    xf = '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    count = kilobytes * 1024 // len(xf)
+    return (
+        f'<styleSheet xmlns="{_MAIN}"><fonts count="1"><font/></fonts>'
+        '<fills count="1"><fill/></fills><borders count="1"><border/></borders>'
+        f'<cellXfs count="{count}">{xf * count}</cellXfs></styleSheet>'
+    ).encode()
+
+
+def merged_sheet(part_xml: bytes, *ranges: str) -> bytes:
+    """A sheet's XML with ``ranges`` merged (``A2:IV1048576`` covers the whole sheet)."""
+    cells = "".join(f'<mergeCell ref="{ref}"/>' for ref in ranges)
+    merge = f'</sheetData><mergeCells count="{len(ranges)}">{cells}</mergeCells>'
+    return part_xml.replace(b"</sheetData>", merge.encode(), 1)
 
 
 def mutate_bytes(content: bytes, seed: int, flips: int) -> bytes:

@@ -31,9 +31,13 @@ class ReaderLimits:
         into kilobytes (``PLANNER_MAX_RATIO``).
     max_members
         Most parts in the zip archive (``PLANNER_MAX_MEMBERS``).
+    max_part_bytes
+        Largest unpacked size of any other part of the archive: shared strings,
+        styles, the workbook's own XML, pictures (``PLANNER_MAX_PART_BYTES``).
     max_sheet_bytes
         Largest unpacked XML of one sheet; it bounds the time to parse the sheet
-        (``PLANNER_MAX_SHEET_BYTES``).
+        (``PLANNER_MAX_SHEET_BYTES``). Sheets are found through the workbook's
+        relationships, wherever their parts are stored.
     max_sheets
         Most worksheets (``PLANNER_MAX_SHEETS``).
     max_rows
@@ -51,11 +55,13 @@ class ReaderLimits:
     max_unpacked_bytes: int = 200 * MB
     max_ratio: float = 200.0
     max_members: int = 2_000
+    max_part_bytes: int = 10 * MB
     max_sheet_bytes: int = 10 * MB
     max_sheets: int = 100
     max_rows: int = 200_000
     max_columns: int = 256
     max_blank_run: int = 10_000
+    max_variants: int = 10_000
 
     @classmethod
     def from_environment(cls) -> ReaderLimits:
