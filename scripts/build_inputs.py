@@ -184,9 +184,9 @@ VALUE_AT_RISK: dict[str, tuple[float, str]] = {
     ),
     "Ce": (1_000, "autocatalysts and the polishing of display and wafer glass"),
     "Y": (
-        400,
+        50,
         "YSZ ceramics and thermal-barrier coatings, oxygen sensors, phosphors: small amounts "
-        "per product, partly replaceable",
+        "per product, mostly replaceable or deferrable",
     ),
 }
 # The share of that value the economy actually loses (rescheduling, other inputs, substitutes):
@@ -799,7 +799,7 @@ def _notes() -> list[list[str]]:
         _note(
             "Lynas NdPr",
             "one mixed NdPr oxide (OfferContents: 0.75 Nd, 0.25 Pr); committed "
-            "offtake 450 t a quarter, take-or-pay 300 t, JPY 12.0 m per t, contracted",
+            "offtake 400 t a quarter, all take-or-pay (firm), JPY 12.0 m per t, contracted",
             "lynas_third",
             "One third of Japan's NdPr (about 1,180 t a quarter) is about 400 "
             "t; the Nd:Pr split of NdPr oxide, the take-or-pay volume and the price (10% "
@@ -813,7 +813,7 @@ def _notes() -> list[list[str]]:
         ),
         _note(
             "Lynas surge",
-            "uncommitted NdPr: 120 t a quarter at JPY 13.5 m, fixed cost JPY "
+            "uncommitted NdPr: 60 t a quarter at JPY 13.5 m, fixed cost JPY "
             "200 m, signing later, lead time 1 quarter",
             None,
             "Most non-Chinese NdPr is sold under offtakes: what is left is a spot cargo that "
@@ -824,8 +824,17 @@ def _notes() -> list[list[str]]:
             "Dy 18 t, Tb 3.6 t a quarter (30% of Japan's demand), 1.5x China "
             "price, contracted, delivering from 2026Q1",
             "jare30",
-            "JARE (JOGMEC, Sojitz) holds up to 65% of Lynas' Dy/Tb; the price premium is an "
-            "assumption (Lynas prices heavy rare earths on demand outside China).",
+            "JARE (JOGMEC, Sojitz) holds up to 65% of Lynas' Dy/Tb, all taken (take-or-pay); "
+            "the price premium is an assumption (Lynas prices heavy rare earths on demand "
+            "outside China).",
+        ),
+        _note(
+            "Lynas heavy spot",
+            "the other 35% of Lynas' Dy/Tb (Dy 9.7 t, Tb 1.9 t a quarter) from 2026Q4 at 2x "
+            "the China price; signing later, lead time 1, fixed cost JPY 100 m",
+            "jare",
+            "The share JARE does not hold, sold elsewhere unless Japan outbids; date, price "
+            "and terms are assumptions.",
         ),
         _note(
             "Lynas heavy separation",
@@ -878,14 +887,14 @@ def _notes() -> list[list[str]]:
         ),
         _note(
             "Neo (Estonia)",
-            "NdPr 60 t a quarter from Silmet, feed mined in the US; JPY 15 m "
+            "NdPr 30 t a quarter from Silmet, feed mined in the US; JPY 15 m "
             "per t; signing later, lead time 1, fixed cost JPY 150 m",
             "neo",
             "Volume for Japan, price and terms are assumptions.",
         ),
         _note(
             "MP Materials",
-            "NdPr 30 t a quarter at JPY 16.5 m per t (USD 110/kg); signing "
+            "NdPr 20 t a quarter at JPY 16.5 m per t (USD 110/kg); signing "
             "later, lead time 1, fixed cost JPY 100 m",
             "mp",
             "Priced at its US floor; output largely committed to US buyers, so only a small "
@@ -907,16 +916,17 @@ def _notes() -> list[list[str]]:
         _note("Stockpile", "about 60 days: 42 national (JOGMEC), 18 private", "stock"),
         _note(
             "Company stock",
-            "initial stock and cover target 18 days of demand; cover "
+            "initial stock and cover target 18 days of demand, at most 20 days held; cover "
             "penalty the default (10% of the shortage cost)",
             "stock",
-            "The private 18 days of the 60, as company stock.",
+            "The private 18 days of the 60, as company stock; the 20-day limit (warehouse "
+            "and working capital) is an assumption.",
         ),
         _note(
             "National stockpile",
             "JOGMEC holds 42 days of Q1 2026 demand of each element, "
-            "released as offers *-JOGMEC: at most half a quarter, in a stop's first two "
-            "quarters only, at the China price",
+            "released as offers *-JOGMEC: at most a quarter of it a quarter while a stop "
+            "lasts (from 2026Q3, four quarters at most), at the China price",
             "stock",
             "The split over elements, the release rule and price are assumptions; outside "
             "a stop the offers are at 0 (Disruptions).",
@@ -945,7 +955,10 @@ def _notes() -> list[list[str]]:
             f"{LOSS_SHARE:.0%} of the value at risk",
             "nomura",
             "Chosen so that the cn_stop_3m scenario costs about JPY 660 bn more than base "
-            "(ScenarioCosts; checked by tests/test_japan.py within a factor of 2).",
+            "(ScenarioCosts): the model gives JPY 650 bn (tests/test_japan.py checks a factor "
+            "of 2). The one-year stop cn_stop_12m then costs JPY 8.9 tn more, 3.4x Nomura's "
+            "JPY 2.6 tn: stocks and options absorb a quarter, not a year, and the model does "
+            "not let demand adapt.",
         ),
     ]
     rows += [
