@@ -28,6 +28,7 @@ from planner.results import (
     cvar,
     duals_table,
     expected_shares,
+    first_stage_fixed_cost,
     priced_constraints,
     purchases_table,
     read_plan,
@@ -328,7 +329,9 @@ def _tables(
     probability = costs["probability"].to_numpy()
     expected = {key: float(probability @ costs[key].to_numpy()) for key in COST_KEYS}
     scenario_cost = costs["scenario_cost"].to_numpy()
-    fixed = float((costs["fixed_cost"] + costs["scenario_cost"]).iloc[0] - scenario_cost[0])
+    # F alone: the fixed_cost column also holds the scenario's later signings, which
+    # scenario_cost already counts
+    fixed = first_stage_fixed_cost(plan, data)
     shares = shares_table(plan, data)
     weights = pd.Series(probability, index=data.scenarios)
     overall = expected_shares(shares, weights, data.china_basis)
