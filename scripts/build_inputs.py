@@ -1000,8 +1000,9 @@ def _notes() -> list[list[str]]:
         ),
         _note(
             "China caps",
-            "per element on the refining basis: Nd, Pr 60%, Dy, Tb 80%, Y 95%; "
-            "Dy 50% on the mining basis; all elements pooled 70% on the shipment basis",
+            "per element on the refining basis: Nd, Pr 60%, Dy, Tb 80%, Y 90% from 2026Q4 "
+            "(no non-Chinese Y before Lynas'); Dy 50% on the mining basis; all elements pooled "
+            "70% on the shipment basis",
             None,
             "Policy assumptions: the pooled cap is the customs view (meti row); per "
             "element caps stop cheap La/Ce from meeting it alone.",
