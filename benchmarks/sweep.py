@@ -1,7 +1,7 @@
 """Time a sweep's variants against fresh build-and-solves of the same case.
 
     python -m benchmarks.sweep                    # Japan, china_share_max[Dy]=1.0:0.0:-0.1
-    python -m benchmarks.sweep --vary "capacity[Nd-LYN]=0:400:50" --markdown out.md
+    python -m benchmarks.sweep --vary "capacity[Nd-CN]=0:400:50" --markdown out.md
 
 All in one process, one core (``workers=1``), one after the other:
 

@@ -279,9 +279,16 @@ class HighsSession:
         else:
             variables, coefficients, constant = coefficient_arrays(body)
         column_of = self._column_of
+        # a variable whose every coefficient was 0 at the build has no column: skip its 0 terms
+        # (an unknown variable with a coefficient still raises KeyError: build anew)
+        terms = [
+            (column_of[id(var)], float(c))
+            for var, c in zip(variables, coefficients, strict=True)
+            if c != 0 or id(var) in column_of
+        ]
         return (
-            [column_of[id(var)] for var in variables],
-            [float(c) for c in coefficients],
+            [column for column, _ in terms],
+            [c for _, c in terms],
             float(pyo.value(constant)),
         )
 

@@ -179,7 +179,10 @@ def test_progress_reports_the_best_plan_while_solving() -> None:
     result = planner.solve(case, on_progress=seen.append, duals=False)
     with_plan = [event for event in seen if event["best"] is not None]
     assert with_plan and with_plan[-1]["best"] == pytest.approx(result.objective, rel=1e-9)
-    assert all(event["gap"] >= 0 and event["bound"] <= event["best"] + 1e-6 for event in with_plan)
+    assert all(  # a first plan may come before any bound (the Japan case's does)
+        event["gap"] >= 0 and (event["bound"] is None or event["bound"] <= event["best"] + 1e-6)
+        for event in with_plan
+    )
 
     def broken(event: dict[str, Any]) -> None:
         raise RuntimeError("a display that fails")

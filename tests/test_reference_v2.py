@@ -114,6 +114,18 @@ def test_a3_signing_now_costs_more() -> None:
     assert planner.solve(case).objective == pytest.approx(53000)
 
 
+def test_a3_signing_costs_count_once_whichever_scenario_comes_first() -> None:
+    """The stop (which signs DY-AU, 10,000) listed first: its signing is not also taken as F."""
+    case = _load("v2-a3-later-signing")
+    case.scenarios = case.scenarios.iloc[::-1]
+    result = planner.solve(case, mip_gap=0.0)
+    assert result.objective == pytest.approx(52_000, rel=1e-9)
+    assert result.objective == pytest.approx(result.report.objective, rel=1e-9)
+    costs = result.tables["ScenarioCosts"].set_index("scenario")
+    expected = (costs["probability"] * costs["scenario_cost"]).sum()  # F = 0 here
+    assert result.summary["expected_cost"] == pytest.approx(expected, rel=1e-9)
+
+
 def test_a4_cover_factor_zero_releases_the_stockpile_in_the_stop() -> None:
     result = planner.solve(_load("v2-a4-stock-release"))
     stock = result.tables["Stock"]

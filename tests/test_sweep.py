@@ -139,9 +139,11 @@ def test_the_japan_trade_off_example_runs() -> None:
     result = module.main()
     costs = result.table["expected_cost"].tolist()
     assert costs == sorted(costs)  # less China share, more cost
-    assert result.table["china_share"].tolist() == pytest.approx(
-        [0.70, 0.65, 0.60, 0.55, 0.50, 0.45, 0.40], abs=1e-6
-    )
+    shares = result.table["china_share"].tolist()
+    caps = result.table["china_share_max[TOTAL,shipment]"].tolist()
+    assert shares == sorted(shares, reverse=True)
+    # expected over scenarios: a stop's quarters have no Chinese supply, so below the cap
+    assert all(share <= cap + 1e-6 for share, cap in zip(shares, caps, strict=True))
     assert (ROOT / "outputs" / "japan-2026-china-tradeoff.xlsx").exists()
 
 
