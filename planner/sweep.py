@@ -9,7 +9,7 @@ A change names one value of the case and the values to try::
                                offer_share_max, min_offers
     country_share_max[TOTAL,refining]   a basis (china_share_max, country_share_max; blank:
                                Settings china_basis)
-    capacity[Nd-LYN]           an Offers cell: capacity, unit_cost, fixed_cost, min_take, risk,
+    capacity[Nd-CN]           an Offers cell: capacity, unit_cost, fixed_cost, min_take, risk,
                                lead_time
     demand_scale, demand_scale[Dy]   multiply all demand (of one element)
     capacity_factor[cn_stop]   every Disruptions row of that scenario; likewise cost_factor,

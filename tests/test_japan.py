@@ -6,6 +6,8 @@ not exist yet (another issue builds it); see test_orders_sheet_lists_2026q1_purc
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import openpyxl
 import pandas as pd
 import pytest
@@ -145,7 +147,13 @@ def test_shortage_costs_follow_value_at_risk(case: planner.Case) -> None:
     assert cost["Y"] < 30 * case.offers.loc["Y-CN", "unit_cost"]  # Y was valued at 130x its price
 
 
-@pytest.mark.skip(reason="the Orders sheet does not exist yet (another issue builds it)")
-def test_orders_sheet_lists_2026q1_purchases(result: planner.Result) -> None:
-    orders = result.tables["Orders"]
-    assert isinstance(orders, pd.DataFrame) and (orders["period"] == "2026Q1").any()
+def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, tmp_path: Path) -> None:
+    path = result.write(tmp_path / "japan.xlsx")
+    orders = pd.read_excel(path, sheet_name="Orders")
+    buy = orders[orders["action"] == "buy"]
+    assert (buy["period"] == "2026Q1").any()  # what to buy in the first quarter, whatever happens
+    assert set(buy["scenarios"]) == {"all"}
+    bought = buy[buy["period"] == "2026Q1"].groupby("offer")["quantity"].sum()
+    first = result.tables["Purchases"]
+    first = first[(first["period"] == "2026Q1") & (first["scenarios"] == "all")]
+    assert bought.to_dict() == pytest.approx(first.groupby("offer")["quantity"].sum().to_dict())
