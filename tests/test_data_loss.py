@@ -146,7 +146,9 @@ def test_batch_into_its_own_folder_writes_over_no_input(tmp_path: Path) -> None:
         "batch-summary-solution.xlsx",
     ]
     roll_up = openpyxl.load_workbook(folder / "batch-summary-2.xlsx")["Batch"]
-    outputs = {row[0]: row[8] for row in roll_up.iter_rows(min_row=2, values_only=True)}
+    header = [cell.value for cell in roll_up[1]]
+    at = header.index("output")
+    outputs = {row[0]: row[at] for row in roll_up.iter_rows(min_row=2, values_only=True)}
     assert outputs == {
         "a-solution.xlsx": "a-solution-solution.xlsx",
         "a.xlsx": "a-solution-2.xlsx",
