@@ -608,6 +608,35 @@ class _Sheet:
                 self.sheet.cell(number, column).value = None
 
 
+def _roll_item_rows(book: Any, plan: RollPlan, retired: dict[str, set[str]], last: Any) -> None:
+    """Drop the rows of retired offers and activities and of the dropped period.
+
+    The appended period keeps the offers' latest terms (OfferPeriods of the
+    last period): a ramp-up's capacity, and its min_take with it, does not
+    jump back to the Offers sheet's figure.
+    """
+    for title, column, kind in (
+        ("OfferPeriods", "offer", "offer"),
+        ("OfferContents", "offer", "offer"),
+        ("ActivityYields", "activity", "activity"),
+    ):
+        if not _exists(book, title):
+            continue
+        sheet = _Sheet(book, title)
+        gone = retired[kind]
+        sheet.rows = [
+            r
+            for r in sheet.rows
+            if sheet.get(r, column) not in gone and sheet.get(r, "period") != plan.dropped
+        ]
+        if title == "OfferPeriods":
+            for row in [r for r in sheet.rows if sheet.get(r, "period") == last]:
+                moved = list(row)
+                moved[sheet.column("period")] = plan.appended
+                sheet.rows.append(moved)
+        sheet.save()
+
+
 def apply_roll(book: Any, plan: RollPlan, note: list[str]) -> None:
     """Edit an openpyxl workbook of the last input into the next quarter's.
 
@@ -618,6 +647,7 @@ def apply_roll(book: Any, plan: RollPlan, note: list[str]) -> None:
     dropped, first = plan.dropped, plan.first
 
     periods = _Sheet(book, "Periods")
+    last = periods.get(periods.rows[-1], "period")  # the horizon's last period until now
     source_row = next(r for r in periods.rows if periods.get(r, "period") == plan.source)
     appended = list(source_row)
     appended[periods.column("period")] = plan.appended
@@ -642,20 +672,7 @@ def apply_roll(book: Any, plan: RollPlan, note: list[str]) -> None:
     _roll_windows(book, "Offers", "offer", plan.retired_offers, dropped, first, plan)
     _roll_windows(book, "Activities", "activity", plan.retired_activities, dropped, first, plan)
     retired = {"offer": set(plan.retired_offers), "activity": set(plan.retired_activities)}
-    for title, column, kind in (
-        ("OfferPeriods", "offer", "offer"),
-        ("OfferContents", "offer", "offer"),
-        ("ActivityYields", "activity", "activity"),
-    ):
-        if _exists(book, title):
-            sheet = _Sheet(book, title)
-            gone = retired[kind]
-            sheet.rows = [
-                r
-                for r in sheet.rows
-                if sheet.get(r, column) not in gone and sheet.get(r, "period") != dropped
-            ]
-            sheet.save()
+    _roll_item_rows(book, plan, retired, last)
     if _exists(book, "Policies"):
         policies = _Sheet(book, "Policies")
         policies.keep(lambda r: policies.get(r, "period") != dropped)
