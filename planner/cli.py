@@ -267,7 +267,7 @@ def sweep(
     writes the variants that finished.
     """
     import planner
-    from planner.sweep import ChangeError, parse_vary, sheet_changes, variants
+    from planner.changes import ChangeError, parse_vary, sheet_changes, variants
 
     def run() -> int:
         try:

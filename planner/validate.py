@@ -899,7 +899,7 @@ def check_disruptions(case: Case) -> list[Issue]:
 
 def check_sweep(case: Case) -> list[Issue]:
     """Each Sweep row names a value of this case and values that can be read."""
-    from planner.sweep import ChangeError, apply_change, parse_values
+    from planner.changes import ChangeError, apply_change, parse_values
 
     where = Locator(case)
     issues: list[Issue] = []

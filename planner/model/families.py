@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.model import balance, changes, objective, policies, supply
+from planner.model import balance, objective, policies, stability, supply
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("substitution_limit", balance.substitution_limit_rule, "4"),
     Family("unmet_bound", balance.unmet_bound_rule, "A1"),
     Family("cover", balance.cover_rule, "6"),
-    Family("change_up", changes.change_up_rule, "A5"),
-    Family("change_down", changes.change_down_rule, "A5"),
+    Family("change_up", stability.change_up_rule, "A5"),
+    Family("change_down", stability.change_down_rule, "A5"),
     Family("china_share", policies.china_share_rule, "8", True, "china_share_max"),
     Family("country_share", policies.country_share_rule, "A6", True, "country_share_max"),
     Family("risk", policies.risk_rule, "9", True, "risk_max"),

@@ -333,7 +333,7 @@ def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
 def _sweep(
     case: planner.Case, folder: Path, time_limit: float, params: dict[str, Any]
 ) -> dict[str, Any]:
-    from planner.sweep import ChangeError, parse_values
+    from planner.changes import ChangeError, parse_values
 
     name = str(params.get("change", ""))
     try:
