@@ -18,10 +18,13 @@ from typing import Any
 
 import pandas as pd
 
+import planner
 from planner.api import check_options
 from planner.errors import InputError, OutputError, PlannerError
 from planner.io.atomic import check_target
+from planner.io.writer import Formats, save_atomically, write_table
 from planner.parallel import executor_of
+from planner.roll import total_change
 from planner.version import __version__
 
 #: Exit codes of one workbook, as ``planner solve`` gives them.
@@ -108,9 +111,6 @@ def solve_one(
 
     ``inputs`` are the batch's other inputs: the solution is never written over one.
     """
-    import planner
-    from planner.roll import total_change
-
     started = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row["input"] = path.name
@@ -248,8 +248,6 @@ def write_roll_up(
     paths = workbooks(folder) if folder is not None and folder.is_dir() else []
     _, roll_up = targets(paths, out_folder)
     import xlsxwriter
-
-    from planner.io.writer import Formats, save_atomically, write_table
 
     def build(path: str) -> None:
         workbook = xlsxwriter.Workbook(

@@ -23,10 +23,15 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
 
+import planner
 from planner.api import MAX_SEED
+from planner.batch import exit_code, run_batch, workbooks, write_roll_up
+from planner.changes import ChangeError, parse_vary, sheet_changes, variants
 from planner.errors import InputError, Issue, OutputError, PlannerError
 from planner.io.atomic import check_target, outcome_reported
+from planner.io.template import write_template
 from planner.version import __version__
+from planner.web.app import ServerConfig, create_app, log_config, served_hosts
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0,
@@ -156,8 +161,6 @@ def solve(
     debug: Debug = False,
 ) -> None:
     """Validate, build, solve and write the solution workbook."""
-    import planner
-
     if verbose:
         logging.basicConfig(
             level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err)]
@@ -211,7 +214,6 @@ def _no_plan(result: object) -> int:
 @app.command()
 def validate(workbook: InputPath, debug: Debug = False) -> None:
     """Validate a workbook without solving it."""
-    import planner
 
     def run() -> int:
         case = planner.load(workbook)
@@ -266,8 +268,6 @@ def sweep(
     each run builds the model once and changes it in place. Ctrl-C stops and
     writes the variants that finished.
     """
-    import planner
-    from planner.changes import ChangeError, parse_vary, sheet_changes, variants
 
     def run() -> int:
         try:
@@ -355,7 +355,6 @@ def batch(
     The exit code is 0 when every workbook was solved and written, else the
     worst single outcome's code (2 invalid, 3 no plan, 4 not written, 1 failed).
     """
-    from planner.batch import exit_code, run_batch, workbooks, write_roll_up
 
     def run() -> int:
         if not folder.is_dir():
@@ -422,7 +421,6 @@ def roll(
     signed, the next --firm periods' orders (Commitments) and the plan
     (PreviousPlan). Edit it (actual stock, prices), then solve it.
     """
-    import planner
 
     def run() -> int:
         plan = planner.roll(last_input, last_solution, output, firm=firm, scenario=scenario)
@@ -486,8 +484,6 @@ def serve(
     def run() -> int:
         import uvicorn
 
-        from planner.web.app import ServerConfig, create_app, log_config, served_hosts
-
         credentials = None
         if basic_auth is not None:
             user, colon, password = basic_auth.partition(":")
@@ -541,7 +537,6 @@ def template(
     debug: Debug = False,
 ) -> None:
     """Write an empty, documented input workbook."""
-    from planner.io.template import write_template
 
     def run() -> int:
         write_template(output, overwrite=force)

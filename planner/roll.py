@@ -34,10 +34,13 @@ from typing import Any
 
 import pandas as pd
 
+from planner.api import load
 from planner.data import Case
 from planner.errors import InputError, Issue
 from planner.io.limits import ReaderLimits
 from planner.io.reader import RawSheet, read_workbook
+from planner.io.writer import check_target, save_atomically
+from planner.version import __version__
 
 #: Quantities at or below this are no order.
 EPSILON = 1e-9
@@ -773,13 +776,10 @@ def roll(
     """
     import openpyxl
 
-    import planner
-    from planner.io.writer import check_target, save_atomically
-
     last_input, last_solution, output = Path(last_input), Path(last_solution), Path(output)
     check_target(output, str(last_input))
     check_target(output, str(last_solution))
-    case = planner.load(last_input, limits)
+    case = load(last_input, limits)
     solution = read_solution(last_solution, limits)
     plan = plan_roll(case, solution, firm, scenario)
     note = [
@@ -791,7 +791,7 @@ def roll(
             else ""
         )
         + f"firm periods: {firm}",
-        f"planner roll {planner.__version__} from {last_input.name} (SHA-256 "
+        f"planner roll {__version__} from {last_input.name} (SHA-256 "
         f"{case.source.sha256}) and {last_solution.name} (SHA-256 {solution.sha256})",
     ]
     try:
@@ -804,7 +804,7 @@ def roll(
     def write(temporary: str) -> None:
         book.save(temporary)
         try:
-            planner.load(temporary, limits)
+            load(temporary, limits)
         except InputError as error:
             raise InputError(
                 [

@@ -13,14 +13,17 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from planner import outcome
+from planner.api import Resolver
 from planner.changes import apply_change, variants
 from planner.data import Case
+from planner.io.sweep_writer import picture, write_sweep
 from planner.parallel import executor_of
 from planner.results import expected_shares
 from planner.version import __version__
@@ -41,8 +44,6 @@ def solve_chunk(
     Stops early, keeping what finished, when a solve is interrupted (Ctrl-C).
     ``queue``, if given, receives one item per finished variant (progress).
     """
-    from planner.api import Resolver
-
     resolver = Resolver(**options)
     results: list[Any] = []
     try:
@@ -89,39 +90,15 @@ def efficient(costs: pd.Series, shares: pd.Series) -> pd.Series:
     return pd.Series(flags, index=costs.index)
 
 
-@dataclass
-class SweepResult:
-    """The sweep's tidy table (one row per variant) and each variant's full result."""
-
-    table: pd.DataFrame
-    results: list[Any] = field(default_factory=list)
-    about: dict[str, Any] = field(default_factory=dict)  # version, input hash, changes, solver
-    #: where a change does not decide what it names (a row not changed still overrides it)
-    warnings: list[str] = field(default_factory=list)
-    #: the names of the changes, in the order of the table's first columns
-    changes: list[str] = field(default_factory=list)
-    _picture: bytes | None = field(default=None, repr=False, compare=False)
+class SweepResult(outcome.SweepResult):
+    """The outcome of a sweep (see :class:`planner.outcome.SweepResult`), writable."""
 
     def picture(self) -> bytes:
         """Return the trade-off chart as PNG bytes (drawn once, for the workbook and the page)."""
-        if self._picture is None:
-            from planner.io.sweep_writer import point_labels, trade_off_png
+        return picture(self)
 
-            self._picture = trade_off_png(
-                self.table, self.about.get("currency", ""), point_labels(self)
-            ).getvalue()
-        return self._picture
-
-    def _repr_html_(self) -> str:
-        """Show the table in Jupyter."""
-        return str(self.table.to_html(index=False, float_format=lambda v: f"{v:,.4g}"))
-
-    def write(self, path: Any) -> Any:
+    def write(self, path: str | Path) -> Path:
         """Write the sweep workbook: the table and a chart of the trade-off curve."""
-        from pathlib import Path
-
-        from planner.io.sweep_writer import write_sweep
-
         return write_sweep(self, Path(path))
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter, range_boundaries
 
 from planner import checks
+from planner.changes import ChangeError, apply_change, parse_values
 from planner.data import ROW, TABLES, Case, Settings, Source
 from planner.errors import Issue
 from planner.io.reader import RawCell, RawSheet, RawWorkbook
@@ -899,8 +900,6 @@ def check_disruptions(case: Case) -> list[Issue]:
 
 def check_sweep(case: Case) -> list[Issue]:
     """Each Sweep row names a value of this case and values that can be read."""
-    from planner.changes import ChangeError, apply_change, parse_values
-
     where = Locator(case)
     issues: list[Issue] = []
     for label, record in _records(case.sweep):

@@ -23,6 +23,7 @@ import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from planner.io.atomic import check_target, save_atomically
+from planner.outcome import Result
 from planner.results import COST_KEYS, expected
 
 __all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
@@ -30,8 +31,6 @@ __all__ = ["Formats", "check_target", "save_atomically", "write_solution", "writ
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
     from xlsxwriter.worksheet import Worksheet
-
-    from planner.api import Result
 
 #: Longest text a cell holds (Excel's limit).
 MAX_CELL_TEXT = 32_767

@@ -25,12 +25,13 @@ from typing import Any
 import pandas as pd
 
 import planner
+from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
 from planner.model.parameters import BASES
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
 from planner.roll import total_change
 from planner.web.charts import cost_chart, share_chart, stock_chart
-from planner.web.jobs import (
+from planner.web.protocol import (
     DONE,
     FAILED,
     INVALID,
@@ -333,7 +334,6 @@ def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
 def _sweep(
     case: planner.Case, folder: Path, time_limit: float, params: dict[str, Any]
 ) -> dict[str, Any]:
-    from planner.changes import ChangeError, parse_values
 
     name = str(params.get("change", ""))
     try:
