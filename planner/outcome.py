@@ -15,7 +15,7 @@ import pandas as pd
 
 from planner.data import Case
 from planner.errors import Issue
-from planner.results import by_scenario
+from planner.results import by_scenario, expected
 from planner.solve import SolverReport
 
 
@@ -96,6 +96,19 @@ class Result:
     def summary_frame(self) -> pd.DataFrame:
         """Return the Summary as a two-column table (``key``, ``value``)."""
         return pd.DataFrame({"key": list(self.summary), "value": list(self.summary.values())})
+
+
+def expected_stock(
+    stock: pd.DataFrame, probability: pd.Series, by: tuple[str, str] = ("period", "element")
+) -> pd.DataFrame:
+    """Return the expected (probability-weighted) stock and cover target, grouped ``by``.
+
+    One figure for the workbook's cover chart and the web page's.
+    """
+    keys = list(by)
+    return expected(stock, probability, keys, "stock").merge(
+        expected(stock, probability, keys, "target"), on=keys
+    )
 
 
 @dataclass

@@ -28,6 +28,7 @@ import planner
 from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
 from planner.model.parameters import BASES
+from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
 from planner.roll import total_change
 from planner.web.charts import cost_chart, share_chart, stock_chart
@@ -319,10 +320,7 @@ def _tightest(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
     """Return the expected stock and cover target per element and period."""
-    keys = ["element", "period"]
-    grouped = expected(stock, probability, keys, "stock").merge(
-        expected(stock, probability, keys, "target"), on=keys
-    )
+    grouped = expected_stock(stock, probability, by=("element", "period"))
     return [
         {"element": e, "period": p, "stock": _plain(s), "target": _plain(t)}
         for e, p, s, t in zip(
