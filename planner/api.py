@@ -43,11 +43,10 @@ from planner.results import (
     stock_table,
 )
 from planner.solve import (
-    INFEASIBLE,
-    INTERRUPTED,
     HighsSession,
     SolveOptions,
     SolverReport,
+    Status,
     check_highs_options,
 )
 from planner.validate import check_case, merge_issues, parse_workbook
@@ -241,13 +240,13 @@ class Resolver:
         tables: dict[str, pd.DataFrame] = {}
         summary = _base_summary(case, data, report, solve_options, time_limit, gap, warnings)
         if report.has_plan:
-            wanted = solve_options.duals and report.status != INTERRUPTED
+            wanted = solve_options.duals and report.status != Status.INTERRUPTED
             duals = session.duals(priced_constraints(model)) if wanted else {}
             tables, figures = _tables(case, data, model, duals)
             summary.update(figures)
             _agree(summary, report)
             summary = _planners_page(summary)
-        elif report.status == INFEASIBLE and solve_options.explain_infeasible:
+        elif report.status == Status.INFEASIBLE and solve_options.explain_infeasible:
             conflicts = explain_infeasibility(case, solve_options, time_limit)
         summary["message"] = report.message
         return Result(

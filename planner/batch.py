@@ -25,6 +25,7 @@ from planner.io.atomic import check_target
 from planner.io.writer import Formats, save_atomically, write_table
 from planner.parallel import executor_of
 from planner.roll import total_change
+from planner.solve import Status
 from planner.version import __version__
 
 #: Exit codes of one workbook, as ``planner solve`` gives them.
@@ -119,7 +120,7 @@ def solve_one(
         row["input_sha256"] = case.source.sha256  # hashed by the reader as it read the file
         result = planner.solve(case, **options)
         row.update(status=result.status, objective=result.objective)
-        if not result.has_plan or result.status == "interrupted":
+        if not result.has_plan or result.status == Status.INTERRUPTED:
             row["outcome"] = "no plan"
             conflicts = "; ".join(str(issue) for issue in result.conflicts)
             row["error"] = result.summary.get("message", "") + (

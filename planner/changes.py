@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from planner.data import ROW, TABLES, Case
-from planner.model.parameters import BASES, POLICIES, applicable_cap, policy_bases
+from planner.model.parameters import BASES, POLICIES, Policy, applicable_cap, policy_bases
 
 OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
 SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost")
@@ -135,9 +135,9 @@ def _overridden(
     ]
     elements = [element] if element is not None else [str(e) for e in case.elements.index]
     periods = [period] if period is not None else [str(p) for p in case.periods.index]
-    if policy == "min_offers":
+    if policy == Policy.MIN_OFFERS:
         periods = periods[:1]  # a horizon-wide rule
-    tightest = max if policy == "min_offers" else min
+    tightest = max if policy == Policy.MIN_OFFERS else min
     cells = []
     for target in elements:
         for name in periods:

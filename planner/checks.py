@@ -17,7 +17,7 @@ from scipy.optimize import linprog
 from planner.data import Case
 from planner.errors import Issue
 from planner.locate import Locator, is_blank, records
-from planner.model.parameters import BASIS_POLICIES, CHINA_GROUP, DOMESTIC, offer_countries
+from planner.model.parameters import BASIS_POLICIES, CHINA_GROUP, DOMESTIC, Policy, offer_countries
 
 #: Fractions of one offer may sum to 1 plus this (rounding in the workbook).
 FRACTION_TOLERANCE = 1e-9
@@ -151,7 +151,7 @@ def check_policy_bases(case: Case) -> list[Issue]:
                     "warning",
                 )
             )
-        if policy == "country_share_max" and not is_blank(record["value"]):
+        if policy == Policy.COUNTRY_SHARE_MAX and not is_blank(record["value"]):
             issues += _country_cap_reach(case, where, label, record)
     return issues
 

@@ -30,6 +30,7 @@ from planner.changes import ChangeError, parse_vary, sheet_changes, variants
 from planner.errors import InputError, Issue, OutputError, PlannerError
 from planner.io.atomic import check_target, outcome_reported
 from planner.io.template import write_template
+from planner.solve import Status
 from planner.version import __version__
 from planner.web.app import ServerConfig, create_app, log_config, served_hosts
 
@@ -177,13 +178,13 @@ def solve(
         if mip_gap is not None:
             options["mip_gap"] = mip_gap
         result = planner.solve(case, **options)
-        if not result.has_plan or result.status == "interrupted":
+        if not result.has_plan or result.status == Status.INTERRUPTED:
             return _no_plan(result)
         result.write(target)
         unit, currency = case.settings.unit, case.settings.currency
         gap = (
             ""
-            if result.status == "optimal"
+            if result.status == Status.OPTIMAL
             else f" (gap {_fmt(result.summary['mip_gap'], percent=True)})"
         )
         out.print(
@@ -206,9 +207,9 @@ def _no_plan(result: object) -> int:
         err.print("These rules cannot all hold (relaxing any one of them removes the conflict):")
         for issue in conflicts:
             err.print(f"  {issue}", markup=False)
-    if status == "interrupted":
+    if status == Status.INTERRUPTED:
         return EXIT_INTERRUPTED
-    return EXIT_NO_PLAN if status in ("infeasible", "time_limit") else EXIT_INTERNAL
+    return EXIT_NO_PLAN if status in (Status.INFEASIBLE, Status.TIME_LIMIT) else EXIT_INTERNAL
 
 
 @app.command()
@@ -308,7 +309,7 @@ def sweep(
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False)
         result.write(output)
-        solved = int(result.table["status"].isin(["optimal", "time_limit"]).sum())
+        solved = int(result.table["status"].isin([Status.OPTIMAL, Status.TIME_LIMIT]).sum())
         out.print(f"{solved} of {len(result.table)} variants solved -> {output}", markup=False)
         return EXIT_OK
 

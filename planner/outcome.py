@@ -16,7 +16,7 @@ import pandas as pd
 from planner.data import Case
 from planner.errors import Issue
 from planner.results import by_scenario, expected
-from planner.solve import SolverReport
+from planner.solve import SolverReport, Status
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Result:
         For an infeasible case: the rules that conflict, in workbook terms.
     """
 
-    status: str
+    status: Status
     objective: float | None
     summary: dict[str, Any]
     tables: dict[str, pd.DataFrame]

@@ -16,7 +16,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner.model.families import FAMILIES
-from planner.model.parameters import BASES, TOTAL, ModelData, offer_suppliers
+from planner.model.parameters import BASES, TOTAL, ModelData, Policy, offer_suppliers
 from planner.model.policies import TOTAL_INDEX
 
 #: Quantities below this are solver noise and reported as 0.
@@ -481,9 +481,9 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["risk"] = np.where(
         positive, _flat(data, pooled["risk"]) / np.where(positive, supply, 1), np.nan
     )
-    frame["china_cap"] = _cap_column(frame, data, ("china_share_max", data.china_basis))
-    frame["risk_cap"] = _cap_column(frame, data, ("risk_max", ""))
-    for family in data.cap_families("china_share_max"):
+    frame["china_cap"] = _cap_column(frame, data, (Policy.CHINA_SHARE_MAX, data.china_basis))
+    frame["risk_cap"] = _cap_column(frame, data, (Policy.RISK_MAX, ""))
+    for family in data.cap_families(Policy.CHINA_SHARE_MAX):
         frame[f"china_cap_{family[1]}"] = _cap_column(frame, data, family)
     for basis in BASES:
         by_group = group_supply(plan, data, basis)  # [group, element, period, scenario]
@@ -498,7 +498,7 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
             if len(data.groups)
             else np.full((0, len(frame)), np.nan)
         )
-        if ("country_share_max", basis) in data.caps:
+        if (Policy.COUNTRY_SHARE_MAX, basis) in data.caps:
             names = np.array([*data.groups, ""], dtype=object)
             top = (
                 np.argmax(np.nan_to_num(shares, nan=-1.0), axis=0)
@@ -510,7 +510,9 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
             frame[f"top_country_share_{basis}"] = (
                 np.nanmax(shares, axis=0) if len(data.groups) else np.nan
             )
-            frame[f"country_cap_{basis}"] = _cap_column(frame, data, ("country_share_max", basis))
+            frame[f"country_cap_{basis}"] = _cap_column(
+                frame, data, (Policy.COUNTRY_SHARE_MAX, basis)
+            )
         frame[f"hhi_{basis}"] = _hhi(plan, data, basis, supply, positive)
     return frame
 
@@ -588,10 +590,10 @@ def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedR
     for (e, n), row in _active(model.balance):
         yield _PricedRow("balance", n, data.elements[e], row)
     for (basis, target, n), row in _active(model.china_share):
-        yield _PricedRow("china_share_max", n, name(target), row, basis=basis, target=target)
+        yield _PricedRow(Policy.CHINA_SHARE_MAX, n, name(target), row, basis=basis, target=target)
     for (basis, g, target, n), row in _active(model.country_share):
         yield _PricedRow(
-            "country_share_max",
+            Policy.COUNTRY_SHARE_MAX,
             n,
             name(target),
             row,
@@ -600,10 +602,10 @@ def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedR
             target=target,
         )
     for (target, n), row in _active(model.risk):
-        yield _PricedRow("risk_max", n, name(target), row, target=target)
+        yield _PricedRow(Policy.RISK_MAX, n, name(target), row, target=target)
     for (o, n, e), row in _active(model.offer_share):
         yield _PricedRow(
-            "offer_share_max", n, data.elements[e], row, offer=data.offers[o], target=e
+            Policy.OFFER_SHARE_MAX, n, data.elements[e], row, offer=data.offers[o], target=e
         )
 
 

@@ -26,6 +26,7 @@ from planner.data import Case
 from planner.io.sweep_writer import picture, write_sweep
 from planner.parallel import executor_of
 from planner.results import expected_shares
+from planner.solve import Status
 from planner.version import __version__
 
 
@@ -54,7 +55,7 @@ def solve_chunk(
             results.append(resolver.solve(variant))
             if queue is not None:
                 queue.put(1)
-            if results[-1].status == "interrupted":
+            if results[-1].status == Status.INTERRUPTED:
                 break
     except KeyboardInterrupt:
         pass  # the finished variants are kept; the caller sees fewer results

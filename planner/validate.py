@@ -35,7 +35,7 @@ from planner.io.reader import RawCell, RawSheet, RawWorkbook
 from planner.locate import Locator
 from planner.locate import is_blank as _is_blank
 from planner.locate import records as _records
-from planner.model.parameters import POOLABLE_POLICIES, policy_bases
+from planner.model.parameters import POOLABLE_POLICIES, Policy, policy_bases
 from planner.schema import (
     DOCUMENTATION_SHEETS,
     RESERVED_ELEMENT_IDS,
@@ -776,7 +776,7 @@ def _share_value(
     if not 0 <= value <= 1:
         message = f"{policy} must be in [0, 1], got {value:g}"
         return [Issue(where.cell("Policies", "value", label), message)]
-    if policy != "offer_share_max":
+    if policy != Policy.OFFER_SHARE_MAX:
         return []
     issues = []
     for target in _policy_targets(record["element"], elements):
@@ -805,7 +805,7 @@ def check_policies(case: Case) -> list[Issue]:
         if _is_blank(policy) or _is_blank(record["value"]):
             continue
         issues += _policy_target(where, label, policy, record["element"], elements)
-        check = _min_offers_value if policy == "min_offers" else _share_value
+        check = _min_offers_value if policy == Policy.MIN_OFFERS else _share_value
         issues += check(where, label, record, elements, offers)
     keys = table[["policy", "element", "period"]].fillna("")
     keys.insert(1, "basis", policy_bases(table, case.settings.china_basis))

@@ -9,6 +9,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from planner.model.parameters import Policy
+from planner.schema import catalogue
+
 PACKAGE = Path(__file__).resolve().parent.parent / "planner"
 
 #: Function-level imports that stay: optional dependencies, loaded only when used.
@@ -124,3 +127,9 @@ def test_the_check_sees_a_circle_and_a_hidden_import() -> None:
     inner = function.body[0]
     assert isinstance(inner, ast.ImportFrom)
     assert _imported(inner, {"planner.api"}) == ["planner.api"]
+
+
+def test_the_policy_enum_is_the_contract_s_list() -> None:
+    """The policy names in code are those of the input contract (models/sourcing/columns.csv)."""
+    column = catalogue().sheet("Policies").column("policy")
+    assert tuple(column.values) == tuple(Policy)

@@ -31,6 +31,7 @@ from planner.model.parameters import BASES
 from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
 from planner.roll import total_change
+from planner.solve import Status
 from planner.web.charts import cost_chart, share_chart, stock_chart
 from planner.web.protocol import (
     DONE,
@@ -145,7 +146,7 @@ def _solve(
         _progress(folder, "solving", solver=figures)
 
     result = planner.solve(case, time_limit_s=limit, on_progress=solving)
-    if result.status == "error" and max_memory_mb and _peak_mb() > NEAR_LIMIT * max_memory_mb:
+    if result.status == Status.ERROR and max_memory_mb and _peak_mb() > NEAR_LIMIT * max_memory_mb:
         raise MemoryError  # HiGHS reports a failed allocation as a plain error
     out: dict[str, Any] = {
         "job_status": DONE,
