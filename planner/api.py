@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from planner import outcome
+from planner.checks import check_case, merge_issues
 from planner.data import Case
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, SolverError
@@ -20,6 +21,7 @@ from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
 from planner.model import build_model, derive
 from planner.model.update import rebind
+from planner.parse import parse_workbook
 from planner.results import (
     COST_KEYS,
     activities_table,
@@ -49,7 +51,6 @@ from planner.solve import (
     Status,
     check_highs_options,
 )
-from planner.validate import check_case, merge_issues, parse_workbook
 from planner.verify import verify_plan
 from planner.version import __version__
 
