@@ -63,7 +63,7 @@ def load(path: str | Path, limits: ReaderLimits | None = None) -> Case:
     Parameters
     ----------
     path
-        An ``.xlsx`` (or ``.xlsm``) workbook following ``spec/workbook.md``.
+        An ``.xlsx`` (or ``.xlsm``) workbook following ``docs/workbook.md``.
     limits
         Bounds on the workbook (default: ``ReaderLimits.from_environment()``).
 

@@ -1,11 +1,11 @@
 """Checks of a typed case (the second stage of validation; parsing is :mod:`planner.parse`).
 
 :func:`check_case` checks a typed case: ranges, references between sheets,
-uniqueness and the rules of the contract, including the v2 additions (joint
-products, signings, commitments, previous plans, bases; spec/workbook.md,
-"v2 additions"). It also runs on a case modified in Python before every
-solve. Checks are pure functions: they never print and never mutate their
-input; they return issues, all of them, located as ``Sheet!CELL``.
+uniqueness and the rules of the contract (docs/workbook.md), including the
+v2 additions: joint products, signings, commitments, previous plans, bases.
+It also runs on a case modified in Python before every solve. Checks are
+pure functions: they never print and never mutate their input; they return
+issues, all of them, located as ``Sheet!CELL``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from planner.model.parameters import (
     DOMESTIC,
     POOLABLE_POLICIES,
     Policy,
+    activity_countries,
     offer_countries,
     policy_bases,
 )
@@ -255,9 +256,9 @@ def _suppliers(case: Case, elements: list[Any], basis: str) -> list[frozenset[st
     recyclers = set(
         case.activity_yields.loc[case.activity_yields["element"].isin(elements), "activity"]
     )
-    for activity, country in recycling["country"].items():
+    for activity, country in activity_countries(recycling).items():
         if activity in recyclers:
-            code = group(country if isinstance(country, str) and country else DOMESTIC)
+            code = group(country)
             memberships.append(frozenset([code]) if code is not None else frozenset())
     return memberships
 

@@ -1,6 +1,6 @@
 """The ``planner`` command: a thin layer over the Python API.
 
-Exit codes (spec/workbook.md): 0 plan written (or valid input); 2 invalid
+Exit codes (the README's table): 0 plan written (or valid input); 2 invalid
 input, nothing written; 3 no plan found (infeasible rules, or the time limit
 before any feasible plan); 4 the solution could not be written; 130
 interrupted. A known error prints one clear message; ``--debug`` shows the

@@ -116,7 +116,7 @@ class SweepResult:
     """The sweep's tidy table (one row per variant) and each variant's full result."""
 
     table: pd.DataFrame
-    results: list[Any] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)  # each variant's, in table order
     about: dict[str, Any] = field(default_factory=dict)  # version, input hash, changes, solver
     #: where a change does not decide what it names (a row not changed still overrides it)
     warnings: list[str] = field(default_factory=list)

@@ -16,7 +16,15 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner.model.families import FAMILIES
-from planner.model.parameters import BASES, TOTAL, ModelData, Policy, offer_suppliers
+from planner.model.parameters import (
+    BASES,
+    TOTAL,
+    ModelData,
+    Policy,
+    activity_countries,
+    offer_countries,
+    offer_suppliers,
+)
 from planner.model.policies import TOTAL_INDEX
 
 #: Quantities below this are solver noise and reported as 0.
@@ -197,8 +205,9 @@ def purchases_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.Dat
     frame.insert(5, "supplier", offer_suppliers(info).to_numpy())
     frame.insert(6, "element", [data.offer_label[position[o]] for o in frame["offer"]])
     frame.insert(7, "country", info["country"].to_numpy())
-    frame.insert(8, "mine_country", info["mine_country"].fillna(info["country"]).to_numpy())
-    frame.insert(9, "refine_country", info["refine_country"].fillna(info["country"]).to_numpy())
+    countries = offer_countries(info)
+    frame.insert(8, "mine_country", countries["mine_country"].to_numpy())
+    frame.insert(9, "refine_country", countries["refine_country"].to_numpy())
     frame.insert(10, "china_linked", [int(data.china[position[o]]) for o in frame["offer"]])
     frame["cost"] = frame["quantity"] * frame["unit_cost"]
     return frame.reset_index(drop=True)
@@ -359,7 +368,7 @@ def adoption_table(plan: Plan, data: ModelData, activities: pd.DataFrame) -> pd.
         {
             "activity": data.activities,
             "kind": data.activity_kind,
-            "country": activities["country"].fillna("domestic").to_numpy(),
+            "country": activity_countries(activities).to_numpy(),
             "adopted": plan.adopt.astype(int),
             "fixed_cost": plan.adopt * data.activity_fixed_cost,
             "expected_level": np.einsum("ktw,w->k", plan.level, data.probability),

@@ -6,7 +6,7 @@ workbook holds (the period dropped and the one appended, the stock on hand,
 the contracts signed, the firm orders and the previous plan). :func:`roll`
 reads both workbooks (through the bounded reader), applies that to a copy of
 the last input made with openpyxl (formats and data validation kept) and
-writes it atomically (formulation.md A5; spec/workbook.md "CLI additions").
+writes it atomically (models/sourcing/formulation.md A5; README, "Using it").
 
 "Shared" means: at a scenario-tree node that holds every scenario still
 possible. Without ``scenario`` that is every scenario (``scenarios = all``);

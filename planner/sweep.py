@@ -39,14 +39,14 @@ def chunks(grid: list[dict[str, float]], parts: int) -> list[list[dict[str, floa
 
 def solve_chunk(
     case: Case, chunk: list[dict[str, float]], options: dict[str, Any], queue: Any = None
-) -> list[Any]:
+) -> list[outcome.Result]:
     """Solve neighbouring variants with one model, changed in place between them.
 
     Stops early, keeping what finished, when a solve is interrupted (Ctrl-C).
     ``queue``, if given, receives one item per finished variant (progress).
     """
     resolver = Resolver(**options)
-    results: list[Any] = []
+    results: list[outcome.Result] = []
     try:
         for values in chunk:
             variant = case.copy()
@@ -62,7 +62,7 @@ def solve_chunk(
     return results
 
 
-def _row(values: dict[str, float], result: Any) -> dict[str, Any]:
+def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     summary = result.summary
     row: dict[str, Any] = {**values, "status": result.status, "objective": result.objective}
     for key in ("expected_cost", "cvar", "china_share", "shortfall"):
@@ -166,7 +166,7 @@ def sweep(
 
 
 def _about(
-    case: Case, changes: Mapping[str, Iterable[float]], results: list[Any]
+    case: Case, changes: Mapping[str, Iterable[float]], results: list[outcome.Result]
 ) -> dict[str, Any]:
     """Return what makes the sweep reproducible: the planner, the input, how it was solved."""
     about: dict[str, Any] = {
@@ -185,7 +185,7 @@ def _about(
     return about
 
 
-def _table(grid: list[dict[str, float]], results: list[Any]) -> pd.DataFrame:
+def _table(grid: list[dict[str, float]], results: list[outcome.Result]) -> pd.DataFrame:
     table = pd.DataFrame(
         [_row(values, result) for values, result in zip(grid, results, strict=True)]
     )
@@ -201,13 +201,13 @@ def _run_all(
     workers: int | None,
     executor: Executor | None,
     progress: Callable[[int], None] | None,
-) -> list[list[Any]]:
+) -> list[list[outcome.Result]]:
     """Every run's results, in grid order; on Ctrl-C raise with what finished."""
     executor = executor_of(executor)
     count = workers or (os.cpu_count() or 1)
     runs = chunks(grid, count)
     if executor is None and (count <= 1 or len(grid) <= 1):
-        finished: list[list[Any]] = []
+        finished: list[list[outcome.Result]] = []
         counter = _Counter(progress)
         try:
             for run in runs:
@@ -229,7 +229,7 @@ def _run_parallel(
     executor: Executor | None,
     count: int,
     progress: Callable[[int], None] | None,
-) -> list[list[Any]]:
+) -> list[list[outcome.Result]]:
     own = executor is None
     pool = executor or ProcessPoolExecutor(max_workers=count)
     manager = multiprocessing.Manager() if own and progress is not None else None
@@ -256,14 +256,16 @@ def _run_parallel(
             manager.shutdown()
 
 
-def _finished(future: Future[list[Any]]) -> list[Any]:
+def _finished(future: Future[list[outcome.Result]]) -> list[outcome.Result]:
     """Return a run's results, or none if it did not finish (cancelled or failed)."""
     if future.done() and not future.cancelled() and future.exception() is None:
         return future.result()
     return []
 
 
-def _partial(runs: list[list[dict[str, float]]], finished: list[list[Any]]) -> SweepResult:
+def _partial(
+    runs: list[list[dict[str, float]]], finished: list[list[outcome.Result]]
+) -> SweepResult:
     """Return the sweep result of the variants that finished, with their grid values."""
     values = [run[j] for run, got in zip(runs, finished, strict=True) for j in range(len(got))]
     results = [result for got in finished for result in got]
@@ -274,7 +276,7 @@ def _partial(runs: list[list[dict[str, float]]], finished: list[list[Any]]) -> S
 
 def _drain(
     queue: Any,
-    futures: list[Future[list[Any]]],
+    futures: list[Future[list[outcome.Result]]],
     runs: list[list[dict[str, float]]],
     done: int,
     progress: Callable[[int], None] | None,

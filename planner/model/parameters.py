@@ -1,4 +1,4 @@
-"""Derived parameters of the model (formulation.md, "Derived parameters").
+"""Derived parameters of the model (models/sourcing/formulation.md, "Derived parameters").
 
 Everything the Pyomo builder needs is computed here from a validated
 :class:`~planner.data.Case` as plain numpy arrays and dicts: per-scenario
@@ -67,7 +67,7 @@ class Cap:
 
 @dataclass
 class ModelData:
-    """All parameters of the model, indexed by position (see the ``*_ids`` lists)."""
+    """All parameters, indexed by position in the id lists (``periods``, ``offers``, ...)."""
 
     periods: list[str]
     days: np.ndarray
@@ -224,7 +224,7 @@ def derive(case: Case) -> ModelData:
     contents = offer_contents(case, elements)
 
     activities = case.activities
-    activity_country = activities["country"].fillna(DOMESTIC).astype(str)
+    activity_country = activity_countries(activities)
     activity_risk = activities["risk"].to_numpy(float)
     activity_country_risk = activity_country.map(country_risk).fillna(0.0).to_numpy(float)
     activity_risk = np.where(np.isnan(activity_risk), activity_country_risk, activity_risk)
@@ -309,6 +309,12 @@ def offer_countries(offers: pd.DataFrame) -> dict[str, pd.Series]:
         column: offers[column].fillna(offers["country"]).astype(str)
         for column in ("country", "mine_country", "refine_country")
     }
+
+
+def activity_countries(activities: pd.DataFrame) -> pd.Series:
+    """Country of every activity (blank: DOMESTIC, run at home; never China, never a group)."""
+    country = activities["country"]
+    return country.where(country.notna() & (country != ""), DOMESTIC).astype(str)
 
 
 def offer_suppliers(offers: pd.DataFrame) -> pd.Series:
