@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyomo.environ as pyo
 
 from planner import outcome
 from planner.checks import check_case, merge_issues
@@ -19,7 +20,7 @@ from planner.errors import InputError, Issue, SolverError
 from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
-from planner.model import build_model, derive
+from planner.model import ModelData, build_model, derive
 from planner.model.update import rebind
 from planner.parse import parse_workbook
 from planner.results import (
@@ -218,7 +219,7 @@ class Resolver:
     def __init__(self, **options: Any) -> None:
         check_options(options)
         self.options = options
-        self.model: Any = None
+        self.model: pyo.ConcreteModel | None = None
         self.session: HighsSession | None = None
 
     def solve(self, case: Case) -> Result:
@@ -260,7 +261,7 @@ class Resolver:
             conflicts=conflicts,
         )
 
-    def _reuse(self, data: Any) -> bool:
+    def _reuse(self, data: ModelData) -> bool:
         """Change the kept model for ``data`` in place; False when it must be built anew."""
         if self.model is None or self.session is None:
             return False
@@ -274,7 +275,7 @@ class Resolver:
 
 def _base_summary(
     case: Case,
-    data: Any,
+    data: ModelData,
     report: SolverReport,
     options: SolveOptions,
     time_limit: float,
@@ -316,7 +317,7 @@ def _base_summary(
 
 
 def _tables(
-    case: Case, data: Any, model: Any, duals: dict[Any, float]
+    case: Case, data: ModelData, model: pyo.ConcreteModel, duals: dict[Any, float]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     plan = read_plan(model, data)
     broken = verify_plan(plan, data)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import xlsxwriter
 
 import planner
 from planner.api import check_options
@@ -248,7 +249,6 @@ def write_roll_up(
     """
     paths = workbooks(folder) if folder is not None and folder.is_dir() else []
     _, roll_up = targets(paths, out_folder)
-    import xlsxwriter
 
     def build(path: str) -> None:
         workbook = xlsxwriter.Workbook(

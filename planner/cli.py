@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
@@ -483,8 +484,6 @@ def serve(
     """Serve the upload page and the JSON API (OpenAPI at /openapi.json)."""
 
     def run() -> int:
-        import uvicorn
-
         credentials = None
         if basic_auth is not None:
             user, colon, password = basic_auth.partition(":")

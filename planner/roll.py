@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pandas as pd
 
 from planner.api import load
@@ -774,8 +775,6 @@ def roll(
     OutputError
         When ``output`` is one of the inputs or cannot be written.
     """
-    import openpyxl
-
     last_input, last_solution, output = Path(last_input), Path(last_solution), Path(output)
     check_target(output, str(last_input))
     check_target(output, str(last_solution))

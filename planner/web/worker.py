@@ -319,7 +319,7 @@ def _tightest(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
+def _expected_stock(stock: pd.DataFrame, probability: pd.Series) -> list[dict[str, Any]]:
     """Return the expected stock and cover target per element and period."""
     grouped = expected_stock(stock, probability, by=("element", "period"))
     return [
