@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import planner
-from planner.sweep import apply_change, parse_vary, variants
+from planner.changes import apply_change, parse_vary, variants
 
 ROOT = Path(__file__).resolve().parent.parent
 JAPAN = ROOT / "inputs" / "japan-2026.xlsx"

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyomo.environ as pyo
 
+from planner import outcome
+from planner.checks import check_case, merge_issues
 from planner.data import Case
+from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, SolverError
 from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
-from planner.model import build_model, derive
+from planner.io.writer import write_solution
+from planner.model import ModelData, build_model, derive
 from planner.model.update import rebind
+from planner.parse import parse_workbook
 from planner.results import (
     COST_KEYS,
     activities_table,
     adoption_table,
-    by_scenario,
     changes_table,
     china_against_caps,
     contracts_signed,
@@ -41,14 +46,12 @@ from planner.results import (
     stock_table,
 )
 from planner.solve import (
-    INFEASIBLE,
-    INTERRUPTED,
     HighsSession,
     SolveOptions,
     SolverReport,
+    Status,
     check_highs_options,
 )
-from planner.validate import check_case, merge_issues, parse_workbook
 from planner.verify import verify_plan
 from planner.version import __version__
 
@@ -61,7 +64,7 @@ def load(path: str | Path, limits: ReaderLimits | None = None) -> Case:
     Parameters
     ----------
     path
-        An ``.xlsx`` (or ``.xlsm``) workbook following ``spec/workbook.md``.
+        An ``.xlsx`` (or ``.xlsm``) workbook following ``docs/workbook.md``.
     limits
         Bounds on the workbook (default: ``ReaderLimits.from_environment()``).
 
@@ -98,88 +101,11 @@ def validate(case: Case) -> list[Issue]:
     return [issue for issue in issues if issue.severity != "error"]
 
 
-@dataclass
-class Result:
-    """The outcome of a solve: status, objective, summary and every output table.
-
-    Attributes
-    ----------
-    status
-        ``optimal``, ``time_limit``, ``infeasible``, ``interrupted`` or ``error``.
-        ``time_limit`` means stopped by a limit before optimality was proven:
-        the time limit, or a limit passed in ``highs_options``.
-    objective
-        The model objective (``None`` without a plan).
-    summary
-        Key figures, as in the Summary sheet.
-    tables
-        ``Purchases``, ``Contracts``, ``Activities``, ``Adoption``, ``Stock``,
-        ``Shortage``, ``Shares``, ``Duals`` and ``ScenarioCosts`` as DataFrames
-        (empty without a plan); ``Signings`` when the case has later offers,
-        ``Changes`` when it has a PreviousPlan.
-    conflicts
-        For an infeasible case: the rules that conflict, in workbook terms.
-    """
-
-    status: str
-    objective: float | None
-    summary: dict[str, Any]
-    tables: dict[str, pd.DataFrame]
-    report: SolverReport
-    case: Case
-    conflicts: list[Issue] = field(default_factory=list)
-
-    @property
-    def has_plan(self) -> bool:
-        """True when a feasible plan was found (optimal or not)."""
-        return self.report.has_plan
-
-    def __getattr__(self, name: str) -> pd.DataFrame:
-        """Tables as attributes: ``result.purchases``, ``result.shares``, ..."""
-        tables = self.__dict__.get("tables", {})
-        for key, table in tables.items():
-            if key.lower() == name.replace("_", "").lower():
-                return table
-        raise AttributeError(name)
-
-    def _repr_html_(self) -> str:
-        """Show the key figures as a table in Jupyter."""
-        keys = (
-            "status",
-            "objective",
-            "expected_cost",
-            "cvar",
-            "china_share",
-            "shortfall",
-            "contracted_offers",
-            "mip_gap",
-            "solve_seconds",
-            "message",
-        )
-        frame = pd.DataFrame(
-            {
-                "key": [k for k in keys if k in self.summary],
-                "value": [self.summary[k] for k in keys if k in self.summary],
-            }
-        )
-        return str(frame.to_html(index=False))
-
-    def by_scenario(self, name: str) -> pd.DataFrame:
-        """Return table ``name`` (per tree node) with one row per scenario instead.
-
-        For example ``result.by_scenario("Stock")``: each node's row repeated
-        for every scenario that passes through it, with a ``scenario`` column.
-        """
-        return by_scenario(self.tables[name], [str(w) for w in self.case.scenarios.index])
-
-    def summary_frame(self) -> pd.DataFrame:
-        """Return the Summary as a two-column table (``key``, ``value``)."""
-        return pd.DataFrame({"key": list(self.summary), "value": list(self.summary.values())})
+class Result(outcome.Result):
+    """The outcome of a solve (see :class:`planner.outcome.Result`), writable as a workbook."""
 
     def write(self, path: str | Path) -> Path:
         """Write the solution workbook to ``path`` (atomically; never over the input)."""
-        from planner.io.writer import write_solution
-
         return write_solution(self, Path(path))
 
 
@@ -293,7 +219,7 @@ class Resolver:
     def __init__(self, **options: Any) -> None:
         check_options(options)
         self.options = options
-        self.model: Any = None
+        self.model: pyo.ConcreteModel | None = None
         self.session: HighsSession | None = None
 
     def solve(self, case: Case) -> Result:
@@ -316,15 +242,13 @@ class Resolver:
         tables: dict[str, pd.DataFrame] = {}
         summary = _base_summary(case, data, report, solve_options, time_limit, gap, warnings)
         if report.has_plan:
-            wanted = solve_options.duals and report.status != INTERRUPTED
+            wanted = solve_options.duals and report.status != Status.INTERRUPTED
             duals = session.duals(priced_constraints(model)) if wanted else {}
             tables, figures = _tables(case, data, model, duals)
             summary.update(figures)
             _agree(summary, report)
             summary = _planners_page(summary)
-        elif report.status == INFEASIBLE and solve_options.explain_infeasible:
-            from planner.diagnose import explain_infeasibility
-
+        elif report.status == Status.INFEASIBLE and solve_options.explain_infeasible:
             conflicts = explain_infeasibility(case, solve_options, time_limit)
         summary["message"] = report.message
         return Result(
@@ -337,7 +261,7 @@ class Resolver:
             conflicts=conflicts,
         )
 
-    def _reuse(self, data: Any) -> bool:
+    def _reuse(self, data: ModelData) -> bool:
         """Change the kept model for ``data`` in place; False when it must be built anew."""
         if self.model is None or self.session is None:
             return False
@@ -351,7 +275,7 @@ class Resolver:
 
 def _base_summary(
     case: Case,
-    data: Any,
+    data: ModelData,
     report: SolverReport,
     options: SolveOptions,
     time_limit: float,
@@ -393,7 +317,7 @@ def _base_summary(
 
 
 def _tables(
-    case: Case, data: Any, model: Any, duals: dict[Any, float]
+    case: Case, data: ModelData, model: pyo.ConcreteModel, duals: dict[Any, float]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     plan = read_plan(model, data)
     broken = verify_plan(plan, data)

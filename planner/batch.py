@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import xlsxwriter
 
+import planner
 from planner.api import check_options
 from planner.errors import InputError, OutputError, PlannerError
 from planner.io.atomic import check_target
+from planner.io.writer import Formats, save_atomically, write_table
 from planner.parallel import executor_of
+from planner.roll import total_change
+from planner.solve import Status
 from planner.version import __version__
 
 #: Exit codes of one workbook, as ``planner solve`` gives them.
@@ -108,9 +113,6 @@ def solve_one(
 
     ``inputs`` are the batch's other inputs: the solution is never written over one.
     """
-    import planner
-    from planner.roll import total_change
-
     started = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row["input"] = path.name
@@ -119,7 +121,7 @@ def solve_one(
         row["input_sha256"] = case.source.sha256  # hashed by the reader as it read the file
         result = planner.solve(case, **options)
         row.update(status=result.status, objective=result.objective)
-        if not result.has_plan or result.status == "interrupted":
+        if not result.has_plan or result.status == Status.INTERRUPTED:
             row["outcome"] = "no plan"
             conflicts = "; ".join(str(issue) for issue in result.conflicts)
             row["error"] = result.summary.get("message", "") + (
@@ -247,9 +249,6 @@ def write_roll_up(
     """
     paths = workbooks(folder) if folder is not None and folder.is_dir() else []
     _, roll_up = targets(paths, out_folder)
-    import xlsxwriter
-
-    from planner.io.writer import Formats, save_atomically, write_table
 
     def build(path: str) -> None:
         workbook = xlsxwriter.Workbook(

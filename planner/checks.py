@@ -1,23 +1,42 @@
-"""Checks of the v2 contract: joint products, signings, commitments, previous plans, bases.
+"""Checks of a typed case (the second stage of validation; parsing is :mod:`planner.parse`).
 
-Pure functions on a typed case, like those of :mod:`planner.validate` (which
-runs them with its own): they never print and never mutate their input, and
-name every problem as ``Sheet!CELL``. See spec/workbook.md, "v2 additions".
+:func:`check_case` checks a typed case: ranges, references between sheets,
+uniqueness and the rules of the contract (docs/workbook.md), including the
+v2 additions: joint products, signings, commitments, previous plans, bases.
+It also runs on a case modified in Python before every solve. Checks are
+pure functions: they never print and never mutate their input; they return
+issues, all of them, located as ``Sheet!CELL``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import column_index_from_string, range_boundaries
 from scipy.optimize import linprog
 
-from planner.data import Case
+from planner.changes import ChangeError, apply_change, grid_size, max_variants, parse_values
+from planner.data import ROW, TABLES, Case
 from planner.errors import Issue
 from planner.locate import Locator, is_blank, records
-from planner.model.parameters import BASIS_POLICIES, CHINA_GROUP, DOMESTIC, offer_countries
+from planner.model.parameters import (
+    BASIS_POLICIES,
+    CHINA_GROUP,
+    DOMESTIC,
+    POOLABLE_POLICIES,
+    Policy,
+    activity_countries,
+    offer_countries,
+    policy_bases,
+)
+from planner.parse import covers, describe, input_sheets, row_spans
+from planner.schema import RESERVED_ELEMENT_IDS, Column, catalogue
 
 #: Fractions of one offer may sum to 1 plus this (rounding in the workbook).
 FRACTION_TOLERANCE = 1e-9
@@ -151,7 +170,7 @@ def check_policy_bases(case: Case) -> list[Issue]:
                     "warning",
                 )
             )
-        if policy == "country_share_max" and not is_blank(record["value"]):
+        if policy == Policy.COUNTRY_SHARE_MAX and not is_blank(record["value"]):
             issues += _country_cap_reach(case, where, label, record)
     return issues
 
@@ -238,9 +257,9 @@ def _suppliers(case: Case, elements: list[Any], basis: str) -> list[frozenset[st
     recyclers = set(
         case.activity_yields.loc[case.activity_yields["element"].isin(elements), "activity"]
     )
-    for activity, country in recycling["country"].items():
+    for activity, country in activity_countries(recycling).items():
         if activity in recyclers:
-            code = group(country if isinstance(country, str) and country else DOMESTIC)
+            code = group(country)
             memberships.append(frozenset([code]) if code is not None else frozenset())
     return memberships
 
@@ -339,3 +358,651 @@ CHECKS = (
     check_commitments,
     check_previous_plan,
 )
+
+
+_PROBABILITY_TOLERANCE = 1e-6
+
+#: Upper bounds from this size on are magnitude bounds (what HiGHS computes
+#: reliably), not bounds of meaning such as a risk's 1: say how to keep within them.
+_MAGNITUDE = 1e3
+_MAGNITUDE_HINT = "; larger numbers are beyond what the solver computes reliably: use a larger unit"
+
+
+def check_columns(case: Case) -> list[Issue]:
+    """Check required values, number ranges, enumerations and unique ids."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    for spec in input_sheets():
+        table = case.table(spec.name)
+        if spec.id_column and table.index.has_duplicates:
+            for label in table.index[table.index.duplicated()].unique():
+                rows = table.loc[[label], ROW].dropna().astype(int).tolist()
+                cells = ", ".join(
+                    f"{case.source.columns.get(spec.name, {}).get(spec.id_column, 'A')}{r}"
+                    for r in rows
+                )
+                issues.append(
+                    Issue(
+                        f"{where.title(spec.name)}!{cells.split(', ')[-1]}"
+                        if rows
+                        else where.title(spec.name),
+                        f"duplicate {spec.id_column} {label!r} (rows {cells}); ids must be unique",
+                    )
+                )
+            table = table[~table.index.duplicated()]
+        read = case.source.columns.get(spec.name)
+        for column in spec.columns:
+            if read is not None and column.name not in read and column.name != table.index.name:
+                continue  # not in the sheet at all: its header was reported, not every row
+            for label, value in _column_values(table, column):
+                message = _column_problem(column, value)
+                if message:
+                    issues.append(Issue(where.cell(spec.name, column.name, label), message))
+    return issues
+
+
+def _column_values(table: pd.DataFrame, column: Column) -> Iterable[tuple[Any, Any]]:
+    if column.name == table.index.name:
+        return ((label, label) for label in table.index)
+    if column.name not in table.columns:
+        return ()
+    return table[column.name].items()
+
+
+def _column_problem(column: Column, value: Any) -> str | None:
+    if is_blank(value) or (isinstance(value, str) and not value):
+        return f"{column.name} is required" if column.required else None
+    if column.type == "number":
+        if not isinstance(value, int | float | np.number) or isinstance(value, bool):
+            return f"{column.name} must be a number, got {describe(value)}"
+        number = float(value)
+        if not math.isfinite(number):
+            return f"{column.name} must be a finite number, got {number:g}"
+        if column.min is not None and (
+            number <= column.min if column.min_strict else number < column.min
+        ):
+            return f"{column.name} must be {column.lower_text()}, got {number:g}"
+        if column.max is not None and number > column.max:
+            hint = _MAGNITUDE_HINT if column.max >= _MAGNITUDE else ""
+            return f"{column.name} must be {column.upper_text()}, got {number:g}{hint}"
+    elif column.type == "enum" and value not in column.values:
+        return f"{column.name} must be one of {', '.join(column.values)}, got {value!r}"
+    return None
+
+
+def check_settings(case: Case) -> list[Issue]:
+    """Every Settings value in its range."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    for spec in catalogue().settings:
+        value = getattr(case.settings, spec.key)
+        if spec.type == "number":
+            number = float(value)
+            low_bad = spec.min is not None and (
+                number <= spec.min if spec.min_strict else number < spec.min
+            )
+            high_bad = spec.max is not None and (
+                number >= spec.max if spec.max_strict else number > spec.max
+            )
+            if low_bad or high_bad:
+                issues.append(
+                    Issue(
+                        where.setting(spec.key),
+                        f"{spec.key} must be {spec.bounds_text()}, got {number:g}",
+                    )
+                )
+        elif spec.type == "enum" and value not in spec.values:
+            issues.append(
+                Issue(
+                    where.setting(spec.key),
+                    f"{spec.key} must be one of {', '.join(spec.values)}, got {value!r}",
+                )
+            )
+        elif spec.type == "codes" and not value and spec.default:
+            issues.append(Issue(where.setting(spec.key), f"{spec.key} needs at least one code"))
+    return issues
+
+
+def check_references(case: Case) -> list[Issue]:
+    """Every reference to another sheet names a row that exists there."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    for spec in input_sheets():
+        table = case.table(spec.name)
+        for column in spec.columns:
+            if column.type != "ref" or column.ref is None:
+                continue
+            known = set(case.table(column.ref).index)
+            for label, value in table[column.name].items():
+                if isinstance(value, str) and value and value not in known:
+                    issues.append(
+                        Issue(
+                            where.cell(spec.name, column.name, label),
+                            f"unknown {column.name} {value!r}: not in {where.title(column.ref)}"
+                            f"{_suggest(value, known)}",
+                        )
+                    )
+    return issues
+
+
+def _suggest(value: str, known: Iterable[Any]) -> str:
+    matches = [str(k) for k in known if str(k).lower() == value.lower()]
+    if matches:
+        return f" (ids are case-sensitive: did you mean {matches[0]!r}?)"
+    return ""
+
+
+def check_structure(case: Case) -> list[Issue]:
+    """At least one period and one element; reserved ids unused."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    for sheet in ("Periods", "Elements"):
+        if case.table(sheet).empty and sheet in case.source.titles:
+            issues.append(Issue(where.title(sheet), "needs at least one row"))
+    for element in case.elements.index:
+        if element in RESERVED_ELEMENT_IDS:
+            issues.append(
+                Issue(
+                    where.cell("Elements", "element", element),
+                    f"{element!r} is reserved and cannot be an element id",
+                )
+            )
+    return issues
+
+
+def _period_position(case: Case) -> dict[str, int]:
+    return {p: i for i, p in enumerate(case.periods.index)}
+
+
+def _check_window(case: Case, sheet: str, issues: list[Issue]) -> None:
+    where = Locator(case)
+    position = _period_position(case)
+    table = case.table(sheet)
+    for label, record in records(table):
+        first, last = record["first_period"], record["last_period"]
+        if first in position and last in position and position[first] > position[last]:
+            issues.append(
+                Issue(
+                    where.cell(sheet, "last_period", label),
+                    f"last_period {last!r} is before first_period {first!r}",
+                )
+            )
+
+
+def check_stock(case: Case) -> list[Issue]:
+    """Storage capacity not below the initial stock."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    for element, record in records(case.elements):
+        capacity, initial = record["storage_capacity"], record["initial_stock"]
+        if not is_blank(capacity) and not is_blank(initial) and initial > capacity:
+            issues.append(
+                Issue(
+                    where.cell("Elements", "storage_capacity", element),
+                    f"storage_capacity {capacity:g} is below initial_stock {initial:g}",
+                )
+            )
+    return issues
+
+
+def check_demand(case: Case) -> list[Issue]:
+    """At most one Demand row per (element, period)."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    demand = case.demand.dropna(subset=["element", "period"])  # blanks are reported already
+    first_of = demand.reset_index().groupby(["element", "period"])["index"].first()
+    duplicated = demand.duplicated(subset=["element", "period"], keep="first")
+    for label in demand.index[duplicated]:
+        element: Any = demand.at[label, "element"]
+        period: Any = demand.at[label, "period"]
+        first = first_of[(element, period)]
+        issues.append(
+            Issue(
+                where.row("Demand", label),
+                f"duplicate demand for ({element}, {period}); first given at "
+                f"{where.row('Demand', first)}",
+            )
+        )
+    return issues
+
+
+def check_offers(case: Case) -> list[Issue]:
+    """min_take within capacity, a sane window, and a risk for every offer."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    countries = set(case.countries.index)
+    for offer, record in records(case.offers):
+        minimum, capacity = record["min_take"], record["capacity"]
+        if (
+            not is_blank(minimum)
+            and not is_blank(capacity)
+            and minimum > 0
+            and capacity >= 0
+            and minimum > capacity
+        ):
+            issues.append(
+                Issue(
+                    where.cell("Offers", "min_take", offer),
+                    f"min_take {record['min_take']:g} is above capacity {record['capacity']:g}",
+                )
+            )
+        if is_blank(record["risk"]):
+            for column in ("country", "mine_country", "refine_country"):
+                code = record[column]
+                if isinstance(code, str) and code and code not in countries:
+                    issues.append(
+                        Issue(
+                            where.cell("Offers", column, offer),
+                            f"risk is blank and {column} {code!r} is not in Countries; "
+                            "add it to Countries or give the offer a risk",
+                        )
+                    )
+    _check_window(case, "Offers", issues)
+    return issues
+
+
+def check_offer_periods(case: Case) -> list[Issue]:
+    """One override per (offer, period); overrides outside the window have no effect."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    table = case.offer_periods
+    position = _period_position(case)
+    horizon = (0, len(position) - 1)
+    for label in table.index[table.duplicated(subset=["offer", "period"], keep="first")]:
+        issues.append(
+            Issue(
+                where.row("OfferPeriods", label),
+                f"duplicate override for ({table.loc[label, 'offer']}, "
+                f"{table.loc[label, 'period']})",
+            )
+        )
+    for label, record in records(table):
+        offer, period = record["offer"], record["period"]
+        if offer not in case.offers.index or period not in position:
+            continue
+        first, last = _window(case.offers.loc[offer], position, horizon)
+        if not first <= position[period] <= last:
+            issues.append(
+                Issue(
+                    where.cell("OfferPeriods", "period", label),
+                    f"{period} is outside the delivery window of {offer}; no effect",
+                    "warning",
+                )
+            )
+    return issues
+
+
+def _window(
+    record: pd.Series, position: dict[str, int], horizon: tuple[int, int]
+) -> tuple[int, int]:
+    first = position.get(record["first_period"], horizon[0])
+    last = position.get(record["last_period"], horizon[1])
+    return first, last
+
+
+def check_activities(case: Case) -> list[Issue]:
+    """Activities have yields of the right sign; yields name known activities."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    _check_window(case, "Activities", issues)
+    yields = case.activity_yields
+    if not case.activities.empty and yields.empty and "ActivityYields" not in case.source.titles:
+        issues.append(Issue("ActivityYields", "required sheet is missing (Activities has rows)"))
+    for label in yields.index[yields.duplicated(subset=["activity", "element"], keep="first")]:
+        issues.append(
+            Issue(
+                where.row("ActivityYields", label),
+                f"duplicate yield for ({yields.loc[label, 'activity']}, "
+                f"{yields.loc[label, 'element']})",
+            )
+        )
+    kinds = case.activities["kind"].to_dict()
+    for label, record in records(yields):
+        kind, value = kinds.get(record["activity"]), record["yield"]
+        if is_blank(value) or kind is None:
+            continue
+        if kind == "recycling" and value <= 0:
+            issues.append(
+                Issue(
+                    where.cell("ActivityYields", "yield", label),
+                    f"yield of recycling must be > 0, got {value:g}",
+                )
+            )
+        elif kind == "substitution" and value == 0:
+            issues.append(
+                Issue(
+                    where.cell("ActivityYields", "yield", label),
+                    "yield of substitution must not be 0 (> 0 avoids demand, < 0 adds it)",
+                )
+            )
+    with_yields = set(yields["activity"])
+    for activity in case.activities.index:
+        if activity not in with_yields and not yields.empty:
+            issues.append(
+                Issue(
+                    where.row("Activities", activity),
+                    f"activity {activity!r} has no ActivityYields rows; it has no effect",
+                    "warning",
+                )
+            )
+    return issues
+
+
+def _policy_target(
+    where: Locator, label: Any, policy: str, element: Any, elements: set[Any]
+) -> list[Issue]:
+    if not (isinstance(element, str) and element):
+        return []
+    if element == "TOTAL" and policy not in POOLABLE_POLICIES:
+        message = f"TOTAL applies to {', '.join(POOLABLE_POLICIES)} only, not {policy}"
+    elif element != "TOTAL" and element not in elements:
+        suggestion = _suggest(element, [*elements, "TOTAL"])
+        message = f"unknown element {element!r}: not in Elements{suggestion}"
+    else:
+        return []
+    return [Issue(where.cell("Policies", "element", label), message)]
+
+
+def _policy_targets(element: Any, elements: set[Any]) -> list[Any]:
+    return [element] if isinstance(element, str) and element else sorted(elements)
+
+
+def _min_offers_value(
+    where: Locator, label: Any, record: pd.Series, elements: set[Any], offers: dict[Any, int]
+) -> list[Issue]:
+    issues: list[Issue] = []
+    value, period = record["value"], record["period"]
+    if isinstance(period, str) and period:
+        issues.append(
+            Issue(
+                where.cell("Policies", "period", label),
+                "period must be blank for min_offers (it is a horizon-wide rule)",
+            )
+        )
+    if value < 0 or not float(value).is_integer():
+        message = f"min_offers must be a whole number >= 0, got {value:g}"
+        return [*issues, Issue(where.cell("Policies", "value", label), message)]
+    for target in _policy_targets(record["element"], elements):
+        count = offers.get(target, 0)
+        if target in elements and value > count:
+            issues.append(
+                Issue(
+                    where.cell("Policies", "value", label),
+                    f"min_offers {value:g} for {target} but it has only "
+                    f"{count} offer{'s' if count != 1 else ''}",
+                )
+            )
+    return issues
+
+
+def _share_value(
+    where: Locator, label: Any, record: pd.Series, elements: set[Any], offers: dict[Any, int]
+) -> list[Issue]:
+    policy, value = record["policy"], record["value"]
+    if not 0 <= value <= 1:
+        message = f"{policy} must be in [0, 1], got {value:g}"
+        return [Issue(where.cell("Policies", "value", label), message)]
+    if policy != Policy.OFFER_SHARE_MAX:
+        return []
+    issues = []
+    for target in _policy_targets(record["element"], elements):
+        count = offers.get(target, 0)
+        if count and value < 1 / count - 1e-12:
+            issues.append(
+                Issue(
+                    where.cell("Policies", "value", label),
+                    f"offer_share_max {value:g} is below 1/{count} for {target} "
+                    f"({count} offers): it forces shortage",
+                    "warning",
+                )
+            )
+    return issues
+
+
+def check_policies(case: Case) -> list[Issue]:
+    """Check that policy rows name valid targets, hold valid values and are not repeated."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    table = case.policies
+    elements = set(case.elements.index)
+    offers = offers_per_element(case)
+    for label, record in records(table):
+        policy = record["policy"]
+        if is_blank(policy) or is_blank(record["value"]):
+            continue
+        issues += _policy_target(where, label, policy, record["element"], elements)
+        check = _min_offers_value if policy == Policy.MIN_OFFERS else _share_value
+        issues += check(where, label, record, elements, offers)
+    keys = table[["policy", "element", "period"]].fillna("")
+    keys.insert(1, "basis", policy_bases(table, case.settings.china_basis))
+    for label in table.index[keys.duplicated(keep="first")]:
+        policy, basis, element, period = keys.loc[label]
+        on = f" on basis {basis}" if basis else ""
+        issues.append(
+            Issue(
+                where.row("Policies", label),
+                f"the same ({policy}, {element or 'blank'}, {period or 'blank'}){on} "
+                "is given twice",
+            )
+        )
+    return issues
+
+
+def check_scenarios(case: Case) -> list[Issue]:
+    """Probabilities sum to 1 (within 1e-6; used as given, not rescaled)."""
+    where = Locator(case)
+    probabilities = case.scenarios["probability"].dropna()
+    total = float(probabilities.sum())
+    if len(probabilities) == len(case.scenarios) and abs(total - 1) > _PROBABILITY_TOLERANCE:
+        return [
+            Issue(
+                where.column_range("Scenarios", "probability"),
+                f"probabilities sum to {total:.10g}; they must sum to 1",
+            )
+        ]
+    return []
+
+
+def check_disruptions(case: Case) -> list[Issue]:
+    """Targets exist for their type; element filters are elements or groups."""
+    where = Locator(case)
+    issues: list[Issue] = []
+    _check_window(case, "Disruptions", issues)
+    elements = set(case.elements.index)
+    universe = {
+        "offer": set(case.offers.index),
+        "activity": set(case.activities.index),
+        "supplier": set(case.offers["supplier"].dropna()) | set(case.offers.index),
+        "country": set(case.offers[["country", "mine_country", "refine_country"]].stack().dropna())
+        | set(case.activities["country"].dropna()),
+    }
+    for label, record in records(case.disruptions):
+        target_type, target, element = record["target_type"], record["target"], record["element"]
+        if is_blank(target_type):
+            continue  # reported as required
+        blank_target = not (isinstance(target, str) and target)
+        if target_type == "demand":
+            if not blank_target:
+                issues.append(
+                    Issue(
+                        where.cell("Disruptions", "target", label),
+                        "target must be blank for target_type demand",
+                        "warning",
+                    )
+                )
+        elif blank_target:
+            issues.append(
+                Issue(
+                    where.row("Disruptions", label),
+                    f"target is required for target_type {target_type}",
+                )
+            )
+        elif target not in universe[target_type]:
+            severity = "error" if target_type in ("offer", "activity") else "warning"
+            sheet = "Offers" if target_type != "activity" else "Activities"
+            issues.append(
+                Issue(
+                    where.cell("Disruptions", "target", label),
+                    f"{target_type} {target!r} matches nothing in {where.title(sheet)}"
+                    f"{_suggest(target, universe[target_type])}",
+                    severity,
+                )
+            )
+        if (
+            isinstance(element, str)
+            and element
+            and element not in elements
+            and element.lower() not in ("light", "heavy")
+        ):
+            issues.append(
+                Issue(
+                    where.cell("Disruptions", "element", label),
+                    f"element must be blank, an element id, light or heavy; got {element!r}"
+                    f"{_suggest(element, elements)}",
+                )
+            )
+    return issues
+
+
+def check_sweep(case: Case) -> list[Issue]:
+    """Each Sweep row names a value of this case and values that can be read.
+
+    The values are counted before they are made, and so is the grid of all
+    rows: more than ``PLANNER_MAX_VARIANTS`` is an error at the row that
+    passes the limit.
+    """
+    where = Locator(case)
+    issues: list[Issue] = []
+    limit = max_variants()
+    counts: dict[str, int] = {}  # change -> values: a later row of a change replaces it
+    for label, record in records(case.sweep):
+        name, values = record["change"], record["values"]
+        if is_blank(name) or is_blank(values):
+            continue  # reported as required
+        try:
+            tried = parse_values(str(values), limit)
+        except ChangeError as error:
+            issues.append(Issue(where.cell("Sweep", "values", label), str(error)))
+            continue
+        if not tried:
+            issues.append(Issue(where.cell("Sweep", "values", label), "no values to try"))
+            continue
+        within = grid_size(counts.values()) <= limit
+        counts[str(name).strip()] = len(tried)
+        if within and grid_size(counts.values()) > limit:
+            issues.append(
+                Issue(
+                    where.cell("Sweep", "values", label),
+                    f"the Sweep sheet's rows make {grid_size(counts.values()):,} variants, more "
+                    f"than the limit of {limit:,} variants per sweep (PLANNER_MAX_VARIANTS)",
+                )
+            )
+        try:
+            overridden = apply_change(case.copy(), str(name), tried[0])
+        except ChangeError as error:
+            issues.append(Issue(where.cell("Sweep", "change", label), str(error)))
+            continue
+        issues += [
+            Issue(where.cell("Sweep", "change", label), text, "warning") for text in overridden
+        ]
+    return issues
+
+
+#: Checks of single cells and Settings values: they see every row as read.
+CELL_CHECKS = (check_columns, check_settings)
+
+#: Checks within and across sheets: they see each id once (see :func:`unique_ids`).
+CROSS_CHECKS = (
+    check_structure,
+    check_references,
+    check_stock,
+    check_demand,
+    check_offers,
+    check_offer_periods,
+    check_activities,
+    check_policies,
+    check_scenarios,
+    check_disruptions,
+    check_sweep,
+    *CHECKS,
+)
+
+
+def unique_ids(case: Case) -> Case:
+    """Return a view of ``case`` whose id-keyed tables hold each id once.
+
+    A blank or repeated id is an error that :func:`check_columns` reports with
+    its cells. The rows left out here (every blank id, every repeat after the
+    first) would otherwise make an id stand for several rows, and a lookup by
+    id return a table where a check expects one record. The tables are
+    filtered copies; ``case`` itself is not changed.
+    """
+    view = copy.copy(case)  # shares everything but the tables replaced below
+    for spec in input_sheets():
+        if not spec.id_column:
+            continue
+        table = case.table(spec.name)
+        index = table.index
+        given = ~pd.isna(index) & (index.astype(str) != "")
+        keep = given & ~index.duplicated(keep="first")
+        if not keep.all():
+            setattr(view, TABLES[spec.name], table[keep])
+    return view
+
+
+def check_case(case: Case) -> list[Issue]:
+    """Run every check on ``case``; return all issues (errors and warnings)."""
+    issues: list[Issue] = []
+    for check in CELL_CHECKS:
+        issues.extend(check(case))
+    view = unique_ids(case)
+    for check in CROSS_CHECKS:
+        issues.extend(check(view))
+    return issues
+
+
+def merge_issues(parsed: Iterable[Issue], checked: Iterable[Issue]) -> list[Issue]:
+    """Join the issues of both stages, without reporting a cell twice.
+
+    A cell that failed to parse is blank in the case, so the checks may
+    report it again (``is required``); the parse message is the useful one.
+    """
+    result = list(dict.fromkeys(parsed))
+    parse_errors = {i.where for i in result if i.severity == "error"}
+    checked = list(dict.fromkeys(checked))
+    covered = _covered_cells(result, [i.where for i in checked if i.severity == "error"])
+    for issue in checked:
+        if issue.severity == "error" and (issue.where in parse_errors or issue.where in covered):
+            continue
+        result.append(issue)
+    return result
+
+
+_CELL = re.compile(r"^(?P<sheet>.+)!(?P<column>[A-Z]{1,3})(?P<row>[0-9]+)$")
+
+
+def _covered_cells(ranges: list[Issue], cells: list[str]) -> set[str]:
+    """Return the ``Sheet!A5`` addresses of ``cells`` inside a ``Sheet!A3:B4`` of ``ranges``.
+
+    Worked out from the range bounds, never cell by cell: a range may cover a whole sheet.
+    """
+    boxes: dict[str, list[tuple[int, int, int, int]]] = {}
+    for issue in ranges:
+        sheet, _, area = issue.where.rpartition("!")
+        if sheet and ":" in area and area[0].isalpha():
+            boxes.setdefault(sheet, []).append(range_boundaries(area))
+    located = [(where, _CELL.match(where)) for where in cells]
+    wanted: dict[str, set[int]] = {}
+    for _, match in located:
+        if match and match["sheet"] in boxes:
+            wanted.setdefault(match["sheet"], set()).add(column_index_from_string(match["column"]))
+    spans = {sheet: row_spans(boxes[sheet], columns) for sheet, columns in wanted.items()}
+    return {
+        where
+        for where, match in located
+        if match
+        and match["sheet"] in spans
+        and covers(
+            spans[match["sheet"]], int(match["row"]), column_index_from_string(match["column"])
+        )
+    }

@@ -1,6 +1,6 @@
 """The ``planner`` command: a thin layer over the Python API.
 
-Exit codes (spec/workbook.md): 0 plan written (or valid input); 2 invalid
+Exit codes (the README's table): 0 plan written (or valid input); 2 invalid
 input, nothing written; 3 no plan found (infeasible rules, or the time limit
 before any feasible plan); 4 the solution could not be written; 130
 interrupted. A known error prints one clear message; ``--debug`` shows the
@@ -19,14 +19,21 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress
 
+import planner
 from planner.api import MAX_SEED
+from planner.batch import exit_code, run_batch, workbooks, write_roll_up
+from planner.changes import ChangeError, check_grid, parse_vary, sheet_changes, variants
 from planner.errors import InputError, Issue, OutputError, PlannerError
 from planner.io.atomic import check_target, outcome_reported
+from planner.io.template import write_template
+from planner.solve import Status
 from planner.version import __version__
+from planner.web.app import ServerConfig, create_app, log_config, served_hosts
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0,
@@ -156,8 +163,6 @@ def solve(
     debug: Debug = False,
 ) -> None:
     """Validate, build, solve and write the solution workbook."""
-    import planner
-
     if verbose:
         logging.basicConfig(
             level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err)]
@@ -174,13 +179,13 @@ def solve(
         if mip_gap is not None:
             options["mip_gap"] = mip_gap
         result = planner.solve(case, **options)
-        if not result.has_plan or result.status == "interrupted":
+        if not result.has_plan or result.status == Status.INTERRUPTED:
             return _no_plan(result)
         result.write(target)
         unit, currency = case.settings.unit, case.settings.currency
         gap = (
             ""
-            if result.status == "optimal"
+            if result.status == Status.OPTIMAL
             else f" (gap {_fmt(result.summary['mip_gap'], percent=True)})"
         )
         out.print(
@@ -203,15 +208,14 @@ def _no_plan(result: object) -> int:
         err.print("These rules cannot all hold (relaxing any one of them removes the conflict):")
         for issue in conflicts:
             err.print(f"  {issue}", markup=False)
-    if status == "interrupted":
+    if status == Status.INTERRUPTED:
         return EXIT_INTERRUPTED
-    return EXIT_NO_PLAN if status in ("infeasible", "time_limit") else EXIT_INTERNAL
+    return EXIT_NO_PLAN if status in (Status.INFEASIBLE, Status.TIME_LIMIT) else EXIT_INTERNAL
 
 
 @app.command()
 def validate(workbook: InputPath, debug: Debug = False) -> None:
     """Validate a workbook without solving it."""
-    import planner
 
     def run() -> int:
         case = planner.load(workbook)
@@ -266,8 +270,6 @@ def sweep(
     each run builds the model once and changes it in place. Ctrl-C stops and
     writes the variants that finished.
     """
-    import planner
-    from planner.sweep import ChangeError, check_grid, parse_vary, sheet_changes, variants
 
     def run() -> int:
         try:
@@ -309,7 +311,7 @@ def sweep(
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False)
         result.write(output)
-        solved = int(result.table["status"].isin(["optimal", "time_limit"]).sum())
+        solved = int(result.table["status"].isin([Status.OPTIMAL, Status.TIME_LIMIT]).sum())
         out.print(f"{solved} of {len(result.table)} variants solved -> {output}", markup=False)
         return EXIT_OK
 
@@ -356,7 +358,6 @@ def batch(
     The exit code is 0 when every workbook was solved and written, else the
     worst single outcome's code (2 invalid, 3 no plan, 4 not written, 1 failed).
     """
-    from planner.batch import exit_code, run_batch, workbooks, write_roll_up
 
     def run() -> int:
         if not folder.is_dir():
@@ -423,7 +424,6 @@ def roll(
     signed, the next --firm periods' orders (Commitments) and the plan
     (PreviousPlan). Edit it (actual stock, prices), then solve it.
     """
-    import planner
 
     def run() -> int:
         plan = planner.roll(last_input, last_solution, output, firm=firm, scenario=scenario)
@@ -485,10 +485,6 @@ def serve(
     """Serve the upload page and the JSON API (OpenAPI at /openapi.json)."""
 
     def run() -> int:
-        import uvicorn
-
-        from planner.web.app import ServerConfig, create_app, log_config, served_hosts
-
         credentials = None
         if basic_auth is not None:
             user, colon, password = basic_auth.partition(":")
@@ -542,7 +538,6 @@ def template(
     debug: Debug = False,
 ) -> None:
     """Write an empty, documented input workbook."""
-    from planner.io.template import write_template
 
     def run() -> int:
         write_template(output, overwrite=force)

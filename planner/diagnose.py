@@ -22,8 +22,8 @@ from planner.data import Case
 from planner.errors import Issue
 from planner.locate import Locator
 from planner.model import build_model, derive
-from planner.model.parameters import BASIS_POLICIES, POLICIES
-from planner.solve import INFEASIBLE, HighsSession, SolveOptions
+from planner.model.parameters import BASIS_POLICIES, POLICIES, Policy
+from planner.solve import HighsSession, SolveOptions, Status
 
 #: At most this many rules are tested one by one.
 MAX_RULES = 200
@@ -49,17 +49,17 @@ def _policy_rules(case: Case) -> list[Rule]:
         case.policies.iterrows(), key=lambda item: POLICIES.index(item[1]["policy"])
     ):
         policy = record["policy"]
-        if policy == "min_offers" and record["value"] <= 0:
+        if policy == Policy.MIN_OFFERS and record["value"] <= 0:
             continue
-        if policy != "min_offers" and record["value"] >= 1:
+        if policy != Policy.MIN_OFFERS and record["value"] >= 1:
             continue
         element = record["element"] if isinstance(record["element"], str) else "every element"
         period = record["period"] if isinstance(record["period"], str) else "every period"
-        scope = element if policy == "min_offers" else f"{element}, {period}"
+        scope = element if policy == Policy.MIN_OFFERS else f"{element}, {period}"
         basis = record.get("basis")
         if policy in BASIS_POLICIES and isinstance(basis, str) and basis:
             scope += f", basis {basis}"
-        loosest = 0.0 if policy == "min_offers" else 1.0
+        loosest = 0.0 if policy == Policy.MIN_OFFERS else 1.0
 
         def relax(target: Case, label: object = label, loosest: float = loosest) -> None:
             target.policies.at[label, "value"] = loosest
@@ -69,7 +69,7 @@ def _policy_rules(case: Case) -> list[Rule]:
                 _cell(case, "Policies", "value", label),
                 f"{policy} {record['value']:g} for {scope}",
                 relax,
-                forcing=policy == "min_offers",
+                forcing=policy == Policy.MIN_OFFERS,
             )
         )
     return rules
@@ -151,7 +151,7 @@ def _infeasible(case: Case, relaxed: list[Rule], options: SolveOptions, time_lim
         rule.relax(trial)
     model = build_model(derive(trial))
     report = HighsSession(model, options).solve(time_limit, mip_gap=1.0)
-    return report.status == INFEASIBLE
+    return report.status == Status.INFEASIBLE
 
 
 def _badly_scaled(case: Case) -> Issue:

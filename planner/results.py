@@ -16,7 +16,15 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner.model.families import FAMILIES
-from planner.model.parameters import BASES, TOTAL, ModelData, offer_suppliers
+from planner.model.parameters import (
+    BASES,
+    TOTAL,
+    ModelData,
+    Policy,
+    activity_countries,
+    offer_countries,
+    offer_suppliers,
+)
 from planner.model.policies import TOTAL_INDEX
 
 #: Quantities below this are solver noise and reported as 0.
@@ -197,8 +205,9 @@ def purchases_table(plan: Plan, data: ModelData, offers: pd.DataFrame) -> pd.Dat
     frame.insert(5, "supplier", offer_suppliers(info).to_numpy())
     frame.insert(6, "element", [data.offer_label[position[o]] for o in frame["offer"]])
     frame.insert(7, "country", info["country"].to_numpy())
-    frame.insert(8, "mine_country", info["mine_country"].fillna(info["country"]).to_numpy())
-    frame.insert(9, "refine_country", info["refine_country"].fillna(info["country"]).to_numpy())
+    countries = offer_countries(info)
+    frame.insert(8, "mine_country", countries["mine_country"].to_numpy())
+    frame.insert(9, "refine_country", countries["refine_country"].to_numpy())
     frame.insert(10, "china_linked", [int(data.china[position[o]]) for o in frame["offer"]])
     frame["cost"] = frame["quantity"] * frame["unit_cost"]
     return frame.reset_index(drop=True)
@@ -359,7 +368,7 @@ def adoption_table(plan: Plan, data: ModelData, activities: pd.DataFrame) -> pd.
         {
             "activity": data.activities,
             "kind": data.activity_kind,
-            "country": activities["country"].fillna("domestic").to_numpy(),
+            "country": activity_countries(activities).to_numpy(),
             "adopted": plan.adopt.astype(int),
             "fixed_cost": plan.adopt * data.activity_fixed_cost,
             "expected_level": np.einsum("ktw,w->k", plan.level, data.probability),
@@ -481,9 +490,9 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["risk"] = np.where(
         positive, _flat(data, pooled["risk"]) / np.where(positive, supply, 1), np.nan
     )
-    frame["china_cap"] = _cap_column(frame, data, ("china_share_max", data.china_basis))
-    frame["risk_cap"] = _cap_column(frame, data, ("risk_max", ""))
-    for family in data.cap_families("china_share_max"):
+    frame["china_cap"] = _cap_column(frame, data, (Policy.CHINA_SHARE_MAX, data.china_basis))
+    frame["risk_cap"] = _cap_column(frame, data, (Policy.RISK_MAX, ""))
+    for family in data.cap_families(Policy.CHINA_SHARE_MAX):
         frame[f"china_cap_{family[1]}"] = _cap_column(frame, data, family)
     for basis in BASES:
         by_group = group_supply(plan, data, basis)  # [group, element, period, scenario]
@@ -498,7 +507,7 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
             if len(data.groups)
             else np.full((0, len(frame)), np.nan)
         )
-        if ("country_share_max", basis) in data.caps:
+        if (Policy.COUNTRY_SHARE_MAX, basis) in data.caps:
             names = np.array([*data.groups, ""], dtype=object)
             top = (
                 np.argmax(np.nan_to_num(shares, nan=-1.0), axis=0)
@@ -510,7 +519,9 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
             frame[f"top_country_share_{basis}"] = (
                 np.nanmax(shares, axis=0) if len(data.groups) else np.nan
             )
-            frame[f"country_cap_{basis}"] = _cap_column(frame, data, ("country_share_max", basis))
+            frame[f"country_cap_{basis}"] = _cap_column(
+                frame, data, (Policy.COUNTRY_SHARE_MAX, basis)
+            )
         frame[f"hhi_{basis}"] = _hhi(plan, data, basis, supply, positive)
     return frame
 
@@ -588,10 +599,10 @@ def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedR
     for (e, n), row in _active(model.balance):
         yield _PricedRow("balance", n, data.elements[e], row)
     for (basis, target, n), row in _active(model.china_share):
-        yield _PricedRow("china_share_max", n, name(target), row, basis=basis, target=target)
+        yield _PricedRow(Policy.CHINA_SHARE_MAX, n, name(target), row, basis=basis, target=target)
     for (basis, g, target, n), row in _active(model.country_share):
         yield _PricedRow(
-            "country_share_max",
+            Policy.COUNTRY_SHARE_MAX,
             n,
             name(target),
             row,
@@ -600,10 +611,10 @@ def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedR
             target=target,
         )
     for (target, n), row in _active(model.risk):
-        yield _PricedRow("risk_max", n, name(target), row, target=target)
+        yield _PricedRow(Policy.RISK_MAX, n, name(target), row, target=target)
     for (o, n, e), row in _active(model.offer_share):
         yield _PricedRow(
-            "offer_share_max", n, data.elements[e], row, offer=data.offers[o], target=e
+            Policy.OFFER_SHARE_MAX, n, data.elements[e], row, offer=data.offers[o], target=e
         )
 
 

@@ -6,7 +6,7 @@ workbook holds (the period dropped and the one appended, the stock on hand,
 the contracts signed, the firm orders and the previous plan). :func:`roll`
 reads both workbooks (through the bounded reader), applies that to a copy of
 the last input made with openpyxl (formats and data validation kept) and
-writes it atomically (formulation.md A5; spec/workbook.md "CLI additions").
+writes it atomically (models/sourcing/formulation.md A5; README, "Using it").
 
 "Shared" means: at a scenario-tree node that holds every scenario still
 possible. Without ``scenario`` that is every scenario (``scenarios = all``);
@@ -32,12 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pandas as pd
 
+from planner.api import load
 from planner.data import Case
 from planner.errors import InputError, Issue
 from planner.io.limits import ReaderLimits
 from planner.io.reader import RawSheet, read_workbook
+from planner.io.writer import check_target, save_atomically
+from planner.version import __version__
 
 #: Quantities at or below this are no order.
 EPSILON = 1e-9
@@ -788,15 +792,10 @@ def roll(
     OutputError
         When ``output`` is one of the inputs or cannot be written.
     """
-    import openpyxl
-
-    import planner
-    from planner.io.writer import check_target, save_atomically
-
     last_input, last_solution, output = Path(last_input), Path(last_solution), Path(output)
     check_target(output, str(last_input))
     check_target(output, str(last_solution))
-    case = planner.load(last_input, limits)
+    case = load(last_input, limits)
     solution = read_solution(last_solution, limits)
     plan = plan_roll(case, solution, firm, scenario)
     note = [
@@ -808,7 +807,7 @@ def roll(
             else ""
         )
         + f"firm periods: {firm}",
-        f"planner roll {planner.__version__} from {last_input.name} (SHA-256 "
+        f"planner roll {__version__} from {last_input.name} (SHA-256 "
         f"{case.source.sha256}) and {last_solution.name} (SHA-256 {solution.sha256})",
     ]
     try:
@@ -821,7 +820,7 @@ def roll(
     def write(temporary: str) -> None:
         book.save(temporary)
         try:
-            planner.load(temporary, limits)
+            load(temporary, limits)
         except InputError as error:
             raise InputError(
                 [

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import highspy
@@ -35,14 +36,18 @@ from planner.model.update import Rebound
 logger = logging.getLogger(__name__)
 INF = highspy.kHighsInf
 
-#: Status labels of the contract (Summary ``status``).
-OPTIMAL, TIME_LIMIT, INFEASIBLE, INTERRUPTED, ERROR = (
-    "optimal",
-    "time_limit",
-    "infeasible",
-    "interrupted",
-    "error",
-)
+
+class Status(StrEnum):
+    """Why the solver stopped: the contract's Summary ``status`` (equal to its text)."""
+
+    OPTIMAL = "optimal"
+    TIME_LIMIT = "time_limit"
+    INFEASIBLE = "infeasible"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+OPTIMAL, TIME_LIMIT, INFEASIBLE, INTERRUPTED, ERROR = Status
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class SolveOptions:
 class SolverReport:
     """Why the solver stopped and how good the plan is."""
 
-    status: str
+    status: Status
     has_plan: bool
     objective: float | None = None
     bound: float | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.model.parameters import TOTAL, ModelData
+from planner.model.parameters import TOTAL, ModelData, Policy
 from planner.results import (
     Plan,
     delivery_signature,
@@ -147,11 +147,11 @@ def _capped(
 def _caps(plan: Plan, data: ModelData) -> list[str]:
     measures = supply_measures(plan, data)
     supply = measures["supply"]
-    problems = _capped(data, "risk_max", ("risk_max", ""), measures["risk"], supply)
-    for family in data.cap_families("china_share_max"):
+    problems = _capped(data, Policy.RISK_MAX, (Policy.RISK_MAX, ""), measures["risk"], supply)
+    for family in data.cap_families(Policy.CHINA_SHARE_MAX):
         label = f"china_share_max ({family[1]})"
         problems += _capped(data, label, family, measures[f"china_{family[1]}"], supply)
-    for family in data.cap_families("country_share_max"):
+    for family in data.cap_families(Policy.COUNTRY_SHARE_MAX):
         for g, group in enumerate(group_supply(plan, data, family[1])):
             label = f"country_share_max ({family[1]}, {data.groups[g]})"
             problems += _capped(data, label, family, group, supply)
@@ -170,7 +170,7 @@ def _caps(plan: Plan, data: ModelData) -> list[str]:
 
 def _offer_shares(plan: Plan, data: ModelData, supply: np.ndarray) -> list[str]:
     problems = []
-    for (element, t), cap in data.caps.get(("offer_share_max", ""), {}).items():
+    for (element, t), cap in data.caps.get((Policy.OFFER_SHARE_MAX, ""), {}).items():
         e = data.elements.index(element)
         for o in data.offers_of(e):
             excess = data.contents[o, e] * plan.purchase[o, t, :] - cap.value * supply[e, t, :]

@@ -22,8 +22,8 @@ import planner
 import planner.io.reader as reader
 from planner.errors import InputError, Issue
 from planner.io.limits import ReaderLimits
-from planner.sweep import ChangeError, parse_values
-from planner.validate import merge_issues
+from planner.changes import ChangeError, parse_values
+from planner.checks import merge_issues
 from tests import hostile
 from tests.conftest import REFERENCE, ROOT
 

@@ -248,7 +248,7 @@ def test_a_chain_of_in_place_changes_solves_like_fresh_cases(
 ) -> None:
     """Whatever changes follow one another, the kept model answers as a fresh build does."""
     from planner.api import Resolver
-    from planner.sweep import apply_change
+    from planner.changes import apply_change
 
     resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
     resolver.solve(generated)

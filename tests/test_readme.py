@@ -63,7 +63,7 @@ def test_the_readme_sweep_example_changes_every_total_cap() -> None:
     """`--vary "china_share_max[TOTAL]=0.7:..."` sets the TOTAL cap of every period."""
     import planner
     from planner.model import derive
-    from planner.sweep import apply_change
+    from planner.changes import apply_change
 
     case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
     readme = (ROOT / "README.md").read_text()

@@ -7,7 +7,7 @@ import pytest
 
 import planner
 from planner.api import Resolver
-from planner.sweep import apply_change
+from planner.changes import apply_change
 from tests.conftest import REFERENCE, ROOT
 
 JAPAN = ROOT / "inputs" / "japan-2026.xlsx"

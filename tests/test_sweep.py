@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 import planner
+from planner.changes import ChangeError, apply_change, parse_values, variants
 from planner.cli import app
-from planner.sweep import ChangeError, apply_change, chunks, parse_values, variants
+from planner.sweep import chunks
 from tests.conftest import REFERENCE, ROOT
 
 runner = CliRunner()
@@ -286,8 +287,8 @@ def test_ctrl_c_on_the_cli_writes_the_finished_variants(tmp_path: Path) -> None:
 
 
 def test_a_policy_change_sets_the_cap_in_every_period(hand_sheets: Any, make_workbook: Any) -> None:
+    from planner.changes import apply_change
     from planner.model import derive
-    from planner.sweep import apply_change
 
     hand_sheets["Policies"] += [
         ["china_share_max", "TOTAL", None, 0.6],
@@ -305,7 +306,7 @@ def test_a_policy_change_sets_the_cap_in_every_period(hand_sheets: Any, make_wor
 
 
 def test_a_row_that_still_decides_the_cap_is_named(hand_sheets: Any, make_workbook: Any) -> None:
-    from planner.sweep import apply_change
+    from planner.changes import apply_change
 
     hand_sheets["Policies"] += [["china_share_max", None, None, 0.8]]
     case = planner.load(make_workbook(hand_sheets))

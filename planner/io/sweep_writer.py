@@ -6,16 +6,13 @@ import hashlib
 import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import xlsxwriter
 
 from planner.errors import OutputError
 from planner.io.writer import Formats, check_target, clean_text, save_atomically, write_table
-
-if TYPE_CHECKING:
-    from planner.sweep import SweepResult
+from planner.outcome import SweepResult
 
 
 def _build(result: SweepResult, path: str) -> None:
@@ -68,7 +65,7 @@ def _build(result: SweepResult, path: str) -> None:
         chart_sheet.insert_image(
             "Q2",
             "trade-off.png",
-            {"image_data": io.BytesIO(result.picture()), "x_scale": 0.75, "y_scale": 0.75},
+            {"image_data": io.BytesIO(picture(result)), "x_scale": 0.75, "y_scale": 0.75},
         )
     if result.about:
         about = pd.DataFrame(
@@ -92,6 +89,14 @@ def point_labels(result: SweepResult) -> list[str]:
         ", ".join(f"{value:g}" for value in values)
         for values in table[names].itertuples(index=False)
     ]
+
+
+def picture(result: SweepResult) -> bytes:
+    """Return the trade-off chart as PNG bytes, drawn once and kept on ``result``."""
+    if result._picture is None:
+        currency = str(result.about.get("currency", ""))
+        result._picture = trade_off_png(result.table, currency, point_labels(result)).getvalue()
+    return result._picture
 
 
 def _cost_label(currency: str) -> str:
@@ -180,7 +185,7 @@ def write_sweep(result: SweepResult, path: Path) -> Path:
         names.append("About")
     written = save_atomically(lambda target: _build(result, target), path, names)
     if "Frontier" in names:
-        _save_picture(result.picture(), written.with_suffix(".png"))
+        _save_picture(picture(result), written.with_suffix(".png"))
     return written
 
 

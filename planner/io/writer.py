@@ -23,6 +23,7 @@ import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from planner.io.atomic import check_target, save_atomically
+from planner.outcome import Result, expected_stock
 from planner.results import COST_KEYS, expected
 
 __all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
@@ -30,8 +31,6 @@ __all__ = ["Formats", "check_target", "save_atomically", "write_solution", "writ
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
     from xlsxwriter.worksheet import Worksheet
-
-    from planner.api import Result
 
 #: Longest text a cell holds (Excel's limit).
 MAX_CELL_TEXT = 32_767
@@ -304,10 +303,7 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
         china[f"{element} share"] = part["share"].to_numpy()
         china[f"{element} cap"] = part["china_cap"].to_numpy()
 
-    stock = expected(result.tables["Stock"], probability, ["period", "element"], "stock").merge(
-        expected(result.tables["Stock"], probability, ["period", "element"], "target"),
-        on=["period", "element"],
-    )
+    stock = expected_stock(result.tables["Stock"], probability)
     cover = pd.DataFrame({"period": periods})
     for element in map(str, case.elements.index):
         part = stock[stock["element"] == element].set_index("period").reindex(periods)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from planner.model import balance, changes, objective, policies, sets, supply, variables
+from planner.model import balance, objective, policies, sets, stability, supply, variables
 from planner.model.parameters import ModelData
 
 
@@ -24,7 +24,7 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     balance.define_unmet_bound_constraints(model, data)  # A1 (else the bound of u)
     # 5, storage, is the upper bound of the stock variables
     balance.define_cover_constraints(model, data)  # 6, A4
-    changes.define_change_constraints(model, data)  # A5
+    stability.define_change_constraints(model, data)  # A5
     policies.define_china_share_constraints(model, data)  # 7, 8, A6
     policies.define_country_share_constraints(model, data)  # A6
     policies.define_risk_constraints(model, data)  # 7, 9

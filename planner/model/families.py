@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.model import balance, changes, objective, policies, supply
+from planner.model import balance, objective, policies, stability, supply
+from planner.model.parameters import Policy
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Family:
     rule: Callable[..., Any]
     number: str
     priced: bool = False
-    policy: str | None = None
+    policy: Policy | None = None
 
     @property
     def dual_name(self) -> str:
@@ -57,13 +58,13 @@ FAMILIES: tuple[Family, ...] = (
     Family("substitution_limit", balance.substitution_limit_rule, "4"),
     Family("unmet_bound", balance.unmet_bound_rule, "A1"),
     Family("cover", balance.cover_rule, "6"),
-    Family("change_up", changes.change_up_rule, "A5"),
-    Family("change_down", changes.change_down_rule, "A5"),
-    Family("china_share", policies.china_share_rule, "8", True, "china_share_max"),
-    Family("country_share", policies.country_share_rule, "A6", True, "country_share_max"),
-    Family("risk", policies.risk_rule, "9", True, "risk_max"),
-    Family("offer_share", policies.offer_share_rule, "10", True, "offer_share_max"),
-    Family("min_offers", policies.min_offers_rule, "11", policy="min_offers"),
+    Family("change_up", stability.change_up_rule, "A5"),
+    Family("change_down", stability.change_down_rule, "A5"),
+    Family("china_share", policies.china_share_rule, "8", True, Policy.CHINA_SHARE_MAX),
+    Family("country_share", policies.country_share_rule, "A6", True, Policy.COUNTRY_SHARE_MAX),
+    Family("risk", policies.risk_rule, "9", True, Policy.RISK_MAX),
+    Family("offer_share", policies.offer_share_rule, "10", True, Policy.OFFER_SHARE_MAX),
+    Family("min_offers", policies.min_offers_rule, "11", policy=Policy.MIN_OFFERS),
     Family("cvar_definition", objective.cvar_excess_rule, "objective"),
 )
 

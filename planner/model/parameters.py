@@ -1,4 +1,4 @@
-"""Derived parameters of the model (formulation.md, "Derived parameters").
+"""Derived parameters of the model (models/sourcing/formulation.md, "Derived parameters").
 
 Everything the Pyomo builder needs is computed here from a validated
 :class:`~planner.data.Case` as plain numpy arrays and dicts: per-scenario
@@ -9,6 +9,7 @@ flags, risk scores and the policy value that applies to each cell.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,23 @@ import pandas as pd
 from planner.data import Case
 
 BASES = ("shipment", "mining", "refining", "any")
-POLICIES = ("china_share_max", "country_share_max", "risk_max", "offer_share_max", "min_offers")
+
+
+class Policy(StrEnum):
+    """The rules of the Policies sheet's ``policy`` column (equal to their text)."""
+
+    CHINA_SHARE_MAX = "china_share_max"
+    COUNTRY_SHARE_MAX = "country_share_max"
+    RISK_MAX = "risk_max"
+    OFFER_SHARE_MAX = "offer_share_max"
+    MIN_OFFERS = "min_offers"
+
+
+POLICIES = tuple(Policy)
 #: Policies whose rows name a basis (Policies.basis; blank: Settings china_basis).
-BASIS_POLICIES = ("china_share_max", "country_share_max")
+BASIS_POLICIES = (Policy.CHINA_SHARE_MAX, Policy.COUNTRY_SHARE_MAX)
 #: Policies that may pool every element (element TOTAL).
-POOLABLE_POLICIES = ("china_share_max", "country_share_max", "risk_max")
+POOLABLE_POLICIES = (Policy.CHINA_SHARE_MAX, Policy.COUNTRY_SHARE_MAX, Policy.RISK_MAX)
 TOTAL = "TOTAL"
 #: The country group the china_codes form together (formulation A6).
 CHINA_GROUP = "China"
@@ -54,7 +67,7 @@ class Cap:
 
 @dataclass
 class ModelData:
-    """All parameters of the model, indexed by position (see the ``*_ids`` lists)."""
+    """All parameters, indexed by position in the id lists (``periods``, ``offers``, ...)."""
 
     periods: list[str]
     days: np.ndarray
@@ -211,7 +224,7 @@ def derive(case: Case) -> ModelData:
     contents = offer_contents(case, elements)
 
     activities = case.activities
-    activity_country = activities["country"].fillna(DOMESTIC).astype(str)
+    activity_country = activity_countries(activities)
     activity_risk = activities["risk"].to_numpy(float)
     activity_country_risk = activity_country.map(country_risk).fillna(0.0).to_numpy(float)
     activity_risk = np.where(np.isnan(activity_risk), activity_country_risk, activity_risk)
@@ -296,6 +309,12 @@ def offer_countries(offers: pd.DataFrame) -> dict[str, pd.Series]:
         column: offers[column].fillna(offers["country"]).astype(str)
         for column in ("country", "mine_country", "refine_country")
     }
+
+
+def activity_countries(activities: pd.DataFrame) -> pd.Series:
+    """Country of every activity (blank: DOMESTIC, run at home; never China, never a group)."""
+    country = activities["country"]
+    return country.where(country.notna() & (country != ""), DOMESTIC).astype(str)
 
 
 def offer_suppliers(offers: pd.DataFrame) -> pd.Series:
@@ -593,11 +612,11 @@ def resolve_policies(
         for element in targets:
             for t, period in enumerate(data.periods):
                 cap = applicable_cap(
-                    rows, element, period, tightest=min if policy != "min_offers" else max
+                    rows, element, period, tightest=min if policy != Policy.MIN_OFFERS else max
                 )
                 if cap is None:
                     continue
-                if policy == "min_offers":
+                if policy == Policy.MIN_OFFERS:
                     min_offers[element] = cap
                     break
                 caps.setdefault(family, {})[(element, t)] = cap

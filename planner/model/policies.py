@@ -19,7 +19,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from planner.model.linear import linear
-from planner.model.parameters import TOTAL, ModelData
+from planner.model.parameters import TOTAL, ModelData, Policy
 
 TOTAL_INDEX = -1
 
@@ -74,7 +74,7 @@ def cap_value(model: pyo.ConcreteModel, policy: str, basis: str, target: int, n:
 def china_share_rule(model: pyo.ConcreteModel, basis: str, target: int, n: int) -> Any:
     """C_b[e,n] <= v S[e,n] (TOTAL: sum_e C_b <= v sum_e S), on basis b."""
     data = model.data
-    value = cap_value(model, "china_share_max", basis, target, n)
+    value = cap_value(model, Policy.CHINA_SHARE_MAX, basis, target, n)
     return _share_row(
         model,
         target,
@@ -90,7 +90,7 @@ def country_share_rule(
 ) -> Any:
     """(A6) G_bg[e,n] <= v S[e,n] for country group g on basis b (TOTAL pooled likewise)."""
     data = model.data
-    value = cap_value(model, "country_share_max", basis, target, n)
+    value = cap_value(model, Policy.COUNTRY_SHARE_MAX, basis, target, n)
     return _share_row(
         model,
         target,
@@ -104,14 +104,16 @@ def country_share_rule(
 def risk_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
     """R[e,n] <= v S[e,n] (TOTAL pooled likewise)."""
     data = model.data
-    value = cap_value(model, "risk_max", "", target, n)
+    value = cap_value(model, Policy.RISK_MAX, "", target, n)
     return _share_row(model, target, n, value, data.offer_risk, data.activity_risk)
 
 
 def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
     """a[o,e] x[o,n] <= v S[e,n] for each offer o of e."""
     data = model.data
-    cap = data.caps.get(("offer_share_max", ""), {}).get((data.elements[e], model.node_period[n]))
+    cap = data.caps.get((Policy.OFFER_SHARE_MAX, ""), {}).get(
+        (data.elements[e], model.node_period[n])
+    )
     if cap is None or cap.value >= 1:
         return pyo.Constraint.Skip
     weight = np.zeros(len(data.offers))
@@ -149,8 +151,8 @@ def cells(model: pyo.ConcreteModel, family: str) -> list[tuple[Any, ...]]:
     data = model.data
     position = {name: e for e, name in enumerate(data.elements)}
     position[TOTAL] = TOTAL_INDEX
-    policy = {"china_share": "china_share_max", "country_share": "country_share_max"}.get(
-        family, "risk_max"
+    policy = {"china_share": Policy.CHINA_SHARE_MAX, "country_share": Policy.COUNTRY_SHARE_MAX}.get(
+        family, Policy.RISK_MAX
     )
     rows: list[tuple[Any, ...]] = []
     for _, basis in data.cap_families(policy):

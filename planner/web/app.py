@@ -33,6 +33,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from planner.errors import PlannerError
+from planner.io import template as blank_workbook
 from planner.version import __version__
 from planner.web.jobs import FINISHED, MAX_MEMORY_MB, UPLOAD, Busy, Job, JobRunner
 
@@ -503,10 +504,8 @@ def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
 @functools.cache
 def _template_bytes() -> bytes:
     """Return the empty input workbook (built once per process)."""
-    from planner.io.template import write_template
-
     with tempfile.TemporaryDirectory() as folder:
-        return write_template(Path(folder) / "planner-template.xlsx").read_bytes()
+        return blank_workbook.write_template(Path(folder) / "planner-template.xlsx").read_bytes()
 
 
 def _download(job: Job) -> Response:

@@ -34,24 +34,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planner.web.protocol import (
+    DONE,
+    FAILED,
+    FINISHED,
+    OUT_OF_MEMORY,
+    PROGRESS,
+    QUEUED,
+    RESULT,
+    RUNNING,
+    UPLOAD,
+    too_large,
+)
+from planner.web.worker import run_job
+
 logger = logging.getLogger(__name__)
 
-QUEUED, RUNNING, DONE, INVALID, FAILED = "queued", "running", "done", "invalid", "failed"
-FINISHED = (DONE, INVALID, FAILED)
-RESULT = "result.json"
-PROGRESS = "progress.json"
-UPLOAD = "upload.xlsx"
-OUT_OF_MEMORY = 12  # a job process's exit code when it could not even report that (ENOMEM)
 GRACE_SHARE = 0.05  # the watchdog's grace grows by this share of the time limit
 MAX_MEMORY_MB = 3072
 SHOWN_ID = 8  # characters of a job's id in the log: enough to tell jobs apart, never the key
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def too_large(max_memory_mb: int | None) -> str:
-    """Return the message of a job that ran out of memory."""
-    allowed = f" ({max_memory_mb} MB)" if max_memory_mb else ""
-    return f"the workbook needs more memory than this server allows per job{allowed}"
 
 
 class Busy(Exception):
@@ -239,8 +241,6 @@ class JobRunner:
             self._finish(job, FAILED, f"internal error: {type(error).__name__}: {error}")
 
     def _launch(self, job: Job) -> None:
-        from planner.web.worker import run_job
-
         process = self._context.Process(
             target=run_job,
             args=(str(job.folder), job.kind, job.time_limit, job.params, self.max_memory_mb),

@@ -25,12 +25,15 @@ from typing import Any
 import pandas as pd
 
 import planner
+from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
 from planner.model.parameters import BASES
+from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
 from planner.roll import total_change
+from planner.solve import Status
 from planner.web.charts import cost_chart, share_chart, stock_chart
-from planner.web.jobs import (
+from planner.web.protocol import (
     DONE,
     FAILED,
     INVALID,
@@ -143,7 +146,7 @@ def _solve(
         _progress(folder, "solving", solver=figures)
 
     result = planner.solve(case, time_limit_s=limit, on_progress=solving)
-    if result.status == "error" and max_memory_mb and _peak_mb() > NEAR_LIMIT * max_memory_mb:
+    if result.status == Status.ERROR and max_memory_mb and _peak_mb() > NEAR_LIMIT * max_memory_mb:
         raise MemoryError  # HiGHS reports a failed allocation as a plain error
     out: dict[str, Any] = {
         "job_status": DONE,
@@ -316,12 +319,9 @@ def _tightest(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
+def _expected_stock(stock: pd.DataFrame, probability: pd.Series) -> list[dict[str, Any]]:
     """Return the expected stock and cover target per element and period."""
-    keys = ["element", "period"]
-    grouped = expected(stock, probability, keys, "stock").merge(
-        expected(stock, probability, keys, "target"), on=keys
-    )
+    grouped = expected_stock(stock, probability, by=("element", "period"))
     return [
         {"element": e, "period": p, "stock": _plain(s), "target": _plain(t)}
         for e, p, s, t in zip(
@@ -333,7 +333,6 @@ def _expected_stock(stock: Any, probability: Any) -> list[dict[str, Any]]:
 def _sweep(
     case: planner.Case, folder: Path, time_limit: float, params: dict[str, Any]
 ) -> dict[str, Any]:
-    from planner.sweep import ChangeError, parse_values
 
     name = str(params.get("change", ""))
     try:

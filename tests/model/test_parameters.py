@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import planner
 from planner.model import derive
+from planner.model.parameters import DOMESTIC, activity_countries, offer_countries
 from tests.conftest import REFERENCE
 
 Sheets = dict[str, list[list[Any]]]
@@ -219,3 +221,16 @@ def test_offer_periods_override_inside_the_window_only(
     assert data.capacity[:, :, 0].tolist() == [[100, 100], [0, 60], [12, 12]]
     assert data.unit_cost[:, :, 0].tolist() == [[50, 55], [80, 80], [300, 300]]
     assert np.array_equal(data.offer_window, [[True, True], [False, True], [True, True]])
+
+
+def test_fallbacks_are_made_in_one_place() -> None:
+    """A blank activity country is domestic; a blank mine or refine country is the offer's."""
+    activities = pd.DataFrame({"country": ["JP", None, "", np.nan]}, index=["a", "b", "c", "d"])
+    assert activity_countries(activities).tolist() == ["JP", DOMESTIC, DOMESTIC, DOMESTIC]
+    offers = pd.DataFrame(
+        {"country": ["AU", "CN"], "mine_country": [None, "MM"], "refine_country": ["MY", None]},
+        index=["o1", "o2"],
+    )
+    countries = offer_countries(offers)
+    assert countries["mine_country"].tolist() == ["AU", "MM"]
+    assert countries["refine_country"].tolist() == ["MY", "CN"]

@@ -1,0 +1,275 @@
+"""The change grammar: name one value of a case and the values to try.
+
+Used by the checks of the Sweep sheet, :func:`planner.sweep`, the CLI's
+``--vary`` and the web page. A change names one value of the case and the values to try::
+
+    china_share_max[Dy]        every Policies row (china_share_max, Dy), in every period
+    china_share_max[Dy,2027Q1] only that period's row (added if there is none)
+    china_share_max            the rows for every element (blank element)
+    china_share_max[TOTAL]     the pooled rows; likewise country_share_max, risk_max,
+                               offer_share_max, min_offers
+    country_share_max[TOTAL,refining]   a basis (china_share_max, country_share_max; blank:
+                               Settings china_basis)
+    capacity[Nd-CN]           an Offers cell: capacity, unit_cost, fixed_cost, min_take, risk,
+                               lead_time
+    demand_scale, demand_scale[Dy]   multiply all demand (of one element)
+    capacity_factor[cn_stop]   every Disruptions row of that scenario; likewise cost_factor,
+                               cover_factor
+    cvar_weight, cvar_alpha, change_cost   a Settings value
+    Elements.shortage_cost[Dy] any cell of an id-keyed sheet: Sheet.column[id]
+
+A policy change sets the cap it names in every period, whatever rows the
+workbook used to state it (a blank-period row, or one per quarter); where a
+row it does not change still decides a cell (an element's own row beside a
+changed blank-element row), the sweep warns, naming the cells.
+
+Several changes make a grid: the product of their values (:func:`variants`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.data import ROW, TABLES, Case
+from planner.io.limits import ReaderLimits
+from planner.model.parameters import BASES, POLICIES, Policy, applicable_cap, policy_bases
+
+OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
+SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost")
+_NAME = re.compile(r"^(?P<what>[A-Za-z_.]+)(?:\[(?P<key>[^\]]+)\])?$")
+
+
+class ChangeError(ValueError):
+    """A change that names nothing in the case, or values that cannot be read."""
+
+
+def max_variants() -> int:
+    """Return the most variants one sweep may have (``PLANNER_MAX_VARIANTS``, default 10,000)."""
+    return ReaderLimits.from_environment().max_variants
+
+
+def _too_many(what: str, count: float, limit: int) -> str:
+    amount = f"{count:,.0f}" if math.isfinite(count) else "countless"
+    return (
+        f"{what}: {amount} variants, more than the limit of {limit:,} variants per sweep "
+        "(PLANNER_MAX_VARIANTS)"
+    )
+
+
+def parse_values(text: str, limit: int | None = None) -> list[float]:
+    """Read ``1.0:0.0:-0.1`` (start:stop:step, stop included) or ``0.5,0.6,0.8``.
+
+    The values are counted before any is made: more than ``limit`` (default
+    :func:`max_variants`) is an error, as are a step of 0 and values that
+    are not finite numbers.
+    """
+    limit = max_variants() if limit is None else limit
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            if not all(math.isfinite(number) for number in (start, stop, step)):
+                raise ChangeError(f"{text!r}: start, stop and step must be finite numbers")
+            if step == 0 or (stop - start) * step < 0:
+                raise ChangeError(f"{text!r}: the step must go from start towards stop")
+            span = (stop - start) / step  # inf when the range overflows a float
+            count = math.floor(span + 1e-9) + 1 if math.isfinite(span) else math.inf
+            if count > limit:
+                raise ChangeError(_too_many(repr(text), count, limit))
+            return [round(start + i * step, 12) for i in range(int(count))]
+        parts = [part for part in text.split(",") if part.strip()]
+        if len(parts) > limit:
+            raise ChangeError(_too_many(repr(text), len(parts), limit))
+        values = [float(part) for part in parts]
+        if not all(math.isfinite(value) for value in values):
+            raise ChangeError(f"{text!r}: every value must be a finite number")
+        return values
+    except ValueError as error:
+        if isinstance(error, ChangeError):
+            raise
+        raise ChangeError(f"{text!r}: give start:stop:step or a comma-separated list") from None
+
+
+def grid_size(counts: Iterable[int]) -> int:
+    """Return the number of variants of a grid whose changes have ``counts`` values each."""
+    return math.prod(counts)
+
+
+def check_grid(changes: Mapping[str, Iterable[float]], limit: int | None = None) -> None:
+    """Refuse a grid of more than ``limit`` variants (default :func:`max_variants`), unbuilt.
+
+    Raises
+    ------
+    ChangeError
+        Naming the size of each change.
+    """
+    limit = max_variants() if limit is None else limit
+    sizes = {name: len(_sized(values)) for name, values in changes.items()}
+    if grid_size(sizes.values()) > limit:
+        shape = " x ".join(f"{count:,} ({name})" for name, count in sizes.items())
+        raise ChangeError(_too_many(f"the grid {shape}", grid_size(sizes.values()), limit))
+
+
+def parse_vary(text: str) -> tuple[str, list[float]]:
+    """Read a CLI ``--vary`` argument: ``NAME=VALUES``."""
+    name, equals, values = text.partition("=")
+    if not equals:
+        raise ChangeError(f"{text!r}: write NAME=VALUES, e.g. china_share_max[Dy]=1.0:0.5:-0.1")
+    return name.strip(), parse_values(values)
+
+
+def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]:
+    """Set the Policies rows of (policy, element, basis) in every period, or the named one.
+
+    ``key`` lists an element (or TOTAL; none: the blank-element rows), and
+    optionally a basis and a period id, comma-separated in any order. Without
+    a period every row of that element and basis changes, whatever its period
+    (a cap given per quarter is a cap too); a period changes that period's
+    row. Where no row exists one is added. Returns warnings for the cells
+    where another row, not changed, still decides the cap.
+    """
+    periods = [str(p) for p in case.periods.index]
+    parts = [part.strip() for part in key.split(",")] if key else []
+    basis = next((part for part in parts if part in BASES), None)
+    period = next((part for part in parts if part in periods), None)
+    element = next((p for p in parts if p not in BASES and p not in periods and p), None)
+    table = case.policies
+    element_blank = table["element"].isna() | (table["element"] == "")
+    effective = policy_bases(table, case.settings.china_basis)
+    wanted_basis = basis or case.settings.china_basis
+    same = (
+        (table["policy"] == policy)
+        & (element_blank if element is None else table["element"] == element)
+        & ((effective == wanted_basis) | (effective == ""))
+    )
+    if period is not None:
+        same &= table["period"] == period
+    if same.any():
+        table.loc[same, "value"] = value
+        changed = set(table.index[same])
+    else:
+        row = {
+            ROW: pd.NA,
+            "policy": policy,
+            "element": element,
+            "period": period,
+            "value": value,
+            "basis": basis,
+        }
+        case.policies = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        changed = {case.policies.index[-1]}
+    return _overridden(case, policy, wanted_basis, element, period, changed)
+
+
+def _overridden(
+    case: Case,
+    policy: str,
+    basis: str,
+    element: str | None,
+    period: str | None,
+    changed: set[Any],
+) -> list[str]:
+    """Cells the change means to set where another Policies row still decides the cap."""
+    table = case.policies
+    effective = policy_bases(table, case.settings.china_basis)
+    family = table[(table["policy"] == policy) & ((effective == basis) | (effective == ""))]
+    rows = [
+        (label, _blank_to_none(e), _blank_to_none(p), float(v))
+        for label, e, p, v in zip(
+            family.index, family["element"], family["period"], family["value"], strict=True
+        )
+    ]
+    elements = [element] if element is not None else [str(e) for e in case.elements.index]
+    periods = [period] if period is not None else [str(p) for p in case.periods.index]
+    if policy == Policy.MIN_OFFERS:
+        periods = periods[:1]  # a horizon-wide rule
+    tightest = max if policy == Policy.MIN_OFFERS else min
+    cells = []
+    for target in elements:
+        for name in periods:
+            cap = applicable_cap(rows, target, name, tightest)
+            if cap is not None and not set(cap.rows) & changed:
+                cells.append(f"{target} in {name}")
+    if not cells:
+        return []
+    shown = ", ".join(cells[:4]) + (f" and {len(cells) - 4} more" if len(cells) > 4 else "")
+    return [f"{policy}: rows not changed still decide the cap for {shown}"]
+
+
+def _blank_to_none(value: Any) -> Any:
+    return (
+        None
+        if value is None or value == "" or (isinstance(value, float) and np.isnan(value))
+        else value
+    )
+
+
+def apply_change(case: Case, name: str, value: float) -> list[str]:
+    """Set the value named ``name`` in ``case`` (see the module's grammar); return warnings."""
+    match = _NAME.match(name.strip())
+    if not match:
+        raise ChangeError(f"{name!r}: not a change name (e.g. china_share_max[Dy])")
+    what, key = match["what"], match["key"]
+    if what in POLICIES:
+        return _policy(case, what, key, value)
+    if what in OFFER_COLUMNS and key is not None:
+        if key not in case.offers.index:
+            raise ChangeError(f"{name!r}: no offer {key!r}")
+        case.offers.loc[key, what] = value
+    elif what == "demand_scale":
+        rows = case.demand["element"] == key if key else slice(None)
+        case.demand.loc[rows, "quantity"] = case.demand.loc[rows, "quantity"] * value
+    elif what in ("capacity_factor", "cost_factor", "cover_factor") and key is not None:
+        rows = case.disruptions["scenario"] == key
+        if not rows.any():
+            raise ChangeError(f"{name!r}: scenario {key!r} has no Disruptions rows")
+        case.disruptions.loc[rows, what] = value
+    elif what in SETTINGS and key is None:
+        setattr(case.settings, what, value)
+    elif "." in what and key is not None:
+        _cell(case, what, key, value, name)
+    else:
+        raise ChangeError(f"{name!r}: not a change name (see planner.changes for the forms)")
+    return []
+
+
+def _cell(case: Case, what: str, key: str, value: float, name: str) -> None:
+    sheet, _, column = what.partition(".")
+    if sheet not in TABLES:
+        raise ChangeError(f"{name!r}: no sheet {sheet!r}")
+    table = case.table(sheet)
+    if column not in table.columns or key not in table.index:
+        raise ChangeError(f"{name!r}: no {column!r} of {key!r} in {sheet}")
+    table.loc[key, column] = value
+
+
+def sheet_changes(case: Case) -> dict[str, list[float]]:
+    """Return the changes listed in the case's Sweep sheet (checked with the case)."""
+    return {
+        str(name).strip(): parse_values(str(values))
+        for name, values in zip(case.sweep["change"], case.sweep["values"], strict=True)
+    }
+
+
+def variants(
+    changes: Mapping[str, Iterable[float]], limit: int | None = None
+) -> list[dict[str, float]]:
+    """Every combination of the changes' values, in order, counted first (:func:`check_grid`)."""
+    lists = {name: _sized(values) for name, values in changes.items()}
+    check_grid(lists, limit)
+    names = list(lists)
+    return [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*(list(lists[n]) for n in names))
+    ]
+
+
+def _sized(values: Iterable[float]) -> Collection[float]:
+    """Return ``values`` as a collection (a ``range`` is counted without being built)."""
+    return values if isinstance(values, Collection) else list(values)
