@@ -20,10 +20,10 @@ import pytest
 
 import planner
 import planner.io.reader as reader
-from planner.errors import InputError, Issue
-from planner.io.limits import ReaderLimits
 from planner.changes import ChangeError, parse_values
 from planner.checks import merge_issues
+from planner.errors import InputError, Issue
+from planner.io.limits import ReaderLimits
 from tests import hostile
 from tests.conftest import REFERENCE, ROOT
 

@@ -62,8 +62,8 @@ def test_the_python_snippet_runs_as_a_script_where_workers_start_afresh(tmp_path
 def test_the_readme_sweep_example_changes_every_total_cap() -> None:
     """`--vary "china_share_max[TOTAL]=0.7:..."` sets the TOTAL cap of every period."""
     import planner
-    from planner.model import derive
     from planner.changes import apply_change
+    from planner.model import derive
 
     case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
     readme = (ROOT / "README.md").read_text()
