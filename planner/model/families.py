@@ -59,6 +59,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("cover", balance.cover_rule, "6"),
     Family("change_up", changes.change_up_rule, "A5"),
     Family("change_down", changes.change_down_rule, "A5"),
+    Family("supply_definition", policies.supply_rule, "7"),
     Family("china_share", policies.china_share_rule, "8", True, "china_share_max"),
     Family("country_share", policies.country_share_rule, "A6", True, "country_share_max"),
     Family("risk", policies.risk_rule, "9", True, "risk_max"),

@@ -57,6 +57,7 @@ class _Layout:
 
     fixed: tuple[Any, ...]  # must be equal for the model to be changed in place
     cells: dict[str, set[Any]]  # policy cells per family: a variant may have fewer
+    supply: set[Any]  # where S[e,n] is defined: a variant may need fewer
     terms: dict[str, Any]  # availability lists and China weights, set on the model
 
 
@@ -71,20 +72,25 @@ def _layout(data: ModelData) -> _Layout:
         scratch.offers_of,
     )
     cells = {family: set(policies.cells(scratch, family)) for family in CELL_FAMILIES}
-    return _Layout(fixed, cells, {name: getattr(scratch, name) for name in _TERMS})
+    terms = {name: getattr(scratch, name) for name in _TERMS}
+    return _Layout(fixed, cells, set(scratch.SUPPLY_NODES), terms)
 
 
 def same_shape(model: pyo.ConcreteModel, layout: _Layout) -> bool:
     """Whether ``layout`` gives ``model`` the same variables and at most the same rows.
 
     A policy cell the variant drops is a skipped row; one it adds has no
-    index in the built family, so the model must be built anew.
+    index in the built family, so the model must be built anew. Likewise a
+    supply S[e,n] the variant no longer needs stays defined (unused), one it
+    needs and the model lacks makes it build anew.
     """
     if getattr(model, "built_layout", None) is None:  # what its components were built for
         model.built_layout = _layout(model.data)
     built = model.built_layout
-    return built.fixed == layout.fixed and all(
-        layout.cells[family] <= built.cells[family] for family in CELL_FAMILIES
+    return (
+        built.fixed == layout.fixed
+        and layout.supply <= built.supply
+        and all(layout.cells[family] <= built.cells[family] for family in CELL_FAMILIES)
     )
 
 
