@@ -87,9 +87,7 @@ def test_the_plan_and_the_share_duals_do_not_change(
         report = session.solve(120, 0.0)
         assert report.status == "optimal"
         duals = session.duals(priced_constraints(model))
-        priced = {
-            (row.parent_component().name, row.index()): value for row, value in duals.items()
-        }
+        priced = {(row.parent_component().name, row.index()): value for row, value in duals.items()}
         results.append((report.objective, priced))
     (objective, duals), (inline_objective, inline_duals) = results
     assert objective == pytest.approx(inline_objective, rel=1e-9)
