@@ -65,6 +65,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("risk", policies.risk_rule, "9", True, "risk_max"),
     Family("offer_share", policies.offer_share_rule, "10", True, "offer_share_max"),
     Family("min_offers", policies.min_offers_rule, "11", policy="min_offers"),
+    Family("cost_definition", objective.cost_definition_rule, "objective"),
     Family("cvar_definition", objective.cvar_excess_rule, "objective"),
 )
 

@@ -128,7 +128,7 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
             part: known is None or bool(reads.get(part, set()) & changed)
             for part in ("bounds", "objective", *(family.name for family in FAMILIES))
         }
-        todo["cvar_definition"] |= todo["objective"]  # its rows are sums of the node costs
+        todo["cost_definition"] |= todo["objective"]  # its rows are the node costs
         if todo["bounds"]:
             _run(model, reads, "bounds", partial(variables.refresh_bounds, model))
         families = []
