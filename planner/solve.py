@@ -171,13 +171,15 @@ class HighsSession:
         self._keep_state(repn, lp)
 
     def _keep_state(self, repn: Any, lp: Any) -> None:
-        """Remember what HiGHS holds, so that :meth:`sync` pushes only differences."""
-        self._column_of = {id(var): j for j, var in enumerate(self.columns)}
-        self._row_of = {id(row): i for i, row in enumerate(self.rows)}
-        self._syncable = len(self._row_of) == len(self.rows)  # no constraint split in two
+        """Remember what HiGHS holds, so that :meth:`sync` pushes only differences.
+
+        The maps from rows and columns to their positions are made on the
+        first :meth:`sync` (:meth:`_index`): a single solve never needs them,
+        and at the largest sizes they are a few hundred MB.
+        """
+        self._column_of: dict[int, int] = {}
+        self._row_of: dict[int, int] = {}
         self._family_rows: dict[str, list[int]] = {}
-        for i, row in enumerate(self.rows):
-            self._family_rows.setdefault(row.parent_component().local_name, []).append(i)
         self._held: sparse.csr_matrix | None = None  # the matrix, read from HiGHS on first sync
         self._row_lower = np.array(lp.row_lower_, dtype=float)
         self._row_upper = np.array(lp.row_upper_, dtype=float)
@@ -211,7 +213,7 @@ class HighsSession:
         rows added since are appended. Returns False (HiGHS partly changed:
         discard this session) when a row uses a variable HiGHS has no column for.
         """
-        if self.infeasible_constant or not self._syncable:
+        if self.infeasible_constant or not self._index():
             return False
         try:
             self._sync_rows(rebound.families)
@@ -223,6 +225,15 @@ class HighsSession:
         except KeyError:
             return False
         return True
+
+    def _index(self) -> bool:
+        """Map rows and columns to their positions, once; False if a row was split in two."""
+        if not self._row_of and self.rows:
+            self._column_of = {id(var): j for j, var in enumerate(self.columns)}
+            self._row_of = {id(row): i for i, row in enumerate(self.rows)}
+            for i, row in enumerate(self.rows):
+                self._family_rows.setdefault(row.parent_component().local_name, []).append(i)
+        return len(self._row_of) == len(self.rows)
 
     def _linear_terms(self, body: Any) -> tuple[list[int], list[float], float]:
         """Column indices, coefficients and constant of a linear row body."""
@@ -503,7 +514,7 @@ class HighsSession:
         if has_plan or model_status == highspy.HighsModelStatus.kModelEmpty:
             has_plan = True
             self._load_values()
-            self.start = list(highs.getSolution().col_value)
+            self.start = np.array(highs.getSolution().col_value, dtype=float)
             objective = float(info.objective_function_value)
             bound = float(info.mip_dual_bound) if self.integer.any() else objective
         return SolverReport(
