@@ -406,6 +406,7 @@ def solve(path: Any, time_limit: float, mip_gap: float) -> dict[str, Any]:
     info = highs.getInfo()
     status = highs.modelStatusToString(highs.getModelStatus())
     objective = float(info.objective_function_value)
+    highs.setOptionValue("time_limit", INF)  # a run that hit its limit leaves none for presolve
     highs.presolve()
     presolved = highs.getPresolvedLp()
     return {

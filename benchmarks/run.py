@@ -33,6 +33,8 @@ from typing import Any
 
 import highspy
 
+INF = highspy.kHighsInf
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES: dict[str, tuple[int, int, int, int] | None] = {
     "japan": None,  # inputs/japan-2026.xlsx
@@ -90,6 +92,7 @@ def _workbook(size: str, folder: Path) -> Path:
 
 def _presolved(highs: Any) -> tuple[int, int, int]:
     """Rows, columns and nonzeros after HiGHS's presolve (run last: it upsets later solves)."""
+    highs.setOptionValue("time_limit", INF)  # a run that hit its limit leaves none for presolve
     highs.presolve()
     lp = highs.getPresolvedLp()
     return (int(lp.num_row_), int(lp.num_col_), len(lp.a_matrix_.value_))
