@@ -7,6 +7,12 @@ cheap, large, China-linked offer per element and dearer alternatives,
 fixed costs and minimum takes on some offers, recycling and substitution,
 China-share, risk and min_offers policies, and scenarios in which a
 country stops shipping some elements from a random quarter on.
+
+With ``v2=True`` the case also uses the v2 features (formulation A2-A6):
+one joint product per pair of light elements (OfferContents), about a fifth
+of the offers signed ``later`` with lead times of 0-2 quarters,
+``cover_factor`` 0 on every country stop (the stock may be used up) and a
+``country_share_max`` of 0.5 on the refining basis.
 """
 
 from __future__ import annotations
@@ -74,8 +80,8 @@ def _periods(count: int) -> list[str]:
     return [f"{2026 + q // 4}Q{q % 4 + 1}" for q in range(count)]
 
 
-def generate(size: Size, seed: int = 0) -> Sheets:
-    """Build the rows of every sheet of a valid case of ``size``."""
+def generate(size: Size, seed: int = 0, v2: bool = False) -> Sheets:
+    """Build the rows of every sheet of a valid case of ``size`` (``v2``: with the v2 features)."""
     rng = random.Random(seed)
     periods = _periods(size.periods)
     elements = ELEMENT_IDS[: size.elements]
@@ -168,7 +174,37 @@ def generate(size: Size, seed: int = 0) -> Sheets:
     for element in elements[: max(1, len(elements) // 3)]:
         sheets["Policies"].append(["min_offers", element, None, 1])
     _scenarios(sheets, size, periods, elements, rng)
+    if v2:
+        _v2_features(sheets, elements, rng)
     return sheets
+
+
+def _v2_features(sheets: Sheets, elements: list[str], rng: random.Random) -> None:
+    """Add joint products, later signings, cover_factor 0 on stops and a country cap."""
+    offers = sheets["Offers"]
+    offers[0] += ["signing", "lead_time"]
+    for row in offers[1:]:
+        later = not row[0].endswith("-00") and rng.random() < 0.2
+        row += ["later" if later else "now", rng.choice([0, 1, 2]) if later else 0]
+    light = [element for element in elements if element not in HEAVY]
+    contents: list[list[Any]] = [["offer", "element", "fraction"]]
+    for index in range(0, len(light) - 1, 2):
+        first, second = light[index], light[index + 1]
+        joint = f"JOINT-{first}-{second}"
+        offers.append(
+            [joint, "Joint Supplier", None, "AU", None, "MY", 6.0, 800.0, 200, 0, None, "now", 0]
+        )
+        contents += [[joint, first, 0.6], [joint, second, 0.3]]
+    sheets["OfferContents"] = contents
+    sheets["Policies"][0].append("basis")
+    for row in sheets["Policies"][1:]:
+        row.append(None)
+    sheets["Policies"].append(["country_share_max", None, None, 0.5, "refining"])
+    disruptions = sheets.get("Disruptions")
+    if disruptions:
+        disruptions[0].append("cover_factor")
+        for row in disruptions[1:]:
+            row.append(0 if row[6] == 0 else 1)
 
 
 def _scenarios(
@@ -233,10 +269,11 @@ def main() -> None:
     for name in ("elements", "offers", "periods", "scenarios"):
         parser.add_argument(name, type=int)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--v2", action="store_true", help="add the v2 features")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     size = Size(args.elements, args.offers, args.periods, args.scenarios)
-    write(generate(size, args.seed), args.output)
+    write(generate(size, args.seed, v2=args.v2), args.output)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Time every stage of the planner against HiGHS alone, per case size.
+"""Time every stage of the planner against HiGHS alone and an array-built model, per size.
 
     python -m benchmarks.run                     # every size, the table on stdout
     python -m benchmarks.run --sizes japan,small --markdown benchmarks/results.md
+    python -m benchmarks.run --sizes medium-v2   # a generated case with the v2 features
 
 Each size runs in a fresh process (its peak memory is taken before the
 baseline runs, so it is the planner's own): read the
@@ -10,7 +11,11 @@ LP with fixed binaries for the duals, extracting the tables (with the plan
 check) and writing the solution workbook. The baseline is HiGHS alone on the
 same model: its matrices exported once from the planner's HiGHS instance,
 passed to a fresh ``Highs`` with ``passModel`` and solved with the same
-options. The ratio is the planner's total over that solve.
+options. The ratio is the planner's total over that solve. The array
+baseline (``benchmarks/baseline.py``: the same spec written straight into
+numpy arrays and highspy) reads, builds and solves the same case in a third
+fresh process; ``x array`` is the planner's total over its read, build and
+solve. Presolved sizes are HiGHS's presolve of each model.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import highspy
+
+INF = highspy.kHighsInf
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES: dict[str, tuple[int, int, int, int] | None] = {
     "japan": None,  # inputs/japan-2026.xlsx
@@ -34,6 +43,8 @@ SIZES: dict[str, tuple[int, int, int, int] | None] = {
     "large": (17, 40, 20, 50),
     "largest": (17, 60, 20, 100),
 }
+#: ``<size>-v2``: the same size generated with the v2 features (benchmarks/generate.py)
+V2 = "-v2"
 STAGES = ("read", "build", "handoff", "solve", "duals", "extract", "write")
 
 
@@ -50,6 +61,13 @@ class Row:
     seconds: dict[str, float]
     highs_alone: float
     peak_mb: float
+    presolved: tuple[int, int, int] = (0, 0, 0)
+    array: dict[str, Any] | None = None
+
+    @property
+    def array_total(self) -> float:
+        """The array baseline's read, build and solve."""
+        return sum(self.array["seconds"].values()) if self.array else float("nan")
 
     @property
     def total(self) -> float:
@@ -63,12 +81,42 @@ class Row:
 
 
 def _workbook(size: str, folder: Path) -> Path:
-    shape = SIZES[size]
+    v2 = size.endswith(V2)
+    shape = SIZES[size.removesuffix(V2)]
     if shape is None:
         return ROOT / "inputs" / "japan-2026.xlsx"
     from benchmarks.generate import Size, generate, write
 
-    return write(generate(Size(*shape), seed=0), folder / f"{size}.xlsx")
+    return write(generate(Size(*shape), seed=0, v2=v2), folder / f"{size}.xlsx")
+
+
+def _presolved(highs: Any) -> tuple[int, int, int]:
+    """Rows, columns and nonzeros after HiGHS's presolve (run last: it upsets later solves)."""
+    highs.setOptionValue("time_limit", INF)  # a run that hit its limit leaves none for presolve
+    highs.presolve()
+    lp = highs.getPresolvedLp()
+    return (int(lp.num_row_), int(lp.num_col_), len(lp.a_matrix_.value_))
+
+
+def _set(highs: Any, time_limit: float, mip_gap: float) -> None:
+    for option, value in (
+        ("threads", 1),
+        ("random_seed", 0),
+        ("mip_abs_gap", 0.0),
+        ("time_limit", time_limit),
+        ("mip_rel_gap", mip_gap),
+    ):
+        highs.setOptionValue(option, value)
+
+
+def measure_array(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
+    """Read, build and solve ``size`` with the array baseline, in this process."""
+    from benchmarks import baseline
+
+    with tempfile.TemporaryDirectory() as folder:
+        measured = baseline.solve(_workbook(size, Path(folder)), time_limit, mip_gap)
+    measured["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return measured
 
 
 def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
@@ -97,7 +145,6 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
 
         report = session.solve(time_limit, mip_gap)
         seconds["solve"] = report.extra["highs_seconds"]
-        lp = session.highs.getLp()  # the matrices, exported once for the baseline
 
         started = time.perf_counter()
         duals = session.duals(priced_constraints(model)) if report.has_plan else {}
@@ -116,19 +163,19 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         seconds["write"] = time.perf_counter() - started
 
         planner_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        lp = session.highs.getLp()  # the matrices, exported once for the baseline
+        lp.integrality_ = [  # the duals' LP left them continuous and restored them
+            highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
+            for integer in session.integer
+        ]
+        del result, tables, duals, session, model
         alone = new_highs()
         alone.passModel(lp)
-        for option, value in (
-            ("threads", 1),
-            ("random_seed", 0),
-            ("mip_abs_gap", 0.0),
-            ("time_limit", time_limit),
-            ("mip_rel_gap", mip_gap),
-        ):
-            alone.setOptionValue(option, value)
+        _set(alone, time_limit, mip_gap)
         started = time.perf_counter()
         alone.run()
         highs_alone = time.perf_counter() - started
+        presolved = _presolved(alone)
 
     return {
         "size": size,
@@ -140,16 +187,16 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         "seconds": seconds,
         "highs_alone": highs_alone,
         "peak_mb": planner_peak_mb,
+        "presolved": presolved,
     }
 
 
-def run_size(size: str, time_limit: float, mip_gap: float) -> Row:
-    """Measure ``size`` in a fresh Python process."""
+def _child(role: str, size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
     command = [
         sys.executable,
         "-m",
         "benchmarks.run",
-        "--child",
+        role,
         size,
         "--time-limit",
         str(time_limit),
@@ -157,39 +204,71 @@ def run_size(size: str, time_limit: float, mip_gap: float) -> Row:
         str(mip_gap),
     ]
     output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    return Row(**json.loads(output.stdout.strip().splitlines()[-1]))
+    measured: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def run_size(size: str, time_limit: float, mip_gap: float, array: bool = True) -> Row:
+    """Measure ``size`` in a fresh Python process, and the array baseline in another."""
+    measured = _child("--child", size, time_limit, mip_gap)
+    measured["presolved"] = tuple(measured["presolved"])
+    if array and not size.endswith(V2):  # the baseline covers v1 only
+        measured["array"] = _child("--array", size, time_limit, mip_gap)
+    return Row(**measured)
 
 
 def table(rows: list[Row]) -> str:
-    """The results as a Markdown table, then the growth of build time against nonzeros."""
+    """The results as Markdown tables: stages, sizes against the array baseline, build growth."""
     head = [
         "size",
-        "rows",
-        "columns",
-        "nonzeros",
         "status",
         *STAGES,
         "total",
         "HiGHS alone",
         "ratio",
+        "array total",
+        "x array",
         "peak MB",
+        "array peak MB",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
+        array = row.array or {}
         cells = [
             row.size,
-            f"{row.rows:,}",
-            f"{row.columns:,}",
-            f"{row.nonzeros:,}",
             row.status,
             *(f"{row.seconds[s]:.2f}" for s in STAGES),
             f"{row.total:.2f}",
             f"{row.highs_alone:.2f}",
             f"{row.ratio:.2f}",
+            f"{row.array_total:.2f}" if array else "-",
+            f"{row.total / row.array_total:.2f}" if array else "-",
             f"{row.peak_mb:,.0f}",
+            f"{array['peak_mb']:,.0f}" if array else "-",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    generated = [r for r in rows if r.size != "japan"]
+    lines += [
+        "",
+        "| size | rows | columns | nonzeros | presolved rows / columns / nonzeros "
+        "| array rows | array columns | array nonzeros | array presolved | objective "
+        "| array objective |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        array = row.array or {}
+        lines.append(
+            f"| {row.size} | {row.rows:,} | {row.columns:,} | {row.nonzeros:,} | "
+            + " / ".join(f"{n:,}" for n in row.presolved)
+            + " | "
+            + (
+                f"{array['rows']:,} | {array['columns']:,} | {array['nonzeros']:,} | "
+                + " / ".join(f"{n:,}" for n in array["presolved"])
+                + f" | {row.objective:,.2f} | {array['objective']:,.2f} |"
+                if array
+                else f"- | - | - | - | {row.objective:,.2f} | - |"
+            )
+        )
+    generated = [r for r in rows if r.size != "japan" and not r.size.endswith(V2)]
     if len(generated) > 1:
         lines += [
             "",
@@ -213,19 +292,26 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--mip-gap", type=float, default=1e-4)
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--no-array", action="store_true", help="skip the array baseline")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--array", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args.time_limit, args.mip_gap)))
         return
+    if args.array:
+        print(json.dumps(measure_array(args.array, args.time_limit, args.mip_gap)))
+        return
     rows = []
     for size in args.sizes.split(","):
-        rows.append(run_size(size, args.time_limit, args.mip_gap))
+        rows.append(run_size(size, args.time_limit, args.mip_gap, array=not args.no_array))
         print(
             f"{size}: total {rows[-1].total:.2f} s, HiGHS alone {rows[-1].highs_alone:.2f} s, "
-            f"ratio {rows[-1].ratio:.2f}",
+            f"array {rows[-1].array_total:.2f} s, peak {rows[-1].peak_mb:,.0f} MB",
             file=sys.stderr,
         )
+        if args.markdown:  # what is measured so far, in case a later size does not finish
+            args.markdown.write_text(table(rows) + "\n")
     text = table(rows)
     print(text)
     if args.markdown:

@@ -224,13 +224,15 @@ class HighsSession:
         self._keep_state(repn, lp)
 
     def _keep_state(self, repn: Any, lp: Any) -> None:
-        """Remember what HiGHS holds, so that :meth:`sync` pushes only differences."""
-        self._column_of = {id(var): j for j, var in enumerate(self.columns)}
-        self._row_of = {id(row): i for i, row in enumerate(self.rows)}
-        self._syncable = len(self._row_of) == len(self.rows)  # no constraint split in two
+        """Remember what HiGHS holds, so that :meth:`sync` pushes only differences.
+
+        The maps from rows and columns to their positions are made on the
+        first :meth:`sync` (:meth:`_index`): a single solve never needs them,
+        and at the largest sizes they are a few hundred MB.
+        """
+        self._column_of: dict[int, int] = {}
+        self._row_of: dict[int, int] = {}
         self._family_rows: dict[str, list[int]] = {}
-        for i, row in enumerate(self.rows):
-            self._family_rows.setdefault(row.parent_component().local_name, []).append(i)
         self._held: sparse.csr_matrix | None = None  # the matrix, read from HiGHS on first sync
         self._row_lower = np.array(lp.row_lower_, dtype=float)
         self._row_upper = np.array(lp.row_upper_, dtype=float)
@@ -264,7 +266,7 @@ class HighsSession:
         rows added since are appended. Returns False (HiGHS partly changed:
         discard this session) when a row uses a variable HiGHS has no column for.
         """
-        if self.infeasible_constant or not self._syncable:
+        if self.infeasible_constant or not self._index():
             return False
         try:
             self._sync_rows(rebound.families)
@@ -276,6 +278,15 @@ class HighsSession:
         except KeyError:
             return False
         return True
+
+    def _index(self) -> bool:
+        """Map rows and columns to their positions, once; False if a row was split in two."""
+        if not self._row_of and self.rows:
+            self._column_of = {id(var): j for j, var in enumerate(self.columns)}
+            self._row_of = {id(row): i for i, row in enumerate(self.rows)}
+            for i, row in enumerate(self.rows):
+                self._family_rows.setdefault(row.parent_component().local_name, []).append(i)
+        return len(self._row_of) == len(self.rows)
 
     def _linear_terms(self, body: Any) -> tuple[list[int], list[float], float]:
         """Column indices, coefficients and constant of a linear row body."""
@@ -568,7 +579,7 @@ class HighsSession:
         if has_plan or model_status == highspy.HighsModelStatus.kModelEmpty:
             has_plan = True
             self._load_values()
-            self.start = list(highs.getSolution().col_value)
+            self.start = np.array(highs.getSolution().col_value, dtype=float)
             objective = float(info.objective_function_value)
             bound = float(info.mip_dual_bound) if self.integer.any() else objective
         return SolverReport(
@@ -601,13 +612,23 @@ class HighsSession:
 
         The integer columns are fixed at their rounded values and made
         continuous in place, the LP is solved, and the columns are restored.
+        The plan is handed to HiGHS as the LP's starting point (the solver's
+        state, with the basis of the MIP's root LP, cleared first): it is
+        feasible for the fixed LP and usually optimal or nearly so, so the
+        simplex starts from a basis built from it. On the generated medium
+        case (12 x 20 x 16 x 20, three alternating runs on a busy machine):
+        0.58-0.99 s against 0.68-1.41 s from the root LP's basis and 0.9-1.0 s
+        for presolve and the simplex from scratch (benchmarks/README.md).
         """
         highs = self.highs
         integer = np.flatnonzero(self.integer)
         if not len(self.rows):
             return {}
+        start = None if self.start is None else np.asarray(self.start, dtype=float)
         if len(integer):
             values = np.array([round(self.columns[i].value or 0.0) for i in integer], dtype=float)
+            if start is not None:
+                start[integer] = values
             lower = np.array([self.columns[i].lb or 0.0 for i in integer], dtype=float)
             upper = np.array(
                 [self.columns[i].ub if self.columns[i].ub is not None else INF for i in integer],
@@ -619,6 +640,12 @@ class HighsSession:
             )
         try:
             self._set_options(None, None)
+            if start is not None and len(start) == len(self.columns):
+                highs.clearSolver()  # forget the MIP's root basis: the plan's is nearer
+                plan = highspy.HighsSolution()
+                plan.col_value = start
+                plan.value_valid = True
+                highs.setSolution(plan)
             if (
                 self._run() is not None
                 or highs.getModelStatus() != highspy.HighsModelStatus.kOptimal

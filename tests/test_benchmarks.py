@@ -9,7 +9,7 @@ import pytest
 import planner
 from benchmarks.generate import Size, generate, write
 from benchmarks.run import STAGES, Row, measure, table
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, ROOT
 
 
 @pytest.mark.parametrize("size", [Size(1, 1, 1, 1), Size(3, 4, 5, 3), Size(17, 3, 4, 6)])
@@ -47,3 +47,29 @@ def test_the_sweep_benchmark_checks_its_variants() -> None:
     assert timing.variants == 3 and timing.reused == 2
     assert timing.largest_difference < 1e-9
     assert "changed in place" in report(timing, Path("hand.xlsx"), "capacity[Dy-CN]=12,13,14")
+
+
+@pytest.mark.parametrize("size", [Size(3, 4, 5, 3), Size(5, 6, 4, 4)])
+def test_the_array_baseline_solves_the_same_model(size: Size, tmp_path: Path) -> None:
+    from benchmarks import baseline
+
+    path = write(generate(size, seed=1), tmp_path / "case.xlsx")
+    sheets = generate(size, seed=1)
+    sheets["Policies"].append(["offer_share_max", None, None, 0.5])
+    shared = write(sheets, tmp_path / "shares.xlsx")
+    for workbook in (path, shared, ROOT / "inputs" / "japan-2026.xlsx"):
+        array = baseline.solve(workbook, time_limit=120, mip_gap=0.0)
+        result = planner.solve(planner.load(workbook), mip_gap=0.0, duals=False)
+        assert array["status"] == "Optimal"
+        assert array["objective"] == pytest.approx(result.objective, rel=1e-6)
+        assert array["nonzeros"] > 0 and len(array["presolved"]) == 3
+
+
+def test_a_v2_case_is_generated_with_the_v2_features(tmp_path: Path) -> None:
+    case = planner.load(write(generate(Size(6, 5, 4, 3), seed=0, v2=True), tmp_path / "v2.xlsx"))
+    data = planner.model.derive(case)
+    assert data.offer_later.any()
+    assert (data.contents > 0).sum(axis=1).max() == 2  # joint products
+    assert ("country_share_max", "refining") in data.caps
+    result = planner.solve(case, duals=False)
+    assert result.has_plan

@@ -25,7 +25,8 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     # 5, storage, is the upper bound of the stock variables
     balance.define_cover_constraints(model, data)  # 6, A4
     stability.define_change_constraints(model, data)  # A5
-    policies.define_china_share_constraints(model, data)  # 7, 8, A6
+    policies.define_supply_definitions(model, data)  # 7
+    policies.define_china_share_constraints(model, data)  # 8, A6
     policies.define_country_share_constraints(model, data)  # A6
     policies.define_risk_constraints(model, data)  # 7, 9
     policies.define_offer_share_constraints(model, data)  # 10

@@ -60,11 +60,13 @@ FAMILIES: tuple[Family, ...] = (
     Family("cover", balance.cover_rule, "6"),
     Family("change_up", stability.change_up_rule, "A5"),
     Family("change_down", stability.change_down_rule, "A5"),
+    Family("supply_definition", policies.supply_rule, "7"),
     Family("china_share", policies.china_share_rule, "8", True, Policy.CHINA_SHARE_MAX),
     Family("country_share", policies.country_share_rule, "A6", True, Policy.COUNTRY_SHARE_MAX),
     Family("risk", policies.risk_rule, "9", True, Policy.RISK_MAX),
     Family("offer_share", policies.offer_share_rule, "10", True, Policy.OFFER_SHARE_MAX),
     Family("min_offers", policies.min_offers_rule, "11", policy=Policy.MIN_OFFERS),
+    Family("cost_definition", objective.cost_definition_rule, "objective"),
     Family("cvar_definition", objective.cvar_excess_rule, "objective"),
 )
 

@@ -61,21 +61,44 @@ def scenario_nodes(model: pyo.ConcreteModel, w: int) -> list[int]:
     return [int(n) for n in model.data.node_of[:, w]]
 
 
-def cvar_excess_rule(model: pyo.ConcreteModel, w: int) -> pyo.Expression:
-    """v[w] >= V[w] - eta."""
+def cost_definition_rule(model: pyo.ConcreteModel, n: int) -> Any:
+    """C[n] - cost(n) = 0: the node's cost defined once, for the CVaR rows."""
+    cost = node_cost_rule(model, n)
     return (
-        model.cvar_excess[w]
-        >= sum(model.node_cost[n] for n in scenario_nodes(model, w)) - model.cvar_eta
+        0.0,
+        linear([1.0, *(-c for c in cost.linear_coefs)], [model.cost[n], *cost.linear_vars]),
+        0.0,
+    )
+
+
+def cvar_excess_rule(model: pyo.ConcreteModel, w: int) -> Any:
+    """v[w] - sum_{n on w's path} C[n] + eta >= 0, i.e. v[w] >= V[w] - eta."""
+    nodes = scenario_nodes(model, w)
+    return (
+        0.0,
+        linear(
+            [1.0, 1.0, *(-1.0 for _ in nodes)],
+            [model.cvar_excess[w], model.cvar_eta, *(model.cost[n] for n in nodes)],
+        ),
+        None,
     )
 
 
 def define_cvar_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """Node costs, and the CVaR epigraph (only where lambda > 0)."""
+    """Node costs, and the CVaR epigraph (only where lambda > 0).
+
+    With CVaR the cost of each tree node is a variable C[n] defined by one
+    row, and each scenario's row sums the C[n] of its path: writing the
+    node costs out in every scenario's row would repeat a shared node's
+    terms once per scenario through it.
+    """
     model.node_cost = pyo.Expression(model.NODES, rule=node_cost_rule)
     if data.cvar_weight <= 0:
         return
     model.cvar_eta = pyo.Var(domain=pyo.Reals)
     model.cvar_excess = pyo.Var(model.SCENARIOS, domain=pyo.NonNegativeReals)
+    model.cost = pyo.Var(model.NODES, domain=pyo.Reals)
+    model.cost_definition = pyo.Constraint(model.NODES, rule=cost_definition_rule)
     model.cvar_definition = pyo.Constraint(model.SCENARIOS, rule=cvar_excess_rule)
 
 

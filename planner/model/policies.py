@@ -1,10 +1,12 @@
-"""Constraint families 7 to 11 and A6: China share, country share, risk, offer share, min offers.
+"""Constraint families 7 to 11 and A6: supply, China, country, risk and offer shares, min offers.
 
-Share constraints are written as one row with combined coefficients,
-``sum_j a_j (w_j - v) q_j <= 0`` for ``W <= v S``, where ``q_j`` are the
-supply terms of S with their contents or yields ``a_j``, and ``w_j`` their
-China flag, country-group flag or risk score. A row in which no coefficient
-is positive cannot bind and is skipped. The TOTAL row pools every element.
+The supply ``S[e,n]`` is a variable defined by one equality row (7) where
+some policy row uses it, so that a share row ``W <= v S`` is written
+``sum_j a_j w_j q_j - v S[e,n] <= 0`` with only the terms that weigh
+(``w_j != 0``), not with every supply term again: ``q_j`` are the supply
+terms with their contents or yields ``a_j``, and ``w_j`` their China flag,
+country-group flag or risk score. A row in which no ``a_j (w_j - v)`` is
+positive cannot bind and is skipped. The TOTAL row pools every element.
 Cells are indexed by element position, with ``TOTAL_INDEX`` for TOTAL; China
 and country caps also by their basis (and country group), one family per
 basis (formulation A6).
@@ -18,29 +20,59 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
+from planner.model.balance import supply_terms
 from planner.model.linear import linear
 from planner.model.parameters import TOTAL, ModelData, Policy
 
 TOTAL_INDEX = -1
+#: policies whose rows weigh a part of the supply against v S (7-10, A6)
+SUPPLY_POLICIES = ("china_share_max", "country_share_max", "risk_max", "offer_share_max")
 
 
-def _weighted_supply(
+def supply_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+    """(7) S[e,n] - sum_o a[o,e] x[o,n] - sum_{k rec} yield[k,e] r[k,n] = 0."""
+    coefficients, variables = supply_terms(model, e, n)
+    return (
+        0.0,
+        linear([1.0, *(-c for c in coefficients)], [model.supply[e, n], *variables]),
+        0.0,
+    )
+
+
+def _part(
     model: pyo.ConcreteModel,
     e: int,
     n: int,
     offer_weight: np.ndarray,
     activity_weight: np.ndarray,
     value: float,
-) -> tuple[list[float], list[Any]]:
-    """Return a_j (w_j - v) of the supply terms of element e at node n, and their variables."""
+) -> tuple[list[float], list[Any], bool]:
+    """Element e's part of ``W - v S`` at node n: coefficients, variables, whether it can bind.
+
+    With S[e,n] defined and shorter that way: ``a_j w_j`` of the terms with
+    ``w_j != 0`` and ``-v`` on S[e,n]; otherwise inline, ``a_j (w_j - v)`` of
+    the terms with ``w_j != v``. The part can bind if some ``w_j > v``.
+    """
     t = model.node_period[n]
-    offers = model.offers_at[t][e]
-    recycling = model.recycling_at[t][e]
-    coefficients = [fraction * (float(offer_weight[o]) - value) for o, fraction in offers]
-    coefficients += [share * (float(activity_weight[k]) - value) for k, share in recycling]
+    offers, recycling = model.offers_at[t][e], model.recycling_at[t][e]
+    weights = [float(offer_weight[o]) for o, _ in offers]
+    weights += [float(activity_weight[k]) for k, _ in recycling]
+    amounts = [fraction for _, fraction in offers] + [share for _, share in recycling]
     variables = [model.purchase[o, n] for o, _ in offers]
     variables += [model.activity_level[k, n] for k, _ in recycling]
-    return coefficients, variables
+    binds = any(weight > value for weight in weights)
+    weighing = sum(1 for weight in weights if weight)
+    inline = sum(1 for weight in weights if weight != value)
+    if (e, n) in model.supply and weighing + (value != 0) < inline:
+        keep = [j for j, weight in enumerate(weights) if weight]
+        coefficients = [amounts[j] * weights[j] for j in keep]
+        their = [variables[j] for j in keep]
+        if value:
+            coefficients.append(-value)
+            their.append(model.supply[e, n])
+        return coefficients, their, binds
+    keep = [j for j, weight in enumerate(weights) if weight != value]
+    return [amounts[j] * (weights[j] - value) for j in keep], [variables[j] for j in keep], binds
 
 
 def _share_row(
@@ -51,15 +83,18 @@ def _share_row(
     offer_weight: np.ndarray,
     activity_weight: np.ndarray,
 ) -> Any:
+    """``W - v S <= 0`` pooled over the target's elements; Skip where it cannot bind."""
     data = model.data
     elements = range(len(data.elements)) if target == TOTAL_INDEX else (target,)
     coefficients: list[float] = []
     variables: list[Any] = []
+    binds = False
     for e in elements:
-        more, their = _weighted_supply(model, e, n, offer_weight, activity_weight, value)
+        more, their, can = _part(model, e, n, offer_weight, activity_weight, value)
         coefficients += more
         variables += their
-    if not any(coefficient > 0 for coefficient in coefficients):
+        binds |= can
+    if not binds:
         return pyo.Constraint.Skip
     return (None, linear(coefficients, variables), 0.0)
 
@@ -109,7 +144,7 @@ def risk_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
 
 
 def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
-    """a[o,e] x[o,n] <= v S[e,n] for each offer o of e."""
+    """a[o,e] x[o,n] - v S[e,n] <= 0 for each element e that offer o carries."""
     data = model.data
     cap = data.caps.get((Policy.OFFER_SHARE_MAX, ""), {}).get(
         (data.elements[e], model.node_period[n])
@@ -118,7 +153,7 @@ def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
         return pyo.Constraint.Skip
     weight = np.zeros(len(data.offers))
     weight[o] = 1.0
-    coefficients, variables = _weighted_supply(
+    coefficients, variables, _ = _part(
         model, e, n, weight, np.zeros(len(data.activities)), cap.value
     )
     return (None, linear(coefficients, variables), 0.0)
@@ -179,6 +214,70 @@ def _define(
             pyo.Set(initialize=cells(model, name), dimen=dimen, ordered=True), rule=rule
         ),
     )
+
+
+def _saving(terms: int, weights: np.ndarray) -> int:
+    """Nonzeros a row part saves with S defined: inline ``terms`` against ``nnz(w) + 1``."""
+    weighing = int(np.count_nonzero(weights))
+    return max(0, terms - weighing - 1) if weighing else 0
+
+
+def _gain(model: pyo.ConcreteModel, policy: str, basis: str, e: int, t: int) -> int:
+    """Nonzeros the rows of (policy, basis) on element e in period t save with S defined."""
+    data = model.data
+    offers = [o for o, _ in model.offers_at[t][e]]
+    activities = [k for k, _ in model.recycling_at[t][e]]
+    terms = len(offers) + len(activities)
+    if policy == "offer_share_max":
+        return len(offers) * max(0, terms - 2)
+    if policy == "china_share_max":
+        return _saving(
+            terms,
+            np.concatenate([data.offer_china[basis][offers], data.activity_china[activities]]),
+        )
+    if policy == "risk_max":
+        return _saving(
+            terms, np.concatenate([data.offer_risk[offers], data.activity_risk[activities]])
+        )
+    groups = data.offer_groups[basis]
+    return sum(
+        _saving(terms, np.concatenate([groups[offers, g], data.activity_groups[activities, g]]))
+        for g in _groups_of(data, basis, e)
+    )
+
+
+def supply_nodes(model: pyo.ConcreteModel) -> list[tuple[int, int]]:
+    """(element, node) pairs where defining S[e,n] once saves nonzeros.
+
+    Its row costs the supply terms and one; each share, risk, country or
+    offer-share row on e at n written against S saves the terms that do not
+    weigh, less one. Caps of value 1 or more bind nowhere and count for
+    nothing; otherwise the count does not depend on the caps' values (a sweep
+    over a cap keeps the model's shape). TOTAL rows do not count (their terms
+    of joint products and activities merge across elements), but they use S
+    where it is defined and shorter.
+    """
+    data = model.data
+    position = {name: e for e, name in enumerate(data.elements)}
+    saving: dict[tuple[int, int], int] = {}
+    for (policy, basis), caps in data.caps.items():
+        if policy not in SUPPLY_POLICIES:
+            continue
+        for (name, t), cap in caps.items():
+            if cap.value < 1 and name != TOTAL:
+                e = position[name]
+                saving[(e, t)] = saving.get((e, t), 0) + _gain(model, policy, basis, e, t)
+    return [
+        (e, n)
+        for n, t in enumerate(model.node_period)
+        for e in range(len(data.elements))
+        if saving.get((e, t), 0) > len(model.offers_at[t][e]) + len(model.recycling_at[t][e]) + 1
+    ]
+
+
+def define_supply_definitions(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """(7) The supply S[e,n] defined once, where a share, risk or offer-share row may use it."""
+    model.supply_definition = pyo.Constraint(model.SUPPLY_NODES, rule=supply_rule)
 
 
 def define_china_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:

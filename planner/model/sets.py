@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from planner.model import policies
 from planner.model.parameters import ModelData
 
 
@@ -102,6 +103,9 @@ def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
         model.changed_offers_at[n].append(o)
     model.offers_of = [data.offers_of(e).tolist() for e in range(n_elements)]
     define_availability(model, data)
+    model.SUPPLY_NODES = pyo.Set(  # (element, node) where S[e,n] is defined once (7)
+        dimen=2, ordered=True, initialize=policies.supply_nodes(model)
+    )
 
 
 def define_availability(model: pyo.ConcreteModel, data: ModelData) -> None:

@@ -57,13 +57,16 @@ class _Layout:
 
     fixed: tuple[Any, ...]  # must be equal for the model to be changed in place
     cells: dict[str, set[Any]]  # policy cells per family: a variant may have fewer
+    supply: set[Any]  # where S[e,n] is defined: a variant may need fewer
     terms: dict[str, Any]  # availability lists and China weights, set on the model
+    reads: set[str]  # the data fields it was worked out from
 
 
 def _layout(data: ModelData) -> _Layout:
     scratch = pyo.ConcreteModel()
-    scratch.data = data
-    sets.define_sets(scratch, data)
+    reads = _Reads(data)  # notes the fields the layout depends on
+    scratch.data = reads
+    sets.define_sets(scratch, reads)  # type: ignore[arg-type]
     fixed = (
         [(node.period, node.scenarios, node.parent) for node in data.nodes],
         *(list(getattr(scratch, name)) for name in _INDEX_SETS),
@@ -72,20 +75,27 @@ def _layout(data: ModelData) -> _Layout:
         data.groups,  # country_share rows are indexed by group position
     )
     cells = {family: set(policies.cells(scratch, family)) for family in CELL_FAMILIES}
-    return _Layout(fixed, cells, {name: getattr(scratch, name) for name in _TERMS})
+    terms = {name: getattr(scratch, name) for name in _TERMS}
+    return _Layout(
+        fixed, cells, set(scratch.SUPPLY_NODES), terms, set(reads.names) | {"nodes", "cvar_weight"}
+    )
 
 
 def same_shape(model: pyo.ConcreteModel, layout: _Layout) -> bool:
     """Whether ``layout`` gives ``model`` the same variables and at most the same rows.
 
     A policy cell the variant drops is a skipped row; one it adds has no
-    index in the built family, so the model must be built anew.
+    index in the built family, so the model must be built anew. Likewise a
+    supply S[e,n] the variant no longer needs stays defined (unused), one it
+    needs and the model lacks makes it build anew.
     """
     if getattr(model, "built_layout", None) is None:  # what its components were built for
         model.built_layout = _layout(model.data)
     built = model.built_layout
-    return built.fixed == layout.fixed and all(
-        layout.cells[family] <= built.cells[family] for family in CELL_FAMILIES
+    return (
+        built.fixed == layout.fixed
+        and layout.supply <= built.supply
+        and all(layout.cells[family] <= built.cells[family] for family in CELL_FAMILIES)
     )
 
 
@@ -104,13 +114,19 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
     Only what reads a changed value is re-evaluated: each time a family's
     rules, the objective or the bounds run, the data fields they read are
     noted, and a part none of whose fields differ between the old and the new
-    data is left as it is.
+    data is left as it is. The layout (index sets, availability lists) is
+    worked out again only when a field it was worked out from changed.
     """
-    layout = _layout(data)
+    changed = _changed_fields(model.data, data)
+    last: _Layout | None = getattr(model, "last_layout", None)
+    reuse = last is not None and not changed & last.reads  # e.g. a sweep over values
+    layout = last if reuse and last is not None else _layout(data)
     if not same_shape(model, layout):
         return None
+    model.last_layout = layout
     known: dict[str, set[str]] | None = getattr(model, "reads", None)
-    changed = _changed_fields(model.data, data) if known is not None else set()
+    if known is None:
+        changed = set()
     model.data = data
     if not _same({name: getattr(model, name) for name in _TERMS}, layout.terms):
         known = None  # the lists every rule looks terms up in changed: all of it again
@@ -123,7 +139,7 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
             part: known is None or bool(reads.get(part, set()) & changed)
             for part in ("bounds", "objective", *(family.name for family in FAMILIES))
         }
-        todo["cvar_definition"] |= todo["objective"]  # its rows are sums of the node costs
+        todo["cost_definition"] |= todo["objective"]  # its rows are the node costs
         if todo["bounds"]:
             _run(model, reads, "bounds", partial(variables.refresh_bounds, model))
         families = []

@@ -33,7 +33,7 @@ def _unmet_bounds(model: pyo.ConcreteModel, e: int, n: int) -> tuple[float, floa
 
 
 def define_variables(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """First stage y, z; per tree node w, x, r, s, u, g, dev (formulation.md, Variables, A3, A5)."""
+    """First stage y, z; per node w, x, r, s, u, g, dev, S (formulation.md: Variables, A3, A5)."""
     model.contract = pyo.Var(model.NOW_OFFERS, domain=pyo.Binary, bounds=_contract_bounds)  # y[o]
     model.signed = pyo.Var(model.SIGNING_NODES, domain=pyo.Binary)  # w[o,n]
     model.adopt = pyo.Var(model.ACTIVITIES, domain=pyo.Binary)  # z[k]
@@ -43,6 +43,7 @@ def define_variables(model: pyo.ConcreteModel, data: ModelData) -> None:
     model.unmet = pyo.Var(model.ELEMENT_NODES, bounds=_unmet_bounds)  # u[e,n]
     model.cover_gap = pyo.Var(model.COVER_NODES, domain=pyo.NonNegativeReals)  # g[e,n]
     model.change = pyo.Var(model.CHANGE_NODES, domain=pyo.NonNegativeReals)  # dev[o,n]
+    model.supply = pyo.Var(model.SUPPLY_NODES, domain=pyo.NonNegativeReals)  # S[e,n] (7)
 
 
 def refresh_bounds(model: pyo.ConcreteModel) -> None:
