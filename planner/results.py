@@ -517,7 +517,13 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
             chosen = pd.Series(names.take(np.asarray(top, dtype=int)), index=frame.index)
             frame[f"top_country_{basis}"] = chosen.where(positive)
             frame[f"top_country_share_{basis}"] = (
-                np.nanmax(shares, axis=0) if len(data.groups) else np.nan
+                np.where(
+                    np.isnan(shares).all(axis=0),
+                    np.nan,
+                    np.nan_to_num(shares, nan=-np.inf).max(axis=0),
+                )
+                if len(data.groups)
+                else np.nan
             )
             frame[f"country_cap_{basis}"] = _cap_column(
                 frame, data, (Policy.COUNTRY_SHARE_MAX, basis)

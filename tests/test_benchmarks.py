@@ -57,7 +57,7 @@ def test_the_array_baseline_solves_the_same_model(size: Size, tmp_path: Path) ->
     sheets = generate(size, seed=1)
     sheets["Policies"].append(["offer_share_max", None, None, 0.5])
     shared = write(sheets, tmp_path / "shares.xlsx")
-    for workbook in (path, shared, ROOT / "inputs" / "japan-2026.xlsx"):
+    for workbook in (path, shared, ROOT / "inputs" / "tiny.xlsx"):
         array = baseline.solve(workbook, time_limit=120, mip_gap=0.0)
         result = planner.solve(planner.load(workbook), mip_gap=0.0, duals=False)
         assert array["status"] == "Optimal"
@@ -73,3 +73,10 @@ def test_a_v2_case_is_generated_with_the_v2_features(tmp_path: Path) -> None:
     assert ("country_share_max", "refining") in data.caps
     result = planner.solve(case, duals=False)
     assert result.has_plan
+
+
+def test_the_array_baseline_refuses_what_it_does_not_model() -> None:
+    from benchmarks import baseline
+
+    with pytest.raises(NotImplementedError, match="later signings"):
+        baseline.solve(ROOT / "inputs" / "japan-2026.xlsx", time_limit=60, mip_gap=0.0)
