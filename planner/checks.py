@@ -55,6 +55,20 @@ def offers_per_element(case: Case) -> dict[Any, int]:
     return counts
 
 
+def repeated_pairs(
+    where: Locator, sheet: str, table: pd.DataFrame, key: tuple[str, str], noun: str
+) -> list[Issue]:
+    """Report each row that repeats the (a, b) pair of ``key`` of an earlier row of ``sheet``."""
+    keyed = table.dropna(subset=list(key))
+    return [
+        Issue(
+            where.row(sheet, label),
+            f"duplicate {noun} for ({keyed.at[label, key[0]]!s}, {keyed.at[label, key[1]]!s})",
+        )
+        for label in keyed.index[keyed.duplicated(subset=list(key), keep="first")]
+    ]
+
+
 def check_offer_contents(case: Case) -> list[Issue]:
     """Check that an offer has an element or OfferContents rows, not both, fractions <= 1."""
     where = Locator(case)
@@ -80,14 +94,7 @@ def check_offer_contents(case: Case) -> list[Issue]:
                 )
             )
     keyed = contents.dropna(subset=["offer", "element"])
-    for label in keyed.index[keyed.duplicated(subset=["offer", "element"], keep="first")]:
-        issues.append(
-            Issue(
-                where.row("OfferContents", label),
-                f"duplicate contents for ({keyed.at[label, 'offer']!s}, "
-                f"{keyed.at[label, 'element']!s})",
-            )
-        )
+    issues += repeated_pairs(where, "OfferContents", contents, ("offer", "element"), "contents")
     for offer, group in keyed.groupby("offer", sort=False):
         offer = str(offer)
         total = float(group["fraction"].fillna(0.0).sum())
@@ -269,15 +276,7 @@ def check_commitments(case: Case) -> list[Issue]:
     where = Locator(case)
     issues: list[Issue] = []
     table = case.commitments
-    keyed = table.dropna(subset=["offer", "period"])
-    for label in keyed.index[keyed.duplicated(subset=["offer", "period"], keep="first")]:
-        issues.append(
-            Issue(
-                where.row("Commitments", label),
-                f"duplicate commitment for ({keyed.at[label, 'offer']!s}, "
-                f"{keyed.at[label, 'period']!s})",
-            )
-        )
+    issues += repeated_pairs(where, "Commitments", table, ("offer", "period"), "commitment")
     offers = case.offers[~case.offers.index.duplicated()]
     for label, record in records(table):
         offer, period, quantity = record["offer"], record["period"], record["quantity"]
@@ -326,15 +325,7 @@ def check_previous_plan(case: Case) -> list[Issue]:
     where = Locator(case)
     issues: list[Issue] = []
     table = case.previous_plan
-    keyed = table.dropna(subset=["offer", "period"])
-    for label in keyed.index[keyed.duplicated(subset=["offer", "period"], keep="first")]:
-        issues.append(
-            Issue(
-                where.row("PreviousPlan", label),
-                f"duplicate previous order for ({keyed.at[label, 'offer']!s}, "
-                f"{keyed.at[label, 'period']!s})",
-            )
-        )
+    issues += repeated_pairs(where, "PreviousPlan", table, ("offer", "period"), "previous order")
     known = {"offer": set(case.offers.index), "period": set(case.periods.index)}
     for label, record in records(table):
         for column, ids in known.items():
