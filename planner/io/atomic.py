@@ -119,9 +119,11 @@ class _Interrupts:
         if self.previous is None or threading.current_thread() is not threading.main_thread():
             return
         previous, self.previous = self.previous, None
-        pending, self.pending = self.pending, []
         for number, handler in previous.items():
+            # signal.signal runs a signal that arrived but was not handled yet, with the
+            # handler then installed (ours, which records it): read what was held after
             signal.signal(number, handler)
+        pending, self.pending = self.pending, []
         if pending:
             number = pending[0]
             handler = previous.get(number)
