@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,18 @@ def make_workbook(tmp_path: Path) -> Callable[..., Path]:
 def expected() -> dict[str, dict[str, Any]]:
     """The reference objectives."""
     return json.loads((REFERENCE / "expected.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """Give every test the process's SIGINT and SIGTERM handlers as the previous one found them.
+
+    A test that runs a web job in-process (which ignores Ctrl-C, as a server's job must) or a
+    Dask cluster would otherwise leave Ctrl-C ignored for every later test, and for the
+    subprocesses they start, which inherit it.
+    """
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        if handler is not None and signal.getsignal(number) is not handler:
+            signal.signal(number, handler)
