@@ -94,6 +94,19 @@ def expected() -> dict[str, dict[str, Any]]:
     return json.loads((REFERENCE / "expected.json").read_text())
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the suite Python's own Ctrl-C handler, whatever the shell that started it did.
+
+    A non-interactive shell starts background commands (``bash .ci/run &``, ``nohup``)
+    with SIGINT ignored, and Python then leaves it ignored: the tests that send Ctrl-C to
+    the planner (in this process or in a CLI subprocess, which inherits an ignored signal
+    through exec) would find it lost. A planner run by such a shell rightly keeps it
+    ignored; the tests need it delivered.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(autouse=True)
 def _signal_handlers_restored() -> Iterator[None]:
     """Give every test the process's SIGINT and SIGTERM handlers as the previous one found them.
