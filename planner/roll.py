@@ -29,11 +29,13 @@ import re
 from collections.abc import Callable
 from copy import copy
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pandas as pd
+from openpyxl import Workbook
 
 from planner.api import load
 from planner.data import Case
@@ -42,6 +44,11 @@ from planner.io.limits import ReaderLimits
 from planner.io.reader import RawSheet, read_workbook
 from planner.io.writer import check_target, save_atomically
 from planner.version import __version__
+
+#: What a cell of a worksheet holds, as openpyxl gives it.
+CellValue = str | float | int | bool | datetime | None
+#: One row of a worksheet's values.
+Row = list[CellValue]
 
 #: Quantities at or below this are no order.
 EPSILON = 1e-9
@@ -73,7 +80,7 @@ class Solution:
 
     path: str
     sha256: str
-    summary: dict[str, tuple[Any, int]]
+    summary: dict[str, tuple[CellValue, int]]
     tables: dict[str, pd.DataFrame]
 
 
@@ -165,7 +172,7 @@ def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solut
             ],
             str(path),
         )
-    summary: dict[str, tuple[Any, int]] = {}
+    summary: dict[str, tuple[CellValue, int]] = {}
     for row, cells in raw.sheets[titles["summary"]].rows:
         key = cells.get(1)
         if key is not None:
@@ -226,12 +233,12 @@ def next_period_id(periods: list[str]) -> str:
     return candidate
 
 
-def _node_scenarios(value: Any, everyone: list[str]) -> list[str]:
+def _node_scenarios(value: object, everyone: list[str]) -> list[str]:
     text = "" if value is None else str(value)
     return list(everyone) if text == "all" else text.split("|")
 
 
-def _id(value: Any) -> str:
+def _id(value: object) -> str:
     """Return an id cell as text: ``2026`` not ``2026.0``; blank -> ``""``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -470,7 +477,7 @@ def _shared_orders(
     position = {p: t for t, p in enumerate(case.period_ids)}
     dropped = case.period_ids[0]
 
-    def shared(scenarios: Any) -> bool:
+    def shared(scenarios: object) -> bool:
         return set(kept) <= set(_node_scenarios(scenarios, everyone))
 
     purchases = solution.tables["Purchases"]
@@ -541,7 +548,7 @@ def total_change(changes: pd.DataFrame | None) -> float | None:
 class _Sheet:
     """A worksheet of the input as a header and rows of values, written back in place."""
 
-    def __init__(self, book: Any, title: str, header: list[str] | None = None) -> None:
+    def __init__(self, book: Workbook, title: str, header: list[str] | None = None) -> None:
         values = getattr(book, "cached_values", None)  # the same workbook read data_only
         match = next((t for t in book.sheetnames if t.strip().lower() == title.lower()), None)
         if match is None:
@@ -560,7 +567,7 @@ class _Sheet:
         self.original = self.sheet.max_row
         # rows move, so a formula would point at the wrong cells: take its cached value
         source = values[match] if values is not None and match is not None else self.sheet
-        self.rows: list[list[Any]] = [
+        self.rows: list[Row] = [
             list(row)
             for row in source.iter_rows(min_row=2, max_col=max(self.width, 1), values_only=True)
             if any(v is not None and str(v).strip() for v in row)
@@ -580,14 +587,14 @@ class _Sheet:
                 row.append(None)
         return self.columns[name] - 1
 
-    def get(self, row: list[Any], name: str) -> str:
+    def get(self, row: Row, name: str) -> str:
         return _id(row[self.columns[name] - 1]) if name in self.columns else ""
 
-    def keep(self, test: Callable[[list[Any]], bool]) -> None:
+    def keep(self, test: Callable[[Row], bool]) -> None:
         self.rows = [row for row in self.rows if test(row)]
 
-    def new_row(self, values: dict[str, Any]) -> list[Any]:
-        row: list[Any] = [None] * self.width
+    def new_row(self, values: dict[str, CellValue]) -> Row:
+        row: Row = [None] * self.width
         for name, value in values.items():
             index = self.column(name)
             while len(row) <= index:
@@ -612,7 +619,9 @@ class _Sheet:
                 self.sheet.cell(number, column).value = None
 
 
-def _roll_item_rows(book: Any, plan: RollPlan, retired: dict[str, set[str]], last: Any) -> None:
+def _roll_item_rows(
+    book: Workbook, plan: RollPlan, retired: dict[str, set[str]], last: str
+) -> None:
     """Drop the rows of retired offers and activities and of the dropped period.
 
     The appended period keeps the offers' latest terms (OfferPeriods of the
@@ -641,7 +650,7 @@ def _roll_item_rows(book: Any, plan: RollPlan, retired: dict[str, set[str]], las
         sheet.save()
 
 
-def apply_roll(book: Any, plan: RollPlan, note: list[str]) -> None:
+def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
     """Edit an openpyxl workbook of the last input into the next quarter's.
 
     ``book.cached_values``, when set, is the same file read with
@@ -705,12 +714,18 @@ def apply_roll(book: Any, plan: RollPlan, note: list[str]) -> None:
     notes.save()
 
 
-def _exists(book: Any, title: str) -> bool:
+def _exists(book: Workbook, title: str) -> bool:
     return any(t.strip().lower() == title.lower() for t in book.sheetnames)
 
 
 def _roll_windows(
-    book: Any, title: str, key: str, retired: list[str], dropped: str, first: str, plan: RollPlan
+    book: Workbook,
+    title: str,
+    key: str,
+    retired: list[str],
+    dropped: str,
+    first: str,
+    plan: RollPlan,
 ) -> None:
     """Offers/Activities: drop those whose window ended; a window opening in the past opens now."""
     if not _exists(book, title):
@@ -732,12 +747,12 @@ def _roll_windows(
     sheet.save()
 
 
-def _roll_disruptions(book: Any, plan: RollPlan, retired: dict[str, set[str]]) -> None:
+def _roll_disruptions(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -> None:
     """Drop rows entirely in the past or of scenarios ruled out; a row under way starts now."""
     sheet = _Sheet(book, "Disruptions")
     kept = set(plan.scenarios)
 
-    def stays(row: list[Any]) -> bool:
+    def stays(row: Row) -> bool:
         kind = sheet.get(row, "target_type").lower()
         return (
             sheet.get(row, "last_period") != plan.dropped
