@@ -432,7 +432,12 @@ def shortage_table(plan: Plan, data: ModelData) -> pd.DataFrame:
 def _supply_weights(
     plan: Plan, data: ModelData, offer_weight: np.ndarray, activity_weight: np.ndarray
 ) -> np.ndarray:
-    """sum_o w_o a[o,e] x + sum_{k rec} w_k yield r, per [element, period, scenario]."""
+    """sum_o w_o a[o,e] x + sum_{k rec} w_k yield r, per [element, period, scenario].
+
+    The supply's terms as :func:`planner.model.balance.supply_terms` defines
+    them for the model's rows (contents of offers, yields of recycling; not
+    substitution), evaluated on the plan's arrays with weights ``w``.
+    """
     weighted = np.einsum("oe,otw->etw", data.contents * offer_weight[:, None], plan.purchase)
     recycling = data.recycling()
     weighted += np.einsum(

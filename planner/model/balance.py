@@ -7,7 +7,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from planner.model.linear import linear
-from planner.model.parameters import ModelData
+from planner.model.parameters import ModelData, cover_target
 from planner.model.variables import creates_demand
 
 
@@ -16,7 +16,14 @@ def _demand(model: pyo.ConcreteModel, e: int, n: int) -> float:
 
 
 def supply_terms(model: pyo.ConcreteModel, e: int, n: int) -> tuple[list[float], list[Any]]:
-    """S[e,n] = sum_o a[o,e] x[o,n] + sum_{k rec} yield[k,e] r[k,n] (not substitution)."""
+    """S[e,n] = sum_o a[o,e] x[o,n] + sum_{k rec} yield[k,e] r[k,n] (not substitution).
+
+    The one definition of the supply's terms, as (coefficients, variables):
+    the offers of ``model.offers_at``, then the recycling of
+    ``model.recycling_at``, in their order. The balance (3), S's definition
+    (7) and every share row (8-10, A6) are built from it;
+    :func:`planner.results.supply_measures` evaluates the same sums on arrays.
+    """
     t = model.node_period[n]
     offers = model.offers_at[t][e]
     recycling = model.recycling_at[t][e]
@@ -76,11 +83,11 @@ def cover_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     """s[e,n] + g[e,n] >= q[e,n] = cover_days[e] d[e,n] / days[t] (times cover_factor, A4)."""
     data = model.data
     t, w = model.node_period[n], model.representative[n]
-    target = (
-        float(data.cover_days[e])
-        * _demand(model, e, n)
-        / float(data.days[t])
-        * float(data.cover_factor[e, t, w])
+    target = cover_target(
+        float(data.cover_days[e]),
+        _demand(model, e, n),
+        float(data.days[t]),
+        float(data.cover_factor[e, t, w]),
     )
     return (target, linear((1.0, 1.0), (model.stock[e, n], model.cover_gap[e, n])), None)
 

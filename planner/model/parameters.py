@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,8 @@ _TREE_RTOL = 1e-9
 
 #: A family of caps: (policy, basis); basis "" for policies without one.
 CapFamily = tuple[str, str]
+#: A float or an array of them: the derived-parameter formulas work on either.
+Number = TypeVar("Number", float, np.ndarray)
 
 
 @dataclass(frozen=True)
@@ -132,16 +134,20 @@ class ModelData:
         return self.offer_china[self.china_basis]
 
     def min_take(self) -> np.ndarray:
-        """Effective minimum take ``m[o,t,w] = min(min_take, cap[o,t,w])``."""
-        return np.minimum(self.offer_min_take[:, None, None], self.capacity)
+        """Effective minimum take ``m[o,t,w] = min(min_take, cap[o,t,w])`` (product units)."""
+        return effective_min_take(self.offer_min_take[:, None, None], self.capacity)
+
+    def firm_order(self) -> np.ndarray:
+        """Firm order ``min(quantity, cap[o,t,w])`` of Commitments, NaN where none (A5)."""
+        return effective_firm_order(self.commitment[:, :, None], self.capacity)
 
     def cover_target(self) -> np.ndarray:
         """Cover target ``q[e,t,w] = cover_days[e] d[e,t,w] / days[t]`` times cover_factor."""
-        return (
-            self.cover_days[:, None, None]
-            * self.demand
-            / self.days[None, :, None]
-            * self.cover_factor
+        return cover_target(
+            self.cover_days[:, None, None],
+            self.demand,
+            self.days[None, :, None],
+            self.cover_factor,
         )
 
     def cap_families(self, policy: str) -> list[CapFamily]:
@@ -164,6 +170,25 @@ class ModelData:
     def recycling(self) -> np.ndarray:
         """Bool mask of recycling activities."""
         return np.array([kind == "recycling" for kind in self.activity_kind], dtype=bool)
+
+
+def effective_min_take(min_take: Number, capacity: Number) -> Number:
+    """Effective minimum take ``m = min(min_take, cap)``: a disruption may cut it (1).
+
+    Elementwise, so that the model's rows (per scalar) and the plan's checks
+    (whole arrays) read the one definition.
+    """
+    return np.minimum(min_take, capacity)
+
+
+def effective_firm_order(quantity: Number, capacity: Number) -> Number:
+    """Firm order ``min(quantity, cap)``: a disrupted capacity cuts it (A5); NaN stays NaN."""
+    return np.minimum(quantity, capacity)
+
+
+def cover_target(cover_days: Number, demand: Number, days: Number, cover_factor: Number) -> Number:
+    """Cover target ``q = cover_days d / days`` times cover_factor (6, A4), elementwise."""
+    return cover_days * demand / days * cover_factor
 
 
 def _blank(value: Any) -> bool:

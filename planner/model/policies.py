@@ -54,12 +54,9 @@ def _part(
     the terms with ``w_j != v``. The part can bind if some ``w_j > v``.
     """
     t = model.node_period[n]
-    offers, recycling = model.offers_at[t][e], model.recycling_at[t][e]
-    weights = [float(offer_weight[o]) for o, _ in offers]
-    weights += [float(activity_weight[k]) for k, _ in recycling]
-    amounts = [fraction for _, fraction in offers] + [share for _, share in recycling]
-    variables = [model.purchase[o, n] for o, _ in offers]
-    variables += [model.activity_level[k, n] for k, _ in recycling]
+    amounts, variables = supply_terms(model, e, n)  # offers', then recycling's terms
+    weights = [float(offer_weight[o]) for o, _ in model.offers_at[t][e]]
+    weights += [float(activity_weight[k]) for k, _ in model.recycling_at[t][e]]
     binds = any(weight > value for weight in weights)
     weighing = sum(1 for weight in weights if weight)
     inline = sum(1 for weight in weights if weight != value)

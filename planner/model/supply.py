@@ -8,7 +8,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from planner.model.linear import linear
-from planner.model.parameters import ModelData
+from planner.model.parameters import ModelData, effective_firm_order, effective_min_take
 from planner.model.variables import signature
 
 
@@ -25,7 +25,7 @@ def capacity_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
 
 def minimum_take_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """x[o,n] >= m[o,n] y[o], with m = min(min_take, cap) (later offers: w[o, anc(n, L_o)])."""
-    minimum = min(float(model.data.offer_min_take[o]), _capacity(model, o, n))
+    minimum = float(effective_min_take(float(model.data.offer_min_take[o]), _capacity(model, o, n)))
     if minimum <= 0:
         return pyo.Constraint.Skip
     return (0.0, linear((1.0, -minimum), (model.purchase[o, n], signature(model, o, n))), None)
@@ -49,7 +49,7 @@ def signing_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
 def commitment_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """(A5) x[o,n] >= min(quantity, cap[o,n]): a firm order, cut by a disrupted capacity."""
     quantity = float(model.data.commitment[o, model.node_period[n]])
-    firm = min(quantity, _capacity(model, o, n))
+    firm = float(effective_firm_order(quantity, _capacity(model, o, n)))
     if math.isnan(firm) or firm <= 0:
         return pyo.Constraint.Skip
     return (firm, linear((1.0,), (model.purchase[o, n],)), None)
