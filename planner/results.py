@@ -600,33 +600,39 @@ def _active(component: Any) -> Iterator[tuple[Any, Any]]:
 
 
 def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedRow]:
-    """Every active row of a priced family (formulation, Duals; A7)."""
+    """Every active row of a priced family of the registry (formulation, Duals; A7).
+
+    Each is named as the Duals sheet names it (:attr:`Family.dual_name`), not
+    by its component.
+    """
+    for family in FAMILIES:
+        if family.priced:
+            for index, row in _active(model.component(family.name)):
+                yield _priced_row(family.dual_name, index, row, data)
+
+
+def _priced_row(shown: str, index: Any, row: Any, data: ModelData) -> _PricedRow:
+    """Describe the row at ``index`` of the priced family the Duals sheet calls ``shown``."""
 
     def name(target: int) -> str:
         return TOTAL if target == TOTAL_INDEX else data.elements[target]
 
-    for (o, n), row in _active(model.capacity):
-        yield _PricedRow("capacity", n, data.offer_label[o], row, offer=data.offers[o])
-    for (e, n), row in _active(model.balance):
-        yield _PricedRow("balance", n, data.elements[e], row)
-    for (basis, target, n), row in _active(model.china_share):
-        yield _PricedRow(Policy.CHINA_SHARE_MAX, n, name(target), row, basis=basis, target=target)
-    for (basis, g, target, n), row in _active(model.country_share):
-        yield _PricedRow(
-            Policy.COUNTRY_SHARE_MAX,
-            n,
-            name(target),
-            row,
-            basis=basis,
-            group=data.groups[g],
-            target=target,
-        )
-    for (target, n), row in _active(model.risk):
-        yield _PricedRow(Policy.RISK_MAX, n, name(target), row, target=target)
-    for (o, n, e), row in _active(model.offer_share):
-        yield _PricedRow(
-            Policy.OFFER_SHARE_MAX, n, data.elements[e], row, offer=data.offers[o], target=e
-        )
+    match shown, index:
+        case "capacity", (o, n):
+            return _PricedRow(shown, n, data.offer_label[o], row, offer=data.offers[o])
+        case "balance", (e, n):
+            return _PricedRow(shown, n, data.elements[e], row)
+        case Policy.CHINA_SHARE_MAX, (basis, target, n):
+            return _PricedRow(shown, n, name(target), row, basis=basis, target=target)
+        case Policy.COUNTRY_SHARE_MAX, (basis, g, target, n):
+            return _PricedRow(
+                shown, n, name(target), row, basis=basis, group=data.groups[g], target=target
+            )
+        case Policy.RISK_MAX, (target, n):
+            return _PricedRow(shown, n, name(target), row, target=target)
+        case Policy.OFFER_SHARE_MAX, (o, n, e):
+            return _PricedRow(shown, n, data.elements[e], row, offer=data.offers[o], target=e)
+    raise ValueError(f"no Duals layout for the priced rows {shown}")
 
 
 def duals_table(

@@ -33,7 +33,7 @@ def supply_terms(model: pyo.ConcreteModel, e: int, n: int) -> tuple[list[float],
     return coefficients, variables
 
 
-def balance_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+def stock_balance_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     """s[e,n] - s[e,parent] - sum_o a[o,e] x - sum_k yield r - u[e,n] = -d[e,n]."""
     data = model.data
     parent = data.nodes[n].parent
@@ -64,7 +64,7 @@ def substitution_limit_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     return (None, expression, _demand(model, e, n))
 
 
-def unmet_bound_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+def unmet_limit_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     """(A1) u[e,n] <= d[e,n] + sum_{k in K_sub} max(0, -yield[k,e]) r[k,n].
 
     Only where a substitution adds demand; elsewhere it is the bound of u.
@@ -79,7 +79,7 @@ def unmet_bound_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     return (None, expression, _demand(model, e, n))
 
 
-def cover_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+def cover_floor_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     """s[e,n] + g[e,n] >= q[e,n] = cover_days[e] d[e,n] / days[t] (times cover_factor, A4)."""
     data = model.data
     t, w = model.node_period[n], model.representative[n]
@@ -94,7 +94,7 @@ def cover_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
 
 def define_balance_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(3) Stock balance of every element at every node."""
-    model.balance = pyo.Constraint(model.ELEMENT_NODES, rule=balance_rule)
+    model.stock_balance = pyo.Constraint(model.ELEMENT_NODES, rule=stock_balance_rule)
 
 
 def define_substitution_limit_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
@@ -104,9 +104,9 @@ def define_substitution_limit_constraints(model: pyo.ConcreteModel, data: ModelD
 
 def define_unmet_bound_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(A1) Unmet requirement at most the demand plus what substitution adds."""
-    model.unmet_bound = pyo.Constraint(model.ELEMENT_NODES, rule=unmet_bound_rule)
+    model.unmet_limit = pyo.Constraint(model.ELEMENT_NODES, rule=unmet_limit_rule)
 
 
 def define_cover_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(6) Stock plus the shortfall below target covers the target, where it is > 0."""
-    model.cover = pyo.Constraint(model.COVER_NODES, rule=cover_rule)
+    model.cover_floor = pyo.Constraint(model.COVER_NODES, rule=cover_floor_rule)

@@ -61,7 +61,7 @@ def scenario_nodes(model: pyo.ConcreteModel, w: int) -> list[int]:
     return [int(n) for n in model.data.node_of[:, w]]
 
 
-def cost_definition_rule(model: pyo.ConcreteModel, n: int) -> Any:
+def node_cost_definition_rule(model: pyo.ConcreteModel, n: int) -> Any:
     """C[n] - cost(n) = 0: the node's cost defined once, for the CVaR rows."""
     cost = node_cost_rule(model, n)
     return (
@@ -71,7 +71,7 @@ def cost_definition_rule(model: pyo.ConcreteModel, n: int) -> Any:
     )
 
 
-def cvar_excess_rule(model: pyo.ConcreteModel, w: int) -> Any:
+def cvar_excess_floor_rule(model: pyo.ConcreteModel, w: int) -> Any:
     """v[w] - sum_{n on w's path} C[n] + eta >= 0, i.e. v[w] >= V[w] - eta."""
     nodes = scenario_nodes(model, w)
     return (
@@ -98,8 +98,8 @@ def define_cvar_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     model.cvar_eta = pyo.Var(domain=pyo.Reals)
     model.cvar_excess = pyo.Var(model.SCENARIOS, domain=pyo.NonNegativeReals)
     model.cost = pyo.Var(model.NODES, domain=pyo.Reals)
-    model.cost_definition = pyo.Constraint(model.NODES, rule=cost_definition_rule)
-    model.cvar_definition = pyo.Constraint(model.SCENARIOS, rule=cvar_excess_rule)
+    model.node_cost_definition = pyo.Constraint(model.NODES, rule=node_cost_definition_rule)
+    model.cvar_excess_floor = pyo.Constraint(model.SCENARIOS, rule=cvar_excess_floor_rule)
 
 
 def define_objective(model: pyo.ConcreteModel, data: ModelData) -> None:

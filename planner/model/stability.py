@@ -19,14 +19,14 @@ def _purchase(model: pyo.ConcreteModel, o: int, n: int) -> list[Any]:
     return [model.purchase[o, n]] if (o, n) in model.purchase else []
 
 
-def change_up_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
+def change_up_floor_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """dev[o,n] >= x[o,n] - prev[o,t(n)]."""
     bought = _purchase(model, o, n)
     expression = linear([1.0, *(-1.0 for _ in bought)], [model.change[o, n], *bought])
     return (-_previous(model, o, n), expression, None)
 
 
-def change_down_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
+def change_down_floor_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """dev[o,n] >= prev[o,t(n)] - x[o,n]."""
     bought = _purchase(model, o, n)
     expression = linear([1.0, *(1.0 for _ in bought)], [model.change[o, n], *bought])
@@ -35,5 +35,5 @@ def change_down_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
 
 def define_change_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(A5) |x - prev| <= dev for every listed offer at every node of a listed period."""
-    model.change_up = pyo.Constraint(model.CHANGE_NODES, rule=change_up_rule)
-    model.change_down = pyo.Constraint(model.CHANGE_NODES, rule=change_down_rule)
+    model.change_up_floor = pyo.Constraint(model.CHANGE_NODES, rule=change_up_floor_rule)
+    model.change_down_floor = pyo.Constraint(model.CHANGE_NODES, rule=change_down_floor_rule)

@@ -27,7 +27,7 @@ def creates_demand(model: pyo.ConcreteModel, e: int, n: int) -> list[tuple[int, 
 def _unmet_bounds(model: pyo.ConcreteModel, e: int, n: int) -> tuple[float, float | None]:
     """u[e,n] <= d[e,n] (A1), as a bound where no substitution adds to the requirement."""
     if creates_demand(model, e, n):
-        return (0.0, None)  # a row of its own (balance.unmet_bound_rule)
+        return (0.0, None)  # a row of its own (balance.unmet_limit_rule)
     demand = model.data.demand[e, model.node_period[n], model.representative[n]]
     return (0.0, float(demand))
 

@@ -42,7 +42,7 @@ def _coefficient(row: Any, var: Any) -> float:
 
 def test_minimum_take_rows_are_the_effective_minimum_take(model: pyo.ConcreteModel) -> None:
     minimum = model.data.min_take()
-    rows = model.component("minimum_take")
+    rows = model.minimum_take_floor
     for o, n in model.OFFER_NODES:
         expected = _at(model, minimum, o, n)
         assert ((o, n) in rows) == (expected > 0)
@@ -52,7 +52,7 @@ def test_minimum_take_rows_are_the_effective_minimum_take(model: pyo.ConcreteMod
 
 def test_commitment_rows_are_the_firm_orders(model: pyo.ConcreteModel) -> None:
     firm = model.data.firm_order()
-    rows = model.component("commitment")
+    rows = model.commitment_floor
     for o, n in model.COMMITMENT_NODES:
         expected = _at(model, firm, o, n)
         assert ((o, n) in rows) == (expected > 0)
@@ -62,7 +62,7 @@ def test_commitment_rows_are_the_firm_orders(model: pyo.ConcreteModel) -> None:
 
 def test_cover_rows_are_the_cover_target(model: pyo.ConcreteModel) -> None:
     target = model.data.cover_target()
-    rows = model.component("cover")
+    rows = model.cover_floor
     assert len(rows) == len(model.COVER_NODES)
     for e, n in model.COVER_NODES:
         assert rows[e, n].lower == _at(model, target, e, n)

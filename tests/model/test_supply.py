@@ -13,7 +13,7 @@ from planner.model import build_model, derive, policies
 from planner.results import priced_constraints
 from planner.solve import HighsSession, SolveOptions
 
-SHARE_FAMILIES = ("china_share", "country_share", "risk", "offer_share")
+SHARE_FAMILIES = ("china_share_limit", "country_share_limit", "risk_limit", "offer_share_limit")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def _terms(row: Any) -> int:
 def test_offer_share_rows_are_two_terms_where_supply_is_defined(case: Any) -> None:
     model = build_model(derive(case))
     assert len(model.SUPPLY_NODES) > 0
-    rows = [row for row in model.offer_share.values() if row.active]
+    rows = [row for row in model.offer_share_limit.values() if row.active]
     assert rows
     assert max(_terms(row) for row in rows) == 2
 
