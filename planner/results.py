@@ -43,17 +43,22 @@ COST_KEYS = (
 
 @dataclass
 class Plan:
-    """The plan as arrays: first stage, and [item, period, scenario] per node variable."""
+    """The plan as arrays: first stage, and [item, period, scenario] per node variable.
+
+    Each field holds the model variable of the same name without its unit
+    (``model.purchase_product_units`` -> ``purchase``); the unit is in the
+    comment.
+    """
 
     contract: np.ndarray  # [offer]: y (1 for offers contracted before the horizon; 0 for later)
     signed: np.ndarray  # [offer, period, scenario]: w of later offers (signed in or before t)
     adopt: np.ndarray  # [activity]
     purchase: np.ndarray  # [offer, period, scenario], product units
-    level: np.ndarray  # [activity, period, scenario]
-    stock: np.ndarray  # [element, period, scenario]
-    unmet: np.ndarray
-    cover_gap: np.ndarray
-    change: np.ndarray  # [offer, period, scenario]: |x - prev| where priced
+    level: np.ndarray  # [activity, period, scenario], units of activity level
+    stock: np.ndarray  # [element, period, scenario], element units (end of period)
+    unmet: np.ndarray  # [element, period, scenario], element units
+    cover_gap: np.ndarray  # [element, period, scenario], element units below the target
+    change: np.ndarray  # [offer, period, scenario], product units: |x - prev| where priced
 
 
 def _node_values(var: Any, rows: int, nodes: int) -> np.ndarray:
@@ -91,12 +96,12 @@ def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
         contract=contract,
         signed=expand(signed),
         adopt=np.array([_binary(model.adopt[k]) for k in model.ACTIVITIES], float),
-        purchase=expand(_node_values(model.purchase, len(data.offers), n_nodes)),
+        purchase=expand(_node_values(model.purchase_product_units, len(data.offers), n_nodes)),
         level=expand(_node_values(model.activity_level, len(data.activities), n_nodes)),
-        stock=expand(_node_values(model.stock, len(data.elements), n_nodes)),
-        unmet=expand(_node_values(model.unmet, len(data.elements), n_nodes)),
-        cover_gap=expand(_node_values(model.cover_gap, len(data.elements), n_nodes)),
-        change=expand(_node_values(model.change, len(data.offers), n_nodes)),
+        stock=expand(_node_values(model.stock_units, len(data.elements), n_nodes)),
+        unmet=expand(_node_values(model.unmet_units, len(data.elements), n_nodes)),
+        cover_gap=expand(_node_values(model.cover_gap_units, len(data.elements), n_nodes)),
+        change=expand(_node_values(model.change_product_units, len(data.offers), n_nodes)),
     )
 
 

@@ -28,7 +28,7 @@ def supply_terms(model: pyo.ConcreteModel, e: int, n: int) -> tuple[list[float],
     offers = model.offers_at[t][e]
     recycling = model.recycling_at[t][e]
     coefficients = [fraction for _, fraction in offers] + [share for _, share in recycling]
-    variables = [model.purchase[o, n] for o, _ in offers]
+    variables = [model.purchase_product_units[o, n] for o, _ in offers]
     variables += [model.activity_level[k, n] for k, _ in recycling]
     return coefficients, variables
 
@@ -40,14 +40,14 @@ def stock_balance_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     supplied, variables = supply_terms(model, e, n)
     substitution = model.substitution_at[model.node_period[n]][e]
     coefficients = [1.0, -1.0, *(-c for c in supplied), *(-share for _, share in substitution)]
-    variables = [model.stock[e, n], model.unmet[e, n], *variables]
+    variables = [model.stock_units[e, n], model.unmet_units[e, n], *variables]
     variables += [model.activity_level[k, n] for k, _ in substitution]
     right = -_demand(model, e, n)
     if parent is None:
         right += float(data.initial_stock[e])
     else:
         coefficients.append(-1.0)
-        variables.append(model.stock[e, parent])
+        variables.append(model.stock_units[e, parent])
     return (right, linear(coefficients, variables), right)
 
 
@@ -74,7 +74,7 @@ def unmet_limit_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
         return pyo.Constraint.Skip
     expression = linear(
         [1.0, *(-share for _, share in added)],
-        [model.unmet[e, n], *(model.activity_level[k, n] for k, _ in added)],
+        [model.unmet_units[e, n], *(model.activity_level[k, n] for k, _ in added)],
     )
     return (None, expression, _demand(model, e, n))
 
@@ -89,7 +89,11 @@ def cover_floor_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
         float(data.days[t]),
         float(data.cover_factor[e, t, w]),
     )
-    return (target, linear((1.0, 1.0), (model.stock[e, n], model.cover_gap[e, n])), None)
+    return (
+        target,
+        linear((1.0, 1.0), (model.stock_units[e, n], model.cover_gap_units[e, n])),
+        None,
+    )
 
 
 def define_balance_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:

@@ -34,7 +34,7 @@ def supply_definition_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     coefficients, variables = supply_terms(model, e, n)
     return (
         0.0,
-        linear([1.0, *(-c for c in coefficients)], [model.supply[e, n], *variables]),
+        linear([1.0, *(-c for c in coefficients)], [model.supply_units[e, n], *variables]),
         0.0,
     )
 
@@ -60,13 +60,13 @@ def _part(
     binds = any(weight > value for weight in weights)
     weighing = sum(1 for weight in weights if weight)
     inline = sum(1 for weight in weights if weight != value)
-    if (e, n) in model.supply and weighing + (value != 0) < inline:
+    if (e, n) in model.supply_units and weighing + (value != 0) < inline:
         keep = [j for j, weight in enumerate(weights) if weight]
         coefficients = [amounts[j] * weights[j] for j in keep]
         their = [variables[j] for j in keep]
         if value:
             coefficients.append(-value)
-            their.append(model.supply[e, n])
+            their.append(model.supply_units[e, n])
         return coefficients, their, binds
     keep = [j for j, weight in enumerate(weights) if weight != value]
     return [amounts[j] * (weights[j] - value) for j in keep], [variables[j] for j in keep], binds

@@ -16,20 +16,20 @@ def _previous(model: pyo.ConcreteModel, o: int, n: int) -> float:
 
 def _purchase(model: pyo.ConcreteModel, o: int, n: int) -> list[Any]:
     """x[o,n], or nothing where the offer cannot deliver at n (x = 0)."""
-    return [model.purchase[o, n]] if (o, n) in model.purchase else []
+    return [model.purchase_product_units[o, n]] if (o, n) in model.purchase_product_units else []
 
 
 def change_up_floor_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """dev[o,n] >= x[o,n] - prev[o,t(n)]."""
     bought = _purchase(model, o, n)
-    expression = linear([1.0, *(-1.0 for _ in bought)], [model.change[o, n], *bought])
+    expression = linear([1.0, *(-1.0 for _ in bought)], [model.change_product_units[o, n], *bought])
     return (-_previous(model, o, n), expression, None)
 
 
 def change_down_floor_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """dev[o,n] >= prev[o,t(n)] - x[o,n]."""
     bought = _purchase(model, o, n)
-    expression = linear([1.0, *(1.0 for _ in bought)], [model.change[o, n], *bought])
+    expression = linear([1.0, *(1.0 for _ in bought)], [model.change_product_units[o, n], *bought])
     return (_previous(model, o, n), expression, None)
 
 

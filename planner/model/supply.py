@@ -20,7 +20,11 @@ def _capacity(model: pyo.ConcreteModel, o: int, n: int) -> float:
 def capacity_limit_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     """x[o,n] <= cap[o,n] y[o] (later offers: w[o, anc(n, L_o)])."""
     capacity = _capacity(model, o, n)
-    return (None, linear((1.0, -capacity), (model.purchase[o, n], signature(model, o, n))), 0.0)
+    return (
+        None,
+        linear((1.0, -capacity), (model.purchase_product_units[o, n], signature(model, o, n))),
+        0.0,
+    )
 
 
 def minimum_take_floor_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
@@ -28,7 +32,11 @@ def minimum_take_floor_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     minimum = float(effective_min_take(float(model.data.offer_min_take[o]), _capacity(model, o, n)))
     if minimum <= 0:
         return pyo.Constraint.Skip
-    return (0.0, linear((1.0, -minimum), (model.purchase[o, n], signature(model, o, n))), None)
+    return (
+        0.0,
+        linear((1.0, -minimum), (model.purchase_product_units[o, n], signature(model, o, n))),
+        None,
+    )
 
 
 def activity_capacity_limit_rule(model: pyo.ConcreteModel, k: int, n: int) -> Any:
@@ -52,7 +60,7 @@ def commitment_floor_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
     firm = float(effective_firm_order(quantity, _capacity(model, o, n)))
     if math.isnan(firm) or firm <= 0:
         return pyo.Constraint.Skip
-    return (firm, linear((1.0,), (model.purchase[o, n],)), None)
+    return (firm, linear((1.0,), (model.purchase_product_units[o, n],)), None)
 
 
 def define_capacity_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:

@@ -172,8 +172,8 @@ def _reset(model: pyo.ConcreteModel, name: str, component: Any, rule: Any) -> No
 
 def _reset_objective(model: pyo.ConcreteModel) -> None:
     for n in model.NODES:
-        model.node_cost[n].set_value(objective.node_cost_rule(model, n))
-    model.del_component(model.total_cost)
+        model.node_cost_currency[n].set_value(objective.node_cost_rule(model, n))
+    model.del_component(model.total_cost_currency)
     objective.define_objective(model, model.data)
 
 

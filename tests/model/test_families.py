@@ -58,3 +58,23 @@ def test_no_constraint_is_named_like_a_parameter_or_a_variable() -> None:
         assert family.name not in taken, family.name
         assert family.rule.__name__ == f"{family.name}_rule", family.name
         assert family.name.endswith(("_limit", "_floor", "_balance", "_definition", "_persistence"))
+
+
+def test_every_quantity_of_the_model_is_named_with_its_unit() -> None:
+    """``_units`` (element), ``_product_units`` (offer), ``_currency``; binaries have none."""
+    data = derive(planner.load(REFERENCE / "v2" / "v2-a5-change-cost.xlsx"))
+    data.cvar_weight = 0.5  # the CVaR variables too
+    model = build_model(data)
+    units = ("_units", "_currency", "activity_level")
+    quantities = [
+        c
+        for c in model.component_objects(pyo.Var)
+        if not all(v.domain is pyo.Binary for v in c.values())
+    ]
+    assert {c.name for c in quantities} >= {"purchase_product_units", "cvar_node_cost_currency"}
+    for component in [
+        *quantities,
+        *model.component_objects(pyo.Expression),
+        *model.component_objects(pyo.Objective),
+    ]:
+        assert component.name.endswith(units), component.name

@@ -55,16 +55,16 @@ def test_rows_have_the_same_values_once_supply_is_substituted(
 ) -> None:
     defined = build_model(derive(case))
     inline = _inline(monkeypatch, case)
-    for k, var in enumerate(defined.purchase.values()):
+    for k, var in enumerate(defined.purchase_product_units.values()):
         var.set_value(1.0 + (k % 7))
     for k, var in enumerate(defined.activity_level.values()):
         var.set_value(0.5 + (k % 3))
-    for index, var in defined.supply.items():  # S at its definition
+    for index, var in defined.supply_units.items():  # S at its definition
         row = defined.supply_definition[index]
         var.set_value(0.0)
         var.set_value(-pyo.value(row.body))
-    for index, var in defined.purchase.items():
-        inline.purchase[index].set_value(var.value)
+    for index, var in defined.purchase_product_units.items():
+        inline.purchase_product_units[index].set_value(var.value)
     for index, var in defined.activity_level.items():
         inline.activity_level[index].set_value(var.value)
     compared = 0
