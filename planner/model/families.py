@@ -102,11 +102,3 @@ def family(name: str) -> Family:
         if item.name == name:
             return item
     raise KeyError(name)
-
-
-def shown(dual_name: str) -> Family:
-    """Return the priced family whose rows the Duals sheet calls ``dual_name``."""
-    for item in FAMILIES:
-        if item.priced and item.dual_name == dual_name:
-            return item
-    raise KeyError(dual_name)
