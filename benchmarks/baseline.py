@@ -127,7 +127,7 @@ def build(data: ModelData) -> Built:
     capacity = data.capacity[xo, period[xn], rep[xn]]
     pairs = np.arange(len(xo))
     rows.add(len(xo), -INF, 0.0, (pairs, x_col, 1.0), (pairs, xo, -capacity))
-    minimum = np.minimum(data.offer_min_take[xo], capacity)
+    minimum = data.min_take()[xo, period[xn], rep[xn]]
     taken = np.flatnonzero(minimum > 0)
     local = np.arange(len(taken))
     rows.add(len(taken), 0.0, INF, (local, x_col[taken], 1.0), (local, xo[taken], -minimum[taken]))

@@ -43,17 +43,22 @@ COST_KEYS = (
 
 @dataclass
 class Plan:
-    """The plan as arrays: first stage, and [item, period, scenario] per node variable."""
+    """The plan as arrays: first stage, and [item, period, scenario] per node variable.
+
+    Each field holds the model variable of the same name without its unit
+    (``model.purchase_product_units`` -> ``purchase``); the unit is in the
+    comment.
+    """
 
     contract: np.ndarray  # [offer]: y (1 for offers contracted before the horizon; 0 for later)
     signed: np.ndarray  # [offer, period, scenario]: w of later offers (signed in or before t)
     adopt: np.ndarray  # [activity]
     purchase: np.ndarray  # [offer, period, scenario], product units
-    level: np.ndarray  # [activity, period, scenario]
-    stock: np.ndarray  # [element, period, scenario]
-    unmet: np.ndarray
-    cover_gap: np.ndarray
-    change: np.ndarray  # [offer, period, scenario]: |x - prev| where priced
+    level: np.ndarray  # [activity, period, scenario], units of activity level
+    stock: np.ndarray  # [element, period, scenario], element units (end of period)
+    unmet: np.ndarray  # [element, period, scenario], element units
+    cover_gap: np.ndarray  # [element, period, scenario], element units below the target
+    change: np.ndarray  # [offer, period, scenario], product units: |x - prev| where priced
 
 
 def _node_values(var: Any, rows: int, nodes: int) -> np.ndarray:
@@ -91,12 +96,12 @@ def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
         contract=contract,
         signed=expand(signed),
         adopt=np.array([_binary(model.adopt[k]) for k in model.ACTIVITIES], float),
-        purchase=expand(_node_values(model.purchase, len(data.offers), n_nodes)),
+        purchase=expand(_node_values(model.purchase_product_units, len(data.offers), n_nodes)),
         level=expand(_node_values(model.activity_level, len(data.activities), n_nodes)),
-        stock=expand(_node_values(model.stock, len(data.elements), n_nodes)),
-        unmet=expand(_node_values(model.unmet, len(data.elements), n_nodes)),
-        cover_gap=expand(_node_values(model.cover_gap, len(data.elements), n_nodes)),
-        change=expand(_node_values(model.change, len(data.offers), n_nodes)),
+        stock=expand(_node_values(model.stock_units, len(data.elements), n_nodes)),
+        unmet=expand(_node_values(model.unmet_units, len(data.elements), n_nodes)),
+        cover_gap=expand(_node_values(model.cover_gap_units, len(data.elements), n_nodes)),
+        change=expand(_node_values(model.change_product_units, len(data.offers), n_nodes)),
     )
 
 
@@ -432,7 +437,12 @@ def shortage_table(plan: Plan, data: ModelData) -> pd.DataFrame:
 def _supply_weights(
     plan: Plan, data: ModelData, offer_weight: np.ndarray, activity_weight: np.ndarray
 ) -> np.ndarray:
-    """sum_o w_o a[o,e] x + sum_{k rec} w_k yield r, per [element, period, scenario]."""
+    """sum_o w_o a[o,e] x + sum_{k rec} w_k yield r, per [element, period, scenario].
+
+    The supply's terms as :func:`planner.model.balance.supply_terms` defines
+    them for the model's rows (contents of offers, yields of recycling; not
+    substitution), evaluated on the plan's arrays with weights ``w``.
+    """
     weighted = np.einsum("oe,otw->etw", data.contents * offer_weight[:, None], plan.purchase)
     recycling = data.recycling()
     weighted += np.einsum(
@@ -595,33 +605,39 @@ def _active(component: Any) -> Iterator[tuple[Any, Any]]:
 
 
 def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedRow]:
-    """Every active row of a priced family (formulation, Duals; A7)."""
+    """Every active row of a priced family of the registry (formulation, Duals; A7).
+
+    Each is named as the Duals sheet names it (:attr:`Family.dual_name`), not
+    by its component.
+    """
+    for family in FAMILIES:
+        if family.priced:
+            for index, row in _active(model.component(family.name)):
+                yield _priced_row(family.dual_name, index, row, data)
+
+
+def _priced_row(shown: str, index: Any, row: Any, data: ModelData) -> _PricedRow:
+    """Describe the row at ``index`` of the priced family the Duals sheet calls ``shown``."""
 
     def name(target: int) -> str:
         return TOTAL if target == TOTAL_INDEX else data.elements[target]
 
-    for (o, n), row in _active(model.capacity):
-        yield _PricedRow("capacity", n, data.offer_label[o], row, offer=data.offers[o])
-    for (e, n), row in _active(model.balance):
-        yield _PricedRow("balance", n, data.elements[e], row)
-    for (basis, target, n), row in _active(model.china_share):
-        yield _PricedRow(Policy.CHINA_SHARE_MAX, n, name(target), row, basis=basis, target=target)
-    for (basis, g, target, n), row in _active(model.country_share):
-        yield _PricedRow(
-            Policy.COUNTRY_SHARE_MAX,
-            n,
-            name(target),
-            row,
-            basis=basis,
-            group=data.groups[g],
-            target=target,
-        )
-    for (target, n), row in _active(model.risk):
-        yield _PricedRow(Policy.RISK_MAX, n, name(target), row, target=target)
-    for (o, n, e), row in _active(model.offer_share):
-        yield _PricedRow(
-            Policy.OFFER_SHARE_MAX, n, data.elements[e], row, offer=data.offers[o], target=e
-        )
+    match shown, index:
+        case "capacity", (o, n):
+            return _PricedRow(shown, n, data.offer_label[o], row, offer=data.offers[o])
+        case "balance", (e, n):
+            return _PricedRow(shown, n, data.elements[e], row)
+        case Policy.CHINA_SHARE_MAX, (basis, target, n):
+            return _PricedRow(shown, n, name(target), row, basis=basis, target=target)
+        case Policy.COUNTRY_SHARE_MAX, (basis, g, target, n):
+            return _PricedRow(
+                shown, n, name(target), row, basis=basis, group=data.groups[g], target=target
+            )
+        case Policy.RISK_MAX, (target, n):
+            return _PricedRow(shown, n, name(target), row, target=target)
+        case Policy.OFFER_SHARE_MAX, (o, n, e):
+            return _PricedRow(shown, n, data.elements[e], row, offer=data.offers[o], target=e)
+    raise ValueError(f"no Duals layout for the priced rows {shown}")
 
 
 def duals_table(

@@ -50,7 +50,7 @@ def _bounds(plan: Plan, data: ModelData) -> list[str]:
     under = minimum - plan.purchase > _slack(minimum)
     if under.any():
         problems.append(_where(data, "purchase below min_take", data.offers, np.nonzero(under)))
-    firm = np.minimum(np.nan_to_num(data.commitment, nan=0.0)[:, :, None], data.capacity)
+    firm = np.nan_to_num(data.firm_order(), nan=0.0)
     short = firm - plan.purchase > _slack(firm)
     if short.any():
         problems.append(_where(data, "purchase below a commitment", data.offers, np.nonzero(short)))

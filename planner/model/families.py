@@ -20,10 +20,19 @@ from planner.model.parameters import Policy
 class Family:
     """One constraint family of the model.
 
+    Component names are noun phrases naming the restriction, so that none
+    reads like a parameter of :class:`~planner.model.parameters.ModelData` or
+    a variable: ``<quantity>_limit`` for an upper limit (``<=``),
+    ``<quantity>_floor`` for a lower one (``>=``), and ``stock_balance``,
+    ``supply_definition``, ``node_cost_definition``, ``signing_persistence``
+    for the equalities and the one monotone link. What the user sees, the
+    Duals sheet's ``constraint`` column, is :attr:`dual_name`, fixed by the
+    workbook spec.
+
     Attributes
     ----------
     name
-        The Pyomo component name (``model.<name>``).
+        The Pyomo component name (``model.<name>``); its rule is ``<name>_rule``.
     rule
         The rule that builds one row from its index.
     number
@@ -33,6 +42,9 @@ class Family:
     policy
         The Policies policy it implements (None for structural families); also
         the constraint name in the Duals sheet.
+    shown_as
+        The name users see for a structural family (Duals ``constraint``),
+        where it is not the component name.
     """
 
     name: str
@@ -40,42 +52,52 @@ class Family:
     number: str
     priced: bool = False
     policy: Policy | None = None
+    shown_as: str = ""
 
     @property
     def dual_name(self) -> str:
-        """The name of its rows in the Duals sheet."""
-        return self.policy or self.name
+        """The name of its rows in the Duals sheet (the workbook spec's, not the component's)."""
+        return self.policy or self.shown_as or self.name
 
 
 #: Every constraint family, in the builder's order.
 FAMILIES: tuple[Family, ...] = (
-    Family("capacity", supply.capacity_rule, "1", priced=True),
-    Family("minimum_take", supply.minimum_take_rule, "1"),
-    Family("activity_capacity", supply.activity_capacity_rule, "2"),
-    Family("signing", supply.signing_rule, "A3"),
-    Family("commitment", supply.commitment_rule, "A5"),
-    Family("balance", balance.balance_rule, "3", priced=True),
+    Family("capacity_limit", supply.capacity_limit_rule, "1", True, shown_as="capacity"),
+    Family("minimum_take_floor", supply.minimum_take_floor_rule, "1"),
+    Family("activity_capacity_limit", supply.activity_capacity_limit_rule, "2"),
+    Family("signing_persistence", supply.signing_persistence_rule, "A3"),
+    Family("commitment_floor", supply.commitment_floor_rule, "A5"),
+    Family("stock_balance", balance.stock_balance_rule, "3", True, shown_as="balance"),
     Family("substitution_limit", balance.substitution_limit_rule, "4"),
-    Family("unmet_bound", balance.unmet_bound_rule, "A1"),
-    Family("cover", balance.cover_rule, "6"),
-    Family("change_up", stability.change_up_rule, "A5"),
-    Family("change_down", stability.change_down_rule, "A5"),
-    Family("supply_definition", policies.supply_rule, "7"),
-    Family("china_share", policies.china_share_rule, "8", True, Policy.CHINA_SHARE_MAX),
-    Family("country_share", policies.country_share_rule, "A6", True, Policy.COUNTRY_SHARE_MAX),
-    Family("risk", policies.risk_rule, "9", True, Policy.RISK_MAX),
-    Family("offer_share", policies.offer_share_rule, "10", True, Policy.OFFER_SHARE_MAX),
-    Family("min_offers", policies.min_offers_rule, "11", policy=Policy.MIN_OFFERS),
-    Family("cost_definition", objective.cost_definition_rule, "objective"),
-    Family("cvar_definition", objective.cvar_excess_rule, "objective"),
+    Family("unmet_limit", balance.unmet_limit_rule, "A1"),
+    Family("cover_floor", balance.cover_floor_rule, "6"),
+    Family("change_up_floor", stability.change_up_floor_rule, "A5"),
+    Family("change_down_floor", stability.change_down_floor_rule, "A5"),
+    Family("supply_definition", policies.supply_definition_rule, "7"),
+    Family("china_share_limit", policies.china_share_limit_rule, "8", True, Policy.CHINA_SHARE_MAX),
+    Family(
+        "country_share_limit",
+        policies.country_share_limit_rule,
+        "A6",
+        True,
+        Policy.COUNTRY_SHARE_MAX,
+    ),
+    Family("risk_limit", policies.risk_limit_rule, "9", True, Policy.RISK_MAX),
+    Family(
+        "offer_share_limit", policies.offer_share_limit_rule, "10", True, Policy.OFFER_SHARE_MAX
+    ),
+    Family("min_offers_floor", policies.min_offers_floor_rule, "11", policy=Policy.MIN_OFFERS),
+    Family("node_cost_definition", objective.node_cost_definition_rule, "objective"),
+    Family("cvar_excess_floor", objective.cvar_excess_floor_rule, "objective"),
 )
 
-#: Families whose rows exist per policy cell: a variant may need fewer of them.
-CELL_FAMILIES = ("china_share", "country_share", "risk")
+#: Families whose rows exist per policy cell (:func:`planner.model.policies.cells`): a
+#: variant may need fewer of them.
+CELL_FAMILIES = ("china_share_limit", "country_share_limit", "risk_limit")
 
 
 def family(name: str) -> Family:
-    """Return the family called ``name``."""
+    """Return the family whose component is called ``name``."""
     for item in FAMILIES:
         if item.name == name:
             return item

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,8 @@ _TREE_RTOL = 1e-9
 
 #: A family of caps: (policy, basis); basis "" for policies without one.
 CapFamily = tuple[str, str]
+#: A float or an array of them: the derived-parameter formulas work on either.
+Number = TypeVar("Number", float, np.ndarray)
 
 
 @dataclass(frozen=True)
@@ -67,26 +69,33 @@ class Cap:
 
 @dataclass
 class ModelData:
-    """All parameters, indexed by position in the id lists (``periods``, ``offers``, ...)."""
+    """All parameters, indexed by position in the id lists (``periods``, ``offers``, ...).
+
+    The field names are the public contract (users' scripts read them), so
+    they carry no unit; the comments give it: ``units`` is the element's unit
+    (Settings ``unit``), ``product units`` an offer's product (``contents``
+    element units each), ``level`` an activity's, ``currency`` Settings
+    ``currency``.
+    """
 
     periods: list[str]
-    days: np.ndarray
+    days: np.ndarray  # [period]: days
     elements: list[str]
     element_group: list[str]
-    shortage_cost: np.ndarray
-    holding_cost: np.ndarray
-    initial_stock: np.ndarray
-    storage_capacity: np.ndarray  # inf where unlimited
-    cover_days: np.ndarray
-    cover_penalty: np.ndarray
+    shortage_cost: np.ndarray  # [element]: currency per unit unmet
+    holding_cost: np.ndarray  # [element]: currency per unit held per period
+    initial_stock: np.ndarray  # [element]: units
+    storage_capacity: np.ndarray  # [element]: units, inf where unlimited
+    cover_days: np.ndarray  # [element]: days of demand
+    cover_penalty: np.ndarray  # [element]: currency per unit below target per period
     offers: list[str]
     contents: np.ndarray  # a[o,e]: units of element e per product unit of offer o
     offer_label: list[str]  # the offer's element, or its contents joined by '+'
     offer_later: np.ndarray  # bool [offer]: signing = later (and not already contracted)
     offer_lead: np.ndarray  # int [offer]: periods from signing to first delivery
     offer_contracted: np.ndarray  # bool [offer]: already signed before the horizon
-    offer_fixed_cost: np.ndarray
-    offer_min_take: np.ndarray
+    offer_fixed_cost: np.ndarray  # [offer]: currency
+    offer_min_take: np.ndarray  # [offer]: product units per period (see min_take())
     offer_window: np.ndarray  # bool [offer, period]
     offer_risk: np.ndarray
     offer_china: dict[str, np.ndarray]  # basis -> bool [offer]
@@ -97,26 +106,26 @@ class ModelData:
     offer_sources: dict[str, np.ndarray]  # basis -> [offer, source]: share of its quantity
     activities: list[str]
     activity_kind: list[str]
-    activity_fixed_cost: np.ndarray
+    activity_fixed_cost: np.ndarray  # [activity]: currency
     activity_window: np.ndarray  # bool [activity, period]
     activity_risk: np.ndarray
     activity_china: np.ndarray  # bool [activity]
     activity_groups: np.ndarray  # 0/1 [activity, group] (recycling counts on every basis)
     activity_sources: np.ndarray  # [activity, source]: recycling's country (HHI)
-    yields: np.ndarray  # [activity, element]
+    yields: np.ndarray  # [activity, element]: units per unit of level
     scenarios: list[str]
     probability: np.ndarray
-    capacity: np.ndarray  # [offer, period, scenario]
-    unit_cost: np.ndarray  # [offer, period, scenario]
-    activity_capacity: np.ndarray  # [activity, period, scenario]
-    activity_cost: np.ndarray  # [activity, period, scenario]
-    demand: np.ndarray  # [element, period, scenario]
+    capacity: np.ndarray  # [offer, period, scenario]: product units per period
+    unit_cost: np.ndarray  # [offer, period, scenario]: currency per product unit
+    activity_capacity: np.ndarray  # [activity, period, scenario]: level per period
+    activity_cost: np.ndarray  # [activity, period, scenario]: currency per level
+    demand: np.ndarray  # [element, period, scenario]: units per period
     cover_factor: np.ndarray  # [element, period, scenario], Disruptions.cover_factor
-    commitment: np.ndarray  # [offer, period]: firm order, NaN where none
-    previous: np.ndarray  # [offer, period]: PreviousPlan quantity (0 where no row)
+    commitment: np.ndarray  # [offer, period]: firm order, product units, NaN where none
+    previous: np.ndarray  # [offer, period]: PreviousPlan product units (0 where no row)
     previous_offers: np.ndarray  # bool [offer]: listed in PreviousPlan
     previous_periods: np.ndarray  # bool [period]: named by any PreviousPlan row
-    change_cost: float
+    change_cost: float  # currency per product unit of change against PreviousPlan
     china_basis: str
     cvar_alpha: float
     cvar_weight: float
@@ -132,16 +141,20 @@ class ModelData:
         return self.offer_china[self.china_basis]
 
     def min_take(self) -> np.ndarray:
-        """Effective minimum take ``m[o,t,w] = min(min_take, cap[o,t,w])``."""
-        return np.minimum(self.offer_min_take[:, None, None], self.capacity)
+        """Effective minimum take ``m[o,t,w] = min(min_take, cap[o,t,w])`` (product units)."""
+        return effective_min_take(self.offer_min_take[:, None, None], self.capacity)
+
+    def firm_order(self) -> np.ndarray:
+        """Firm order ``min(quantity, cap[o,t,w])`` of Commitments, NaN where none (A5)."""
+        return effective_firm_order(self.commitment[:, :, None], self.capacity)
 
     def cover_target(self) -> np.ndarray:
         """Cover target ``q[e,t,w] = cover_days[e] d[e,t,w] / days[t]`` times cover_factor."""
-        return (
-            self.cover_days[:, None, None]
-            * self.demand
-            / self.days[None, :, None]
-            * self.cover_factor
+        return cover_target(
+            self.cover_days[:, None, None],
+            self.demand,
+            self.days[None, :, None],
+            self.cover_factor,
         )
 
     def cap_families(self, policy: str) -> list[CapFamily]:
@@ -164,6 +177,25 @@ class ModelData:
     def recycling(self) -> np.ndarray:
         """Bool mask of recycling activities."""
         return np.array([kind == "recycling" for kind in self.activity_kind], dtype=bool)
+
+
+def effective_min_take(min_take: Number, capacity: Number) -> Number:
+    """Effective minimum take ``m = min(min_take, cap)``: a disruption may cut it (1).
+
+    Elementwise, so that the model's rows (per scalar) and the plan's checks
+    (whole arrays) read the one definition.
+    """
+    return np.minimum(min_take, capacity)
+
+
+def effective_firm_order(quantity: Number, capacity: Number) -> Number:
+    """Firm order ``min(quantity, cap)``: a disrupted capacity cuts it (A5); NaN stays NaN."""
+    return np.minimum(quantity, capacity)
+
+
+def cover_target(cover_days: Number, demand: Number, days: Number, cover_factor: Number) -> Number:
+    """Cover target ``q = cover_days d / days`` times cover_factor (6, A4), elementwise."""
+    return cover_days * demand / days * cover_factor
 
 
 def _blank(value: Any) -> bool:

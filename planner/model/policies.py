@@ -29,12 +29,12 @@ TOTAL_INDEX = -1
 SUPPLY_POLICIES = ("china_share_max", "country_share_max", "risk_max", "offer_share_max")
 
 
-def supply_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+def supply_definition_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     """(7) S[e,n] - sum_o a[o,e] x[o,n] - sum_{k rec} yield[k,e] r[k,n] = 0."""
     coefficients, variables = supply_terms(model, e, n)
     return (
         0.0,
-        linear([1.0, *(-c for c in coefficients)], [model.supply[e, n], *variables]),
+        linear([1.0, *(-c for c in coefficients)], [model.supply_units[e, n], *variables]),
         0.0,
     )
 
@@ -54,22 +54,19 @@ def _part(
     the terms with ``w_j != v``. The part can bind if some ``w_j > v``.
     """
     t = model.node_period[n]
-    offers, recycling = model.offers_at[t][e], model.recycling_at[t][e]
-    weights = [float(offer_weight[o]) for o, _ in offers]
-    weights += [float(activity_weight[k]) for k, _ in recycling]
-    amounts = [fraction for _, fraction in offers] + [share for _, share in recycling]
-    variables = [model.purchase[o, n] for o, _ in offers]
-    variables += [model.activity_level[k, n] for k, _ in recycling]
+    amounts, variables = supply_terms(model, e, n)  # offers', then recycling's terms
+    weights = [float(offer_weight[o]) for o, _ in model.offers_at[t][e]]
+    weights += [float(activity_weight[k]) for k, _ in model.recycling_at[t][e]]
     binds = any(weight > value for weight in weights)
     weighing = sum(1 for weight in weights if weight)
     inline = sum(1 for weight in weights if weight != value)
-    if (e, n) in model.supply and weighing + (value != 0) < inline:
+    if (e, n) in model.supply_units and weighing + (value != 0) < inline:
         keep = [j for j, weight in enumerate(weights) if weight]
         coefficients = [amounts[j] * weights[j] for j in keep]
         their = [variables[j] for j in keep]
         if value:
             coefficients.append(-value)
-            their.append(model.supply[e, n])
+            their.append(model.supply_units[e, n])
         return coefficients, their, binds
     keep = [j for j, weight in enumerate(weights) if weight != value]
     return [amounts[j] * (weights[j] - value) for j in keep], [variables[j] for j in keep], binds
@@ -106,7 +103,7 @@ def cap_value(model: pyo.ConcreteModel, policy: str, basis: str, target: int, n:
     return data.caps[(policy, basis)][(name, model.node_period[n])].value
 
 
-def china_share_rule(model: pyo.ConcreteModel, basis: str, target: int, n: int) -> Any:
+def china_share_limit_rule(model: pyo.ConcreteModel, basis: str, target: int, n: int) -> Any:
     """C_b[e,n] <= v S[e,n] (TOTAL: sum_e C_b <= v sum_e S), on basis b."""
     data = model.data
     value = cap_value(model, Policy.CHINA_SHARE_MAX, basis, target, n)
@@ -120,7 +117,7 @@ def china_share_rule(model: pyo.ConcreteModel, basis: str, target: int, n: int) 
     )
 
 
-def country_share_rule(
+def country_share_limit_rule(
     model: pyo.ConcreteModel, basis: str, group: int, target: int, n: int
 ) -> Any:
     """(A6) G_bg[e,n] <= v S[e,n] for country group g on basis b (TOTAL pooled likewise)."""
@@ -136,14 +133,14 @@ def country_share_rule(
     )
 
 
-def risk_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
+def risk_limit_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
     """R[e,n] <= v S[e,n] (TOTAL pooled likewise)."""
     data = model.data
     value = cap_value(model, Policy.RISK_MAX, "", target, n)
     return _share_row(model, target, n, value, data.offer_risk, data.activity_risk)
 
 
-def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
+def offer_share_limit_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
     """a[o,e] x[o,n] - v S[e,n] <= 0 for each element e that offer o carries."""
     data = model.data
     cap = data.caps.get((Policy.OFFER_SHARE_MAX, ""), {}).get(
@@ -159,7 +156,7 @@ def offer_share_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
     return (None, linear(coefficients, variables), 0.0)
 
 
-def min_offers_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+def min_offers_floor_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     """sum_{now o in O_e} y[o] + sum_{later o in O_e} w[o,n] >= n_e at each first-period node."""
     data = model.data
     cap = data.min_offers.get(data.elements[e])
@@ -181,14 +178,15 @@ def _groups_of(data: ModelData, basis: str, target: int) -> list[int]:
     return np.flatnonzero(reach > 0).tolist()
 
 
-def cells(model: pyo.ConcreteModel, family: str) -> list[tuple[Any, ...]]:
-    """Row indices of a policy family that the data asks for (a cap on the cell's period)."""
+def cells(model: pyo.ConcreteModel, policy: Policy) -> list[tuple[Any, ...]]:
+    """Row indices of a policy's cap rows that the data asks for (a cap on the cell's period).
+
+    ``(target, n)`` for risk_max, ``(basis, target, n)`` for china_share_max,
+    ``(basis, group, target, n)`` for country_share_max.
+    """
     data = model.data
     position = {name: e for e, name in enumerate(data.elements)}
     position[TOTAL] = TOTAL_INDEX
-    policy = {"china_share": Policy.CHINA_SHARE_MAX, "country_share": Policy.COUNTRY_SHARE_MAX}.get(
-        family, Policy.RISK_MAX
-    )
     rows: list[tuple[Any, ...]] = []
     for _, basis in data.cap_families(policy):
         by_period: dict[int, list[int]] = {}
@@ -196,9 +194,9 @@ def cells(model: pyo.ConcreteModel, family: str) -> list[tuple[Any, ...]]:
             by_period.setdefault(t, []).append(position[name])
         for n, t in enumerate(model.node_period):
             for target in by_period.get(t, []):
-                if family == "risk":
+                if policy == Policy.RISK_MAX:
                     rows.append((target, n))
-                elif family == "china_share":
+                elif policy == Policy.CHINA_SHARE_MAX:
                     rows.append((basis, target, n))
                 else:
                     rows += [(basis, g, target, n) for g in _groups_of(data, basis, target)]
@@ -206,12 +204,16 @@ def cells(model: pyo.ConcreteModel, family: str) -> list[tuple[Any, ...]]:
 
 
 def _define(
-    model: pyo.ConcreteModel, name: str, dimen: int, rule: Callable[..., pyo.Expression]
+    model: pyo.ConcreteModel,
+    name: str,
+    policy: Policy,
+    dimen: int,
+    rule: Callable[..., pyo.Expression],
 ) -> None:
     model.add_component(
         name,
         pyo.Constraint(
-            pyo.Set(initialize=cells(model, name), dimen=dimen, ordered=True), rule=rule
+            pyo.Set(initialize=cells(model, policy), dimen=dimen, ordered=True), rule=rule
         ),
     )
 
@@ -277,29 +279,29 @@ def supply_nodes(model: pyo.ConcreteModel) -> list[tuple[int, int]]:
 
 def define_supply_definitions(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(7) The supply S[e,n] defined once, where a share, risk or offer-share row may use it."""
-    model.supply_definition = pyo.Constraint(model.SUPPLY_NODES, rule=supply_rule)
+    model.supply_definition = pyo.Constraint(model.SUPPLY_NODES, rule=supply_definition_rule)
 
 
 def define_china_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(8, A6) China-linked supply at most v of supply, per basis, element or TOTAL, node."""
-    _define(model, "china_share", 3, china_share_rule)
+    _define(model, "china_share_limit", Policy.CHINA_SHARE_MAX, 3, china_share_limit_rule)
 
 
 def define_country_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(A6) Each country group's supply at most v of supply, per basis, element or TOTAL, node."""
-    _define(model, "country_share", 4, country_share_rule)
+    _define(model, "country_share_limit", Policy.COUNTRY_SHARE_MAX, 4, country_share_limit_rule)
 
 
 def define_risk_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(9) Risk-weighted supply at most v of supply, per element or TOTAL, per node."""
-    _define(model, "risk", 2, risk_rule)
+    _define(model, "risk_limit", Policy.RISK_MAX, 2, risk_limit_rule)
 
 
 def define_offer_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(10) Each offer at most v of its element's supply, per node and element it carries."""
-    model.offer_share = pyo.Constraint(model.OFFER_SHARE_CELLS, rule=offer_share_rule)
+    model.offer_share_limit = pyo.Constraint(model.OFFER_SHARE_CELLS, rule=offer_share_limit_rule)
 
 
 def define_min_offers_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(11) At least n offers of an element signed, at every node of the first period."""
-    model.min_offers = pyo.Constraint(model.MIN_OFFERS_CELLS, rule=min_offers_rule)
+    model.min_offers_floor = pyo.Constraint(model.MIN_OFFERS_CELLS, rule=min_offers_floor_rule)

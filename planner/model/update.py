@@ -26,7 +26,8 @@ import pyomo.environ as pyo
 
 from planner.model import objective, policies, sets, variables
 from planner.model.families import CELL_FAMILIES, FAMILIES
-from planner.model.parameters import ModelData
+from planner.model.families import family as registered
+from planner.model.parameters import ModelData, Policy
 
 #: index sets that decide which variables and rows exist
 _INDEX_SETS = (
@@ -74,7 +75,7 @@ def _layout(data: ModelData) -> _Layout:
         scratch.offers_of,
         data.groups,  # country_share rows are indexed by group position
     )
-    cells = {family: set(policies.cells(scratch, family)) for family in CELL_FAMILIES}
+    cells = {name: set(policies.cells(scratch, _policy(name))) for name in CELL_FAMILIES}
     terms = {name: getattr(scratch, name) for name in _TERMS}
     return _Layout(
         fixed, cells, set(scratch.SUPPLY_NODES), terms, set(reads.names) | {"nodes", "cvar_weight"}
@@ -139,7 +140,7 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
             part: known is None or bool(reads.get(part, set()) & changed)
             for part in ("bounds", "objective", *(family.name for family in FAMILIES))
         }
-        todo["cost_definition"] |= todo["objective"]  # its rows are the node costs
+        todo["node_cost_definition"] |= todo["objective"]  # its rows are the node costs
         if todo["bounds"]:
             _run(model, reads, "bounds", partial(variables.refresh_bounds, model))
         families = []
@@ -171,8 +172,8 @@ def _reset(model: pyo.ConcreteModel, name: str, component: Any, rule: Any) -> No
 
 def _reset_objective(model: pyo.ConcreteModel) -> None:
     for n in model.NODES:
-        model.node_cost[n].set_value(objective.node_cost_rule(model, n))
-    model.del_component(model.total_cost)
+        model.node_cost_currency[n].set_value(objective.node_cost_rule(model, n))
+    model.del_component(model.total_cost_currency)
     objective.define_objective(model, model.data)
 
 
@@ -235,8 +236,15 @@ def _same(a: Any, b: Any) -> bool:
 def _cells(model: pyo.ConcreteModel, name: str, component: Any) -> Any:
     """Return the indices the variant has rows for (policy cells may be fewer)."""
     if name in CELL_FAMILIES:
-        return set(policies.cells(model, name))
+        return set(policies.cells(model, _policy(name)))
     return component.index_set()
+
+
+def _policy(name: str) -> Policy:
+    """Return the policy whose cap rows the family ``name`` holds."""
+    policy = registered(name).policy
+    assert policy is not None, name
+    return policy
 
 
 def _args(index: Any) -> tuple[Any, ...]:

@@ -27,31 +27,38 @@ def creates_demand(model: pyo.ConcreteModel, e: int, n: int) -> list[tuple[int, 
 def _unmet_bounds(model: pyo.ConcreteModel, e: int, n: int) -> tuple[float, float | None]:
     """u[e,n] <= d[e,n] (A1), as a bound where no substitution adds to the requirement."""
     if creates_demand(model, e, n):
-        return (0.0, None)  # a row of its own (balance.unmet_bound_rule)
+        return (0.0, None)  # a row of its own (balance.unmet_limit_rule)
     demand = model.data.demand[e, model.node_period[n], model.representative[n]]
     return (0.0, float(demand))
 
 
 def define_variables(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """First stage y, z; per node w, x, r, s, u, g, dev, S (formulation.md: Variables, A3, A5)."""
+    """First stage y, z; per node w, x, r, s, u, g, dev, S (formulation.md: Variables, A3, A5).
+
+    Quantities carry their unit in the name: ``_units`` the element's unit
+    (Settings ``unit``), ``_product_units`` an offer's product (``a[o,e]``
+    element units each), ``activity_level`` in units of level; binaries none.
+    """
     model.contract = pyo.Var(model.NOW_OFFERS, domain=pyo.Binary, bounds=_contract_bounds)  # y[o]
     model.signed = pyo.Var(model.SIGNING_NODES, domain=pyo.Binary)  # w[o,n]
     model.adopt = pyo.Var(model.ACTIVITIES, domain=pyo.Binary)  # z[k]
-    model.purchase = pyo.Var(model.OFFER_NODES, domain=pyo.NonNegativeReals)  # x[o,n]
+    # x[o,n]
+    model.purchase_product_units = pyo.Var(model.OFFER_NODES, domain=pyo.NonNegativeReals)
     model.activity_level = pyo.Var(model.ACTIVITY_NODES, domain=pyo.NonNegativeReals)  # r[k,n]
-    model.stock = pyo.Var(model.ELEMENT_NODES, bounds=_storage_bounds)  # s[e,n]
-    model.unmet = pyo.Var(model.ELEMENT_NODES, bounds=_unmet_bounds)  # u[e,n]
-    model.cover_gap = pyo.Var(model.COVER_NODES, domain=pyo.NonNegativeReals)  # g[e,n]
-    model.change = pyo.Var(model.CHANGE_NODES, domain=pyo.NonNegativeReals)  # dev[o,n]
-    model.supply = pyo.Var(model.SUPPLY_NODES, domain=pyo.NonNegativeReals)  # S[e,n] (7)
+    model.stock_units = pyo.Var(model.ELEMENT_NODES, bounds=_storage_bounds)  # s[e,n]
+    model.unmet_units = pyo.Var(model.ELEMENT_NODES, bounds=_unmet_bounds)  # u[e,n]
+    model.cover_gap_units = pyo.Var(model.COVER_NODES, domain=pyo.NonNegativeReals)  # g[e,n]
+    # dev[o,n]
+    model.change_product_units = pyo.Var(model.CHANGE_NODES, domain=pyo.NonNegativeReals)
+    model.supply_units = pyo.Var(model.SUPPLY_NODES, domain=pyo.NonNegativeReals)  # S[e,n] (7)
 
 
 def refresh_bounds(model: pyo.ConcreteModel) -> None:
     """Set the bounds that come from data again, after ``model.data`` changed."""
     for e, n in model.ELEMENT_NODES:
-        model.stock[e, n].setlb(_storage_bounds(model, e, n)[0])
-        model.stock[e, n].setub(_storage_bounds(model, e, n)[1])
-        model.unmet[e, n].setub(_unmet_bounds(model, e, n)[1])
+        model.stock_units[e, n].setlb(_storage_bounds(model, e, n)[0])
+        model.stock_units[e, n].setub(_storage_bounds(model, e, n)[1])
+        model.unmet_units[e, n].setub(_unmet_bounds(model, e, n)[1])
     for o in model.NOW_OFFERS:
         model.contract[o].setlb(_contract_bounds(model, o)[0])
         model.contract[o].setub(_contract_bounds(model, o)[1])

@@ -13,7 +13,7 @@ from planner.model import build_model, derive, policies
 from planner.results import priced_constraints
 from planner.solve import HighsSession, SolveOptions
 
-SHARE_FAMILIES = ("china_share", "country_share", "risk", "offer_share")
+SHARE_FAMILIES = ("china_share_limit", "country_share_limit", "risk_limit", "offer_share_limit")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def _terms(row: Any) -> int:
 def test_offer_share_rows_are_two_terms_where_supply_is_defined(case: Any) -> None:
     model = build_model(derive(case))
     assert len(model.SUPPLY_NODES) > 0
-    rows = [row for row in model.offer_share.values() if row.active]
+    rows = [row for row in model.offer_share_limit.values() if row.active]
     assert rows
     assert max(_terms(row) for row in rows) == 2
 
@@ -55,16 +55,16 @@ def test_rows_have_the_same_values_once_supply_is_substituted(
 ) -> None:
     defined = build_model(derive(case))
     inline = _inline(monkeypatch, case)
-    for k, var in enumerate(defined.purchase.values()):
+    for k, var in enumerate(defined.purchase_product_units.values()):
         var.set_value(1.0 + (k % 7))
     for k, var in enumerate(defined.activity_level.values()):
         var.set_value(0.5 + (k % 3))
-    for index, var in defined.supply.items():  # S at its definition
+    for index, var in defined.supply_units.items():  # S at its definition
         row = defined.supply_definition[index]
         var.set_value(0.0)
         var.set_value(-pyo.value(row.body))
-    for index, var in defined.purchase.items():
-        inline.purchase[index].set_value(var.value)
+    for index, var in defined.purchase_product_units.items():
+        inline.purchase_product_units[index].set_value(var.value)
     for index, var in defined.activity_level.items():
         inline.activity_level[index].set_value(var.value)
     compared = 0
