@@ -301,3 +301,17 @@ def test_orders_is_second_and_buys_only_what_every_scenario_shares(tmp_path: Pat
     assert list(summary.index[:3]) == ["status", "expected_cost", "china_share"]
     assert workbook["ChartData"].sheet_state == "hidden"
     assert "Warnings" not in workbook.sheetnames  # nothing to warn about
+
+
+def test_text_that_looks_like_rich_text_stays_literal(
+    hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
+) -> None:
+    """XlsxWriter writes a string "<r>...</r>" into the file unescaped, as rich text."""
+    offer, unit = "<r></t></r></is>x</r>", "<r><t>kt</t></r>"
+    _rename(hand_sheets, "Nd-CN", offer)
+    hand_sheets["Settings"] = [["key", "value"], ["unit", unit]]
+    path = planner.solve(planner.load(make_workbook(hand_sheets))).write(tmp_path / "plan.xlsx")
+    workbook = openpyxl.load_workbook(path)  # a damaged sheet would not parse
+    assert offer in [row[0] for row in workbook["Contracts"].iter_rows(values_only=True)]
+    texts = [c for row in workbook["ChartData"].iter_rows(values_only=True) for c in row]
+    assert unit in texts

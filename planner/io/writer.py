@@ -146,7 +146,12 @@ def _write(sheet: Worksheet, row: int, column: int, value: Any, number: Any) -> 
     if value is None:
         return
     if isinstance(value, str):
-        sheet.write_string(row, column, value)
+        if value.startswith("<r>") and value.endswith("</r>"):
+            # write_string would store this as XlsxWriter's pre-rendered rich text,
+            # unescaped; three plain fragments are escaped and read back as the text
+            sheet.write_rich_string(row, column, value[:1], value[1:2], value[2:])
+        else:
+            sheet.write_string(row, column, value)
     else:
         sheet.write_number(row, column, value, number)
 
