@@ -303,6 +303,23 @@ def test_orders_is_second_and_buys_only_what_every_scenario_shares(tmp_path: Pat
     assert "Warnings" not in workbook.sheetnames  # nothing to warn about
 
 
+def test_tables_read_back_as_written(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
+    result, sheets = solution
+    for name in ("Purchases", "Stock", "Shares", "Contracts"):
+        table, written = result.tables[name], sheets[name]
+        assert list(written.columns) == list(table.columns), name
+        for column in table.columns:
+            if pd.api.types.is_numeric_dtype(table[column]):
+                expected = table[column].to_numpy(dtype=float)
+                assert written[column].to_numpy(dtype=float) == pytest.approx(
+                    expected, rel=0, abs=0, nan_ok=True
+                ), (name, column)  # numbers as numbers, bit for bit
+            else:
+                assert written[column].astype(str).tolist() == table[column].astype(str).tolist()
+
+
 def test_text_that_looks_like_rich_text_stays_literal(
     hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
 ) -> None:

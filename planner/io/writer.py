@@ -1,12 +1,14 @@
 """Write the solution workbook: Summary first, charts, then every table.
 
 The workbook is written by XlsxWriter, row by row (constant memory), to a
-temporary file beside the target; the file is flushed to disk, read back
-(every part's checksum and the list of sheets) and only then renamed over
-the target, so a reader never sees a half-written workbook and a failure
-leaves nothing behind. The input workbook is never overwritten. Text is
-always written with ``write_string``: a string beginning with ``=`` stays a
-string, never a formula.
+temporary file beside the target. The rows of each table go in bulk
+(:mod:`planner.io.sheetdata`: each text once in the shared-string table,
+numbers as exact numbers); the Summary and the charts' data cell by cell.
+The file is flushed to disk, read back (every part's checksum and the list
+of sheets) and only then renamed over the target, so a reader never sees a
+half-written workbook and a failure leaves nothing behind. The input
+workbook is never overwritten. Text is always text: a string beginning with
+``=`` stays a string, never a formula.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from planner.io.atomic import check_target, save_atomically
+from planner.io.sheetdata import write_rows
 from planner.outcome import Result, expected_stock
 from planner.results import COST_KEYS, expected
 
@@ -187,6 +190,8 @@ def write_table(
     for column, name in enumerate(frame.columns):
         sheet.write_string(0, column, str(name), formats.header)
     numbers = [formats.number(_number_format(str(name))) for name in frame.columns]
+    if row_formats is None and write_rows(sheet, frame, 1, numbers, _plain):
+        return
     for row, values in enumerate(frame.itertuples(index=False), start=1):
         for column, value in enumerate(values):
             number = numbers[column]
