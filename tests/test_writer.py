@@ -303,6 +303,28 @@ def test_orders_is_second_and_buys_only_what_every_scenario_shares(tmp_path: Pat
     assert "Warnings" not in workbook.sheetnames  # nothing to warn about
 
 
+def test_duals_of_zero_are_left_out(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]], tmp_path: Path
+) -> None:
+    result, sheets = solution
+    duals = result.tables["Duals"]
+    assert (duals["dual"] == 0).any()  # the case has rows that price nothing
+    written = sheets["Duals"]
+    assert len(written) == int((duals["dual"] != 0).sum()) > 0
+    assert (written["dual"] != 0).all()
+    kept = duals[duals["dual"] != 0].reset_index(drop=True)
+    assert written["dual"].tolist() == kept["dual"].tolist()  # exactly, in order
+    assert written["constraint"].tolist() == kept["constraint"].tolist()
+
+    result.tables["Duals"] = duals.assign(dual=0.0)  # nothing priced: the header stays
+    try:
+        path = result.write(tmp_path / "no-duals.xlsx")
+    finally:
+        result.tables["Duals"] = duals
+    empty = pd.read_excel(path, sheet_name="Duals")
+    assert empty.empty and list(empty.columns) == list(duals.columns)
+
+
 def test_tables_read_back_as_written(
     solution: tuple[planner.Result, dict[str, pd.DataFrame]],
 ) -> None:

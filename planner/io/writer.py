@@ -505,6 +505,18 @@ def _chunks(table: pd.DataFrame) -> list[pd.DataFrame]:
     return [table.iloc[i : i + MAX_SHEET_ROWS] for i in range(0, len(table), MAX_SHEET_ROWS)]
 
 
+def _written(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of a table that its sheet shows: Duals leaves out duals of 0 (spec v2).
+
+    Most rows of a large case price nothing (capacity not used up, a cap
+    with room); the sheet keeps its header when every dual is 0, and
+    ``Result.tables["Duals"]`` keeps every row.
+    """
+    if name == "Duals" and "dual" in table.columns:
+        return table[table["dual"] != 0]
+    return table
+
+
 def _table_order(result: Result) -> list[str]:
     """Orders right after the Summary (what to do now), then the charts, then the tables."""
     first = [name for name in result.tables if name == "Orders"]
@@ -524,7 +536,7 @@ def sheet_names(result: Result) -> list[str]:
             continue
         names += [
             name if not part else f"{name} ({part + 1})"
-            for part in range(len(_chunks(result.tables[name])))
+            for part in range(len(_chunks(_written(name, result.tables[name]))))
         ]
     warnings = ["Warnings"] if result.case.warnings else []
     return [*names, *warnings, *(["ChartData"] if result.has_plan else [])]
@@ -557,7 +569,7 @@ def _fill(workbook: Workbook, result: Result) -> None:
         if name == "Charts":
             charts = workbook.add_worksheet("Charts")
             continue
-        for part, chunk in enumerate(_chunks(result.tables[name])):
+        for part, chunk in enumerate(_chunks(_written(name, result.tables[name]))):
             sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
             write_table(sheet, chunk, formats)
     warnings = result.case.warnings
