@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["supported", "write_rows"]
 
 #: Rows made at a time: bounds the memory of the cell texts.
-BLOCK = 50_000
+BLOCK = 20_000
 
 _INTERNALS = (
     "row_data_fh",
