@@ -301,3 +301,56 @@ def test_orders_is_second_and_buys_only_what_every_scenario_shares(tmp_path: Pat
     assert list(summary.index[:3]) == ["status", "expected_cost", "china_share"]
     assert workbook["ChartData"].sheet_state == "hidden"
     assert "Warnings" not in workbook.sheetnames  # nothing to warn about
+
+
+def test_duals_of_zero_are_left_out(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]], tmp_path: Path
+) -> None:
+    result, sheets = solution
+    duals = result.tables["Duals"]
+    assert (duals["dual"] == 0).any()  # the case has rows that price nothing
+    written = sheets["Duals"]
+    assert len(written) == int((duals["dual"] != 0).sum()) > 0
+    assert (written["dual"] != 0).all()
+    kept = duals[duals["dual"] != 0].reset_index(drop=True)
+    assert written["dual"].tolist() == kept["dual"].tolist()  # exactly, in order
+    assert written["constraint"].tolist() == kept["constraint"].tolist()
+
+    result.tables["Duals"] = duals.assign(dual=0.0)  # nothing priced: the header stays
+    try:
+        path = result.write(tmp_path / "no-duals.xlsx")
+    finally:
+        result.tables["Duals"] = duals
+    empty = pd.read_excel(path, sheet_name="Duals")
+    assert empty.empty and list(empty.columns) == list(duals.columns)
+
+
+def test_tables_read_back_as_written(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
+    result, sheets = solution
+    for name in ("Purchases", "Stock", "Shares", "Contracts"):
+        table, written = result.tables[name], sheets[name]
+        assert list(written.columns) == list(table.columns), name
+        for column in table.columns:
+            if pd.api.types.is_numeric_dtype(table[column]):
+                expected = table[column].to_numpy(dtype=float)
+                assert written[column].to_numpy(dtype=float) == pytest.approx(
+                    expected, rel=0, abs=0, nan_ok=True
+                ), (name, column)  # numbers as numbers, bit for bit
+            else:
+                assert written[column].astype(str).tolist() == table[column].astype(str).tolist()
+
+
+def test_text_that_looks_like_rich_text_stays_literal(
+    hand_sheets: dict[str, list[list[Any]]], make_workbook: Callable[..., Path], tmp_path: Path
+) -> None:
+    """XlsxWriter writes a string "<r>...</r>" into the file unescaped, as rich text."""
+    offer, unit = "<r></t></r></is>x</r>", "<r><t>kt</t></r>"
+    _rename(hand_sheets, "Nd-CN", offer)
+    hand_sheets["Settings"] = [["key", "value"], ["unit", unit]]
+    path = planner.solve(planner.load(make_workbook(hand_sheets))).write(tmp_path / "plan.xlsx")
+    workbook = openpyxl.load_workbook(path)  # a damaged sheet would not parse
+    assert offer in [row[0] for row in workbook["Contracts"].iter_rows(values_only=True)]
+    texts = [c for row in workbook["ChartData"].iter_rows(values_only=True) for c in row]
+    assert unit in texts

@@ -1,12 +1,14 @@
 """Write the solution workbook: Summary first, charts, then every table.
 
 The workbook is written by XlsxWriter, row by row (constant memory), to a
-temporary file beside the target; the file is flushed to disk, read back
-(every part's checksum and the list of sheets) and only then renamed over
-the target, so a reader never sees a half-written workbook and a failure
-leaves nothing behind. The input workbook is never overwritten. Text is
-always written with ``write_string``: a string beginning with ``=`` stays a
-string, never a formula.
+temporary file beside the target. The rows of each table go in bulk
+(:mod:`planner.io.sheetdata`: each text once in the shared-string table,
+numbers as exact numbers); the Summary and the charts' data cell by cell.
+The file is flushed to disk, read back (every part's checksum and the list
+of sheets) and only then renamed over the target, so a reader never sees a
+half-written workbook and a failure leaves nothing behind. The input
+workbook is never overwritten. Text is always text: a string beginning with
+``=`` stays a string, never a formula.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from planner.io.atomic import check_target, save_atomically
+from planner.io.sheetdata import write_rows
 from planner.outcome import Result, expected_stock
 from planner.results import COST_KEYS, expected
 
@@ -146,7 +149,12 @@ def _write(sheet: Worksheet, row: int, column: int, value: Any, number: Any) -> 
     if value is None:
         return
     if isinstance(value, str):
-        sheet.write_string(row, column, value)
+        if value.startswith("<r>") and value.endswith("</r>"):
+            # write_string would store this as XlsxWriter's pre-rendered rich text,
+            # unescaped; three plain fragments are escaped and read back as the text
+            sheet.write_rich_string(row, column, value[:1], value[1:2], value[2:])
+        else:
+            sheet.write_string(row, column, value)
     else:
         sheet.write_number(row, column, value, number)
 
@@ -182,6 +190,8 @@ def write_table(
     for column, name in enumerate(frame.columns):
         sheet.write_string(0, column, str(name), formats.header)
     numbers = [formats.number(_number_format(str(name))) for name in frame.columns]
+    if row_formats is None and write_rows(sheet, frame, 1, numbers, _plain):
+        return
     for row, values in enumerate(frame.itertuples(index=False), start=1):
         for column, value in enumerate(values):
             number = numbers[column]
@@ -495,6 +505,18 @@ def _chunks(table: pd.DataFrame) -> list[pd.DataFrame]:
     return [table.iloc[i : i + MAX_SHEET_ROWS] for i in range(0, len(table), MAX_SHEET_ROWS)]
 
 
+def _written(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of a table that its sheet shows: Duals leaves out duals of 0 (spec v2).
+
+    Most rows of a large case price nothing (capacity not used up, a cap
+    with room); the sheet keeps its header when every dual is 0, and
+    ``Result.tables["Duals"]`` keeps every row.
+    """
+    if name == "Duals" and "dual" in table.columns:
+        return table[table["dual"] != 0]
+    return table
+
+
 def _table_order(result: Result) -> list[str]:
     """Orders right after the Summary (what to do now), then the charts, then the tables."""
     first = [name for name in result.tables if name == "Orders"]
@@ -514,7 +536,7 @@ def sheet_names(result: Result) -> list[str]:
             continue
         names += [
             name if not part else f"{name} ({part + 1})"
-            for part in range(len(_chunks(result.tables[name])))
+            for part in range(len(_chunks(_written(name, result.tables[name]))))
         ]
     warnings = ["Warnings"] if result.case.warnings else []
     return [*names, *warnings, *(["ChartData"] if result.has_plan else [])]
@@ -547,7 +569,7 @@ def _fill(workbook: Workbook, result: Result) -> None:
         if name == "Charts":
             charts = workbook.add_worksheet("Charts")
             continue
-        for part, chunk in enumerate(_chunks(result.tables[name])):
+        for part, chunk in enumerate(_chunks(_written(name, result.tables[name]))):
             sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
             write_table(sheet, chunk, formats)
     warnings = result.case.warnings
