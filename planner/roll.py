@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Callable
 from copy import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -150,8 +150,29 @@ def _frame(sheet: RawSheet) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(names.values()))
 
 
+#: Rows of one Excel worksheet.
+EXCEL_ROWS = 1_048_576
+
+
+def solution_limits(limits: ReaderLimits) -> ReaderLimits:
+    """Return the limits a solution workbook is read with: one sheet may hold the whole workbook.
+
+    The planner's own output of a large case has sheets beyond an input's
+    per-sheet limits (Purchases of 17 elements x 30 offers x 129 tree nodes:
+    72,000 rows, 10.7 MB); the workbook as a whole is still held to
+    ``max_file_bytes``, ``max_unpacked_bytes`` and the zip-bomb ratio.
+    """
+    return replace(
+        limits,
+        max_sheet_bytes=max(limits.max_sheet_bytes, limits.max_unpacked_bytes),
+        max_rows=max(limits.max_rows, EXCEL_ROWS),
+    )
+
+
 def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solution:
     """Read the sheets of a solution workbook that a roll needs.
+
+    ``limits`` default to :func:`solution_limits` of the environment's.
 
     Raises
     ------
@@ -159,7 +180,7 @@ def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solut
         When the file cannot be read, is beyond the reader's limits, or is
         not a planner solution workbook with a plan.
     """
-    raw = read_workbook(path, limits)
+    raw = read_workbook(path, limits or solution_limits(ReaderLimits.from_environment()))
     titles = {title.lower(): title for title in raw.sheets}
     missing = [name for name in _SOLUTION_SHEETS if name.lower() not in titles]
     if missing:
@@ -811,7 +832,7 @@ def roll(
     check_target(output, str(last_input))
     check_target(output, str(last_solution))
     case = load(last_input, limits)
-    solution = read_solution(last_solution, limits)
+    solution = read_solution(last_solution, limits and solution_limits(limits))
     plan = plan_roll(case, solution, firm, scenario)
     note = [
         f"Rolled {plan.dropped} -> {plan.appended}",

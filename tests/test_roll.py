@@ -23,7 +23,8 @@ import planner
 from planner.batch import run_batch
 from planner.cli import app
 from planner.errors import InputError, OutputError
-from planner.roll import next_period_id, total_change
+from planner.io.reader import read_workbook
+from planner.roll import next_period_id, read_solution, total_change
 from tests.conftest import ROOT, write_workbook
 
 runner = CliRunner()
@@ -430,6 +431,20 @@ def test_a_solution_of_an_older_planner_is_refused(rolled: dict[str, Any], tmp_p
     book.save(old)
     with pytest.raises(InputError, match="Stock has no 'scenarios' column"):
         planner.roll(rolled["last"], old, tmp_path / "next.xlsx")
+
+
+def test_a_solution_sheet_beyond_an_inputs_sheet_limit_is_read(
+    rolled: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner's own output of a large case has sheets over 10 MB (Purchases 10.7 MB)."""
+    monkeypatch.setenv("PLANNER_MAX_SHEET_BYTES", "2000")  # below Purchases, above no sheet
+    with pytest.raises(InputError, match="PLANNER_MAX_SHEET_BYTES"):
+        read_workbook(rolled["solution"])
+    solution = read_solution(rolled["solution"])
+    assert len(solution.tables["Purchases"]) == len(rolled["result"].tables["Purchases"])
+    monkeypatch.setenv("PLANNER_MAX_UNPACKED_BYTES", "20000")  # the whole workbook still counts
+    with pytest.raises(InputError, match="PLANNER_MAX_UNPACKED_BYTES"):
+        read_solution(rolled["solution"])
 
 
 def test_never_written_over_an_input(rolled: dict[str, Any]) -> None:
