@@ -12,22 +12,42 @@ pushes only differences. Running HiGHS and reading its answer is
 from __future__ import annotations
 
 import time
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.errors import InfeasibleConstraintException
+from pyomo.common.errors import (
+    InfeasibleConstraintException,
+    InvalidConstraintError,
+    InvalidExpressionError,
+)
+from pyomo.common.gc_manager import PauseGC
+from pyomo.common.numeric_types import native_types
 from pyomo.common.tee import capture_output
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.var import VarData
 from pyomo.core.expr.numeric_expr import LinearExpression
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler, LinearStandardFormInfo
+from pyomo.repn.linear import LinearRepnVisitor
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+from pyomo.repn.util import (
+    FileDeterminism_to_SortComponents,
+    initialize_var_map_from_column_order,
+    ordered_active_constraints,
+)
 from scipy import sparse
 
 from planner.errors import SolverError
 from planner.model.linear import coefficient_arrays
 from planner.model.update import Rebound
+
+try:
+    from pyomo.repn.util import TemplateVarRecorder
+except ImportError:  # Pyomo before the compiler used it: compile with the compiler itself
+    TemplateVarRecorder = None
 
 INF = highspy.kHighsInf
 
@@ -38,6 +58,255 @@ def new_highs() -> highspy.Highs:
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     return highs
+
+
+@dataclass
+class StandardForm:
+    """A model in HiGHS's terms: ``row_lower <= A x <= row_upper``, bounds, costs, integrality.
+
+    ``A`` is by columns (``start``, ``index``, ``value``); ``rows`` and
+    ``columns`` are the Pyomo constraint and variable of each row and column
+    (a ranged constraint is two rows, as Pyomo's compiler makes it).
+    """
+
+    rows: list[ConstraintData]
+    columns: list[VarData]
+    cost: np.ndarray
+    offset: float
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    integer: np.ndarray
+
+    @classmethod
+    def empty(cls) -> StandardForm:
+        """Return a form of no rows and no columns."""
+        return cls(
+            rows=[],
+            columns=[],
+            cost=np.zeros(0),
+            offset=0.0,
+            col_lower=np.zeros(0),
+            col_upper=np.zeros(0),
+            row_lower=np.zeros(0),
+            row_upper=np.zeros(0),
+            start=np.zeros(1, dtype=np.int32),
+            index=np.zeros(0, dtype=np.int32),
+            value=np.zeros(0),
+            integer=np.zeros(0, dtype=bool),
+        )
+
+
+class _Rows:
+    """The rows of the standard form as they are compiled, in compact typed arrays.
+
+    Pyomo's ``LinearStandardFormCompiler`` keeps every row's term dictionary
+    until all rows are read (about 1.8 GB at the benchmarks' largest size,
+    6.7 M nonzeros, on top of the model); here each row's terms go into
+    ``array`` buffers (12 bytes a nonzero) as soon as they are read.
+    """
+
+    def __init__(self) -> None:
+        self.constraints: list[ConstraintData] = []
+        self.kinds = array("b")  # 0: lower = upper = rhs; 1: <= rhs; -1: >= rhs
+        self.rhs = array("d")
+        self.start = array("i", [0])  # HiGHS's indices are 32-bit
+        self.index = array("i")
+        self.value = array("d")
+
+    def add(
+        self,
+        row: ConstraintData,
+        kind: int,
+        rhs: float,
+        columns: list[int],
+        values: Iterable[float],
+    ) -> None:
+        """Append one row: its kind of bound, right-hand side and terms."""
+        self.constraints.append(row)
+        self.kinds.append(kind)
+        self.rhs.append(rhs)
+        self.index.extend(columns)
+        self.value.extend(values)
+        self.start.append(len(self.index))
+
+
+def _rows_of(
+    row: ConstraintData, visitor: LinearRepnVisitor, order: dict[int, int], rows: _Rows
+) -> None:
+    """Add ``row`` to ``rows`` in mixed form, as ``LinearStandardFormCompiler`` does.
+
+    An equality is one row; a ranged row two (its upper bound, then its
+    lower); a row with no bound none. Its constant moves to the bounds.
+    """
+    lower, body, upper = row.to_bounded_expression()
+    if lower.__class__ not in native_types:
+        lower = pyo.value(lower)
+    if upper.__class__ not in native_types:
+        upper = pyo.value(upper)
+    repn = visitor.walk_expression(body)
+    if repn.nonlinear is not None:
+        raise InvalidConstraintError(f"Model constraint ({row.name}) is not linear")
+    if lower is None and upper is None:
+        return
+    constant = repn.constant
+    if not repn.linear and constant.__class__ in native_types:
+        if (lower is None or lower <= constant) and (upper is None or upper >= constant):
+            return
+        raise InfeasibleConstraintException(
+            f"model contains a trivially infeasible constraint, '{row.name}'"
+        )
+    columns = [order[v] for v in repn.linear]
+    values = repn.linear.values()
+    if lower == upper:
+        rows.add(row, 0, upper - constant, columns, values)
+        return
+    if upper is not None:
+        rows.add(row, 1, upper - constant, columns, values)
+    if lower is not None:
+        rows.add(row, -1, lower - constant, columns, values)
+
+
+def standard_form(model: pyo.ConcreteModel) -> StandardForm:
+    """Compile ``model`` row by row with Pyomo's linear visitor, into arrays HiGHS takes.
+
+    The same rows, columns and matrix as Pyomo's ``LinearStandardFormCompiler``
+    (``mixed_form=True``): the same visitor, column order (each variable
+    component whole, in the order they are first met, objective first),
+    row order, and the same clean-up (duplicates summed, zeros dropped,
+    columns with no nonzero left out, fixed variables moved to the bounds).
+    What differs is memory: rows go into typed arrays as they are read
+    (:class:`_Rows`), so the peak is the model and about 30 bytes a nonzero
+    (tests/test_handoff.py compares the two).
+
+    Raises
+    ------
+    InfeasibleConstraintException
+        When a row without variables cannot hold.
+    """
+    if TemplateVarRecorder is None:
+        return compiled_by_pyomo(model)
+    config = LinearStandardFormCompiler.CONFIG()
+    sorter = FileDeterminism_to_SortComponents(config.file_determinism)
+    var_map: dict[int, VarData] = {}
+    initialize_var_map_from_column_order(model, config, var_map)
+    recorder = TemplateVarRecorder(var_map, sorter)
+    visitor = LinearRepnVisitor({}, var_recorder=recorder)
+    rows = _Rows()
+    with PauseGC():
+        objective_columns: list[int] = []
+        objective_values: list[float] = []
+        offset = 0.0
+        for goal in model.component_data_objects(pyo.Objective, active=True, sort=sorter):
+            repn = visitor.walk_expression(goal.expr)
+            if repn.nonlinear is not None:
+                raise InvalidExpressionError(f"Model objective ({goal.name}) is not linear")
+            objective_columns += [recorder.var_order[v] for v in repn.linear]
+            objective_values += repn.linear.values()
+            offset += float(repn.constant)
+        for row in ordered_active_constraints(model, config):
+            _rows_of(row, visitor, recorder.var_order, rows)
+    columns = list(var_map.values())
+    # the visitor holds itself in a cycle (a bound method): empty its maps of a million
+    # entries now rather than at the next garbage collection
+    var_map.clear()
+    recorder.var_order.clear()
+    recorder.env.clear()
+    return _cleaned(rows, columns, objective_columns, objective_values, offset)
+
+
+def compiled_by_pyomo(model: pyo.ConcreteModel) -> StandardForm:
+    """Compile ``model`` with Pyomo's ``LinearStandardFormCompiler`` itself (more memory).
+
+    Raises
+    ------
+    InfeasibleConstraintException
+        When a row without variables cannot hold.
+    """
+    repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    columns = list(repn.columns)
+    kinds = np.array([row.bound_type for row in repn.rows], dtype=int)
+    rhs = np.asarray(repn.rhs, dtype=float)
+    matrix = repn.A.tocsc()
+    return StandardForm(
+        rows=[row.constraint for row in repn.rows],
+        columns=columns,
+        cost=np.asarray(repn.c.toarray()).ravel() if columns else np.zeros(0),
+        offset=float(repn.c_offset[0]) if len(repn.c_offset) else 0.0,
+        col_lower=np.array([-INF if v.lb is None else v.lb for v in columns], dtype=float),
+        col_upper=np.array([INF if v.ub is None else v.ub for v in columns], dtype=float),
+        row_lower=np.where(kinds == 1, -INF, rhs),
+        row_upper=np.where(kinds == -1, INF, rhs),
+        start=matrix.indptr.astype(np.int32),
+        index=matrix.indices.astype(np.int32),
+        value=np.asarray(matrix.data, dtype=float),
+        integer=np.array([v.is_integer() for v in columns], dtype=bool),
+    )
+
+
+def _cleaned(
+    rows: _Rows,
+    columns: list[VarData],
+    objective_columns: list[int],
+    objective_values: list[float],
+    offset: float,
+) -> StandardForm:
+    """Return the form of compiled rows: by columns, duplicates summed, zeros dropped.
+
+    Columns with no nonzero are left out; fixed ones move to the bounds.
+    """
+    shape = (len(rows.constraints), len(columns))
+    by_rows = sparse.csr_array(
+        (
+            np.frombuffer(rows.value, dtype=float),
+            np.frombuffer(rows.index, dtype=np.int32),
+            np.frombuffer(rows.start, dtype=np.int32),
+        ),
+        shape=shape,
+    )
+    matrix = by_rows.tocsc()
+    del by_rows
+    rows.index, rows.value = array("i"), array("d")
+    matrix.sum_duplicates()
+    matrix.eliminate_zeros()
+    cost = np.zeros(len(columns))
+    np.add.at(cost, np.asarray(objective_columns, dtype=np.int64), objective_values)
+    rhs = np.frombuffer(rows.rhs, dtype=float).copy()
+    used = (np.diff(matrix.indptr) > 0) | (cost != 0)
+    fixed = np.array([v.fixed for v in columns], dtype=bool) & used
+    if fixed.any():
+        values = np.array([columns[j].value for j in np.flatnonzero(fixed)], dtype=float)
+        offset += float(cost[fixed] @ values)
+        rhs -= matrix[:, fixed] @ values
+        used &= ~fixed
+        matrix = matrix[:, used]
+    else:
+        matrix = sparse.csc_array(
+            (matrix.data, matrix.indices, matrix.indptr[np.append(used, True)]),
+            shape=(shape[0], int(used.sum())),
+        )
+    if not used.all():
+        columns = [v for v, keep in zip(columns, used.tolist(), strict=True) if keep]
+        cost = cost[used]
+    kinds = np.frombuffer(rows.kinds, dtype=np.int8)
+    return StandardForm(
+        rows=rows.constraints,
+        columns=columns,
+        cost=cost,
+        offset=offset,
+        col_lower=np.array([-INF if v.lb is None else v.lb for v in columns], dtype=float),
+        col_upper=np.array([INF if v.ub is None else v.ub for v in columns], dtype=float),
+        row_lower=np.where(kinds == 1, -INF, rhs),
+        row_upper=np.where(kinds == -1, INF, rhs),
+        start=matrix.indptr.astype(np.int32, copy=False),
+        index=matrix.indices.astype(np.int32, copy=False),
+        value=matrix.data,
+        integer=np.array([v.is_integer() for v in columns], dtype=bool),
+    )
 
 
 class HighsModel:
@@ -64,70 +333,61 @@ class HighsModel:
         self.model = model
         started = time.perf_counter()
         self.infeasible_constant = ""
-        repn: LinearStandardFormInfo | None
+        self.highs = new_highs()
         try:
-            repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+            form = standard_form(model)
         except InfeasibleConstraintException as error:
             self.infeasible_constant = str(error)
-            repn = None
-        self.highs = new_highs()
-        self.rows: list[ConstraintData] = [] if repn is None else [r.constraint for r in repn.rows]
-        self.columns: list[VarData] = [] if repn is None else list(repn.columns)
-        self.nonzeros = 0 if repn is None else int(repn.A.nnz)
-        self.integer = np.zeros(0, dtype=bool)
-        if repn is not None:
-            self._pass_model(repn)
-        else:
-            self._keep_state(highspy.HighsLp())
+            form = StandardForm.empty()
+        self.rows = form.rows
+        self.columns = form.columns
+        self.integer = form.integer
+        self.nonzeros = len(form.value)
+        if not self.infeasible_constant:
+            self._pass_model(form)
+        self._keep_state(form)
         self.seconds = time.perf_counter() - started
 
-    def _pass_model(self, repn: LinearStandardFormInfo) -> None:
-        columns = self.columns
-        lp = highspy.HighsLp()
-        lp.num_col_ = len(columns)
-        lp.num_row_ = len(self.rows)
-        lp.col_cost_ = np.asarray(repn.c.toarray()).ravel() if columns else np.zeros(0)
-        lp.offset_ = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
-        lp.col_lower_ = np.array([-INF if v.lb is None else v.lb for v in columns], dtype=float)
-        lp.col_upper_ = np.array([INF if v.ub is None else v.ub for v in columns], dtype=float)
-        rhs = np.asarray(repn.rhs, dtype=float)
-        kinds = np.array([row.bound_type for row in repn.rows], dtype=int)
-        lp.row_lower_ = np.where(kinds == 1, -INF, rhs)
-        lp.row_upper_ = np.where(kinds == -1, INF, rhs)
-        matrix = repn.A.tocsc()
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = matrix.indptr
-        lp.a_matrix_.index_ = matrix.indices
-        lp.a_matrix_.value_ = matrix.data
-        lp.a_matrix_.num_col_ = len(columns)
-        lp.a_matrix_.num_row_ = len(self.rows)
-        self.integer = np.array([v.is_integer() for v in columns], dtype=bool)
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
-            for integer in self.integer
-        ]
-        status = self.highs.passModel(lp)
+    def _pass_model(self, form: StandardForm) -> None:
+        """Pass ``form`` to HiGHS (it copies the arrays: nothing else holds them after)."""
+        status = self.highs.passModel(
+            len(self.columns),
+            len(self.rows),
+            len(form.value),
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            form.offset,
+            form.cost,
+            form.col_lower,
+            form.col_upper,
+            form.row_lower,
+            form.row_upper,
+            form.start,
+            form.index,
+            form.value,
+            form.integer.astype(np.int32),  # HighsVarType: 1 integer, 0 continuous
+        )
         if status == highspy.HighsStatus.kError:
             raise SolverError("HiGHS refused the model")
-        self._keep_state(lp)
 
-    def _keep_state(self, lp: highspy.HighsLp) -> None:
-        """Remember what HiGHS holds, so that :meth:`sync` pushes only differences.
+    def _keep_state(self, form: StandardForm) -> None:
+        """Remember the bounds and costs HiGHS holds, so that :meth:`sync` pushes only differences.
 
         The maps from rows and columns to their positions are made on the
-        first :meth:`sync` (:meth:`_index`): a single solve never needs them,
-        and at the largest sizes they are a few hundred MB.
+        first :meth:`sync` (:meth:`_index`), and the matrix is read back from
+        HiGHS then (:meth:`_matrix`): a single solve never needs them, and at
+        the largest sizes they are a few hundred MB.
         """
         self._column_of: dict[int, int] = {}
         self._row_of: dict[int, int] = {}
         self._family_rows: dict[str, list[int]] = {}
         self._held: sparse.csr_matrix | None = None  # the matrix, read from HiGHS on first sync
-        self._row_lower = np.array(lp.row_lower_, dtype=float)
-        self._row_upper = np.array(lp.row_upper_, dtype=float)
-        self._col_lower = np.array(lp.col_lower_, dtype=float)
-        self._col_upper = np.array(lp.col_upper_, dtype=float)
-        self._cost = np.array(lp.col_cost_, dtype=float)
-        self._offset = float(lp.offset_)
+        self._row_lower = form.row_lower
+        self._row_upper = form.row_upper
+        self._col_lower = form.col_lower
+        self._col_upper = form.col_upper
+        self._cost = form.cost
+        self._offset = form.offset
 
     def cost_of(self, plan: np.ndarray) -> float:
         """Return the objective of ``plan`` (a value per column) at the costs HiGHS holds."""
