@@ -195,7 +195,8 @@ def standard_form(model: pyo.ConcreteModel) -> StandardForm:
     var_map: dict[int, VarData] = {}
     initialize_var_map_from_column_order(model, config, var_map)
     recorder = TemplateVarRecorder(var_map, sorter)
-    visitor = LinearRepnVisitor({}, var_recorder=recorder)
+    named: dict[int, Any] = {}  # the terms of each named Expression, read once
+    visitor = LinearRepnVisitor(named, var_recorder=recorder)
     rows = _Rows()
     with PauseGC():
         objective_columns: list[int] = []
@@ -213,6 +214,7 @@ def standard_form(model: pyo.ConcreteModel) -> StandardForm:
     columns = list(var_map.values())
     # the visitor holds itself in a cycle (a bound method): empty its maps of a million
     # entries now rather than at the next garbage collection
+    named.clear()
     var_map.clear()
     recorder.var_order.clear()
     recorder.env.clear()

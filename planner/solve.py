@@ -322,7 +322,7 @@ class HighsSession:
 
     def _objective_is_the_plans(self, report: SolverReport) -> bool:
         """Whether HiGHS's objective is the cost of the plan it returned."""
-        plan = np.asarray(self.highs.getSolution().col_value, dtype=float)
+        plan = self.start if self.start is not None else self._plan()
         cost = self.handed.cost_of(plan)
         objective = report.objective if report.objective is not None else math.nan
         return abs(objective - cost) <= 1e-7 * max(1.0, abs(cost))
@@ -354,8 +354,8 @@ class HighsSession:
         objective = bound = None
         if has_plan or model_status == highspy.HighsModelStatus.kModelEmpty:
             has_plan = True
-            self._load_values()
-            self.start = np.array(highs.getSolution().col_value, dtype=float)
+            self.start = self._plan()  # the plan, offered to the next solve as a start
+            self._load_values(self.start)
             objective = float(info.objective_function_value)
             bound = float(info.mip_dual_bound) if self.integer.any() else objective
         return SolverReport(
@@ -378,9 +378,12 @@ class HighsSession:
             },
         )
 
-    def _load_values(self) -> None:
-        values = self.highs.getSolution().col_value
-        for var, value in zip(self.handed.columns, values, strict=True):
+    def _plan(self) -> np.ndarray:
+        """Return the column values HiGHS holds (one copy of its solution, not one per use)."""
+        return np.array(self.highs.getSolution().col_value, dtype=float)
+
+    def _load_values(self, values: np.ndarray) -> None:
+        for var, value in zip(self.handed.columns, values.tolist(), strict=True):
             var.set_value(value, skip_validation=True)
 
     def duals(self, constraints: list[ConstraintData]) -> dict[ConstraintData, float]:
@@ -429,8 +432,9 @@ class HighsSession:
             ):
                 logger.warning("the LP with fixed binaries did not solve: no duals")
                 return {}
-            self._load_values()
-            row_dual = highs.getSolution().row_dual
+            solution = highs.getSolution()
+            self._load_values(np.asarray(solution.col_value, dtype=float))
+            row_dual = solution.row_dual
             wanted = set(map(id, constraints))
             return {
                 row: float(dual)
