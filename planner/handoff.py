@@ -1,8 +1,10 @@
 """The hand-off: a Pyomo model passed to HiGHS once, and changed there in place.
 
-Pyomo's standard-form compiler turns the model into sparse matrices in one
-pass and ``Highs.passModel`` takes them, much faster than generating each
-row through a persistent interface. :class:`HighsModel` keeps what it takes
+:func:`standard_form` reads the model in one pass with Pyomo's linear
+visitor, as Pyomo's standard-form compiler does, into the arrays
+``Highs.passModel`` takes (much faster than generating each row through a
+persistent interface, and without the compiler's per-row dictionaries, the
+largest part of the hand-off's memory). :class:`HighsModel` keeps what it takes
 to change that model in place for a re-solve: the Pyomo rows and columns in
 HiGHS's order and the bounds and costs HiGHS holds, so that :meth:`HighsModel.sync`
 pushes only differences. Running HiGHS and reading its answer is
