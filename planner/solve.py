@@ -1,10 +1,11 @@
-"""The only module that talks to HiGHS.
+"""Run HiGHS on a handed-off model and report: with :mod:`planner.handoff`, all that talks to HiGHS.
 
-It solves a built model through Pyomo's HiGHS interface with fixed threads
-and seed, keeps "why the solver stopped" apart from "how good the plan is",
-fixes the binaries at the plan to price constraints with the LP's duals, and
-explains an infeasible case in the workbook's terms. Solver objects never
-leave this module: callers get :class:`SolverReport` and plain values.
+It solves the model :class:`~planner.handoff.HighsModel` handed to HiGHS,
+with fixed threads and seed, Ctrl-C and SIGTERM cancelling the run and
+progress passed on; keeps "why the solver stopped" apart from "how good the
+plan is" (:class:`SolverReport`); and fixes the binaries at the plan to price
+constraints with the LP's duals. Solver objects never leave these two
+modules: callers get :class:`SolverReport` and plain values.
 """
 
 from __future__ import annotations
@@ -23,18 +24,12 @@ from typing import Any
 import highspy
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.errors import InfeasibleConstraintException
-from pyomo.common.tee import capture_output
-from pyomo.core.expr.numeric_expr import LinearExpression
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
-from scipy import sparse
+from pyomo.core.base.constraint import ConstraintData
 
-from planner.errors import SolverError
-from planner.model.linear import coefficient_arrays
+from planner.handoff import INF, HighsModel, new_highs
 from planner.model.update import Rebound
 
 logger = logging.getLogger(__name__)
-INF = highspy.kHighsInf
 
 
 class Status(StrEnum):
@@ -69,7 +64,9 @@ class SolveOptions:
     highs_options: Mapping[str, bool | int | float | str] = field(default_factory=dict)
     #: called now and then during a MIP solve with ``seconds``, ``best`` (the best
     #: plan's objective so far, None before one), ``bound`` and ``gap``
-    on_progress: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
+    on_progress: Callable[[dict[str, float | None]], None] | None = field(
+        default=None, compare=False
+    )
 
 
 @dataclass
@@ -91,14 +88,6 @@ class SolverReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def new_highs() -> highspy.Highs:
-    """Return a silent HiGHS instance (newer versions print a banner from the constructor)."""
-    with capture_output(capture_fd=True):
-        highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    return highs
-
-
 #: HiGHS options the planner sets itself, and the planner option to use instead.
 RESERVED_OPTIONS = {
     "threads": "threads",
@@ -112,7 +101,7 @@ RESERVED_OPTIONS = {
 
 
 def check_highs_options(
-    options: Mapping[str, Any],
+    options: Mapping[str, object],
 ) -> dict[str, bool | int | float | str]:
     """Return ``options`` checked against HiGHS, each value of its option's type.
 
@@ -167,251 +156,39 @@ IMPROVING = getattr(
 
 
 class HighsSession:
-    """One model handed to HiGHS once, in standard form; re-solves change it in place.
+    """Solves a model handed to HiGHS (:class:`~planner.handoff.HighsModel`), again after changes.
 
-    The hand-off is Pyomo's own standard-form compiler (one pass over the
-    model to sparse matrices) and ``Highs.passModel``, much faster than
-    generating each row through a persistent interface.
+    The seam with :mod:`planner.handoff`: the hand-off gives the HiGHS
+    instance, the Pyomo rows and columns in its order, which columns are
+    integer and the cost of a plan; this class runs HiGHS with the options,
+    signals and progress reports, and turns what it says into a
+    :class:`SolverReport`, the plan in the model's variables and duals.
     """
 
     def __init__(self, model: pyo.ConcreteModel, options: SolveOptions) -> None:
-        self.model = model
+        self.handed = HighsModel(model)
         self.options = options
-        started = time.perf_counter()
-        self.infeasible_constant: str = ""
-        try:
-            repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-        except InfeasibleConstraintException as error:
-            self.infeasible_constant = str(error)
-            repn = None
-        self.highs = new_highs()
-        self.rows: list[Any] = [] if repn is None else [row.constraint for row in repn.rows]
-        self.columns: list[Any] = [] if repn is None else list(repn.columns)
-        self.nonzeros = 0 if repn is None else int(repn.A.nnz)
-        self.start: Any = None  # the last plan, offered to the next solve as a start
-        if repn is not None:
-            self._pass_model(repn)
-        self.handoff_seconds = time.perf_counter() - started
+        self.highs = self.handed.highs
+        self.start: np.ndarray | None = None  # the last plan, offered to the next solve as a start
 
-    def _pass_model(self, repn: Any) -> None:
-        columns = self.columns
-        lp = highspy.HighsLp()
-        lp.num_col_ = len(columns)
-        lp.num_row_ = len(self.rows)
-        lp.col_cost_ = np.asarray(repn.c.toarray()).ravel() if columns else np.zeros(0)
-        lp.offset_ = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
-        lp.col_lower_ = np.array([-INF if v.lb is None else v.lb for v in columns], dtype=float)
-        lp.col_upper_ = np.array([INF if v.ub is None else v.ub for v in columns], dtype=float)
-        rhs = np.asarray(repn.rhs, dtype=float)
-        kinds = np.array([row.bound_type for row in repn.rows], dtype=int)
-        lp.row_lower_ = np.where(kinds == 1, -INF, rhs)
-        lp.row_upper_ = np.where(kinds == -1, INF, rhs)
-        matrix = repn.A.tocsc()
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = matrix.indptr
-        lp.a_matrix_.index_ = matrix.indices
-        lp.a_matrix_.value_ = matrix.data
-        lp.a_matrix_.num_col_ = len(columns)
-        lp.a_matrix_.num_row_ = len(self.rows)
-        self.integer = np.array([v.is_integer() for v in columns], dtype=bool)
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
-            for integer in self.integer
-        ]
-        status = self.highs.passModel(lp)
-        if status == highspy.HighsStatus.kError:
-            raise SolverError("HiGHS refused the model")
-        self._keep_state(repn, lp)
+    @property
+    def integer(self) -> np.ndarray:
+        """Which columns are integer."""
+        return self.handed.integer
 
-    def _keep_state(self, repn: Any, lp: Any) -> None:
-        """Remember what HiGHS holds, so that :meth:`sync` pushes only differences.
+    @property
+    def nonzeros(self) -> int:
+        """Nonzeros of the constraint matrix at the hand-off."""
+        return self.handed.nonzeros
 
-        The maps from rows and columns to their positions are made on the
-        first :meth:`sync` (:meth:`_index`): a single solve never needs them,
-        and at the largest sizes they are a few hundred MB.
-        """
-        self._column_of: dict[int, int] = {}
-        self._row_of: dict[int, int] = {}
-        self._family_rows: dict[str, list[int]] = {}
-        self._held: sparse.csr_matrix | None = None  # the matrix, read from HiGHS on first sync
-        self._row_lower = np.array(lp.row_lower_, dtype=float)
-        self._row_upper = np.array(lp.row_upper_, dtype=float)
-        self._col_lower = np.array(lp.col_lower_, dtype=float)
-        self._col_upper = np.array(lp.col_upper_, dtype=float)
-        self._cost = np.array(lp.col_cost_, dtype=float)
-        self._offset = float(lp.offset_)
-
-    def _matrix(self) -> sparse.csr_matrix:
-        """Return the constraint matrix HiGHS holds, by rows (copied from HiGHS once).
-
-        Not kept from the hand-off: a single solve never needs it, and at
-        the largest sizes it is a few hundred MB.
-        """
-        if self._held is None:
-            matrix = self.highs.getLp().a_matrix_
-            shape = (len(self.rows), len(self.columns))
-            held = sparse.csc_matrix(
-                (np.asarray(matrix.value_), np.asarray(matrix.index_), np.asarray(matrix.start_)),
-                shape=shape,
-            )
-            self._held = held.tocsr()
-        return self._held
+    @property
+    def handoff_seconds(self) -> float:
+        """How long the hand-off took."""
+        return self.handed.seconds
 
     def sync(self, rebound: Rebound) -> bool:
-        """Push what :func:`~planner.model.update.rebind` re-evaluated to HiGHS, in place.
-
-        The re-evaluated rows are read into a sparse matrix and compared with
-        what HiGHS holds: only coefficients, bounds and costs that differ are
-        changed; rows deactivated since are freed (their coefficients kept),
-        rows added since are appended. Returns False (HiGHS partly changed:
-        discard this session) when a row uses a variable HiGHS has no column for.
-        """
-        if self.infeasible_constant or not self._index():
-            return False
-        try:
-            self._sync_rows(rebound.families)
-            self._add_new_rows(rebound.families)
-            if rebound.bounds:
-                self._sync_bounds()
-            if rebound.objective:
-                self._sync_costs()
-        except KeyError:
-            return False
-        return True
-
-    def _index(self) -> bool:
-        """Map rows and columns to their positions, once; False if a row was split in two."""
-        if not self._row_of and self.rows:
-            self._column_of = {id(var): j for j, var in enumerate(self.columns)}
-            self._row_of = {id(row): i for i, row in enumerate(self.rows)}
-            for i, row in enumerate(self.rows):
-                self._family_rows.setdefault(row.parent_component().local_name, []).append(i)
-        return len(self._row_of) == len(self.rows)
-
-    def _linear_terms(self, body: Any) -> tuple[list[int], list[float], float]:
-        """Column indices, coefficients and constant of a linear row body."""
-        if isinstance(body, LinearExpression) and all(type(c) is float for c in body.linear_coefs):
-            variables, coefficients, constant = body.linear_vars, body.linear_coefs, body.constant
-        else:
-            variables, coefficients, constant = coefficient_arrays(body)
-        column_of = self._column_of
-        # a variable whose every coefficient was 0 at the build has no column: skip its 0 terms
-        # (an unknown variable with a coefficient still raises KeyError: build anew)
-        terms = [
-            (column_of[id(var)], float(c))
-            for var, c in zip(variables, coefficients, strict=True)
-            if c != 0 or id(var) in column_of
-        ]
-        return (
-            [column for column, _ in terms],
-            [c for _, c in terms],
-            float(pyo.value(constant)),
-        )
-
-    @staticmethod
-    def _row_bounds(row: Any, constant: float) -> tuple[float, float]:
-        lower, upper = pyo.value(row.lower), pyo.value(row.upper)
-        return (
-            -INF if lower is None else float(lower) - constant,
-            INF if upper is None else float(upper) - constant,
-        )
-
-    def _sync_rows(self, families: list[str]) -> None:
-        positions = np.array(
-            [i for name in families for i in self._family_rows.get(name, [])], dtype=np.int64
-        )
-        if not len(positions):
-            return
-        width = len(self.columns)
-        old = self._matrix()[positions]
-        row_index: list[int] = []
-        columns: list[int] = []
-        values: list[float] = []
-        lower = np.full(len(positions), -INF)
-        upper = np.full(len(positions), INF)
-        keep = np.zeros(len(positions))
-        for r, i in enumerate(positions.tolist()):
-            row = self.rows[i]
-            if not row.active:
-                keep[r] = 1.0  # freed: its bounds open, its coefficients as they were
-                continue
-            these, coefficients, constant = self._linear_terms(row.body)
-            row_index += [r] * len(these)
-            columns += these
-            values += coefficients
-            lower[r], upper[r] = self._row_bounds(row, constant)
-        new = sparse.csr_matrix((values, (row_index, columns)), shape=(len(positions), width))
-        if keep.any():
-            new = (new + sparse.diags(keep) @ old).tocsr()
-        new.sum_duplicates()
-        new.eliminate_zeros()
-        change = (new - old).tocoo()
-        change.eliminate_zeros()
-        if change.nnz:
-            rows = positions[change.row]
-            now = np.asarray(new[change.row, change.col]).ravel()
-            for i, j, value in zip(rows.tolist(), change.col.tolist(), now.tolist(), strict=True):
-                self.highs.changeCoeff(i, j, value)  # 0 removes the entry
-            held = self._matrix()
-            delta = sparse.csr_matrix((change.data, (rows, change.col)), shape=held.shape)
-            self._held = (held + delta).tocsr()
-            self._held.eliminate_zeros()
-        moved = (lower != self._row_lower[positions]) | (upper != self._row_upper[positions])
-        if moved.any():
-            at = positions[moved]
-            self.highs.changeRowsBounds(  # type: ignore[attr-defined]
-                len(at), at, lower[moved], upper[moved]
-            )
-            self._row_lower[at], self._row_upper[at] = lower[moved], upper[moved]
-
-    def _add_new_rows(self, families: list[str]) -> None:
-        added = []
-        base = None
-        for name in families:
-            for row in self.model.component(name).values():
-                if not row.active or id(row) in self._row_of:
-                    continue
-                if base is None:
-                    base = self._matrix()  # as HiGHS holds it before this row is added
-                these, coefficients, constant = self._linear_terms(row.body)
-                lower, upper = self._row_bounds(row, constant)
-                entries = sparse.csr_matrix(
-                    (coefficients, ([0] * len(these), these)), shape=(1, len(self.columns))
-                )
-                entries.sum_duplicates()
-                entries.eliminate_zeros()
-                self.highs.addRow(
-                    lower, upper, entries.nnz, entries.indices.astype(np.int32), entries.data
-                )
-                self._row_of[id(row)] = len(self.rows)
-                self._family_rows.setdefault(name, []).append(len(self.rows))
-                self.rows.append(row)
-                added.append(entries)
-                self._row_lower = np.append(self._row_lower, lower)
-                self._row_upper = np.append(self._row_upper, upper)
-        if added:
-            self._held = sparse.vstack([base, *added], format="csr")
-
-    def _sync_bounds(self) -> None:
-        lower = np.array([-INF if v.lb is None else v.lb for v in self.columns], dtype=float)
-        upper = np.array([INF if v.ub is None else v.ub for v in self.columns], dtype=float)
-        changed = np.flatnonzero((lower != self._col_lower) | (upper != self._col_upper))
-        if len(changed):
-            self.highs.changeColsBounds(len(changed), changed, lower[changed], upper[changed])
-            self._col_lower, self._col_upper = lower, upper
-
-    def _sync_costs(self) -> None:
-        goal = next(self.model.component_data_objects(pyo.Objective, active=True))
-        these, coefficients, offset = self._linear_terms(goal.expr)
-        cost = np.zeros(len(self.columns))
-        np.add.at(cost, these, coefficients)
-        changed = np.flatnonzero(cost != self._cost)
-        if len(changed):
-            self.highs.changeColsCost(len(changed), changed, cost[changed])
-            self._cost = cost
-        if offset != self._offset:
-            self.highs.changeObjectiveOffset(offset)
-            self._offset = offset
+        """Change the model HiGHS holds in place (see :meth:`HighsModel.sync`)."""
+        return self.handed.sync(rebound)
 
     def _set_options(self, time_limit_s: float | None, mip_gap: float | None) -> None:
         """Set HiGHS's options for the next run from its defaults (nothing kept from the last)."""
@@ -425,8 +202,10 @@ class HighsSession:
         if mip_gap is not None:
             highs.setOptionValue("mip_rel_gap", float(mip_gap))
 
-    def _run(self) -> str | None:
-        """Run HiGHS; return "interrupted", an error message, or None.
+    def _run(self) -> tuple[Status, str] | None:
+        """Run HiGHS; return None, or why it did not run to a status of its own.
+
+        That is (``INTERRUPTED``, message) or (``ERROR``, HiGHS's error).
 
         Ctrl-C and SIGTERM during the run cancel the solve (HiGHS stops at
         its next check) and are reported as an interruption, whatever status
@@ -449,11 +228,11 @@ class HighsSession:
         except KeyboardInterrupt:
             interrupted.set()
         except (RuntimeError, ValueError) as error:
-            return f"solver error: {error}"
+            return ERROR, f"solver error: {error}"
         finally:
             for number, handler in handlers.items():
                 signal.signal(number, handler)
-        return "interrupted" if interrupted.is_set() else None
+        return (INTERRUPTED, _message(INTERRUPTED, False)) if interrupted.is_set() else None
 
     def solve(self, time_limit: float, mip_gap: float) -> SolverReport:
         """Solve the model as it stands; load the plan into the variables if there is one.
@@ -470,7 +249,7 @@ class HighsSession:
         checked against the plan's cost and, if they differ, solved again
         cold, without the start and with the heuristics on.
         """
-        if self.infeasible_constant:
+        if self.handed.infeasible_constant:
             return self._report_infeasible_constant()
         warm = self.start is not None
         report = self._solve_once(time_limit, mip_gap, warm)
@@ -487,20 +266,17 @@ class HighsSession:
             self.highs.setOptionValue(heuristic, not warm)
         for name, value in self.options.highs_options.items():  # checked by the caller
             self.highs.setOptionValue(name, value)
-        if warm:
+        if warm and self.start is not None:
             start = highspy.HighsSolution()
             start.col_value = self.start
             self.highs.setSolution(start)
         started = time.perf_counter()
         with self._progress_reported():
-            error = self._run()
+            stopped = self._run()
         seconds = time.perf_counter() - started
-        if error == "interrupted":
-            return SolverReport(
-                INTERRUPTED, False, seconds=seconds, message="interrupted by the user"
-            )
-        if error:
-            return SolverReport(ERROR, False, seconds=seconds, message=error)
+        if stopped is not None:
+            status, message = stopped
+            return SolverReport(status, False, seconds=seconds, message=message)
         return self._report(seconds)
 
     @contextlib.contextmanager
@@ -514,7 +290,7 @@ class HighsSession:
         events = [getattr(self.highs, name) for name in names]
         last = [-math.inf]
 
-        def forward(event: Any) -> None:
+        def forward(event: highspy.HighsCallbackEvent) -> None:
             data = event.data_out
             now = float(data.running_time)
             improving = (
@@ -546,8 +322,8 @@ class HighsSession:
 
     def _objective_is_the_plans(self, report: SolverReport) -> bool:
         """Whether HiGHS's objective is the cost of the plan it returned."""
-        plan = np.asarray(self.highs.getSolution().col_value, dtype=float)
-        cost = float(self._cost @ plan) + self._offset
+        plan = self.start if self.start is not None else self._plan()
+        cost = self.handed.cost_of(plan)
         objective = report.objective if report.objective is not None else math.nan
         return abs(objective - cost) <= 1e-7 * max(1.0, abs(cost))
 
@@ -556,7 +332,7 @@ class HighsSession:
             INFEASIBLE,
             False,
             message=_message(INFEASIBLE, False),
-            termination=self.infeasible_constant,
+            termination=self.handed.infeasible_constant,
         )
 
     def _report(self, seconds: float) -> SolverReport:
@@ -578,8 +354,8 @@ class HighsSession:
         objective = bound = None
         if has_plan or model_status == highspy.HighsModelStatus.kModelEmpty:
             has_plan = True
-            self._load_values()
-            self.start = np.array(highs.getSolution().col_value, dtype=float)
+            self.start = self._plan()  # the plan, offered to the next solve as a start
+            self._load_values(self.start)
             objective = float(info.objective_function_value)
             bound = float(info.mip_dual_bound) if self.integer.any() else objective
         return SolverReport(
@@ -591,8 +367,8 @@ class HighsSession:
             seconds=seconds,
             termination=highs.modelStatusToString(model_status),
             message=_message(status, has_plan, highs.modelStatusToString(model_status)),
-            rows=len(self.rows),
-            columns=len(self.columns),
+            rows=len(self.handed.rows),
+            columns=len(self.handed.columns),
             nonzeros=self.nonzeros,
             solver_version=f"HiGHS {highs.versionMajor()}.{highs.versionMinor()}."
             f"{highs.versionPatch()}",
@@ -602,12 +378,15 @@ class HighsSession:
             },
         )
 
-    def _load_values(self) -> None:
-        values = self.highs.getSolution().col_value
-        for var, value in zip(self.columns, values, strict=True):
+    def _plan(self) -> np.ndarray:
+        """Return the column values HiGHS holds (one copy of its solution, not one per use)."""
+        return np.array(self.highs.getSolution().col_value, dtype=float)
+
+    def _load_values(self, values: np.ndarray) -> None:
+        for var, value in zip(self.handed.columns, values.tolist(), strict=True):
             var.set_value(value, skip_validation=True)
 
-    def duals(self, constraints: list[Any]) -> dict[Any, float]:
+    def duals(self, constraints: list[ConstraintData]) -> dict[ConstraintData, float]:
         """Duals of ``constraints`` in the LP with the binaries fixed at the plan.
 
         The integer columns are fixed at their rounded values and made
@@ -622,16 +401,17 @@ class HighsSession:
         """
         highs = self.highs
         integer = np.flatnonzero(self.integer)
-        if not len(self.rows):
+        rows, columns = self.handed.rows, self.handed.columns
+        if not len(rows):
             return {}
         start = None if self.start is None else np.asarray(self.start, dtype=float)
         if len(integer):
-            values = np.array([round(self.columns[i].value or 0.0) for i in integer], dtype=float)
+            values = np.array([round(columns[i].value or 0.0) for i in integer], dtype=float)
             if start is not None:
                 start[integer] = values
-            lower = np.array([self.columns[i].lb or 0.0 for i in integer], dtype=float)
+            lower = np.array([columns[i].lb or 0.0 for i in integer], dtype=float)
             upper = np.array(
-                [self.columns[i].ub if self.columns[i].ub is not None else INF for i in integer],
+                [columns[i].ub if columns[i].ub is not None else INF for i in integer],
                 dtype=float,
             )
             highs.changeColsBounds(len(integer), integer, values, values)
@@ -640,7 +420,7 @@ class HighsSession:
             )
         try:
             self._set_options(None, None)
-            if start is not None and len(start) == len(self.columns):
+            if start is not None and len(start) == len(columns):
                 highs.clearSolver()  # forget the MIP's root basis: the plan's is nearer
                 plan = highspy.HighsSolution()
                 plan.col_value = start
@@ -652,12 +432,13 @@ class HighsSession:
             ):
                 logger.warning("the LP with fixed binaries did not solve: no duals")
                 return {}
-            self._load_values()
-            row_dual = highs.getSolution().row_dual
+            solution = highs.getSolution()
+            self._load_values(np.asarray(solution.col_value, dtype=float))
+            row_dual = solution.row_dual
             wanted = set(map(id, constraints))
             return {
                 row: float(dual)
-                for row, dual in zip(self.rows, row_dual, strict=True)
+                for row, dual in zip(rows, row_dual, strict=True)
                 if id(row) in wanted
             }
         finally:
