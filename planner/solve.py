@@ -222,7 +222,7 @@ class HighsSession:
             for number in (signal.SIGINT, signal.SIGTERM):
                 handlers[number] = signal.signal(number, cancel)
         if hasattr(self.highs, "HandleKeyboardInterrupt"):
-            self.highs.HandleKeyboardInterrupt = True  # run in a thread: signals reach Python
+            self.highs.HandleKeyboardInterrupt = True  # Ctrl-C cancels, not kills, the solve
         try:
             self.highs.run()
         except KeyboardInterrupt:
