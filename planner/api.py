@@ -203,6 +203,7 @@ def solve(case: Case, **options: Any) -> Result:
     Result
         Status, objective, summary and tables.
     """
+    check_options(options)  # a Resolver's own arguments are not solve options
     return Resolver(**options).solve(case)
 
 
@@ -214,11 +215,16 @@ class Resolver:
     may differ) changes that model in place and is re-solved warm, starting
     from the previous plan. A case of another shape is built anew.
     ``result.report.extra["reused"]`` says which happened.
+
+    ``full_tables=False`` (for sweeps) computes only what a sweep's row
+    shows: the summary's costs, objective, China share and shortfall, and
+    the Shares and Contracts tables; the plan is still checked.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, full_tables: bool = True, **options: Any) -> None:
         check_options(options)
         self.options = options
+        self.full_tables = full_tables
         self.model: pyo.ConcreteModel | None = None
         self.session: HighsSession | None = None
 
@@ -244,7 +250,7 @@ class Resolver:
         if report.has_plan:
             wanted = solve_options.duals and report.status != Status.INTERRUPTED
             duals = session.duals(priced_constraints(model)) if wanted else {}
-            tables, figures = _tables(case, data, model, duals)
+            tables, figures = _tables(case, data, model, duals, self.full_tables)
             summary.update(figures)
             _agree(summary, report)
             summary = _planners_page(summary)
@@ -317,7 +323,11 @@ def _base_summary(
 
 
 def _tables(
-    case: Case, data: ModelData, model: pyo.ConcreteModel, duals: dict[Any, float]
+    case: Case,
+    data: ModelData,
+    model: pyo.ConcreteModel,
+    duals: dict[Any, float],
+    full: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     plan = read_plan(model, data)
     broken = verify_plan(plan, data)
@@ -336,6 +346,19 @@ def _tables(
     overall = expected_shares(shares, weights, data.china_basis)
     china_share = overall.loc[overall["element"] == "TOTAL", "china_share"].to_numpy()
     shortage_expected = float(np.einsum("etw,w->", plan.unmet, probability))
+    expected_cost = fixed + float(probability @ scenario_cost)
+    tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
+    figures: dict[str, Any] = {
+        "expected_cost": expected_cost,
+        "cvar": tail,
+        **expected,
+        "china_share": float(china_share[0]),
+        "shortfall": shortage_expected,
+        # the objective of the plan that is written (formulation A7)
+        "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
+    }
+    if not full:  # what a sweep's row shows
+        return {"Shares": shares, "Contracts": contracts_table(plan, data, case.offers)}, figures
     tables = {
         "Purchases": purchases_table(plan, data, case.offers),
         "Contracts": contracts_table(plan, data, case.offers),
@@ -354,14 +377,8 @@ def _tables(
         tables["Changes"] = changes_table(plan, data)
     orders = orders_table(tables["Purchases"], tables["Contracts"], signings, data.periods[0])
     tables = {"Orders": orders, **tables}  # second in the workbook, after Summary
-    expected_cost = fixed + float(probability @ scenario_cost)
-    tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
-    figures: dict[str, Any] = {
-        "expected_cost": expected_cost,
-        "cvar": tail,
-        **expected,
-        "china_share": float(china_share[0]),
-        "shortfall": shortage_expected,
+    figures = {
+        **figures,
         **_headroom(shares),
         **{
             f"shortfall_{element}": float(value)
@@ -374,8 +391,6 @@ def _tables(
         "contracts_to_sign_now": int((orders["action"] == "sign now").sum()),
         "contracted_offers": int(contracts_signed(plan, data).sum()),
         "adopted_activities": int(plan.adopt.sum()),
-        # the objective of the plan that is written (formulation A7)
-        "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
     }
     return tables, figures
 
