@@ -217,8 +217,9 @@ class Resolver:
     ``result.report.extra["reused"]`` says which happened.
 
     ``full_tables=False`` (for sweeps) computes only what a sweep's row
-    shows: the summary's costs, objective, China share and shortfall, and
-    the Shares and Contracts tables; the plan is still checked.
+    shows: the summary's costs, objective, China share and shortfall (no
+    ``case_sha256``: the sweep's About has the base case's), and the Shares
+    and Contracts tables; the plan is still checked.
     """
 
     def __init__(self, *, full_tables: bool = True, **options: Any) -> None:
@@ -246,7 +247,9 @@ class Resolver:
         logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
         conflicts: list[Issue] = []
         tables: dict[str, pd.DataFrame] = {}
-        summary = _base_summary(case, data, report, solve_options, time_limit, gap, warnings)
+        summary = _base_summary(
+            case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
+        )
         if report.has_plan:
             wanted = solve_options.duals and report.status != Status.INTERRUPTED
             duals = session.duals(priced_constraints(model)) if wanted else {}
@@ -287,6 +290,7 @@ def _base_summary(
     time_limit: float,
     gap: float,
     warnings: list[Issue],
+    hashed: bool = True,
 ) -> dict[str, Any]:
 
     summary: dict[str, Any] = {
@@ -299,7 +303,7 @@ def _base_summary(
         "solve_seconds": round(report.seconds, 3),
         "planner_version": __version__,
         "input_sha256": case.source.sha256 or case.content_sha256(),
-        "case_sha256": case.content_sha256(),
+        **({"case_sha256": case.content_sha256()} if hashed else {}),  # not per sweep variant
         "input_file": Path(case.source.path).name if case.source.path else "",
         "currency": case.settings.currency,
         "unit": case.settings.unit,

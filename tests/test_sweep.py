@@ -87,6 +87,8 @@ def test_a_sweep_computes_only_its_rows_unless_tables_are_asked_for(
     light = planner.sweep(case, changes, workers=1, duals=True)
     assert not asked  # no duals without tables, whatever was passed
     assert all(r.tables == {} for r in light.results)
+    assert "case_sha256" not in light.results[0].summary  # the About has the base case's
+    assert "case_sha256" in full.results[0].summary
     pd.testing.assert_frame_equal(light.table, full.table, check_exact=True)
     for quick, slow in zip(light.results, full.results, strict=True):
         assert quick.status == slow.status and quick.objective == slow.objective
