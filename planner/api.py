@@ -33,6 +33,7 @@ from planner.results import (
     contracts_table,
     cvar,
     duals_table,
+    expected_china_shares,
     expected_shares,
     first_stage_fixed_cost,
     orders_table,
@@ -218,8 +219,9 @@ class Resolver:
 
     ``full_tables=False`` (for sweeps) computes only what a sweep's row
     shows: the summary's costs, objective, China share and shortfall (no
-    ``case_sha256``: the sweep's About has the base case's), and the Shares
-    and Contracts tables; the plan is still checked.
+    ``case_sha256``: the sweep's About has the base case's), and two tables:
+    ``ExpectedShares`` (the expected China share of each element and TOTAL)
+    and ``Contracts``; the plan is still checked.
     """
 
     def __init__(self, *, full_tables: bool = True, **options: Any) -> None:
@@ -345,9 +347,12 @@ def _tables(
     expected = {key: float(probability @ costs[key].to_numpy()) for key in COST_KEYS}
     scenario_cost = costs["scenario_cost"].to_numpy()
     fixed = first_stage_fixed_cost(plan, data)  # F; later signings are in scenario_cost
-    shares = shares_table(plan, data)
-    weights = pd.Series(probability, index=data.scenarios)
-    overall = expected_shares(shares, weights, data.china_basis)
+    if full:
+        shares = shares_table(plan, data)
+        weights = pd.Series(probability, index=data.scenarios)
+        overall = expected_shares(shares, weights, data.china_basis)
+    else:
+        overall = expected_china_shares(plan, data)  # the same figures, without the table
     china_share = overall.loc[overall["element"] == "TOTAL", "china_share"].to_numpy()
     shortage_expected = float(np.einsum("etw,w->", plan.unmet, probability))
     expected_cost = fixed + float(probability @ scenario_cost)
@@ -362,7 +367,8 @@ def _tables(
         "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
     }
     if not full:  # what a sweep's row shows
-        return {"Shares": shares, "Contracts": contracts_table(plan, data, case.offers)}, figures
+        light = {"ExpectedShares": overall, "Contracts": contracts_table(plan, data, case.offers)}
+        return light, figures
     tables = {
         "Purchases": purchases_table(plan, data, case.offers),
         "Contracts": contracts_table(plan, data, case.offers),

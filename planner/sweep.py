@@ -84,9 +84,11 @@ def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     for key in ("expected_cost", "cvar", "china_share", "shortfall"):
         row[key] = summary.get(key)
     shares = result.tables.get("Shares")
+    table = result.tables.get("ExpectedShares")  # a sweep's own result has these already
     if shares is not None and len(shares):
         probability = result.case.scenarios["probability"]
         table = expected_shares(shares, probability, result.case.settings.china_basis)
+    if table is not None:
         for element, share in zip(table["element"], table["china_share"], strict=True):
             if element != "TOTAL":
                 row[f"china_share[{element}]"] = share
