@@ -16,7 +16,7 @@ from planner import outcome
 from planner.checks import check_case, merge_issues
 from planner.data import Case
 from planner.diagnose import explain_infeasibility
-from planner.errors import InputError, Issue, SolverError
+from planner.errors import InputError, Issue, OutputError, SolverError
 from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
@@ -106,7 +106,19 @@ class Result(outcome.Result):
     """The outcome of a solve (see :class:`planner.outcome.Result`), writable as a workbook."""
 
     def write(self, path: str | Path) -> Path:
-        """Write the solution workbook to ``path`` (atomically; never over the input)."""
+        """Write the solution workbook to ``path`` (atomically; never over the input).
+
+        Raises
+        ------
+        OutputError
+            For a sweep variant's result, which has no tables unless the
+            sweep kept them (``planner.sweep(..., tables=True)``).
+        """
+        if self.has_plan and "Purchases" not in self.tables:
+            raise OutputError(
+                f"{path}: this result has only a sweep's figures, not the plan's tables; "
+                "solve the variant, or sweep with tables=True, to write its solution workbook"
+            )
         return write_solution(self, Path(path))
 
 

@@ -18,6 +18,7 @@ import planner
 from planner.api import Resolver
 from planner.changes import ChangeError, apply_change, parse_values, variants
 from planner.cli import app
+from planner.errors import OutputError
 from planner.model import derive
 from planner.results import expected_china_shares, expected_shares, read_plan, shares_table
 from planner.solve import HighsSession
@@ -77,7 +78,7 @@ def test_variants_equal_fresh_solves() -> None:
 
 
 def test_a_sweep_computes_only_its_rows_unless_tables_are_asked_for(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     case = planner.load(HAND)
     changes = {"china_share_max[Nd]": [1.0, 0.5, 0.3], "capacity[Dy-CN]": [12, 13]}
@@ -92,6 +93,9 @@ def test_a_sweep_computes_only_its_rows_unless_tables_are_asked_for(
     assert all(r.tables == {} for r in light.results)
     assert "case_sha256" not in light.results[0].summary  # the About has the base case's
     assert "case_sha256" in full.results[0].summary
+    with pytest.raises(OutputError, match="tables=True"):
+        light.results[0].write(tmp_path / "variant.xlsx")  # a clear message, nothing written
+    assert not list(tmp_path.iterdir())
     # the same plans; China shares summed in another order (numpy, not pandas' groupby)
     pd.testing.assert_frame_equal(light.table, full.table, check_exact=False, rtol=1e-12)
     for quick, slow in zip(light.results, full.results, strict=True):
