@@ -16,6 +16,7 @@ policy cells), the scenario tree and whether CVaR is on. When it is not,
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import partial
@@ -296,7 +297,10 @@ class _Reads:
         if self.entries is None:
             return value
         if isinstance(value, np.ndarray):
-            return _Entries(value, name, self.entries)
+            wrappers = self.__dict__.setdefault("wrappers", {})
+            if name not in wrappers:
+                wrappers[name] = _Entries(value, name, self)
+            return wrappers[name]
         self.entries.add((name, None))
         return value
 
@@ -310,31 +314,43 @@ class _Entries:
     the family is then evaluated without noting (see ``_reset_noted``).
     """
 
-    __slots__ = ("array", "name", "sink")
+    __slots__ = ("array", "name", "reads")
 
-    def __init__(self, array: np.ndarray, name: str, sink: set[tuple[str, Any]]) -> None:
-        self.array, self.name, self.sink = array, name, sink
+    def __init__(self, array: np.ndarray, name: str, reads: _Reads) -> None:
+        self.array, self.name, self.reads = array, name, reads
+
+    def _note(self, entry: tuple[int, ...] | None) -> None:
+        sink = self.reads.entries  # the row being evaluated now
+        if sink is not None:
+            sink.add((self.name, entry))
 
     def __getitem__(self, key: Any) -> Any:
-        entry = key if isinstance(key, tuple) else (key,)
-        whole = not all(isinstance(k, int | np.integer) and not isinstance(k, bool) for k in entry)
-        self.sink.add((self.name, None if whole else tuple(int(k) for k in entry)))
+        entry: tuple[int, ...] | None
+        try:  # whole numbers (Python's or numpy's): one entry, or all under a prefix
+            entry = (
+                tuple(map(operator.index, key)) if type(key) is tuple else (operator.index(key),)
+            )
+        except TypeError:  # a slice, an index array: all of it
+            entry = None
+        if entry is not None and bool in map(type, key if type(key) is tuple else (key,)):
+            entry = None  # a[True] is not entry 1
+        self._note(entry)
         return self.array[key]
 
     def __getattr__(self, name: str) -> Any:
-        self.sink.add((self.name, None))
+        self._note(None)
         return getattr(self.array, name)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        self.sink.add((self.name, None))
+        self._note(None)
         return np.asarray(self.array, dtype=dtype)
 
     def __len__(self) -> int:
-        self.sink.add((self.name, None))
+        self._note(None)
         return len(self.array)
 
     def __iter__(self) -> Any:
-        self.sink.add((self.name, None))
+        self._note(None)
         return iter(self.array)
 
 
