@@ -171,13 +171,14 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
             some = None if noted is None else _affected(noted, reads[family.name], before, data)
             if some is not None:
                 rows[family.name] = some
-            _run(
-                model,
-                reads,
-                family.name,
-                partial(_reset_noted, model, family, component, entries, some),
-                keep=some is not None,
+            # rows are noted only while the layout holds (a sweep over values): a variant
+            # that works the layout out again forgets the notes, so noting would be lost work
+            run = (
+                partial(_reset_noted, model, family, component, entries, some)
+                if reuse
+                else partial(_reset, model, family.name, component, family.rule)
             )
+            _run(model, reads, family.name, run, keep=some is not None)
             families.append(family.name)
         if todo["objective"]:
             _run(model, reads, "objective", partial(_reset_objective, model))
