@@ -16,7 +16,7 @@ from planner import outcome
 from planner.checks import check_case, merge_issues
 from planner.data import Case
 from planner.diagnose import explain_infeasibility
-from planner.errors import InputError, Issue, SolverError
+from planner.errors import InputError, Issue, OutputError, SolverError
 from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
@@ -33,6 +33,7 @@ from planner.results import (
     contracts_table,
     cvar,
     duals_table,
+    expected_china_shares,
     expected_shares,
     first_stage_fixed_cost,
     orders_table,
@@ -105,7 +106,19 @@ class Result(outcome.Result):
     """The outcome of a solve (see :class:`planner.outcome.Result`), writable as a workbook."""
 
     def write(self, path: str | Path) -> Path:
-        """Write the solution workbook to ``path`` (atomically; never over the input)."""
+        """Write the solution workbook to ``path`` (atomically; never over the input).
+
+        Raises
+        ------
+        OutputError
+            For a sweep variant's result, which has no tables unless the
+            sweep kept them (``planner.sweep(..., tables=True)``).
+        """
+        if self.has_plan and "Purchases" not in self.tables:
+            raise OutputError(
+                f"{path}: this result has only a sweep's figures, not the plan's tables; "
+                "solve the variant, or sweep with tables=True, to write its solution workbook"
+            )
         return write_solution(self, Path(path))
 
 
@@ -203,6 +216,7 @@ def solve(case: Case, **options: Any) -> Result:
     Result
         Status, objective, summary and tables.
     """
+    check_options(options)  # a Resolver's own arguments are not solve options
     return Resolver(**options).solve(case)
 
 
@@ -214,11 +228,18 @@ class Resolver:
     may differ) changes that model in place and is re-solved warm, starting
     from the previous plan. A case of another shape is built anew.
     ``result.report.extra["reused"]`` says which happened.
+
+    ``full_tables=False`` (for sweeps) computes only what a sweep's row
+    shows: the summary's costs, objective, China share and shortfall (no
+    ``case_sha256``: the sweep's About has the base case's), and two tables:
+    ``ExpectedShares`` (the expected China share of each element and TOTAL)
+    and ``Contracts``; the plan is still checked.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, full_tables: bool = True, **options: Any) -> None:
         check_options(options)
         self.options = options
+        self.full_tables = full_tables
         self.model: pyo.ConcreteModel | None = None
         self.session: HighsSession | None = None
 
@@ -240,11 +261,13 @@ class Resolver:
         logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
         conflicts: list[Issue] = []
         tables: dict[str, pd.DataFrame] = {}
-        summary = _base_summary(case, data, report, solve_options, time_limit, gap, warnings)
+        summary = _base_summary(
+            case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
+        )
         if report.has_plan:
             wanted = solve_options.duals and report.status != Status.INTERRUPTED
             duals = session.duals(priced_constraints(model)) if wanted else {}
-            tables, figures = _tables(case, data, model, duals)
+            tables, figures = _tables(case, data, model, duals, self.full_tables)
             summary.update(figures)
             _agree(summary, report)
             summary = _planners_page(summary)
@@ -281,6 +304,7 @@ def _base_summary(
     time_limit: float,
     gap: float,
     warnings: list[Issue],
+    hashed: bool = True,
 ) -> dict[str, Any]:
 
     summary: dict[str, Any] = {
@@ -293,7 +317,7 @@ def _base_summary(
         "solve_seconds": round(report.seconds, 3),
         "planner_version": __version__,
         "input_sha256": case.source.sha256 or case.content_sha256(),
-        "case_sha256": case.content_sha256(),
+        **({"case_sha256": case.content_sha256()} if hashed else {}),  # not per sweep variant
         "input_file": Path(case.source.path).name if case.source.path else "",
         "currency": case.settings.currency,
         "unit": case.settings.unit,
@@ -317,7 +341,11 @@ def _base_summary(
 
 
 def _tables(
-    case: Case, data: ModelData, model: pyo.ConcreteModel, duals: dict[Any, float]
+    case: Case,
+    data: ModelData,
+    model: pyo.ConcreteModel,
+    duals: dict[Any, float],
+    full: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     plan = read_plan(model, data)
     broken = verify_plan(plan, data)
@@ -331,11 +359,28 @@ def _tables(
     expected = {key: float(probability @ costs[key].to_numpy()) for key in COST_KEYS}
     scenario_cost = costs["scenario_cost"].to_numpy()
     fixed = first_stage_fixed_cost(plan, data)  # F; later signings are in scenario_cost
-    shares = shares_table(plan, data)
-    weights = pd.Series(probability, index=data.scenarios)
-    overall = expected_shares(shares, weights, data.china_basis)
+    if full:
+        shares = shares_table(plan, data)
+        weights = pd.Series(probability, index=data.scenarios)
+        overall = expected_shares(shares, weights, data.china_basis)
+    else:
+        overall = expected_china_shares(plan, data)  # the same figures, without the table
     china_share = overall.loc[overall["element"] == "TOTAL", "china_share"].to_numpy()
     shortage_expected = float(np.einsum("etw,w->", plan.unmet, probability))
+    expected_cost = fixed + float(probability @ scenario_cost)
+    tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
+    figures: dict[str, Any] = {
+        "expected_cost": expected_cost,
+        "cvar": tail,
+        **expected,
+        "china_share": float(china_share[0]),
+        "shortfall": shortage_expected,
+        # the objective of the plan that is written (formulation A7)
+        "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
+    }
+    if not full:  # what a sweep's row shows
+        light = {"ExpectedShares": overall, "Contracts": contracts_table(plan, data, case.offers)}
+        return light, figures
     tables = {
         "Purchases": purchases_table(plan, data, case.offers),
         "Contracts": contracts_table(plan, data, case.offers),
@@ -354,14 +399,8 @@ def _tables(
         tables["Changes"] = changes_table(plan, data)
     orders = orders_table(tables["Purchases"], tables["Contracts"], signings, data.periods[0])
     tables = {"Orders": orders, **tables}  # second in the workbook, after Summary
-    expected_cost = fixed + float(probability @ scenario_cost)
-    tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
-    figures: dict[str, Any] = {
-        "expected_cost": expected_cost,
-        "cvar": tail,
-        **expected,
-        "china_share": float(china_share[0]),
-        "shortfall": shortage_expected,
+    figures = {
+        **figures,
         **_headroom(shares),
         **{
             f"shortfall_{element}": float(value)
@@ -374,8 +413,6 @@ def _tables(
         "contracts_to_sign_now": int((orders["action"] == "sign now").sum()),
         "contracted_offers": int(contracts_signed(plan, data).sum()),
         "adopted_activities": int(plan.adopt.sum()),
-        # the objective of the plan that is written (formulation A7)
-        "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
     }
     return tables, figures
 

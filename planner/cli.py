@@ -286,7 +286,7 @@ def sweep(
                 [Issue("--vary", "nothing to vary: give --vary or fill the Sweep sheet")],
                 str(workbook),
             )
-        options: dict[str, object] = {"duals": False}
+        options: dict[str, Any] = {}  # a sweep computes no duals
         if time_limit is not None:
             options["time_limit_s"] = time_limit
         total = len(variants(changes))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -425,7 +425,7 @@ class HighsModel:
         if self.infeasible_constant or not self._index():
             return False
         try:
-            self._sync_rows(rebound.families)
+            self._sync_rows(rebound.families, rebound.rows)
             self._add_new_rows(rebound.families)
             if rebound.bounds:
                 self._sync_bounds()
@@ -472,10 +472,17 @@ class HighsModel:
             INF if upper is None else float(upper) - constant,
         )
 
-    def _sync_rows(self, families: list[str]) -> None:
-        positions = np.array(
-            [i for name in families for i in self._family_rows.get(name, [])], dtype=np.int64
-        )
+    def _sync_rows(self, families: list[str], only: Mapping[str, list[Any]]) -> None:
+        """Push the rows of ``families`` (of a family in ``only``, those indices) to HiGHS."""
+        at: list[int] = []
+        for name in families:
+            if name not in only:
+                at += self._family_rows.get(name, [])
+                continue
+            component = self.model.component(name)
+            rows = (component[index] for index in only[name] if index in component)
+            at += [self._row_of[id(row)] for row in rows if id(row) in self._row_of]
+        positions = np.array(at, dtype=np.int64)
         if not len(positions):
             return
         width = len(self.columns)

@@ -735,6 +735,41 @@ def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) ->
     return grouped.drop(columns="china")
 
 
+def expected_china_shares(plan: Plan, data: ModelData) -> pd.DataFrame:
+    """:func:`expected_shares` of the plan's Shares table, without making the table.
+
+    ``element`` (each element, then TOTAL), ``supply`` and ``china_share``
+    on the case's basis, from the same per-node figures: what a sweep's row
+    needs, a few milliseconds instead of the table's tens.
+    """
+    measures = supply_measures(plan, data)
+    periods = [node.period for node in data.nodes]
+    representatives = [node.scenarios[0] for node in data.nodes]
+    probability = np.array([node.probability for node in data.nodes], dtype=float)
+
+    def at_nodes(values: np.ndarray) -> np.ndarray:  # [item (elements, TOTAL), node]
+        pooled = np.concatenate([values, values.sum(axis=0, keepdims=True)])
+        return pooled[:, periods, representatives]
+
+    supply = at_nodes(measures["supply"])
+    china = at_nodes(measures[f"china_{data.china_basis}"])
+    positive = supply > EPSILON
+    share = np.where(positive, china / np.where(positive, supply, 1), np.nan)
+    expected_supply = supply @ probability
+    expected_china = (np.where(np.isnan(share), 0.0, share) * supply) @ probability
+    return pd.DataFrame(
+        {
+            "element": np.array([*data.elements, TOTAL], dtype=object),
+            "supply": expected_supply,
+            "china_share": pd.Series(
+                expected_china / np.where(expected_supply > 0, expected_supply, 1)
+            )
+            .where(expected_supply > 0)
+            .to_numpy(),
+        }
+    )
+
+
 ORDER_COLUMNS = [
     "action",
     "offer",

@@ -37,40 +37,58 @@ def chunks(grid: list[dict[str, float]], parts: int) -> list[list[dict[str, floa
     return [grid[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
+#: One solved variant: its row of the sweep table and its result.
+Solved = tuple[dict[str, Any], outcome.Result]
+
+
 def solve_chunk(
-    case: Case, chunk: list[dict[str, float]], options: dict[str, Any], queue: Any = None
-) -> list[outcome.Result]:
+    case: Case,
+    chunk: list[dict[str, float]],
+    options: dict[str, Any],
+    queue: Any = None,
+    tables: bool = True,
+) -> list[Solved]:
     """Solve neighbouring variants with one model, changed in place between them.
 
-    Stops early, keeping what finished, when a solve is interrupted (Ctrl-C).
-    ``queue``, if given, receives one item per finished variant (progress).
+    Each variant's row of the sweep table is worked out here, in the worker;
+    with ``tables`` False the results keep no tables (the row has what the
+    sweep shows) and only the row's figures are computed. Stops early,
+    keeping what finished, when a solve is interrupted (Ctrl-C). ``queue``,
+    if given, receives one item per finished variant (progress).
     """
-    resolver = Resolver(**options)
-    results: list[outcome.Result] = []
+    resolver = Resolver(full_tables=tables, **options)
+    solved: list[Solved] = []
     try:
         for values in chunk:
             variant = case.copy()
             for name, value in values.items():
                 apply_change(variant, name, value)
-            results.append(resolver.solve(variant))
+            result = resolver.solve(variant)
+            row = _row(values, result)
+            if not tables:
+                result.tables = {}
+            solved.append((row, result))
             if queue is not None:
                 queue.put(1)
-            if results[-1].status == Status.INTERRUPTED:
+            if result.status == Status.INTERRUPTED:
                 break
     except KeyboardInterrupt:
         pass  # the finished variants are kept; the caller sees fewer results
-    return results
+    return solved
 
 
 def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
+    """Return the variant's row of the sweep table: its values, status and figures."""
     summary = result.summary
     row: dict[str, Any] = {**values, "status": result.status, "objective": result.objective}
     for key in ("expected_cost", "cvar", "china_share", "shortfall"):
         row[key] = summary.get(key)
     shares = result.tables.get("Shares")
+    table = result.tables.get("ExpectedShares")  # a sweep's own result has these already
     if shares is not None and len(shares):
         probability = result.case.scenarios["probability"]
         table = expected_shares(shares, probability, result.case.settings.china_basis)
+    if table is not None:
         for element, share in zip(table["element"], table["china_share"], strict=True):
             if element != "TOTAL":
                 row[f"china_share[{element}]"] = share
@@ -82,12 +100,13 @@ def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
 
 def efficient(costs: pd.Series, shares: pd.Series) -> pd.Series:
     """Points no other point beats on both cost and China share (the efficient frontier)."""
-    flags = []
-    for cost, share in zip(costs, shares, strict=True):
-        dominated = (
-            (costs <= cost) & (shares <= share) & ((costs < cost) | (shares < share))
-        ).any()
-        flags.append(bool(not dominated and pd.notna(cost) and pd.notna(share)))
+    cost = costs.to_numpy(dtype=float)
+    share = shares.to_numpy(dtype=float)
+    flags = ~np.isnan(cost) & ~np.isnan(share)
+    for start in range(0, len(cost), 1024):  # pairwise, a block of points at a time
+        c, s = cost[start : start + 1024, None], share[start : start + 1024, None]
+        beaten = (cost <= c) & (share <= s) & ((cost < c) | (share < s))
+        flags[start : start + 1024] &= ~beaten.any(axis=1)
     return pd.Series(flags, index=costs.index)
 
 
@@ -109,6 +128,7 @@ def sweep(
     workers: int | None = None,
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
+    tables: bool = False,
     **options: Any,
 ) -> SweepResult:
     """Solve ``case`` for every combination of ``changes``' values.
@@ -131,9 +151,15 @@ def sweep(
         (or the ``Client`` itself). Results equal the in-process ones.
     progress
         Called with the number of variants finished so far, as they finish.
+    tables
+        Keep every variant's full result tables in ``results`` (and its duals,
+        if ``duals`` is passed). By default a variant's result has its
+        status, objective and summary figures but no tables: only what the
+        sweep table shows is computed, and no duals.
     **options
         Passed to :func:`planner.solve` for every variant; ``explain_infeasible``
-        is off unless asked for (it re-solves the case many times).
+        is off unless asked for (it re-solves the case many times), ``duals``
+        unless ``tables``.
 
     Raises
     ------
@@ -145,21 +171,24 @@ def sweep(
         the :class:`SweepResult` of the variants that finished.
     """
     grid = variants(changes)  # a grid beyond PLANNER_MAX_VARIANTS fails here, unbuilt
-    options = {"explain_infeasible": False, **options}
+    options = {"explain_infeasible": False, "duals": False, **options}
+    if not tables:
+        options["duals"] = False  # nothing would show them
     probe = case.copy()
     warnings: list[str] = []
     for values in grid[:1]:
         for name, value in values.items():
             warnings += apply_change(probe, name, value)  # a bad name fails here, first
     try:
-        runs = _run_all(case, grid, options, workers, executor, progress)
+        runs = _run_all(case, grid, options, workers, executor, progress, tables)
     except KeyboardInterrupt as interrupt:
         partial = getattr(interrupt, "partial", None)
         if partial is not None:
             partial.about = _about(case, changes, partial.results)
         raise
-    results = [result for run in runs for result in run]
-    table = _table(grid[: len(results)], results) if runs else pd.DataFrame()
+    solved = [item for run in runs for item in run]
+    results = [result for _, result in solved]
+    table = _table([row for row, _ in solved]) if solved else pd.DataFrame()
     about = _about(case, changes, results)
     if warnings:
         about["warnings"] = "; ".join(warnings)
@@ -188,10 +217,8 @@ def _about(
     return about
 
 
-def _table(grid: list[dict[str, float]], results: list[outcome.Result]) -> pd.DataFrame:
-    table = pd.DataFrame(
-        [_row(values, result) for values, result in zip(grid, results, strict=True)]
-    )
+def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
     if {"expected_cost", "china_share"} <= set(table.columns):
         table["efficient"] = efficient(table["expected_cost"], table["china_share"])
     return table
@@ -204,17 +231,18 @@ def _run_all(
     workers: int | None,
     executor: Executor | None,
     progress: Callable[[int], None] | None,
-) -> list[list[outcome.Result]]:
-    """Every run's results, in grid order; on Ctrl-C raise with what finished."""
+    tables: bool,
+) -> list[list[Solved]]:
+    """Every run's rows and results, in grid order; on Ctrl-C raise with what finished."""
     executor = executor_of(executor)
     count = workers or (os.cpu_count() or 1)
     runs = chunks(grid, count)
     if executor is None and (count <= 1 or len(grid) <= 1):
-        finished: list[list[outcome.Result]] = []
+        finished: list[list[Solved]] = []
         counter = _Counter(progress)
         try:
             for run in runs:
-                finished.append(solve_chunk(case, run, options, counter))
+                finished.append(solve_chunk(case, run, options, counter, tables))
                 if len(finished[-1]) < len(run):
                     raise KeyboardInterrupt
         except KeyboardInterrupt as interrupt:
@@ -222,7 +250,7 @@ def _run_all(
             interrupt.partial = _partial(runs, finished)  # type: ignore[attr-defined]
             raise
         return finished
-    return _run_parallel(case, runs, options, executor, count, progress)
+    return _run_parallel(case, runs, options, executor, count, progress, tables)
 
 
 def _run_parallel(
@@ -232,12 +260,13 @@ def _run_parallel(
     executor: Executor | None,
     count: int,
     progress: Callable[[int], None] | None,
-) -> list[list[outcome.Result]]:
+    tables: bool,
+) -> list[list[Solved]]:
     own = executor is None
     pool = executor or ProcessPoolExecutor(max_workers=count)
     manager = multiprocessing.Manager() if own and progress is not None else None
     queue = manager.Queue() if manager is not None else None
-    futures = [pool.submit(solve_chunk, case, run, options, queue) for run in runs]
+    futures = [pool.submit(solve_chunk, case, run, options, queue, tables) for run in runs]
     done = 0
     try:
         while not all(future.done() for future in futures):
@@ -259,27 +288,25 @@ def _run_parallel(
             manager.shutdown()
 
 
-def _finished(future: Future[list[outcome.Result]]) -> list[outcome.Result]:
+def _finished(future: Future[list[Solved]]) -> list[Solved]:
     """Return a run's results, or none if it did not finish (cancelled or failed)."""
     if future.done() and not future.cancelled() and future.exception() is None:
         return future.result()
     return []
 
 
-def _partial(
-    runs: list[list[dict[str, float]]], finished: list[list[outcome.Result]]
-) -> SweepResult:
+def _partial(runs: list[list[dict[str, float]]], finished: list[list[Solved]]) -> SweepResult:
     """Return the sweep result of the variants that finished, with their grid values."""
-    values = [run[j] for run, got in zip(runs, finished, strict=True) for j in range(len(got))]
-    results = [result for got in finished for result in got]
+    solved = [item for got in finished for item in got]
     return SweepResult(
-        table=_table(values, results) if results else pd.DataFrame(), results=results
+        table=_table([row for row, _ in solved]) if solved else pd.DataFrame(),
+        results=[result for _, result in solved],
     )
 
 
 def _drain(
     queue: Any,
-    futures: list[Future[list[outcome.Result]]],
+    futures: list[Future[list[Solved]]],
     runs: list[list[dict[str, float]]],
     done: int,
     progress: Callable[[int], None] | None,

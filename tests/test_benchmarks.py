@@ -49,6 +49,15 @@ def test_the_sweep_benchmark_checks_its_variants() -> None:
     assert "changed in place" in report(timing, Path("hand.xlsx"), "capacity[Dy-CN]=12,13,14")
 
 
+def test_the_sweep_throughput_counts_every_variant_and_its_workers_cpu() -> None:
+    from benchmarks.sweep import report_throughput, throughput
+
+    measured = throughput(REFERENCE / "case-00-hand.xlsx", "capacity[Dy-CN]=12,13,14", workers=2)
+    assert measured.variants == 3 and sum(measured.statuses.values()) == 3
+    assert measured.cpu > 0 and measured.objectives[0] <= measured.objectives[1]
+    assert "3 variants" in report_throughput(measured, Path("hand.xlsx"), "capacity[Dy-CN]=12")
+
+
 @pytest.mark.parametrize("size", [Size(3, 4, 5, 3), Size(5, 6, 4, 4)])
 def test_the_array_baseline_solves_the_same_model(size: Size, tmp_path: Path) -> None:
     from benchmarks import baseline

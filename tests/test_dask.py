@@ -31,9 +31,9 @@ def cluster() -> Iterator[distributed.LocalCluster]:
 
 def test_a_sweep_on_dask_equals_the_local_one(cluster: distributed.LocalCluster) -> None:
     case = planner.load(HAND)
-    local = planner.sweep(case, CHANGES, workers=2, duals=False)
+    local = planner.sweep(case, CHANGES, workers=2, duals=False, tables=True)
     with distributed.Client(cluster) as client:
-        remote = planner.sweep(case, CHANGES, executor=client, duals=False)
+        remote = planner.sweep(case, CHANGES, executor=client, duals=False, tables=True)
     pd.testing.assert_frame_equal(remote.table[SAME], local.table[SAME])
     assert len(remote.results) == 6 and remote.results[0].tables["Purchases"].equals(
         local.results[0].tables["Purchases"]

@@ -8,14 +8,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 import planner
+from planner.api import Resolver
 from planner.changes import ChangeError, apply_change, parse_values, variants
 from planner.cli import app
-from planner.sweep import chunks
+from planner.errors import OutputError
+from planner.model import derive
+from planner.results import expected_china_shares, expected_shares, read_plan, shares_table
+from planner.solve import HighsSession
+from planner.sweep import chunks, efficient
 from tests.conftest import REFERENCE, ROOT
 
 runner = CliRunner()
@@ -68,6 +75,70 @@ def test_variants_equal_fresh_solves() -> None:
         assert objective == pytest.approx(planner.solve(fresh, mip_gap=0).objective, rel=1e-9)
     assert result.table["objective"].tolist()[:2] == pytest.approx([18_202, 21_702])
     assert case.policies.loc[0, "value"] == 0.5  # the case itself is untouched
+
+
+def test_a_sweep_computes_only_its_rows_unless_tables_are_asked_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    case = planner.load(HAND)
+    changes = {"china_share_max[Nd]": [1.0, 0.5, 0.3], "capacity[Dy-CN]": [12, 13]}
+    priced = planner.sweep(case, changes, workers=1, tables=True, duals=True).results
+    assert any(len(r.tables["Duals"]) for r in priced)  # asked for: every table, with duals
+    full = planner.sweep(case, changes, workers=1, tables=True)
+    assert all("Purchases" in r.tables for r in full.results if r.has_plan)
+    asked = []
+    monkeypatch.setattr(HighsSession, "duals", lambda self, rows: asked.append(rows) or {})
+    light = planner.sweep(case, changes, workers=1, duals=True)
+    assert not asked  # no duals without tables, whatever was passed
+    assert all(r.tables == {} for r in light.results)
+    assert "case_sha256" not in light.results[0].summary  # the About has the base case's
+    assert "case_sha256" in full.results[0].summary
+    with pytest.raises(OutputError, match="tables=True"):
+        light.results[0].write(tmp_path / "variant.xlsx")  # a clear message, nothing written
+    assert not list(tmp_path.iterdir())
+    # the same plans; China shares summed in another order (numpy, not pandas' groupby)
+    pd.testing.assert_frame_equal(light.table, full.table, check_exact=False, rtol=1e-12)
+    for quick, slow in zip(light.results, full.results, strict=True):
+        assert quick.status == slow.status and quick.objective == slow.objective
+        for key in ("expected_cost", "cvar", "shortfall", "objective"):
+            assert quick.summary.get(key) == slow.summary.get(key)
+        assert quick.summary.get("china_share") == pytest.approx(slow.summary.get("china_share"))
+
+
+@pytest.mark.parametrize("path", [HAND, ROOT / "inputs" / "japan-2026.xlsx"])
+def test_the_rows_china_shares_are_the_shares_tables(path: Path) -> None:
+    case = planner.load(path)
+    resolver = Resolver(duals=False)
+    resolver.solve(case)
+    data = derive(case)
+    plan = read_plan(resolver.model, data)
+    table = expected_shares(
+        shares_table(plan, data), case.scenarios["probability"], data.china_basis
+    )
+    quick = expected_china_shares(plan, data)
+    assert quick["element"].tolist() == table["element"].tolist()
+    for column in ("supply", "china_share"):
+        assert quick[column].to_numpy() == pytest.approx(
+            table[column].to_numpy(), rel=1e-12, nan_ok=True
+        )
+
+
+def test_a_resolver_option_is_not_a_solve_option() -> None:
+    with pytest.raises(TypeError, match="unknown solve option"):
+        planner.solve(planner.load(HAND), full_tables=False)
+
+
+def test_the_frontier_is_the_points_no_other_beats() -> None:
+    costs = pd.Series([1.0, 2.0, 2.0, 3.0, np.nan, 0.5, 1.0])
+    shares = pd.Series([0.5, 0.4, 0.6, 0.4, 0.1, 0.9, 0.5])
+    assert efficient(costs, shares).tolist() == [True, True, False, False, False, True, True]
+    rng = np.random.default_rng(0)
+    costs, shares = pd.Series(rng.integers(0, 40, 2500) * 1.0), pd.Series(rng.random(2500))
+    slow = [
+        not ((costs <= c) & (shares <= s) & ((costs < c) | (shares < s))).any()
+        for c, s in zip(costs, shares, strict=True)
+    ]
+    assert efficient(costs, shares).tolist() == slow
 
 
 def test_the_frontier_is_monotone() -> None:

@@ -16,8 +16,9 @@ policy cells), the scenario tree and whether CVaR is on. When it is not,
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any
 
@@ -107,6 +108,12 @@ class Rebound:
     families: list[str]  # constraint components whose rows were set again
     objective: bool  # the objective was rebuilt
     bounds: bool  # variable bounds were set again
+    #: family -> the indices of the rows set again, where only some were (else all)
+    rows: dict[str, list[Any]] = field(default_factory=dict)
+
+
+#: Above this many changed entries of a field, a family's rows are all evaluated again.
+MAX_CHANGED_ENTRIES = 10_000
 
 
 def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
@@ -117,8 +124,16 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
     noted, and a part none of whose fields differ between the old and the new
     data is left as it is. The layout (index sets, availability lists) is
     worked out again only when a field it was worked out from changed.
+
+    Within a family, each row's reads of the data's arrays are noted entry by
+    entry (``capacity[o, t, w]``); when only array entries changed and the
+    layout is the same, only the rows that read a changed entry are
+    evaluated again: a variant that changes one offer's capacity sets that
+    offer's rows, not every offer's. A row reads what decides its value, so a
+    row none of whose entries changed would come out the same.
     """
-    changed = _changed_fields(model.data, data)
+    before = model.data
+    changed = _changed_fields(before, data)
     last: _Layout | None = getattr(model, "last_layout", None)
     reuse = last is not None and not changed & last.reads  # e.g. a sweep over values
     layout = last if reuse and last is not None else _layout(data)
@@ -134,7 +149,12 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
     for name, value in layout.terms.items():
         setattr(model, name, value)
     reads: dict[str, set[str]] = {} if known is None else known
+    entries: dict[str, dict[Any, set[tuple[str, Any]]] | None] = getattr(model, "row_reads", {})
+    if known is None or not reuse:
+        entries = {}  # the rows' reads are noted again, all of them
+    model.row_reads = entries
     model.data = _Reads(data)  # note which fields each part reads, for the next variant
+    rows: dict[str, list[Any]] = {}
     try:
         todo = {
             part: known is None or bool(reads.get(part, set()) & changed)
@@ -148,19 +168,25 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
             component = model.component(family.name)
             if component is None or not todo[family.name]:
                 continue
-            _run(
-                model,
-                reads,
-                family.name,
-                partial(_reset, model, family.name, component, family.rule),
+            noted = entries.get(family.name)
+            some = None if noted is None else _affected(noted, reads[family.name], before, data)
+            if some is not None:
+                rows[family.name] = some
+            # rows are noted only while the layout holds (a sweep over values): a variant
+            # that works the layout out again forgets the notes, so noting would be lost work
+            run = (
+                partial(_reset_noted, model, family, component, entries, some)
+                if reuse
+                else partial(_reset, model, family.name, component, family.rule)
             )
+            _run(model, reads, family.name, run, keep=some is not None)
             families.append(family.name)
         if todo["objective"]:
             _run(model, reads, "objective", partial(_reset_objective, model))
     finally:
         model.data = data
     model.reads = reads
-    return Rebound(families=families, objective=todo["objective"], bounds=todo["bounds"])
+    return Rebound(families=families, objective=todo["objective"], bounds=todo["bounds"], rows=rows)
 
 
 def _reset(model: pyo.ConcreteModel, name: str, component: Any, rule: Any) -> None:
@@ -168,6 +194,73 @@ def _reset(model: pyo.ConcreteModel, name: str, component: Any, rule: Any) -> No
     for index in component.index_set():
         value = rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
         _set_row(component, index, value)
+
+
+def _reset_noted(
+    model: pyo.ConcreteModel,
+    family: Any,
+    component: Any,
+    entries: dict[str, dict[Any, set[tuple[str, Any]]] | None],
+    only: list[Any] | None,
+) -> None:
+    """Set ``only`` these rows of ``family`` again (None: all), noting each row's reads.
+
+    A rule that uses an array other than by its entries (arithmetic on the
+    whole array) cannot be noted row by row: its family is set whole, then
+    and from then on.
+    """
+    data = model.data
+    assert isinstance(data, _Reads)
+    if entries.get(family.name, {}) is None:
+        _reset(model, family.name, component, family.rule)
+        return
+    cells = _cells(model, family.name, component)
+    noted: dict[Any, set[tuple[str, Any]]] = {} if only is None else entries[family.name] or {}
+    try:
+        for index in component.index_set() if only is None else only:
+            data.entries = noted[index] = set()
+            value = family.rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
+            _set_row(component, index, value)
+    except (TypeError, ValueError, IndexError):  # an array used as a whole: set all, unnoted
+        data.entries = None
+        entries[family.name] = None
+        _reset(model, family.name, component, family.rule)
+        return
+    finally:
+        data.entries = None
+    entries[family.name] = noted
+
+
+def _affected(
+    noted: dict[Any, set[tuple[str, Any]]], fields_read: set[str], old: Any, new: ModelData
+) -> list[Any] | None:
+    """Return the rows that read an entry that differs between ``old`` and ``new``.
+
+    None (evaluate every row) when a field the family reads changed other
+    than entry by entry in an array of the same shape, or in too many entries.
+    """
+    changed: dict[str, set[tuple[int, ...]]] = {}
+    for name in fields_read:
+        a, b = getattr(old, name), getattr(new, name)
+        if _same(a, b):
+            continue
+        if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) or a.shape != b.shape:
+            return None
+        differ = a != b
+        if a.dtype.kind == "f" and b.dtype.kind == "f":
+            differ &= ~(np.isnan(a) & np.isnan(b))
+        where = np.argwhere(differ)
+        if len(where) > MAX_CHANGED_ENTRIES:
+            return None
+        # a row that read a[o] (a slice) or a[o, t] read these entries too: keep every prefix
+        changed[name] = {
+            tuple(entry[:k]) for entry in where.tolist() for k in range(1, len(entry) + 1)
+        }
+    return [
+        index
+        for index, read in noted.items()
+        if any(name in changed and (key is None or key in changed[name]) for name, key in read)
+    ]
 
 
 def _reset_objective(model: pyo.ConcreteModel) -> None:
@@ -187,6 +280,13 @@ class _Reads:
     def __init__(self, data: ModelData) -> None:
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "names", set())
+        #: while a row is evaluated: the (field, entry) pairs it reads (entry None: all of it)
+        object.__setattr__(self, "entries", None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "entries":
+            raise AttributeError(f"the model's data is read-only ({name})")
+        object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(type(self._data), name, None)
@@ -195,22 +295,86 @@ class _Reads:
         if callable(attribute):
             return attribute.__get__(self)
         self.names.add(name)
-        return getattr(self._data, name)
+        value = getattr(self._data, name)
+        if self.entries is None:
+            return value
+        if isinstance(value, np.ndarray):
+            wrappers = self.__dict__.setdefault("wrappers", {})
+            if name not in wrappers:
+                wrappers[name] = _Entries(value, name, self)
+            return wrappers[name]
+        self.entries.add((name, None))
+        return value
+
+
+class _Entries:
+    """An array of the data that notes the entries a rule reads (``a[o, t]``).
+
+    Indexing by whole numbers is noted entry by entry; anything else (a
+    slice, an attribute, the array as a whole) notes the whole array.
+    Arithmetic on the whole array is not offered: it raises TypeError, and
+    the family is then evaluated without noting (see ``_reset_noted``).
+    """
+
+    __slots__ = ("array", "name", "reads")
+
+    def __init__(self, array: np.ndarray, name: str, reads: _Reads) -> None:
+        self.array, self.name, self.reads = array, name, reads
+
+    def _note(self, entry: tuple[int, ...] | None) -> None:
+        sink = self.reads.entries  # the row being evaluated now
+        if sink is not None:
+            sink.add((self.name, entry))
+
+    def __getitem__(self, key: Any) -> Any:
+        entry: tuple[int, ...] | None
+        try:  # whole numbers (Python's or numpy's): one entry, or all under a prefix
+            entry = (
+                tuple(map(operator.index, key)) if type(key) is tuple else (operator.index(key),)
+            )
+        except TypeError:  # a slice, an index array: all of it
+            entry = None
+        if entry is not None and bool in map(type, key if type(key) is tuple else (key,)):
+            entry = None  # a[True] is not entry 1
+        self._note(entry)
+        return self.array[key]
+
+    def __getattr__(self, name: str) -> Any:
+        self._note(None)
+        return getattr(self.array, name)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        self._note(None)
+        return np.asarray(self.array, dtype=dtype)
+
+    def __len__(self) -> int:
+        self._note(None)
+        return len(self.array)
+
+    def __iter__(self) -> Any:
+        self._note(None)
+        return iter(self.array)
 
 
 def _run(
-    model: pyo.ConcreteModel, reads: dict[str, set[str]], part: str, run: Callable[[], None]
+    model: pyo.ConcreteModel,
+    reads: dict[str, set[str]],
+    part: str,
+    run: Callable[[], None],
+    keep: bool = False,
 ) -> None:
     """Run one part of the model's re-evaluation and note the fields it read.
 
     The fields read decide the rule's path through its branches, so a part
     none of whose fields changed would come out the same: it is skipped.
+    ``keep``: only some of the part's rows ran; the others still read what
+    they read before.
     """
     data = model.data
     assert isinstance(data, _Reads)
     data.names.clear()
     run()
-    reads[part] = set(data.names)
+    reads[part] = set(data.names) | (reads.get(part, set()) if keep else set())
 
 
 def _changed_fields(old: ModelData, new: ModelData) -> set[str]:
