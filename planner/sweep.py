@@ -103,10 +103,11 @@ def efficient(costs: pd.Series, shares: pd.Series) -> pd.Series:
     cost = costs.to_numpy(dtype=float)
     share = shares.to_numpy(dtype=float)
     flags = ~np.isnan(cost) & ~np.isnan(share)
-    for start in range(0, len(cost), 1024):  # pairwise, a block of points at a time
-        c, s = cost[start : start + 1024, None], share[start : start + 1024, None]
+    block = 1024  # pairwise, a block of points at a time
+    for start in range(0, len(cost), block):
+        c, s = cost[start : start + block, None], share[start : start + block, None]
         beaten = (cost <= c) & (share <= s) & ((cost < c) | (share < s))
-        flags[start : start + 1024] &= ~beaten.any(axis=1)
+        flags[start : start + block] &= ~beaten.any(axis=1)
     return pd.Series(flags, index=costs.index)
 
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from xlsxwriter.format import Format
     from xlsxwriter.worksheet import Worksheet
 
-__all__ = ["supported", "write_rows"]
+__all__ = ["looks_like_rich_text", "supported", "write_rows"]
 
 #: Rows made at a time: bounds the memory of the cell texts.
 BLOCK = 20_000
@@ -53,6 +53,11 @@ _INTERNALS = (
     "_check_dimensions",
 )
 _ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
+
+
+def looks_like_rich_text(text: str) -> bool:
+    """Tell whether XlsxWriter would store ``text`` as pre-rendered rich text, unescaped."""
+    return text.startswith("<r>") and text.endswith("</r>")
 
 
 def supported(sheet: Worksheet) -> bool:
@@ -137,7 +142,7 @@ class _Column:
             whole = isinstance(value, float) and value.is_integer() and abs(value) < _WHOLE
             number = int(value) if whole else value
             return f'"{self.style}><v>{number!r}</v></c>'
-        if value.startswith("<r>") and value.endswith("</r>"):
+        if looks_like_rich_text(value):
             return f'"{_inline(value)}'  # XlsxWriter would write it unescaped as rich text
         index = self.strings._get_shared_string_index(value)
         self.strings.count += count - 1  # references, as the table's count attribute says

@@ -25,7 +25,7 @@ import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from planner.io.atomic import check_target, save_atomically
-from planner.io.sheetdata import write_rows
+from planner.io.sheetdata import looks_like_rich_text, write_rows
 from planner.outcome import Result, expected_stock
 from planner.results import COST_KEYS, expected
 
@@ -149,7 +149,7 @@ def _write(sheet: Worksheet, row: int, column: int, value: Any, number: Any) -> 
     if value is None:
         return
     if isinstance(value, str):
-        if value.startswith("<r>") and value.endswith("</r>"):
+        if looks_like_rich_text(value):
             # write_string would store this as XlsxWriter's pre-rendered rich text,
             # unescaped; three plain fragments are escaped and read back as the text
             sheet.write_rich_string(row, column, value[:1], value[1:2], value[2:])
