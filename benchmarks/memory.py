@@ -61,7 +61,7 @@ def measure(size: str, time_limit: float, mip_gap: float) -> list[dict[str, Any]
     from benchmarks.run import _workbook
     from planner.api import _tables
     from planner.model import build_model, derive
-    from planner.results import priced_constraints
+    from planner.results import PRICED_FAMILIES
     from planner.solve import HighsSession, SolveOptions
 
     sampler = Sampler()
@@ -94,12 +94,14 @@ def measure(size: str, time_limit: float, mip_gap: float) -> list[dict[str, Any]
             model = build_model(data)
         with stage("handoff"):
             session = HighsSession(model, SolveOptions(threads=1, seed=0))
+        with stage("release rows"):
+            session.release_rows(PRICED_FAMILIES)  # as planner.solve does
         with stage("solve"):
             report = session.solve(time_limit, mip_gap)
         print(json.dumps({"status": report.status, "nonzeros": report.nonzeros}), flush=True)
         if report.has_plan:
             with stage("duals"):
-                duals = session.duals(priced_constraints(model))
+                duals = session.duals(PRICED_FAMILIES)
             with stage("extract"):
                 _tables(case, data, model, duals)
         with stage("gc"):

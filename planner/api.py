@@ -25,6 +25,7 @@ from planner.model.update import rebind
 from planner.parse import parse_workbook
 from planner.results import (
     COST_KEYS,
+    PRICED_FAMILIES,
     activities_table,
     adoption_table,
     changes_table,
@@ -37,7 +38,6 @@ from planner.results import (
     expected_shares,
     first_stage_fixed_cost,
     orders_table,
-    priced_constraints,
     purchases_table,
     read_plan,
     scenario_costs,
@@ -217,7 +217,7 @@ def solve(case: Case, **options: Any) -> Result:
         Status, objective, summary and tables.
     """
     check_options(options)  # a Resolver's own arguments are not solve options
-    return Resolver(**options).solve(case)
+    return Resolver(keep_model=False, **options).solve(case)
 
 
 class Resolver:
@@ -229,6 +229,11 @@ class Resolver:
     from the previous plan. A case of another shape is built anew.
     ``result.report.extra["reused"]`` says which happened.
 
+    ``keep_model=False`` (what :func:`solve` does) frees the model's rows
+    and objective once HiGHS holds them, before the MIP starts: about two
+    thirds of the Pyomo model's memory at the largest sizes. Every case is
+    then built anew.
+
     ``full_tables=False`` (for sweeps) computes only what a sweep's row
     shows: the summary's costs, objective, China share and shortfall (no
     ``case_sha256``: the sweep's About has the base case's), and two tables:
@@ -236,10 +241,13 @@ class Resolver:
     and ``Contracts``; the plan is still checked.
     """
 
-    def __init__(self, *, full_tables: bool = True, **options: Any) -> None:
+    def __init__(
+        self, *, full_tables: bool = True, keep_model: bool = True, **options: Any
+    ) -> None:
         check_options(options)
         self.options = options
         self.full_tables = full_tables
+        self.keep_model = keep_model
         self.model: pyo.ConcreteModel | None = None
         self.session: HighsSession | None = None
 
@@ -253,6 +261,8 @@ class Resolver:
             logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
             self.model = build_model(data)
             self.session = HighsSession(self.model, solve_options)
+            if not self.keep_model:
+                self.session.release_rows(PRICED_FAMILIES)
         model, session = self.model, self.session
         assert session is not None
         logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
@@ -266,7 +276,7 @@ class Resolver:
         )
         if report.has_plan:
             wanted = solve_options.duals and report.status != Status.INTERRUPTED
-            duals = session.duals(priced_constraints(model)) if wanted else {}
+            duals = session.duals(PRICED_FAMILIES) if wanted else {}
             tables, figures = _tables(case, data, model, duals, self.full_tables)
             summary.update(figures)
             _agree(summary, report)
@@ -286,7 +296,7 @@ class Resolver:
 
     def _reuse(self, data: ModelData) -> bool:
         """Change the kept model for ``data`` in place; False when it must be built anew."""
-        if self.model is None or self.session is None:
+        if self.model is None or self.session is None or not self.keep_model:
             return False
         rebound = rebind(self.model, data)
         if rebound is not None and self.session.sync(rebound):
@@ -344,7 +354,7 @@ def _tables(
     case: Case,
     data: ModelData,
     model: pyo.ConcreteModel,
-    duals: dict[Any, float],
+    duals: dict[tuple[str, Any], float],
     full: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     plan = read_plan(model, data)
@@ -389,7 +399,7 @@ def _tables(
         "Stock": stock_table(plan, data),
         "Shortage": shortage_table(plan, data),
         "Shares": shares,
-        "Duals": duals_table(model, data, plan, duals),
+        "Duals": duals_table(data, plan, duals),
         "ScenarioCosts": costs.reset_index(),
     }
     signings = signings_table(plan, data) if data.offer_later.any() else None

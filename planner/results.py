@@ -7,7 +7,6 @@ is computed from those arrays and the derived parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -592,31 +591,13 @@ class _PricedRow:
     constraint: str
     node: int
     element: str
-    row: Any
     offer: str = ""
     basis: str = ""
     group: str = ""
     target: int | None = None  # element position or TOTAL_INDEX, for cost_per_point
 
 
-def _active(component: Any) -> Iterator[tuple[Any, Any]]:
-    """(index, row) of a constraint family's active rows (a re-solve may deactivate some)."""
-    return ((index, row) for index, row in component.items() if row.active)
-
-
-def _priced_rows(model: pyo.ConcreteModel, data: ModelData) -> Iterator[_PricedRow]:
-    """Every active row of a priced family of the registry (formulation, Duals; A7).
-
-    Each is named as the Duals sheet names it (:attr:`Family.dual_name`), not
-    by its component.
-    """
-    for family in FAMILIES:
-        if family.priced:
-            for index, row in _active(model.component(family.name)):
-                yield _priced_row(family.dual_name, index, row, data)
-
-
-def _priced_row(shown: str, index: Any, row: Any, data: ModelData) -> _PricedRow:
+def _priced_row(shown: str, index: Any, data: ModelData) -> _PricedRow:
     """Describe the row at ``index`` of the priced family the Duals sheet calls ``shown``."""
 
     def name(target: int) -> str:
@@ -624,70 +605,70 @@ def _priced_row(shown: str, index: Any, row: Any, data: ModelData) -> _PricedRow
 
     match shown, index:
         case "capacity", (o, n):
-            return _PricedRow(shown, n, data.offer_label[o], row, offer=data.offers[o])
+            return _PricedRow(shown, n, data.offer_label[o], offer=data.offers[o])
         case "balance", (e, n):
-            return _PricedRow(shown, n, data.elements[e], row)
+            return _PricedRow(shown, n, data.elements[e])
         case Policy.CHINA_SHARE_MAX, (basis, target, n):
-            return _PricedRow(shown, n, name(target), row, basis=basis, target=target)
+            return _PricedRow(shown, n, name(target), basis=basis, target=target)
         case Policy.COUNTRY_SHARE_MAX, (basis, g, target, n):
             return _PricedRow(
-                shown, n, name(target), row, basis=basis, group=data.groups[g], target=target
+                shown, n, name(target), basis=basis, group=data.groups[g], target=target
             )
         case Policy.RISK_MAX, (target, n):
-            return _PricedRow(shown, n, name(target), row, target=target)
+            return _PricedRow(shown, n, name(target), target=target)
         case Policy.OFFER_SHARE_MAX, (o, n, e):
-            return _PricedRow(shown, n, data.elements[e], row, offer=data.offers[o], target=e)
+            return _PricedRow(shown, n, data.elements[e], offer=data.offers[o], target=e)
     raise ValueError(f"no Duals layout for the priced rows {shown}")
 
 
-def duals_table(
-    model: pyo.ConcreteModel, data: ModelData, plan: Plan, duals: dict[Any, float]
-) -> pd.DataFrame:
-    """Tabulate shadow prices per scenario-tree node, divided by the node's probability."""
+def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]) -> pd.DataFrame:
+    """Tabulate shadow prices per scenario-tree node, divided by the node's probability.
+
+    ``duals`` is :meth:`~planner.solve.HighsSession.duals` of
+    :data:`PRICED_FAMILIES`, keyed by (family, index); each row is named as
+    the Duals sheet names it (:attr:`Family.dual_name`), in the registry's
+    order (formulation, Duals; A7).
+    """
     if not duals:
         return pd.DataFrame(columns=DUAL_COLUMNS)
     supply = supply_measures(plan, data)["supply"]  # [element, period, scenario]
+    by_family: dict[str, list[tuple[Any, float]]] = {}
+    for (name, index), dual in duals.items():
+        by_family.setdefault(name, []).append((index, dual))
     rows: list[dict[str, Any]] = []
-    for priced in _priced_rows(model, data):
-        if priced.row not in duals:
-            continue
-        node = data.nodes[priced.node]
-        probability = node.probability
-        dual = duals[priced.row] / probability if probability > 0 else 0.0
-        per_point = np.nan
-        if priced.target is not None:
-            t, w = node.period, node.scenarios[0]
-            node_supply = float(
-                supply[:, t, w].sum()
-                if priced.target == TOTAL_INDEX
-                else supply[priced.target, t, w]
+    for family in FAMILIES:
+        for index, value in by_family.get(family.name, []):
+            priced = _priced_row(family.dual_name, index, data)
+            node = data.nodes[priced.node]
+            probability = node.probability
+            dual = value / probability if probability > 0 else 0.0
+            per_point = np.nan
+            if priced.target is not None:
+                t, w = node.period, node.scenarios[0]
+                node_supply = float(
+                    supply[:, t, w].sum()
+                    if priced.target == TOTAL_INDEX
+                    else supply[priced.target, t, w]
+                )
+                per_point = -probability * dual * 0.01 * node_supply + 0.0
+            rows.append(
+                {
+                    "constraint": priced.constraint,
+                    "scenario": "|".join(data.scenarios[w] for w in node.scenarios),
+                    "period": data.periods[node.period],
+                    "element": priced.element,
+                    "offer": priced.offer,
+                    "basis": priced.basis,
+                    "country_group": priced.group,
+                    "dual": dual + 0.0,
+                    "cost_per_point": per_point,
+                }
             )
-            per_point = -probability * dual * 0.01 * node_supply + 0.0
-        rows.append(
-            {
-                "constraint": priced.constraint,
-                "scenario": "|".join(data.scenarios[w] for w in node.scenarios),
-                "period": data.periods[node.period],
-                "element": priced.element,
-                "offer": priced.offer,
-                "basis": priced.basis,
-                "country_group": priced.group,
-                "dual": dual + 0.0,
-                "cost_per_point": per_point,
-            }
-        )
     return pd.DataFrame(rows, columns=DUAL_COLUMNS)
 
 
-def priced_constraints(model: pyo.ConcreteModel) -> list[Any]:
-    """Return the rows whose duals are reported: the priced families of the registry."""
-    return [
-        row
-        for family in FAMILIES
-        if family.priced
-        for row in model.component(family.name).values()
-        if row.active
-    ]
+#: The constraint families whose duals the Duals sheet reports (the registry's priced ones).
+PRICED_FAMILIES: tuple[str, ...] = tuple(family.name for family in FAMILIES if family.priced)
 
 
 def expected(

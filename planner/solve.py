@@ -16,7 +16,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -24,7 +24,6 @@ from typing import Any
 import highspy
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.base.constraint import ConstraintData
 
 from planner.handoff import INF, HighsModel, new_highs
 from planner.model.update import Rebound
@@ -189,6 +188,15 @@ class HighsSession:
     def sync(self, rebound: Rebound) -> bool:
         """Change the model HiGHS holds in place (see :meth:`HighsModel.sync`)."""
         return self.handed.sync(rebound)
+
+    def release_rows(self, keep: Iterable[str]) -> None:
+        """Free the model's rows once HiGHS holds them (:meth:`HighsModel.release_rows`).
+
+        For a single solve: the plan still reaches the variables and the
+        duals of the families in ``keep`` can still be asked for; the model
+        can no longer be changed in place.
+        """
+        self.handed.release_rows(keep)
 
     def _set_options(self, time_limit_s: float | None, mip_gap: float | None) -> None:
         """Set HiGHS's options for the next run from its defaults (nothing kept from the last)."""
@@ -367,7 +375,7 @@ class HighsSession:
             seconds=seconds,
             termination=highs.modelStatusToString(model_status),
             message=_message(status, has_plan, highs.modelStatusToString(model_status)),
-            rows=len(self.handed.rows),
+            rows=self.handed.row_count,
             columns=len(self.handed.columns),
             nonzeros=self.nonzeros,
             solver_version=f"HiGHS {highs.versionMajor()}.{highs.versionMinor()}."
@@ -386,8 +394,12 @@ class HighsSession:
         for var, value in zip(self.handed.columns, values.tolist(), strict=True):
             var.set_value(value, skip_validation=True)
 
-    def duals(self, constraints: list[ConstraintData]) -> dict[ConstraintData, float]:
-        """Duals of ``constraints`` in the LP with the binaries fixed at the plan.
+    def duals(self, families: Iterable[str]) -> dict[tuple[str, Any], float]:
+        """Duals of the rows of ``families`` in the LP with the binaries fixed at the plan.
+
+        Keyed by (family, index): ``("capacity_limit", (o, n))``, in the
+        order of ``families`` and, within one, of HiGHS's rows. Rows the
+        hand-off did not pass (no variables left) have none.
 
         The integer columns are fixed at their rounded values and made
         continuous in place, the LP is solved, and the columns are restored.
@@ -401,8 +413,8 @@ class HighsSession:
         """
         highs = self.highs
         integer = np.flatnonzero(self.integer)
-        rows, columns = self.handed.rows, self.handed.columns
-        if not len(rows):
+        columns = self.handed.columns
+        if not self.handed.row_count:
             return {}
         start = None if self.start is None else np.asarray(self.start, dtype=float)
         if len(integer):
@@ -434,12 +446,10 @@ class HighsSession:
                 return {}
             solution = highs.getSolution()
             self._load_values(np.asarray(solution.col_value, dtype=float))
-            row_dual = solution.row_dual
-            wanted = set(map(id, constraints))
+            row_dual = np.asarray(solution.row_dual, dtype=float)
             return {
-                row: float(dual)
-                for row, dual in zip(rows, row_dual, strict=True)
-                if id(row) in wanted
+                (name, index): float(row_dual[position])
+                for name, index, position in self.handed.row_keys(families)
             }
         finally:
             if len(integer):

@@ -8,14 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 import pytest
 from pyomo.common.errors import InfeasibleConstraintException
 
 import planner
 from benchmarks.generate import Size, generate, write
+from planner.api import Resolver
 from planner.handoff import HighsModel, StandardForm, compiled_by_pyomo, standard_form
 from planner.model import build_model, derive
+from planner.results import PRICED_FAMILIES, read_plan
+from planner.solve import HighsSession, SolveOptions
 from tests.conftest import REFERENCE
 
 INPUTS = Path(__file__).resolve().parent.parent / "inputs"
@@ -126,3 +130,52 @@ def test_the_compile_holds_no_row_objects(tmp_path: Path) -> None:
     model = build_model(derive(planner.load(path)))
     ours, pyomos = _traced_peak(standard_form, model), _traced_peak(compiled_by_pyomo, model)
     assert ours < 0.4 * pyomos, (ours, pyomos)
+
+
+@pytest.mark.parametrize(
+    "path", [REFERENCE / "case-04.xlsx", REFERENCE / "v2" / "v2-a6-country-cap.xlsx"]
+)
+def test_releasing_the_rows_keeps_the_plan_and_the_duals(path: Path) -> None:
+    sessions = []
+    for release in (False, True):
+        model = build_model(derive(planner.load(path)))
+        session = HighsSession(model, SolveOptions())
+        if release:
+            session.release_rows(PRICED_FAMILIES)
+            assert not list(model.component_objects((pyo.Constraint, pyo.Objective)))
+        report = session.solve(60, 0.0)
+        assert report.status == "optimal"
+        sessions.append((model, session, report))
+    (kept_model, kept, kept_report), (freed_model, freed, freed_report) = sessions
+    assert freed_report.rows == kept_report.rows > 0
+    assert freed_report.objective == pytest.approx(kept_report.objective, rel=1e-9)
+    data = derive(planner.load(path))
+    kept_plan, freed_plan = read_plan(kept_model, data), read_plan(freed_model, data)
+    assert np.allclose(freed_plan.purchase, kept_plan.purchase)
+    assert np.allclose(freed_plan.stock, kept_plan.stock)
+    kept_duals, freed_duals = kept.duals(PRICED_FAMILIES), freed.duals(PRICED_FAMILIES)
+    assert list(freed_duals) == list(kept_duals)
+    assert {name for name, _ in freed_duals} >= {"capacity_limit", "stock_balance"}
+    for key, value in kept_duals.items():
+        assert freed_duals[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_a_single_solve_writes_the_duals_a_kept_model_gives() -> None:
+    case = planner.load(REFERENCE / "v2" / "v2-a6-basis-caps.xlsx")
+    single = planner.solve(case)  # releases its rows before the MIP
+    kept = Resolver().solve(case)
+    assert single.objective == pytest.approx(kept.objective, rel=1e-9)
+    duals = single.tables["Duals"]
+    assert len(duals) > 0 and set(duals["constraint"]) > {"capacity", "balance"}
+    pd.testing.assert_frame_equal(duals, kept.tables["Duals"], atol=1e-6)
+
+
+def test_a_resolver_that_frees_its_rows_builds_every_case_anew() -> None:
+    case = planner.load(REFERENCE / "case-01.xlsx")
+    resolver = Resolver(keep_model=False, duals=False)
+    first, second = resolver.solve(case), resolver.solve(case)
+    assert (first.report.extra["reused"], second.report.extra["reused"]) == (False, False)
+    assert second.objective == pytest.approx(first.objective, rel=1e-9)
+    keeping = Resolver(duals=False)
+    keeping.solve(case)
+    assert keeping.solve(case).report.extra["reused"] is True

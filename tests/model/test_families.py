@@ -9,7 +9,8 @@ import pyomo.environ as pyo
 import planner
 from planner.model import ModelData, build_model, derive
 from planner.model.families import FAMILIES
-from planner.results import priced_constraints
+from planner.results import PRICED_FAMILIES
+from planner.solve import HighsSession, SolveOptions
 from tests.conftest import REFERENCE, ROOT
 
 
@@ -29,8 +30,11 @@ def test_the_builder_defines_exactly_the_registered_families() -> None:
 
 
 def test_duals_are_read_from_the_priced_families() -> None:
-    model = build_model(derive(planner.load(REFERENCE / "case-00-hand.xlsx")))
-    priced = {row.parent_component().name for row in priced_constraints(model)}
+    session = HighsSession(
+        build_model(derive(planner.load(REFERENCE / "case-00-hand.xlsx"))), SolveOptions()
+    )
+    assert session.solve(60, 0.0).has_plan
+    priced = {name for name, _ in session.duals(PRICED_FAMILIES)}
     assert priced <= {family.name for family in FAMILIES if family.priced}
     assert {"capacity_limit", "stock_balance"} <= priced
 
