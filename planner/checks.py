@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -182,7 +182,7 @@ def check_policy_bases(case: Case) -> list[Issue]:
     return issues
 
 
-def _country_cap_reach(case: Case, where: Locator, label: Any, record: pd.Series) -> list[Issue]:
+def _country_cap_reach(case: Case, where: Locator, label: Any, record: Mapping[str, Any]) -> list[Issue]:
     """Warn when a country cap leaves no mix of suppliers that meets it: it forces shortage.
 
     Per element (or, for TOTAL, the pooled suppliers of every element): is
@@ -624,7 +624,7 @@ def check_offer_periods(case: Case) -> list[Issue]:
 
 
 def _window(
-    record: pd.Series, position: dict[str, int], horizon: tuple[int, int]
+    record: Mapping[str, Any], position: dict[str, int], horizon: tuple[int, int]
 ) -> tuple[int, int]:
     first = position.get(record["first_period"], horizon[0])
     last = position.get(record["last_period"], horizon[1])
@@ -699,7 +699,7 @@ def _policy_targets(element: Any, elements: set[Any]) -> list[Any]:
 
 
 def _min_offers_value(
-    where: Locator, label: Any, record: pd.Series, elements: set[Any], offers: dict[Any, int]
+    where: Locator, label: Any, record: Mapping[str, Any], elements: set[Any], offers: dict[Any, int]
 ) -> list[Issue]:
     issues: list[Issue] = []
     value, period = record["value"], record["period"]
@@ -727,7 +727,7 @@ def _min_offers_value(
 
 
 def _share_value(
-    where: Locator, label: Any, record: pd.Series, elements: set[Any], offers: dict[Any, int]
+    where: Locator, label: Any, record: Mapping[str, Any], elements: set[Any], offers: dict[Any, int]
 ) -> list[Issue]:
     policy, value = record["policy"], record["value"]
     if not 0 <= value <= 1:

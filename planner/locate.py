@@ -16,9 +16,15 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
-def records(table: pd.DataFrame) -> Iterator[tuple[Any, pd.Series]]:
-    """(label, record) of every row of a table."""
-    yield from table.iterrows()
+def records(table: pd.DataFrame) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(label, record) of every row of a table; a record maps column to value.
+
+    Plain dictionaries, not ``iterrows``'s Series: a row's values keep their
+    column's type (an integer column is not made float by a float beside it),
+    and a sweep validates every variant, where ``iterrows`` was a third of
+    the checks' time.
+    """
+    yield from zip(table.index, table.to_dict("records"), strict=True)
 
 
 class Locator:
