@@ -182,7 +182,9 @@ def check_policy_bases(case: Case) -> list[Issue]:
     return issues
 
 
-def _country_cap_reach(case: Case, where: Locator, label: Any, record: Mapping[str, Any]) -> list[Issue]:
+def _country_cap_reach(
+    case: Case, where: Locator, label: Any, record: Mapping[str, Any]
+) -> list[Issue]:
     """Warn when a country cap leaves no mix of suppliers that meets it: it forces shortage.
 
     Per element (or, for TOTAL, the pooled suppliers of every element): is
@@ -699,7 +701,11 @@ def _policy_targets(element: Any, elements: set[Any]) -> list[Any]:
 
 
 def _min_offers_value(
-    where: Locator, label: Any, record: Mapping[str, Any], elements: set[Any], offers: dict[Any, int]
+    where: Locator,
+    label: Any,
+    record: Mapping[str, Any],
+    elements: set[Any],
+    offers: dict[Any, int],
 ) -> list[Issue]:
     issues: list[Issue] = []
     value, period = record["value"], record["period"]
@@ -727,7 +733,11 @@ def _min_offers_value(
 
 
 def _share_value(
-    where: Locator, label: Any, record: Mapping[str, Any], elements: set[Any], offers: dict[Any, int]
+    where: Locator,
+    label: Any,
+    record: Mapping[str, Any],
+    elements: set[Any],
+    offers: dict[Any, int],
 ) -> list[Issue]:
     policy, value = record["policy"], record["value"]
     if not 0 <= value <= 1:
