@@ -42,9 +42,15 @@ SIZES: dict[str, tuple[int, int, int, int] | None] = {
     "medium": (12, 20, 16, 20),
     "large": (17, 40, 20, 50),
     "largest": (17, 60, 20, 100),
+    # the class of issue 14's held-out cases: 17 elements, ~30 offers each, 12 quarters, 20
+    # scenarios; ``class-share`` adds an offer_share_max of 0.4 on every element, as they had
+    "class": (17, 30, 12, 20),
 }
 #: ``<size>-v2``: the same size generated with the v2 features (benchmarks/generate.py)
 V2 = "-v2"
+#: ``<size>-share``: the same size with ``offer_share_max`` ``OFFER_SHARE`` on every element
+SHARE = "-share"
+OFFER_SHARE = 0.4
 STAGES = ("read", "build", "handoff", "solve", "duals", "extract", "write")
 
 
@@ -82,12 +88,19 @@ class Row:
 
 def _workbook(size: str, folder: Path) -> Path:
     v2 = size.endswith(V2)
-    shape = SIZES[size.removesuffix(V2)]
+    base = size.removesuffix(V2)
+    share = base.endswith(SHARE)
+    shape = SIZES[base.removesuffix(SHARE)]
     if shape is None:
         return ROOT / "inputs" / "japan-2026.xlsx"
     from benchmarks.generate import Size, generate, write
 
-    return write(generate(Size(*shape), seed=0, v2=v2), folder / f"{size}.xlsx")
+    sheets = generate(Size(*shape), seed=0, v2=v2)
+    if share:
+        policies = sheets["Policies"]
+        row = ["offer_share_max", None, None, OFFER_SHARE]
+        policies.append(row + [None] * (len(policies[0]) - len(row)))
+    return write(sheets, folder / f"{size}.xlsx")
 
 
 def _presolved(highs: Any) -> tuple[int, int, int]:
