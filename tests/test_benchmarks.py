@@ -8,7 +8,7 @@ import pytest
 
 import planner
 from benchmarks.generate import Size, generate, write
-from benchmarks.run import STAGES, Row, measure, table
+from benchmarks.run import OFFER_SHARE, STAGES, Row, _workbook, measure, table
 from tests.conftest import REFERENCE, ROOT
 
 
@@ -89,3 +89,14 @@ def test_the_array_baseline_refuses_what_it_does_not_model() -> None:
 
     with pytest.raises(NotImplementedError, match="later signings"):
         baseline.solve(ROOT / "inputs" / "japan-2026.xlsx", time_limit=60, mip_gap=0.0)
+
+
+def test_the_issue_class_with_offer_shares_is_valid_and_caps_every_element(
+    tmp_path: Path,
+) -> None:
+    case = planner.load(_workbook("class-share", tmp_path))
+    assert not [i for i in planner.validate(case) if i.severity == "error"]
+    caps = case.policies[case.policies["policy"] == "offer_share_max"]
+    assert list(caps["value"]) == [OFFER_SHARE]
+    assert caps["element"].isna().all()  # blank: each element separately
+    assert len(case.elements) == 17 and len(case.offers) == 17 * 30
