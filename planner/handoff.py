@@ -53,6 +53,10 @@ except ImportError:  # Pyomo before the compiler used it: compile with the compi
     TemplateVarRecorder = None
 
 INF = highspy.kHighsInf
+#: :meth:`HighsModel.release_rows` collects the rows' reference cycles at once from this
+#: many rows on (about 7% of the rows' memory); a full collection costs time in
+#: proportion to every object of the process, more than a small model's cycles are worth
+COLLECT_FROM_ROWS = 100_000
 
 
 def new_highs() -> highspy.Highs:
@@ -421,7 +425,8 @@ class HighsModel:
         for kind in (pyo.Constraint, pyo.Objective, pyo.Expression):
             for component in list(model.component_objects(kind, descend_into=True)):
                 component.parent_block().del_component(component)
-        gc.collect()  # the expressions hold reference cycles: free them before the MIP
+        if self.row_count >= COLLECT_FROM_ROWS:
+            gc.collect()  # some expressions sit in reference cycles: free them before the MIP
 
     def row_keys(self, families: Iterable[str]) -> Iterator[tuple[str, Any, int]]:
         """(family, index, position in HiGHS) of every handed row of ``families``, in HiGHS's order.
