@@ -429,24 +429,28 @@ class HighsModel:
             gc.collect()  # some expressions sit in reference cycles: free them before the MIP
 
     def row_keys(self, families: Iterable[str]) -> Iterator[tuple[str, Any, int]]:
-        """(family, index, position in HiGHS) of every handed row of ``families``, in HiGHS's order.
+        """(family, index, position in HiGHS) of every active handed row of ``families``.
 
-        Families come in the order given.
+        Families come in the order given, each family's rows in the order of
+        its index (as a fresh build hands them): a row added by :meth:`sync`
+        sits at the end of HiGHS's rows but comes in its place here, and a row
+        deactivated since (kept in HiGHS with open bounds) does not come.
         """
         wanted = list(families)
-        if self.released:
+        if self.released:  # released right after the hand-off: every row active, in order
             for name in wanted:
                 for index, position in self._kept_rows.get(name, []):
                     yield name, index, position
             return
-        by_family: dict[str, list[tuple[Any, int]]] = {name: [] for name in wanted}
-        for position, row in enumerate(self.rows):
-            rows = by_family.get(row.parent_component().local_name)
-            if rows is not None:
-                rows.append((row.index(), position))
+        position_of = self._row_of or {id(row): i for i, row in enumerate(self.rows)}
         for name in wanted:
-            for index, position in by_family[name]:
-                yield name, index, position
+            component = self.model.component(name)
+            if component is None:
+                continue
+            for index, row in component.items():
+                position = position_of.get(id(row)) if row.active else None
+                if position is not None:
+                    yield name, index, position
 
     def cost_of(self, plan: np.ndarray) -> float:
         """Return the objective of ``plan`` (a value per column) at the costs HiGHS holds."""

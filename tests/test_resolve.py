@@ -63,6 +63,25 @@ def test_in_place_equals_fresh(
         assert again.summary[key] == pytest.approx(fresh.summary[key], rel=1e-6, abs=1e-6)
 
 
+KEYS = ["constraint", "scenario", "period", "element", "offer", "basis", "country_group"]
+
+
+@pytest.mark.parametrize("values", [(1.0, 0.5, 1.0), (0.5, 1.0, 0.5)])
+def test_a_kept_model_prices_the_rows_a_fresh_build_has_in_its_order(
+    values: tuple[float, ...],
+) -> None:
+    case = planner.load(REFERENCE / "case-04.xlsx")
+    resolver = Resolver()
+    for value in values:  # rows added at HiGHS's end, then switched off, then on again
+        variant = case.copy()
+        apply_change(variant, "china_share_max[Tb]", value)
+        again, fresh = resolver.solve(variant), planner.solve(variant)
+        duals, fresh_duals = again.tables["Duals"], fresh.tables["Duals"]
+        pd.testing.assert_frame_equal(duals[KEYS], fresh_duals[KEYS])
+        assert duals["dual"].tolist() == pytest.approx(fresh_duals["dual"].tolist(), abs=1e-6)
+    assert again.report.extra["reused"] is True
+
+
 def test_a_row_the_base_skipped_is_added() -> None:
     case = planner.load(REFERENCE / "case-00-hand.xlsx")
     loose = case.copy()
