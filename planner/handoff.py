@@ -448,9 +448,9 @@ class HighsModel:
             if component is None:
                 continue
             for index, row in component.items():
-                position = position_of.get(id(row)) if row.active else None
-                if position is not None:
-                    yield name, index, position
+                at = position_of.get(id(row)) if row.active else None
+                if at is not None:
+                    yield name, index, at
 
     def cost_of(self, plan: np.ndarray) -> float:
         """Return the objective of ``plan`` (a value per column) at the costs HiGHS holds."""
