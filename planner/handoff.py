@@ -54,8 +54,9 @@ except ImportError:  # Pyomo before the compiler used it: compile with the compi
 
 INF = highspy.kHighsInf
 #: :meth:`HighsModel.release_rows` collects the rows' reference cycles at once from this
-#: many rows on (about 7% of the rows' memory); a full collection costs time in
-#: proportion to every object of the process, more than a small model's cycles are worth
+#: many rows on (a third of the rows' memory at the medium size; Python's own collector
+#: frees them later otherwise); a full collection costs time in proportion to every
+#: object of the process, more than a small model's cycles are worth
 COLLECT_FROM_ROWS = 100_000
 
 
@@ -349,11 +350,11 @@ class HighsModel:
             self.infeasible_constant = str(error)
             form = StandardForm.empty()
         self.rows = form.rows
-        self.row_count = len(form.rows)
         self.columns = form.columns
         self.integer = form.integer
         self.nonzeros = len(form.value)
         self.released = False
+        self._released_rows = 0
         self._kept_rows: dict[str, list[tuple[Any, int]]] = {}
         if not self.infeasible_constant:
             self._pass_model(form)
@@ -364,7 +365,7 @@ class HighsModel:
         """Pass ``form`` to HiGHS (it copies the arrays: nothing else holds them after)."""
         status = self.highs.passModel(
             len(self.columns),
-            self.row_count,
+            len(self.rows),
             len(form.value),
             int(highspy.MatrixFormat.kColwise),
             int(highspy.ObjSense.kMinimize),
@@ -412,12 +413,10 @@ class HighsModel:
         and index, for :meth:`row_keys` (the duals). After this the model
         cannot be changed in place: :meth:`sync` returns False.
         """
-        wanted = set(keep)
         self._kept_rows = {}
-        for position, row in enumerate(self.rows):
-            name = row.parent_component().local_name
-            if name in wanted:
-                self._kept_rows.setdefault(name, []).append((row.index(), position))
+        for name, index, position in self.row_keys(keep):
+            self._kept_rows.setdefault(name, []).append((index, position))
+        self._released_rows = len(self.rows)
         self.rows = []
         self._column_of, self._row_of, self._family_rows, self._held = {}, {}, {}, None
         self.released = True
@@ -428,6 +427,11 @@ class HighsModel:
         if self.row_count >= COLLECT_FROM_ROWS:
             gc.collect()  # some expressions sit in reference cycles: free them before the MIP
 
+    @property
+    def row_count(self) -> int:
+        """Rows HiGHS holds (those of a released model included)."""
+        return self._released_rows if self.released else len(self.rows)
+
     def row_keys(self, families: Iterable[str]) -> Iterator[tuple[str, Any, int]]:
         """(family, index, position in HiGHS) of every active handed row of ``families``.
 
@@ -437,7 +441,7 @@ class HighsModel:
         deactivated since (kept in HiGHS with open bounds) does not come.
         """
         wanted = list(families)
-        if self.released:  # released right after the hand-off: every row active, in order
+        if self.released:  # what this method gave at the release
             for name in wanted:
                 for index, position in self._kept_rows.get(name, []):
                     yield name, index, position
@@ -608,7 +612,6 @@ class HighsModel:
                 self._row_of[id(row)] = len(self.rows)
                 self._family_rows.setdefault(name, []).append(len(self.rows))
                 self.rows.append(row)
-                self.row_count = len(self.rows)
                 added.append(entries)
                 self._row_lower = np.append(self._row_lower, lower)
                 self._row_upper = np.append(self._row_upper, upper)

@@ -625,45 +625,42 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
     """Tabulate shadow prices per scenario-tree node, divided by the node's probability.
 
     ``duals`` is :meth:`~planner.solve.HighsSession.duals` of
-    :data:`PRICED_FAMILIES`, keyed by (family, index); each row is named as
-    the Duals sheet names it (:attr:`Family.dual_name`), in the registry's
-    order (formulation, Duals; A7).
+    :data:`PRICED_FAMILIES`, keyed by (family, index) in the registry's
+    order; each row is named as the Duals sheet names it
+    (:attr:`Family.dual_name`; formulation, Duals; A7).
     """
     if not duals:
         return pd.DataFrame(columns=DUAL_COLUMNS)
     supply = supply_measures(plan, data)["supply"]  # [element, period, scenario]
-    by_family: dict[str, list[tuple[Any, float]]] = {}
-    for (name, index), dual in duals.items():
-        by_family.setdefault(name, []).append((index, dual))
+    shown = {family.name: family.dual_name for family in FAMILIES}
     rows: list[dict[str, Any]] = []
-    for family in FAMILIES:
-        for index, value in by_family.get(family.name, []):
-            priced = _priced_row(family.dual_name, index, data)
-            node = data.nodes[priced.node]
-            probability = node.probability
-            dual = value / probability if probability > 0 else 0.0
-            per_point = np.nan
-            if priced.target is not None:
-                t, w = node.period, node.scenarios[0]
-                node_supply = float(
-                    supply[:, t, w].sum()
-                    if priced.target == TOTAL_INDEX
-                    else supply[priced.target, t, w]
-                )
-                per_point = -probability * dual * 0.01 * node_supply + 0.0
-            rows.append(
-                {
-                    "constraint": priced.constraint,
-                    "scenario": "|".join(data.scenarios[w] for w in node.scenarios),
-                    "period": data.periods[node.period],
-                    "element": priced.element,
-                    "offer": priced.offer,
-                    "basis": priced.basis,
-                    "country_group": priced.group,
-                    "dual": dual + 0.0,
-                    "cost_per_point": per_point,
-                }
+    for (name, index), value in duals.items():
+        priced = _priced_row(shown[name], index, data)
+        node = data.nodes[priced.node]
+        probability = node.probability
+        dual = value / probability if probability > 0 else 0.0
+        per_point = np.nan
+        if priced.target is not None:
+            t, w = node.period, node.scenarios[0]
+            node_supply = float(
+                supply[:, t, w].sum()
+                if priced.target == TOTAL_INDEX
+                else supply[priced.target, t, w]
             )
+            per_point = -probability * dual * 0.01 * node_supply + 0.0
+        rows.append(
+            {
+                "constraint": priced.constraint,
+                "scenario": "|".join(data.scenarios[w] for w in node.scenarios),
+                "period": data.periods[node.period],
+                "element": priced.element,
+                "offer": priced.offer,
+                "basis": priced.basis,
+                "country_group": priced.group,
+                "dual": dual + 0.0,
+                "cost_per_point": per_point,
+            }
+        )
     return pd.DataFrame(rows, columns=DUAL_COLUMNS)
 
 

@@ -398,8 +398,9 @@ class HighsSession:
         """Duals of the rows of ``families`` in the LP with the binaries fixed at the plan.
 
         Keyed by (family, index): ``("capacity_limit", (o, n))``, in the
-        order of ``families`` and, within one, of HiGHS's rows. Rows the
-        hand-off did not pass (no variables left) have none.
+        order of ``families`` and, within one, of its index
+        (:meth:`HighsModel.row_keys`). Rows the hand-off did not pass (no
+        variables left) have none.
 
         The integer columns are fixed at their rounded values and made
         continuous in place, the LP is solved, and the columns are restored.

@@ -29,15 +29,14 @@ class _Recorder:
         return getattr(self._highs, name)
 
 
-def _solved(path: Any) -> tuple[Any, HighsSession]:
-    model = build_model(derive(planner.load(path)))
-    session = HighsSession(model, SolveOptions())
+def _solved(path: Any) -> HighsSession:
+    session = HighsSession(build_model(derive(planner.load(path))), SolveOptions())
     assert session.solve(60, 0.0).has_plan
-    return model, session
+    return session
 
 
 def test_the_duals_lp_starts_from_the_plan() -> None:
-    _, session = _solved(REFERENCE / "case-03.xlsx")
+    session = _solved(REFERENCE / "case-03.xlsx")
     plan = np.asarray(session.start, dtype=float)
     recorder = _Recorder(session.highs)
     session.highs = recorder
@@ -47,7 +46,7 @@ def test_the_duals_lp_starts_from_the_plan() -> None:
     assert np.allclose(start[~session.integer], plan[~session.integer])
     assert np.array_equal(start[session.integer], np.round(plan[session.integer]))
 
-    _, cold = _solved(REFERENCE / "case-03.xlsx")
+    cold = _solved(REFERENCE / "case-03.xlsx")
     cold.start = None  # no starting point: the LP from the MIP's state
     from_scratch = cold.duals(PRICED_FAMILIES)
     assert len(warm) == len(from_scratch)
