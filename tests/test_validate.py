@@ -595,3 +595,20 @@ def test_an_unknown_header_near_an_optional_column_gets_a_hint(
     assert [str(w) for w in case.warnings] == [
         "Offers!J1: unknown column 'min take', ignored; did you mean 'min_take'?"
     ]
+
+
+def test_a_cover_target_above_the_storage_cap_is_a_warning_naming_the_cover_cell(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    """Two inputs that contradict each other: the cover penalty would be paid every period."""
+    hand_sheets["Elements"][0] += ["storage_capacity", "cover_days"]
+    hand_sheets["Elements"][1] += [40, 30]  # Nd: 30 days of 100 t a quarter = 33 t, fits in 40
+    hand_sheets["Elements"][2] += [3, 20]  # Dy: 20 days of 15 t in 91 days = 3.3 t, above 3
+    case = planner.load(make_workbook(hand_sheets))
+    assert [str(w) for w in case.warnings] == [
+        "Elements!G3: the cover target reaches 3.297 in 2026Q2, above storage_capacity 3: the "
+        "cover penalty is paid in every period it cannot be met; lower cover_days or raise "
+        "storage_capacity"
+    ]
+    hand_sheets["Elements"][2][-2] = 4
+    assert planner.load(make_workbook(hand_sheets)).warnings == []
