@@ -27,7 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from planner.io.atomic import check_target, save_atomically
 from planner.io.sheetdata import looks_like_rich_text, write_rows
 from planner.outcome import Result, expected_stock
-from planner.results import COST_KEYS, expected
+from planner.results import COST_KEYS, element_purchases, expected
 
 __all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
 
@@ -277,7 +277,7 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     case = result.case
     probability = case.scenarios["probability"]
     periods = case.period_ids
-    purchases = result.tables["Purchases"]
+    purchases = element_purchases(result.tables["Purchases"], case.offer_contents)
     mix = (
         expected(purchases, probability, ["element", "country"], "quantity")
         if len(purchases)
