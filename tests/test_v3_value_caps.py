@@ -378,3 +378,56 @@ def test_measure_warnings_name_their_cells(tmp_path: Path) -> None:
     assert list(data.value_caps) == [("china_share_max", "shipment")]
     assert ("offer_share_max", "") in data.caps
     assert ("country_share_max", "shipment") in data.caps  # read as quantity, per element
+
+
+# --- sweeps: the in-place re-solve ----------------------------------------------------------
+
+
+#: the value-cap case's cap, as a sweep names it (its basis is shipment)
+CAP = "china_share_max[TOTAL,shipment,value]"
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [(CAP, 0.49), (CAP, 0.3)],
+        [("Elements.reference_price[Tb]", 500.0), ("Elements.reference_price[Ce]", 0.0)],
+        [(CAP, 1.0), ("Elements.reference_price[Tb]", 3.0), (CAP, 0.4)],
+    ],
+)
+def test_a_sweep_over_a_value_cap_or_a_price_changes_the_model_in_place(
+    steps: list[tuple[str, float]],
+) -> None:
+    from planner.api import Resolver
+    from planner.changes import apply_change
+    from tests.model.test_update import _held
+
+    resolver = Resolver(duals=False, mip_gap=0.0)
+    variant = planner.load(V3 / "v3-b2-value-cap.xlsx")
+    resolver.solve(variant)
+    for name, value in steps:
+        variant = variant.copy()
+        apply_change(variant, name, value)
+        result = resolver.solve(variant)
+        assert result.report.extra["reused"], name
+        fresh = HighsSession(build_model(derive(variant)), SolveOptions())
+        assert _held(resolver.session) == _held(fresh), (name, value)
+        alone = planner.solve(variant, duals=False, mip_gap=0.0)
+        assert result.objective == pytest.approx(alone.objective, rel=1e-9), (name, value)
+
+
+def test_a_sweep_that_adds_a_value_cap_builds_anew_and_solves_like_a_fresh_case() -> None:
+    from planner.api import Resolver
+    from planner.changes import apply_change
+
+    resolver = Resolver(duals=False, mip_gap=0.0)
+    case = planner.load(V3 / "v3-b2-quantity-cap.xlsx")
+    resolver.solve(case)
+    variant = case.copy()
+    apply_change(variant, "china_share_max[TOTAL,value]", 0.5)
+    assert derive(variant).value_caps  # a row added, in value, beside the quantity row
+    result = resolver.solve(variant)
+    assert not result.report.extra["reused"]
+    assert result.objective == pytest.approx(planner.solve(variant, mip_gap=0.0).objective)
+    # both rows apply: value 0.5 and quantity 0.5 (the value plan's 0.6 t of China fits)
+    assert result.objective == pytest.approx(1450, rel=1e-6)
