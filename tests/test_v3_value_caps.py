@@ -431,3 +431,29 @@ def test_a_sweep_that_adds_a_value_cap_builds_anew_and_solves_like_a_fresh_case(
     assert result.objective == pytest.approx(planner.solve(variant, mip_gap=0.0).objective)
     # both rows apply: value 0.5 and quantity 0.5 (the value plan's 0.6 t of China fits)
     assert result.objective == pytest.approx(1450, rel=1e-6)
+
+
+def test_the_template_offers_the_measure_and_shows_a_value_row() -> None:
+    from planner.io.template import build_template
+
+    workbook = build_template()
+    policies = workbook["Policies"]
+    header = [cell.value for cell in policies[1]]
+    letter = "ABCDEFGHIJ"[header.index("measure")]
+    dropdowns = {str(v.sqref): v.formula1 for v in policies.data_validations.dataValidation}
+    assert dropdowns[f"{letter}2:{letter}1000"] == '"quantity,value"'
+    assert "reference_price" in policies[f"{letter}1"].comment.text
+    assert policies.max_row == 1  # the input sheets stay empty
+    elements = [cell.value for cell in workbook["Elements"][1]]
+    assert "reference_price" in elements
+    texts = [
+        str(row[2].value)
+        for row in workbook["Instructions"].iter_rows()
+        if len(row) > 2 and row[1].value == "example"
+    ]
+    assert any(
+        text.startswith(
+            "policy=china_share_max, element=TOTAL, value=0.5, basis=shipment, measure=value: "
+        )
+        for text in texts
+    ), texts
