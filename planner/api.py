@@ -21,6 +21,7 @@ from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
 from planner.model import ModelData, build_model, derive
+from planner.model.parameters import VALUE
 from planner.model.update import rebind
 from planner.parse import parse_workbook
 from planner.results import (
@@ -438,6 +439,7 @@ def _headroom(shares: pd.DataFrame) -> dict[str, Any]:
         "china_share_at_tightest": float(tightest["highest"]),
         "china_tightest_where": (
             f"{tightest['element']}, {tightest['period']}, basis {tightest['basis']}"
+            + (" (by value)" if tightest["measure"] == VALUE else "")
         ),
         "china_headroom": float(tightest["headroom"]),
         "china_cap_breaches": int(caps["breach"].sum()),

@@ -10,6 +10,8 @@ Used by the checks of the Sweep sheet, :func:`planner.sweep`, the CLI's
                                offer_share_max, min_offers
     country_share_max[TOTAL,refining]   a basis (china_share_max, country_share_max; blank:
                                Settings china_basis)
+    china_share_max[TOTAL,value]   the pooled rows counted in value (Policies measure; B2);
+                               without ``value`` a change sets the rows in quantity
     capacity[Nd-CN]           an Offers cell: capacity, unit_cost, fixed_cost, min_take, risk,
                                lead_time
     demand_scale, demand_scale[Dy]   multiply all demand (of one element)
@@ -39,7 +41,16 @@ import pandas as pd
 
 from planner.data import ROW, TABLES, Case
 from planner.io.limits import ReaderLimits
-from planner.model.parameters import BASES, POLICIES, Policy, applicable_cap, policy_bases
+from planner.model.parameters import (
+    BASES,
+    MEASURES,
+    POLICIES,
+    QUANTITY,
+    Policy,
+    applicable_cap,
+    policy_bases,
+    policy_measures,
+)
 
 OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
 SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost")
@@ -128,7 +139,8 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
     """Set the Policies rows of (policy, element, basis) in every period, or the named one.
 
     ``key`` lists an element (or TOTAL; none: the blank-element rows), and
-    optionally a basis and a period id, comma-separated in any order. Without
+    optionally a basis, a measure (``value``: the TOTAL rows counted in value,
+    B2; else those in quantity) and a period id, comma-separated in any order. Without
     a period every row of that element and basis changes, whatever its period
     (a cap given per quarter is a cap too); a period changes that period's
     row. Where no row exists one is added. Returns warnings for the cells
@@ -137,16 +149,23 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
     periods = [str(p) for p in case.periods.index]
     parts = [part.strip() for part in key.split(",")] if key else []
     basis = next((part for part in parts if part in BASES), None)
+    measure = next((part for part in parts if part in MEASURES), None)
     period = next((part for part in parts if part in periods), None)
-    element = next((p for p in parts if p not in BASES and p not in periods and p), None)
+    element = next(
+        (p for p in parts if p not in BASES and p not in MEASURES and p not in periods and p),
+        None,
+    )
     table = case.policies
     element_blank = table["element"].isna() | (table["element"] == "")
     effective = policy_bases(table, case.settings.china_basis)
     wanted_basis = basis or case.settings.china_basis
+    probe = pd.DataFrame({"policy": [policy], "element": [element], "measure": [measure]})
+    wanted_measure = policy_measures(probe).iloc[0]  # value only where it weighs (TOTAL)
     same = (
         (table["policy"] == policy)
         & (element_blank if element is None else table["element"] == element)
         & ((effective == wanted_basis) | (effective == ""))
+        & (policy_measures(table) == wanted_measure)
     )
     if period is not None:
         same &= table["period"] == period
@@ -161,16 +180,18 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
             "period": period,
             "value": value,
             "basis": basis,
+            "measure": None if wanted_measure == QUANTITY else wanted_measure,
         }
         case.policies = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         changed = {case.policies.index[-1]}
-    return _overridden(case, policy, wanted_basis, element, period, changed)
+    return _overridden(case, policy, wanted_basis, wanted_measure, element, period, changed)
 
 
 def _overridden(
     case: Case,
     policy: str,
     basis: str,
+    measure: str,
     element: str | None,
     period: str | None,
     changed: set[Any],
@@ -178,7 +199,11 @@ def _overridden(
     """Cells the change means to set where another Policies row still decides the cap."""
     table = case.policies
     effective = policy_bases(table, case.settings.china_basis)
-    family = table[(table["policy"] == policy) & ((effective == basis) | (effective == ""))]
+    family = table[
+        (table["policy"] == policy)
+        & ((effective == basis) | (effective == ""))
+        & (policy_measures(table) == measure)
+    ]
     rows = [
         (label, _blank_to_none(e), _blank_to_none(p), float(v))
         for label, e, p, v in zip(

@@ -30,10 +30,13 @@ from planner.model.parameters import (
     CHINA_GROUP,
     DOMESTIC,
     POOLABLE_POLICIES,
+    TOTAL,
+    VALUE,
     Policy,
     activity_countries,
     offer_countries,
     policy_bases,
+    policy_measures,
 )
 from planner.parse import covers, describe, input_sheets, row_spans
 from planner.schema import RESERVED_ELEMENT_IDS, Column, catalogue
@@ -180,6 +183,70 @@ def check_policy_bases(case: Case) -> list[Issue]:
         if policy == Policy.COUNTRY_SHARE_MAX and not is_blank(record["value"]):
             issues += _country_cap_reach(case, where, label, record)
     return issues
+
+
+def check_policy_measures(case: Case) -> list[Issue]:
+    """Warn of a measure where it changes nothing: on one element, or on a policy without one (B2).
+
+    ``value`` weighs pooled supply by reference prices; on a row for one
+    element (or a blank element) the price cancels, and the row is read as
+    ``quantity``. offer_share_max and min_offers take no measure.
+    """
+    where = Locator(case)
+    issues: list[Issue] = []
+    if "measure" not in case.policies.columns:
+        return issues
+    for label, record in records(case.policies):
+        measure, policy = record["measure"], record["policy"]
+        if not (isinstance(measure, str) and measure) or is_blank(policy):
+            continue
+        if policy not in POOLABLE_POLICIES:
+            issues.append(
+                Issue(
+                    where.cell("Policies", "measure", label),
+                    f"measure applies to {', '.join(POOLABLE_POLICIES)} on TOTAL only; "
+                    f"ignored for {policy}",
+                    "warning",
+                )
+            )
+        elif measure == VALUE and record["element"] != TOTAL:
+            element = record["element"]
+            scope = f"element {element}" if isinstance(element, str) and element else "each element"
+            issues.append(
+                Issue(
+                    where.cell("Policies", "measure", label),
+                    f"measure value on {scope} changes nothing (the reference price cancels "
+                    "within one element): read as quantity; value weighs elements only on TOTAL",
+                    "warning",
+                )
+            )
+    return issues
+
+
+def check_value_prices(case: Case) -> list[Issue]:
+    """Every element needs a reference_price when a Policies row on TOTAL has measure value (B2)."""
+    policies = case.policies
+    if not len(policies):
+        return []
+    valued = policy_measures(policies) == VALUE
+    if not valued.any():
+        return []
+    where = Locator(case)
+    first = where.cell("Policies", "measure", policies.index[valued.to_numpy()][0])
+    prices = (
+        case.elements["reference_price"]
+        if "reference_price" in case.elements.columns
+        else pd.Series(np.nan, index=case.elements.index)
+    )
+    return [
+        Issue(
+            where.cell("Elements", "reference_price", element),
+            f"reference_price of {element} is required: a Policies row on TOTAL counts supply "
+            f"in value ({first}), which weighs every element by its reference price",
+        )
+        for element, price in prices.items()
+        if is_blank(price)
+    ]
 
 
 def _country_cap_reach(
@@ -348,6 +415,8 @@ CHECKS = (
     check_signing,
     check_country_settings,
     check_policy_bases,
+    check_policy_measures,
+    check_value_prices,
     check_commitments,
     check_previous_plan,
 )
@@ -776,9 +845,11 @@ def check_policies(case: Case) -> list[Issue]:
         issues += check(where, label, record, elements, offers)
     keys = table[["policy", "element", "period"]].fillna("")
     keys.insert(1, "basis", policy_bases(table, case.settings.china_basis))
+    keys.insert(2, "measure", policy_measures(table))
     for label in table.index[keys.duplicated(keep="first")]:
-        policy, basis, element, period = keys.loc[label]
+        policy, basis, measure, element, period = keys.loc[label]
         on = f" on basis {basis}" if basis else ""
+        on += " by value" if measure == VALUE else ""
         issues.append(
             Issue(
                 where.row("Policies", label),

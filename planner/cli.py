@@ -256,6 +256,7 @@ def sweep(
             "repeat for a grid. Default: the workbook's Sweep sheet. A policy change sets every "
             "row of that policy, element and basis in every period "
             "(china_share_max[TOTAL]), or one period's row (china_share_max[TOTAL,2027Q1]); "
+            "add value for the TOTAL rows counted in value (china_share_max[TOTAL,value]); "
             "a warning names the cells where a row not changed still decides the cap.",
         ),
     ] = None,

@@ -22,7 +22,7 @@ from planner.data import Case
 from planner.errors import Issue
 from planner.locate import Locator
 from planner.model import build_model, derive
-from planner.model.parameters import BASIS_POLICIES, POLICIES, Policy
+from planner.model.parameters import BASIS_POLICIES, POLICIES, VALUE, Policy, policy_measures
 from planner.solve import HighsSession, SolveOptions, Status
 
 #: At most this many rules are tested one by one.
@@ -45,6 +45,7 @@ def _cell(case: Case, sheet: str, column: str, label: object) -> str:
 
 def _policy_rules(case: Case) -> list[Rule]:
     rules = []
+    by_value = set(case.policies.index[(policy_measures(case.policies) == VALUE).to_numpy()])
     for label, record in sorted(
         case.policies.iterrows(), key=lambda item: POLICIES.index(item[1]["policy"])
     ):
@@ -59,6 +60,8 @@ def _policy_rules(case: Case) -> list[Rule]:
         basis = record.get("basis")
         if policy in BASIS_POLICIES and isinstance(basis, str) and basis:
             scope += f", basis {basis}"
+        if label in by_value:
+            scope += ", by value"
         loosest = 0.0 if policy == Policy.MIN_OFFERS else 1.0
 
         def relax(target: Case, label: object = label, loosest: float = loosest) -> None:

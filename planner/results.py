@@ -17,7 +17,9 @@ import pyomo.environ as pyo
 from planner.model.families import FAMILIES
 from planner.model.parameters import (
     BASES,
+    QUANTITY,
     TOTAL,
+    VALUE,
     ModelData,
     Policy,
     activity_countries,
@@ -480,15 +482,38 @@ def group_supply(plan: Plan, data: ModelData, basis: str) -> np.ndarray:
     )
 
 
+def valued(data: ModelData) -> bool:
+    """Whether Shares has a TOTAL row by value: every element has a reference price (B2)."""
+    return bool(len(data.elements)) and not np.isnan(data.reference_price).any()
+
+
+def _pooled(data: ModelData, values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Append the TOTAL of ``values`` over elements (``axis``), and its value (B2) where priced.
+
+    [..., element, ...] -> [..., element + TOTAL (+ TOTAL by value), ...]: the
+    items of the Shares table, in its order.
+    """
+    parts = [values, values.sum(axis=axis, keepdims=True)]
+    if valued(data):
+        prices = data.reference_price.reshape([-1 if k == axis else 1 for k in range(values.ndim)])
+        parts.append((values * prices).sum(axis=axis, keepdims=True))
+    return np.concatenate(parts, axis=axis)
+
+
 def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
-    """China share on every basis and risk, per element and TOTAL, with the caps."""
+    """China share on every basis and risk, per element and TOTAL, with the caps.
+
+    ``measure`` is ``quantity`` on every row; where every element has a
+    reference price, one more TOTAL row per node has ``measure`` value: its
+    supply is ``sum_e P_e S[e,n]`` (currency), its shares and risk are
+    weighted by value, and the caps beside them are the value caps (B2).
+    """
     measures = supply_measures(plan, data)
-    items = [*data.elements, TOTAL]
-    pooled = {
-        key: np.concatenate([value, value.sum(axis=0, keepdims=True)])
-        for key, value in measures.items()
-    }
+    items = [*data.elements, TOTAL, *([TOTAL] if valued(data) else [])]
+    pooled = {key: _pooled(data, value) for key, value in measures.items()}
     frame = _node_frame(data, items, "element")
+    kinds = [QUANTITY] * (len(data.elements) + 1) + [VALUE] * (len(items) - len(data.elements) - 1)
+    frame.insert(5, "measure", np.tile(np.array(kinds, dtype=object), len(data.nodes)))
     supply = _flat(data, pooled["supply"])
     frame["supply"] = supply
     positive = supply > EPSILON
@@ -501,11 +526,15 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     )
     frame["china_cap"] = _cap_column(frame, data, (Policy.CHINA_SHARE_MAX, data.china_basis))
     frame["risk_cap"] = _cap_column(frame, data, (Policy.RISK_MAX, ""))
-    for family in data.cap_families(Policy.CHINA_SHARE_MAX):
+    china_families = [
+        *data.cap_families(Policy.CHINA_SHARE_MAX),
+        *data.cap_families(Policy.CHINA_SHARE_MAX, VALUE),
+    ]
+    for family in sorted(set(china_families), key=lambda f: BASES.index(f[1])):
         frame[f"china_cap_{family[1]}"] = _cap_column(frame, data, family)
     for basis in BASES:
         by_group = group_supply(plan, data, basis)  # [group, element, period, scenario]
-        pooled_groups = np.concatenate([by_group, by_group.sum(axis=1, keepdims=True)], axis=1)
+        pooled_groups = _pooled(data, by_group, axis=1)
         shares = (
             np.where(
                 positive[None, :],
@@ -516,7 +545,8 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
             if len(data.groups)
             else np.full((0, len(frame)), np.nan)
         )
-        if (Policy.COUNTRY_SHARE_MAX, basis) in data.caps:
+        family = (Policy.COUNTRY_SHARE_MAX, basis)
+        if family in data.caps or family in data.value_caps:
             names = np.array([*data.groups, ""], dtype=object)
             top = (
                 np.argmax(np.nan_to_num(shares, nan=-1.0), axis=0)
@@ -555,19 +585,18 @@ def _hhi(
         part = _supply_weights(
             plan, data, data.offer_sources[basis][:, source], data.activity_sources[:, source]
         )
-        pooled = np.concatenate([part, part.sum(axis=0, keepdims=True)])
-        share = _flat(data, pooled) / np.where(positive, supply, 1)
+        share = _flat(data, _pooled(data, part)) / np.where(positive, supply, 1)
         squares += share**2
     return np.where(positive, squares, np.nan)
 
 
 def _cap_column(frame: pd.DataFrame, data: ModelData, family: tuple[str, str]) -> list[float]:
-    """Return the cap of ``family`` on each row's (element, period), NaN where none."""
-    caps = data.caps.get(family, {})
+    """Return the cap of ``family`` on each row's (element, period, measure), NaN where none."""
+    caps = {measure: data.caps_of(measure).get(family, {}) for measure in (QUANTITY, VALUE)}
     position = {p: t for t, p in enumerate(data.periods)}
     return [
-        caps[(e, position[p])].value if (e, position[p]) in caps else np.nan
-        for p, e in zip(frame["period"], frame["element"], strict=True)
+        caps[m][(e, position[p])].value if (e, position[p]) in caps[m] else np.nan
+        for p, e, m in zip(frame["period"], frame["element"], frame["measure"], strict=True)
     ]
 
 
@@ -579,6 +608,7 @@ DUAL_COLUMNS = [
     "offer",
     "basis",
     "country_group",
+    "measure",
     "dual",
     "cost_per_point",
 ]
@@ -595,10 +625,14 @@ class _PricedRow:
     basis: str = ""
     group: str = ""
     target: int | None = None  # element position or TOTAL_INDEX, for cost_per_point
+    measure: str = ""  # quantity or value for a cap (B2), blank for other rows
 
 
-def _priced_row(shown: str, index: Any, data: ModelData) -> _PricedRow:
-    """Describe the row at ``index`` of the priced family the Duals sheet calls ``shown``."""
+def _priced_row(shown: str, index: Any, data: ModelData, measure: str = QUANTITY) -> _PricedRow:
+    """Describe the row at ``index`` of the priced family the Duals sheet calls ``shown``.
+
+    ``measure`` is the family's (B2): a cap's row carries it, others none.
+    """
 
     def name(target: int) -> str:
         return TOTAL if target == TOTAL_INDEX else data.elements[target]
@@ -609,15 +643,23 @@ def _priced_row(shown: str, index: Any, data: ModelData) -> _PricedRow:
         case "balance", (e, n):
             return _PricedRow(shown, n, data.elements[e])
         case Policy.CHINA_SHARE_MAX, (basis, target, n):
-            return _PricedRow(shown, n, name(target), basis=basis, target=target)
+            return _PricedRow(shown, n, name(target), basis=basis, target=target, measure=measure)
         case Policy.COUNTRY_SHARE_MAX, (basis, g, target, n):
             return _PricedRow(
-                shown, n, name(target), basis=basis, group=data.groups[g], target=target
+                shown,
+                n,
+                name(target),
+                basis=basis,
+                group=data.groups[g],
+                target=target,
+                measure=measure,
             )
         case Policy.RISK_MAX, (target, n):
-            return _PricedRow(shown, n, name(target), target=target)
+            return _PricedRow(shown, n, name(target), target=target, measure=measure)
         case Policy.OFFER_SHARE_MAX, (o, n, e):
-            return _PricedRow(shown, n, data.elements[e], offer=data.offers[o], target=e)
+            return _PricedRow(
+                shown, n, data.elements[e], offer=data.offers[o], target=e, measure=measure
+            )
     raise ValueError(f"no Duals layout for the priced rows {shown}")
 
 
@@ -627,15 +669,17 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
     ``duals`` is :meth:`~planner.solve.HighsSession.duals` of
     :data:`PRICED_FAMILIES`, keyed by (family, index) in the registry's
     order; each row is named as the Duals sheet names it
-    (:attr:`Family.dual_name`; formulation, Duals; A7).
+    (:attr:`Family.dual_name`; formulation, Duals; A7). A value cap's
+    ``cost_per_point`` uses the value-weighted supply ``sum_e P_e S[e,n]`` (B2).
     """
     if not duals:
         return pd.DataFrame(columns=DUAL_COLUMNS)
     supply = supply_measures(plan, data)["supply"]  # [element, period, scenario]
-    shown = {family.name: family.dual_name for family in FAMILIES}
+    families = {family.name: family for family in FAMILIES}
     rows: list[dict[str, Any]] = []
     for (name, index), value in duals.items():
-        priced = _priced_row(shown[name], index, data)
+        family = families[name]
+        priced = _priced_row(family.dual_name, index, data, family.measure)
         node = data.nodes[priced.node]
         probability = node.probability
         dual = value / probability if probability > 0 else 0.0
@@ -643,7 +687,8 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
         if priced.target is not None:
             t, w = node.period, node.scenarios[0]
             node_supply = float(
-                supply[:, t, w].sum()
+                (data.prices() if priced.measure == VALUE else np.ones(len(data.elements)))
+                @ supply[:, t, w]
                 if priced.target == TOTAL_INDEX
                 else supply[priced.target, t, w]
             )
@@ -657,6 +702,7 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
                 "offer": priced.offer,
                 "basis": priced.basis,
                 "country_group": priced.group,
+                "measure": priced.measure,
                 "dual": dual + 0.0,
                 "cost_per_point": per_point,
             }
@@ -695,6 +741,11 @@ def by_scenario(table: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
     return expanded[columns].reset_index(drop=True)
 
 
+def quantity_rows(shares: pd.DataFrame) -> pd.DataFrame:
+    """Return the Shares rows counted in quantity (without the TOTAL rows by value, B2)."""
+    return shares[shares["measure"] == QUANTITY] if "measure" in shares.columns else shares
+
+
 def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) -> pd.DataFrame:
     """Probability-weighted China share of each element (and TOTAL) over the horizon.
 
@@ -703,6 +754,7 @@ def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) ->
     ``china_share`` (expected China-linked supply over expected supply, on
     ``basis``) and ``china_cap`` (the tightest cap over the periods, NaN if none).
     """
+    shares = quantity_rows(shares)
     shares = shares.assign(china=shares[f"china_share_{basis}"].fillna(0.0) * shares["supply"])
     grouped = expected(shares, probability, ["element"], "supply").merge(
         expected(shares, probability, ["element"], "china"), on="element"
@@ -856,7 +908,8 @@ def china_against_caps(shares: pd.DataFrame, basis: str | None = None) -> pd.Dat
     """China share against the cap that applies, period by period (element and TOTAL).
 
     One row per basis with a China cap (``basis`` None: every basis that has
-    one; a basis: that one), element and period. The share is the
+    one; a basis: that one), measure (B2: the TOTAL row by value beside the
+    ones in quantity), element and period. The share is the
     expectation over the period's nodes (China-linked supply over supply,
     probability-weighted); ``breach`` is True only where some node's share
     exceeds its cap (caps bind per node); ``headroom`` is the cap minus the
@@ -864,6 +917,7 @@ def china_against_caps(shares: pd.DataFrame, basis: str | None = None) -> pd.Dat
     """
     columns = [
         "basis",
+        "measure",
         "element",
         "period",
         "china_share",
@@ -890,9 +944,11 @@ def _against_cap(shares: pd.DataFrame, basis: str) -> pd.DataFrame:
     rows = shares[shares[cap].notna()].copy()
     if rows.empty:
         return pd.DataFrame()
+    if "measure" not in rows.columns:
+        rows["measure"] = QUANTITY
     rows["_china"] = rows[share].fillna(0.0) * rows["supply"] * rows["probability"]
     rows["_supply"] = rows["supply"] * rows["probability"]
-    grouped = rows.groupby(["element", "period"], sort=False).agg(
+    grouped = rows.groupby(["measure", "element", "period"], sort=False).agg(
         china=("_china", "sum"),
         supply=("_supply", "sum"),
         china_cap=(cap, "min"),

@@ -5,15 +5,15 @@ parameters: capacities and minimum takes (through the signature that lets
 each offer deliver, lead times included), firm orders, monotone signatures,
 activity capacity, stock balances, storage, the substitution limit, the
 unmet-requirement bound, cover shortfalls, every policy cap on every basis,
-country caps and min_offers. A plan that fails is never labelled optimal or
-written.
+country caps (in quantity, and in value at reference prices: B2) and
+min_offers. A plan that fails is never labelled optimal or written.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from planner.model.parameters import TOTAL, ModelData, Policy
+from planner.model.parameters import QUANTITY, TOTAL, VALUE, ModelData, Policy
 from planner.results import (
     Plan,
     delivery_signature,
@@ -127,14 +127,23 @@ def _balances(plan: Plan, data: ModelData) -> list[str]:
 
 
 def _capped(
-    data: ModelData, label: str, family: tuple[str, str], part: np.ndarray, supply: np.ndarray
+    data: ModelData,
+    label: str,
+    family: tuple[str, str],
+    part: np.ndarray,
+    supply: np.ndarray,
+    measure: str = QUANTITY,
 ) -> list[str]:
-    """Where ``part`` [element, period, scenario] exceeds v times supply, in the family's cells."""
+    """Where ``part`` [element, period, scenario] exceeds v times supply, in the family's cells.
+
+    ``measure`` value: the value caps, each element weighed by its reference price (B2).
+    """
     position = {name: e for e, name in enumerate(data.elements)}
+    weight = data.prices() if measure == VALUE else np.ones(len(data.elements))
     problems = []
-    for (element, t), cap in data.caps.get(family, {}).items():
+    for (element, t), cap in data.caps_of(measure).get(family, {}).items():
         if element == TOTAL:
-            share, whole = part[:, t, :].sum(axis=0), supply[:, t, :].sum(axis=0)
+            share, whole = weight @ part[:, t, :], weight @ supply[:, t, :]
         else:
             share, whole = part[position[element], t, :], supply[position[element], t, :]
         bad = share - cap.value * whole > _slack(whole)
@@ -147,14 +156,20 @@ def _capped(
 def _caps(plan: Plan, data: ModelData) -> list[str]:
     measures = supply_measures(plan, data)
     supply = measures["supply"]
-    problems = _capped(data, Policy.RISK_MAX, (Policy.RISK_MAX, ""), measures["risk"], supply)
-    for family in data.cap_families(Policy.CHINA_SHARE_MAX):
-        label = f"china_share_max ({family[1]})"
-        problems += _capped(data, label, family, measures[f"china_{family[1]}"], supply)
-    for family in data.cap_families(Policy.COUNTRY_SHARE_MAX):
-        for g, group in enumerate(group_supply(plan, data, family[1])):
-            label = f"country_share_max ({family[1]}, {data.groups[g]})"
-            problems += _capped(data, label, family, group, supply)
+    problems = []
+    for measure in (QUANTITY, VALUE):
+        by = " by value" if measure == VALUE else ""
+        problems += _capped(
+            data, f"risk_max{by}", (Policy.RISK_MAX, ""), measures["risk"], supply, measure
+        )
+        for family in data.cap_families(Policy.CHINA_SHARE_MAX, measure):
+            label = f"china_share_max ({family[1]}){by}"
+            part = measures[f"china_{family[1]}"]
+            problems += _capped(data, label, family, part, supply, measure)
+        for family in data.cap_families(Policy.COUNTRY_SHARE_MAX, measure):
+            for g, group in enumerate(group_supply(plan, data, family[1])):
+                label = f"country_share_max ({family[1]}, {data.groups[g]}){by}"
+                problems += _capped(data, label, family, group, supply, measure)
     problems += _offer_shares(plan, data, supply)
     position = {name: e for e, name in enumerate(data.elements)}
     for element, cap in data.min_offers.items():

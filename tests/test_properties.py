@@ -231,6 +231,18 @@ CHANGES = st.one_of(
     ),
     st.tuples(st.sampled_from([f"lead_time[{o}]" for o in OFFERS]), st.sampled_from([0, 1])),
 )
+#: v3 B2: caps counted in value at reference prices, and the prices themselves
+VALUE_CHANGES = st.one_of(
+    st.tuples(st.just("china_share_max[TOTAL,value]"), st.sampled_from([0.3, 0.5, 0.8, 1.0])),
+    st.tuples(st.just("risk_max[TOTAL,value]"), st.sampled_from([0.4, 0.6, 1.0])),
+    st.tuples(st.just("country_share_max[TOTAL,shipment,value]"), st.sampled_from([0.4, 0.7, 1.0])),
+    st.tuples(
+        st.sampled_from([f"Elements.reference_price[{e}]" for e in ("Nd", "Pr", "Dy")]),
+        st.sampled_from([0.0, 10.0, 500.0, 3_000.0]),
+    ),
+)
+#: reference prices of the generated case's elements (a value cap needs every one)
+PRICES = {"Nd": 80.0, "Pr": 90.0, "Dy": 400.0}
 
 
 @pytest.fixture(scope="module")
@@ -238,21 +250,47 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> planner.Case:
     from benchmarks.generate import Size, generate, write
 
     path = tmp_path_factory.mktemp("generated") / "case.xlsx"
-    return planner.load(write(generate(Size(3, 3, 4, 3), seed=0), path))
+    case = planner.load(write(generate(Size(3, 3, 4, 3), seed=0), path))
+    assert list(case.elements.index) == list(PRICES)
+    case.elements["reference_price"] = case.elements.index.map(PRICES).astype(float)
+    return case
+
+
+@pytest.fixture(scope="module")
+def valued(generated: planner.Case) -> planner.Case:
+    """The generated case with a China cap counted in value on TOTAL (B2)."""
+    from planner.changes import apply_change
+
+    case = generated.copy()
+    apply_change(case, "china_share_max[TOTAL,value]", 0.6)
+    return case
 
 
 @BOUNDED
-@given(chain=st.lists(CHANGES, min_size=1, max_size=4))
+@given(chain=st.lists(st.one_of(CHANGES, VALUE_CHANGES), min_size=1, max_size=4))
 def test_a_chain_of_in_place_changes_solves_like_fresh_cases(
     generated: planner.Case, chain: list[tuple[str, float]]
 ) -> None:
     """Whatever changes follow one another, the kept model answers as a fresh build does."""
+    _chain(generated, chain)
+
+
+@BOUNDED
+@given(chain=st.lists(st.one_of(VALUE_CHANGES, CHANGES), min_size=1, max_size=4))
+def test_value_caps_and_reference_prices_change_in_place_like_fresh_cases(
+    valued: planner.Case, chain: list[tuple[str, float]]
+) -> None:
+    """(B2) From a model with a value cap, its level and the prices change in place correctly."""
+    _chain(valued, chain)
+
+
+def _chain(start: planner.Case, chain: list[tuple[str, float]]) -> None:
     from planner.api import Resolver
     from planner.changes import apply_change
 
     resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
-    resolver.solve(generated)
-    case = generated.copy()
+    resolver.solve(start)
+    case = start.copy()
     for name, value in chain:
         apply_change(case, name, value)
         again = resolver.solve(case)

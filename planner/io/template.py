@@ -9,6 +9,7 @@ Instructions sheet that lists it all.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 from openpyxl.comments import Comment
@@ -135,6 +136,36 @@ _INTRODUCTION = (
 )
 
 
+#: Example rows shown on the Instructions sheet under their sheet (the input sheets stay
+#: empty): the row's values in the sheet's column order, and what the row says.
+EXAMPLES: dict[str, tuple[tuple[tuple[Any, ...], str], ...]] = {
+    "Policies": (
+        (
+            ("china_share_max", "TOTAL", None, 0.5, "shipment", "value"),
+            "at most half of all supply, valued at each element's Elements reference_price, "
+            "shipped from China (a tonne of Tb weighs its price, not a tonne of Ce); every element "
+            "then needs a reference_price",
+        ),
+    ),
+}
+
+
+def _example_rows(sheet: Worksheet, spec: Sheet, row: int) -> int:
+    """Write the sheet's example rows as ``column=value`` pairs; return the next free row."""
+    for values, meaning in EXAMPLES.get(spec.name, ()):
+        shown = ", ".join(
+            f"{column.name}={value}"
+            for column, value in zip(spec.columns, values, strict=False)
+            if value is not None
+        )
+        sheet.cell(row=row, column=2, value="example").font = Font(italic=True)
+        sheet.cell(row=row, column=3, value=f"{shown}: {meaning}").alignment = Alignment(
+            wrap_text=True
+        )
+        row += 1
+    return row
+
+
 def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
     row = 1
     for line in _INTRODUCTION:
@@ -168,7 +199,7 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
             )
             sheet.cell(row=row, column=3, value=detail).alignment = Alignment(wrap_text=True)
             row += 1
-        row += 1
+        row = _example_rows(sheet, spec, row) + 1
     sheet.column_dimensions["A"].width = 18
     sheet.column_dimensions["B"].width = 20
     sheet.column_dimensions["C"].width = 110

@@ -27,7 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from planner.io.atomic import check_target, save_atomically
 from planner.io.sheetdata import looks_like_rich_text, write_rows
 from planner.outcome import Result, expected_stock
-from planner.results import COST_KEYS, expected
+from planner.results import COST_KEYS, expected, quantity_rows
 
 __all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
 
@@ -294,7 +294,7 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
         supply_mix["recycling"] = recycled["recycled"].reindex(supply_mix.index).fillna(0.0)
     supply_mix = supply_mix.reset_index()
 
-    shares = result.tables["Shares"]
+    shares = quantity_rows(result.tables["Shares"])
     basis = f"china_share_{case.settings.china_basis}"
     shares = shares.assign(china=shares[basis].fillna(0.0) * shares["supply"])
     totals = expected(shares, probability, ["period", "element"], "china").merge(

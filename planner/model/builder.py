@@ -29,6 +29,7 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     policies.define_china_share_constraints(model, data)  # 8, A6
     policies.define_country_share_constraints(model, data)  # A6
     policies.define_risk_constraints(model, data)  # 7, 9
+    policies.define_value_share_constraints(model, data)  # B2
     policies.define_offer_share_constraints(model, data)  # 10
     policies.define_min_offers_constraints(model, data)  # 11, A3
     # 12, non-anticipativity, holds by construction: variables live on tree nodes

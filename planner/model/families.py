@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.model import balance, objective, policies, stability, supply
-from planner.model.parameters import Policy
+from planner.model.parameters import QUANTITY, VALUE, Policy
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class Family:
     shown_as
         The name users see for a structural family (Duals ``constraint``),
         where it is not the component name.
+    measure
+        What a policy family's supply is counted in: ``quantity``, or
+        ``value`` at reference prices (B2; the Duals sheet's ``measure``).
     """
 
     name: str
@@ -53,6 +56,7 @@ class Family:
     priced: bool = False
     policy: Policy | None = None
     shown_as: str = ""
+    measure: str = QUANTITY
 
     @property
     def dual_name(self) -> str:
@@ -84,6 +88,30 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family("risk_limit", policies.risk_limit_rule, "9", True, Policy.RISK_MAX),
     Family(
+        "china_share_value_limit",
+        policies.china_share_value_limit_rule,
+        "B2",
+        True,
+        Policy.CHINA_SHARE_MAX,
+        measure=VALUE,
+    ),
+    Family(
+        "country_share_value_limit",
+        policies.country_share_value_limit_rule,
+        "B2",
+        True,
+        Policy.COUNTRY_SHARE_MAX,
+        measure=VALUE,
+    ),
+    Family(
+        "risk_value_limit",
+        policies.risk_value_limit_rule,
+        "B2",
+        True,
+        Policy.RISK_MAX,
+        measure=VALUE,
+    ),
+    Family(
         "offer_share_limit", policies.offer_share_limit_rule, "10", True, Policy.OFFER_SHARE_MAX
     ),
     Family("min_offers_floor", policies.min_offers_floor_rule, "11", policy=Policy.MIN_OFFERS),
@@ -93,7 +121,14 @@ FAMILIES: tuple[Family, ...] = (
 
 #: Families whose rows exist per policy cell (:func:`planner.model.policies.cells`): a
 #: variant may need fewer of them.
-CELL_FAMILIES = ("china_share_limit", "country_share_limit", "risk_limit")
+CELL_FAMILIES = (
+    "china_share_limit",
+    "country_share_limit",
+    "risk_limit",
+    "china_share_value_limit",
+    "country_share_value_limit",
+    "risk_value_limit",
+)
 
 
 def family(name: str) -> Family:

@@ -18,6 +18,9 @@ import pandas as pd
 from planner.data import Case
 
 BASES = ("shipment", "mining", "refining", "any")
+#: Policies.measure: pooled supply counted in units (blank) or at reference prices (B2).
+QUANTITY, VALUE = "quantity", "value"
+MEASURES = (QUANTITY, VALUE)
 
 
 class Policy(StrEnum):
@@ -33,7 +36,7 @@ class Policy(StrEnum):
 POLICIES = tuple(Policy)
 #: Policies whose rows name a basis (Policies.basis; blank: Settings china_basis).
 BASIS_POLICIES = (Policy.CHINA_SHARE_MAX, Policy.COUNTRY_SHARE_MAX)
-#: Policies that may pool every element (element TOTAL).
+#: Policies that may pool every element (element TOTAL); on TOTAL also by value (B2).
 POOLABLE_POLICIES = (Policy.CHINA_SHARE_MAX, Policy.COUNTRY_SHARE_MAX, Policy.RISK_MAX)
 TOTAL = "TOTAL"
 #: The country group the china_codes form together (formulation A6).
@@ -88,6 +91,7 @@ class ModelData:
     storage_capacity: np.ndarray  # [element]: units, inf where unlimited
     cover_days: np.ndarray  # [element]: days of demand
     cover_penalty: np.ndarray  # [element]: currency per unit below target per period
+    reference_price: np.ndarray  # P_e, currency per unit; NaN where blank (B2, B3)
     offers: list[str]
     contents: np.ndarray  # a[o,e]: units of element e per product unit of offer o
     offer_label: list[str]  # the offer's element, or its contents joined by '+'
@@ -133,6 +137,8 @@ class ModelData:
     node_of: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=int))
     #: (policy, basis) -> (element or TOTAL, period) -> the cap that applies
     caps: dict[CapFamily, dict[tuple[str, int], Cap]] = field(default_factory=dict)
+    #: (policy, basis) -> (TOTAL, period) -> the cap of Policies rows with measure value (B2)
+    value_caps: dict[CapFamily, dict[tuple[str, int], Cap]] = field(default_factory=dict)
     min_offers: dict[str, Cap] = field(default_factory=dict)
 
     @property
@@ -157,9 +163,20 @@ class ModelData:
             self.cover_factor,
         )
 
-    def cap_families(self, policy: str) -> list[CapFamily]:
-        """Return the (policy, basis) families of ``policy`` that have caps, in basis order."""
-        return [family for family in self.caps if family[0] == policy]
+    def cap_families(self, policy: str, measure: str = QUANTITY) -> list[CapFamily]:
+        """Return the (policy, basis) families of ``policy`` that have caps, in basis order.
+
+        ``measure`` value: the families of value-weighted caps on TOTAL (B2).
+        """
+        return [family for family in self.caps_of(measure) if family[0] == policy]
+
+    def caps_of(self, measure: str) -> dict[CapFamily, dict[tuple[str, int], Cap]]:
+        """Return the caps counted in ``measure``: :attr:`caps` or :attr:`value_caps`."""
+        return self.value_caps if measure == VALUE else self.caps
+
+    def prices(self) -> np.ndarray:
+        """P_e with blanks as 0 (only value caps read it; checks require every price then)."""
+        return np.nan_to_num(self.reference_price, nan=0.0)
 
     def first_delivery(self) -> np.ndarray:
         """Period position from which each offer can deliver at the earliest (its lead time)."""
@@ -224,6 +241,11 @@ def derive(case: Case) -> ModelData:
     shortage = el["shortage_cost"].to_numpy(float)
     cover_penalty = el["cover_penalty"].to_numpy(float)
     cover_penalty = np.where(np.isnan(cover_penalty), 0.1 * shortage, cover_penalty)
+    reference_price = (
+        el["reference_price"].to_numpy(float)
+        if "reference_price" in el.columns
+        else np.full(len(elements), np.nan)
+    )
     storage = el["storage_capacity"].to_numpy(float)
     storage = np.where(np.isnan(storage), np.inf, storage)
 
@@ -287,6 +309,7 @@ def derive(case: Case) -> ModelData:
         storage_capacity=storage,
         cover_days=el["cover_days"].to_numpy(float),
         cover_penalty=cover_penalty,
+        reference_price=reference_price,
         offers=[str(o) for o in offers.index],
         contents=contents,
         offer_label=["+".join(elements[e] for e in np.flatnonzero(row > 0)) for row in contents],
@@ -331,7 +354,7 @@ def derive(case: Case) -> ModelData:
     _scenario_parameters(case, data)
     _plan_parameters(case, data)
     data.nodes, data.node_of = scenario_tree(data)
-    data.caps, data.min_offers = resolve_policies(case, data)
+    data.caps, data.value_caps, data.min_offers = resolve_policies(case, data)
     return data
 
 
@@ -611,23 +634,40 @@ def _split(values: np.ndarray, members: list[int]) -> list[list[int]]:
 
 def resolve_policies(
     case: Case, data: ModelData
-) -> tuple[dict[CapFamily, dict[tuple[str, int], Cap]], dict[str, Cap]]:
+) -> tuple[
+    dict[CapFamily, dict[tuple[str, int], Cap]],
+    dict[CapFamily, dict[tuple[str, int], Cap]],
+    dict[str, Cap],
+]:
     """Find the policy value that applies to each (element or TOTAL, period), per family.
 
-    A family is a policy and, for china_share_max and country_share_max, a
-    basis (blank: Settings china_basis); families are independent. Within one,
-    rows are ranked by how many of (element, period) they name; for each cell
-    the covering rows of the highest rank apply, and the tightest of them
-    binds (for min_offers the largest). A blank-element row never covers
-    TOTAL.
+    A family is a policy, for china_share_max and country_share_max a basis
+    (blank: Settings china_basis), and a measure (B2: ``value`` only on TOTAL
+    rows of the poolable policies, else ``quantity``); families are
+    independent. Within one, rows are ranked by how many of (element, period)
+    they name; for each cell the covering rows of the highest rank apply, and
+    the tightest of them binds (for min_offers the largest). A blank-element
+    row never covers TOTAL.
+
+    Returns
+    -------
+    caps, value_caps, min_offers
+        Quantity caps per (policy, basis), value caps per (policy, basis) (on
+        TOTAL only), and min_offers per element.
     """
     policies = case.policies
     caps: dict[CapFamily, dict[tuple[str, int], Cap]] = {}
+    value_caps: dict[CapFamily, dict[tuple[str, int], Cap]] = {}
     min_offers: dict[str, Cap] = {}
     bases = policy_bases(policies, data.china_basis)
-    for family in sorted(set(zip(policies["policy"], bases, strict=True)), key=_family_order):
-        policy, basis = family
-        selected = policies[(policies["policy"] == policy) & (bases == basis)]
+    measures = policy_measures(policies)
+    keys = set(zip(policies["policy"], bases, measures, strict=True))
+    for policy, basis, measure in sorted(keys, key=_family_order):
+        family = (policy, basis)
+        found = value_caps if measure == VALUE else caps
+        selected = policies[
+            (policies["policy"] == policy) & (bases == basis) & (measures == measure)
+        ]
         rows = [
             (label, _named(element), _named(period), float(value))
             for label, element, period, value in zip(
@@ -651,8 +691,8 @@ def resolve_policies(
                 if policy == Policy.MIN_OFFERS:
                     min_offers[element] = cap
                     break
-                caps.setdefault(family, {})[(element, t)] = cap
-    return caps, min_offers
+                found.setdefault(family, {})[(element, t)] = cap
+    return caps, value_caps, min_offers
 
 
 def policy_bases(policies: pd.DataFrame, china_basis: str) -> pd.Series:
@@ -663,9 +703,28 @@ def policy_bases(policies: pd.DataFrame, china_basis: str) -> pd.Series:
     return chosen.where(takes_basis, "").astype(str)
 
 
-def _family_order(family: CapFamily) -> tuple[int, int]:
-    policy, basis = family
-    return POLICIES.index(policy), BASES.index(basis) if basis in BASES else -1
+def policy_measures(policies: pd.DataFrame) -> pd.Series:
+    """Return the measure each Policies row is read in: ``value`` or ``quantity`` (B2).
+
+    ``value`` only on a TOTAL row of china_share_max, risk_max or
+    country_share_max; on one element or a blank element the price cancels and
+    the row is read as ``quantity`` (a warning says so), as it is on the other
+    policies (ignored, a warning). Blank is ``quantity``.
+    """
+    own = policies["measure"] if "measure" in policies.columns else pd.Series(None, policies.index)
+    weighed = (
+        (own == VALUE) & (policies["element"] == TOTAL) & policies["policy"].isin(POOLABLE_POLICIES)
+    )
+    return pd.Series(np.where(weighed, VALUE, QUANTITY), index=policies.index, dtype=object)
+
+
+def _family_order(key: tuple[str, str, str]) -> tuple[int, int, int]:
+    policy, basis, measure = key
+    return (
+        POLICIES.index(policy),
+        BASES.index(basis) if basis in BASES else -1,
+        MEASURES.index(measure),
+    )
 
 
 def _named(value: Any) -> Any:

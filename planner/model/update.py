@@ -76,7 +76,7 @@ def _layout(data: ModelData) -> _Layout:
         scratch.offers_of,
         data.groups,  # country_share rows are indexed by group position
     )
-    cells = {name: set(policies.cells(scratch, _policy(name))) for name in CELL_FAMILIES}
+    cells = {name: set(policies.cells(scratch, *_policy(name))) for name in CELL_FAMILIES}
     terms = {name: getattr(scratch, name) for name in _TERMS}
     return _Layout(
         fixed, cells, set(scratch.SUPPLY_NODES), terms, set(reads.names) | {"nodes", "cvar_weight"}
@@ -400,15 +400,15 @@ def _same(a: Any, b: Any) -> bool:
 def _cells(model: pyo.ConcreteModel, name: str, component: Any) -> Any:
     """Return the indices the variant has rows for (policy cells may be fewer)."""
     if name in CELL_FAMILIES:
-        return set(policies.cells(model, _policy(name)))
+        return set(policies.cells(model, *_policy(name)))
     return component.index_set()
 
 
-def _policy(name: str) -> Policy:
-    """Return the policy whose cap rows the family ``name`` holds."""
-    policy = registered(name).policy
-    assert policy is not None, name
-    return policy
+def _policy(name: str) -> tuple[Policy, str]:
+    """Return the policy whose cap rows the family ``name`` holds, and their measure."""
+    family = registered(name)
+    assert family.policy is not None, name
+    return family.policy, family.measure
 
 
 def _args(index: Any) -> tuple[Any, ...]:

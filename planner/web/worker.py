@@ -27,7 +27,7 @@ import pandas as pd
 import planner
 from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
-from planner.model.parameters import BASES
+from planner.model.parameters import BASES, VALUE
 from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
 from planner.roll import total_change
@@ -184,6 +184,7 @@ def _solve(
         }
         for row in overall.itertuples()
     ]
+    out["elements"] += _value_rows(tables["Shares"], basis, out["china"])
     capped = [e for e in out["elements"] if e["headroom"] is not None]
     out["tightest"] = (
         {**min(capped, key=lambda e: e["headroom"]), "breaches": sum(e["breaches"] for e in capped)}
@@ -240,6 +241,45 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
 
 
+#: How the page names the TOTAL row of Shares counted in value (B2).
+TOTAL_BY_VALUE = "TOTAL by value"
+
+
+def _row_names(shares: pd.DataFrame) -> pd.Series:
+    """Each Shares row's name on the page: its element, or ``TOTAL by value`` (B2)."""
+    if "measure" not in shares.columns:
+        return shares["element"]
+    return shares["element"].where(shares["measure"] != VALUE, TOTAL_BY_VALUE)
+
+
+def _value_rows(
+    shares: pd.DataFrame, basis: str, china: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Return the page's row of the TOTAL by value (B2): its expected share, against its caps.
+
+    Supply and shortfall are left blank: the row's supply is money, not units.
+    """
+    rows = shares[_row_names(shares) == TOTAL_BY_VALUE]
+    if rows.empty:
+        return []
+    weight = rows["probability"] * rows["supply"]
+    total = float(weight.sum())
+    share = (
+        float((rows[f"china_share_{basis}"].fillna(0.0) * weight).sum()) / total
+        if total > 0
+        else None
+    )
+    return [
+        {
+            "element": TOTAL_BY_VALUE,
+            "china_share": _plain(share),
+            **_tightest([c for c in china if c["element"] == TOTAL_BY_VALUE]),
+            "supply": None,
+            "shortfall": None,
+        }
+    ]
+
+
 def _cap_bases(shares: pd.DataFrame, basis: str) -> dict[str, str]:
     """Return, per basis some China cap is on, the Shares column of its caps."""
     columns = {basis: "china_cap"}
@@ -254,13 +294,15 @@ def china_by_period(shares: pd.DataFrame, basis: str) -> list[dict[str, Any]]:
     caps it (:func:`planner.results.china_against_caps`: expected share, cap,
     highest node share, headroom, ``breach`` only where a node is over its
     cap); an element no cap applies to gets its expected share on ``basis``
-    with no cap. Computed here from the Shares table: the results layer
+    with no cap. The TOTAL row counted in value (B2) is its own, named
+    ``TOTAL by value``. Computed here from the Shares table: the results layer
     compares only ``basis``, the page every basis a cap is on.
     """
     caps = _cap_bases(shares, basis)
+    names = _row_names(shares)
     rows: list[dict[str, Any]] = []
-    for element in dict.fromkeys(shares["element"]):
-        mine = shares[shares["element"] == element]
+    for element in dict.fromkeys(names):
+        mine = shares[names == element]
         capped = [b for b, column in caps.items() if mine[column].notna().any()]
         for on in capped or [basis]:
             share = f"china_share_{on}"

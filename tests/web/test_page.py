@@ -109,6 +109,23 @@ def test_a_cap_on_another_basis_is_compared_on_its_basis(tmp_path: Path, sigint:
     assert row[3] == "P1 (mining basis)" and row[4] == "30.0%"
 
 
+def test_the_total_by_value_has_its_own_row_against_its_cap(tmp_path: Path, sigint: None) -> None:
+    """(B2) The China table shows the TOTAL counted in value beside the TOTAL in tonnes."""
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, REFERENCE / "v3" / "v3-b2-value-cap.xlsx", sigint)
+    result: dict[str, Any] = job.outcome  # type: ignore[assignment]
+    by_value = [r for r in result["china"] if r["element"] == "TOTAL by value"]
+    assert [(r["basis"], r["china_cap"]) for r in by_value] == [("shipment", 0.5)]
+    assert by_value[0]["china_share"] == pytest.approx(0.5)
+    total = [r for r in result["china"] if r["element"] == "TOTAL"]
+    assert [r["china_share"] for r in total] == [pytest.approx(0.6 / 101)]  # tonnes, no cap
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    rows = {r[0]: r for r in cells(page, "elements")}
+    assert rows["TOTAL by value"][1:5] == ["50.0%", "0.0 pts", "P1 (shipment basis)", "50.0%"]
+    assert rows["TOTAL by value"][-2:] == ["–", "–"]  # its supply is money, not tonnes
+    assert rows["TOTAL"][2] == "–"
+
+
 def test_the_share_chart_marks_a_breach_only_where_there_is_one() -> None:
     def rows(element: str, breach: bool) -> list[dict[str, Any]]:
         return [
