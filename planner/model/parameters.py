@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from planner.data import Case
+from planner.events import scenario_tables
 
 BASES = ("shipment", "mining", "refining", "any")
 
@@ -273,6 +274,7 @@ def derive(case: Case) -> ModelData:
     sources, offer_sources, activity_sources = country_groups(
         settings, countries, activity_country, activities["kind"], split=True
     )
+    scenario_table, disruptions = scenario_tables(case)  # Events make them (B4)
     contracted = offers["contracted"].fillna("no").eq("yes").to_numpy(bool)
     later = offers["signing"].fillna("now").eq("later").to_numpy(bool) & ~contracted
 
@@ -311,8 +313,8 @@ def derive(case: Case) -> ModelData:
         activity_groups=activity_groups,
         activity_sources=activity_sources,
         yields=yields,
-        scenarios=[str(w) for w in case.scenarios.index],
-        probability=case.scenarios["probability"].to_numpy(float),
+        scenarios=[str(w) for w in scenario_table.index],
+        probability=scenario_table["probability"].to_numpy(float),
         capacity=np.zeros(0),
         unit_cost=np.zeros(0),
         activity_capacity=np.zeros(0),
@@ -328,7 +330,7 @@ def derive(case: Case) -> ModelData:
         cvar_alpha=float(settings.cvar_alpha),
         cvar_weight=float(settings.cvar_weight),
     )
-    _scenario_parameters(case, data)
+    _scenario_parameters(case, data, disruptions)
     _plan_parameters(case, data)
     data.nodes, data.node_of = scenario_tree(data)
     data.caps, data.min_offers = resolve_policies(case, data)
@@ -448,7 +450,7 @@ def _plan_parameters(case: Case, data: ModelData) -> None:
         data.previous_periods[t] = True
 
 
-def _scenario_parameters(case: Case, data: ModelData) -> None:
+def _scenario_parameters(case: Case, data: ModelData, disruptions: pd.DataFrame) -> None:
     """Fill capacity, cost and demand per scenario (OfferPeriods, windows, disruptions)."""
     periods, scenarios = data.periods, data.scenarios
     n_t, n_w = len(periods), len(scenarios)
@@ -490,7 +492,7 @@ def _scenario_parameters(case: Case, data: ModelData) -> None:
         demand[element_position[element], period_position[period]] = quantity
     data.demand = np.repeat(demand[:, :, None], n_w, axis=2)
     data.cover_factor = np.ones_like(data.demand)
-    _apply_disruptions(case, data)
+    _apply_disruptions(case, data, disruptions)
 
 
 def _element_mask(data: ModelData, element: Any) -> np.ndarray:
@@ -503,7 +505,7 @@ def _element_mask(data: ModelData, element: Any) -> np.ndarray:
     return np.array([g == group for g in data.element_group], dtype=bool)
 
 
-def _apply_disruptions(case: Case, data: ModelData) -> None:
+def _apply_disruptions(case: Case, data: ModelData, disruptions: pd.DataFrame) -> None:
     periods = data.periods
     scenario_position = {w: i for i, w in enumerate(data.scenarios)}
     offers, activities = case.offers, case.activities
@@ -512,8 +514,8 @@ def _apply_disruptions(case: Case, data: ModelData) -> None:
     activity_country = activities["country"].fillna(DOMESTIC).astype(str).to_numpy()
     activity_ids = np.array(data.activities, dtype=object)
     offer_ids = np.array(data.offers, dtype=object)
-    window = _window(case.disruptions, periods)
-    for row, record in enumerate(case.disruptions.to_dict("records")):
+    window = _window(disruptions, periods)
+    for row, record in enumerate(disruptions.to_dict("records")):
         w = np.array([scenario_position[record["scenario"]]])
         t_mask = window[row]
         cap_factor = 1.0 if _blank(record["capacity_factor"]) else float(record["capacity_factor"])
