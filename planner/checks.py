@@ -848,11 +848,11 @@ def _disruption_rows(case: Case, sheet: str) -> list[Issue]:
             )
         elif target not in universe[target_type]:
             severity = "error" if target_type in ("offer", "activity") else "warning"
-            sheet = "Offers" if target_type != "activity" else "Activities"
+            named = "Offers" if target_type != "activity" else "Activities"
             issues.append(
                 Issue(
                     where.cell(sheet, "target", label),
-                    f"{target_type} {target!r} matches nothing in {where.title(sheet)}"
+                    f"{target_type} {target!r} matches nothing in {where.title(named)}"
                     f"{_suggest(target, universe[target_type])}",
                     severity,
                 )

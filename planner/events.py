@@ -116,7 +116,7 @@ def event_groups(events: pd.DataFrame) -> list[Group]:
     members: dict[str, list[Event]] = {}
     for ident, own in rows.items():
         first = own[0][1]
-        probability = first.get("probability")
+        probability: Any = first.get("probability")
         event = Event(
             id=ident,
             probability=float("nan") if is_blank(probability) else float(probability),
@@ -181,6 +181,12 @@ def scenario_tables(case: Case) -> tuple[pd.DataFrame, pd.DataFrame]:
     return scenarios, disruptions
 
 
+def scenario_probability(case: Case) -> pd.Series:
+    """Return the probability of each scenario the model solves, by scenario id."""
+    probability: pd.Series = scenario_tables(case)[0]["probability"]
+    return probability
+
+
 def scenarios_table(case: Case) -> pd.DataFrame:
     """Return the output sheet Scenarios: ``scenario, probability, events`` (or empty)."""
     made = event_scenarios(case)
@@ -188,7 +194,7 @@ def scenarios_table(case: Case) -> pd.DataFrame:
         {
             "scenario": [s.id for s in made],
             "probability": [s.probability for s in made],
-            "events": [JOIN.join(s.events) for s in made],
+            "events": [JOIN.join(s.events) or None for s in made],
         },
         columns=["scenario", "probability", "events"],
     )
@@ -217,7 +223,9 @@ def check_events(case: Case) -> list[Issue]:
     for event in events.values():
         issues += _check_event(table, where, event, events)
     for group in groups:
-        total = math.fsum(e.probability for e in group.events if not math.isnan(e.probability))
+        if not all(0 < e.probability <= 1 for e in group.events):
+            continue  # a probability out of range is reported at its cell
+        total = math.fsum(e.probability for e in group.events)
         if total > 1 + PROBABILITY_TOLERANCE:
             named = ", ".join(e.id for e in group.events)
             issues += [
@@ -229,7 +237,8 @@ def check_events(case: Case) -> list[Issue]:
                 for event in group.events
             ]
     count = count_scenarios(groups)
-    if count > _limit(case):
+    limit = float(case.settings.max_scenarios)
+    if limit >= 1 and limit.is_integer() and count > limit:
         issues.append(
             Issue(
                 where.title("Events"),
@@ -306,7 +315,7 @@ def _check_event(
         )
     own_group = _text(table.at[first, "group"])
     for label in event.rows[1:]:
-        later = table.at[label, "probability"]
+        later: Any = table.at[label, "probability"]
         if not is_blank(later) and not (
             math.isnan(event.probability)
             or abs(float(later) - event.probability) <= PROBABILITY_TOLERANCE
