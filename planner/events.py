@@ -200,6 +200,69 @@ def scenarios_table(case: Case) -> pd.DataFrame:
     )
 
 
+class NotIndependent(ValueError):
+    """Scenarios kept by a roll that independent groups of events cannot describe."""
+
+
+def condition(case: Case, kept: Iterable[str]) -> dict[str, float]:
+    """Return each event's probability given that one of the scenarios ``kept`` happens.
+
+    A roll keeps the scenarios of the first-period node that happened. In
+    each group the outcomes still possible are those of the kept scenarios;
+    each event's probability is divided by theirs (none's included), as a
+    roll of Scenarios rescales the probabilities kept: an event seen in the
+    first period becomes certain, its alternatives are dropped, a group
+    nothing told apart keeps its probabilities. Events no longer possible
+    are left out of the answer.
+
+    Raises
+    ------
+    NotIndependent
+        When the kept scenarios are not every combination of the outcomes
+        still possible (two events of different groups that the first period
+        cannot tell apart): the conditioned groups would not be independent.
+    """
+    groups = event_groups(case.events)
+    made = generate(groups)
+    wanted = set(kept)
+
+    def outcome(scenario: Scenario, group: Group) -> str | None:
+        return next((e.id for e in group.events if e.id in scenario.events), None)
+
+    possible = [{outcome(s, group) for s in made if s.id in wanted} for group in groups]
+    product = {
+        s.id
+        for s in made
+        if all(
+            outcome(s, group) in allowed for group, allowed in zip(groups, possible, strict=True)
+        )
+    }
+    if product != wanted:
+        raise NotIndependent(
+            "the scenarios kept are not every combination of the events still possible: "
+            + ", ".join(sorted(product - wanted))
+            + " would come back"
+        )
+    probabilities: dict[str, float] = {}
+    for group, allowed in zip(groups, possible, strict=True):
+        weights = {o: p for o, p in ((e.id if e else None, p) for e, p in group.outcomes())}
+        total = math.fsum(weights[o] for o in allowed)
+        for event in group.events:
+            if event.id in allowed:
+                probabilities[event.id] = min(1.0, weights[event.id] / total)
+    return probabilities
+
+
+def scenario_named(case: Case, name: str) -> str | None:
+    """Return the scenario made from Events that ``name`` means: its events in any order.
+
+    ``A+B`` and ``B + A`` name the same scenario; ``base`` (or a blank name)
+    the one without events. None when no scenario has exactly those events.
+    """
+    wanted = {part.strip() for part in name.split(JOIN) if part.strip()} - {BASE}
+    return next((s.id for s in event_scenarios(case) if set(s.events) == wanted), None)
+
+
 # --------------------------------------------------------------------------- checks
 
 
