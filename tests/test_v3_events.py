@@ -345,3 +345,28 @@ def test_every_events_problem_at_once(make_workbook: Callable[..., Path]) -> Non
         planner.load(make_workbook(sheets))
     where = sorted(issue.where for issue in caught.value.issues if issue.severity == "error")
     assert where == ["Events", "Events!A4", "Events!B2", "Events!B3", "Events!B5"]
+
+
+# --------------------------------------------------------------------------- template
+
+
+def test_the_template_documents_events_without_a_row_that_would_be_read(tmp_path: Path) -> None:
+    from planner.io.template import write_template
+
+    path = write_template(tmp_path / "template.xlsx")
+    book = openpyxl.load_workbook(path)
+    events = book["Events"]
+    assert [c.value for c in events[1]] == EVENT_HEADER
+    assert events.max_row == 1  # no row to read
+    dropdowns = {str(v.sqref): v.formula1 for v in events.data_validations.dataValidation}
+    assert dropdowns["D2:D1000"] == '"country,supplier,offer,activity,demand"'
+    assert "at most one happens" in events["C1"].comment.text
+    instructions = [row for row in book["Instructions"].iter_rows(values_only=True)]
+    example = [row[2:5] for row in instructions if row[2] in ("cn_dy_quarter", "cn_dy_year")]
+    assert example == [
+        ("cn_dy_quarter", 0.3, "cn_dy"),
+        ("cn_dy_year", 0.1, "cn_dy"),
+        ("cn_dy_year", None, None),
+    ]
+    settings = {row[0]: row[1] for row in book["Settings"].iter_rows(min_row=2, values_only=True)}
+    assert settings["max_scenarios"] == 256
