@@ -414,7 +414,9 @@ def roll(
     scenario: Annotated[
         str | None,
         typer.Option(
-            "--scenario", help="The scenario that happened, where the first period branches."
+            "--scenario",
+            help="The scenario that happened, where the first period branches (with Events: "
+            "the events seen in it joined by +, or base).",
         ),
     ] = None,
     debug: Debug = False,

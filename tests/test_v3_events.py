@@ -370,3 +370,28 @@ def test_the_template_documents_events_without_a_row_that_would_be_read(tmp_path
     ]
     settings = {row[0]: row[1] for row in book["Settings"].iter_rows(min_row=2, values_only=True)}
     assert settings["max_scenarios"] == 256
+
+
+def test_exploding_combinations_are_counted_not_made(make_workbook: Callable[..., Path]) -> None:
+    """30 independent events: 2^30 scenarios, refused before any is made."""
+    sheets = _sheets(EVENTS)
+    sheets["Events"] = [EVENT_HEADER] + [[f"e{k}", 0.5, None, *STOP] for k in range(30)]
+    with pytest.raises(InputError) as caught:
+        planner.load(make_workbook(sheets))
+    assert [str(i) for i in caught.value.issues if i.severity == "error"] == [
+        "Events: the events make 1,073,741,824 scenarios (combinations of positive probability), "
+        "more than Settings max_scenarios 256; raise max_scenarios or join events into groups "
+        "of alternatives"
+    ]
+
+
+def test_a_change_naming_no_event_is_refused() -> None:
+    from planner.changes import ChangeError, apply_change
+
+    case = planner.load(EVENTS)
+    with pytest.raises(ChangeError, match="no event 'C' in Events"):
+        apply_change(case, "probability[C]", 0.5)
+    apply_change(case, "cost_factor[B]", 3.0)
+    assert case.events.loc[case.events["event"] == "B", "cost_factor"].tolist() == [3.0]
+    # B at cost 3: A+B's AU costs 60 in P2; 0.5 x 10 + 0.4 x 20 + 0.1 x 60 = 19 saved per t
+    assert planner.solve(case, mip_gap=0.0).objective == pytest.approx(2500, rel=1e-6)
