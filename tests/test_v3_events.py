@@ -395,3 +395,18 @@ def test_a_change_naming_no_event_is_refused() -> None:
     assert case.events.loc[case.events["event"] == "B", "cost_factor"].tolist() == [3.0]
     # B at cost 3: A+B's AU costs 60 in P2; 0.5 x 10 + 0.4 x 20 + 0.1 x 60 = 19 saved per t
     assert planner.solve(case, mip_gap=0.0).objective == pytest.approx(2500, rel=1e-6)
+
+
+def test_the_solution_workbook_lists_the_scenarios_events_made(tmp_path: Path) -> None:
+    result = planner.solve(planner.load(EVENTS), mip_gap=0.0)
+    book = openpyxl.load_workbook(result.write(tmp_path / "plan.xlsx"))
+    rows = list(book["Scenarios"].iter_rows(values_only=True))
+    assert rows == [
+        ("scenario", "probability", "events"),
+        ("base", 0.4, None),
+        ("B", 0.1, "B"),
+        ("A", 0.4, "A"),
+        ("A+B", 0.1, "A+B"),
+    ]
+    plain = planner.solve(planner.load(REFERENCE / "case-00-hand.xlsx"))
+    assert "Scenarios" not in plain.tables
