@@ -181,6 +181,37 @@ def scenario_tables(case: Case) -> tuple[pd.DataFrame, pd.DataFrame]:
     return scenarios, disruptions
 
 
+@dataclass(frozen=True)
+class ScenarioSet:
+    """The scenarios the model solves and the disruption rows of each, without repeating rows.
+
+    ``disruptions`` holds each row once (the Disruptions rows, or the Events
+    rows), and ``applies_to[i]`` the ids of the scenarios row i applies to:
+    an Events row applies to every scenario in which its event happens, so a
+    row is read once however many scenarios share it.
+    """
+
+    scenarios: pd.DataFrame  # indexed by scenario id, with ``probability``
+    disruptions: pd.DataFrame
+    applies_to: list[list[str]]
+
+
+def scenario_set(case: Case) -> ScenarioSet:
+    """Return the scenarios and disruption rows the model reads (:class:`ScenarioSet`)."""
+    if not has_events(case):
+        applies = [[str(w)] for w in case.disruptions["scenario"]]
+        return ScenarioSet(case.scenarios, case.disruptions, applies)
+    scenarios, _ = scenario_tables(case)
+    made = event_scenarios(case)
+    happening: dict[str, list[str]] = {}
+    for scenario in made:
+        for event in scenario.events:
+            happening.setdefault(event, []).append(scenario.id)
+    table = case.events
+    applies = [happening.get(_text(event), []) for event in table["event"]]
+    return ScenarioSet(scenarios, table, applies)
+
+
 def scenario_probability(case: Case) -> pd.Series:
     """Return the probability of each scenario the model solves, by scenario id."""
     probability: pd.Series = scenario_tables(case)[0]["probability"]
