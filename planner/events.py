@@ -163,11 +163,7 @@ def scenario_tables(case: Case) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not has_events(case):
         return case.scenarios, case.disruptions
     made = event_scenarios(case)
-    scenarios = pd.DataFrame(
-        {ROW: pd.array([pd.NA] * len(made), dtype="Int64")},
-        index=pd.Index([s.id for s in made], name="scenario", dtype=object),
-    )
-    scenarios["probability"] = [s.probability for s in made]
+    scenarios = _scenario_frame(made)
     table = case.events
     rows_of = {event.id: event.rows for group in event_groups(table) for event in group.events}
     labels: list[Any] = []
@@ -179,6 +175,16 @@ def scenario_tables(case: Case) -> tuple[pd.DataFrame, pd.DataFrame]:
     disruptions = table.loc[labels, [ROW, "event", *DISRUPTION_COLUMNS]].reset_index(drop=True)
     disruptions.insert(1, "scenario", pd.Series(names, dtype=object))
     return scenarios, disruptions
+
+
+def _scenario_frame(made: list[Scenario]) -> pd.DataFrame:
+    """Return a Scenarios table of the scenarios made (``_row`` blank: no workbook row)."""
+    scenarios = pd.DataFrame(
+        {ROW: pd.array([pd.NA] * len(made), dtype="Int64")},
+        index=pd.Index([s.id for s in made], name="scenario", dtype=object),
+    )
+    scenarios["probability"] = [s.probability for s in made]
+    return scenarios
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,6 @@ def scenario_set(case: Case) -> ScenarioSet:
     if not has_events(case):
         applies = [[str(w)] for w in case.disruptions["scenario"]]
         return ScenarioSet(case.scenarios, case.disruptions, applies)
-    scenarios, _ = scenario_tables(case)
     made = event_scenarios(case)
     happening: dict[str, list[str]] = {}
     for scenario in made:
@@ -209,12 +214,13 @@ def scenario_set(case: Case) -> ScenarioSet:
             happening.setdefault(event, []).append(scenario.id)
     table = case.events
     applies = [happening.get(_text(event), []) for event in table["event"]]
-    return ScenarioSet(scenarios, table, applies)
+    return ScenarioSet(_scenario_frame(made), table, applies)
 
 
 def scenario_probability(case: Case) -> pd.Series:
     """Return the probability of each scenario the model solves, by scenario id."""
-    probability: pd.Series = scenario_tables(case)[0]["probability"]
+    table = _scenario_frame(event_scenarios(case)) if has_events(case) else case.scenarios
+    probability: pd.Series = table["probability"]
     return probability
 
 

@@ -410,3 +410,16 @@ def test_the_solution_workbook_lists_the_scenarios_events_made(tmp_path: Path) -
     ]
     plain = planner.solve(planner.load(REFERENCE / "case-00-hand.xlsx"))
     assert "Scenarios" not in plain.tables
+
+
+def test_derive_reads_each_events_row_once_for_all_its_scenarios() -> None:
+    from planner.events import scenario_set
+
+    made = scenario_set(planner.load(GROUPS))
+    assert len(made.disruptions) == 4  # the Events rows, not one copy per scenario (9)
+    assert made.applies_to == [
+        ["short", "short+au_up"],
+        ["long", "long+au_up"],
+        ["au_up", "short+au_up", "long+au_up"],
+        ["long", "long+au_up"],
+    ]
