@@ -17,6 +17,7 @@ from planner.checks import check_case, merge_issues
 from planner.data import Case
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
+from planner.events import has_events, scenarios_table
 from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
@@ -408,6 +409,8 @@ def _tables(
         tables["Signings"] = signings
     if data.previous_offers.any():
         tables["Changes"] = changes_table(plan, data)
+    if has_events(case):  # the scenarios the Events made (B4)
+        tables["Scenarios"] = scenarios_table(case)
     orders = orders_table(tables["Purchases"], tables["Contracts"], signings, data.periods[0])
     tables = {"Orders": orders, **tables}  # second in the workbook, after Summary
     figures = {

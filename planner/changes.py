@@ -16,7 +16,8 @@ Used by the checks of the Sweep sheet, :func:`planner.sweep`, the CLI's
                                lead_time
     demand_scale, demand_scale[Dy]   multiply all demand (of one element)
     capacity_factor[cn_stop]   every Disruptions row of that scenario; likewise cost_factor,
-                               cover_factor
+                               cover_factor (with Events: every row of that event)
+    probability[cn_stop]       an event's probability (Events; the scenarios are made anew)
     cvar_weight, cvar_alpha, change_cost   a Settings value
     Elements.shortage_cost[Dy] any cell of an id-keyed sheet: Sheet.column[id]
 
@@ -251,10 +252,9 @@ def apply_change(case: Case, name: str, value: float) -> list[str]:
         rows = case.demand["element"] == key if key else slice(None)
         case.demand.loc[rows, "quantity"] = case.demand.loc[rows, "quantity"] * value
     elif what in ("capacity_factor", "cost_factor", "cover_factor") and key is not None:
-        rows = case.disruptions["scenario"] == key
-        if not rows.any():
-            raise ChangeError(f"{name!r}: scenario {key!r} has no Disruptions rows")
-        case.disruptions.loc[rows, what] = value
+        _factor(case, what, key, value, name)
+    elif what == "probability" and key is not None:
+        _event_probability(case, key, value, name)
     elif what in SETTINGS and key is None:
         setattr(case.settings, what, value)
     elif "." in what and key is not None:
@@ -262,6 +262,34 @@ def apply_change(case: Case, name: str, value: float) -> list[str]:
     else:
         raise ChangeError(f"{name!r}: not a change name (see planner.changes for the forms)")
     return []
+
+
+def _factor(case: Case, what: str, key: str, value: float, name: str) -> None:
+    """Set a factor on every Disruptions row of a scenario, or every Events row of an event."""
+    if not case.events.empty:
+        rows = case.events["event"] == key
+        if not rows.any():
+            raise ChangeError(f"{name!r}: no event {key!r} in Events")
+        case.events.loc[rows, what] = value
+        return
+    rows = case.disruptions["scenario"] == key
+    if not rows.any():
+        raise ChangeError(f"{name!r}: scenario {key!r} has no Disruptions rows")
+    case.disruptions.loc[rows, what] = value
+
+
+def _event_probability(case: Case, key: str, value: float, name: str) -> None:
+    """Set an event's probability: on its first row, later rows left as they are if blank.
+
+    A later row that repeated the old probability repeats the new one, so the
+    event keeps one probability.
+    """
+    rows = case.events["event"] == key if not case.events.empty else None
+    if rows is None or not rows.any():
+        raise ChangeError(f"{name!r}: no event {key!r} in Events")
+    given = rows & case.events["probability"].notna()
+    case.events.loc[given, "probability"] = value
+    case.events.loc[case.events.index[rows][0], "probability"] = value
 
 
 def _cell(case: Case, what: str, key: str, value: float, name: str) -> None:

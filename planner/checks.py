@@ -24,6 +24,7 @@ from scipy.optimize import linprog
 from planner.changes import ChangeError, apply_change, grid_size, max_variants, parse_values
 from planner.data import ROW, TABLES, Case
 from planner.errors import Issue
+from planner.events import check_events
 from planner.locate import Locator, is_blank, records
 from planner.model.parameters import (
     BASIS_POLICIES,
@@ -876,10 +877,17 @@ def check_scenarios(case: Case) -> list[Issue]:
 
 
 def check_disruptions(case: Case) -> list[Issue]:
-    """Targets exist for their type; element filters are elements or groups."""
+    """Targets exist for their type; element filters are elements or groups.
+
+    The rows of Events (v3 B4) are disruption rows too, checked alike.
+    """
+    return [issue for sheet in ("Disruptions", "Events") for issue in _disruption_rows(case, sheet)]
+
+
+def _disruption_rows(case: Case, sheet: str) -> list[Issue]:
     where = Locator(case)
     issues: list[Issue] = []
-    _check_window(case, "Disruptions", issues)
+    _check_window(case, sheet, issues)
     elements = set(case.elements.index)
     universe = {
         "offer": set(case.offers.index),
@@ -888,7 +896,7 @@ def check_disruptions(case: Case) -> list[Issue]:
         "country": set(case.offers[["country", "mine_country", "refine_country"]].stack().dropna())
         | set(case.activities["country"].dropna()),
     }
-    for label, record in records(case.disruptions):
+    for label, record in records(case.table(sheet)):
         target_type, target, element = record["target_type"], record["target"], record["element"]
         if is_blank(target_type):
             continue  # reported as required
@@ -897,7 +905,7 @@ def check_disruptions(case: Case) -> list[Issue]:
             if not blank_target:
                 issues.append(
                     Issue(
-                        where.cell("Disruptions", "target", label),
+                        where.cell(sheet, "target", label),
                         "target must be blank for target_type demand",
                         "warning",
                     )
@@ -905,17 +913,17 @@ def check_disruptions(case: Case) -> list[Issue]:
         elif blank_target:
             issues.append(
                 Issue(
-                    where.row("Disruptions", label),
+                    where.row(sheet, label),
                     f"target is required for target_type {target_type}",
                 )
             )
         elif target not in universe[target_type]:
             severity = "error" if target_type in ("offer", "activity") else "warning"
-            sheet = "Offers" if target_type != "activity" else "Activities"
+            named = "Offers" if target_type != "activity" else "Activities"
             issues.append(
                 Issue(
-                    where.cell("Disruptions", "target", label),
-                    f"{target_type} {target!r} matches nothing in {where.title(sheet)}"
+                    where.cell(sheet, "target", label),
+                    f"{target_type} {target!r} matches nothing in {where.title(named)}"
                     f"{_suggest(target, universe[target_type])}",
                     severity,
                 )
@@ -928,7 +936,7 @@ def check_disruptions(case: Case) -> list[Issue]:
         ):
             issues.append(
                 Issue(
-                    where.cell("Disruptions", "element", label),
+                    where.cell(sheet, "element", label),
                     f"element must be blank, an element id, light or heavy; got {element!r}"
                     f"{_suggest(element, elements)}",
                 )
@@ -995,6 +1003,7 @@ CROSS_CHECKS = (
     check_policies,
     check_scenarios,
     check_disruptions,
+    check_events,
     check_sweep,
     *CHECKS,
 )

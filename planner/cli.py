@@ -29,6 +29,7 @@ from planner.api import MAX_SEED
 from planner.batch import exit_code, run_batch, workbooks, write_roll_up
 from planner.changes import ChangeError, check_grid, parse_vary, sheet_changes, variants
 from planner.errors import InputError, Issue, OutputError, PlannerError
+from planner.events import scenario_probability
 from planner.io.atomic import check_target, outcome_reported
 from planner.io.template import write_template
 from planner.solve import Status
@@ -223,7 +224,7 @@ def validate(workbook: InputPath, debug: Debug = False) -> None:
         out.print(
             f"valid: {len(case.periods)} periods, {len(case.elements)} elements, "
             f"{len(case.offers)} offers, {len(case.activities)} activities, "
-            f"{len(case.scenarios)} scenarios",
+            f"{len(scenario_probability(case))} scenarios",
             markup=False,
         )
         return EXIT_OK
@@ -414,7 +415,9 @@ def roll(
     scenario: Annotated[
         str | None,
         typer.Option(
-            "--scenario", help="The scenario that happened, where the first period branches."
+            "--scenario",
+            help="The scenario that happened, where the first period branches (with Events: "
+            "the events seen in it joined by +, or base).",
         ),
     ] = None,
     debug: Debug = False,

@@ -35,6 +35,7 @@ TABLES: dict[str, str] = {
     "Policies": "policies",
     "Scenarios": "scenarios",
     "Disruptions": "disruptions",
+    "Events": "events",
     "Commitments": "commitments",
     "PreviousPlan": "previous_plan",
     "Sweep": "sweep",
@@ -57,6 +58,7 @@ class Settings:
     time_limit_s: float = 60.0
     mip_gap: float = 1e-4
     change_cost: float = 0.0
+    max_scenarios: float = 256.0
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Case:
     policies: pd.DataFrame
     scenarios: pd.DataFrame
     disruptions: pd.DataFrame
+    events: pd.DataFrame  # as written; the scenarios it makes: planner.events
     commitments: pd.DataFrame
     previous_plan: pd.DataFrame
     sweep: pd.DataFrame  # changes for planner sweep; not part of the model

@@ -23,6 +23,7 @@ from planner import outcome
 from planner.api import Resolver
 from planner.changes import apply_change, variants
 from planner.data import Case
+from planner.events import scenario_probability
 from planner.io.sweep_writer import picture, write_sweep
 from planner.parallel import executor_of
 from planner.results import expected_shares
@@ -86,7 +87,7 @@ def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     shares = result.tables.get("Shares")
     table = result.tables.get("ExpectedShares")  # a sweep's own result has these already
     if shares is not None and len(shares):
-        probability = result.case.scenarios["probability"]
+        probability = scenario_probability(result.case)
         table = expected_shares(shares, probability, result.case.settings.china_basis)
     if table is not None:
         for element, share in zip(table["element"], table["china_share"], strict=True):

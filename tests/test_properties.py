@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import planner
 from planner.errors import InputError
 from tests import hostile
-from tests.conftest import write_workbook
+from tests.conftest import REFERENCE, write_workbook
 
 BOUNDED = settings(
     max_examples=20,
@@ -298,3 +298,34 @@ def _chain(start: planner.Case, chain: list[tuple[str, float]]) -> None:
         assert again.status == fresh.status, (name, value)
         if fresh.objective is not None:
             assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)
+
+
+#: v3 B4: an event's probability (3 scenarios more or fewer when a group's none reaches 0,
+#: or an event becomes certain: the model is built anew) and an event's factors.
+EVENT_CHANGES = st.one_of(
+    st.tuples(st.just("probability[short]"), st.sampled_from([0.1, 0.3, 0.8])),
+    st.tuples(st.just("probability[long]"), st.sampled_from([0.2, 0.05])),
+    st.tuples(st.just("probability[au_up]"), st.sampled_from([0.2, 0.5, 1.0])),
+    st.tuples(st.just("cost_factor[au_up]"), st.sampled_from([1.0, 1.5, 3.0])),
+    st.tuples(st.just("capacity_factor[long]"), st.sampled_from([0.0, 0.5])),
+    st.tuples(st.just("unit_cost[Dy-AU]"), st.sampled_from([25, 40])),
+)
+
+
+@BOUNDED
+@given(chain=st.lists(EVENT_CHANGES, min_size=1, max_size=4))
+def test_a_chain_of_event_changes_solves_like_fresh_cases(chain: list[tuple[str, float]]) -> None:
+    """Events: a changed probability re-solves in place, or rebuilds, as a fresh build does."""
+    from planner.api import Resolver
+    from planner.changes import apply_change
+
+    base = planner.load(REFERENCE / "v3" / "v3-b4-event-groups.xlsx")
+    resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
+    resolver.solve(base)
+    case = base.copy()
+    for name, value in chain:
+        apply_change(case, name, value)
+        again = resolver.solve(case)
+        fresh = planner.solve(case, duals=False, mip_gap=0.0, explain_infeasible=False)
+        assert again.status == fresh.status, (name, value)
+        assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)

@@ -9,7 +9,6 @@ Instructions sheet that lists it all.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import openpyxl
 from openpyxl.comments import Comment
@@ -136,32 +135,43 @@ _INTRODUCTION = (
 )
 
 
-#: Example rows shown on the Instructions sheet under their sheet (the input sheets stay
-#: empty): the row's values in the sheet's column order, and what the row says.
-EXAMPLES: dict[str, tuple[tuple[tuple[Any, ...], str], ...]] = {
+#: Example rows shown in the Instructions (never on the input sheets, which are read as typed).
+_EXAMPLES: dict[str, tuple[str, tuple[tuple[object, ...], ...]]] = {
     "Policies": (
+        "Example: at most half of all supply, valued at each element's Elements reference_price, "
+        "shipped from China (a tonne of Tb weighs its price, not a tonne of Ce); every element "
+        "then needs a reference_price.",
+        (("china_share_max", "TOTAL", None, 0.5, "shipment", "value"),),
+    ),
+    "Events": (
+        "Example: China stops Dy for a quarter (30 %) or for a year (10 %), alternatives in "
+        "group cn_dy; Lynas Malaysia down for a quarter (20 %), independent of them. The year's "
+        "stop has two rows: probability and group on the first only. These make 3 x 2 = 6 "
+        "scenarios.",
         (
-            ("china_share_max", "TOTAL", None, 0.5, "shipment", "value"),
-            "at most half of all supply, valued at each element's Elements reference_price, "
-            "shipped from China (a tonne of Tb weighs its price, not a tonne of Ce); every element "
-            "then needs a reference_price",
+            ("cn_dy_quarter", 0.3, "cn_dy", "country", "CN", "Dy", "2026Q3", "2026Q3", 0),
+            ("cn_dy_year", 0.1, "cn_dy", "country", "CN", "Dy", "2026Q3", "2026Q4", 0),
+            ("cn_dy_year", None, None, "country", "CN", "Dy", "2027Q1", "2027Q2", 0),
+            ("lynas_down", 0.2, None, "supplier", "Lynas", None, "2026Q4", "2026Q4", 0),
         ),
     ),
 }
 
 
-def _example_rows(sheet: Worksheet, spec: Sheet, row: int) -> int:
-    """Write the sheet's example rows as ``column=value`` pairs; return the next free row."""
-    for values, meaning in EXAMPLES.get(spec.name, ()):
-        shown = ", ".join(
-            f"{column.name}={value}"
-            for column, value in zip(spec.columns, values, strict=False)
-            if value is not None
-        )
-        sheet.cell(row=row, column=2, value="example").font = Font(italic=True)
-        sheet.cell(row=row, column=3, value=f"{shown}: {meaning}").alignment = Alignment(
-            wrap_text=True
-        )
+def _example(sheet: Worksheet, row: int, spec: Sheet) -> int:
+    """Write the example rows of ``spec`` below its columns; return the next free row."""
+    if spec.name not in _EXAMPLES:
+        return row
+    text, rows = _EXAMPLES[spec.name]
+    sheet.cell(row=row, column=2, value="example").font = Font(italic=True)
+    sheet.cell(row=row, column=3, value=text).alignment = Alignment(wrap_text=True)
+    row += 1
+    for column, column_spec in enumerate(spec.columns, start=3):
+        sheet.cell(row=row, column=column, value=column_spec.name).font = Font(bold=True)
+    row += 1
+    for values in rows:
+        for column, value in enumerate(values, start=3):
+            sheet.cell(row=row, column=column, value=value)
         row += 1
     return row
 
@@ -199,7 +209,7 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
             )
             sheet.cell(row=row, column=3, value=detail).alignment = Alignment(wrap_text=True)
             row += 1
-        row = _example_rows(sheet, spec, row) + 1
+        row = _example(sheet, row, spec) + 1
     sheet.column_dimensions["A"].width = 18
     sheet.column_dimensions["B"].width = 20
     sheet.column_dimensions["C"].width = 110

@@ -24,6 +24,7 @@ import pandas as pd
 import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from planner.events import scenario_probability
 from planner.io.atomic import check_target, save_atomically
 from planner.io.sheetdata import looks_like_rich_text, write_rows
 from planner.outcome import Result, expected_stock
@@ -275,7 +276,7 @@ def _summary(sheet: Worksheet, result: Result, formats: Formats) -> None:
 def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     """Compute the expected (probability-weighted) figures behind the charts."""
     case = result.case
-    probability = case.scenarios["probability"]
+    probability = scenario_probability(case)
     periods = case.period_ids
     purchases = result.tables["Purchases"]
     mix = (

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from planner.data import Case
+from planner.events import ScenarioSet, scenario_set
 
 BASES = ("shipment", "mining", "refining", "any")
 #: Policies.measure: pooled supply counted in units (blank) or at reference prices (B2).
@@ -295,6 +296,7 @@ def derive(case: Case) -> ModelData:
     sources, offer_sources, activity_sources = country_groups(
         settings, countries, activity_country, activities["kind"], split=True
     )
+    made = scenario_set(case)  # from Scenarios and Disruptions, or made from Events (B4)
     contracted = offers["contracted"].fillna("no").eq("yes").to_numpy(bool)
     later = offers["signing"].fillna("now").eq("later").to_numpy(bool) & ~contracted
 
@@ -334,8 +336,8 @@ def derive(case: Case) -> ModelData:
         activity_groups=activity_groups,
         activity_sources=activity_sources,
         yields=yields,
-        scenarios=[str(w) for w in case.scenarios.index],
-        probability=case.scenarios["probability"].to_numpy(float),
+        scenarios=[str(w) for w in made.scenarios.index],
+        probability=made.scenarios["probability"].to_numpy(float),
         capacity=np.zeros(0),
         unit_cost=np.zeros(0),
         activity_capacity=np.zeros(0),
@@ -351,7 +353,7 @@ def derive(case: Case) -> ModelData:
         cvar_alpha=float(settings.cvar_alpha),
         cvar_weight=float(settings.cvar_weight),
     )
-    _scenario_parameters(case, data)
+    _scenario_parameters(case, data, made)
     _plan_parameters(case, data)
     data.nodes, data.node_of = scenario_tree(data)
     data.caps, data.value_caps, data.min_offers = resolve_policies(case, data)
@@ -471,7 +473,7 @@ def _plan_parameters(case: Case, data: ModelData) -> None:
         data.previous_periods[t] = True
 
 
-def _scenario_parameters(case: Case, data: ModelData) -> None:
+def _scenario_parameters(case: Case, data: ModelData, made: ScenarioSet) -> None:
     """Fill capacity, cost and demand per scenario (OfferPeriods, windows, disruptions)."""
     periods, scenarios = data.periods, data.scenarios
     n_t, n_w = len(periods), len(scenarios)
@@ -513,7 +515,7 @@ def _scenario_parameters(case: Case, data: ModelData) -> None:
         demand[element_position[element], period_position[period]] = quantity
     data.demand = np.repeat(demand[:, :, None], n_w, axis=2)
     data.cover_factor = np.ones_like(data.demand)
-    _apply_disruptions(case, data)
+    _apply_disruptions(case, data, made)
 
 
 def _element_mask(data: ModelData, element: Any) -> np.ndarray:
@@ -526,7 +528,8 @@ def _element_mask(data: ModelData, element: Any) -> np.ndarray:
     return np.array([g == group for g in data.element_group], dtype=bool)
 
 
-def _apply_disruptions(case: Case, data: ModelData) -> None:
+def _apply_disruptions(case: Case, data: ModelData, made: ScenarioSet) -> None:
+    """Multiply each disruption row's factors into the scenarios it applies to."""
     periods = data.periods
     scenario_position = {w: i for i, w in enumerate(data.scenarios)}
     offers, activities = case.offers, case.activities
@@ -535,9 +538,11 @@ def _apply_disruptions(case: Case, data: ModelData) -> None:
     activity_country = activities["country"].fillna(DOMESTIC).astype(str).to_numpy()
     activity_ids = np.array(data.activities, dtype=object)
     offer_ids = np.array(data.offers, dtype=object)
-    window = _window(case.disruptions, periods)
-    for row, record in enumerate(case.disruptions.to_dict("records")):
-        w = np.array([scenario_position[record["scenario"]]])
+    window = _window(made.disruptions, periods)
+    for row, record in enumerate(made.disruptions.to_dict("records")):
+        w = np.array([scenario_position[s] for s in made.applies_to[row]], dtype=int)
+        if not len(w):
+            continue  # a row of no scenario: nothing to apply
         t_mask = window[row]
         cap_factor = 1.0 if _blank(record["capacity_factor"]) else float(record["capacity_factor"])
         cost_factor = 1.0 if _blank(record["cost_factor"]) else float(record["cost_factor"])

@@ -27,6 +27,7 @@ import pandas as pd
 import planner
 from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
+from planner.events import scenario_probability
 from planner.model.parameters import BASES, VALUE
 from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
@@ -164,9 +165,9 @@ def _solve(
     out["solution"] = SOLUTION
     tables = result.tables
     basis = case.settings.china_basis
-    probability = case.scenarios["probability"]
+    probability = scenario_probability(case)
     out["orders"] = _records(tables["Orders"])
-    for name in ("Signings", "Changes"):
+    for name in ("Signings", "Changes", "Scenarios"):
         if name in tables and not tables[name].empty:
             out[name.lower()] = _records(tables[name].head(MAX_ROWS))
     out["basis"] = basis

@@ -96,6 +96,20 @@ def test_later_signings_and_changes_are_on_the_page(tmp_path: Path, sigint: None
     assert uses["A"] == "option: nothing bought in the plan" and uses["C"] == "bought from"
 
 
+def test_the_scenarios_events_made_are_on_the_page(tmp_path: Path, sigint: None) -> None:
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, REFERENCE / "v3" / "v3-b4-events.xlsx", sigint)
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    assert cells(page, "scenarios") == [
+        ["base", "40.0%", "none"],
+        ["B", "10.0%", "B"],
+        ["A", "40.0%", "A"],
+        ["A+B", "10.0%", "A+B"],
+    ]
+    plain = solved(runner, V2 / "v2-a3-later-signing.xlsx", sigint)
+    assert 'id="scenarios"' not in fetch(runner, tmp_path, f"/jobs/{plain.id}")
+
+
 def test_a_cap_on_another_basis_is_compared_on_its_basis(tmp_path: Path, sigint: None) -> None:
     runner = JobRunner(tmp_path / "jobs")
     job = solved(runner, V2 / "v2-a6-basis-caps.xlsx", sigint)
