@@ -446,7 +446,10 @@ def serve(
     ] = 20,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Where jobs are kept (default: a new temporary folder)."),
+        typer.Option(
+            "--data-dir",
+            help="Where jobs are kept, across restarts (default: a new temporary folder).",
+        ),
     ] = None,
     keep_hours: Annotated[
         float, typer.Option(callback=_hours, help="Delete finished jobs after this.")

@@ -354,9 +354,19 @@ def _accept(
     """Store an upload under a random name in a new job folder and queue the job."""
     name = (upload.filename or "workbook.xlsx")[:200]  # shown only; the reader judges the content
     limit = min(time_limit or config.max_time_limit, config.max_time_limit)
+    if runner.closing:
+        raise HTTPException(503, "busy: the server is shutting down; try again in a minute")
     job_id, folder = runner.new_folder()
-    with (folder / UPLOAD).open("wb") as target:
-        shutil.copyfileobj(upload.file, target)
+    try:
+        with (folder / UPLOAD).open("wb") as target:
+            shutil.copyfileobj(upload.file, target)
+    except OSError as error:  # a full disk: no half upload left behind, and say so
+        runner.discard(job_id)
+        reason = error.strerror or str(error)
+        raise HTTPException(503, f"busy: the upload could not be stored ({reason})") from None
+    except BaseException:
+        runner.discard(job_id)
+        raise
     params = {"filename": name}
     if kind == "sweep":
         params.update(change=change.strip(), values=values.strip())
