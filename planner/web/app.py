@@ -99,6 +99,7 @@ class JobView(BaseModel):
     result: dict[str, Any] | None = None
     page: str
     solution: str | None = None
+    lists: dict[str, str] | None = None  # a list cut short in result: its whole, as text
 
 
 def served_hosts(host: str, extra: list[str] | None = None) -> tuple[str, ...]:
@@ -563,6 +564,12 @@ def _view(job: Job) -> JobView:
         result=result,
         page=f"/jobs/{job.id}",
         solution=f"/api/jobs/{job.id}/solution.xlsx" if has_file else None,
+        lists={
+            name: f"/jobs/{job.id}/{name}.txt"
+            for name in LISTS
+            if result and result.get(f"{name}_file")
+        }
+        or None,
     )
 
 

@@ -85,6 +85,7 @@ def test_a_huge_list_of_problems_is_capped_on_the_page_and_downloadable_whole(
     assert len(page.content) < 100_000  # it was 7.8 MB
     assert len(api.json()["result"]["issues"]) == worker.MAX_LISTED
     assert api.json()["result"]["issues_total"] == PROBLEMS
+    assert api.json()["lists"] == {"issues": f"/jobs/{job.id}/issues.txt"}
     lines = whole.text.splitlines()
     assert len(lines) == PROBLEMS and lines[0] == "Demand!C2: demand must be a number, got 'x2'"
     assert whole.headers["content-type"].startswith("text/plain")
