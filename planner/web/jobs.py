@@ -215,9 +215,8 @@ class JobRunner:
                 interrupted += 1
             elif job.status == QUEUED:
                 requeued += 1
-            elif job.status == RUNNING:
-                if not self._read_result(job):  # finished just before the stop: kept
-                    self._finish(job, FAILED, INTERRUPTED)
+            elif job.status == RUNNING and not self._read_result(job):  # a result: kept
+                self._finish(job, FAILED, INTERRUPTED)
                 interrupted += 1
         if self.jobs:
             logger.info(
