@@ -18,6 +18,7 @@ import os
 import re
 import resource
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ SWEEP = "sweep.xlsx"
 RESERVE = 16 << 20  # memory held back, and given back when memory runs out, to say so
 NEAR_LIMIT = 0.75  # a solver error after the process came this close to its limit: memory
 MAX_ROWS = 500  # rows of Signings and Changes shown on the page (the workbook has them all)
+MAX_LISTED = 100  # problems or warnings shown on the page; all of them in NAME.txt
+_clock = time.monotonic  # the sweep's budget reads this clock (a test gives its own)
 
 
 def run_job(
@@ -109,26 +112,25 @@ def _run(
 def _attempt(
     path: Path, kind: str, time_limit: float, params: dict[str, Any], max_memory_mb: int | None
 ) -> dict[str, Any]:
+    started = _clock()
     try:
         _progress(path, "reading the workbook")
         case = planner.load(path / UPLOAD)
         if kind == "sweep":
-            return _sweep(case, path, time_limit, params)
+            return _sweep(case, path, time_limit, params, started)
         return _solve(case, path, time_limit, max_memory_mb)
     except InputError as error:
         shown = str(params.get("filename", "the workbook"))
         stored = (UPLOAD, str(path / UPLOAD))
-        return {
-            "job_status": INVALID,
-            "issues": [
-                {
-                    "where": shown if issue.where in stored else issue.where,
-                    "message": issue.message.replace(str(path / UPLOAD), shown),
-                    "severity": issue.severity,
-                }
-                for issue in error.issues
-            ],
-        }
+        issues = [
+            {
+                "where": shown if issue.where in stored else issue.where,
+                "message": issue.message.replace(str(path / UPLOAD), shown),
+                "severity": issue.severity,
+            }
+            for issue in error.issues
+        ]
+        return {"job_status": INVALID, **_listed(path, "issues", issues)}
     except MemoryError:
         raise
     except PlannerError as error:
@@ -159,6 +161,7 @@ def _solve(
         "warnings": [{"where": i.where, "message": i.message} for i in case.warnings],
     }
     if not result.has_plan:
+        out.update(_listed(folder, "warnings", out["warnings"]))
         return out
     _progress(folder, "writing the solution workbook")
     result.write(folder / SOLUTION)
@@ -212,7 +215,23 @@ def _solve(
     }
     warnings = out["warnings"]
     out["charts"] = [n for n, draw in charts.items() if _draw(folder / f"{n}.svg", draw, warnings)]
+    out.update(_listed(folder, "warnings", warnings))
     return out
+
+
+def _listed(folder: Path, name: str, items: list[dict[str, str]]) -> dict[str, Any]:
+    """Return the first :data:`MAX_LISTED` of a list for the page, and how many there are.
+
+    A longer list is written whole to ``NAME.txt`` (one ``where: message``
+    a line, as the CLI prints them), which the page offers as a download:
+    55,000 problems made a 7.8 MB page.
+    """
+    shown: dict[str, Any] = {name: items[:MAX_LISTED], f"{name}_total": len(items)}
+    if len(items) > MAX_LISTED:
+        lines = (f"{item['where']}: {item['message']}".replace("\n", " ") + "\n" for item in items)
+        (folder / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
+        shown[f"{name}_file"] = f"{name}.txt"
+    return shown
 
 
 def _draw(path: Path, draw: Callable[[], str | bytes], warnings: list[dict[str, str]]) -> bool:
@@ -373,8 +392,50 @@ def _expected_stock(stock: pd.DataFrame, probability: pd.Series) -> list[dict[st
     ]
 
 
+class SweepBudget:
+    """The job's time limit, spent variant by variant: when to warn, when to stop.
+
+    From the variants solved so far (their average time) it estimates the
+    whole sweep; a sweep that cannot finish within the limit is said to be
+    so while it runs (:meth:`note`), and it stops (:meth:`spent`) before the
+    next variant would pass the limit, so that what finished is delivered
+    rather than killed by the watchdog with everything else.
+    """
+
+    def __init__(self, time_limit: float, total: int, started: float) -> None:
+        self.time_limit = time_limit
+        self.total = total
+        self.started = started  # when the job began (reading the workbook counts)
+        self.solving = _clock()  # when the variants began
+
+    def per_variant(self, done: int) -> float:
+        """Return the average seconds a variant has taken so far."""
+        return (_clock() - self.solving) / max(done, 1)
+
+    def fits(self, done: int) -> int:
+        """Return how many variants in all fit within the limit, at the pace so far."""
+        left = self.time_limit - (_clock() - self.started)
+        return done + max(0, int(left // max(self.per_variant(done), 1e-9)))
+
+    def note(self, done: int) -> str | None:
+        """Say, once a variant has finished, that the sweep cannot finish within the limit."""
+        if not done or done >= self.total or self.fits(done) >= self.total:
+            return None
+        per = self.per_variant(done)
+        need = (_clock() - self.started) + per * (self.total - done)
+        return (
+            f"at about {per:,.2f} s a variant, the {self.total:,} variants need about "
+            f"{need:,.0f} s, more than this server's limit of {self.time_limit:,.0f} s: the "
+            f"sweep stops after about {self.fits(done):,} and delivers those"
+        )
+
+    def spent(self, done: int) -> bool:
+        """Tell whether another variant would pass the limit (stop now, keep what finished)."""
+        return done < self.total and self.fits(done) <= done
+
+
 def _sweep(
-    case: planner.Case, folder: Path, time_limit: float, params: dict[str, Any]
+    case: planner.Case, folder: Path, time_limit: float, params: dict[str, Any], started: float
 ) -> dict[str, Any]:
 
     name = str(params.get("change", ""))
@@ -384,14 +445,33 @@ def _sweep(
             raise ChangeError("no values to try")
         limit = min(float(case.settings.time_limit_s), time_limit / max(len(values), 1))
         _progress(folder, "solving the variants", 0, len(values))
-        result = planner.sweep(
-            case,
-            {name: values},
-            workers=1,
-            progress=lambda done: _progress(folder, "solving the variants", done, len(values)),
-            time_limit_s=limit,
-            duals=False,
-        )
+        budget = SweepBudget(time_limit, len(values), started)
+
+        def progress(done: int) -> None:
+            note = budget.note(done)
+            _progress(folder, "solving the variants", done, len(values), note=note)
+            if budget.spent(done):
+                raise KeyboardInterrupt  # the sweep stops, keeping the variants that finished
+
+        stopped = None
+        try:
+            result = planner.sweep(
+                case,
+                {name: values},
+                workers=1,
+                progress=progress,
+                time_limit_s=limit,
+                duals=False,
+            )
+        except KeyboardInterrupt as interrupt:
+            partial = getattr(interrupt, "partial", None)
+            if partial is None or not partial.results:
+                raise
+            result = partial
+            stopped = (
+                f"stopped at the time limit of {time_limit:,.0f} s: {len(result.results):,} of "
+                f"{len(values):,} variants solved, and delivered here and in the workbook"
+            )
     except ChangeError as error:
         raise InputError([planner.Issue("sweep", str(error))], "") from None
     result.write(folder / SWEEP)
@@ -420,7 +500,9 @@ def _sweep(
         "columns": columns,
         "solution": SWEEP,
         "picture": "trade-off.png" if (folder / "trade-off.png").exists() else None,
-        "warnings": warnings,
+        "variants": len(values),
+        "stopped": stopped,
+        **_listed(folder, "warnings", warnings),
     }
 
 
@@ -439,12 +521,17 @@ def _progress(
     done: int | None = None,
     total: int | None = None,
     solver: dict[str, Any] | None = None,
+    note: str | None = None,
 ) -> None:
     """Tell the job page what the job is doing (``progress.json``).
 
-    ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap).
+    ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap);
+    ``note``: what the page should know up front (a sweep that cannot finish in time).
     """
-    _write_json(folder / PROGRESS, {"stage": stage, "done": done, "total": total, "solver": solver})
+    figures = {"stage": stage, "done": done, "total": total, "solver": solver}
+    if note:
+        figures["note"] = note
+    _write_json(folder / PROGRESS, figures)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
