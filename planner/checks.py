@@ -23,6 +23,7 @@ from scipy.optimize import linprog
 
 from planner.changes import ChangeError, apply_change, grid_size, max_variants, parse_values
 from planner.data import ROW, TABLES, Case
+from planner.economics_checks import check_initial_stock_value, check_shortage_tiers
 from planner.errors import Issue
 from planner.locate import Locator, is_blank, records
 from planner.model.parameters import (
@@ -32,6 +33,7 @@ from planner.model.parameters import (
     POOLABLE_POLICIES,
     Policy,
     activity_countries,
+    derive,
     offer_countries,
     policy_bases,
 )
@@ -343,6 +345,22 @@ def check_previous_plan(case: Case) -> list[Issue]:
     return issues
 
 
+def check_stock_value_prices(case: Case) -> list[Issue]:
+    """Every element needs a reference_price when Settings stock_value_max is set (B3)."""
+    if case.settings.stock_value_max is None:
+        return []
+    where = Locator(case)
+    return [
+        Issue(
+            where.cell("Elements", "reference_price", element),
+            "reference_price is required when Settings stock_value_max is set: it values "
+            f"{element}'s stock against the budget",
+        )
+        for element, record in records(case.elements)
+        if is_blank(record["reference_price"])
+    ]
+
+
 CHECKS = (
     check_offer_contents,
     check_signing,
@@ -350,6 +368,8 @@ CHECKS = (
     check_policy_bases,
     check_commitments,
     check_previous_plan,
+    check_shortage_tiers,
+    check_stock_value_prices,
 )
 
 
@@ -429,6 +449,8 @@ def check_settings(case: Case) -> list[Issue]:
     issues: list[Issue] = []
     for spec in catalogue().settings:
         value = getattr(case.settings, spec.key)
+        if value is None:
+            continue  # a key without a default, left blank
         if spec.type == "number":
             number = float(value)
             low_bad = spec.min is not None and (
@@ -959,7 +981,16 @@ def check_case(case: Case) -> list[Issue]:
     view = unique_ids(case)
     for check in CROSS_CHECKS:
         issues.extend(check(view))
+    if not any(issue.severity == "error" for issue in issues):
+        issues.extend(check_derived(view))
     return issues
+
+
+def check_derived(case: Case) -> list[Issue]:
+    """Run the checks that need the derived parameters (disrupted demand), on a sound case."""
+    if case.settings.stock_value_max is None:
+        return []  # the only one so far; deriving costs a sweep's variant time
+    return check_initial_stock_value(case, derive(case))
 
 
 def merge_issues(parsed: Iterable[Issue], checked: Iterable[Issue]) -> list[Issue]:

@@ -37,6 +37,7 @@ TABLES: dict[str, str] = {
     "Disruptions": "disruptions",
     "Commitments": "commitments",
     "PreviousPlan": "previous_plan",
+    "ShortageTiers": "shortage_tiers",
     "Sweep": "sweep",
 }
 
@@ -57,6 +58,7 @@ class Settings:
     time_limit_s: float = 60.0
     mip_gap: float = 1e-4
     change_cost: float = 0.0
+    stock_value_max: float | None = None  # blank: no working-capital budget (B3)
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Case:
     disruptions: pd.DataFrame
     commitments: pd.DataFrame
     previous_plan: pd.DataFrame
+    shortage_tiers: pd.DataFrame
     sweep: pd.DataFrame  # changes for planner sweep; not part of the model
     source: Source = field(default_factory=Source)
     warnings: list[Issue] = field(default_factory=list)

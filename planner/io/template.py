@@ -106,8 +106,8 @@ def _settings_sheet(sheet: Worksheet) -> None:
         cell.fill = _OPTIONAL_FILL
     for row, setting in enumerate(catalogue().settings, start=2):
         sheet.cell(row=row, column=1, value=setting.key)
-        value: object = setting.default
-        if setting.type == "number":
+        value: object = setting.default or None  # blank: no default (e.g. stock_value_max)
+        if setting.type == "number" and setting.default:
             value = float(setting.default)
         sheet.cell(row=row, column=2, value=value)
         sheet.cell(

@@ -53,6 +53,7 @@ _FORMATS = {
     "recycled": _QUANTITY,
     "substituted": _QUANTITY,
     "shortage": _QUANTITY,
+    "value": _MONEY,
     "below_target": _QUANTITY,
     "expected_quantity": _QUANTITY,
     "objective": _MONEY,
