@@ -15,7 +15,9 @@ Used by the checks of the Sweep sheet, :func:`planner.sweep`, the CLI's
     demand_scale, demand_scale[Dy]   multiply all demand (of one element)
     capacity_factor[cn_stop]   every Disruptions row of that scenario; likewise cost_factor,
                                cover_factor
-    cvar_weight, cvar_alpha, change_cost   a Settings value
+    cvar_weight, cvar_alpha, change_cost, stock_value_max   a Settings value
+    tier_cost[Nd,polishing]    a ShortageTiers row's cost (element, use label; a blank use
+                               is ``tier N``, its rank by cost); likewise tier_share
     Elements.shortage_cost[Dy] any cell of an id-keyed sheet: Sheet.column[id]
 
 A policy change sets the cap it names in every period, whatever rows the
@@ -39,10 +41,19 @@ import pandas as pd
 
 from planner.data import ROW, TABLES, Case
 from planner.io.limits import ReaderLimits
-from planner.model.parameters import BASES, POLICIES, Policy, applicable_cap, policy_bases
+from planner.model.parameters import (
+    BASES,
+    POLICIES,
+    Policy,
+    applicable_cap,
+    policy_bases,
+    tier_labels,
+)
 
 OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
-SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost")
+SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost", "stock_value_max")
+#: ShortageTiers columns a change names by element and use: tier_cost[Nd,polishing]
+TIER_COLUMNS = {"tier_cost": "cost", "tier_share": "share"}
 _NAME = re.compile(r"^(?P<what>[A-Za-z_.]+)(?:\[(?P<key>[^\]]+)\])?$")
 
 
@@ -232,11 +243,24 @@ def apply_change(case: Case, name: str, value: float) -> list[str]:
         case.disruptions.loc[rows, what] = value
     elif what in SETTINGS and key is None:
         setattr(case.settings, what, value)
+    elif what in TIER_COLUMNS and key is not None:
+        _tier(case, TIER_COLUMNS[what], key, value, name)
     elif "." in what and key is not None:
         _cell(case, what, key, value, name)
     else:
         raise ChangeError(f"{name!r}: not a change name (see planner.changes for the forms)")
     return []
+
+
+def _tier(case: Case, column: str, key: str, value: float, name: str) -> None:
+    """Set ``column`` of the ShortageTiers row of (element, use) named by ``key``."""
+    element, _, use = (part.strip() for part in key.partition(","))
+    tiers = case.shortage_tiers
+    labels = tier_labels(tiers)
+    rows = (tiers["element"] == element) & (labels == use)
+    if not use or not rows.any():
+        raise ChangeError(f"{name!r}: no ShortageTiers row of element {element!r}, use {use!r}")
+    tiers.loc[rows, column] = value
 
 
 def _cell(case: Case, what: str, key: str, value: float, name: str) -> None:
