@@ -315,7 +315,9 @@ def derive(case: Case) -> ModelData:
     elements = [str(e) for e in case.elements.index]
     element_position = {e: i for i, e in enumerate(elements)}
     settings = case.settings
-    el = case.elements
+    # copies: the arrays below may be views of the tables, and a view would follow a later
+    # edit of the case (a sweep's next variant), hiding the change from the kept model
+    el = case.elements.copy()
     shortage = el["shortage_cost"].to_numpy(float)
     cover_penalty = el["cover_penalty"].to_numpy(float)
     cover_penalty = np.where(np.isnan(cover_penalty), 0.1 * shortage, cover_penalty)
@@ -326,7 +328,7 @@ def derive(case: Case) -> ModelData:
     storage = el["storage_capacity"].to_numpy(float)
     storage = np.where(np.isnan(storage), np.inf, storage)
 
-    offers = case.offers
+    offers = case.offers.copy()
     china_codes = set(settings.china_codes) - {DOMESTIC}
     countries = offer_countries(offers)
     in_china = {column: codes.isin(china_codes).to_numpy() for column, codes in countries.items()}
@@ -354,7 +356,7 @@ def derive(case: Case) -> ModelData:
     offer_risk = np.where(np.isnan(offer_risk), weakest_link, offer_risk)
     contents = offer_contents(case, elements)
 
-    activities = case.activities
+    activities = case.activities.copy()
     activity_country = activity_countries(activities)
     activity_risk = activities["risk"].to_numpy(float)
     activity_country_risk = activity_country.map(country_risk).fillna(0.0).to_numpy(float)
@@ -377,7 +379,7 @@ def derive(case: Case) -> ModelData:
 
     data = ModelData(
         periods=periods,
-        days=case.periods["days"].to_numpy(float),
+        days=case.periods["days"].to_numpy(float, copy=True),
         elements=elements,
         element_group=[str(g) for g in el["group"]],
         shortage_cost=shortage,
