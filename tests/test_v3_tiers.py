@@ -427,3 +427,24 @@ def test_v2_sweeps_still_reuse_the_model() -> None:
     resolver.solve(case)
     apply_change(case, "demand_scale", 1.1)
     assert resolver.solve(case).report.extra["reused"]
+
+
+# ---------------------------------------------------------------- the template
+
+
+def test_the_template_documents_shortage_tiers_with_an_example(tmp_path: Path) -> None:
+    import openpyxl
+
+    from planner.io.template import write_template
+
+    workbook = openpyxl.load_workbook(write_template(tmp_path / "template.xlsx"))
+    tiers = workbook["ShortageTiers"]
+    assert [c.value for c in tiers[1]] == ["element", "use", "share", "cost"]
+    assert tiers.max_row == 1  # the example is not a row of data
+    dropdowns = {str(v.sqref): v.formula1 for v in tiers.data_validations.dataValidation}
+    assert dropdowns["A2:A1000"] == "=Elements!$A$2:$A$1000"
+    assert "Unit: currency/unit" in tiers["D1"].comment.text
+    text = [str(c.value) for row in workbook["Instructions"].iter_rows() for c in row if c.value]
+    assert any(t.startswith("Example row: element Nd | use polishing | share 0.3") for t in text)
+    settings = {row[0].value: row[1].value for row in workbook["Settings"].iter_rows(min_row=2)}
+    assert "stock_value_max" in settings and settings["stock_value_max"] is None

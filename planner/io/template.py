@@ -135,6 +135,28 @@ _INTRODUCTION = (
 )
 
 
+#: An example row (column -> value) and what it means, for sheets whose rows are not
+#: obvious from their headers. Shown in Instructions, never in the sheet: a row there
+#: would be read as data.
+EXAMPLES: dict[str, tuple[dict[str, object], str]] = {
+    "ShortageTiers": (
+        {"element": "Nd", "use": "polishing", "share": 0.3, "cost": 5},
+        "30% of Nd's requirement is polishing powder, and a tonne of it short costs 5: a "
+        "shortage cuts it before dearer uses; the share no row names costs the element's "
+        "shortage_cost (use 'other')",
+    ),
+}
+
+
+def _example(spec: Sheet) -> str | None:
+    """Return the example row of a sheet as text, or None."""
+    if spec.name not in EXAMPLES:
+        return None
+    values, meaning = EXAMPLES[spec.name]
+    cells = " | ".join(f"{name} {values.get(name, '')}" for name in (c.name for c in spec.columns))
+    return f"Example row: {cells}. {meaning}."
+
+
 def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
     row = 1
     for line in _INTRODUCTION:
@@ -167,6 +189,11 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
                 " Required." if column.required else f" Default: {column.default or 'see text'}."
             )
             sheet.cell(row=row, column=3, value=detail).alignment = Alignment(wrap_text=True)
+            row += 1
+        example = _example(spec)
+        if example:
+            sheet.cell(row=row, column=2, value="example").font = Font(italic=True)
+            sheet.cell(row=row, column=3, value=example).alignment = Alignment(wrap_text=True)
             row += 1
         row += 1
     sheet.column_dimensions["A"].width = 18
