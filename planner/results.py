@@ -422,7 +422,7 @@ def flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
 
 
 def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
-    """Stock against its cover target, with the whole balance of every row."""
+    """Stock against its cover target, with the whole balance of every row and its value."""
     inflows = flows(plan, data)
     opening = opening_stock(plan, data)
     target = data.cover_target()
@@ -448,6 +448,8 @@ def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["substituted"] = _flat(data, inflows["substituted"])
     frame["shortage"] = _flat(data, plan.unmet)
     frame["demand"] = _flat(data, data.demand)
+    # at reference prices, what Settings stock_value_max holds (B3); blank without a price
+    frame["stock_value"] = _flat(data, data.reference_price[:, None, None] * plan.stock)
     return frame
 
 

@@ -131,6 +131,7 @@ def test_b3_the_budget_limits_buying_ahead() -> None:
     with_budget = _solve(_load("v3-b3-working-capital"))
     stock = with_budget.tables["Stock"].set_index("period")
     assert stock.loc["P1", "stock"] == pytest.approx(60)  # 600 / price 10
+    assert stock.loc["P1", "stock_value"] == pytest.approx(600)  # the budget, spent
     free = _load("v3-b3-working-capital")
     free.settings.stock_value_max = None
     unlimited = _solve(free)
