@@ -189,7 +189,7 @@ def test_a_v2_workbook_builds_no_tier_or_budget_rows() -> None:
     for name in ("v2-a1-unmet-bound", "v2-a4-stock-release"):
         model = build_model(derive(planner.load(REFERENCE / "v2" / f"{name}.xlsx")))
         assert len(model.shortage_by_use_units) == 0
-        assert len(model.tier_split) == len(model.tier_limit) == 0
+        assert len(model.shortage_by_use_definition) == len(model.tier_limit) == 0
         assert len(model.stock_value_limit) == 0
 
 

@@ -32,7 +32,7 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     balance.define_balance_constraints(model, data)  # 3
     balance.define_substitution_limit_constraints(model, data)  # 4
     balance.define_unmet_bound_constraints(model, data)  # A1 (else the bound of u)
-    shortage.define_tier_split_constraints(model, data)  # B1
+    shortage.define_shortage_by_use_constraints(model, data)  # B1
     shortage.define_tier_limit_constraints(model, data)  # B1 (else the bounds of u_i)
     # 5, storage, is the upper bound of the stock variables
     balance.define_cover_constraints(model, data)  # 6, A4

@@ -78,7 +78,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("stock_balance", balance.stock_balance_rule, "3", True, shown_as="balance"),
     Family("substitution_limit", balance.substitution_limit_rule, "4"),
     Family("unmet_limit", balance.unmet_limit_rule, "A1"),
-    Family("tier_split", shortage.tier_split_rule, "B1"),
+    Family("shortage_by_use_definition", shortage.shortage_by_use_definition_rule, "B1"),
     Family("tier_limit", shortage.tier_limit_rule, "B1"),
     Family("cover_floor", balance.cover_floor_rule, "6"),
     Family("stock_value_limit", working_capital.stock_value_limit_rule, "B3"),

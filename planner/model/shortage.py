@@ -18,7 +18,7 @@ from planner.model.parameters import ModelData
 from planner.model.variables import creates_demand
 
 
-def tier_split_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
+def shortage_by_use_definition_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     """(B1) u[e,n] - sum_i u_i[e,n] = 0 over e's segments (its tiers and the rest)."""
     segments = model.segments_of[e]
     return (
@@ -50,9 +50,11 @@ def tier_limit_rule(model: pyo.ConcreteModel, s: int, n: int) -> Any:
     return (None, expression, share * demand)
 
 
-def define_tier_split_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
+def define_shortage_by_use_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(B1) The shortage of an element with tiers is the sum of its segments."""
-    model.tier_split = pyo.Constraint(model.TIERED_ELEMENT_NODES, rule=tier_split_rule)
+    model.shortage_by_use_definition = pyo.Constraint(
+        model.TIERED_ELEMENT_NODES, rule=shortage_by_use_definition_rule
+    )
 
 
 def define_tier_limit_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
