@@ -18,7 +18,9 @@ Used by the checks of the Sweep sheet, :func:`planner.sweep`, the CLI's
     capacity_factor[cn_stop]   every Disruptions row of that scenario; likewise cost_factor,
                                cover_factor (with Events: every row of that event)
     probability[cn_stop]       an event's probability (Events; the scenarios are made anew)
-    cvar_weight, cvar_alpha, change_cost   a Settings value
+    cvar_weight, cvar_alpha, change_cost, stock_value_max   a Settings value
+    tier_cost[Nd,polishing]    a ShortageTiers row's cost (element, use label; a blank use
+                               is ``tier N``, its rank by cost); likewise tier_share
     Elements.shortage_cost[Dy] any cell of an id-keyed sheet: Sheet.column[id]
 
 A policy change sets the cap it names in every period, whatever rows the
@@ -51,10 +53,13 @@ from planner.model.parameters import (
     applicable_cap,
     policy_bases,
     policy_measures,
+    tier_labels,
 )
 
 OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
-SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost")
+SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost", "stock_value_max")
+#: ShortageTiers columns a change names by element and use: tier_cost[Nd,polishing]
+TIER_COLUMNS = {"tier_cost": "cost", "tier_share": "share"}
 _NAME = re.compile(r"^(?P<what>[A-Za-z_.]+)(?:\[(?P<key>[^\]]+)\])?$")
 
 
@@ -257,6 +262,8 @@ def apply_change(case: Case, name: str, value: float) -> list[str]:
         _event_probability(case, key, value, name)
     elif what in SETTINGS and key is None:
         setattr(case.settings, what, value)
+    elif what in TIER_COLUMNS and key is not None:
+        _tier(case, TIER_COLUMNS[what], key, value, name)
     elif "." in what and key is not None:
         _cell(case, what, key, value, name)
     else:
@@ -290,6 +297,17 @@ def _event_probability(case: Case, key: str, value: float, name: str) -> None:
     given = rows & case.events["probability"].notna()
     case.events.loc[given, "probability"] = value
     case.events.loc[case.events.index[rows][0], "probability"] = value
+
+
+def _tier(case: Case, column: str, key: str, value: float, name: str) -> None:
+    """Set ``column`` of the ShortageTiers row of (element, use) named by ``key``."""
+    element, _, use = (part.strip() for part in key.partition(","))
+    tiers = case.shortage_tiers
+    labels = tier_labels(tiers)
+    rows = (tiers["element"] == element) & (labels == use)
+    if not use or not rows.any():
+        raise ChangeError(f"{name!r}: no ShortageTiers row of element {element!r}, use {use!r}")
+    tiers.loc[rows, column] = value
 
 
 def _cell(case: Case, what: str, key: str, value: float, name: str) -> None:

@@ -23,6 +23,7 @@ from scipy.optimize import linprog
 
 from planner.changes import ChangeError, apply_change, grid_size, max_variants, parse_values
 from planner.data import ROW, TABLES, Case
+from planner.economics_checks import check_initial_stock_value, check_shortage_tiers
 from planner.errors import Issue
 from planner.events import check_events
 from planner.locate import Locator, is_blank, records
@@ -35,6 +36,7 @@ from planner.model.parameters import (
     VALUE,
     Policy,
     activity_countries,
+    derive,
     offer_countries,
     policy_bases,
     policy_measures,
@@ -224,16 +226,28 @@ def check_policy_measures(case: Case) -> list[Issue]:
     return issues
 
 
-def check_value_prices(case: Case) -> list[Issue]:
-    """Every element needs a reference_price when a Policies row on TOTAL has measure value (B2)."""
-    policies = case.policies
-    if not len(policies):
-        return []
-    valued = policy_measures(policies) == VALUE
-    if not valued.any():
-        return []
+def check_reference_prices(case: Case) -> list[Issue]:
+    """Every element needs a reference_price when prices weigh anything (B2, B3).
+
+    A Policies row on TOTAL with measure value weighs supply by price; Settings
+    stock_value_max values the stock by it. Each missing Elements cell is named
+    once, with every reason that asks for it.
+    """
     where = Locator(case)
-    first = where.cell("Policies", "measure", policies.index[valued.to_numpy()][0])
+    reasons = []
+    policies = case.policies
+    valued = policy_measures(policies) == VALUE if len(policies) else pd.Series(dtype=bool)
+    if valued.any():
+        first = where.cell("Policies", "measure", policies.index[valued.to_numpy()][0])
+        reasons.append(
+            f"a Policies row on TOTAL counts supply in value ({first}), which weighs every "
+            "element by its reference price"
+        )
+    if case.settings.stock_value_max is not None:
+        budget = where.setting("stock_value_max")
+        reasons.append(f"Settings stock_value_max ({budget}) values the stock at reference prices")
+    if not reasons:
+        return []
     prices = (
         case.elements["reference_price"]
         if "reference_price" in case.elements.columns
@@ -242,8 +256,7 @@ def check_value_prices(case: Case) -> list[Issue]:
     return [
         Issue(
             where.cell("Elements", "reference_price", element),
-            f"reference_price of {element} is required: a Policies row on TOTAL counts supply "
-            f"in value ({first}), which weighs every element by its reference price",
+            f"reference_price of {element} is required: {'; and '.join(reasons)}",
         )
         for element, price in prices.items()
         if is_blank(price)
@@ -417,9 +430,10 @@ CHECKS = (
     check_country_settings,
     check_policy_bases,
     check_policy_measures,
-    check_value_prices,
+    check_reference_prices,
     check_commitments,
     check_previous_plan,
+    check_shortage_tiers,
 )
 
 
@@ -499,6 +513,8 @@ def check_settings(case: Case) -> list[Issue]:
     issues: list[Issue] = []
     for spec in catalogue().settings:
         value = getattr(case.settings, spec.key)
+        if value is None:
+            continue  # a key without a default, left blank
         if spec.type == "number":
             number = float(value)
             low_bad = spec.min is not None and (
@@ -1039,7 +1055,16 @@ def check_case(case: Case) -> list[Issue]:
     view = unique_ids(case)
     for check in CROSS_CHECKS:
         issues.extend(check(view))
+    if not any(issue.severity == "error" for issue in issues):
+        issues.extend(check_derived(view))
     return issues
+
+
+def check_derived(case: Case) -> list[Issue]:
+    """Run the checks that need the derived parameters (disrupted demand), on a sound case."""
+    if case.settings.stock_value_max is None:
+        return []  # the only one so far; deriving costs a sweep's variant time
+    return check_initial_stock_value(case, derive(case))
 
 
 def merge_issues(parsed: Iterable[Issue], checked: Iterable[Issue]) -> list[Issue]:

@@ -38,6 +38,7 @@ TABLES: dict[str, str] = {
     "Events": "events",
     "Commitments": "commitments",
     "PreviousPlan": "previous_plan",
+    "ShortageTiers": "shortage_tiers",
     "Sweep": "sweep",
 }
 
@@ -59,6 +60,7 @@ class Settings:
     mip_gap: float = 1e-4
     change_cost: float = 0.0
     max_scenarios: float = 256.0
+    stock_value_max: float | None = None  # blank: no working-capital budget (B3)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Case:
     events: pd.DataFrame  # as written; the scenarios it makes: planner.events
     commitments: pd.DataFrame
     previous_plan: pd.DataFrame
+    shortage_tiers: pd.DataFrame
     sweep: pd.DataFrame  # changes for planner sweep; not part of the model
     source: Source = field(default_factory=Source)
     warnings: list[Issue] = field(default_factory=list)

@@ -2,10 +2,11 @@
 
 Only rules that force purchases can make the model infeasible: min_offers
 with min_take, firm orders (Commitments) and contracts signed before the
-horizon, against a share, country, risk or storage limit (formulation.md).
+horizon, against a share, country, risk or storage limit, or the stock
+budget (Settings stock_value_max, B3) (formulation.md).
 Each such rule is one cell of the workbook. A deletion filter finds an
 irreducible set of them: relax one rule at a time (a cap to 1, a min_take or
-min_offers to 0, a storage capacity to unlimited); if the rest is still
+min_offers to 0, a storage capacity or the stock budget to unlimited); if the rest is still
 infeasible the rule is not needed for the conflict and stays relaxed,
 otherwise it is part of it. What remains cannot all hold together, and
 dropping any one of them makes the case feasible.
@@ -117,6 +118,24 @@ def _storage_rules(case: Case) -> list[Rule]:
     return rules
 
 
+def _budget_rules(case: Case) -> list[Rule]:
+    """Return Settings stock_value_max (B3) as a rule: minimum takes and firm orders break it."""
+    limit = case.settings.stock_value_max
+    if limit is None:
+        return []
+
+    def relax(target: Case) -> None:
+        target.settings.stock_value_max = None
+
+    return [
+        Rule(
+            Locator(case).setting("stock_value_max"),
+            f"stock_value_max {limit:g} (the stock's value at reference prices, every period)",
+            relax,
+        )
+    ]
+
+
 def _min_take_rules(case: Case) -> list[Rule]:
     rules = []
     for offer, minimum in case.offers["min_take"].items():
@@ -142,6 +161,7 @@ def candidate_rules(case: Case) -> list[Rule]:
     return [
         *caps,
         *_storage_rules(case),
+        *_budget_rules(case),
         *_min_take_rules(case),
         *_commitment_rules(case),
         *forcing,

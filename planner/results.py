@@ -25,6 +25,7 @@ from planner.model.parameters import (
     activity_countries,
     offer_countries,
     offer_suppliers,
+    split_shortage,
 )
 from planner.model.policies import TOTAL_INDEX
 
@@ -58,6 +59,9 @@ class Plan:
     level: np.ndarray  # [activity, period, scenario], units of activity level
     stock: np.ndarray  # [element, period, scenario], element units (end of period)
     unmet: np.ndarray  # [element, period, scenario], element units
+    #: [segment, period, scenario], element units: the solver's shortage per use (B1);
+    #: an element without tiers has one segment, its whole shortage
+    by_use: np.ndarray
     cover_gap: np.ndarray  # [element, period, scenario], element units below the target
     change: np.ndarray  # [offer, period, scenario], product units: |x - prev| where priced
 
@@ -93,6 +97,10 @@ def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
     signed = np.zeros((len(data.offers), n_nodes))
     for (o, n), var in model.signed.items():
         signed[o, n] = _binary(var)
+    unmet = _node_values(model.unmet_units, len(data.elements), n_nodes)
+    by_use = _node_values(model.shortage_by_use_units, len(data.segment_element), n_nodes)
+    single = ~data.tiered()[data.segment_element]
+    by_use[single] = unmet[data.segment_element[single]]
     return Plan(
         contract=contract,
         signed=expand(signed),
@@ -100,7 +108,8 @@ def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
         purchase=expand(_node_values(model.purchase_product_units, len(data.offers), n_nodes)),
         level=expand(_node_values(model.activity_level, len(data.activities), n_nodes)),
         stock=expand(_node_values(model.stock_units, len(data.elements), n_nodes)),
-        unmet=expand(_node_values(model.unmet_units, len(data.elements), n_nodes)),
+        unmet=expand(unmet),
+        by_use=expand(by_use),
         cover_gap=expand(_node_values(model.cover_gap_units, len(data.elements), n_nodes)),
         change=expand(_node_values(model.change_product_units, len(data.offers), n_nodes)),
     )
@@ -132,11 +141,28 @@ def signing_costs(plan: Plan, data: ModelData) -> np.ndarray:
     return np.einsum("o,ow->w", data.offer_fixed_cost * data.offer_later, plan.signed[:, -1, :])
 
 
+def requirement(plan: Plan, data: ModelData) -> np.ndarray:
+    """Q[e,t,w] = d + sum_{k in K_sub} max(0, -yield[k,e]) r[k,t,w]: A1's bound of u."""
+    substitution = ~data.recycling()
+    added = np.einsum(
+        "ke,ktw->etw",
+        np.where(data.yields < 0, -data.yields, 0.0)[substitution],
+        plan.level[substitution],
+    )
+    return np.asarray(data.demand + added)
+
+
+def shortage_by_use(plan: Plan, data: ModelData) -> np.ndarray:
+    """[segment, period, scenario]: the shortage split over its uses, cheapest first (B1)."""
+    return split_shortage(plan.unmet, requirement(plan, data), data)
+
+
 def scenario_costs(plan: Plan, data: ModelData) -> pd.DataFrame:
     """Cost components of every scenario.
 
     ``fixed_cost`` is the first-stage cost F plus the later signings of the
-    scenario; ``scenario_cost`` is V_w, everything but F.
+    scenario; ``scenario_cost`` is V_w, everything but F. ``shortage_cost``
+    prices each use's shortage at its tier cost (B1: the reported split).
     """
     fixed = first_stage_fixed_cost(plan, data)
     signing = signing_costs(plan, data)
@@ -146,7 +172,7 @@ def scenario_costs(plan: Plan, data: ModelData) -> pd.DataFrame:
             "purchase_cost": np.einsum("otw,otw->w", data.unit_cost, plan.purchase),
             "activity_cost": np.einsum("ktw,ktw->w", data.activity_cost, plan.level),
             "holding_cost": np.einsum("e,etw->w", data.holding_cost, plan.stock),
-            "shortage_cost": np.einsum("e,etw->w", data.shortage_cost, plan.unmet),
+            "shortage_cost": np.einsum("s,stw->w", data.segment_cost, shortage_by_use(plan, data)),
             "cover_penalty": np.einsum("e,etw->w", data.cover_penalty, plan.cover_gap),
             "change_cost": data.change_cost * plan.change.sum(axis=(0, 1)),
         },
@@ -398,7 +424,7 @@ def flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
 
 
 def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
-    """Stock against its cover target, with the whole balance of every row."""
+    """Stock against its cover target, with the whole balance of every row and its value."""
     inflows = flows(plan, data)
     opening = opening_stock(plan, data)
     target = data.cover_target()
@@ -424,14 +450,25 @@ def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["substituted"] = _flat(data, inflows["substituted"])
     frame["shortage"] = _flat(data, plan.unmet)
     frame["demand"] = _flat(data, data.demand)
+    # at reference prices, what Settings stock_value_max holds (B3); blank without a price
+    frame["stock_value"] = _flat(data, data.reference_price[:, None, None] * plan.stock)
     return frame
 
 
 def shortage_table(plan: Plan, data: ModelData) -> pd.DataFrame:
-    """Unmet requirement > 0, with the demand beside it."""
-    frame = _node_frame(data, data.elements, "element")
-    frame["quantity"] = _flat(data, plan.unmet)
-    frame["demand"] = _flat(data, data.demand)
+    """Unmet requirement > 0 by use, with its value and the demand beside it (B1, B5).
+
+    One row per (node, element, use) short: the node's shortage split over
+    the element's tiers cheapest first (``other`` the rest, or the whole
+    shortage of an element without tiers), ``value`` = quantity x tier cost.
+    """
+    split = shortage_by_use(plan, data)
+    elements = [data.elements[e] for e in data.segment_element]
+    frame = _node_frame(data, elements, "element")
+    frame.insert(len(frame.columns), "use", np.tile(np.array(data.segment_use), len(data.nodes)))
+    frame["quantity"] = _flat(data, split)
+    frame["value"] = frame["quantity"] * np.tile(data.segment_cost, len(data.nodes))
+    frame["demand"] = _flat(data, data.demand[data.segment_element])
     return frame[frame["quantity"] > EPSILON].reset_index(drop=True)
 
 

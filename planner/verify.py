@@ -4,9 +4,10 @@ Before a plan is written it is re-checked here with numpy on the derived
 parameters: capacities and minimum takes (through the signature that lets
 each offer deliver, lead times included), firm orders, monotone signatures,
 activity capacity, stock balances, storage, the substitution limit, the
-unmet-requirement bound, cover shortfalls, every policy cap on every basis,
-country caps (in quantity, and in value at reference prices: B2) and
-min_offers. A plan that fails is never labelled optimal or written.
+unmet-requirement bound, the shortage per use within each tier's share (B1),
+the stock's value within the budget (B3), cover shortfalls, every policy cap
+on every basis, country caps (in quantity, and in value at reference prices:
+B2) and min_offers. A plan that fails is never labelled optimal or written.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from planner.results import (
     flows,
     group_supply,
     opening_stock,
+    requirement,
     supply_measures,
 )
 
@@ -126,6 +128,41 @@ def _balances(plan: Plan, data: ModelData) -> list[str]:
     return problems
 
 
+def _economics(plan: Plan, data: ModelData) -> list[str]:
+    """Tier bounds and their sum (B1); the stock's value within stock_value_max (B3)."""
+    problems = []
+    if (plan.by_use < -TOLERANCE).any():
+        problems.append("negative shortage in a use")
+    needed = requirement(plan, data)
+    bound = data.segment_share[:, None, None] * needed[data.segment_element]
+    over = plan.by_use - bound > _slack(bound)
+    if over.any():
+        s, t, w = (int(i[0]) for i in np.nonzero(over))
+        element = data.elements[int(data.segment_element[s])]
+        problems.append(
+            f"shortage of {element} in use {data.segment_use[s]} above its share "
+            f"{data.segment_share[s]:g} of the requirement in {data.periods[t]} "
+            f"(scenario {data.scenarios[w]})"
+        )
+    summed = np.zeros_like(plan.unmet)
+    np.add.at(summed, data.segment_element, plan.by_use)
+    off = np.abs(summed - plan.unmet) > _slack(plan.unmet)
+    if off.any():
+        problems.append(
+            _where(data, "shortage by use not summing to", data.elements, np.nonzero(off))
+        )
+    if np.isfinite(data.stock_value_max):
+        value = np.einsum("e,etw->tw", data.reference_price, plan.stock)
+        above = value - data.stock_value_max > _slack(value)
+        if above.any():
+            t, w = (int(i[0]) for i in np.nonzero(above))
+            problems.append(
+                f"stock worth {value[t, w]:g} above stock_value_max {data.stock_value_max:g} in "
+                f"{data.periods[t]} (scenario {data.scenarios[w]})"
+            )
+    return problems
+
+
 def _capped(
     data: ModelData,
     label: str,
@@ -196,4 +233,9 @@ def _offer_shares(plan: Plan, data: ModelData, supply: np.ndarray) -> list[str]:
 
 def verify_plan(plan: Plan, data: ModelData) -> list[str]:
     """Return what the plan breaks, in the workbook's words (empty when it holds)."""
-    return [*_bounds(plan, data), *_balances(plan, data), *_caps(plan, data)]
+    return [
+        *_bounds(plan, data),
+        *_balances(plan, data),
+        *_economics(plan, data),
+        *_caps(plan, data),
+    ]

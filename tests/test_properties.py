@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -329,3 +330,65 @@ def test_a_chain_of_event_changes_solves_like_fresh_cases(chain: list[tuple[str,
         fresh = planner.solve(case, duals=False, mip_gap=0.0, explain_infeasible=False)
         assert again.status == fresh.status, (name, value)
         assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)
+
+
+# v3: shortage tiers by use (B1) and the stock budget (B3), changed in place
+TIERED_CHANGES = st.one_of(
+    st.tuples(st.just("stock_value_max"), st.sampled_from([20_000.0, 40_000.0, 1e6])),
+    st.tuples(st.just("tier_cost[Nd,polishing]"), st.sampled_from([1.0, 10.0, 150.0])),
+    st.tuples(st.just("tier_cost[Nd,motors]"), st.sampled_from([50.0, 120.0, 195.0])),
+    st.tuples(st.just("tier_cost[Dy,tier 1]"), st.sampled_from([100.0, 300.0, 470.0])),
+    st.tuples(st.just("tier_share[Nd,motors]"), st.sampled_from([0.2, 0.4, 0.7])),
+    st.tuples(st.just("tier_share[Pr,glass]"), st.sampled_from([0.1, 0.5, 1.0])),
+    st.tuples(
+        st.sampled_from(["Elements.reference_price[Dy]", "Elements.reference_price[Nd]"]),
+        st.sampled_from([5.0, 170.0, 400.0]),
+    ),
+    st.tuples(st.just("demand_scale"), st.sampled_from([0.7, 1.0, 1.3])),
+    st.tuples(st.sampled_from([f"unit_cost[{o}]" for o in OFFERS]), st.sampled_from([5, 40, 90])),
+)
+
+
+@pytest.fixture(scope="module")
+def tiered(generated: planner.Case) -> planner.Case:
+    """The generated case with tiers on every element, reference prices and a stock budget."""
+    case = generated.copy()
+    rows = [
+        ("Nd", "polishing", 0.3, 10.0),
+        ("Nd", "motors", 0.4, 100.0),
+        ("Pr", "glass", 0.5, 5.0),
+        ("Dy", None, 0.5, 200.0),  # tier 1
+    ]
+    case.shortage_tiers = pd.DataFrame(
+        {
+            "_row": pd.array([pd.NA] * len(rows), dtype="Int64"),
+            "element": [r[0] for r in rows],
+            "use": [r[1] for r in rows],
+            "share": [r[2] for r in rows],
+            "cost": [r[3] for r in rows],
+        }
+    )
+    case.elements["reference_price"] = [15.0, 2.0, 170.0]
+    case.settings.stock_value_max = 40_000.0
+    return case
+
+
+@BOUNDED
+@given(chain=st.lists(TIERED_CHANGES, min_size=1, max_size=4))
+def test_a_chain_of_tier_and_budget_changes_solves_like_fresh_cases(
+    tiered: planner.Case, chain: list[tuple[str, float]]
+) -> None:
+    """Sweeps over a budget, a tier's cost or share, a reference price: in place = fresh."""
+    from planner.api import Resolver
+    from planner.changes import apply_change
+
+    resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
+    resolver.solve(tiered)
+    case = tiered.copy()
+    for name, value in chain:
+        apply_change(case, name, value)
+        again = resolver.solve(case)
+        fresh = planner.solve(case, duals=False, mip_gap=0.0, explain_infeasible=False)
+        assert again.status == fresh.status, (name, value)
+        if fresh.objective is not None:
+            assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)

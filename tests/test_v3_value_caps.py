@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -451,3 +452,17 @@ def test_the_template_offers_the_measure_and_shows_a_value_row() -> None:
     assert example == [("china_share_max", "TOTAL", None, 0.5, "shipment", "value")]
     texts = [str(row[2]) for row in instructions if len(row) > 2 and row[1] == "example"]
     assert any("reference_price" in text for text in texts), texts
+
+
+def test_a_price_asked_for_by_a_value_cap_and_a_budget_is_named_once(
+    tmp_path: Path,
+) -> None:
+    case = planner.load(REFERENCE / "v3" / "v3-b2-value-cap.xlsx")
+    case.elements.loc["Tb", "reference_price"] = np.nan
+    case.settings.stock_value_max = 1000.0
+    with pytest.raises(InputError) as raised:
+        planner.validate(case)
+    issues = [issue for issue in raised.value.issues if "reference_price" in issue.message]
+    assert len(issues) == 1, issues
+    assert "counts supply in value" in issues[0].message
+    assert "Settings stock_value_max" in issues[0].message

@@ -106,8 +106,8 @@ def _settings_sheet(sheet: Worksheet) -> None:
         cell.fill = _OPTIONAL_FILL
     for row, setting in enumerate(catalogue().settings, start=2):
         sheet.cell(row=row, column=1, value=setting.key)
-        value: object = setting.default
-        if setting.type == "number":
+        value: object = setting.default or None  # blank: no default (e.g. stock_value_max)
+        if setting.type == "number" and setting.default:
             value = float(setting.default)
         sheet.cell(row=row, column=2, value=value)
         sheet.cell(
@@ -154,6 +154,12 @@ _EXAMPLES: dict[str, tuple[str, tuple[tuple[object, ...], ...]]] = {
             ("cn_dy_year", None, None, "country", "CN", "Dy", "2027Q1", "2027Q2", 0),
             ("lynas_down", 0.2, None, "supplier", "Lynas", None, "2026Q4", "2026Q4", 0),
         ),
+    ),
+    "ShortageTiers": (
+        "Example: 30% of Nd's requirement is polishing powder, and a tonne of it short costs 5: "
+        "a shortage cuts it before dearer uses; the share no row names costs the element's "
+        "shortage_cost (use 'other').",
+        (("Nd", "polishing", 0.3, 5),),
     ),
 }
 

@@ -54,6 +54,8 @@ _FORMATS = {
     "recycled": _QUANTITY,
     "substituted": _QUANTITY,
     "shortage": _QUANTITY,
+    "value": _MONEY,
+    "stock_value": _MONEY,
     "below_target": _QUANTITY,
     "expected_quantity": _QUANTITY,
     "objective": _MONEY,

@@ -12,7 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.model import balance, objective, policies, stability, supply
+from planner.model import (
+    balance,
+    objective,
+    policies,
+    shortage,
+    stability,
+    supply,
+    working_capital,
+)
 from planner.model.parameters import QUANTITY, VALUE, Policy
 
 
@@ -74,7 +82,10 @@ FAMILIES: tuple[Family, ...] = (
     Family("stock_balance", balance.stock_balance_rule, "3", True, shown_as="balance"),
     Family("substitution_limit", balance.substitution_limit_rule, "4"),
     Family("unmet_limit", balance.unmet_limit_rule, "A1"),
+    Family("shortage_by_use_definition", shortage.shortage_by_use_definition_rule, "B1"),
+    Family("tier_limit", shortage.tier_limit_rule, "B1"),
     Family("cover_floor", balance.cover_floor_rule, "6"),
+    Family("stock_value_limit", working_capital.stock_value_limit_rule, "B3"),
     Family("change_up_floor", stability.change_up_floor_rule, "A5"),
     Family("change_down_floor", stability.change_down_floor_rule, "A5"),
     Family("supply_definition", policies.supply_definition_rule, "7"),

@@ -93,6 +93,14 @@ class ModelData:
     cover_days: np.ndarray  # [element]: days of demand
     cover_penalty: np.ndarray  # [element]: currency per unit below target per period
     reference_price: np.ndarray  # P_e, currency per unit; NaN where blank (B2, B3)
+    #: Shortage segments (B1), grouped by element in element order: an element with
+    #: ShortageTiers rows has its tiers by cost (ties in row order), then the rest;
+    #: one without has a single segment, the whole requirement at shortage_cost.
+    segment_element: np.ndarray  # int [segment]: its element
+    segment_use: list[str]  # [segment]: the tier's use label; OTHER_USE for the rest
+    segment_share: np.ndarray  # [segment]: share of the requirement Q[e,n] it covers
+    segment_cost: np.ndarray  # [segment]: currency per unit short in it
+    stock_value_max: float  # currency: end-of-period stock value at reference prices (B3); inf
     offers: list[str]
     contents: np.ndarray  # a[o,e]: units of element e per product unit of offer o
     offer_label: list[str]  # the offer's element, or its contents joined by '+'
@@ -196,6 +204,15 @@ class ModelData:
         """Bool mask of recycling activities."""
         return np.array([kind == "recycling" for kind in self.activity_kind], dtype=bool)
 
+    def segments_of(self, e: int) -> np.ndarray:
+        """Positions of element e's shortage segments, cheapest first (B1)."""
+        return np.flatnonzero(self.segment_element == e)
+
+    def tiered(self) -> np.ndarray:
+        """Bool [element]: the element has ShortageTiers rows (more than one segment, B1)."""
+        counts = np.bincount(self.segment_element, minlength=len(self.elements))
+        return np.asarray(counts > 1, dtype=bool)
+
 
 def effective_min_take(min_take: Number, capacity: Number) -> Number:
     """Effective minimum take ``m = min(min_take, cap)``: a disruption may cut it (1).
@@ -214,6 +231,83 @@ def effective_firm_order(quantity: Number, capacity: Number) -> Number:
 def cover_target(cover_days: Number, demand: Number, days: Number, cover_factor: Number) -> Number:
     """Cover target ``q = cover_days d / days`` times cover_factor (6, A4), elementwise."""
     return cover_days * demand / days * cover_factor
+
+
+#: The use label of the rest of a requirement, beyond an element's tiers (B1).
+OTHER_USE = "other"
+
+
+def tier_labels(tiers: pd.DataFrame) -> pd.Series:
+    """Return the ``use`` label of every ShortageTiers row: as typed, or ``tier N`` if blank.
+
+    N is the row's rank among its element's tiers sorted by cost, 1 the
+    cheapest, ties in row order (v3 readings). Rows with a blank element or
+    cost are ranked after the others.
+    """
+    labels = pd.Series("", index=tiers.index, dtype=object)
+    for _, group in tiers.groupby("element", sort=False, dropna=False):
+        ranked = tier_order(group)
+        for rank, label in enumerate(ranked, start=1):
+            use = group.at[label, "use"]
+            labels[label] = str(use) if not _blank(use) and str(use) else f"tier {rank}"
+    return labels
+
+
+def tier_order(tiers: pd.DataFrame) -> list[Any]:
+    """Labels of ``tiers`` sorted by cost, ties (and blank costs, last) in row order."""
+    costs = pd.to_numeric(tiers["cost"], errors="coerce").fillna(np.inf).to_numpy(float)
+    order = np.argsort(costs, kind="stable")
+    return [tiers.index[i] for i in order]
+
+
+def shortage_segments(
+    case: Case, elements: list[str], shortage: np.ndarray
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """(element, use, share, cost) of every shortage segment, grouped by element (B1)."""
+    tiers = case.shortage_tiers
+    labels = tier_labels(tiers)
+    element_of, uses, shares, costs = [], [], [], []
+    for e, element in enumerate(elements):
+        mine = tiers[tiers["element"] == element]
+        share_of = mine["share"].astype(float).to_dict()
+        cost_of = mine["cost"].astype(float).to_dict()
+        rest = 1.0
+        for label in tier_order(mine):
+            element_of.append(e)
+            uses.append(str(labels[label]))
+            shares.append(share_of[label])
+            costs.append(cost_of[label])
+            rest -= shares[-1]
+        element_of.append(e)
+        uses.append(OTHER_USE)
+        shares.append(max(0.0, rest) if len(mine) else 1.0)
+        costs.append(float(shortage[e]))
+    return (
+        np.array(element_of, dtype=int),
+        uses,
+        np.array(shares, dtype=float),
+        np.array(costs, dtype=float),
+    )
+
+
+def split_shortage(unmet: np.ndarray, requirement: np.ndarray, data: ModelData) -> np.ndarray:
+    """Split u [element, ...] over the segments cheapest first, each up to share Q (B1).
+
+    Returns [segment, ...]. The v3 reading "Which tier": each element's
+    shortage fills its tiers in order, each up to ``share_i Q[e,n]``; the
+    last segment takes what is left, so a shortage above Q (a broken A1
+    bound) shows there above its bound.
+    """
+    split = np.zeros((len(data.segment_element), *unmet.shape[1:]))
+    for e in range(len(data.elements)):
+        left = unmet[e].astype(float)
+        positions = data.segments_of(e)
+        for s in positions[:-1]:
+            split[s] = np.minimum(left, data.segment_share[s] * requirement[e])
+            split[s] = np.maximum(split[s], 0.0)
+            left = left - split[s]
+        split[positions[-1]] = left
+    return split
 
 
 def _blank(value: Any) -> bool:
@@ -238,7 +332,9 @@ def derive(case: Case) -> ModelData:
     elements = [str(e) for e in case.elements.index]
     element_position = {e: i for i, e in enumerate(elements)}
     settings = case.settings
-    el = case.elements
+    # copies: the arrays below may be views of the tables, and a view would follow a later
+    # edit of the case (a sweep's next variant), hiding the change from the kept model
+    el = case.elements.copy()
     shortage = el["shortage_cost"].to_numpy(float)
     cover_penalty = el["cover_penalty"].to_numpy(float)
     cover_penalty = np.where(np.isnan(cover_penalty), 0.1 * shortage, cover_penalty)
@@ -247,10 +343,14 @@ def derive(case: Case) -> ModelData:
         if "reference_price" in el.columns
         else np.full(len(elements), np.nan)
     )
+    segment_element, segment_use, segment_share, segment_cost = shortage_segments(
+        case, [str(e) for e in el.index], shortage
+    )
+    stock_value_max = settings.stock_value_max
     storage = el["storage_capacity"].to_numpy(float)
     storage = np.where(np.isnan(storage), np.inf, storage)
 
-    offers = case.offers
+    offers = case.offers.copy()
     china_codes = set(settings.china_codes) - {DOMESTIC}
     countries = offer_countries(offers)
     in_china = {column: codes.isin(china_codes).to_numpy() for column, codes in countries.items()}
@@ -278,7 +378,7 @@ def derive(case: Case) -> ModelData:
     offer_risk = np.where(np.isnan(offer_risk), weakest_link, offer_risk)
     contents = offer_contents(case, elements)
 
-    activities = case.activities
+    activities = case.activities.copy()
     activity_country = activity_countries(activities)
     activity_risk = activities["risk"].to_numpy(float)
     activity_country_risk = activity_country.map(country_risk).fillna(0.0).to_numpy(float)
@@ -302,7 +402,7 @@ def derive(case: Case) -> ModelData:
 
     data = ModelData(
         periods=periods,
-        days=case.periods["days"].to_numpy(float),
+        days=case.periods["days"].to_numpy(float, copy=True),
         elements=elements,
         element_group=[str(g) for g in el["group"]],
         shortage_cost=shortage,
@@ -312,6 +412,11 @@ def derive(case: Case) -> ModelData:
         cover_days=el["cover_days"].to_numpy(float),
         cover_penalty=cover_penalty,
         reference_price=reference_price,
+        segment_element=segment_element,
+        segment_use=segment_use,
+        segment_share=segment_share,
+        segment_cost=segment_cost,
+        stock_value_max=np.inf if stock_value_max is None else float(stock_value_max),
         offers=[str(o) for o in offers.index],
         contents=contents,
         offer_label=["+".join(elements[e] for e in np.flatnonzero(row > 0)) for row in contents],

@@ -48,6 +48,9 @@ _INDEX_SETS = (
     "CHANGE_NODES",
     "OFFER_SHARE_CELLS",
     "MIN_OFFERS_CELLS",
+    "TIERED_ELEMENT_NODES",
+    "TIER_NODES",
+    "BUDGET_NODES",
 )
 #: what rules look terms up in: per-period availability lists (with contents and yields)
 _TERMS = ("offers_at", "recycling_at", "substitution_at")
@@ -74,6 +77,7 @@ def _layout(data: ModelData) -> _Layout:
         *(list(getattr(scratch, name)) for name in _INDEX_SETS),
         data.cvar_weight > 0,
         scratch.offers_of,
+        scratch.segments_of,  # which shortage segments each element has (B1)
         data.groups,  # country_share rows are indexed by group position
     )
     cells = {name: set(policies.cells(scratch, *_policy(name))) for name in CELL_FAMILIES}

@@ -177,6 +177,10 @@ def _solve(
     out["china"] = china_by_period(tables["Shares"], basis)
     shortage = expected(tables["Shortage"], probability, ["element"], "quantity")
     short = dict(zip(shortage["element"], shortage["quantity"], strict=True))
+    keys = ["element", "use"]
+    by_use = expected(tables["Shortage"], probability, keys, "quantity")
+    by_use["value"] = expected(tables["Shortage"], probability, keys, "value")["value"]
+    out["shortage_by_use"] = _records(by_use)  # expected per (element, use): B1
     overall = expected_shares(tables["Shares"], probability, basis)
     out["elements"] = [
         {

@@ -181,3 +181,16 @@ def test_a_long_changes_table_is_cut_on_the_page_only(
     monkeypatch.setattr(worker, "MAX_ROWS", 2)
     job = solved(JobRunner(tmp_path / "jobs"), V2 / "v2-a5-change-cost.xlsx", sigint)
     assert len(job.outcome["changes"]) == 2  # type: ignore[index]
+
+
+def test_shortage_by_use_is_on_the_page(tmp_path: Path, sigint: None) -> None:
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, REFERENCE / "v3" / "v3-b1b3-tiers-budget.xlsx", sigint)
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    assert page.index('id="elements"') < page.index('id="shortage-by-use"')
+    assert cells(page, "shortage-by-use") == [
+        ["Nd", "consumer-electronics", "20.00", "3,000.00"],
+        ["Dy", "industrial-motors", "10.00", "5,000.00"],
+    ]
+    plain = solved(runner, REFERENCE / "v3" / "v3-b3-working-capital.xlsx", sigint)  # none short
+    assert 'id="shortage-by-use"' not in fetch(runner, tmp_path, f"/jobs/{plain.id}")
