@@ -13,12 +13,23 @@ one joint product per pair of light elements (OfferContents), about a fifth
 of the offers signed ``later`` with lead times of 0-2 quarters,
 ``cover_factor`` 0 on every country stop (the stock may be used up) and a
 ``country_share_max`` of 0.5 on the refining basis.
+
+With ``v3`` (a set of the names in :data:`V3_FEATURES`) the case also uses the
+v3 features (formulation B1-B4): ``tiers``, shortage tiers by use on every
+element (a cheap use that can wait, a dearer one, the rest at shortage_cost);
+``value``, reference prices and the TOTAL China cap weighed by value;
+``budget``, a working capital ``stock_value_max`` of half what the cover
+targets are worth at the start, so that it binds; ``events``, Events in place
+of Scenarios and Disruptions: a group of three alternative Chinese stops (3, 6
+and 12 months, from different quarters) and four independent events, 64
+scenarios whatever ``scenarios`` says.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,8 +91,15 @@ def _periods(count: int) -> list[str]:
     return [f"{2026 + q // 4}Q{q % 4 + 1}" for q in range(count)]
 
 
-def generate(size: Size, seed: int = 0, v2: bool = False) -> Sheets:
-    """Build the rows of every sheet of a valid case of ``size`` (``v2``: with the v2 features)."""
+#: The v3 features :func:`generate` can add, each on its own (benchmarks time them apart).
+V3_FEATURES = ("tiers", "value", "budget", "events")
+
+
+def generate(size: Size, seed: int = 0, v2: bool = False, v3: Collection[str] = ()) -> Sheets:
+    """Build the rows of every sheet of a valid case of ``size``.
+
+    ``v2`` adds the v2 features, ``v3`` the named v3 features (:data:`V3_FEATURES`).
+    """
     rng = random.Random(seed)
     periods = _periods(size.periods)
     elements = ELEMENT_IDS[: size.elements]
@@ -176,7 +194,94 @@ def generate(size: Size, seed: int = 0, v2: bool = False) -> Sheets:
     _scenarios(sheets, size, periods, elements, rng)
     if v2:
         _v2_features(sheets, elements, rng)
+    unknown = set(v3) - set(V3_FEATURES)
+    if unknown:
+        raise ValueError(f"unknown v3 features {sorted(unknown)}; known: {V3_FEATURES}")
+    if v3:
+        _v3_features(sheets, periods, set(v3))
     return sheets
+
+
+def _v3_features(sheets: Sheets, periods: list[str], features: set[str]) -> None:
+    """Add the chosen v3 features (formulation B1-B4) to a generated case."""
+    elements = sheets["Elements"]
+    head = elements[0]
+    column = {name: index for index, name in enumerate(head)}
+    demand = {row[0]: row[2] for row in sheets["Demand"][1:] if row[1] == periods[0]}
+    # the generator's price of an element is its cheapest offer's (the China offer, k = 0)
+    price = {row[2]: row[6] for row in sheets["Offers"][1:] if str(row[0]).endswith("-00")}
+    if features & {"value", "budget"}:
+        head.append("reference_price")
+        for row in elements[1:]:
+            row.append(round(price[row[0]], 4))
+    if "tiers" in features:
+        tiers: list[list[Any]] = [["element", "use", "share", "cost"]]
+        for row in elements[1:]:
+            element, shortage = row[0], row[column["shortage_cost"]]
+            tiers.append([element, "can wait", 0.3, round(0.8 * price[element], 4)])
+            tiers.append([element, "adapts", 0.4, round(min(shortage, 4 * price[element]), 4)])
+        sheets["ShortageTiers"] = tiers
+    if "value" in features:
+        policies = sheets["Policies"]
+        policies[0].append("measure")
+        for row in policies[1:]:
+            row += [None] * (len(policies[0]) - 1 - len(row)) + [None]
+        row = ["china_share_max", "TOTAL", None, 0.55]
+        policies.append(row + [None] * (len(policies[0]) - 1 - len(row)) + ["value"])
+    if "budget" in features:
+        cover = sum(
+            price[row[0]] * demand[row[0]] * row[column["cover_days"]] / 91 for row in elements[1:]
+        )
+        sheets["Settings"].append(["stock_value_max", round(0.5 * cover, 2)])
+    if "events" in features:
+        sheets.pop("Scenarios", None)
+        sheets.pop("Disruptions", None)
+        sheets["Events"] = _events(periods)
+
+
+def _events(periods: list[str]) -> list[list[Any]]:
+    """Three alternative Chinese stops and four independent events: 4 x 2^4 = 64 scenarios."""
+
+    def at(index: int) -> str:
+        return periods[min(index, len(periods) - 1)]
+
+    rows: list[list[Any]] = [
+        [
+            "event",
+            "probability",
+            "group",
+            "target_type",
+            "target",
+            "element",
+            "first_period",
+            "last_period",
+            "capacity_factor",
+            "cost_factor",
+            "cover_factor",
+        ]
+    ]
+    # a Chinese export stop of 3, 6 or 12 months (1, 2 or 4 quarters), from different quarters
+    for event, p, start, quarters in (("cn3", 0.2, 2, 1), ("cn6", 0.1, 3, 2), ("cn12", 0.05, 4, 4)):
+        rows.append(
+            [
+                event,
+                p,
+                "cn_stop",
+                "country",
+                "CN",
+                None,
+                at(start),
+                at(start + quarters - 1),
+                0,
+                1,
+                0,
+            ]
+        )
+    rows.append(["heavy_ban", 0.15, None, "country", "CN", "heavy", at(2), at(9), 0, 1, 0])
+    rows.append(["my_outage", 0.1, None, "country", "MY", None, at(3), at(3), 0, 1, 1])
+    rows.append(["vn_delay", 0.3, None, "country", "VN", None, at(0), at(5), 0.3, 1, 1])
+    rows.append(["price_spike", 0.25, None, "country", "CN", None, at(1), at(4), 1, 1.8, 1])
+    return rows
 
 
 def _v2_features(sheets: Sheets, elements: list[str], rng: random.Random) -> None:
@@ -270,10 +375,14 @@ def main() -> None:
         parser.add_argument(name, type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--v2", action="store_true", help="add the v2 features")
+    parser.add_argument(
+        "--v3", default="", help=f"comma-separated v3 features to add: {','.join(V3_FEATURES)}"
+    )
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     size = Size(args.elements, args.offers, args.periods, args.scenarios)
-    write(generate(size, args.seed, v2=args.v2), args.output)
+    v3 = [name for name in args.v3.split(",") if name]
+    write(generate(size, args.seed, v2=args.v2, v3=v3), args.output)
 
 
 if __name__ == "__main__":

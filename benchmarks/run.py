@@ -3,6 +3,7 @@
     python -m benchmarks.run                     # every size, the table on stdout
     python -m benchmarks.run --sizes japan,small --markdown benchmarks/results.md
     python -m benchmarks.run --sizes medium-v2   # a generated case with the v2 features
+    python -m benchmarks.run --sizes medium-v3,medium-v3-tiers   # v3: every feature, or one
 
 Each size runs in a fresh process (its peak memory is taken before the
 baseline runs, so it is the planner's own): read the
@@ -48,6 +49,9 @@ SIZES: dict[str, tuple[int, int, int, int] | None] = {
 }
 #: ``<size>-v2``: the same size generated with the v2 features (benchmarks/generate.py)
 V2 = "-v2"
+#: ``<size>-v3``: with every v3 feature; ``<size>-v3-<feature>``: with that one alone
+#: (benchmarks/generate.py V3_FEATURES), to measure what each costs
+V3 = "-v3"
 #: ``<size>-share``: the same size with ``offer_share_max`` ``OFFER_SHARE`` on every element
 SHARE = "-share"
 OFFER_SHARE = 0.4
@@ -86,16 +90,27 @@ class Row:
         return self.total / self.highs_alone if self.highs_alone else float("nan")
 
 
+def _v3_features(size: str) -> tuple[str, list[str]]:
+    """Split ``medium-v3-tiers`` into ``medium`` and its v3 features (``-v3``: every one)."""
+    from benchmarks.generate import V3_FEATURES
+
+    base, found, feature = size.partition(V3)
+    if not found:
+        return size, []
+    return base, [feature.removeprefix("-")] if feature else list(V3_FEATURES)
+
+
 def _workbook(size: str, folder: Path) -> Path:
-    v2 = size.endswith(V2)
-    base = size.removesuffix(V2)
+    size_v2, v3 = _v3_features(size)
+    v2 = size_v2.endswith(V2)
+    base = size_v2.removesuffix(V2)
     share = base.endswith(SHARE)
     shape = SIZES[base.removesuffix(SHARE)]
     if shape is None:
         return ROOT / "inputs" / "japan-2026.xlsx"
     from benchmarks.generate import Size, generate, write
 
-    sheets = generate(Size(*shape), seed=0, v2=v2)
+    sheets = generate(Size(*shape), seed=0, v2=v2, v3=v3)
     if share:
         policies = sheets["Policies"]
         row = ["offer_share_max", None, None, OFFER_SHARE]
@@ -222,7 +237,8 @@ def run_size(size: str, time_limit: float, mip_gap: float, array: bool = True) -
     """Measure ``size`` in a fresh Python process, and the array baseline in another."""
     measured = _child("--child", size, time_limit, mip_gap)
     measured["presolved"] = tuple(measured["presolved"])
-    if array and not size.endswith(V2) and size != "japan":  # v1 only; Japan is v2 now
+    v1 = not size.endswith(V2) and V3 not in size and size != "japan"  # Japan is v2 now
+    if array and v1:  # the array baseline is v1's model
         measured["array"] = _child("--array", size, time_limit, mip_gap)
     return Row(**measured)
 

@@ -17,10 +17,12 @@ from planner.checks import check_case, merge_issues
 from planner.data import Case
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
+from planner.events import has_events, scenarios_table
 from planner.io.limits import ReaderLimits
 from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
 from planner.model import ModelData, build_model, derive
+from planner.model.parameters import VALUE
 from planner.model.update import rebind
 from planner.parse import parse_workbook
 from planner.results import (
@@ -407,6 +409,8 @@ def _tables(
         tables["Signings"] = signings
     if data.previous_offers.any():
         tables["Changes"] = changes_table(plan, data)
+    if has_events(case):  # the scenarios the Events made (B4)
+        tables["Scenarios"] = scenarios_table(case)
     orders = orders_table(tables["Purchases"], tables["Contracts"], signings, data.periods[0])
     tables = {"Orders": orders, **tables}  # second in the workbook, after Summary
     figures = {
@@ -438,6 +442,7 @@ def _headroom(shares: pd.DataFrame) -> dict[str, Any]:
         "china_share_at_tightest": float(tightest["highest"]),
         "china_tightest_where": (
             f"{tightest['element']}, {tightest['period']}, basis {tightest['basis']}"
+            + (" (by value)" if tightest["measure"] == VALUE else "")
         ),
         "china_headroom": float(tightest["headroom"]),
         "china_cap_breaches": int(caps["breach"].sum()),

@@ -12,7 +12,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from planner.api import check_options
 from planner.errors import InputError, OutputError, PlannerError
 from planner.io.atomic import check_target
 from planner.io.writer import Formats, save_atomically, write_table
-from planner.parallel import executor_of
+from planner.parallel import WORKER_TIMEOUT, ClusterError, WorkerWatch, executor_of
 from planner.roll import total_change
 from planner.solve import Status
 from planner.version import __version__
@@ -169,6 +169,7 @@ def run_batch(
     workers: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     executor: Executor | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     **options: Any,
 ) -> pd.DataFrame:
     """Solve every workbook of ``folder`` into ``out_folder``; return the roll-up table.
@@ -184,6 +185,9 @@ def run_batch(
         :class:`concurrent.futures.Executor`, e.g. a Dask cluster's
         ``distributed.Client(address).get_executor()`` (or the ``Client``);
         its workers must see ``folder`` and ``out_folder``.
+    worker_timeout
+        On a Dask cluster: give up when it has had no worker for this many
+        seconds (it lost them all, or never had one).
     **options
         Passed to :func:`planner.solve` for every workbook.
 
@@ -194,6 +198,9 @@ def run_batch(
     KeyboardInterrupt
         After cancelling what has not started; ``partial_rows`` on the
         exception holds the rows that finished.
+    ClusterError
+        A Dask cluster without workers for ``worker_timeout`` seconds;
+        ``partial_rows`` as for Ctrl-C.
     """
     check_options(options)  # a bad option fails here once, not once per workbook
     paths = workbooks(folder)
@@ -206,18 +213,24 @@ def run_batch(
     futures: dict[Future[dict[str, Any]], Path] = {
         pool.submit(solve_one, path, solutions[path], options, inputs): path for path in paths
     }
+    watch = WorkerWatch(executor, worker_timeout)
+    pending = set(futures)
     try:
-        for future in as_completed(futures):
-            rows.append(future.result())
-            if progress is not None:
-                progress(rows[-1])
-    except KeyboardInterrupt as interrupt:
+        while pending:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: futures[f]):
+                rows.append(future.result())
+                if progress is not None:
+                    progress(rows[-1])
+            if pending:
+                watch.check()
+    except (KeyboardInterrupt, ClusterError) as interrupt:
         if executor is None:
             pool.shutdown(wait=False, cancel_futures=True)
         else:
             for future in futures:
                 future.cancel()
-        interrupt.partial_rows = _table(rows)  # type: ignore[attr-defined]
+        interrupt.partial_rows = _table(rows)  # type: ignore[union-attr]
         raise
     if executor is None:
         pool.shutdown()

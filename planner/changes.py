@@ -10,12 +10,17 @@ Used by the checks of the Sweep sheet, :func:`planner.sweep`, the CLI's
                                offer_share_max, min_offers
     country_share_max[TOTAL,refining]   a basis (china_share_max, country_share_max; blank:
                                Settings china_basis)
+    china_share_max[TOTAL,value]   the pooled rows counted in value (Policies measure; B2);
+                               without ``value`` a change sets the rows in quantity
     capacity[Nd-CN]           an Offers cell: capacity, unit_cost, fixed_cost, min_take, risk,
                                lead_time
     demand_scale, demand_scale[Dy]   multiply all demand (of one element)
     capacity_factor[cn_stop]   every Disruptions row of that scenario; likewise cost_factor,
-                               cover_factor
-    cvar_weight, cvar_alpha, change_cost   a Settings value
+                               cover_factor (with Events: every row of that event)
+    probability[cn_stop]       an event's probability (Events; the scenarios are made anew)
+    cvar_weight, cvar_alpha, change_cost, stock_value_max   a Settings value
+    tier_cost[Nd,polishing]    a ShortageTiers row's cost (element, use label; a blank use
+                               is ``tier N``, its rank by cost); likewise tier_share
     Elements.shortage_cost[Dy] any cell of an id-keyed sheet: Sheet.column[id]
 
 A policy change sets the cap it names in every period, whatever rows the
@@ -39,10 +44,22 @@ import pandas as pd
 
 from planner.data import ROW, TABLES, Case
 from planner.io.limits import ReaderLimits
-from planner.model.parameters import BASES, POLICIES, Policy, applicable_cap, policy_bases
+from planner.model.parameters import (
+    BASES,
+    MEASURES,
+    POLICIES,
+    QUANTITY,
+    Policy,
+    applicable_cap,
+    policy_bases,
+    policy_measures,
+    tier_labels,
+)
 
 OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
-SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost")
+SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost", "stock_value_max")
+#: ShortageTiers columns a change names by element and use: tier_cost[Nd,polishing]
+TIER_COLUMNS = {"tier_cost": "cost", "tier_share": "share"}
 _NAME = re.compile(r"^(?P<what>[A-Za-z_.]+)(?:\[(?P<key>[^\]]+)\])?$")
 
 
@@ -128,7 +145,8 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
     """Set the Policies rows of (policy, element, basis) in every period, or the named one.
 
     ``key`` lists an element (or TOTAL; none: the blank-element rows), and
-    optionally a basis and a period id, comma-separated in any order. Without
+    optionally a basis, a measure (``value``: the TOTAL rows counted in value,
+    B2; else those in quantity) and a period id, comma-separated in any order. Without
     a period every row of that element and basis changes, whatever its period
     (a cap given per quarter is a cap too); a period changes that period's
     row. Where no row exists one is added. Returns warnings for the cells
@@ -137,16 +155,23 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
     periods = [str(p) for p in case.periods.index]
     parts = [part.strip() for part in key.split(",")] if key else []
     basis = next((part for part in parts if part in BASES), None)
+    measure = next((part for part in parts if part in MEASURES), None)
     period = next((part for part in parts if part in periods), None)
-    element = next((p for p in parts if p not in BASES and p not in periods and p), None)
+    element = next(
+        (p for p in parts if p not in BASES and p not in MEASURES and p not in periods and p),
+        None,
+    )
     table = case.policies
     element_blank = table["element"].isna() | (table["element"] == "")
     effective = policy_bases(table, case.settings.china_basis)
     wanted_basis = basis or case.settings.china_basis
+    probe = pd.DataFrame({"policy": [policy], "element": [element], "measure": [measure]})
+    wanted_measure = policy_measures(probe).iloc[0]  # value only where it weighs (TOTAL)
     same = (
         (table["policy"] == policy)
         & (element_blank if element is None else table["element"] == element)
         & ((effective == wanted_basis) | (effective == ""))
+        & (policy_measures(table) == wanted_measure)
     )
     if period is not None:
         same &= table["period"] == period
@@ -161,16 +186,18 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
             "period": period,
             "value": value,
             "basis": basis,
+            "measure": None if wanted_measure == QUANTITY else wanted_measure,
         }
         case.policies = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         changed = {case.policies.index[-1]}
-    return _overridden(case, policy, wanted_basis, element, period, changed)
+    return _overridden(case, policy, wanted_basis, wanted_measure, element, period, changed)
 
 
 def _overridden(
     case: Case,
     policy: str,
     basis: str,
+    measure: str,
     element: str | None,
     period: str | None,
     changed: set[Any],
@@ -178,7 +205,11 @@ def _overridden(
     """Cells the change means to set where another Policies row still decides the cap."""
     table = case.policies
     effective = policy_bases(table, case.settings.china_basis)
-    family = table[(table["policy"] == policy) & ((effective == basis) | (effective == ""))]
+    family = table[
+        (table["policy"] == policy)
+        & ((effective == basis) | (effective == ""))
+        & (policy_measures(table) == measure)
+    ]
     rows = [
         (label, _blank_to_none(e), _blank_to_none(p), float(v))
         for label, e, p, v in zip(
@@ -226,17 +257,57 @@ def apply_change(case: Case, name: str, value: float) -> list[str]:
         rows = case.demand["element"] == key if key else slice(None)
         case.demand.loc[rows, "quantity"] = case.demand.loc[rows, "quantity"] * value
     elif what in ("capacity_factor", "cost_factor", "cover_factor") and key is not None:
-        rows = case.disruptions["scenario"] == key
-        if not rows.any():
-            raise ChangeError(f"{name!r}: scenario {key!r} has no Disruptions rows")
-        case.disruptions.loc[rows, what] = value
+        _factor(case, what, key, value, name)
+    elif what == "probability" and key is not None:
+        _event_probability(case, key, value, name)
     elif what in SETTINGS and key is None:
         setattr(case.settings, what, value)
+    elif what in TIER_COLUMNS and key is not None:
+        _tier(case, TIER_COLUMNS[what], key, value, name)
     elif "." in what and key is not None:
         _cell(case, what, key, value, name)
     else:
         raise ChangeError(f"{name!r}: not a change name (see planner.changes for the forms)")
     return []
+
+
+def _factor(case: Case, what: str, key: str, value: float, name: str) -> None:
+    """Set a factor on every Disruptions row of a scenario, or every Events row of an event."""
+    if not case.events.empty:
+        rows = case.events["event"] == key
+        if not rows.any():
+            raise ChangeError(f"{name!r}: no event {key!r} in Events")
+        case.events.loc[rows, what] = value
+        return
+    rows = case.disruptions["scenario"] == key
+    if not rows.any():
+        raise ChangeError(f"{name!r}: scenario {key!r} has no Disruptions rows")
+    case.disruptions.loc[rows, what] = value
+
+
+def _event_probability(case: Case, key: str, value: float, name: str) -> None:
+    """Set an event's probability: on its first row, later rows left as they are if blank.
+
+    A later row that repeated the old probability repeats the new one, so the
+    event keeps one probability.
+    """
+    rows = case.events["event"] == key if not case.events.empty else None
+    if rows is None or not rows.any():
+        raise ChangeError(f"{name!r}: no event {key!r} in Events")
+    given = rows & case.events["probability"].notna()
+    case.events.loc[given, "probability"] = value
+    case.events.loc[case.events.index[rows][0], "probability"] = value
+
+
+def _tier(case: Case, column: str, key: str, value: float, name: str) -> None:
+    """Set ``column`` of the ShortageTiers row of (element, use) named by ``key``."""
+    element, _, use = (part.strip() for part in key.partition(","))
+    tiers = case.shortage_tiers
+    labels = tier_labels(tiers)
+    rows = (tiers["element"] == element) & (labels == use)
+    if not use or not rows.any():
+        raise ChangeError(f"{name!r}: no ShortageTiers row of element {element!r}, use {use!r}")
+    tiers.loc[rows, column] = value
 
 
 def _cell(case: Case, what: str, key: str, value: float, name: str) -> None:

@@ -23,17 +23,23 @@ from scipy.optimize import linprog
 
 from planner.changes import ChangeError, apply_change, grid_size, max_variants, parse_values
 from planner.data import ROW, TABLES, Case
+from planner.economics_checks import check_initial_stock_value, check_shortage_tiers
 from planner.errors import Issue
+from planner.events import check_events
 from planner.locate import Locator, is_blank, records
 from planner.model.parameters import (
     BASIS_POLICIES,
     CHINA_GROUP,
     DOMESTIC,
     POOLABLE_POLICIES,
+    TOTAL,
+    VALUE,
     Policy,
     activity_countries,
+    derive,
     offer_countries,
     policy_bases,
+    policy_measures,
 )
 from planner.parse import covers, describe, input_sheets, row_spans
 from planner.schema import RESERVED_ELEMENT_IDS, Column, catalogue
@@ -180,6 +186,81 @@ def check_policy_bases(case: Case) -> list[Issue]:
         if policy == Policy.COUNTRY_SHARE_MAX and not is_blank(record["value"]):
             issues += _country_cap_reach(case, where, label, record)
     return issues
+
+
+def check_policy_measures(case: Case) -> list[Issue]:
+    """Warn of a measure where it changes nothing: on one element, or on a policy without one (B2).
+
+    ``value`` weighs pooled supply by reference prices; on a row for one
+    element (or a blank element) the price cancels, and the row is read as
+    ``quantity``. offer_share_max and min_offers take no measure.
+    """
+    where = Locator(case)
+    issues: list[Issue] = []
+    if "measure" not in case.policies.columns:
+        return issues
+    for label, record in records(case.policies):
+        measure, policy = record["measure"], record["policy"]
+        if not (isinstance(measure, str) and measure) or is_blank(policy):
+            continue
+        if policy not in POOLABLE_POLICIES:
+            issues.append(
+                Issue(
+                    where.cell("Policies", "measure", label),
+                    f"measure applies to {', '.join(POOLABLE_POLICIES)} on TOTAL only; "
+                    f"ignored for {policy}",
+                    "warning",
+                )
+            )
+        elif measure == VALUE and record["element"] != TOTAL:
+            element = record["element"]
+            scope = f"element {element}" if isinstance(element, str) and element else "each element"
+            issues.append(
+                Issue(
+                    where.cell("Policies", "measure", label),
+                    f"measure value on {scope} changes nothing (the reference price cancels "
+                    "within one element): read as quantity; value weighs elements only on TOTAL",
+                    "warning",
+                )
+            )
+    return issues
+
+
+def check_reference_prices(case: Case) -> list[Issue]:
+    """Every element needs a reference_price when prices weigh anything (B2, B3).
+
+    A Policies row on TOTAL with measure value weighs supply by price; Settings
+    stock_value_max values the stock by it. Each missing Elements cell is named
+    once, with every reason that asks for it.
+    """
+    where = Locator(case)
+    reasons = []
+    policies = case.policies
+    valued = policy_measures(policies) == VALUE if len(policies) else pd.Series(dtype=bool)
+    if valued.any():
+        first = where.cell("Policies", "measure", policies.index[valued.to_numpy()][0])
+        reasons.append(
+            f"a Policies row on TOTAL counts supply in value ({first}), which weighs every "
+            "element by its reference price"
+        )
+    if case.settings.stock_value_max is not None:
+        budget = where.setting("stock_value_max")
+        reasons.append(f"Settings stock_value_max ({budget}) values the stock at reference prices")
+    if not reasons:
+        return []
+    prices = (
+        case.elements["reference_price"]
+        if "reference_price" in case.elements.columns
+        else pd.Series(np.nan, index=case.elements.index)
+    )
+    return [
+        Issue(
+            where.cell("Elements", "reference_price", element),
+            f"reference_price of {element} is required: {'; and '.join(reasons)}",
+        )
+        for element, price in prices.items()
+        if is_blank(price)
+    ]
 
 
 def _country_cap_reach(
@@ -348,8 +429,11 @@ CHECKS = (
     check_signing,
     check_country_settings,
     check_policy_bases,
+    check_policy_measures,
+    check_reference_prices,
     check_commitments,
     check_previous_plan,
+    check_shortage_tiers,
 )
 
 
@@ -429,6 +513,8 @@ def check_settings(case: Case) -> list[Issue]:
     issues: list[Issue] = []
     for spec in catalogue().settings:
         value = getattr(case.settings, spec.key)
+        if value is None:
+            continue  # a key without a default, left blank
         if spec.type == "number":
             number = float(value)
             low_bad = spec.min is not None and (
@@ -833,9 +919,11 @@ def check_policies(case: Case) -> list[Issue]:
         issues += check(where, label, record, elements, offers)
     keys = table[["policy", "element", "period"]].fillna("")
     keys.insert(1, "basis", policy_bases(table, case.settings.china_basis))
+    keys.insert(2, "measure", policy_measures(table))
     for label in table.index[keys.duplicated(keep="first")]:
-        policy, basis, element, period = keys.loc[label]
+        policy, basis, measure, element, period = keys.loc[label]
         on = f" on basis {basis}" if basis else ""
+        on += " by value" if measure == VALUE else ""
         issues.append(
             Issue(
                 where.row("Policies", label),
@@ -862,10 +950,17 @@ def check_scenarios(case: Case) -> list[Issue]:
 
 
 def check_disruptions(case: Case) -> list[Issue]:
-    """Targets exist for their type; element filters are elements or groups."""
+    """Targets exist for their type; element filters are elements or groups.
+
+    The rows of Events (v3 B4) are disruption rows too, checked alike.
+    """
+    return [issue for sheet in ("Disruptions", "Events") for issue in _disruption_rows(case, sheet)]
+
+
+def _disruption_rows(case: Case, sheet: str) -> list[Issue]:
     where = Locator(case)
     issues: list[Issue] = []
-    _check_window(case, "Disruptions", issues)
+    _check_window(case, sheet, issues)
     elements = set(case.elements.index)
     universe = {
         "offer": set(case.offers.index),
@@ -874,7 +969,7 @@ def check_disruptions(case: Case) -> list[Issue]:
         "country": set(case.offers[["country", "mine_country", "refine_country"]].stack().dropna())
         | set(case.activities["country"].dropna()),
     }
-    for label, record in records(case.disruptions):
+    for label, record in records(case.table(sheet)):
         target_type, target, element = record["target_type"], record["target"], record["element"]
         if is_blank(target_type):
             continue  # reported as required
@@ -883,7 +978,7 @@ def check_disruptions(case: Case) -> list[Issue]:
             if not blank_target:
                 issues.append(
                     Issue(
-                        where.cell("Disruptions", "target", label),
+                        where.cell(sheet, "target", label),
                         "target must be blank for target_type demand",
                         "warning",
                     )
@@ -891,17 +986,17 @@ def check_disruptions(case: Case) -> list[Issue]:
         elif blank_target:
             issues.append(
                 Issue(
-                    where.row("Disruptions", label),
+                    where.row(sheet, label),
                     f"target is required for target_type {target_type}",
                 )
             )
         elif target not in universe[target_type]:
             severity = "error" if target_type in ("offer", "activity") else "warning"
-            sheet = "Offers" if target_type != "activity" else "Activities"
+            named = "Offers" if target_type != "activity" else "Activities"
             issues.append(
                 Issue(
-                    where.cell("Disruptions", "target", label),
-                    f"{target_type} {target!r} matches nothing in {where.title(sheet)}"
+                    where.cell(sheet, "target", label),
+                    f"{target_type} {target!r} matches nothing in {where.title(named)}"
                     f"{_suggest(target, universe[target_type])}",
                     severity,
                 )
@@ -914,7 +1009,7 @@ def check_disruptions(case: Case) -> list[Issue]:
         ):
             issues.append(
                 Issue(
-                    where.cell("Disruptions", "element", label),
+                    where.cell(sheet, "element", label),
                     f"element must be blank, an element id, light or heavy; got {element!r}"
                     f"{_suggest(element, elements)}",
                 )
@@ -982,6 +1077,7 @@ CROSS_CHECKS = (
     check_policies,
     check_scenarios,
     check_disruptions,
+    check_events,
     check_sweep,
     *CHECKS,
 )
@@ -1017,7 +1113,16 @@ def check_case(case: Case) -> list[Issue]:
     view = unique_ids(case)
     for check in CROSS_CHECKS:
         issues.extend(check(view))
+    if not any(issue.severity == "error" for issue in issues):
+        issues.extend(check_derived(view))
     return issues
+
+
+def check_derived(case: Case) -> list[Issue]:
+    """Run the checks that need the derived parameters (disrupted demand), on a sound case."""
+    if case.settings.stock_value_max is None:
+        return []  # the only one so far; deriving costs a sweep's variant time
+    return check_initial_stock_value(case, derive(case))
 
 
 def merge_issues(parsed: Iterable[Issue], checked: Iterable[Issue]) -> list[Issue]:

@@ -29,8 +29,10 @@ from planner.api import MAX_SEED
 from planner.batch import exit_code, run_batch, workbooks, write_roll_up
 from planner.changes import ChangeError, check_grid, parse_vary, sheet_changes, variants
 from planner.errors import InputError, Issue, OutputError, PlannerError
+from planner.events import scenario_probability
 from planner.io.atomic import check_target, outcome_reported
 from planner.io.template import write_template
+from planner.parallel import CONNECT_TIMEOUT, WORKER_TIMEOUT, ClusterError, connect
 from planner.solve import Status
 from planner.version import __version__
 from planner.web.app import ServerConfig, create_app, log_config, served_hosts
@@ -223,7 +225,7 @@ def validate(workbook: InputPath, debug: Debug = False) -> None:
         out.print(
             f"valid: {len(case.periods)} periods, {len(case.elements)} elements, "
             f"{len(case.offers)} offers, {len(case.activities)} activities, "
-            f"{len(case.scenarios)} scenarios",
+            f"{len(scenario_probability(case))} scenarios",
             markup=False,
         )
         return EXIT_OK
@@ -242,6 +244,23 @@ Scheduler = Annotated[
         "local worker processes; the workers must see the same files.",
     ),
 ]
+ConnectTimeout = Annotated[
+    float,
+    typer.Option(
+        "--connect-timeout",
+        callback=_seconds,
+        help="With --scheduler: seconds for the scheduler to answer as one.",
+    ),
+]
+WorkerTimeout = Annotated[
+    float,
+    typer.Option(
+        "--worker-timeout",
+        callback=_seconds,
+        help="With --scheduler: give up after this many seconds without a worker "
+        "(what finished is written).",
+    ),
+]
 
 
 @app.command()
@@ -256,11 +275,14 @@ def sweep(
             "repeat for a grid. Default: the workbook's Sweep sheet. A policy change sets every "
             "row of that policy, element and basis in every period "
             "(china_share_max[TOTAL]), or one period's row (china_share_max[TOTAL,2027Q1]); "
+            "add value for the TOTAL rows counted in value (china_share_max[TOTAL,value]); "
             "a warning names the cells where a row not changed still decides the cap.",
         ),
     ] = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
+    connect_timeout: ConnectTimeout = CONNECT_TIMEOUT,
+    worker_timeout: WorkerTimeout = WORKER_TIMEOUT,
     time_limit: TimeLimit = None,
     debug: Debug = False,
 ) -> None:
@@ -290,24 +312,34 @@ def sweep(
         if time_limit is not None:
             options["time_limit_s"] = time_limit
         total = len(variants(changes))
-        with _executor(scheduler) as executor, _bar(total, "variants") as advance:
+        with _executor(scheduler, connect_timeout) as executor, _bar(total, "variants") as advance:
             try:
                 result = planner.sweep(
-                    case, changes, workers=workers, executor=executor, progress=advance, **options
+                    case,
+                    changes,
+                    workers=workers,
+                    executor=executor,
+                    progress=advance,
+                    worker_timeout=worker_timeout,
+                    **options,
                 )
             except ChangeError as error:
                 raise InputError([Issue("--vary", str(error))], str(workbook)) from None
-            except KeyboardInterrupt as interrupt:
+            except (KeyboardInterrupt, ClusterError) as interrupt:
                 partial = getattr(interrupt, "partial", None)
                 done = 0 if partial is None else len(partial.results)
                 if partial is not None and done:
                     partial.write(output)
+                stopped = "interrupted" if isinstance(interrupt, KeyboardInterrupt) else "stopped"
+                if isinstance(interrupt, ClusterError):
+                    err.print(f"error: {interrupt}", markup=False)
                 err.print(
-                    f"interrupted; {done} of {total} variants finished"
+                    f"{stopped}; {done} of {total} variants finished"
                     + (f" and written -> {output}" if done else ""),
                     markup=False,
                 )
-                return EXIT_INTERRUPTED
+                lost = isinstance(interrupt, ClusterError)
+                return EXIT_INVALID if lost else EXIT_INTERRUPTED
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False)
         result.write(output)
@@ -319,20 +351,16 @@ def sweep(
 
 
 @contextlib.contextmanager
-def _executor(scheduler: str | None) -> Iterator[Any]:
-    """Yield a Dask cluster's executor for ``--scheduler``, else None (local processes)."""
+def _executor(scheduler: str | None, connect_timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
+    """Yield a Dask cluster's executor for ``--scheduler``, else None (local processes).
+
+    The scheduler must say it is one within ``connect_timeout`` seconds
+    (:func:`planner.parallel.connect`): never a hang on a wrong port.
+    """
     if scheduler is None:
         yield None
         return
-    try:
-        from distributed import Client
-    except ImportError:
-        raise PlannerError("--scheduler needs Dask: pip install 'planner[dask]'") from None
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as error:
-        raise PlannerError(f"cannot reach the Dask scheduler {scheduler}: {error}") from None
-    with client:
+    with connect(scheduler, connect_timeout) as client:
         yield client.get_executor()
 
 
@@ -350,6 +378,8 @@ def batch(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the solutions.")],
     workers: Workers = None,
     scheduler: Scheduler = None,
+    connect_timeout: ConnectTimeout = CONNECT_TIMEOUT,
+    worker_timeout: WorkerTimeout = WORKER_TIMEOUT,
     time_limit: TimeLimit = None,
     debug: Debug = False,
 ) -> None:
@@ -367,7 +397,7 @@ def batch(
         if time_limit is not None:
             options["time_limit_s"] = time_limit
         total = len(workbooks(folder))
-        with _executor(scheduler) as executor, _bar(total, "workbooks") as update:
+        with _executor(scheduler, connect_timeout) as executor, _bar(total, "workbooks") as update:
             rows: list[dict[str, object]] = []
 
             def advance(row: dict[str, object]) -> None:
@@ -377,12 +407,24 @@ def batch(
                     err.print(f"{row['input']}: {row['outcome']}: {row['error']}", markup=False)
 
             try:
-                table = run_batch(folder, output, workers, advance, executor=executor, **options)
-            except KeyboardInterrupt as interrupt:
+                table = run_batch(
+                    folder,
+                    output,
+                    workers,
+                    advance,
+                    executor=executor,
+                    worker_timeout=worker_timeout,
+                    **options,
+                )
+            except (KeyboardInterrupt, ClusterError) as interrupt:
                 finished = getattr(interrupt, "partial_rows", None)
                 if finished is not None:
                     write_roll_up(finished, output, options, folder)
                 done = 0 if finished is None else len(finished)
+                if isinstance(interrupt, ClusterError):
+                    err.print(f"error: {interrupt}", markup=False)
+                    err.print(f"stopped; {done} of {total} workbooks finished and kept")
+                    return EXIT_INVALID
                 err.print(f"interrupted; {done} of {total} workbooks finished and kept")
                 return EXIT_INTERRUPTED
         roll_up = write_roll_up(table, output, options, folder)
@@ -413,7 +455,9 @@ def roll(
     scenario: Annotated[
         str | None,
         typer.Option(
-            "--scenario", help="The scenario that happened, where the first period branches."
+            "--scenario",
+            help="The scenario that happened, where the first period branches (with Events: "
+            "the events seen in it joined by +, or base).",
         ),
     ] = None,
     debug: Debug = False,
@@ -446,7 +490,10 @@ def serve(
     ] = 20,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Where jobs are kept (default: a new temporary folder)."),
+        typer.Option(
+            "--data-dir",
+            help="Where jobs are kept, across restarts (default: a new temporary folder).",
+        ),
     ] = None,
     keep_hours: Annotated[
         float, typer.Option(callback=_hours, help="Delete finished jobs after this.")
@@ -569,6 +616,9 @@ def _guard(run: Callable[[], int], debug: bool, reports_files: bool = True) -> i
     except OutputError as error:
         err.print(f"error: {error}", markup=False)
         return EXIT_OUTPUT
+    except ClusterError as error:  # an option to change: --scheduler, --connect-timeout...
+        err.print(f"error: {error}", markup=False)
+        return EXIT_INVALID
     except PlannerError as error:
         err.print(f"error: {error}", markup=False)
         return EXIT_INTERNAL

@@ -35,8 +35,10 @@ TABLES: dict[str, str] = {
     "Policies": "policies",
     "Scenarios": "scenarios",
     "Disruptions": "disruptions",
+    "Events": "events",
     "Commitments": "commitments",
     "PreviousPlan": "previous_plan",
+    "ShortageTiers": "shortage_tiers",
     "Sweep": "sweep",
 }
 
@@ -57,6 +59,8 @@ class Settings:
     time_limit_s: float = 60.0
     mip_gap: float = 1e-4
     change_cost: float = 0.0
+    max_scenarios: float = 256.0
+    stock_value_max: float | None = None  # blank: no working-capital budget (B3)
 
 
 @dataclass
@@ -95,8 +99,10 @@ class Case:
     policies: pd.DataFrame
     scenarios: pd.DataFrame
     disruptions: pd.DataFrame
+    events: pd.DataFrame  # as written; the scenarios it makes: planner.events
     commitments: pd.DataFrame
     previous_plan: pd.DataFrame
+    shortage_tiers: pd.DataFrame
     sweep: pd.DataFrame  # changes for planner sweep; not part of the model
     source: Source = field(default_factory=Source)
     warnings: list[Issue] = field(default_factory=list)

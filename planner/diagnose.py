@@ -2,10 +2,11 @@
 
 Only rules that force purchases can make the model infeasible: min_offers
 with min_take, firm orders (Commitments) and contracts signed before the
-horizon, against a share, country, risk or storage limit (formulation.md).
+horizon, against a share, country, risk or storage limit, or the stock
+budget (Settings stock_value_max, B3) (formulation.md).
 Each such rule is one cell of the workbook. A deletion filter finds an
 irreducible set of them: relax one rule at a time (a cap to 1, a min_take or
-min_offers to 0, a storage capacity to unlimited); if the rest is still
+min_offers to 0, a storage capacity or the stock budget to unlimited); if the rest is still
 infeasible the rule is not needed for the conflict and stays relaxed,
 otherwise it is part of it. What remains cannot all hold together, and
 dropping any one of them makes the case feasible.
@@ -22,7 +23,7 @@ from planner.data import Case
 from planner.errors import Issue
 from planner.locate import Locator
 from planner.model import build_model, derive
-from planner.model.parameters import BASIS_POLICIES, POLICIES, Policy
+from planner.model.parameters import BASIS_POLICIES, POLICIES, VALUE, Policy, policy_measures
 from planner.solve import HighsSession, SolveOptions, Status
 
 #: At most this many rules are tested one by one.
@@ -45,6 +46,7 @@ def _cell(case: Case, sheet: str, column: str, label: object) -> str:
 
 def _policy_rules(case: Case) -> list[Rule]:
     rules = []
+    by_value = set(case.policies.index[(policy_measures(case.policies) == VALUE).to_numpy()])
     for label, record in sorted(
         case.policies.iterrows(), key=lambda item: POLICIES.index(item[1]["policy"])
     ):
@@ -59,6 +61,8 @@ def _policy_rules(case: Case) -> list[Rule]:
         basis = record.get("basis")
         if policy in BASIS_POLICIES and isinstance(basis, str) and basis:
             scope += f", basis {basis}"
+        if label in by_value:
+            scope += ", by value"
         loosest = 0.0 if policy == Policy.MIN_OFFERS else 1.0
 
         def relax(target: Case, label: object = label, loosest: float = loosest) -> None:
@@ -114,6 +118,24 @@ def _storage_rules(case: Case) -> list[Rule]:
     return rules
 
 
+def _budget_rules(case: Case) -> list[Rule]:
+    """Return Settings stock_value_max (B3) as a rule: minimum takes and firm orders break it."""
+    limit = case.settings.stock_value_max
+    if limit is None:
+        return []
+
+    def relax(target: Case) -> None:
+        target.settings.stock_value_max = None
+
+    return [
+        Rule(
+            Locator(case).setting("stock_value_max"),
+            f"stock_value_max {limit:g} (the stock's value at reference prices, every period)",
+            relax,
+        )
+    ]
+
+
 def _min_take_rules(case: Case) -> list[Rule]:
     rules = []
     for offer, minimum in case.offers["min_take"].items():
@@ -139,6 +161,7 @@ def candidate_rules(case: Case) -> list[Rule]:
     return [
         *caps,
         *_storage_rules(case),
+        *_budget_rules(case),
         *_min_take_rules(case),
         *_commitment_rules(case),
         *forcing,

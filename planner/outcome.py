@@ -15,6 +15,7 @@ import pandas as pd
 
 from planner.data import Case
 from planner.errors import Issue
+from planner.events import scenario_probability
 from planner.results import by_scenario, expected
 from planner.solve import SolverReport, Status
 
@@ -91,7 +92,9 @@ class Result:
         For example ``result.by_scenario("Stock")``: each node's row repeated
         for every scenario that passes through it, with a ``scenario`` column.
         """
-        return by_scenario(self.tables[name], [str(w) for w in self.case.scenarios.index])
+        return by_scenario(
+            self.tables[name], [str(w) for w in scenario_probability(self.case).index]
+        )
 
     def summary_frame(self) -> pd.DataFrame:
         """Return the Summary as a two-column table (``key``, ``value``)."""

@@ -177,7 +177,7 @@ def _closest(typed: str, names: list[str]) -> str | None:
 
 
 #: Text columns whose values are matched against ids: spaces in them are worth a warning.
-_MATCHED_TEXT = ("element", "target", "supplier")
+_MATCHED_TEXT = ("element", "target", "supplier", "event", "group")
 
 
 def _is_identifier(column: Column) -> bool:

@@ -17,12 +17,15 @@ import pyomo.environ as pyo
 from planner.model.families import FAMILIES
 from planner.model.parameters import (
     BASES,
+    QUANTITY,
     TOTAL,
+    VALUE,
     ModelData,
     Policy,
     activity_countries,
     offer_countries,
     offer_suppliers,
+    split_shortage,
 )
 from planner.model.policies import TOTAL_INDEX
 
@@ -56,6 +59,9 @@ class Plan:
     level: np.ndarray  # [activity, period, scenario], units of activity level
     stock: np.ndarray  # [element, period, scenario], element units (end of period)
     unmet: np.ndarray  # [element, period, scenario], element units
+    #: [segment, period, scenario], element units: the solver's shortage per use (B1);
+    #: an element without tiers has one segment, its whole shortage
+    by_use: np.ndarray
     cover_gap: np.ndarray  # [element, period, scenario], element units below the target
     change: np.ndarray  # [offer, period, scenario], product units: |x - prev| where priced
 
@@ -91,6 +97,10 @@ def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
     signed = np.zeros((len(data.offers), n_nodes))
     for (o, n), var in model.signed.items():
         signed[o, n] = _binary(var)
+    unmet = _node_values(model.unmet_units, len(data.elements), n_nodes)
+    by_use = _node_values(model.shortage_by_use_units, len(data.segment_element), n_nodes)
+    single = ~data.tiered()[data.segment_element]
+    by_use[single] = unmet[data.segment_element[single]]
     return Plan(
         contract=contract,
         signed=expand(signed),
@@ -98,7 +108,8 @@ def read_plan(model: pyo.ConcreteModel, data: ModelData) -> Plan:
         purchase=expand(_node_values(model.purchase_product_units, len(data.offers), n_nodes)),
         level=expand(_node_values(model.activity_level, len(data.activities), n_nodes)),
         stock=expand(_node_values(model.stock_units, len(data.elements), n_nodes)),
-        unmet=expand(_node_values(model.unmet_units, len(data.elements), n_nodes)),
+        unmet=expand(unmet),
+        by_use=expand(by_use),
         cover_gap=expand(_node_values(model.cover_gap_units, len(data.elements), n_nodes)),
         change=expand(_node_values(model.change_product_units, len(data.offers), n_nodes)),
     )
@@ -130,11 +141,28 @@ def signing_costs(plan: Plan, data: ModelData) -> np.ndarray:
     return np.einsum("o,ow->w", data.offer_fixed_cost * data.offer_later, plan.signed[:, -1, :])
 
 
+def requirement(plan: Plan, data: ModelData) -> np.ndarray:
+    """Q[e,t,w] = d + sum_{k in K_sub} max(0, -yield[k,e]) r[k,t,w]: A1's bound of u."""
+    substitution = ~data.recycling()
+    added = np.einsum(
+        "ke,ktw->etw",
+        np.where(data.yields < 0, -data.yields, 0.0)[substitution],
+        plan.level[substitution],
+    )
+    return np.asarray(data.demand + added)
+
+
+def shortage_by_use(plan: Plan, data: ModelData) -> np.ndarray:
+    """[segment, period, scenario]: the shortage split over its uses, cheapest first (B1)."""
+    return split_shortage(plan.unmet, requirement(plan, data), data)
+
+
 def scenario_costs(plan: Plan, data: ModelData) -> pd.DataFrame:
     """Cost components of every scenario.
 
     ``fixed_cost`` is the first-stage cost F plus the later signings of the
-    scenario; ``scenario_cost`` is V_w, everything but F.
+    scenario; ``scenario_cost`` is V_w, everything but F. ``shortage_cost``
+    prices each use's shortage at its tier cost (B1: the reported split).
     """
     fixed = first_stage_fixed_cost(plan, data)
     signing = signing_costs(plan, data)
@@ -144,7 +172,7 @@ def scenario_costs(plan: Plan, data: ModelData) -> pd.DataFrame:
             "purchase_cost": np.einsum("otw,otw->w", data.unit_cost, plan.purchase),
             "activity_cost": np.einsum("ktw,ktw->w", data.activity_cost, plan.level),
             "holding_cost": np.einsum("e,etw->w", data.holding_cost, plan.stock),
-            "shortage_cost": np.einsum("e,etw->w", data.shortage_cost, plan.unmet),
+            "shortage_cost": np.einsum("s,stw->w", data.segment_cost, shortage_by_use(plan, data)),
             "cover_penalty": np.einsum("e,etw->w", data.cover_penalty, plan.cover_gap),
             "change_cost": data.change_cost * plan.change.sum(axis=(0, 1)),
         },
@@ -396,7 +424,7 @@ def flows(plan: Plan, data: ModelData) -> dict[str, np.ndarray]:
 
 
 def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
-    """Stock against its cover target, with the whole balance of every row."""
+    """Stock against its cover target, with the whole balance of every row and its value."""
     inflows = flows(plan, data)
     opening = opening_stock(plan, data)
     target = data.cover_target()
@@ -422,14 +450,25 @@ def stock_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["substituted"] = _flat(data, inflows["substituted"])
     frame["shortage"] = _flat(data, plan.unmet)
     frame["demand"] = _flat(data, data.demand)
+    # at reference prices, what Settings stock_value_max holds (B3); blank without a price
+    frame["stock_value"] = _flat(data, data.reference_price[:, None, None] * plan.stock)
     return frame
 
 
 def shortage_table(plan: Plan, data: ModelData) -> pd.DataFrame:
-    """Unmet requirement > 0, with the demand beside it."""
-    frame = _node_frame(data, data.elements, "element")
-    frame["quantity"] = _flat(data, plan.unmet)
-    frame["demand"] = _flat(data, data.demand)
+    """Unmet requirement > 0 by use, with its value and the demand beside it (B1, B5).
+
+    One row per (node, element, use) short: the node's shortage split over
+    the element's tiers cheapest first (``other`` the rest, or the whole
+    shortage of an element without tiers), ``value`` = quantity x tier cost.
+    """
+    split = shortage_by_use(plan, data)
+    elements = [data.elements[e] for e in data.segment_element]
+    frame = _node_frame(data, elements, "element")
+    frame.insert(len(frame.columns), "use", np.tile(np.array(data.segment_use), len(data.nodes)))
+    frame["quantity"] = _flat(data, split)
+    frame["value"] = frame["quantity"] * np.tile(data.segment_cost, len(data.nodes))
+    frame["demand"] = _flat(data, data.demand[data.segment_element])
     return frame[frame["quantity"] > EPSILON].reset_index(drop=True)
 
 
@@ -480,15 +519,38 @@ def group_supply(plan: Plan, data: ModelData, basis: str) -> np.ndarray:
     )
 
 
+def valued(data: ModelData) -> bool:
+    """Whether Shares has a TOTAL row by value: every element has a reference price (B2)."""
+    return bool(len(data.elements)) and not np.isnan(data.reference_price).any()
+
+
+def _pooled(data: ModelData, values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Append the TOTAL of ``values`` over elements (``axis``), and its value (B2) where priced.
+
+    [..., element, ...] -> [..., element + TOTAL (+ TOTAL by value), ...]: the
+    items of the Shares table, in its order.
+    """
+    parts = [values, values.sum(axis=axis, keepdims=True)]
+    if valued(data):
+        prices = data.reference_price.reshape([-1 if k == axis else 1 for k in range(values.ndim)])
+        parts.append((values * prices).sum(axis=axis, keepdims=True))
+    return np.concatenate(parts, axis=axis)
+
+
 def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
-    """China share on every basis and risk, per element and TOTAL, with the caps."""
+    """China share on every basis and risk, per element and TOTAL, with the caps.
+
+    ``measure`` is ``quantity`` on every row; where every element has a
+    reference price, one more TOTAL row per node has ``measure`` value: its
+    supply is ``sum_e P_e S[e,n]`` (currency), its shares and risk are
+    weighted by value, and the caps beside them are the value caps (B2).
+    """
     measures = supply_measures(plan, data)
-    items = [*data.elements, TOTAL]
-    pooled = {
-        key: np.concatenate([value, value.sum(axis=0, keepdims=True)])
-        for key, value in measures.items()
-    }
+    items = [*data.elements, TOTAL, *([TOTAL] if valued(data) else [])]
+    pooled = {key: _pooled(data, value) for key, value in measures.items()}
     frame = _node_frame(data, items, "element")
+    kinds = [QUANTITY] * (len(data.elements) + 1) + [VALUE] * (len(items) - len(data.elements) - 1)
+    frame.insert(5, "measure", np.tile(np.array(kinds, dtype=object), len(data.nodes)))
     supply = _flat(data, pooled["supply"])
     frame["supply"] = supply
     positive = supply > EPSILON
@@ -501,11 +563,15 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
     )
     frame["china_cap"] = _cap_column(frame, data, (Policy.CHINA_SHARE_MAX, data.china_basis))
     frame["risk_cap"] = _cap_column(frame, data, (Policy.RISK_MAX, ""))
-    for family in data.cap_families(Policy.CHINA_SHARE_MAX):
+    china_families = [
+        *data.cap_families(Policy.CHINA_SHARE_MAX),
+        *data.cap_families(Policy.CHINA_SHARE_MAX, VALUE),
+    ]
+    for family in sorted(set(china_families), key=lambda f: BASES.index(f[1])):
         frame[f"china_cap_{family[1]}"] = _cap_column(frame, data, family)
     for basis in BASES:
         by_group = group_supply(plan, data, basis)  # [group, element, period, scenario]
-        pooled_groups = np.concatenate([by_group, by_group.sum(axis=1, keepdims=True)], axis=1)
+        pooled_groups = _pooled(data, by_group, axis=1)
         shares = (
             np.where(
                 positive[None, :],
@@ -516,7 +582,8 @@ def shares_table(plan: Plan, data: ModelData) -> pd.DataFrame:
             if len(data.groups)
             else np.full((0, len(frame)), np.nan)
         )
-        if (Policy.COUNTRY_SHARE_MAX, basis) in data.caps:
+        family = (Policy.COUNTRY_SHARE_MAX, basis)
+        if family in data.caps or family in data.value_caps:
             names = np.array([*data.groups, ""], dtype=object)
             top = (
                 np.argmax(np.nan_to_num(shares, nan=-1.0), axis=0)
@@ -555,19 +622,18 @@ def _hhi(
         part = _supply_weights(
             plan, data, data.offer_sources[basis][:, source], data.activity_sources[:, source]
         )
-        pooled = np.concatenate([part, part.sum(axis=0, keepdims=True)])
-        share = _flat(data, pooled) / np.where(positive, supply, 1)
+        share = _flat(data, _pooled(data, part)) / np.where(positive, supply, 1)
         squares += share**2
     return np.where(positive, squares, np.nan)
 
 
 def _cap_column(frame: pd.DataFrame, data: ModelData, family: tuple[str, str]) -> list[float]:
-    """Return the cap of ``family`` on each row's (element, period), NaN where none."""
-    caps = data.caps.get(family, {})
+    """Return the cap of ``family`` on each row's (element, period, measure), NaN where none."""
+    caps = {measure: data.caps_of(measure).get(family, {}) for measure in (QUANTITY, VALUE)}
     position = {p: t for t, p in enumerate(data.periods)}
     return [
-        caps[(e, position[p])].value if (e, position[p]) in caps else np.nan
-        for p, e in zip(frame["period"], frame["element"], strict=True)
+        caps[m][(e, position[p])].value if (e, position[p]) in caps[m] else np.nan
+        for p, e, m in zip(frame["period"], frame["element"], frame["measure"], strict=True)
     ]
 
 
@@ -579,6 +645,7 @@ DUAL_COLUMNS = [
     "offer",
     "basis",
     "country_group",
+    "measure",
     "dual",
     "cost_per_point",
 ]
@@ -595,10 +662,14 @@ class _PricedRow:
     basis: str = ""
     group: str = ""
     target: int | None = None  # element position or TOTAL_INDEX, for cost_per_point
+    measure: str = ""  # quantity or value for a cap (B2), blank for other rows
 
 
-def _priced_row(shown: str, index: Any, data: ModelData) -> _PricedRow:
-    """Describe the row at ``index`` of the priced family the Duals sheet calls ``shown``."""
+def _priced_row(shown: str, index: Any, data: ModelData, measure: str = QUANTITY) -> _PricedRow:
+    """Describe the row at ``index`` of the priced family the Duals sheet calls ``shown``.
+
+    ``measure`` is the family's (B2): a cap's row carries it, others none.
+    """
 
     def name(target: int) -> str:
         return TOTAL if target == TOTAL_INDEX else data.elements[target]
@@ -609,15 +680,23 @@ def _priced_row(shown: str, index: Any, data: ModelData) -> _PricedRow:
         case "balance", (e, n):
             return _PricedRow(shown, n, data.elements[e])
         case Policy.CHINA_SHARE_MAX, (basis, target, n):
-            return _PricedRow(shown, n, name(target), basis=basis, target=target)
+            return _PricedRow(shown, n, name(target), basis=basis, target=target, measure=measure)
         case Policy.COUNTRY_SHARE_MAX, (basis, g, target, n):
             return _PricedRow(
-                shown, n, name(target), basis=basis, group=data.groups[g], target=target
+                shown,
+                n,
+                name(target),
+                basis=basis,
+                group=data.groups[g],
+                target=target,
+                measure=measure,
             )
         case Policy.RISK_MAX, (target, n):
-            return _PricedRow(shown, n, name(target), target=target)
+            return _PricedRow(shown, n, name(target), target=target, measure=measure)
         case Policy.OFFER_SHARE_MAX, (o, n, e):
-            return _PricedRow(shown, n, data.elements[e], offer=data.offers[o], target=e)
+            return _PricedRow(
+                shown, n, data.elements[e], offer=data.offers[o], target=e, measure=measure
+            )
     raise ValueError(f"no Duals layout for the priced rows {shown}")
 
 
@@ -627,15 +706,17 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
     ``duals`` is :meth:`~planner.solve.HighsSession.duals` of
     :data:`PRICED_FAMILIES`, keyed by (family, index) in the registry's
     order; each row is named as the Duals sheet names it
-    (:attr:`Family.dual_name`; formulation, Duals; A7).
+    (:attr:`Family.dual_name`; formulation, Duals; A7). A value cap's
+    ``cost_per_point`` uses the value-weighted supply ``sum_e P_e S[e,n]`` (B2).
     """
     if not duals:
         return pd.DataFrame(columns=DUAL_COLUMNS)
     supply = supply_measures(plan, data)["supply"]  # [element, period, scenario]
-    shown = {family.name: family.dual_name for family in FAMILIES}
+    families = {family.name: family for family in FAMILIES}
     rows: list[dict[str, Any]] = []
     for (name, index), value in duals.items():
-        priced = _priced_row(shown[name], index, data)
+        family = families[name]
+        priced = _priced_row(family.dual_name, index, data, family.measure)
         node = data.nodes[priced.node]
         probability = node.probability
         dual = value / probability if probability > 0 else 0.0
@@ -643,7 +724,8 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
         if priced.target is not None:
             t, w = node.period, node.scenarios[0]
             node_supply = float(
-                supply[:, t, w].sum()
+                (data.prices() if priced.measure == VALUE else np.ones(len(data.elements)))
+                @ supply[:, t, w]
                 if priced.target == TOTAL_INDEX
                 else supply[priced.target, t, w]
             )
@@ -657,6 +739,7 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
                 "offer": priced.offer,
                 "basis": priced.basis,
                 "country_group": priced.group,
+                "measure": priced.measure,
                 "dual": dual + 0.0,
                 "cost_per_point": per_point,
             }
@@ -715,6 +798,11 @@ def by_scenario(table: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
     return expanded[columns].reset_index(drop=True)
 
 
+def quantity_rows(shares: pd.DataFrame) -> pd.DataFrame:
+    """Return the Shares rows counted in quantity (without the TOTAL rows by value, B2)."""
+    return shares[shares["measure"] == QUANTITY] if "measure" in shares.columns else shares
+
+
 def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) -> pd.DataFrame:
     """Probability-weighted China share of each element (and TOTAL) over the horizon.
 
@@ -723,6 +811,7 @@ def expected_shares(shares: pd.DataFrame, probability: pd.Series, basis: str) ->
     ``china_share`` (expected China-linked supply over expected supply, on
     ``basis``) and ``china_cap`` (the tightest cap over the periods, NaN if none).
     """
+    shares = quantity_rows(shares)
     shares = shares.assign(china=shares[f"china_share_{basis}"].fillna(0.0) * shares["supply"])
     grouped = expected(shares, probability, ["element"], "supply").merge(
         expected(shares, probability, ["element"], "china"), on="element"
@@ -876,7 +965,8 @@ def china_against_caps(shares: pd.DataFrame, basis: str | None = None) -> pd.Dat
     """China share against the cap that applies, period by period (element and TOTAL).
 
     One row per basis with a China cap (``basis`` None: every basis that has
-    one; a basis: that one), element and period. The share is the
+    one; a basis: that one), measure (B2: the TOTAL row by value beside the
+    ones in quantity), element and period. The share is the
     expectation over the period's nodes (China-linked supply over supply,
     probability-weighted); ``breach`` is True only where some node's share
     exceeds its cap (caps bind per node); ``headroom`` is the cap minus the
@@ -884,6 +974,7 @@ def china_against_caps(shares: pd.DataFrame, basis: str | None = None) -> pd.Dat
     """
     columns = [
         "basis",
+        "measure",
         "element",
         "period",
         "china_share",
@@ -910,9 +1001,11 @@ def _against_cap(shares: pd.DataFrame, basis: str) -> pd.DataFrame:
     rows = shares[shares[cap].notna()].copy()
     if rows.empty:
         return pd.DataFrame()
+    if "measure" not in rows.columns:
+        rows["measure"] = QUANTITY
     rows["_china"] = rows[share].fillna(0.0) * rows["supply"] * rows["probability"]
     rows["_supply"] = rows["supply"] * rows["probability"]
-    grouped = rows.groupby(["element", "period"], sort=False).agg(
+    grouped = rows.groupby(["measure", "element", "period"], sort=False).agg(
         china=("_china", "sum"),
         supply=("_supply", "sum"),
         china_cap=(cap, "min"),

@@ -40,6 +40,13 @@ from openpyxl import Workbook
 from planner.api import load
 from planner.data import Case
 from planner.errors import InputError, Issue
+from planner.events import (
+    NotIndependent,
+    condition,
+    has_events,
+    scenario_named,
+    scenario_probability,
+)
 from planner.io.limits import ReaderLimits
 from planner.io.reader import RawSheet, read_workbook
 from planner.io.writer import check_target, save_atomically
@@ -109,6 +116,9 @@ class RollPlan:
         Offers and activities whose window ended with the dropped period.
     commitments, previous_plan
         ``(offer, period, quantity)`` rows of the Commitments and PreviousPlan sheets.
+    events
+        With Events: the new probability of each event still possible (B4),
+        given the first-period node that happened; None without Events.
     output
         Where the workbook was written (set by :func:`roll`).
     """
@@ -127,6 +137,7 @@ class RollPlan:
     retired_activities: list[str]
     commitments: list[tuple[str, str, float]]
     previous_plan: list[tuple[str, str, float]]
+    events: dict[str, float] | None = None
     output: str = ""
 
     def describe(self) -> str:
@@ -326,7 +337,7 @@ def _listed(ids: list[str]) -> str:
 
 
 def _scenario_ids(case: Case) -> list[str]:
-    return [str(s) for s in case.scenarios.index] or ["base"]
+    return [str(s) for s in scenario_probability(case).index] or ["base"]
 
 
 def _first_node(
@@ -334,6 +345,8 @@ def _first_node(
 ) -> tuple[int, list[str], pd.DataFrame]:
     """Pick the first-period node that happened: the only one, or the one holding ``scenario``."""
     everyone = _scenario_ids(case)
+    if scenario is not None and scenario not in everyone and has_events(case):
+        scenario = scenario_named(case, scenario) or scenario  # events in any order
     stock = solution.tables["Stock"]
     first = stock[stock["period"].map(_id) == case.period_ids[0]]
     nodes = {
@@ -405,9 +418,10 @@ def plan_roll(
     everyone = _scenario_ids(case)
     probabilities = None
     if len(kept) < len(everyone):
-        weights = case.scenarios["probability"].astype(float)
+        weights = scenario_probability(case).astype(float)
         total = float(weights.loc[kept].sum())
         probabilities = {s: float(weights.loc[s]) / total for s in kept}
+    events = _conditioned_events(case, kept, node) if has_events(case) else None
     dropped = periods[0]
     appended = next_period_id(periods)
     new_periods = [*periods[1:], appended]
@@ -432,7 +446,25 @@ def plan_roll(
         retired_activities=retired_activities,
         commitments=_commitments(case, orders, contracted, set(periods[1 : 1 + firm])),
         previous_plan=previous,
+        events=events,
     )
+
+
+def _conditioned_events(case: Case, kept: list[str], node: int) -> dict[str, float]:
+    """Each event's probability given the node that happened (B4); refused if not independent."""
+    try:
+        return condition(case, kept)
+    except NotIndependent as error:
+        raise InputError(
+            [
+                Issue(
+                    "--scenario",
+                    f"node {node} ({' | '.join(kept)}) cannot be rolled as Events: {error}; "
+                    "the first period cannot tell apart events of different groups. Give them "
+                    "one group, or write the scenarios on the Scenarios and Disruptions sheets",
+                )
+            ]
+        ) from None
 
 
 def _retired(table: pd.DataFrame, dropped: str) -> list[str]:
@@ -713,6 +745,8 @@ def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
         policies.save()
     if _exists(book, "Disruptions"):
         _roll_disruptions(book, plan, retired)
+    if plan.events is not None and _exists(book, "Events"):
+        _roll_events(book, plan, retired)
     if plan.probabilities is not None and _exists(book, "Scenarios"):
         scenarios = _Sheet(book, "Scenarios")
         kept = plan.probabilities
@@ -790,6 +824,48 @@ def _roll_disruptions(book: Workbook, plan: RollPlan, retired: dict[str, set[str
     sheet.save()
 
 
+def _roll_events(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -> None:
+    """Events roll like Disruptions, with the probabilities given what happened (B4).
+
+    A row entirely in the past, of a retired target, or of an event no longer
+    possible leaves; a row under way starts at the new first period. Each
+    event's first row left carries its probability (conditioned on the node
+    that happened: 1 for an event seen) and its group; later rows leave the
+    probability blank.
+    """
+    events = plan.events or {}
+    sheet = _Sheet(book, "Events")
+
+    def stays(row: Row) -> bool:
+        kind = sheet.get(row, "target_type").lower()
+        return (
+            sheet.get(row, "last_period") != plan.dropped
+            and sheet.get(row, "event") in events
+            and not (kind in retired and sheet.get(row, "target") in retired[kind])
+        )
+
+    groups: dict[str, CellValue] = {}
+    for row in sheet.rows:
+        if "group" in sheet.columns:
+            groups.setdefault(sheet.get(row, "event"), row[sheet.column("group")])
+    sheet.keep(stays)
+    probability = sheet.column("probability")
+    opens = sheet.column("first_period") if "first_period" in sheet.columns else None
+    seen: set[str] = set()
+    for row in sheet.rows:
+        event = sheet.get(row, "event")
+        if event in seen:
+            row[probability] = None
+        else:
+            seen.add(event)
+            row[probability] = round(events[event], 12)
+            if groups.get(event) not in (None, ""):
+                row[sheet.column("group")] = groups[event]
+        if opens is not None and sheet.get(row, "first_period") == plan.dropped:
+            row[opens] = plan.first
+    sheet.save()
+
+
 # --------------------------------------------------------------------------- I/O
 
 
@@ -840,6 +916,13 @@ def roll(
         + (
             f"scenarios kept: {', '.join(plan.scenarios)}; "
             if plan.probabilities is not None
+            else ""
+        )
+        + (
+            "event probabilities: "
+            + ", ".join(f"{e} {p:.6g}" for e, p in plan.events.items())
+            + "; "
+            if plan.events
             else ""
         )
         + f"firm periods: {firm}",

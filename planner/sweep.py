@@ -9,6 +9,7 @@ the case, checked and solved like any other, in parallel worker processes.
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -23,11 +24,16 @@ from planner import outcome
 from planner.api import Resolver
 from planner.changes import apply_change, variants
 from planner.data import Case
+from planner.events import scenario_probability
 from planner.io.sweep_writer import picture, write_sweep
-from planner.parallel import executor_of
+from planner.parallel import WORKER_TIMEOUT, ClusterError, WorkerWatch, executor_of
 from planner.results import expected_shares
 from planner.solve import Status
 from planner.version import __version__
+
+#: Variants per run on a cluster at most: a worker lost costs at most this many, and a
+#: large cluster gets work for every worker (locally, one run per worker process).
+CLUSTER_RUN = 20
 
 
 def chunks(grid: list[dict[str, float]], parts: int) -> list[list[dict[str, float]]]:
@@ -86,7 +92,7 @@ def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     shares = result.tables.get("Shares")
     table = result.tables.get("ExpectedShares")  # a sweep's own result has these already
     if shares is not None and len(shares):
-        probability = result.case.scenarios["probability"]
+        probability = scenario_probability(result.case)
         table = expected_shares(shares, probability, result.case.settings.china_basis)
     if table is not None:
         for element, share in zip(table["element"], table["china_share"], strict=True):
@@ -130,6 +136,7 @@ def sweep(
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
     tables: bool = False,
+    worker_timeout: float = WORKER_TIMEOUT,
     **options: Any,
 ) -> SweepResult:
     """Solve ``case`` for every combination of ``changes``' values.
@@ -157,6 +164,9 @@ def sweep(
         if ``duals`` is passed). By default a variant's result has its
         status, objective and summary figures but no tables: only what the
         sweep table shows is computed, and no duals.
+    worker_timeout
+        On a Dask cluster: give up when it has had no worker for this many
+        seconds (it lost them all, or never had one).
     **options
         Passed to :func:`planner.solve` for every variant; ``explain_infeasible``
         is off unless asked for (it re-solves the case many times), ``duals``
@@ -170,6 +180,9 @@ def sweep(
     KeyboardInterrupt
         On Ctrl-C, after the workers stop; ``partial`` on the exception is
         the :class:`SweepResult` of the variants that finished.
+    ClusterError
+        A Dask cluster without workers for ``worker_timeout`` seconds;
+        ``partial`` as for Ctrl-C.
     """
     grid = variants(changes)  # a grid beyond PLANNER_MAX_VARIANTS fails here, unbuilt
     options = {"explain_infeasible": False, "duals": False, **options}
@@ -181,8 +194,8 @@ def sweep(
         for name, value in values.items():
             warnings += apply_change(probe, name, value)  # a bad name fails here, first
     try:
-        runs = _run_all(case, grid, options, workers, executor, progress, tables)
-    except KeyboardInterrupt as interrupt:
+        runs = _run_all(case, grid, options, workers, executor, progress, tables, worker_timeout)
+    except (KeyboardInterrupt, ClusterError) as interrupt:
         partial = getattr(interrupt, "partial", None)
         if partial is not None:
             partial.about = _about(case, changes, partial.results)
@@ -233,10 +246,13 @@ def _run_all(
     executor: Executor | None,
     progress: Callable[[int], None] | None,
     tables: bool,
+    worker_timeout: float = WORKER_TIMEOUT,
 ) -> list[list[Solved]]:
     """Every run's rows and results, in grid order; on Ctrl-C raise with what finished."""
     executor = executor_of(executor)
     count = workers or (os.cpu_count() or 1)
+    if executor is not None:
+        count = max(count, math.ceil(len(grid) / CLUSTER_RUN))
     runs = chunks(grid, count)
     if executor is None and (count <= 1 or len(grid) <= 1):
         finished: list[list[Solved]] = []
@@ -251,7 +267,7 @@ def _run_all(
             interrupt.partial = _partial(runs, finished)  # type: ignore[attr-defined]
             raise
         return finished
-    return _run_parallel(case, runs, options, executor, count, progress, tables)
+    return _run_parallel(case, runs, options, executor, count, progress, tables, worker_timeout)
 
 
 def _run_parallel(
@@ -262,8 +278,10 @@ def _run_parallel(
     count: int,
     progress: Callable[[int], None] | None,
     tables: bool,
+    worker_timeout: float = WORKER_TIMEOUT,
 ) -> list[list[Solved]]:
     own = executor is None
+    watch = WorkerWatch(executor, worker_timeout)
     pool = executor or ProcessPoolExecutor(max_workers=count)
     manager = multiprocessing.Manager() if own and progress is not None else None
     queue = manager.Queue() if manager is not None else None
@@ -273,6 +291,13 @@ def _run_parallel(
         while not all(future.done() for future in futures):
             wait(futures, timeout=0.2)
             done = _drain(queue, futures, runs, done, progress)
+            try:
+                watch.check()
+            except ClusterError as lost:  # keep what finished; the rest will not
+                for future in futures:
+                    future.cancel()
+                lost.partial = _partial(runs, [_finished(future) for future in futures])  # type: ignore[attr-defined]
+                raise
         _drain(queue, futures, runs, done, progress)
         finished = [future.result() for future in futures]
         if any(len(got) < len(run) for got, run in zip(finished, runs, strict=True)):

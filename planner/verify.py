@@ -4,22 +4,24 @@ Before a plan is written it is re-checked here with numpy on the derived
 parameters: capacities and minimum takes (through the signature that lets
 each offer deliver, lead times included), firm orders, monotone signatures,
 activity capacity, stock balances, storage, the substitution limit, the
-unmet-requirement bound, cover shortfalls, every policy cap on every basis,
-country caps and min_offers. A plan that fails is never labelled optimal or
-written.
+unmet-requirement bound, the shortage per use within each tier's share (B1),
+the stock's value within the budget (B3), cover shortfalls, every policy cap
+on every basis, country caps (in quantity, and in value at reference prices:
+B2) and min_offers. A plan that fails is never labelled optimal or written.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from planner.model.parameters import TOTAL, ModelData, Policy
+from planner.model.parameters import QUANTITY, TOTAL, VALUE, ModelData, Policy
 from planner.results import (
     Plan,
     delivery_signature,
     flows,
     group_supply,
     opening_stock,
+    requirement,
     supply_measures,
 )
 
@@ -126,15 +128,59 @@ def _balances(plan: Plan, data: ModelData) -> list[str]:
     return problems
 
 
-def _capped(
-    data: ModelData, label: str, family: tuple[str, str], part: np.ndarray, supply: np.ndarray
-) -> list[str]:
-    """Where ``part`` [element, period, scenario] exceeds v times supply, in the family's cells."""
-    position = {name: e for e, name in enumerate(data.elements)}
+def _economics(plan: Plan, data: ModelData) -> list[str]:
+    """Tier bounds and their sum (B1); the stock's value within stock_value_max (B3)."""
     problems = []
-    for (element, t), cap in data.caps.get(family, {}).items():
+    if (plan.by_use < -TOLERANCE).any():
+        problems.append("negative shortage in a use")
+    needed = requirement(plan, data)
+    bound = data.segment_share[:, None, None] * needed[data.segment_element]
+    over = plan.by_use - bound > _slack(bound)
+    if over.any():
+        s, t, w = (int(i[0]) for i in np.nonzero(over))
+        element = data.elements[int(data.segment_element[s])]
+        problems.append(
+            f"shortage of {element} in use {data.segment_use[s]} above its share "
+            f"{data.segment_share[s]:g} of the requirement in {data.periods[t]} "
+            f"(scenario {data.scenarios[w]})"
+        )
+    summed = np.zeros_like(plan.unmet)
+    np.add.at(summed, data.segment_element, plan.by_use)
+    off = np.abs(summed - plan.unmet) > _slack(plan.unmet)
+    if off.any():
+        problems.append(
+            _where(data, "shortage by use not summing to", data.elements, np.nonzero(off))
+        )
+    if np.isfinite(data.stock_value_max):
+        value = np.einsum("e,etw->tw", data.reference_price, plan.stock)
+        above = value - data.stock_value_max > _slack(value)
+        if above.any():
+            t, w = (int(i[0]) for i in np.nonzero(above))
+            problems.append(
+                f"stock worth {value[t, w]:g} above stock_value_max {data.stock_value_max:g} in "
+                f"{data.periods[t]} (scenario {data.scenarios[w]})"
+            )
+    return problems
+
+
+def _capped(
+    data: ModelData,
+    label: str,
+    family: tuple[str, str],
+    part: np.ndarray,
+    supply: np.ndarray,
+    measure: str = QUANTITY,
+) -> list[str]:
+    """Where ``part`` [element, period, scenario] exceeds v times supply, in the family's cells.
+
+    ``measure`` value: the value caps, each element weighed by its reference price (B2).
+    """
+    position = {name: e for e, name in enumerate(data.elements)}
+    weight = data.prices() if measure == VALUE else np.ones(len(data.elements))
+    problems = []
+    for (element, t), cap in data.caps_of(measure).get(family, {}).items():
         if element == TOTAL:
-            share, whole = part[:, t, :].sum(axis=0), supply[:, t, :].sum(axis=0)
+            share, whole = weight @ part[:, t, :], weight @ supply[:, t, :]
         else:
             share, whole = part[position[element], t, :], supply[position[element], t, :]
         bad = share - cap.value * whole > _slack(whole)
@@ -147,14 +193,20 @@ def _capped(
 def _caps(plan: Plan, data: ModelData) -> list[str]:
     measures = supply_measures(plan, data)
     supply = measures["supply"]
-    problems = _capped(data, Policy.RISK_MAX, (Policy.RISK_MAX, ""), measures["risk"], supply)
-    for family in data.cap_families(Policy.CHINA_SHARE_MAX):
-        label = f"china_share_max ({family[1]})"
-        problems += _capped(data, label, family, measures[f"china_{family[1]}"], supply)
-    for family in data.cap_families(Policy.COUNTRY_SHARE_MAX):
-        for g, group in enumerate(group_supply(plan, data, family[1])):
-            label = f"country_share_max ({family[1]}, {data.groups[g]})"
-            problems += _capped(data, label, family, group, supply)
+    problems = []
+    for measure in (QUANTITY, VALUE):
+        by = " by value" if measure == VALUE else ""
+        problems += _capped(
+            data, f"risk_max{by}", (Policy.RISK_MAX, ""), measures["risk"], supply, measure
+        )
+        for family in data.cap_families(Policy.CHINA_SHARE_MAX, measure):
+            label = f"china_share_max ({family[1]}){by}"
+            part = measures[f"china_{family[1]}"]
+            problems += _capped(data, label, family, part, supply, measure)
+        for family in data.cap_families(Policy.COUNTRY_SHARE_MAX, measure):
+            for g, group in enumerate(group_supply(plan, data, family[1])):
+                label = f"country_share_max ({family[1]}, {data.groups[g]}){by}"
+                problems += _capped(data, label, family, group, supply, measure)
     problems += _offer_shares(plan, data, supply)
     position = {name: e for e, name in enumerate(data.elements)}
     for element, cap in data.min_offers.items():
@@ -181,4 +233,9 @@ def _offer_shares(plan: Plan, data: ModelData, supply: np.ndarray) -> list[str]:
 
 def verify_plan(plan: Plan, data: ModelData) -> list[str]:
     """Return what the plan breaks, in the workbook's words (empty when it holds)."""
-    return [*_bounds(plan, data), *_balances(plan, data), *_caps(plan, data)]
+    return [
+        *_bounds(plan, data),
+        *_balances(plan, data),
+        *_economics(plan, data),
+        *_caps(plan, data),
+    ]

@@ -8,6 +8,7 @@ clean message on a full disk.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -269,3 +270,32 @@ def test_a_command_that_reports_no_file_does_not_hold_interrupts(tmp_path: Path)
 
     assert _guard(serve_a_template, debug=False, reports_files=False) == 0
     assert saved == [True]
+
+
+# ------------------------------------------------------------ temporary files
+
+
+def test_a_save_removes_only_its_own_names_dead_temporary_files(tmp_path: Path) -> None:
+    """Saving plan.xlsx leaves the live temporary file of plan.<N>.xlsx alone.
+
+    The clean-up once read ``.plan.2026.<pid>.<random>.partial.xlsx`` (another
+    process writing ``plan.2026.xlsx``) as a file of ``plan.xlsx`` left by a
+    dead process 2026, and deleted it mid-write.
+    """
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its id is a process that no longer exists
+    live = tmp_path / f".plan.{dead.pid}.{os.getpid()}.abcd_123.partial.xlsx"  # plan.<N>.xlsx
+    stale = tmp_path / f".plan.{dead.pid}.x7y8z9_0.partial.xlsx"  # plan.xlsx, writer killed
+    for path in (live, stale):
+        path.write_bytes(b"PK being written")
+    planner.solve(planner.load(HAND)).write(tmp_path / "plan.xlsx")
+    assert live.read_bytes() == b"PK being written"
+    assert not stale.exists()
+    assert (tmp_path / "plan.xlsx").exists()
+
+
+def test_a_temporary_name_with_no_possible_process_id_is_left_alone(tmp_path: Path) -> None:
+    odd = tmp_path / ".plan.99999999999999999999999.abcdefgh.partial.xlsx"  # was OverflowError
+    odd.write_bytes(b"PK someone's")
+    planner.solve(planner.load(HAND)).write(tmp_path / "plan.xlsx")
+    assert odd.exists() and (tmp_path / "plan.xlsx").exists()

@@ -32,7 +32,11 @@ import planner
 from planner.errors import InputError
 from tests.conftest import REFERENCE, ROOT
 
-SOURCES = [*sorted(REFERENCE.glob("case-*.xlsx")), ROOT / "inputs" / "tiny.xlsx"]
+SOURCES = [
+    *sorted(REFERENCE.glob("case-*.xlsx")),
+    *sorted((REFERENCE / "v3").glob("v3-b4-*.xlsx")),  # Events (B4)
+    ROOT / "inputs" / "tiny.xlsx",
+]
 _BYTES = {path.name: path.read_bytes() for path in SOURCES}
 
 EXAMPLES = int(os.environ.get("PLANNER_FUZZ_EXAMPLES", "60"))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 import planner
 from planner.errors import InputError
 from tests import hostile
-from tests.conftest import write_workbook
+from tests.conftest import REFERENCE, write_workbook
 
 BOUNDED = settings(
     max_examples=20,
@@ -231,6 +232,18 @@ CHANGES = st.one_of(
     ),
     st.tuples(st.sampled_from([f"lead_time[{o}]" for o in OFFERS]), st.sampled_from([0, 1])),
 )
+#: v3 B2: caps counted in value at reference prices, and the prices themselves
+VALUE_CHANGES = st.one_of(
+    st.tuples(st.just("china_share_max[TOTAL,value]"), st.sampled_from([0.3, 0.5, 0.8, 1.0])),
+    st.tuples(st.just("risk_max[TOTAL,value]"), st.sampled_from([0.4, 0.6, 1.0])),
+    st.tuples(st.just("country_share_max[TOTAL,shipment,value]"), st.sampled_from([0.4, 0.7, 1.0])),
+    st.tuples(
+        st.sampled_from([f"Elements.reference_price[{e}]" for e in ("Nd", "Pr", "Dy")]),
+        st.sampled_from([0.0, 10.0, 500.0, 3_000.0]),
+    ),
+)
+#: reference prices of the generated case's elements (a value cap needs every one)
+PRICES = {"Nd": 80.0, "Pr": 90.0, "Dy": 400.0}
 
 
 @pytest.fixture(scope="module")
@@ -238,21 +251,140 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> planner.Case:
     from benchmarks.generate import Size, generate, write
 
     path = tmp_path_factory.mktemp("generated") / "case.xlsx"
-    return planner.load(write(generate(Size(3, 3, 4, 3), seed=0), path))
+    case = planner.load(write(generate(Size(3, 3, 4, 3), seed=0), path))
+    assert list(case.elements.index) == list(PRICES)
+    case.elements["reference_price"] = case.elements.index.map(PRICES).astype(float)
+    return case
+
+
+@pytest.fixture(scope="module")
+def valued(generated: planner.Case) -> planner.Case:
+    """The generated case with a China cap counted in value on TOTAL (B2)."""
+    from planner.changes import apply_change
+
+    case = generated.copy()
+    apply_change(case, "china_share_max[TOTAL,value]", 0.6)
+    return case
 
 
 @BOUNDED
-@given(chain=st.lists(CHANGES, min_size=1, max_size=4))
+@given(chain=st.lists(st.one_of(CHANGES, VALUE_CHANGES), min_size=1, max_size=4))
 def test_a_chain_of_in_place_changes_solves_like_fresh_cases(
     generated: planner.Case, chain: list[tuple[str, float]]
 ) -> None:
     """Whatever changes follow one another, the kept model answers as a fresh build does."""
+    _chain(generated, chain)
+
+
+@BOUNDED
+@given(chain=st.lists(st.one_of(VALUE_CHANGES, CHANGES), min_size=1, max_size=4))
+def test_value_caps_and_reference_prices_change_in_place_like_fresh_cases(
+    valued: planner.Case, chain: list[tuple[str, float]]
+) -> None:
+    """(B2) From a model with a value cap, its level and the prices change in place correctly."""
+    _chain(valued, chain)
+
+
+def _chain(start: planner.Case, chain: list[tuple[str, float]]) -> None:
     from planner.api import Resolver
     from planner.changes import apply_change
 
     resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
-    resolver.solve(generated)
+    resolver.solve(start)
+    case = start.copy()
+    for name, value in chain:
+        apply_change(case, name, value)
+        again = resolver.solve(case)
+        fresh = planner.solve(case, duals=False, mip_gap=0.0, explain_infeasible=False)
+        assert again.status == fresh.status, (name, value)
+        if fresh.objective is not None:
+            assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)
+
+
+#: v3 B4: an event's probability (3 scenarios more or fewer when a group's none reaches 0,
+#: or an event becomes certain: the model is built anew) and an event's factors.
+EVENT_CHANGES = st.one_of(
+    st.tuples(st.just("probability[short]"), st.sampled_from([0.1, 0.3, 0.8])),
+    st.tuples(st.just("probability[long]"), st.sampled_from([0.2, 0.05])),
+    st.tuples(st.just("probability[au_up]"), st.sampled_from([0.2, 0.5, 1.0])),
+    st.tuples(st.just("cost_factor[au_up]"), st.sampled_from([1.0, 1.5, 3.0])),
+    st.tuples(st.just("capacity_factor[long]"), st.sampled_from([0.0, 0.5])),
+    st.tuples(st.just("unit_cost[Dy-AU]"), st.sampled_from([25, 40])),
+)
+
+
+@BOUNDED
+@given(chain=st.lists(EVENT_CHANGES, min_size=1, max_size=4))
+def test_a_chain_of_event_changes_solves_like_fresh_cases(chain: list[tuple[str, float]]) -> None:
+    """Events: a changed probability re-solves in place, or rebuilds, as a fresh build does."""
+    from planner.api import Resolver
+    from planner.changes import apply_change
+
+    base = planner.load(REFERENCE / "v3" / "v3-b4-event-groups.xlsx")
+    resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
+    resolver.solve(base)
+    case = base.copy()
+    for name, value in chain:
+        apply_change(case, name, value)
+        again = resolver.solve(case)
+        fresh = planner.solve(case, duals=False, mip_gap=0.0, explain_infeasible=False)
+        assert again.status == fresh.status, (name, value)
+        assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)
+
+
+# v3: shortage tiers by use (B1) and the stock budget (B3), changed in place
+TIERED_CHANGES = st.one_of(
+    st.tuples(st.just("stock_value_max"), st.sampled_from([20_000.0, 40_000.0, 1e6])),
+    st.tuples(st.just("tier_cost[Nd,polishing]"), st.sampled_from([1.0, 10.0, 150.0])),
+    st.tuples(st.just("tier_cost[Nd,motors]"), st.sampled_from([50.0, 120.0, 195.0])),
+    st.tuples(st.just("tier_cost[Dy,tier 1]"), st.sampled_from([100.0, 300.0, 470.0])),
+    st.tuples(st.just("tier_share[Nd,motors]"), st.sampled_from([0.2, 0.4, 0.7])),
+    st.tuples(st.just("tier_share[Pr,glass]"), st.sampled_from([0.1, 0.5, 1.0])),
+    st.tuples(
+        st.sampled_from(["Elements.reference_price[Dy]", "Elements.reference_price[Nd]"]),
+        st.sampled_from([5.0, 170.0, 400.0]),
+    ),
+    st.tuples(st.just("demand_scale"), st.sampled_from([0.7, 1.0, 1.3])),
+    st.tuples(st.sampled_from([f"unit_cost[{o}]" for o in OFFERS]), st.sampled_from([5, 40, 90])),
+)
+
+
+@pytest.fixture(scope="module")
+def tiered(generated: planner.Case) -> planner.Case:
+    """The generated case with tiers on every element, reference prices and a stock budget."""
     case = generated.copy()
+    rows = [
+        ("Nd", "polishing", 0.3, 10.0),
+        ("Nd", "motors", 0.4, 100.0),
+        ("Pr", "glass", 0.5, 5.0),
+        ("Dy", None, 0.5, 200.0),  # tier 1
+    ]
+    case.shortage_tiers = pd.DataFrame(
+        {
+            "_row": pd.array([pd.NA] * len(rows), dtype="Int64"),
+            "element": [r[0] for r in rows],
+            "use": [r[1] for r in rows],
+            "share": [r[2] for r in rows],
+            "cost": [r[3] for r in rows],
+        }
+    )
+    case.elements["reference_price"] = [15.0, 2.0, 170.0]
+    case.settings.stock_value_max = 40_000.0
+    return case
+
+
+@BOUNDED
+@given(chain=st.lists(TIERED_CHANGES, min_size=1, max_size=4))
+def test_a_chain_of_tier_and_budget_changes_solves_like_fresh_cases(
+    tiered: planner.Case, chain: list[tuple[str, float]]
+) -> None:
+    """Sweeps over a budget, a tier's cost or share, a reference price: in place = fresh."""
+    from planner.api import Resolver
+    from planner.changes import apply_change
+
+    resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
+    resolver.solve(tiered)
+    case = tiered.copy()
     for name, value in chain:
         apply_change(case, name, value)
         again = resolver.solve(case)

@@ -23,6 +23,7 @@ import planner
 from planner.batch import run_batch
 from planner.cli import app
 from planner.errors import InputError, OutputError
+from planner.events import scenario_probability
 from planner.io.reader import read_workbook
 from planner.roll import next_period_id, read_solution, total_change
 from tests.conftest import ROOT, write_workbook
@@ -666,3 +667,106 @@ def test_the_quarterly_roll_example_runs() -> None:
     assert table["first_period"].tolist() == periods[:3]
     assert (table["china_share"].between(0, 1)).all()
     assert table["total_change"].iloc[2] >= 0  # the third quarter prices change against the second
+
+
+# ------------------------------------------------------------------ Events (v3 B4)
+
+EVENT_HEADER = [
+    "event",
+    "probability",
+    "group",
+    "target_type",
+    "target",
+    "element",
+    "first_period",
+    "last_period",
+    "capacity_factor",
+    "cost_factor",
+]
+#: A group "china" of a first-quarter Dy stop and a later long one; a Malaysian cost rise
+#: under way from the first quarter (its own group), with a second row that ends there.
+EVENTS: dict[str, list[list[Any]]] = {
+    "Events": [
+        EVENT_HEADER,
+        ["dy_stop", 0.2, "china", "offer", "Dy-A", None, "2026Q1", "2026Q1", 0, None],
+        ["cn_long", 0.3, "china", "offer", "Dy-A", None, "2026Q2", "2026Q3", 0, None],
+        ["my_cost", 0.5, None, "country", "MY", None, "2026Q1", None, None, 1.5],
+        ["my_cost", None, None, "offer", "Nd-X", None, "2026Q1", "2026Q1", 0.5, None],
+    ]
+}
+
+
+def _event_rows(path: Path) -> list[tuple[Any, ...]]:
+    return [
+        (r["event"], r["probability"], r["group"], r["first_period"], r["last_period"])
+        for r in _rows(path, "Events")
+    ]
+
+
+def test_an_events_workbook_branching_in_the_first_period_needs_what_happened(
+    tmp_path: Path,
+) -> None:
+    last = _case(tmp_path, **EVENTS)
+    _, solution = _solve(last)
+    with pytest.raises(InputError) as error:
+        planner.roll(last, solution, tmp_path / "next.xlsx")
+    assert "base | cn_long" in str(error.value) and "dy_stop+my_cost" in str(error.value)
+    assert not (tmp_path / "next.xlsx").exists()
+
+
+def test_events_roll_with_their_probabilities_given_what_happened(tmp_path: Path) -> None:
+    """my_cost happened (certain now), dy_stop did not (dropped; cn_long conditioned)."""
+    last = _case(tmp_path, **EVENTS)
+    _, solution = _solve(last)
+    plan = planner.roll(last, solution, tmp_path / "next.xlsx", scenario="my_cost")
+    assert plan.scenarios == ["my_cost", "cn_long+my_cost"]
+    assert plan.events == pytest.approx({"cn_long": 0.3 / 0.8, "my_cost": 1.0})
+    # my_cost's row under way starts at the new first period; its row that ended is gone
+    assert _event_rows(tmp_path / "next.xlsx") == [
+        ("cn_long", 0.375, "china", "2026Q2", "2026Q3"),
+        ("my_cost", 1, None, "2026Q2", None),
+    ]
+    rolled = planner.load(tmp_path / "next.xlsx")
+    made = scenario_probability(rolled)
+    assert made.to_dict() == pytest.approx(plan.probabilities)  # as Scenarios would rescale
+    assert planner.solve(rolled).status == "optimal"
+
+
+def test_an_event_seen_whose_rows_ended_leaves_with_its_alternatives(tmp_path: Path) -> None:
+    last = _case(tmp_path, **EVENTS)
+    _, solution = _solve(last)
+    planner.roll(last, solution, tmp_path / "next.xlsx", scenario="my_cost + dy_stop")
+    assert _event_rows(tmp_path / "next.xlsx") == [("my_cost", 1, None, "2026Q2", None)]
+    assert list(scenario_probability(planner.load(tmp_path / "next.xlsx")).index) == ["my_cost"]
+
+
+def test_events_that_the_first_period_does_not_tell_apart_keep_their_probabilities(
+    tmp_path: Path,
+) -> None:
+    """Nothing happens in the first quarter: no --scenario, every event as it was."""
+    events = copy.deepcopy(EVENTS)
+    del events["Events"][1]  # dy_stop
+    events["Events"][2][6] = "2026Q2"  # my_cost from Q2
+    del events["Events"][3]
+    last = _case(tmp_path, **events)
+    _, solution = _solve(last)
+    planner.roll(last, solution, tmp_path / "next.xlsx")
+    assert _event_rows(tmp_path / "next.xlsx") == [
+        ("cn_long", 0.3, "china", "2026Q2", "2026Q3"),
+        ("my_cost", 0.5, None, "2026Q2", None),
+    ]
+
+
+def test_a_first_period_that_cannot_tell_two_groups_apart_is_refused(tmp_path: Path) -> None:
+    events = {
+        "Events": [
+            EVENT_HEADER,
+            ["a", 0.2, None, "offer", "Dy-A", None, "2026Q1", "2026Q1", 0, None],
+            ["b", 0.3, None, "offer", "Dy-A", None, "2026Q1", "2026Q2", 0, None],
+        ]
+    }
+    last = _case(tmp_path, **events)
+    _, solution = _solve(last)
+    with pytest.raises(InputError, match=r"cannot be rolled as Events.*base would come back"):
+        planner.roll(last, solution, tmp_path / "next.xlsx", scenario="a")
+    assert not (tmp_path / "next.xlsx").exists()

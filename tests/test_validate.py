@@ -612,3 +612,74 @@ def test_a_cover_target_above_the_storage_cap_is_a_warning_naming_the_cover_cell
     ]
     hand_sheets["Elements"][2][-2] = 4
     assert planner.load(make_workbook(hand_sheets)).warnings == []
+
+
+def _tiers(*rows: list[Any]) -> Callable[[Sheets], None]:
+    return lambda sheets: sheets.update(
+        {"ShortageTiers": [["element", "use", "share", "cost"], *rows]}
+    )
+
+
+def _budget(value: Any) -> Callable[[Sheets], None]:
+    return lambda sheets: sheets.update(
+        {"Settings": [["key", "value"], ["stock_value_max", value]]}
+    )
+
+
+#: v3 B1 (ShortageTiers) and B3 (stock_value_max): each rule with its exact message.
+BROKEN_V3 = {
+    "tier shares over 1": (
+        _tiers(["Nd", "glass", 0.6, 10], ["Nd", "polishing", 0.5, 20]),
+        "ShortageTiers!C3: the shares of Nd sum to 1.1; they must sum to at most 1 (the rest of "
+        "the requirement costs its shortage_cost)",
+    ),
+    "shortage_cost below a tier cost, at the Elements cell": (
+        _tiers(["Nd", "glass", 0.5, 300]),
+        "Elements!D2: shortage_cost 200 of Nd is below the cost of its tier ShortageTiers!D2 (up "
+        "to 300); it prices the uses cut last, so it must be at least every tier cost",
+    ),
+    "shortage_cost below a tier cost, at the tier's cell": (
+        _tiers(["Nd", "glass", 0.5, 300]),
+        "ShortageTiers!D2: tier cost 300 is above the shortage_cost 200 of Nd (Elements!D2); the "
+        "uses cut last must cost the most",
+    ),
+    "tier use other": (
+        _tiers(["Nd", "Other", 0.5, 10]),
+        "ShortageTiers!B2: use 'other' is reserved for the rest of Nd's requirement (priced at its "
+        "shortage_cost); name this use otherwise",
+    ),
+    "tier use twice": (
+        _tiers(["Dy", "motors", 0.2, 10], ["Dy", "motors", 0.2, 20]),
+        "ShortageTiers!B3: use 'motors' of Dy is given twice (also ShortageTiers!B2)",
+    ),
+    "blank tier use named like another": (
+        _tiers(["Dy", None, 0.2, 10], ["Dy", "tier 1", 0.2, 20]),
+        "ShortageTiers!B3: use 'tier 1' of Dy is given twice (also ShortageTiers!B2)",
+    ),
+    "tier share of 0": (
+        _tiers(["Dy", "motors", 0, 10]),
+        "ShortageTiers!C2: share must be > 0, got 0",
+    ),
+    "tier of an unknown element": (
+        _tiers(["Tb", "motors", 0.5, 10]),
+        "ShortageTiers!A2: unknown element 'Tb': not in Elements",
+    ),
+    "budget of 0": (_budget(0), "Settings!B2: stock_value_max must be > 0, got 0"),
+    "budget without reference prices": (
+        _budget(1000),
+        "Elements!2:2: reference_price of Nd is required: Settings stock_value_max "
+        "(Settings!B2) values the stock at reference prices",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_V3))
+def test_broken_v3_tiers_or_budget_reports_its_cell(
+    name: str, hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    mutate, message = BROKEN_V3[name]
+    mutate(hand_sheets)
+    with pytest.raises(InputError) as raised:
+        planner.load(make_workbook(hand_sheets))
+    messages = [str(issue) for issue in raised.value.issues]
+    assert message in messages, messages

@@ -17,8 +17,8 @@ Three things make the reported outcome true as well:
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -35,6 +35,7 @@ from xlsxwriter.exceptions import XlsxWriterException
 from planner.errors import OutputError
 
 _PARTIAL = ".partial.xlsx"
+_RANDOM = r"[^.]+"  # what tempfile.mkstemp puts between prefix and suffix: never a dot
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
@@ -183,16 +184,31 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
-        return True  # exists, owned by someone else
+    except (OSError, OverflowError):
+        return True  # exists, owned by someone else (or no process id at all: not ours)
     return True
+
+
+def _partial_name(stem: str) -> re.Pattern[str]:
+    """Match exactly the temporary files :func:`save_atomically` makes for ``stem``.
+
+    ``.STEM.PID.RANDOM.partial.xlsx``, nothing between STEM and PID: the
+    temporary file of ``plan.2026.xlsx`` (``.plan.2026.PID.RANDOM...``) is
+    never read as one of ``plan.xlsx`` written by process 2026.
+    """
+    return re.compile(rf"\.{re.escape(stem)}\.(\d+)\.{_RANDOM}{re.escape(_PARTIAL)}")
 
 
 def _remove_stale_partials(folder: Path, stem: str) -> None:
     """Remove temporary files of ``stem`` left by a writer that was killed (its pid is gone)."""
-    for partial in folder.glob(f".{glob.escape(stem)}.*{_PARTIAL}"):
-        pid = partial.name[len(stem) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+    pattern = _partial_name(stem)
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return  # the save itself says what is wrong with the folder
+    for partial in entries:
+        found = pattern.fullmatch(partial.name)
+        if found and not _alive(int(found.group(1))):
             with contextlib.suppress(OSError):
                 partial.unlink()
 

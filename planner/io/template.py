@@ -106,8 +106,8 @@ def _settings_sheet(sheet: Worksheet) -> None:
         cell.fill = _OPTIONAL_FILL
     for row, setting in enumerate(catalogue().settings, start=2):
         sheet.cell(row=row, column=1, value=setting.key)
-        value: object = setting.default
-        if setting.type == "number":
+        value: object = setting.default or None  # blank: no default (e.g. stock_value_max)
+        if setting.type == "number" and setting.default:
             value = float(setting.default)
         sheet.cell(row=row, column=2, value=value)
         sheet.cell(
@@ -133,6 +133,53 @@ _INTRODUCTION = (
     "Optional sheets may be left empty or deleted. This Instructions sheet is not read.",
     "Then run:  planner validate THIS.xlsx   and   planner solve THIS.xlsx -o PLAN.xlsx",
 )
+
+
+#: Example rows shown in the Instructions (never on the input sheets, which are read as typed).
+_EXAMPLES: dict[str, tuple[str, tuple[tuple[object, ...], ...]]] = {
+    "Policies": (
+        "Example: at most half of all supply, valued at each element's Elements reference_price, "
+        "shipped from China (a tonne of Tb weighs its price, not a tonne of Ce); every element "
+        "then needs a reference_price.",
+        (("china_share_max", "TOTAL", None, 0.5, "shipment", "value"),),
+    ),
+    "Events": (
+        "Example: China stops Dy for a quarter (30 %) or for a year (10 %), alternatives in "
+        "group cn_dy; Lynas Malaysia down for a quarter (20 %), independent of them. The year's "
+        "stop has two rows: probability and group on the first only. These make 3 x 2 = 6 "
+        "scenarios.",
+        (
+            ("cn_dy_quarter", 0.3, "cn_dy", "country", "CN", "Dy", "2026Q3", "2026Q3", 0),
+            ("cn_dy_year", 0.1, "cn_dy", "country", "CN", "Dy", "2026Q3", "2026Q4", 0),
+            ("cn_dy_year", None, None, "country", "CN", "Dy", "2027Q1", "2027Q2", 0),
+            ("lynas_down", 0.2, None, "supplier", "Lynas", None, "2026Q4", "2026Q4", 0),
+        ),
+    ),
+    "ShortageTiers": (
+        "Example: 30% of Nd's requirement is polishing powder, and a tonne of it short costs 5: "
+        "a shortage cuts it before dearer uses; the share no row names costs the element's "
+        "shortage_cost (use 'other').",
+        (("Nd", "polishing", 0.3, 5),),
+    ),
+}
+
+
+def _example(sheet: Worksheet, row: int, spec: Sheet) -> int:
+    """Write the example rows of ``spec`` below its columns; return the next free row."""
+    if spec.name not in _EXAMPLES:
+        return row
+    text, rows = _EXAMPLES[spec.name]
+    sheet.cell(row=row, column=2, value="example").font = Font(italic=True)
+    sheet.cell(row=row, column=3, value=text).alignment = Alignment(wrap_text=True)
+    row += 1
+    for column, column_spec in enumerate(spec.columns, start=3):
+        sheet.cell(row=row, column=column, value=column_spec.name).font = Font(bold=True)
+    row += 1
+    for values in rows:
+        for column, value in enumerate(values, start=3):
+            sheet.cell(row=row, column=column, value=value)
+        row += 1
+    return row
 
 
 def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
@@ -168,7 +215,7 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
             )
             sheet.cell(row=row, column=3, value=detail).alignment = Alignment(wrap_text=True)
             row += 1
-        row += 1
+        row = _example(sheet, row, spec) + 1
     sheet.column_dimensions["A"].width = 18
     sheet.column_dimensions["B"].width = 20
     sheet.column_dimensions["C"].width = 110

@@ -24,10 +24,11 @@ import pandas as pd
 import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from planner.events import scenario_probability
 from planner.io.atomic import check_target, save_atomically
 from planner.io.sheetdata import looks_like_rich_text, write_rows
 from planner.outcome import Result, expected_stock
-from planner.results import COST_KEYS, element_purchases, expected
+from planner.results import COST_KEYS, element_purchases, expected, quantity_rows
 
 __all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
 
@@ -53,6 +54,8 @@ _FORMATS = {
     "recycled": _QUANTITY,
     "substituted": _QUANTITY,
     "shortage": _QUANTITY,
+    "value": _MONEY,
+    "stock_value": _MONEY,
     "below_target": _QUANTITY,
     "expected_quantity": _QUANTITY,
     "objective": _MONEY,
@@ -275,7 +278,7 @@ def _summary(sheet: Worksheet, result: Result, formats: Formats) -> None:
 def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     """Compute the expected (probability-weighted) figures behind the charts."""
     case = result.case
-    probability = case.scenarios["probability"]
+    probability = scenario_probability(case)
     periods = case.period_ids
     purchases = element_purchases(result.tables["Purchases"], case.offer_contents)
     mix = (
@@ -294,7 +297,7 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
         supply_mix["recycling"] = recycled["recycled"].reindex(supply_mix.index).fillna(0.0)
     supply_mix = supply_mix.reset_index()
 
-    shares = result.tables["Shares"]
+    shares = quantity_rows(result.tables["Shares"])
     basis = f"china_share_{case.settings.china_basis}"
     shares = shares.assign(china=shares[basis].fillna(0.0) * shares["supply"])
     totals = expected(shares, probability, ["period", "element"], "china").merge(

@@ -67,10 +67,11 @@ def substitution_limit_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
 def unmet_limit_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
     """(A1) u[e,n] <= d[e,n] + sum_{k in K_sub} max(0, -yield[k,e]) r[k,n].
 
-    Only where a substitution adds demand; elsewhere it is the bound of u.
+    Only where a substitution adds demand; elsewhere it is the bound of u. An
+    element with ShortageTiers has the bound in its tiers' rows (B1).
     """
     added = creates_demand(model, e, n)
-    if not added:
+    if not added or len(model.segments_of[e]) > 1:
         return pyo.Constraint.Skip
     expression = linear(
         [1.0, *(-share for _, share in added)],

@@ -12,8 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from planner.model import balance, objective, policies, stability, supply
-from planner.model.parameters import Policy
+from planner.model import (
+    balance,
+    objective,
+    policies,
+    shortage,
+    stability,
+    supply,
+    working_capital,
+)
+from planner.model.parameters import QUANTITY, VALUE, Policy
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,9 @@ class Family:
     shown_as
         The name users see for a structural family (Duals ``constraint``),
         where it is not the component name.
+    measure
+        What a policy family's supply is counted in: ``quantity``, or
+        ``value`` at reference prices (B2; the Duals sheet's ``measure``).
     """
 
     name: str
@@ -53,6 +64,7 @@ class Family:
     priced: bool = False
     policy: Policy | None = None
     shown_as: str = ""
+    measure: str = QUANTITY
 
     @property
     def dual_name(self) -> str:
@@ -70,7 +82,10 @@ FAMILIES: tuple[Family, ...] = (
     Family("stock_balance", balance.stock_balance_rule, "3", True, shown_as="balance"),
     Family("substitution_limit", balance.substitution_limit_rule, "4"),
     Family("unmet_limit", balance.unmet_limit_rule, "A1"),
+    Family("shortage_by_use_definition", shortage.shortage_by_use_definition_rule, "B1"),
+    Family("tier_limit", shortage.tier_limit_rule, "B1"),
     Family("cover_floor", balance.cover_floor_rule, "6"),
+    Family("stock_value_limit", working_capital.stock_value_limit_rule, "B3"),
     Family("change_up_floor", stability.change_up_floor_rule, "A5"),
     Family("change_down_floor", stability.change_down_floor_rule, "A5"),
     Family("supply_definition", policies.supply_definition_rule, "7"),
@@ -84,6 +99,30 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family("risk_limit", policies.risk_limit_rule, "9", True, Policy.RISK_MAX),
     Family(
+        "china_share_value_limit",
+        policies.china_share_value_limit_rule,
+        "B2",
+        True,
+        Policy.CHINA_SHARE_MAX,
+        measure=VALUE,
+    ),
+    Family(
+        "country_share_value_limit",
+        policies.country_share_value_limit_rule,
+        "B2",
+        True,
+        Policy.COUNTRY_SHARE_MAX,
+        measure=VALUE,
+    ),
+    Family(
+        "risk_value_limit",
+        policies.risk_value_limit_rule,
+        "B2",
+        True,
+        Policy.RISK_MAX,
+        measure=VALUE,
+    ),
+    Family(
         "offer_share_limit", policies.offer_share_limit_rule, "10", True, Policy.OFFER_SHARE_MAX
     ),
     Family("min_offers_floor", policies.min_offers_floor_rule, "11", policy=Policy.MIN_OFFERS),
@@ -93,7 +132,14 @@ FAMILIES: tuple[Family, ...] = (
 
 #: Families whose rows exist per policy cell (:func:`planner.model.policies.cells`): a
 #: variant may need fewer of them.
-CELL_FAMILIES = ("china_share_limit", "country_share_limit", "risk_limit")
+CELL_FAMILIES = (
+    "china_share_limit",
+    "country_share_limit",
+    "risk_limit",
+    "china_share_value_limit",
+    "country_share_value_limit",
+    "risk_value_limit",
+)
 
 
 def family(name: str) -> Family:

@@ -13,6 +13,8 @@ from planner.model.parameters import ModelData
 def node_cost_rule(model: pyo.ConcreteModel, n: int) -> Any:
     """Cost of node n: purchases, activities, holding, shortage, cover penalty (formulation).
 
+    The shortage of an element with ShortageTiers is priced per use (B1).
+
     Plus, v2: the fixed cost of later offers signed at n (A3) and the cost of
     changes against the previous plan (A5).
     """
@@ -25,8 +27,15 @@ def node_cost_rule(model: pyo.ConcreteModel, n: int) -> Any:
     coefficients += [float(c) for c in data.activity_cost[activities, t, w]]
     variables += [model.activity_level[k, n] for k in activities]
     for e in range(len(data.elements)):
-        coefficients += [float(data.holding_cost[e]), float(data.shortage_cost[e])]
-        variables += [model.stock_units[e, n], model.unmet_units[e, n]]
+        coefficients.append(float(data.holding_cost[e]))
+        variables.append(model.stock_units[e, n])
+        segments = model.segments_of[e]
+        if len(segments) > 1:  # B1: each use at its tier cost, the rest at shortage_cost
+            coefficients += [float(data.segment_cost[s]) for s in segments]
+            variables += [model.shortage_by_use_units[s, n] for s in segments]
+        else:
+            coefficients.append(float(data.shortage_cost[e]))
+            variables.append(model.unmet_units[e, n])
         if (e, n) in model.cover_gap_units:
             coefficients.append(float(data.cover_penalty[e]))
             variables.append(model.cover_gap_units[e, n])

@@ -16,8 +16,12 @@ import numpy as np
 import pandas as pd
 
 from planner.data import Case
+from planner.events import ScenarioSet, scenario_set
 
 BASES = ("shipment", "mining", "refining", "any")
+#: Policies.measure: pooled supply counted in units (blank) or at reference prices (B2).
+QUANTITY, VALUE = "quantity", "value"
+MEASURES = (QUANTITY, VALUE)
 
 
 class Policy(StrEnum):
@@ -33,7 +37,7 @@ class Policy(StrEnum):
 POLICIES = tuple(Policy)
 #: Policies whose rows name a basis (Policies.basis; blank: Settings china_basis).
 BASIS_POLICIES = (Policy.CHINA_SHARE_MAX, Policy.COUNTRY_SHARE_MAX)
-#: Policies that may pool every element (element TOTAL).
+#: Policies that may pool every element (element TOTAL); on TOTAL also by value (B2).
 POOLABLE_POLICIES = (Policy.CHINA_SHARE_MAX, Policy.COUNTRY_SHARE_MAX, Policy.RISK_MAX)
 TOTAL = "TOTAL"
 #: The country group the china_codes form together (formulation A6).
@@ -88,6 +92,15 @@ class ModelData:
     storage_capacity: np.ndarray  # [element]: units, inf where unlimited
     cover_days: np.ndarray  # [element]: days of demand
     cover_penalty: np.ndarray  # [element]: currency per unit below target per period
+    reference_price: np.ndarray  # P_e, currency per unit; NaN where blank (B2, B3)
+    #: Shortage segments (B1), grouped by element in element order: an element with
+    #: ShortageTiers rows has its tiers by cost (ties in row order), then the rest;
+    #: one without has a single segment, the whole requirement at shortage_cost.
+    segment_element: np.ndarray  # int [segment]: its element
+    segment_use: list[str]  # [segment]: the tier's use label; OTHER_USE for the rest
+    segment_share: np.ndarray  # [segment]: share of the requirement Q[e,n] it covers
+    segment_cost: np.ndarray  # [segment]: currency per unit short in it
+    stock_value_max: float  # currency: end-of-period stock value at reference prices (B3); inf
     offers: list[str]
     contents: np.ndarray  # a[o,e]: units of element e per product unit of offer o
     offer_label: list[str]  # the offer's element, or its contents joined by '+'
@@ -133,6 +146,8 @@ class ModelData:
     node_of: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=int))
     #: (policy, basis) -> (element or TOTAL, period) -> the cap that applies
     caps: dict[CapFamily, dict[tuple[str, int], Cap]] = field(default_factory=dict)
+    #: (policy, basis) -> (TOTAL, period) -> the cap of Policies rows with measure value (B2)
+    value_caps: dict[CapFamily, dict[tuple[str, int], Cap]] = field(default_factory=dict)
     min_offers: dict[str, Cap] = field(default_factory=dict)
 
     @property
@@ -157,9 +172,20 @@ class ModelData:
             self.cover_factor,
         )
 
-    def cap_families(self, policy: str) -> list[CapFamily]:
-        """Return the (policy, basis) families of ``policy`` that have caps, in basis order."""
-        return [family for family in self.caps if family[0] == policy]
+    def cap_families(self, policy: str, measure: str = QUANTITY) -> list[CapFamily]:
+        """Return the (policy, basis) families of ``policy`` that have caps, in basis order.
+
+        ``measure`` value: the families of value-weighted caps on TOTAL (B2).
+        """
+        return [family for family in self.caps_of(measure) if family[0] == policy]
+
+    def caps_of(self, measure: str) -> dict[CapFamily, dict[tuple[str, int], Cap]]:
+        """Return the caps counted in ``measure``: :attr:`caps` or :attr:`value_caps`."""
+        return self.value_caps if measure == VALUE else self.caps
+
+    def prices(self) -> np.ndarray:
+        """P_e with blanks as 0 (only value caps read it; checks require every price then)."""
+        return np.nan_to_num(self.reference_price, nan=0.0)
 
     def first_delivery(self) -> np.ndarray:
         """Period position from which each offer can deliver at the earliest (its lead time)."""
@@ -177,6 +203,15 @@ class ModelData:
     def recycling(self) -> np.ndarray:
         """Bool mask of recycling activities."""
         return np.array([kind == "recycling" for kind in self.activity_kind], dtype=bool)
+
+    def segments_of(self, e: int) -> np.ndarray:
+        """Positions of element e's shortage segments, cheapest first (B1)."""
+        return np.flatnonzero(self.segment_element == e)
+
+    def tiered(self) -> np.ndarray:
+        """Bool [element]: the element has ShortageTiers rows (more than one segment, B1)."""
+        counts = np.bincount(self.segment_element, minlength=len(self.elements))
+        return np.asarray(counts > 1, dtype=bool)
 
 
 def effective_min_take(min_take: Number, capacity: Number) -> Number:
@@ -196,6 +231,83 @@ def effective_firm_order(quantity: Number, capacity: Number) -> Number:
 def cover_target(cover_days: Number, demand: Number, days: Number, cover_factor: Number) -> Number:
     """Cover target ``q = cover_days d / days`` times cover_factor (6, A4), elementwise."""
     return cover_days * demand / days * cover_factor
+
+
+#: The use label of the rest of a requirement, beyond an element's tiers (B1).
+OTHER_USE = "other"
+
+
+def tier_labels(tiers: pd.DataFrame) -> pd.Series:
+    """Return the ``use`` label of every ShortageTiers row: as typed, or ``tier N`` if blank.
+
+    N is the row's rank among its element's tiers sorted by cost, 1 the
+    cheapest, ties in row order (v3 readings). Rows with a blank element or
+    cost are ranked after the others.
+    """
+    labels = pd.Series("", index=tiers.index, dtype=object)
+    for _, group in tiers.groupby("element", sort=False, dropna=False):
+        ranked = tier_order(group)
+        for rank, label in enumerate(ranked, start=1):
+            use = group.at[label, "use"]
+            labels[label] = str(use) if not _blank(use) and str(use) else f"tier {rank}"
+    return labels
+
+
+def tier_order(tiers: pd.DataFrame) -> list[Any]:
+    """Labels of ``tiers`` sorted by cost, ties (and blank costs, last) in row order."""
+    costs = pd.to_numeric(tiers["cost"], errors="coerce").fillna(np.inf).to_numpy(float)
+    order = np.argsort(costs, kind="stable")
+    return [tiers.index[i] for i in order]
+
+
+def shortage_segments(
+    case: Case, elements: list[str], shortage: np.ndarray
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """(element, use, share, cost) of every shortage segment, grouped by element (B1)."""
+    tiers = case.shortage_tiers
+    labels = tier_labels(tiers)
+    element_of, uses, shares, costs = [], [], [], []
+    for e, element in enumerate(elements):
+        mine = tiers[tiers["element"] == element]
+        share_of = mine["share"].astype(float).to_dict()
+        cost_of = mine["cost"].astype(float).to_dict()
+        rest = 1.0
+        for label in tier_order(mine):
+            element_of.append(e)
+            uses.append(str(labels[label]))
+            shares.append(share_of[label])
+            costs.append(cost_of[label])
+            rest -= shares[-1]
+        element_of.append(e)
+        uses.append(OTHER_USE)
+        shares.append(max(0.0, rest) if len(mine) else 1.0)
+        costs.append(float(shortage[e]))
+    return (
+        np.array(element_of, dtype=int),
+        uses,
+        np.array(shares, dtype=float),
+        np.array(costs, dtype=float),
+    )
+
+
+def split_shortage(unmet: np.ndarray, requirement: np.ndarray, data: ModelData) -> np.ndarray:
+    """Split u [element, ...] over the segments cheapest first, each up to share Q (B1).
+
+    Returns [segment, ...]. The v3 reading "Which tier": each element's
+    shortage fills its tiers in order, each up to ``share_i Q[e,n]``; the
+    last segment takes what is left, so a shortage above Q (a broken A1
+    bound) shows there above its bound.
+    """
+    split = np.zeros((len(data.segment_element), *unmet.shape[1:]))
+    for e in range(len(data.elements)):
+        left = unmet[e].astype(float)
+        positions = data.segments_of(e)
+        for s in positions[:-1]:
+            split[s] = np.minimum(left, data.segment_share[s] * requirement[e])
+            split[s] = np.maximum(split[s], 0.0)
+            left = left - split[s]
+        split[positions[-1]] = left
+    return split
 
 
 def _blank(value: Any) -> bool:
@@ -220,14 +332,25 @@ def derive(case: Case) -> ModelData:
     elements = [str(e) for e in case.elements.index]
     element_position = {e: i for i, e in enumerate(elements)}
     settings = case.settings
-    el = case.elements
+    # copies: the arrays below may be views of the tables, and a view would follow a later
+    # edit of the case (a sweep's next variant), hiding the change from the kept model
+    el = case.elements.copy()
     shortage = el["shortage_cost"].to_numpy(float)
     cover_penalty = el["cover_penalty"].to_numpy(float)
     cover_penalty = np.where(np.isnan(cover_penalty), 0.1 * shortage, cover_penalty)
+    reference_price = (
+        el["reference_price"].to_numpy(float)
+        if "reference_price" in el.columns
+        else np.full(len(elements), np.nan)
+    )
+    segment_element, segment_use, segment_share, segment_cost = shortage_segments(
+        case, [str(e) for e in el.index], shortage
+    )
+    stock_value_max = settings.stock_value_max
     storage = el["storage_capacity"].to_numpy(float)
     storage = np.where(np.isnan(storage), np.inf, storage)
 
-    offers = case.offers
+    offers = case.offers.copy()
     china_codes = set(settings.china_codes) - {DOMESTIC}
     countries = offer_countries(offers)
     in_china = {column: codes.isin(china_codes).to_numpy() for column, codes in countries.items()}
@@ -255,7 +378,7 @@ def derive(case: Case) -> ModelData:
     offer_risk = np.where(np.isnan(offer_risk), weakest_link, offer_risk)
     contents = offer_contents(case, elements)
 
-    activities = case.activities
+    activities = case.activities.copy()
     activity_country = activity_countries(activities)
     activity_risk = activities["risk"].to_numpy(float)
     activity_country_risk = activity_country.map(country_risk).fillna(0.0).to_numpy(float)
@@ -273,12 +396,13 @@ def derive(case: Case) -> ModelData:
     sources, offer_sources, activity_sources = country_groups(
         settings, countries, activity_country, activities["kind"], split=True
     )
+    made = scenario_set(case)  # from Scenarios and Disruptions, or made from Events (B4)
     contracted = offers["contracted"].fillna("no").eq("yes").to_numpy(bool)
     later = offers["signing"].fillna("now").eq("later").to_numpy(bool) & ~contracted
 
     data = ModelData(
         periods=periods,
-        days=case.periods["days"].to_numpy(float),
+        days=case.periods["days"].to_numpy(float, copy=True),
         elements=elements,
         element_group=[str(g) for g in el["group"]],
         shortage_cost=shortage,
@@ -287,6 +411,12 @@ def derive(case: Case) -> ModelData:
         storage_capacity=storage,
         cover_days=el["cover_days"].to_numpy(float),
         cover_penalty=cover_penalty,
+        reference_price=reference_price,
+        segment_element=segment_element,
+        segment_use=segment_use,
+        segment_share=segment_share,
+        segment_cost=segment_cost,
+        stock_value_max=np.inf if stock_value_max is None else float(stock_value_max),
         offers=[str(o) for o in offers.index],
         contents=contents,
         offer_label=["+".join(elements[e] for e in np.flatnonzero(row > 0)) for row in contents],
@@ -311,8 +441,8 @@ def derive(case: Case) -> ModelData:
         activity_groups=activity_groups,
         activity_sources=activity_sources,
         yields=yields,
-        scenarios=[str(w) for w in case.scenarios.index],
-        probability=case.scenarios["probability"].to_numpy(float),
+        scenarios=[str(w) for w in made.scenarios.index],
+        probability=made.scenarios["probability"].to_numpy(float),
         capacity=np.zeros(0),
         unit_cost=np.zeros(0),
         activity_capacity=np.zeros(0),
@@ -328,10 +458,10 @@ def derive(case: Case) -> ModelData:
         cvar_alpha=float(settings.cvar_alpha),
         cvar_weight=float(settings.cvar_weight),
     )
-    _scenario_parameters(case, data)
+    _scenario_parameters(case, data, made)
     _plan_parameters(case, data)
     data.nodes, data.node_of = scenario_tree(data)
-    data.caps, data.min_offers = resolve_policies(case, data)
+    data.caps, data.value_caps, data.min_offers = resolve_policies(case, data)
     return data
 
 
@@ -448,7 +578,7 @@ def _plan_parameters(case: Case, data: ModelData) -> None:
         data.previous_periods[t] = True
 
 
-def _scenario_parameters(case: Case, data: ModelData) -> None:
+def _scenario_parameters(case: Case, data: ModelData, made: ScenarioSet) -> None:
     """Fill capacity, cost and demand per scenario (OfferPeriods, windows, disruptions)."""
     periods, scenarios = data.periods, data.scenarios
     n_t, n_w = len(periods), len(scenarios)
@@ -490,7 +620,7 @@ def _scenario_parameters(case: Case, data: ModelData) -> None:
         demand[element_position[element], period_position[period]] = quantity
     data.demand = np.repeat(demand[:, :, None], n_w, axis=2)
     data.cover_factor = np.ones_like(data.demand)
-    _apply_disruptions(case, data)
+    _apply_disruptions(case, data, made)
 
 
 def _element_mask(data: ModelData, element: Any) -> np.ndarray:
@@ -503,7 +633,8 @@ def _element_mask(data: ModelData, element: Any) -> np.ndarray:
     return np.array([g == group for g in data.element_group], dtype=bool)
 
 
-def _apply_disruptions(case: Case, data: ModelData) -> None:
+def _apply_disruptions(case: Case, data: ModelData, made: ScenarioSet) -> None:
+    """Multiply each disruption row's factors into the scenarios it applies to."""
     periods = data.periods
     scenario_position = {w: i for i, w in enumerate(data.scenarios)}
     offers, activities = case.offers, case.activities
@@ -512,9 +643,11 @@ def _apply_disruptions(case: Case, data: ModelData) -> None:
     activity_country = activities["country"].fillna(DOMESTIC).astype(str).to_numpy()
     activity_ids = np.array(data.activities, dtype=object)
     offer_ids = np.array(data.offers, dtype=object)
-    window = _window(case.disruptions, periods)
-    for row, record in enumerate(case.disruptions.to_dict("records")):
-        w = np.array([scenario_position[record["scenario"]]])
+    window = _window(made.disruptions, periods)
+    for row, record in enumerate(made.disruptions.to_dict("records")):
+        w = np.array([scenario_position[s] for s in made.applies_to[row]], dtype=int)
+        if not len(w):
+            continue  # a row of no scenario: nothing to apply
         t_mask = window[row]
         cap_factor = 1.0 if _blank(record["capacity_factor"]) else float(record["capacity_factor"])
         cost_factor = 1.0 if _blank(record["cost_factor"]) else float(record["cost_factor"])
@@ -611,23 +744,40 @@ def _split(values: np.ndarray, members: list[int]) -> list[list[int]]:
 
 def resolve_policies(
     case: Case, data: ModelData
-) -> tuple[dict[CapFamily, dict[tuple[str, int], Cap]], dict[str, Cap]]:
+) -> tuple[
+    dict[CapFamily, dict[tuple[str, int], Cap]],
+    dict[CapFamily, dict[tuple[str, int], Cap]],
+    dict[str, Cap],
+]:
     """Find the policy value that applies to each (element or TOTAL, period), per family.
 
-    A family is a policy and, for china_share_max and country_share_max, a
-    basis (blank: Settings china_basis); families are independent. Within one,
-    rows are ranked by how many of (element, period) they name; for each cell
-    the covering rows of the highest rank apply, and the tightest of them
-    binds (for min_offers the largest). A blank-element row never covers
-    TOTAL.
+    A family is a policy, for china_share_max and country_share_max a basis
+    (blank: Settings china_basis), and a measure (B2: ``value`` only on TOTAL
+    rows of the poolable policies, else ``quantity``); families are
+    independent. Within one, rows are ranked by how many of (element, period)
+    they name; for each cell the covering rows of the highest rank apply, and
+    the tightest of them binds (for min_offers the largest). A blank-element
+    row never covers TOTAL.
+
+    Returns
+    -------
+    caps, value_caps, min_offers
+        Quantity caps per (policy, basis), value caps per (policy, basis) (on
+        TOTAL only), and min_offers per element.
     """
     policies = case.policies
     caps: dict[CapFamily, dict[tuple[str, int], Cap]] = {}
+    value_caps: dict[CapFamily, dict[tuple[str, int], Cap]] = {}
     min_offers: dict[str, Cap] = {}
     bases = policy_bases(policies, data.china_basis)
-    for family in sorted(set(zip(policies["policy"], bases, strict=True)), key=_family_order):
-        policy, basis = family
-        selected = policies[(policies["policy"] == policy) & (bases == basis)]
+    measures = policy_measures(policies)
+    keys = set(zip(policies["policy"], bases, measures, strict=True))
+    for policy, basis, measure in sorted(keys, key=_family_order):
+        family = (policy, basis)
+        found = value_caps if measure == VALUE else caps
+        selected = policies[
+            (policies["policy"] == policy) & (bases == basis) & (measures == measure)
+        ]
         rows = [
             (label, _named(element), _named(period), float(value))
             for label, element, period, value in zip(
@@ -651,8 +801,8 @@ def resolve_policies(
                 if policy == Policy.MIN_OFFERS:
                     min_offers[element] = cap
                     break
-                caps.setdefault(family, {})[(element, t)] = cap
-    return caps, min_offers
+                found.setdefault(family, {})[(element, t)] = cap
+    return caps, value_caps, min_offers
 
 
 def policy_bases(policies: pd.DataFrame, china_basis: str) -> pd.Series:
@@ -663,9 +813,28 @@ def policy_bases(policies: pd.DataFrame, china_basis: str) -> pd.Series:
     return chosen.where(takes_basis, "").astype(str)
 
 
-def _family_order(family: CapFamily) -> tuple[int, int]:
-    policy, basis = family
-    return POLICIES.index(policy), BASES.index(basis) if basis in BASES else -1
+def policy_measures(policies: pd.DataFrame) -> pd.Series:
+    """Return the measure each Policies row is read in: ``value`` or ``quantity`` (B2).
+
+    ``value`` only on a TOTAL row of china_share_max, risk_max or
+    country_share_max; on one element or a blank element the price cancels and
+    the row is read as ``quantity`` (a warning says so), as it is on the other
+    policies (ignored, a warning). Blank is ``quantity``.
+    """
+    own = policies["measure"] if "measure" in policies.columns else pd.Series(None, policies.index)
+    weighed = (
+        (own == VALUE) & (policies["element"] == TOTAL) & policies["policy"].isin(POOLABLE_POLICIES)
+    )
+    return pd.Series(np.where(weighed, VALUE, QUANTITY), index=policies.index, dtype=object)
+
+
+def _family_order(key: tuple[str, str, str]) -> tuple[int, int, int]:
+    policy, basis, measure = key
+    return (
+        POLICIES.index(policy),
+        BASES.index(basis) if basis in BASES else -1,
+        MEASURES.index(measure),
+    )
 
 
 def _named(value: Any) -> Any:

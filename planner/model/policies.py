@@ -9,7 +9,9 @@ country-group flag or risk score. A row in which no ``a_j (w_j - v)`` is
 positive cannot bind and is skipped. The TOTAL row pools every element.
 Cells are indexed by element position, with ``TOTAL_INDEX`` for TOTAL; China
 and country caps also by their basis (and country group), one family per
-basis (formulation A6).
+basis (formulation A6). Caps counted in value (B2) are families of their
+own, on TOTAL only: each element's part weighed by its reference price P_e,
+``sum_e P_e (W[e,n] - v S[e,n]) <= 0``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pyomo.environ as pyo
 
 from planner.model.balance import supply_terms
 from planner.model.linear import linear
-from planner.model.parameters import TOTAL, ModelData, Policy
+from planner.model.parameters import QUANTITY, TOTAL, VALUE, ModelData, Policy
 
 TOTAL_INDEX = -1
 #: policies whose rows weigh a part of the supply against v S (7-10, A6)
@@ -46,12 +48,14 @@ def _part(
     offer_weight: np.ndarray,
     activity_weight: np.ndarray,
     value: float,
+    price: float = 1.0,
 ) -> tuple[list[float], list[Any], bool]:
-    """Element e's part of ``W - v S`` at node n: coefficients, variables, whether it can bind.
+    """Element e's part of ``P (W - v S)`` at node n: coefficients, variables, whether it binds.
 
-    With S[e,n] defined and shorter that way: ``a_j w_j`` of the terms with
-    ``w_j != 0`` and ``-v`` on S[e,n]; otherwise inline, ``a_j (w_j - v)`` of
-    the terms with ``w_j != v``. The part can bind if some ``w_j > v``.
+    With S[e,n] defined and shorter that way: ``P a_j w_j`` of the terms with
+    ``w_j != 0`` and ``-P v`` on S[e,n]; otherwise inline, ``P a_j (w_j - v)``
+    of the terms with ``w_j != v``. The part can bind if some ``w_j > v``.
+    ``price`` is the element's reference price P_e in a value cap (B2), else 1.
     """
     t = model.node_period[n]
     amounts, variables = supply_terms(model, e, n)  # offers', then recycling's terms
@@ -62,14 +66,18 @@ def _part(
     inline = sum(1 for weight in weights if weight != value)
     if (e, n) in model.supply_units and weighing + (value != 0) < inline:
         keep = [j for j, weight in enumerate(weights) if weight]
-        coefficients = [amounts[j] * weights[j] for j in keep]
+        coefficients = [price * amounts[j] * weights[j] for j in keep]
         their = [variables[j] for j in keep]
         if value:
-            coefficients.append(-value)
+            coefficients.append(-price * value)
             their.append(model.supply_units[e, n])
         return coefficients, their, binds
     keep = [j for j, weight in enumerate(weights) if weight != value]
-    return [amounts[j] * (weights[j] - value) for j in keep], [variables[j] for j in keep], binds
+    return (
+        [price * amounts[j] * (weights[j] - value) for j in keep],
+        [variables[j] for j in keep],
+        binds,
+    )
 
 
 def _share_row(
@@ -79,15 +87,24 @@ def _share_row(
     value: float,
     offer_weight: np.ndarray,
     activity_weight: np.ndarray,
+    measure: str = QUANTITY,
 ) -> Any:
-    """``W - v S <= 0`` pooled over the target's elements; Skip where it cannot bind."""
+    """``W - v S <= 0`` pooled over the target's elements; Skip where it cannot bind.
+
+    ``measure`` value (B2, TOTAL): ``sum_e P_e (W[e] - v S[e]) <= 0``; an
+    element priced 0 weighs nothing.
+    """
     data = model.data
     elements = range(len(data.elements)) if target == TOTAL_INDEX else (target,)
+    prices = data.prices() if measure == VALUE else None
     coefficients: list[float] = []
     variables: list[Any] = []
     binds = False
     for e in elements:
-        more, their, can = _part(model, e, n, offer_weight, activity_weight, value)
+        price = 1.0 if prices is None else float(prices[e])
+        if price == 0:
+            continue
+        more, their, can = _part(model, e, n, offer_weight, activity_weight, value, price)
         coefficients += more
         variables += their
         binds |= can
@@ -96,17 +113,25 @@ def _share_row(
     return (None, linear(coefficients, variables), 0.0)
 
 
-def cap_value(model: pyo.ConcreteModel, policy: str, basis: str, target: int, n: int) -> float:
-    """Return the value v of the cap of (policy, basis) on target (element or TOTAL) at n."""
+def cap_value(
+    model: pyo.ConcreteModel,
+    policy: str,
+    basis: str,
+    target: int,
+    n: int,
+    measure: str = QUANTITY,
+) -> float:
+    """Return the value v of the cap of (policy, basis, measure) on target at n."""
     data = model.data
     name = TOTAL if target == TOTAL_INDEX else data.elements[target]
-    return data.caps[(policy, basis)][(name, model.node_period[n])].value
+    return data.caps_of(measure)[(policy, basis)][(name, model.node_period[n])].value
 
 
-def china_share_limit_rule(model: pyo.ConcreteModel, basis: str, target: int, n: int) -> Any:
-    """C_b[e,n] <= v S[e,n] (TOTAL: sum_e C_b <= v sum_e S), on basis b."""
+def _china_row(
+    model: pyo.ConcreteModel, basis: str, target: int, n: int, measure: str = QUANTITY
+) -> Any:
     data = model.data
-    value = cap_value(model, Policy.CHINA_SHARE_MAX, basis, target, n)
+    value = cap_value(model, Policy.CHINA_SHARE_MAX, basis, target, n, measure)
     return _share_row(
         model,
         target,
@@ -114,15 +139,15 @@ def china_share_limit_rule(model: pyo.ConcreteModel, basis: str, target: int, n:
         value,
         data.offer_china[basis].astype(float),
         data.activity_china.astype(float),
+        measure,
     )
 
 
-def country_share_limit_rule(
-    model: pyo.ConcreteModel, basis: str, group: int, target: int, n: int
+def _country_row(
+    model: pyo.ConcreteModel, basis: str, group: int, target: int, n: int, measure: str = QUANTITY
 ) -> Any:
-    """(A6) G_bg[e,n] <= v S[e,n] for country group g on basis b (TOTAL pooled likewise)."""
     data = model.data
-    value = cap_value(model, Policy.COUNTRY_SHARE_MAX, basis, target, n)
+    value = cap_value(model, Policy.COUNTRY_SHARE_MAX, basis, target, n, measure)
     return _share_row(
         model,
         target,
@@ -130,14 +155,48 @@ def country_share_limit_rule(
         value,
         data.offer_groups[basis][:, group],
         data.activity_groups[:, group],
+        measure,
     )
+
+
+def _risk_row(model: pyo.ConcreteModel, target: int, n: int, measure: str = QUANTITY) -> Any:
+    data = model.data
+    value = cap_value(model, Policy.RISK_MAX, "", target, n, measure)
+    return _share_row(model, target, n, value, data.offer_risk, data.activity_risk, measure)
+
+
+def china_share_limit_rule(model: pyo.ConcreteModel, basis: str, target: int, n: int) -> Any:
+    """C_b[e,n] <= v S[e,n] (TOTAL: sum_e C_b <= v sum_e S), on basis b."""
+    return _china_row(model, basis, target, n)
+
+
+def country_share_limit_rule(
+    model: pyo.ConcreteModel, basis: str, group: int, target: int, n: int
+) -> Any:
+    """(A6) G_bg[e,n] <= v S[e,n] for country group g on basis b (TOTAL pooled likewise)."""
+    return _country_row(model, basis, group, target, n)
 
 
 def risk_limit_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
     """R[e,n] <= v S[e,n] (TOTAL pooled likewise)."""
-    data = model.data
-    value = cap_value(model, Policy.RISK_MAX, "", target, n)
-    return _share_row(model, target, n, value, data.offer_risk, data.activity_risk)
+    return _risk_row(model, target, n)
+
+
+def china_share_value_limit_rule(model: pyo.ConcreteModel, basis: str, target: int, n: int) -> Any:
+    """(B2) sum_e P_e C_b[e,n] <= v sum_e P_e S[e,n] on basis b (target TOTAL)."""
+    return _china_row(model, basis, target, n, VALUE)
+
+
+def country_share_value_limit_rule(
+    model: pyo.ConcreteModel, basis: str, group: int, target: int, n: int
+) -> Any:
+    """(B2) sum_e P_e G_bg[e,n] <= v sum_e P_e S[e,n] for group g on basis b (target TOTAL)."""
+    return _country_row(model, basis, group, target, n, VALUE)
+
+
+def risk_value_limit_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
+    """(B2) sum_e P_e R[e,n] <= v sum_e P_e S[e,n] (target TOTAL)."""
+    return _risk_row(model, target, n, VALUE)
 
 
 def offer_share_limit_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
@@ -178,19 +237,23 @@ def _groups_of(data: ModelData, basis: str, target: int) -> list[int]:
     return np.flatnonzero(reach > 0).tolist()
 
 
-def cells(model: pyo.ConcreteModel, policy: Policy) -> list[tuple[Any, ...]]:
+def cells(
+    model: pyo.ConcreteModel, policy: Policy, measure: str = QUANTITY
+) -> list[tuple[Any, ...]]:
     """Row indices of a policy's cap rows that the data asks for (a cap on the cell's period).
 
     ``(target, n)`` for risk_max, ``(basis, target, n)`` for china_share_max,
-    ``(basis, group, target, n)`` for country_share_max.
+    ``(basis, group, target, n)`` for country_share_max; ``measure`` value:
+    the value-weighted caps (B2), whose target is always TOTAL.
     """
     data = model.data
     position = {name: e for e, name in enumerate(data.elements)}
     position[TOTAL] = TOTAL_INDEX
+    caps = data.caps_of(measure)
     rows: list[tuple[Any, ...]] = []
-    for _, basis in data.cap_families(policy):
+    for _, basis in data.cap_families(policy, measure):
         by_period: dict[int, list[int]] = {}
-        for name, t in data.caps[(policy, basis)]:
+        for name, t in caps[(policy, basis)]:
             by_period.setdefault(t, []).append(position[name])
         for n, t in enumerate(model.node_period):
             for target in by_period.get(t, []):
@@ -209,11 +272,13 @@ def _define(
     policy: Policy,
     dimen: int,
     rule: Callable[..., pyo.Expression],
+    measure: str = QUANTITY,
 ) -> None:
     model.add_component(
         name,
         pyo.Constraint(
-            pyo.Set(initialize=cells(model, policy), dimen=dimen, ordered=True), rule=rule
+            pyo.Set(initialize=cells(model, policy, measure), dimen=dimen, ordered=True),
+            rule=rule,
         ),
     )
 
@@ -295,6 +360,27 @@ def define_country_share_constraints(model: pyo.ConcreteModel, data: ModelData) 
 def define_risk_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(9) Risk-weighted supply at most v of supply, per element or TOTAL, per node."""
     _define(model, "risk_limit", Policy.RISK_MAX, 2, risk_limit_rule)
+
+
+def define_value_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
+    """(B2) Pooled China, country and risk caps counted in value, at reference prices (TOTAL)."""
+    _define(
+        model,
+        "china_share_value_limit",
+        Policy.CHINA_SHARE_MAX,
+        3,
+        china_share_value_limit_rule,
+        VALUE,
+    )
+    _define(
+        model,
+        "country_share_value_limit",
+        Policy.COUNTRY_SHARE_MAX,
+        4,
+        country_share_value_limit_rule,
+        VALUE,
+    )
+    _define(model, "risk_value_limit", Policy.RISK_MAX, 2, risk_value_limit_rule, VALUE)
 
 
 def define_offer_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:

@@ -95,6 +95,21 @@ def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
         ordered=True,
         initialize=[(e, n) for e in range(n_elements) for n in model.FIRST_NODES],
     )
+    tiered = np.flatnonzero(data.tiered()).tolist()
+    model.TIERED_ELEMENT_NODES = pyo.Set(  # (element with ShortageTiers, node) (B1)
+        dimen=2, ordered=True, initialize=[(e, n) for n in range(n_nodes) for e in tiered]
+    )
+    model.TIER_NODES = pyo.Set(  # (shortage segment of a tiered element, node) (B1)
+        dimen=2,
+        ordered=True,
+        initialize=[
+            (s, n) for n in range(n_nodes) for e in tiered for s in data.segments_of(e).tolist()
+        ],
+    )
+    model.BUDGET_NODES = pyo.Set(  # nodes held to Settings stock_value_max (B3)
+        initialize=range(n_nodes) if np.isfinite(data.stock_value_max) else [], ordered=True
+    )
+    model.segments_of = [data.segments_of(e).tolist() for e in range(n_elements)]
     model.node_period = node_period
     model.representative = representative
     model.later_offers = np.flatnonzero(data.offer_later).tolist()

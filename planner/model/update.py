@@ -48,6 +48,9 @@ _INDEX_SETS = (
     "CHANGE_NODES",
     "OFFER_SHARE_CELLS",
     "MIN_OFFERS_CELLS",
+    "TIERED_ELEMENT_NODES",
+    "TIER_NODES",
+    "BUDGET_NODES",
 )
 #: what rules look terms up in: per-period availability lists (with contents and yields)
 _TERMS = ("offers_at", "recycling_at", "substitution_at")
@@ -74,9 +77,10 @@ def _layout(data: ModelData) -> _Layout:
         *(list(getattr(scratch, name)) for name in _INDEX_SETS),
         data.cvar_weight > 0,
         scratch.offers_of,
+        scratch.segments_of,  # which shortage segments each element has (B1)
         data.groups,  # country_share rows are indexed by group position
     )
-    cells = {name: set(policies.cells(scratch, _policy(name))) for name in CELL_FAMILIES}
+    cells = {name: set(policies.cells(scratch, *_policy(name))) for name in CELL_FAMILIES}
     terms = {name: getattr(scratch, name) for name in _TERMS}
     return _Layout(
         fixed, cells, set(scratch.SUPPLY_NODES), terms, set(reads.names) | {"nodes", "cvar_weight"}
@@ -400,15 +404,15 @@ def _same(a: Any, b: Any) -> bool:
 def _cells(model: pyo.ConcreteModel, name: str, component: Any) -> Any:
     """Return the indices the variant has rows for (policy cells may be fewer)."""
     if name in CELL_FAMILIES:
-        return set(policies.cells(model, _policy(name)))
+        return set(policies.cells(model, *_policy(name)))
     return component.index_set()
 
 
-def _policy(name: str) -> Policy:
-    """Return the policy whose cap rows the family ``name`` holds."""
-    policy = registered(name).policy
-    assert policy is not None, name
-    return policy
+def _policy(name: str) -> tuple[Policy, str]:
+    """Return the policy whose cap rows the family ``name`` holds, and their measure."""
+    family = registered(name)
+    assert family.policy is not None, name
+    return family.policy, family.measure
 
 
 def _args(index: Any) -> tuple[Any, ...]:

@@ -32,8 +32,18 @@ def _unmet_bounds(model: pyo.ConcreteModel, e: int, n: int) -> tuple[float, floa
     return (0.0, float(demand))
 
 
+def _segment_bounds(model: pyo.ConcreteModel, s: int, n: int) -> tuple[float, float | None]:
+    """u_i[e,n] <= share_i d[e,n] (B1), as a bound where no substitution adds to Q."""
+    data = model.data
+    e = int(data.segment_element[s])
+    if creates_demand(model, e, n):
+        return (0.0, None)  # a row of its own (shortage.tier_limit_rule)
+    demand = data.demand[e, model.node_period[n], model.representative[n]]
+    return (0.0, float(data.segment_share[s] * demand))
+
+
 def define_variables(model: pyo.ConcreteModel, data: ModelData) -> None:
-    """First stage y, z; per node w, x, r, s, u, g, dev, S (formulation.md: Variables, A3, A5).
+    """First stage y, z; per node w, x, r, s, u, u_i, g, dev, S (formulation.md: Variables, A3-B1).
 
     Quantities carry their unit in the name: ``_units`` the element's unit
     (Settings ``unit``), ``_product_units`` an offer's product (``a[o,e]``
@@ -47,6 +57,8 @@ def define_variables(model: pyo.ConcreteModel, data: ModelData) -> None:
     model.activity_level = pyo.Var(model.ACTIVITY_NODES, domain=pyo.NonNegativeReals)  # r[k,n]
     model.stock_units = pyo.Var(model.ELEMENT_NODES, bounds=_storage_bounds)  # s[e,n]
     model.unmet_units = pyo.Var(model.ELEMENT_NODES, bounds=_unmet_bounds)  # u[e,n]
+    # u_i[e,n]: the shortage in each use (segment) of an element with tiers (B1)
+    model.shortage_by_use_units = pyo.Var(model.TIER_NODES, bounds=_segment_bounds)
     model.cover_gap_units = pyo.Var(model.COVER_NODES, domain=pyo.NonNegativeReals)  # g[e,n]
     # dev[o,n]
     model.change_product_units = pyo.Var(model.CHANGE_NODES, domain=pyo.NonNegativeReals)
@@ -59,6 +71,8 @@ def refresh_bounds(model: pyo.ConcreteModel) -> None:
         model.stock_units[e, n].setlb(_storage_bounds(model, e, n)[0])
         model.stock_units[e, n].setub(_storage_bounds(model, e, n)[1])
         model.unmet_units[e, n].setub(_unmet_bounds(model, e, n)[1])
+    for s, n in model.TIER_NODES:
+        model.shortage_by_use_units[s, n].setub(_segment_bounds(model, s, n)[1])
     for o in model.NOW_OFFERS:
         model.contract[o].setlb(_contract_bounds(model, o)[0])
         model.contract[o].setub(_contract_bounds(model, o)[1])

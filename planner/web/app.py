@@ -36,6 +36,7 @@ from planner.errors import PlannerError
 from planner.io import template as blank_workbook
 from planner.version import __version__
 from planner.web.jobs import FINISHED, MAX_MEMORY_MB, UPLOAD, Busy, Job, JobRunner
+from planner.web.protocol import LISTS
 
 HERE = Path(__file__).parent
 access_log = logging.getLogger("planner.web.access")
@@ -98,6 +99,7 @@ class JobView(BaseModel):
     result: dict[str, Any] | None = None
     page: str
     solution: str | None = None
+    lists: dict[str, str] | None = None  # a list cut short in result: its whole, as text
 
 
 def served_hosts(host: str, extra: list[str] | None = None) -> tuple[str, ...]:
@@ -326,6 +328,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         return await call_next(request)
 
     _add_pages(app, runner, config, templates)
+    _add_lists(app, runner)
     _add_api(app, runner, config)
     # outermost first: headers on every answer; a foreign Host (DNS rebinding) gets 400
     # before anything else; then the upload limit (413)
@@ -354,9 +357,19 @@ def _accept(
     """Store an upload under a random name in a new job folder and queue the job."""
     name = (upload.filename or "workbook.xlsx")[:200]  # shown only; the reader judges the content
     limit = min(time_limit or config.max_time_limit, config.max_time_limit)
+    if runner.closing:
+        raise HTTPException(503, "busy: the server is shutting down; try again in a minute")
     job_id, folder = runner.new_folder()
-    with (folder / UPLOAD).open("wb") as target:
-        shutil.copyfileobj(upload.file, target)
+    try:
+        with (folder / UPLOAD).open("wb") as target:
+            shutil.copyfileobj(upload.file, target)
+    except OSError as error:  # a full disk: no half upload left behind, and say so
+        runner.discard(job_id)
+        reason = error.strerror or str(error)
+        raise HTTPException(503, f"busy: the upload could not be stored ({reason})") from None
+    except BaseException:
+        runner.discard(job_id)
+        raise
     params = {"filename": name}
     if kind == "sweep":
         params.update(change=change.strip(), values=values.strip())
@@ -401,7 +414,7 @@ def _add_pages(
         return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def job_page(request: Request, job_id: str) -> Response:
+    def job_page(request: Request, job_id: str) -> Response:  # sync: rendered in a thread
         job = _job_or_404(runner, job_id)
         elapsed = time.time() - (job.started or job.created)
         running, before = runner.waiting(job)
@@ -447,6 +460,22 @@ def _add_pages(
         return _download(_job_or_404(runner, job_id))
 
 
+def _add_lists(app: FastAPI, runner: JobRunner) -> None:
+    """Add the downloads of a job's whole list of problems or warnings (the page shows a part)."""
+
+    @app.get("/jobs/{job_id}/{name}.txt", include_in_schema=False)
+    async def full_list(job_id: str, name: str) -> Response:
+        job = _job_or_404(runner, job_id)
+        path = job.folder / f"{name}.txt"
+        if name not in LISTS or not path.exists():
+            raise HTTPException(404, "no such list")
+        return FileResponse(
+            path,
+            media_type="text/plain; charset=utf-8",
+            filename=f"{_stem(job.filename)}-{name}.txt",
+        )
+
+
 def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
     """Add the JSON API (in the OpenAPI document)."""
 
@@ -479,7 +508,7 @@ def _add_api(app: FastAPI, runner: JobRunner, config: ServerConfig) -> None:
         response_model=JobView,
         responses={404: {"description": "No such job (or it was deleted)"}},
     )
-    async def read_job(job_id: str) -> JobView:
+    def read_job(job_id: str) -> JobView:  # sync: a large result is serialised in a thread
         """Return the job's status and, once finished, its result."""
         return _view(_job_or_404(runner, job_id))
 
@@ -513,13 +542,18 @@ def _download(job: Job) -> Response:
     name = result.get("solution")
     if not name or not (job.folder / name).exists():
         raise HTTPException(404, "this job has no workbook to download")
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(job.filename).stem)
     suffix = "sweep" if job.kind == "sweep" else "solution"
     return FileResponse(
         job.folder / name,
-        filename=f"{stem[:80]}-{suffix}.xlsx",
+        filename=f"{_stem(job.filename)}-{suffix}.xlsx",
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+def _stem(filename: str) -> str:
+    """Return the upload's name, made safe for a download's file name."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(filename).stem)
+    return stem[:80]
 
 
 def _view(job: Job) -> JobView:
@@ -530,6 +564,12 @@ def _view(job: Job) -> JobView:
         result=result,
         page=f"/jobs/{job.id}",
         solution=f"/api/jobs/{job.id}/solution.xlsx" if has_file else None,
+        lists={
+            name: f"/jobs/{job.id}/{name}.txt"
+            for name in LISTS
+            if result and result.get(f"{name}_file")
+        }
+        or None,
     )
 
 

@@ -11,6 +11,7 @@ FINISHED = (DONE, INVALID, FAILED)
 RESULT = "result.json"
 PROGRESS = "progress.json"
 UPLOAD = "upload.xlsx"
+LISTS = ("issues", "warnings")  # lists a job may write in full as NAME.txt (the page shows a part)
 OUT_OF_MEMORY = 12  # a job process's exit code when it could not even report that (ENOMEM)
 
 

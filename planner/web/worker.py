@@ -18,6 +18,7 @@ import os
 import re
 import resource
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ import pandas as pd
 import planner
 from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
-from planner.model.parameters import BASES
+from planner.events import scenario_probability
+from planner.model.parameters import BASES, VALUE
 from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
 from planner.roll import total_change
@@ -49,6 +51,8 @@ SWEEP = "sweep.xlsx"
 RESERVE = 16 << 20  # memory held back, and given back when memory runs out, to say so
 NEAR_LIMIT = 0.75  # a solver error after the process came this close to its limit: memory
 MAX_ROWS = 500  # rows of Signings and Changes shown on the page (the workbook has them all)
+MAX_LISTED = 100  # problems or warnings shown on the page; all of them in NAME.txt
+_clock = time.monotonic  # the sweep's budget reads this clock (a test gives its own)
 
 
 def run_job(
@@ -108,26 +112,25 @@ def _run(
 def _attempt(
     path: Path, kind: str, time_limit: float, params: dict[str, Any], max_memory_mb: int | None
 ) -> dict[str, Any]:
+    started = _clock()
     try:
         _progress(path, "reading the workbook")
         case = planner.load(path / UPLOAD)
         if kind == "sweep":
-            return _sweep(case, path, time_limit, params)
+            return _sweep(case, path, time_limit, params, started)
         return _solve(case, path, time_limit, max_memory_mb)
     except InputError as error:
         shown = str(params.get("filename", "the workbook"))
         stored = (UPLOAD, str(path / UPLOAD))
-        return {
-            "job_status": INVALID,
-            "issues": [
-                {
-                    "where": shown if issue.where in stored else issue.where,
-                    "message": issue.message.replace(str(path / UPLOAD), shown),
-                    "severity": issue.severity,
-                }
-                for issue in error.issues
-            ],
-        }
+        issues = [
+            {
+                "where": shown if issue.where in stored else issue.where,
+                "message": issue.message.replace(str(path / UPLOAD), shown),
+                "severity": issue.severity,
+            }
+            for issue in error.issues
+        ]
+        return {"job_status": INVALID, **_listed(path, "issues", issues)}
     except MemoryError:
         raise
     except PlannerError as error:
@@ -158,21 +161,26 @@ def _solve(
         "warnings": [{"where": i.where, "message": i.message} for i in case.warnings],
     }
     if not result.has_plan:
+        out.update(_listed(folder, "warnings", out["warnings"]))
         return out
     _progress(folder, "writing the solution workbook")
     result.write(folder / SOLUTION)
     out["solution"] = SOLUTION
     tables = result.tables
     basis = case.settings.china_basis
-    probability = case.scenarios["probability"]
+    probability = scenario_probability(case)
     out["orders"] = _records(tables["Orders"])
-    for name in ("Signings", "Changes"):
+    for name in ("Signings", "Changes", "Scenarios"):
         if name in tables and not tables[name].empty:
             out[name.lower()] = _records(tables[name].head(MAX_ROWS))
     out["basis"] = basis
     out["china"] = china_by_period(tables["Shares"], basis)
     shortage = expected(tables["Shortage"], probability, ["element"], "quantity")
     short = dict(zip(shortage["element"], shortage["quantity"], strict=True))
+    keys = ["element", "use"]
+    by_use = expected(tables["Shortage"], probability, keys, "quantity")
+    by_use["value"] = expected(tables["Shortage"], probability, keys, "value")["value"]
+    out["shortage_by_use"] = _records(by_use)  # expected per (element, use): B1
     overall = expected_shares(tables["Shares"], probability, basis)
     out["elements"] = [
         {
@@ -184,6 +192,7 @@ def _solve(
         }
         for row in overall.itertuples()
     ]
+    out["elements"] += _value_rows(tables["Shares"], basis, out["china"])
     capped = [e for e in out["elements"] if e["headroom"] is not None]
     out["tightest"] = (
         {**min(capped, key=lambda e: e["headroom"]), "breaches": sum(e["breaches"] for e in capped)}
@@ -210,7 +219,23 @@ def _solve(
     }
     warnings = out["warnings"]
     out["charts"] = [n for n, draw in charts.items() if _draw(folder / f"{n}.svg", draw, warnings)]
+    out.update(_listed(folder, "warnings", warnings))
     return out
+
+
+def _listed(folder: Path, name: str, items: list[dict[str, str]]) -> dict[str, Any]:
+    """Return the first :data:`MAX_LISTED` of a list for the page, and how many there are.
+
+    A longer list is written whole to ``NAME.txt`` (one ``where: message``
+    a line, as the CLI prints them), which the page offers as a download:
+    55,000 problems made a 7.8 MB page.
+    """
+    shown: dict[str, Any] = {name: items[:MAX_LISTED], f"{name}_total": len(items)}
+    if len(items) > MAX_LISTED:
+        lines = (f"{item['where']}: {item['message']}".replace("\n", " ") + "\n" for item in items)
+        (folder / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
+        shown[f"{name}_file"] = f"{name}.txt"
+    return shown
 
 
 def _draw(path: Path, draw: Callable[[], str | bytes], warnings: list[dict[str, str]]) -> bool:
@@ -240,6 +265,45 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
 
 
+#: How the page names the TOTAL row of Shares counted in value (B2).
+TOTAL_BY_VALUE = "TOTAL by value"
+
+
+def _row_names(shares: pd.DataFrame) -> pd.Series:
+    """Each Shares row's name on the page: its element, or ``TOTAL by value`` (B2)."""
+    if "measure" not in shares.columns:
+        return shares["element"]
+    return shares["element"].where(shares["measure"] != VALUE, TOTAL_BY_VALUE)
+
+
+def _value_rows(
+    shares: pd.DataFrame, basis: str, china: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Return the page's row of the TOTAL by value (B2): its expected share, against its caps.
+
+    Supply and shortfall are left blank: the row's supply is money, not units.
+    """
+    rows = shares[_row_names(shares) == TOTAL_BY_VALUE]
+    if rows.empty:
+        return []
+    weight = rows["probability"] * rows["supply"]
+    total = float(weight.sum())
+    share = (
+        float((rows[f"china_share_{basis}"].fillna(0.0) * weight).sum()) / total
+        if total > 0
+        else None
+    )
+    return [
+        {
+            "element": TOTAL_BY_VALUE,
+            "china_share": _plain(share),
+            **_tightest([c for c in china if c["element"] == TOTAL_BY_VALUE]),
+            "supply": None,
+            "shortfall": None,
+        }
+    ]
+
+
 def _cap_bases(shares: pd.DataFrame, basis: str) -> dict[str, str]:
     """Return, per basis some China cap is on, the Shares column of its caps."""
     columns = {basis: "china_cap"}
@@ -254,13 +318,15 @@ def china_by_period(shares: pd.DataFrame, basis: str) -> list[dict[str, Any]]:
     caps it (:func:`planner.results.china_against_caps`: expected share, cap,
     highest node share, headroom, ``breach`` only where a node is over its
     cap); an element no cap applies to gets its expected share on ``basis``
-    with no cap. Computed here from the Shares table: the results layer
+    with no cap. The TOTAL row counted in value (B2) is its own, named
+    ``TOTAL by value``. Computed here from the Shares table: the results layer
     compares only ``basis``, the page every basis a cap is on.
     """
     caps = _cap_bases(shares, basis)
+    names = _row_names(shares)
     rows: list[dict[str, Any]] = []
-    for element in dict.fromkeys(shares["element"]):
-        mine = shares[shares["element"] == element]
+    for element in dict.fromkeys(names):
+        mine = shares[names == element]
         capped = [b for b, column in caps.items() if mine[column].notna().any()]
         for on in capped or [basis]:
             share = f"china_share_{on}"
@@ -330,8 +396,50 @@ def _expected_stock(stock: pd.DataFrame, probability: pd.Series) -> list[dict[st
     ]
 
 
+class SweepBudget:
+    """The job's time limit, spent variant by variant: when to warn, when to stop.
+
+    From the variants solved so far (their average time) it estimates the
+    whole sweep; a sweep that cannot finish within the limit is said to be
+    so while it runs (:meth:`note`), and it stops (:meth:`spent`) before the
+    next variant would pass the limit, so that what finished is delivered
+    rather than killed by the watchdog with everything else.
+    """
+
+    def __init__(self, time_limit: float, total: int, started: float) -> None:
+        self.time_limit = time_limit
+        self.total = total
+        self.started = started  # when the job began (reading the workbook counts)
+        self.solving = _clock()  # when the variants began
+
+    def per_variant(self, done: int) -> float:
+        """Return the average seconds a variant has taken so far."""
+        return (_clock() - self.solving) / max(done, 1)
+
+    def fits(self, done: int) -> int:
+        """Return how many variants in all fit within the limit, at the pace so far."""
+        left = self.time_limit - (_clock() - self.started)
+        return done + max(0, int(left // max(self.per_variant(done), 1e-9)))
+
+    def note(self, done: int) -> str | None:
+        """Say, once a variant has finished, that the sweep cannot finish within the limit."""
+        if not done or done >= self.total or self.fits(done) >= self.total:
+            return None
+        per = self.per_variant(done)
+        need = (_clock() - self.started) + per * (self.total - done)
+        return (
+            f"at about {per:,.2f} s a variant, the {self.total:,} variants need about "
+            f"{need:,.0f} s, more than this server's limit of {self.time_limit:,.0f} s: the "
+            f"sweep stops after about {self.fits(done):,} and delivers those"
+        )
+
+    def spent(self, done: int) -> bool:
+        """Tell whether another variant would pass the limit (stop now, keep what finished)."""
+        return done < self.total and self.fits(done) <= done
+
+
 def _sweep(
-    case: planner.Case, folder: Path, time_limit: float, params: dict[str, Any]
+    case: planner.Case, folder: Path, time_limit: float, params: dict[str, Any], started: float
 ) -> dict[str, Any]:
 
     name = str(params.get("change", ""))
@@ -341,14 +449,33 @@ def _sweep(
             raise ChangeError("no values to try")
         limit = min(float(case.settings.time_limit_s), time_limit / max(len(values), 1))
         _progress(folder, "solving the variants", 0, len(values))
-        result = planner.sweep(
-            case,
-            {name: values},
-            workers=1,
-            progress=lambda done: _progress(folder, "solving the variants", done, len(values)),
-            time_limit_s=limit,
-            duals=False,
-        )
+        budget = SweepBudget(time_limit, len(values), started)
+
+        def progress(done: int) -> None:
+            note = budget.note(done)
+            _progress(folder, "solving the variants", done, len(values), note=note)
+            if budget.spent(done):
+                raise KeyboardInterrupt  # the sweep stops, keeping the variants that finished
+
+        stopped = None
+        try:
+            result = planner.sweep(
+                case,
+                {name: values},
+                workers=1,
+                progress=progress,
+                time_limit_s=limit,
+                duals=False,
+            )
+        except KeyboardInterrupt as interrupt:
+            partial = getattr(interrupt, "partial", None)
+            if partial is None or not partial.results:
+                raise
+            result = partial
+            stopped = (
+                f"stopped at the time limit of {time_limit:,.0f} s: {len(result.results):,} of "
+                f"{len(values):,} variants solved, and delivered here and in the workbook"
+            )
     except ChangeError as error:
         raise InputError([planner.Issue("sweep", str(error))], "") from None
     result.write(folder / SWEEP)
@@ -377,7 +504,9 @@ def _sweep(
         "columns": columns,
         "solution": SWEEP,
         "picture": "trade-off.png" if (folder / "trade-off.png").exists() else None,
-        "warnings": warnings,
+        "variants": len(values),
+        "stopped": stopped,
+        **_listed(folder, "warnings", warnings),
     }
 
 
@@ -396,12 +525,17 @@ def _progress(
     done: int | None = None,
     total: int | None = None,
     solver: dict[str, Any] | None = None,
+    note: str | None = None,
 ) -> None:
     """Tell the job page what the job is doing (``progress.json``).
 
-    ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap).
+    ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap);
+    ``note``: what the page should know up front (a sweep that cannot finish in time).
     """
-    _write_json(folder / PROGRESS, {"stage": stage, "done": done, "total": total, "solver": solver})
+    figures = {"stage": stage, "done": done, "total": total, "solver": solver}
+    if note:
+        figures["note"] = note
+    _write_json(folder / PROGRESS, figures)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

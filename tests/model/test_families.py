@@ -40,14 +40,17 @@ def test_duals_are_read_from_the_priced_families() -> None:
 
 
 def test_duals_keep_the_names_the_workbook_spec_gives_them() -> None:
-    shown = [family.dual_name for family in FAMILIES if family.priced]
+    shown = [(family.dual_name, family.measure) for family in FAMILIES if family.priced]
     assert shown == [
-        "capacity",
-        "balance",
-        "china_share_max",
-        "country_share_max",
-        "risk_max",
-        "offer_share_max",
+        ("capacity", "quantity"),
+        ("balance", "quantity"),
+        ("china_share_max", "quantity"),
+        ("country_share_max", "quantity"),
+        ("risk_max", "quantity"),
+        ("china_share_max", "value"),  # B2: the same policies, counted in value
+        ("country_share_max", "value"),
+        ("risk_max", "value"),
+        ("offer_share_max", "quantity"),
     ]
 
 

@@ -96,6 +96,20 @@ def test_later_signings_and_changes_are_on_the_page(tmp_path: Path, sigint: None
     assert uses["A"] == "option: nothing bought in the plan" and uses["C"] == "bought from"
 
 
+def test_the_scenarios_events_made_are_on_the_page(tmp_path: Path, sigint: None) -> None:
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, REFERENCE / "v3" / "v3-b4-events.xlsx", sigint)
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    assert cells(page, "scenarios") == [
+        ["base", "40.0%", "none"],
+        ["B", "10.0%", "B"],
+        ["A", "40.0%", "A"],
+        ["A+B", "10.0%", "A+B"],
+    ]
+    plain = solved(runner, V2 / "v2-a3-later-signing.xlsx", sigint)
+    assert 'id="scenarios"' not in fetch(runner, tmp_path, f"/jobs/{plain.id}")
+
+
 def test_a_cap_on_another_basis_is_compared_on_its_basis(tmp_path: Path, sigint: None) -> None:
     runner = JobRunner(tmp_path / "jobs")
     job = solved(runner, V2 / "v2-a6-basis-caps.xlsx", sigint)
@@ -107,6 +121,23 @@ def test_a_cap_on_another_basis_is_compared_on_its_basis(tmp_path: Path, sigint:
     page = fetch(runner, tmp_path, f"/jobs/{job.id}")
     row = next(r for r in cells(page, "elements") if r[0] == "Nd")
     assert row[3] == "P1 (mining basis)" and row[4] == "30.0%"
+
+
+def test_the_total_by_value_has_its_own_row_against_its_cap(tmp_path: Path, sigint: None) -> None:
+    """(B2) The China table shows the TOTAL counted in value beside the TOTAL in tonnes."""
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, REFERENCE / "v3" / "v3-b2-value-cap.xlsx", sigint)
+    result: dict[str, Any] = job.outcome  # type: ignore[assignment]
+    by_value = [r for r in result["china"] if r["element"] == "TOTAL by value"]
+    assert [(r["basis"], r["china_cap"]) for r in by_value] == [("shipment", 0.5)]
+    assert by_value[0]["china_share"] == pytest.approx(0.5)
+    total = [r for r in result["china"] if r["element"] == "TOTAL"]
+    assert [r["china_share"] for r in total] == [pytest.approx(0.6 / 101)]  # tonnes, no cap
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    rows = {r[0]: r for r in cells(page, "elements")}
+    assert rows["TOTAL by value"][1:5] == ["50.0%", "0.0 pts", "P1 (shipment basis)", "50.0%"]
+    assert rows["TOTAL by value"][-2:] == ["–", "–"]  # its supply is money, not tonnes
+    assert rows["TOTAL"][2] == "–"
 
 
 def test_the_share_chart_marks_a_breach_only_where_there_is_one() -> None:
@@ -150,3 +181,16 @@ def test_a_long_changes_table_is_cut_on_the_page_only(
     monkeypatch.setattr(worker, "MAX_ROWS", 2)
     job = solved(JobRunner(tmp_path / "jobs"), V2 / "v2-a5-change-cost.xlsx", sigint)
     assert len(job.outcome["changes"]) == 2  # type: ignore[index]
+
+
+def test_shortage_by_use_is_on_the_page(tmp_path: Path, sigint: None) -> None:
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, REFERENCE / "v3" / "v3-b1b3-tiers-budget.xlsx", sigint)
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    assert page.index('id="elements"') < page.index('id="shortage-by-use"')
+    assert cells(page, "shortage-by-use") == [
+        ["Nd", "consumer-electronics", "20.00", "3,000.00"],
+        ["Dy", "industrial-motors", "10.00", "5,000.00"],
+    ]
+    plain = solved(runner, REFERENCE / "v3" / "v3-b3-working-capital.xlsx", sigint)  # none short
+    assert 'id="shortage-by-use"' not in fetch(runner, tmp_path, f"/jobs/{plain.id}")
