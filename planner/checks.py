@@ -672,7 +672,7 @@ def check_cover_targets(case: Case) -> list[Issue]:
             issues.append(
                 Issue(
                     where.setting("stock_value_max"),
-                    f"the cover targets are worth {value.max():,.6g} in {value.idxmax()} at "
+                    f"the cover targets are worth {value.max():,.2f} in {value.idxmax()} at "
                     f"reference prices, above stock_value_max {budget:g}: the cover penalty is "
                     "paid in every period they cannot be met; lower cover_days or raise the budget",
                     "warning",

@@ -683,3 +683,21 @@ def test_broken_v3_tiers_or_budget_reports_its_cell(
         planner.load(make_workbook(hand_sheets))
     messages = [str(issue) for issue in raised.value.issues]
     assert message in messages, messages
+
+
+def test_cover_targets_worth_more_than_the_stock_budget_are_a_warning_naming_the_budget(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    """Nd 32.97 t at 1 and Dy 3.297 t at 10: 65.93 of stock the budget of 60 cannot hold."""
+    hand_sheets["Elements"][0] += ["reference_price", "cover_days"]
+    hand_sheets["Elements"][1] += [1, 30]  # Nd: 30 days of 100 t in 91 days = 33 t, worth 33
+    hand_sheets["Elements"][2] += [10, 20]  # Dy: 20 days of 15 t in 91 days = 3.3 t, worth 33
+    hand_sheets["Settings"] = [["key", "value"], ["stock_value_max", 60]]
+    case = planner.load(make_workbook(hand_sheets))
+    assert [str(w) for w in case.warnings] == [
+        "Settings!B2: the cover targets are worth 65.93 in 2026Q2 at reference prices, above "
+        "stock_value_max 60: the cover penalty is paid in every period they cannot be met; "
+        "lower cover_days or raise the budget"
+    ]
+    hand_sheets["Settings"][1][1] = 70
+    assert planner.load(make_workbook(hand_sheets)).warnings == []
