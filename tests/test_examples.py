@@ -9,7 +9,6 @@ import openpyxl
 import pytest
 
 import planner
-from planner.data import TABLES
 from tests.conftest import ROOT
 
 INPUTS = ROOT / "inputs"
@@ -37,12 +36,6 @@ def test_tiny_example_is_the_hand_case() -> None:
     assert result.objective == pytest.approx(21_702)
 
 
-V3 = pytest.mark.skipif(
-    not {"ShortageTiers", "Events"} <= set(TABLES),
-    reason="the Japan case is a v3 workbook: it solves as drawn once model v3 is merged",
-)
-
-
 @pytest.fixture(scope="module")
 def japan() -> planner.Result:
     return planner.solve(planner.load(INPUTS / "japan-2026.xlsx"))
@@ -64,7 +57,6 @@ def test_japan_case_covers_what_the_issue_asks() -> None:
     assert next(notes.iter_rows(values_only=True))[:4] == ("sheet", "key", "figures", "source")
 
 
-@V3
 def test_japan_plan_makes_sense(japan: planner.Result) -> None:
     assert japan.status == "optimal"
     assert japan.case.warnings == []
@@ -91,7 +83,6 @@ def _example(name: str):  # type: ignore[no-untyped-def]
     return module
 
 
-@V3
 def test_the_crma_country_cap_study_runs() -> None:
     table = _example("crma_country_cap").main()
     normal = table[table["events"] == "normal"].set_index("basis")

@@ -19,16 +19,11 @@ import pandas as pd
 import pytest
 
 import planner
-from planner.data import TABLES
 from tests.conftest import ROOT
 
 JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
 DATA = ROOT / "inputs" / "japan-2026"
 MAGNET_ELEMENTS = ("Nd", "Pr", "Dy", "Tb")
-V3 = pytest.mark.skipif(
-    not {"ShortageTiers", "Events"} <= set(TABLES),
-    reason="the Japan case is a v3 workbook: it solves as drawn once model v3 is merged",
-)
 
 
 def _module(path: Path) -> ModuleType:
@@ -241,7 +236,6 @@ def _lost_value(result: planner.Result, scenario: str) -> pd.Series:
     return by_element(scenario).sub(by_element("base"), fill_value=0)
 
 
-@V3
 def test_the_plan_is_optimal_without_warnings(result: planner.Result) -> None:
     assert result.status == "optimal"
     assert result.case.warnings == []
@@ -249,7 +243,6 @@ def test_the_plan_is_optimal_without_warnings(result: planner.Result) -> None:
     assert len(scenarios) == 48 and scenarios["probability"].sum() == pytest.approx(1)
 
 
-@V3
 def test_the_magnet_elements_lead_the_lost_value_of_every_china_stop(
     result: planner.Result,
 ) -> None:
@@ -265,7 +258,6 @@ def test_the_magnet_elements_lead_the_lost_value_of_every_china_stop(
     assert long.idxmax() == "Nd"  # a year without China: NdPr metal-making is the gap
 
 
-@V3
 def test_the_stops_cost_about_what_nomura_estimates_without_fitting(
     result: planner.Result,
 ) -> None:
@@ -275,7 +267,6 @@ def test_the_stops_cost_about_what_nomura_estimates_without_fitting(
     assert 0.5 <= table.attrs["ratio"] / table.attrs["nomura_ratio"] <= 2.0
 
 
-@V3
 def test_the_national_stockpile_is_drawn_in_every_stop(result: planner.Result) -> None:
     stock = result.tables["Stock"]
     for stop in ("cn_all_3m_2026Q3", "cn_heavy_12m_2026Q3"):
@@ -284,15 +275,20 @@ def test_the_national_stockpile_is_drawn_in_every_stop(result: planner.Result) -
         assert rows.loc["2026Q3", "stock"] < rows.loc["2026Q2", "stock"] - 1, stop
 
 
-@V3
-def test_shipping_by_country_counts_the_lynas_ndpr(result: planner.Result) -> None:
-    purchases = result.tables["Purchases"]
-    lynas = purchases[purchases["offer"].str.startswith("NdPr-LYN")]
-    assert lynas["quantity"].sum() > 0
-    assert (lynas["element"] == "Nd+Pr").all()
+def test_supply_by_shipping_country_shows_the_lynas_ndpr_where_it_ships_from(
+    result: planner.Result, tmp_path: Path
+) -> None:
+    """Lynas NdPr (a joint product) ships as metal from China and Viet Nam, as oxide from MY."""
+    written = result.write(tmp_path / "japan.xlsx")
+    rows = list(openpyxl.load_workbook(written)["ChartData"].iter_rows(values_only=True))
+    start = next(i for i, row in enumerate(rows) if row[0] and "shipping country" in str(row[0]))
+    header = rows[start + 1]
+    mix = {row[0]: dict(zip(header[1:], row[1:], strict=False)) for row in rows[start + 2 :]}
+    for country in ("CN", "VN", "MY"):
+        assert (mix["Nd"].get(country) or 0) > 0, (country, mix["Nd"])
+    assert mix["Nd"]["VN"] > 0.75 * 400 * len(result.case.period_ids) * 0.5  # JARE's VN metal
 
 
-@V3
 def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, tmp_path: Path) -> None:
     path = result.write(tmp_path / "japan.xlsx")
     orders = pd.read_excel(path, sheet_name="Orders")
