@@ -299,3 +299,13 @@ def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, tmp_path: P
     first = result.tables["Purchases"]
     first = first[(first["period"] == "2026Q1") & (first["scenarios"] == "all")]
     assert bought.to_dict() == pytest.approx(first.groupby("offer")["quantity"].sum().to_dict())
+
+
+def test_the_docs_give_the_stop_costs_of_the_committed_case(result: planner.Result) -> None:
+    """docs/japan-2026.md's calibration table is what the committed case gives (JPY bn)."""
+    costs = _module(ROOT / "examples" / "nomura_calibration.py").stop_costs(result)["cost"]
+    text = (ROOT / "docs" / "japan-2026.md").read_text()
+    for label, scenario in (("3 months", "cn_all_3m_2026Q3"), ("12 months", "cn_all_12m_2026Q4")):
+        [row] = [line for line in text.splitlines() if line.startswith(f"| {label} from")]
+        shown = float(row.split("|")[2].replace(",", ""))
+        assert shown == pytest.approx(costs[scenario] / 1000, abs=0.5), (label, row)
