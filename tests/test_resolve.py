@@ -142,7 +142,7 @@ def test_a_chain_of_changes_each_equal_to_fresh(japan: planner.Case) -> None:
     case = japan.copy()
     chain = [
         ("china_share_max[Dy,refining]", 0.7),
-        ("unit_cost[NdPr-LYN]", 10.0),
+        ("unit_cost[NdPr-LYN-VN]", 10.0),
         ("china_share_max[Dy,refining]", 0.9),
         ("demand_scale[Nd]", 1.3),
         ("Elements.storage_capacity[La]", 2_000.0),
