@@ -640,7 +640,7 @@ def _apply_disruptions(case: Case, data: ModelData, made: ScenarioSet) -> None:
     offers, activities = case.offers, case.activities
     codes = {column: series.to_numpy() for column, series in offer_countries(offers).items()}
     supplier = offer_suppliers(offers)
-    activity_country = activities["country"].fillna(DOMESTIC).astype(str).to_numpy()
+    activity_country = activity_countries(activities).to_numpy()
     activity_ids = np.array(data.activities, dtype=object)
     offer_ids = np.array(data.offers, dtype=object)
     window = _window(made.disruptions, periods)
