@@ -27,7 +27,8 @@ from rich.progress import Progress
 import planner
 from planner.api import MAX_SEED
 from planner.batch import exit_code, run_batch, workbooks, write_roll_up
-from planner.changes import ChangeError, check_grid, parse_vary, sheet_changes, variants
+from planner.changes import ChangeError, check_grid, parse_varies, sheet_changes, variants
+from planner.checks import check_changes
 from planner.errors import InputError, Issue, OutputError, PlannerError
 from planner.io.atomic import check_target, outcome_reported
 from planner.io.template import write_template
@@ -273,13 +274,17 @@ def sweep(
 
     def run() -> int:
         try:
-            changes = dict(parse_vary(text) for text in vary or [])
+            changes = parse_varies(vary or [])
             check_grid(changes)  # counted before the grid is built
         except ChangeError as error:
             raise InputError([Issue("--vary", str(error))], str(workbook)) from None
         check_target(output, str(workbook))
         case = planner.load(workbook)
-        if not changes:
+        if changes:  # the Sweep sheet's values were checked by load
+            issues = check_changes(case, changes, dict.fromkeys(changes, "--vary"))
+            if any(issue.severity == "error" for issue in issues):
+                raise InputError(issues, str(workbook))
+        else:
             changes = sheet_changes(case)
         if not changes:
             raise InputError(

@@ -22,7 +22,9 @@ import pandas as pd
 from planner import outcome
 from planner.api import Resolver
 from planner.changes import apply_change, variants
+from planner.checks import check_changes
 from planner.data import Case
+from planner.errors import InputError
 from planner.io.sweep_writer import picture, write_sweep
 from planner.parallel import executor_of
 from planner.results import expected_shares
@@ -165,8 +167,12 @@ def sweep(
     Raises
     ------
     ChangeError
-        For a change that names nothing, or a grid of more than
-        ``PLANNER_MAX_VARIANTS`` variants (checked before anything is built).
+        For a grid of more than ``PLANNER_MAX_VARIANTS`` variants (checked
+        before anything is built).
+    InputError
+        For a change that names nothing, or a value the case's checks refuse
+        (``risk[Nd-CN]=5``), each naming the change and its first variant
+        (:func:`planner.checks.check_changes`); nothing is solved.
     KeyboardInterrupt
         On Ctrl-C, after the workers stop; ``partial`` on the exception is
         the :class:`SweepResult` of the variants that finished.
@@ -175,11 +181,10 @@ def sweep(
     options = {"explain_infeasible": False, "duals": False, **options}
     if not tables:
         options["duals"] = False  # nothing would show them
-    probe = case.copy()
-    warnings: list[str] = []
-    for values in grid[:1]:
-        for name, value in values.items():
-            warnings += apply_change(probe, name, value)  # a bad name fails here, first
+    issues = check_changes(case, changes)  # every value checked as a cell, before any solve
+    if any(issue.severity == "error" for issue in issues):
+        raise InputError(issues, case.source.path)
+    warnings = [issue.message for issue in issues]
     try:
         runs = _run_all(case, grid, options, workers, executor, progress, tables)
     except KeyboardInterrupt as interrupt:
