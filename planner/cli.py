@@ -432,6 +432,7 @@ def roll(
 
     def run() -> int:
         plan = planner.roll(last_input, last_solution, output, firm=firm, scenario=scenario)
+        _print_warnings(plan.warnings)
         out.print(f"rolled: {plan.describe()} -> {output}", markup=False)
         return EXIT_OK
 
