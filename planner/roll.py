@@ -89,7 +89,7 @@ class Solution:
     def cell(self, table: str, column: str, index: Any) -> str:
         """Return ``FILE!Sheet!C5``, the cell of row ``index`` of ``table``'s ``column``."""
         frame = self.tables[table]
-        title, row = str(frame.at[index, SHEET]), frame.at[index, ROW]
+        title, row = str(frame.at[index, SHEET]), str(frame.at[index, ROW])
         letter = self.letters.get(title, {}).get(column)
         place = f"{letter}{row}" if letter else f"{row}:{row}"
         return f"{Path(self.path).name}!{title}!{place}"
