@@ -108,6 +108,25 @@ TimeLimit = Annotated[
         help="Solver time limit in seconds, > 0 (default: the Settings sheet).",
     ),
 ]
+
+
+def _megabytes(value: float | None) -> float | None:
+    """Refuse a memory limit that is not a finite number of MB > 0."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number of MB > 0, got {value:g}")
+    return value
+
+
+MaxModel = Annotated[
+    float | None,
+    typer.Option(
+        "--max-model-mb",
+        callback=_megabytes,
+        help="Refuse a model whose estimated memory (from the scenario tree, before it is "
+        "built) passes this many MB (default: PLANNER_MAX_MODEL_MB, else 80% of this "
+        "machine's memory).",
+    ),
+]
 InputPath = Annotated[Path, typer.Argument(help="Input workbook (.xlsx).", show_default=False)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
 
@@ -160,6 +179,7 @@ def solve(
     ] = 1,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Solver random seed.")] = 0,
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
+    max_model_mb: MaxModel = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -179,6 +199,8 @@ def solve(
             options["time_limit_s"] = time_limit
         if mip_gap is not None:
             options["mip_gap"] = mip_gap
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         result = planner.solve(case, **options)
         if not result.has_plan or result.status == Status.INTERRUPTED:
             return _no_plan(result)
@@ -263,6 +285,7 @@ def sweep(
     workers: Workers = None,
     scheduler: Scheduler = None,
     time_limit: TimeLimit = None,
+    max_model_mb: MaxModel = None,
     debug: Debug = False,
 ) -> None:
     """Solve a workbook for every combination of changed values; write the trade-off.
@@ -294,6 +317,8 @@ def sweep(
         options: dict[str, Any] = {}  # a sweep computes no duals
         if time_limit is not None:
             options["time_limit_s"] = time_limit
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         total = len(variants(changes))
         with _executor(scheduler) as executor, _bar(total, "variants") as advance:
             try:
@@ -356,6 +381,7 @@ def batch(
     workers: Workers = None,
     scheduler: Scheduler = None,
     time_limit: TimeLimit = None,
+    max_model_mb: MaxModel = None,
     debug: Debug = False,
 ) -> None:
     """Solve every workbook in a folder, in parallel; write a roll-up beside the solutions.
@@ -371,6 +397,8 @@ def batch(
         options: dict[str, object] = {}
         if time_limit is not None:
             options["time_limit_s"] = time_limit
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         total = len(workbooks(folder))
         with _executor(scheduler) as executor, _bar(total, "workbooks") as update:
             rows: list[dict[str, object]] = []
