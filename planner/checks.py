@@ -413,9 +413,23 @@ def _column_values(table: pd.DataFrame, column: Column) -> Iterable[tuple[Any, A
     return table[column.name].items()
 
 
+#: OOXML's escape of a character in text (``_x000B_``): Excel shows the character, while
+#: openpyxl leaves inline text as typed and strips only ``x005F_`` from shared text.
+_EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
 def _column_problem(column: Column, value: Any) -> str | None:
     if is_blank(value) or (isinstance(value, str) and not value):
         return f"{column.name} is required" if column.required else None
+    if column.type in ("id", "ref", "code") and isinstance(value, str):
+        escape = _EXCEL_ESCAPE.search(value)
+        if escape:
+            shown = chr(int(escape[1], 16))
+            return (
+                f"{column.name} {value!r} holds {escape[0]!r}, an escape that Excel may show "
+                f"as the character {shown!r} (U+{escape[1].upper()}) while the planner reads "
+                "the text: ids would differ between the two; type the id without it"
+            )
     if column.type == "number":
         if not isinstance(value, int | float | np.number) or isinstance(value, bool):
             return f"{column.name} must be a number, got {describe(value)}"

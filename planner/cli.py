@@ -138,8 +138,21 @@ def _print_warnings(warnings: list, limit: int = 20) -> None:
         err.print(f"warning: ... and {len(warnings) - limit} more (see the Warnings sheet)")
 
 
-def _report_input_error(error: InputError) -> None:
-    err.print(str(error), markup=False)
+#: Errors printed one by one; the rest are counted (warnings stop at 20).
+MAX_ERRORS = 50
+
+
+def _report_input_error(error: InputError, limit: int | None = MAX_ERRORS) -> None:
+    """Print the problems, at most ``limit`` of them (None: all), and count the rest."""
+    issues = error.issues if limit is None else error.issues[:limit]
+    heading = str(error).split("\n", 1)[0]
+    err.print("\n".join([heading, *(f"  {issue}" for issue in issues)]), markup=False)
+    more = len(error.issues) - len(issues)
+    if more:
+        err.print(
+            f"  ... and {more:,} more (planner validate --all-errors lists every one)",
+            markup=False,
+        )
 
 
 def _fmt(value: float | None, unit: str = "", percent: bool = False) -> str:
@@ -237,11 +250,26 @@ def _no_plan(result: object) -> int:
 
 
 @app.command()
-def validate(workbook: InputPath, debug: Debug = False) -> None:
+def validate(
+    workbook: InputPath,
+    all_errors: Annotated[
+        bool,
+        typer.Option(
+            "--all-errors", help=f"List every problem (by default the first {MAX_ERRORS})."
+        ),
+    ] = False,
+    debug: Debug = False,
+) -> None:
     """Validate a workbook without solving it."""
 
     def run() -> int:
-        case = planner.load(workbook)
+        try:
+            case = planner.load(workbook)
+        except InputError as error:
+            if not all_errors:
+                raise
+            _report_input_error(error, None)
+            return EXIT_INVALID
         _print_warnings(case.warnings)
         out.print(
             f"valid: {len(case.periods)} periods, {len(case.elements)} elements, "
