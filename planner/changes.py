@@ -125,6 +125,8 @@ def grid_size(counts: Iterable[int]) -> int:
 def check_grid(changes: Mapping[str, Iterable[float]], limit: int | None = None) -> None:
     """Refuse a grid of more than ``limit`` variants (default :func:`max_variants`), unbuilt.
 
+    A change without values is refused too (the grid would have no variant).
+
     Raises
     ------
     ChangeError
@@ -132,6 +134,9 @@ def check_grid(changes: Mapping[str, Iterable[float]], limit: int | None = None)
     """
     limit = max_variants() if limit is None else limit
     sizes = {name: len(_sized(values)) for name, values in changes.items()}
+    empty = [name for name, count in sizes.items() if not count]
+    if empty:  # a grid without it would have no variant at all
+        raise ChangeError(f"{empty[0]}: no values to try")
     if grid_size(sizes.values()) > limit:
         shape = " x ".join(f"{count:,} ({name})" for name, count in sizes.items())
         raise ChangeError(_too_many(f"the grid {shape}", grid_size(sizes.values()), limit))

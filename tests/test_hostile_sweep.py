@@ -119,3 +119,14 @@ def test_a_many_valued_change_is_checked_at_its_ends_and_a_fraction() -> None:
     case = planner.load(TINY)
     with pytest.raises(InputError, match=r"lead_time\[Nd-CN\]=0.05 \(variant 2\)"):
         planner.sweep(case, {"lead_time[Nd-CN]": parse_values("0:1:0.05")}, workers=1)
+
+
+def test_a_change_without_values_is_refused(tmp_path: Path) -> None:
+    """Found by the fuzzer: ``=,`` made a grid of no variant and an internal error."""
+    result = runner.invoke(
+        app, ["sweep", str(TINY), "--vary", "capacity[Nd-CN]=,", "-o", str(tmp_path / "s.xlsx")]
+    )
+    assert result.exit_code == 2
+    assert "--vary: capacity[Nd-CN]: no values to try" in result.stderr
+    with pytest.raises(ChangeError, match="no values to try"):
+        planner.sweep(planner.load(TINY), {"capacity[Nd-CN]": []}, workers=1)
