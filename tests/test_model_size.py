@@ -94,3 +94,12 @@ def test_the_cli_option_is_checked(tmp_path: Path) -> None:
     result = runner.invoke(app, ["solve", str(source), "--max-model-mb", "0"])
     assert result.exit_code == 2
     assert "must be a finite number of MB > 0" in result.stderr
+
+
+def test_a_web_jobs_memory_limit_bounds_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job process has an address-space limit (--max-memory-mb): 80% of it is the default."""
+    monkeypatch.delenv("PLANNER_MAX_MODEL_MB", raising=False)
+    monkeypatch.setattr(
+        "planner.model.size.resource.getrlimit", lambda kind: (3072 * 2**20, 3072 * 2**20)
+    )
+    assert memory_limit() == (2457, "80% of this process's memory limit of 3,072 MB")
