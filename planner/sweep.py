@@ -24,7 +24,7 @@ from planner.api import Resolver
 from planner.changes import apply_change, variants
 from planner.checks import check_changes
 from planner.data import Case
-from planner.errors import InputError
+from planner.errors import InputError, Issue
 from planner.io.sweep_writer import picture, write_sweep
 from planner.parallel import executor_of
 from planner.results import expected_shares
@@ -65,7 +65,14 @@ def solve_chunk(
             variant = case.copy()
             for name, value in values.items():
                 apply_change(variant, name, value)
-            result = resolver.solve(variant)
+            try:
+                result = resolver.solve(variant)
+            except InputError as error:  # changes valid alone, not together (min_take, capacity)
+                named = ", ".join(f"{name}={value:g}" for name, value in values.items())
+                raise InputError(
+                    [Issue(i.where, f"the variant {named}: {i.message}") for i in error.issues],
+                    error.source,
+                ) from None
             row = _row(values, result)
             if not tables:
                 result.tables = {}

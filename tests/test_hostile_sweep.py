@@ -130,3 +130,27 @@ def test_a_change_without_values_is_refused(tmp_path: Path) -> None:
     assert "--vary: capacity[Nd-CN]: no values to try" in result.stderr
     with pytest.raises(ChangeError, match="no values to try"):
         planner.sweep(planner.load(TINY), {"capacity[Nd-CN]": []}, workers=1)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_changes_valid_alone_but_not_together_name_their_variant(
+    workers: str, tmp_path: Path
+) -> None:
+    """min_take 50 and capacity 40 pass alone; together the variant is refused, by name.
+
+    In worker processes the error once could not cross back (BrokenProcessPool, exit 1).
+    """
+    target = tmp_path / "s.xlsx"
+    result = runner.invoke(
+        app,
+        [
+            "sweep", str(TINY), "-o", str(target), "--workers", workers,
+            "--vary", "min_take[Nd-MY]=0,50", "--vary", "capacity[Nd-MY]=60,40",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert (
+        "Offers!3:3: the variant min_take[Nd-MY]=50, capacity[Nd-MY]=40: "
+        "min_take 50 is above capacity 40" in result.stderr
+    )
+    assert not target.exists()
