@@ -905,6 +905,7 @@ def check_sweep(case: Case) -> list[Issue]:
     counts: dict[str, int] = {}
     changes: dict[str, list[float]] = {}
     places: dict[str, str] = {}
+    value_places: dict[str, str] = {}
     for label, record in records(case.sweep):
         name, values = record["change"], record["values"]
         if is_blank(name) or is_blank(values):
@@ -940,13 +941,17 @@ def check_sweep(case: Case) -> list[Issue]:
             )
         changes[name] = tried
         places[name] = where.cell("Sweep", "change", label)
+        value_places[name] = where.cell("Sweep", "values", label)
     if changes and grid_size(counts.values()) <= limit:
-        issues += check_changes(case, changes, places)
+        issues += check_changes(case, changes, places, value_places)
     return issues
 
 
 def check_changes(
-    case: Case, changes: Mapping[str, Iterable[float]], places: Mapping[str, str] | None = None
+    case: Case,
+    changes: Mapping[str, Iterable[float]],
+    places: Mapping[str, str] | None = None,
+    value_places: Mapping[str, str] | None = None,
 ) -> list[Issue]:
     """Put every changed value through the checks of a cell, naming the variant and the change.
 
@@ -955,11 +960,13 @@ def check_changes(
     the whole case is checked again: an error the case does not have
     without the change is reported at the change's place (its Sweep cell,
     ``--vary``, or the change's name) as ``NAME=VALUE (variant N): CELL:
-    message``, N the first variant of the grid that has that value. A
-    change that names nothing is an error; the first value's warnings
-    (rows not changed that still decide a cap) are warnings.
+    message``, N the first variant of the grid that has that value (at
+    ``value_places``, where given: the Sweep cell of the values). A change
+    that names nothing is an error; the first value's warnings (rows not
+    changed that still decide a cap) are warnings.
     """
     places = places or {}
+    value_places = value_places or places
     base = copy.copy(case)
     base.sweep = case.sweep.iloc[0:0]  # a variant's own Sweep sheet is not checked again
     known = {(i.where, i.message) for i in check_case(base) if i.severity == "error"}
@@ -983,7 +990,7 @@ def check_changes(
                 issues += [Issue(place, text, "warning") for text in notes]
             variant_name = f"{name}={value:g} (variant {values.index(value) * stride + 1:,})"
             issues += [
-                Issue(place, f"{variant_name}: {issue}")
+                Issue(value_places.get(name, place), f"{variant_name}: {issue}")
                 if name in places
                 else Issue(variant_name, str(issue))
                 for issue in check_case(variant)

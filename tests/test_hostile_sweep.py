@@ -96,7 +96,7 @@ def test_validate_checks_every_value_of_the_sweep_sheet(
     )
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
-    assert "Sweep!A3: risk[Nd-CN]=5 (variant 2): Offers!2:2: risk must be <= 1" in result.stderr
+    assert "Sweep!B3: risk[Nd-CN]=5 (variant 2): Offers!2:2: risk must be <= 1" in result.stderr
     assert (
         "Sweep!A4: capacity[Nd-CN] is also changed at Sweep!A2; give all its values in one row"
         in result.stderr
