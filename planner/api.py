@@ -23,6 +23,7 @@ from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
 from planner.model import ModelData, build_model, derive
 from planner.model.parameters import VALUE
+from planner.model.size import ModelSize, estimate, memory_limit
 from planner.model.update import rebind
 from planner.parse import parse_workbook
 from planner.results import (
@@ -154,7 +155,11 @@ def check_options(options: dict[str, Any]) -> None:
     if unknown:
         raise TypeError(f"unknown solve option(s): {', '.join(sorted(unknown))}")
     problems = []
-    for name, low, strict in (("time_limit_s", 0.0, True), ("mip_gap", 0.0, False)):
+    for name, low, strict in (
+        ("time_limit_s", 0.0, True),
+        ("mip_gap", 0.0, False),
+        ("max_model_mb", 0.0, True),
+    ):
         value = options.get(name)
         problem = None if value is None else _number_problem(value, low, strict)
         if problem:
@@ -222,6 +227,41 @@ def solve(case: Case, **options: Any) -> Result:
     return Resolver(keep_model=False, **options).solve(case)
 
 
+def check_size(case: Case, data: ModelData, limit_mb: float | None = None) -> ModelSize:
+    """Refuse a case whose model would not fit in memory, before it is built.
+
+    Raises
+    ------
+    InputError
+        At the Scenarios sheet, with the tree, the model's estimated rows,
+        columns, nonzeros and memory, and the limit with where it comes from.
+    """
+    size = estimate(data)
+    source = "max_model_mb (--max-model-mb)"
+    if limit_mb is None:
+        try:
+            limit, source = memory_limit()
+        except ValueError as error:
+            raise InputError([Issue("PLANNER_MAX_MODEL_MB", str(error))]) from None
+        source += "; raise it with --max-model-mb or PLANNER_MAX_MODEL_MB"
+    else:
+        limit = int(limit_mb)
+    if size.memory_mb > limit:
+        where = case.source.titles.get("Scenarios", "Scenarios")
+        raise InputError(
+            [
+                Issue(
+                    where,
+                    f"the model is too large to solve here: {size.describe()}, more than the "
+                    f"limit of {limit:,} MB ({source}); use fewer scenarios or periods, or "
+                    "merge scenarios that differ little",
+                )
+            ],
+            case.source.path,
+        )
+    return size
+
+
 class Resolver:
     """Solves one case after another, keeping the model between them.
 
@@ -258,6 +298,7 @@ class Resolver:
         solve_options, time_limit, gap = _options(case, self.options)
         warnings = validate(case)
         data = derive(case)
+        check_size(case, data, solve_options.max_model_mb)
         reused = self._reuse(data)
         if not reused:
             logger.info("building the model: %d scenario-tree nodes", len(data.nodes))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -49,13 +50,17 @@ COLUMNS = [
 
 
 def workbooks(folder: Path) -> list[Path]:
-    """List the input workbooks of ``folder``: .xlsx/.xlsm, not Excel's lock files, sorted."""
+    """List the input workbooks of ``folder``: .xlsx/.xlsm, not Excel's lock files, sorted.
+
+    Every entry so named is listed, whatever it is: a loop of symbolic links,
+    a broken link, a named pipe, a link to a device or a folder gets its
+    roll-up row from the reader's refusal (``not a regular file``, ``a loop
+    of symbolic links``), never skipped without a word.
+    """
     return sorted(
         path
         for path in folder.iterdir()
-        if path.is_file()
-        and path.suffix.lower() in (".xlsx", ".xlsm")
-        and not path.name.startswith(("~$", "."))
+        if path.suffix.lower() in (".xlsx", ".xlsm") and not path.name.startswith(("~$", "."))
     )
 
 
@@ -156,10 +161,15 @@ def solve_one(
 
 
 def _sha256(path: Path) -> str | None:
-    """Return the SHA-256 of a file the reader refused (None if it cannot be read at all)."""
+    """Return the SHA-256 of a file the reader refused (None if it is no regular file).
+
+    A named pipe would block the read, and a link to ``/dev/zero`` never end it.
+    """
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
         return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+    except (OSError, RuntimeError):
         return None
 
 

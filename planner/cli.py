@@ -27,7 +27,8 @@ from rich.progress import Progress
 import planner
 from planner.api import MAX_SEED
 from planner.batch import exit_code, run_batch, workbooks, write_roll_up
-from planner.changes import ChangeError, check_grid, parse_vary, sheet_changes, variants
+from planner.changes import ChangeError, check_grid, parse_varies, sheet_changes, variants
+from planner.checks import check_changes
 from planner.errors import InputError, Issue, OutputError, PlannerError
 from planner.events import scenario_probability
 from planner.io.atomic import check_target, outcome_reported
@@ -109,6 +110,25 @@ TimeLimit = Annotated[
         help="Solver time limit in seconds, > 0 (default: the Settings sheet).",
     ),
 ]
+
+
+def _megabytes(value: float | None) -> float | None:
+    """Refuse a memory limit that is not a finite number of MB > 0."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number of MB > 0, got {value:g}")
+    return value
+
+
+MaxModel = Annotated[
+    float | None,
+    typer.Option(
+        "--max-model-mb",
+        callback=_megabytes,
+        help="Refuse a model whose estimated memory (from the scenario tree, before it is "
+        "built) passes this many MB (default: PLANNER_MAX_MODEL_MB, else 80% of this "
+        "machine's memory).",
+    ),
+]
 InputPath = Annotated[Path, typer.Argument(help="Input workbook (.xlsx).", show_default=False)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
 
@@ -120,8 +140,21 @@ def _print_warnings(warnings: list, limit: int = 20) -> None:
         err.print(f"warning: ... and {len(warnings) - limit} more (see the Warnings sheet)")
 
 
-def _report_input_error(error: InputError) -> None:
-    err.print(str(error), markup=False)
+#: Errors printed one by one; the rest are counted (warnings stop at 20).
+MAX_ERRORS = 50
+
+
+def _report_input_error(error: InputError, limit: int | None = MAX_ERRORS) -> None:
+    """Print the problems, at most ``limit`` of them (None: all), and count the rest."""
+    issues = error.issues if limit is None else error.issues[:limit]
+    heading = str(error).split("\n", 1)[0]
+    err.print("\n".join([heading, *(f"  {issue}" for issue in issues)]), markup=False)
+    more = len(error.issues) - len(issues)
+    if more:
+        err.print(
+            f"  ... and {more:,} more (planner validate --all-errors lists every one)",
+            markup=False,
+        )
 
 
 def _fmt(value: float | None, unit: str = "", percent: bool = False) -> str:
@@ -161,6 +194,7 @@ def solve(
     ] = 1,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Solver random seed.")] = 0,
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
+    max_model_mb: MaxModel = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -180,6 +214,8 @@ def solve(
             options["time_limit_s"] = time_limit
         if mip_gap is not None:
             options["mip_gap"] = mip_gap
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         result = planner.solve(case, **options)
         if not result.has_plan or result.status == Status.INTERRUPTED:
             return _no_plan(result)
@@ -216,11 +252,26 @@ def _no_plan(result: object) -> int:
 
 
 @app.command()
-def validate(workbook: InputPath, debug: Debug = False) -> None:
+def validate(
+    workbook: InputPath,
+    all_errors: Annotated[
+        bool,
+        typer.Option(
+            "--all-errors", help=f"List every problem (by default the first {MAX_ERRORS})."
+        ),
+    ] = False,
+    debug: Debug = False,
+) -> None:
     """Validate a workbook without solving it."""
 
     def run() -> int:
-        case = planner.load(workbook)
+        try:
+            case = planner.load(workbook)
+        except InputError as error:
+            if not all_errors:
+                raise
+            _report_input_error(error, None)
+            return EXIT_INVALID
         _print_warnings(case.warnings)
         out.print(
             f"valid: {len(case.periods)} periods, {len(case.elements)} elements, "
@@ -284,6 +335,7 @@ def sweep(
     connect_timeout: ConnectTimeout = CONNECT_TIMEOUT,
     worker_timeout: WorkerTimeout = WORKER_TIMEOUT,
     time_limit: TimeLimit = None,
+    max_model_mb: MaxModel = None,
     debug: Debug = False,
 ) -> None:
     """Solve a workbook for every combination of changed values; write the trade-off.
@@ -295,13 +347,17 @@ def sweep(
 
     def run() -> int:
         try:
-            changes = dict(parse_vary(text) for text in vary or [])
+            changes = parse_varies(vary or [])
             check_grid(changes)  # counted before the grid is built
         except ChangeError as error:
             raise InputError([Issue("--vary", str(error))], str(workbook)) from None
         check_target(output, str(workbook))
         case = planner.load(workbook)
-        if not changes:
+        if changes:  # the Sweep sheet's values were checked by load
+            issues = check_changes(case, changes, dict.fromkeys(changes, "--vary"))
+            if any(issue.severity == "error" for issue in issues):
+                raise InputError(issues, str(workbook))
+        else:
             changes = sheet_changes(case)
         if not changes:
             raise InputError(
@@ -311,6 +367,8 @@ def sweep(
         options: dict[str, Any] = {}  # a sweep computes no duals
         if time_limit is not None:
             options["time_limit_s"] = time_limit
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         total = len(variants(changes))
         with _executor(scheduler, connect_timeout) as executor, _bar(total, "variants") as advance:
             try:
@@ -381,6 +439,7 @@ def batch(
     connect_timeout: ConnectTimeout = CONNECT_TIMEOUT,
     worker_timeout: WorkerTimeout = WORKER_TIMEOUT,
     time_limit: TimeLimit = None,
+    max_model_mb: MaxModel = None,
     debug: Debug = False,
 ) -> None:
     """Solve every workbook in a folder, in parallel; write a roll-up beside the solutions.
@@ -396,6 +455,8 @@ def batch(
         options: dict[str, object] = {}
         if time_limit is not None:
             options["time_limit_s"] = time_limit
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         total = len(workbooks(folder))
         with _executor(scheduler, connect_timeout) as executor, _bar(total, "workbooks") as update:
             rows: list[dict[str, object]] = []
@@ -471,6 +532,7 @@ def roll(
 
     def run() -> int:
         plan = planner.roll(last_input, last_solution, output, firm=firm, scenario=scenario)
+        _print_warnings(plan.warnings)
         out.print(f"rolled: {plan.describe()} -> {output}", markup=False)
         return EXIT_OK
 

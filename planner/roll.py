@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Callable
 from copy import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 import openpyxl
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 
 from planner.api import load
 from planner.data import Case
@@ -48,7 +49,7 @@ from planner.events import (
     scenario_probability,
 )
 from planner.io.limits import ReaderLimits
-from planner.io.reader import RawSheet, read_workbook
+from planner.io.reader import RawSheet, RawWorkbook, read_workbook
 from planner.io.writer import check_target, save_atomically
 from planner.version import __version__
 
@@ -89,6 +90,16 @@ class Solution:
     sha256: str
     summary: dict[str, tuple[CellValue, int]]
     tables: dict[str, pd.DataFrame]
+    #: sheet title -> column name -> column letter, to name a cell in a message
+    letters: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def cell(self, table: str, column: str, index: Any) -> str:
+        """Return ``FILE!Sheet!C5``, the cell of row ``index`` of ``table``'s ``column``."""
+        frame = self.tables[table]
+        title, row = str(frame.at[index, SHEET]), str(frame.at[index, ROW])
+        letter = self.letters.get(title, {}).get(column)
+        place = f"{letter}{row}" if letter else f"{row}:{row}"
+        return f"{Path(self.path).name}!{title}!{place}"
 
 
 @dataclass
@@ -139,6 +150,8 @@ class RollPlan:
     previous_plan: list[tuple[str, str, float]]
     events: dict[str, float] | None = None
     output: str = ""
+    #: What the roll went on past (a negative stock read as 0, formulas kept as their values)
+    warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """One line saying what was rolled."""
@@ -153,12 +166,27 @@ class RollPlan:
 # --------------------------------------------------------------------------- reading
 
 
+#: Columns :func:`read_solution` adds to each table: the sheet and Excel row of a row.
+SHEET, ROW = "_sheet", "_row"
+#: The marker of a formula Excel never computed (no cached value) in a table read.
+NO_VALUE = "formula without a cached value"
+
+
 def _frame(sheet: RawSheet) -> pd.DataFrame:
     names = {column: str(value).strip().lower() for column, value in sheet.header}
     rows = [
-        {names[c]: cell.value for c, cell in cells.items() if c in names} for _, cells in sheet.rows
+        {
+            SHEET: sheet.title,
+            ROW: number,
+            **{
+                names[c]: (NO_VALUE if cell.formula_without_value else cell.value)
+                for c, cell in cells.items()
+                if c in names
+            },
+        }
+        for number, cells in sheet.rows
     ]
-    return pd.DataFrame(rows, columns=list(names.values()))
+    return pd.DataFrame(rows, columns=[SHEET, ROW, *names.values()])
 
 
 #: Rows of one Excel worksheet.
@@ -210,12 +238,16 @@ def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solut
         if key is not None:
             summary[str(key.value).strip()] = (cells[2].value if 2 in cells else None, row)
     tables: dict[str, pd.DataFrame] = {}
+    issues: list[Issue] = []
+    letters = {
+        title: {
+            str(value).strip().lower(): get_column_letter(column) for column, value in sheet.header
+        }
+        for title, sheet in raw.sheets.items()
+    }
     for name in ("Contracts", "Purchases", "Stock", "Signings"):
-        parts = [
-            _frame(raw.sheets[title])
-            for lower, title in titles.items()
-            if lower == name.lower() or re.fullmatch(rf"{name.lower()} \(\d+\)", lower)
-        ]
+        titles_of = _parts(raw, titles, name, path, issues)
+        parts = [_frame(raw.sheets[title]) for title in titles_of]
         tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     lacking = [
         f"{name} has no {column!r} column"
@@ -235,7 +267,110 @@ def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solut
             ],
             str(path),
         )
-    return Solution(str(path), raw.sha256, summary, tables)
+    solution = Solution(str(path), raw.sha256, summary, tables, letters)
+    issues += check_cells(solution)
+    if issues:
+        raise InputError(issues, str(path))
+    return solution
+
+
+def _parts(
+    raw: RawWorkbook, titles: dict[str, str], name: str, path: str | Path, issues: list[Issue]
+) -> list[str]:
+    """Return the titles of a table's sheets: ``Stock``, then ``Stock (2)``... if Stock is full.
+
+    The writer continues a table on ``Name (2)`` only when ``Name`` holds
+    Excel's most rows; a ``Stock (2)`` beside a Stock that is not full is a
+    copy made in Excel (right-click, Move or Copy), perhaps edited: it is
+    refused rather than read as more of the plan.
+    """
+    found = [titles[name.lower()]] if name.lower() in titles else []
+    numbered = sorted(
+        (int(match[1]), title)
+        for lower, title in titles.items()
+        if (match := re.fullmatch(rf"{name.lower()} \((\d+)\)", lower))
+    )
+    for number, title in numbered:
+        previous = found[-1] if found else None
+        full = previous is not None and len(raw.sheets[previous].rows) >= EXCEL_ROWS - 1
+        if full and number == len(found) + 1:
+            found.append(title)
+            continue
+        issues.append(
+            Issue(
+                f"{Path(path).name}!{title}",
+                f"a sheet the planner did not write ({name} continues on {name} ({len(found) + 1})"
+                f" only when the sheet before is full): a copy of {name}? Delete or rename it;"
+                f" the roll reads {name} as the plan wrote it",
+            )
+        )
+    return found
+
+
+#: Solution columns that must hold a number, per table (a node is a whole number).
+_NUMBERS = {
+    "Contracts": ("contracted", "already_contracted"),
+    "Purchases": ("node", "quantity"),
+    "Stock": ("node", "stock"),
+    "Signings": ("node",),
+}
+#: Solution columns that must hold an id.
+_IDS = {
+    "Contracts": ("offer",),
+    "Purchases": ("period", "scenarios", "offer"),
+    "Stock": ("period", "scenarios", "element"),
+    "Signings": ("offer", "period"),
+}
+
+
+def check_cells(solution: Solution) -> list[Issue]:
+    """Every number and id the roll reads from a solution workbook, cell by cell.
+
+    Text, a blank, a formula without a cached value or a number beyond a
+    float (``1e400``) where a number belongs, and a blank where an id
+    belongs, are errors naming the solution's cell: once they crashed the
+    roll, or silently dropped a firm order or the stock.
+    """
+    issues: list[Issue] = []
+    for name, columns in _NUMBERS.items():
+        table = solution.tables[name]
+        for column in (c for c in columns if c in table.columns):
+            whole = column == "node"
+            for index, value in table[column].items():
+                problem = _not_a_number(value, whole)
+                if problem:
+                    issues.append(Issue(solution.cell(name, column, index), f"{column} {problem}"))
+    for name, columns in _IDS.items():
+        table = solution.tables[name]
+        for column in (c for c in columns if c in table.columns):
+            for index, value in table[column].items():
+                if value == NO_VALUE or _id(value) == "":
+                    what = NO_VALUE if value == NO_VALUE else "blank"
+                    issues.append(Issue(solution.cell(name, column, index), f"{column} is {what}"))
+    if len(issues) > _MAX_CELL_ISSUES:
+        more = len(issues) - _MAX_CELL_ISSUES
+        issues = issues[:_MAX_CELL_ISSUES]
+        issues.append(Issue(Path(solution.path).name, f"... and {more:,} more cells like these"))
+    return issues
+
+
+#: Cells of a solution reported one by one; the rest are counted.
+_MAX_CELL_ISSUES = 200
+
+
+def _not_a_number(value: Any, whole: bool) -> str | None:
+    """Say what is wrong with a solution's number cell, or None."""
+    if value == NO_VALUE:
+        return f"is a {NO_VALUE}: open and save the solution in Excel, or solve again"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "is blank; a number belongs here"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, got {value!r}"
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if whole and not float(value).is_integer():
+        return f"must be a whole number, got {value}"
+    return None
 
 
 # --------------------------------------------------------------------------- the pure roll
@@ -317,6 +452,19 @@ def check_pair(case: Case, solution: Solution) -> list[Issue]:
                 f"({_listed(case.period_ids)})",
             )
         )
+    everyone = set(_scenario_ids(case))
+    for table in ("Purchases", "Stock"):
+        frame = solution.tables[table]
+        for index, value in frame.get("scenarios", pd.Series(dtype=object)).items():
+            unknown = [s for s in _node_scenarios(value, sorted(everyone)) if s not in everyone]
+            if unknown:
+                issues.append(
+                    Issue(
+                        solution.cell(table, "scenarios", index),
+                        f"scenario {unknown[0]!r} is not one of the input's "
+                        f"({_listed(sorted(everyone))}); write 'all' or scenarios joined by |",
+                    )
+                )
     sha, row = solution.summary.get("input_sha256", (None, 0))
     if _id(sha) != case.source.sha256:
         where = f"{name}!Summary!B{row}" if row else f"{name}!Summary"
@@ -440,6 +588,7 @@ def plan_roll(
         scenarios=kept,
         probabilities=probabilities,
         initial_stock=_initial_stock(case, stock),
+        warnings=_negative_stock(solution, stock),
         contracted=sorted(contracted),
         delivers_from=_delivers_from(case, contracted, new_periods),
         retired_offers=retired_offers,
@@ -482,6 +631,24 @@ def _initial_stock(case: Case, stock: pd.DataFrame) -> dict[str, float]:
         if str(element) in initial and math.isfinite(float(capacity)):
             initial[str(element)] = min(initial[str(element)], float(capacity))
     return initial
+
+
+def _negative_stock(solution: Solution, stock: pd.DataFrame) -> list[str]:
+    """Warn of a stock below zero in the carried node: it is carried as 0.
+
+    The plan never holds less than nothing; a negative figure was typed
+    into the solution (or is a rounding far beyond the solver's).
+    """
+    return [
+        f"{solution.cell('Stock', 'stock', index)}: stock {float(value):g} of "
+        f"{_id(element)} is below zero; carried as 0"
+        for index, element, value in zip(stock.index, stock["element"], stock["stock"], strict=True)
+        if float(value) < -_STOCK_TOLERANCE
+    ]
+
+
+#: A negative stock down to this is rounding, carried as 0 without a word.
+_STOCK_TOLERANCE = 1e-6
 
 
 def _contracted(solution: Solution, node: int, dropped: str) -> set[str]:
@@ -769,6 +936,36 @@ def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
     notes.save()
 
 
+def _formulas_to_values(book: Workbook) -> list[str]:
+    """Replace every formula that has a cached value by that value; say where.
+
+    openpyxl writes a formula without its value, and the planner refuses a
+    formula without a cached value: a roll that kept a Settings or Countries
+    formula refused its own output. The values are what the planner read.
+    """
+    values = getattr(book, "cached_values", None)
+    if values is None:
+        return []
+    replaced: dict[str, int] = {}
+    for sheet in book.worksheets:
+        cached = values[sheet.title]
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type != "f":
+                    continue
+                value = cached[cell.coordinate].value
+                if value is not None:
+                    cell.value = value
+                    replaced[sheet.title] = replaced.get(sheet.title, 0) + 1
+    if not replaced:
+        return []
+    where = ", ".join(f"{title} ({count})" for title, count in replaced.items())
+    return [
+        f"formulas written as the values they had: {where}; the rolled workbook has no formulas "
+        "(the planner cannot compute them again)"
+    ]
+
+
 def _exists(book: Workbook, title: str) -> bool:
     return any(t.strip().lower() == title.lower() for t in book.sheetnames)
 
@@ -934,6 +1131,7 @@ def roll(
         book.cached_values = openpyxl.load_workbook(last_input, data_only=True, keep_links=False)
     except Exception as error:  # the bounded reader accepted it; openpyxl should too
         raise InputError([Issue(last_input.name, f"cannot open for editing: {error}")]) from None
+    plan.warnings += _formulas_to_values(book)
     apply_roll(book, plan, note)
 
     def write(temporary: str) -> None:

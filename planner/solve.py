@@ -61,6 +61,10 @@ class SolveOptions:
     #: solution limit (``{"mip_max_nodes": 1000}``, ``{"mip_max_improving_sols": 1}``);
     #: checked by :func:`check_highs_options`
     highs_options: Mapping[str, bool | int | float | str] = field(default_factory=dict)
+    #: the most memory (MB) the model may need by its estimate from the scenario tree
+    #: (:func:`planner.model.size.estimate`); None: ``PLANNER_MAX_MODEL_MB`` or 80 % of
+    #: the machine's memory (of a web job's limit)
+    max_model_mb: float | None = None
     #: called now and then during a MIP solve with ``seconds``, ``best`` (the best
     #: plan's objective so far, None before one), ``bound`` and ``gap``
     on_progress: Callable[[dict[str, float | None]], None] | None = field(

@@ -23,7 +23,9 @@ import pandas as pd
 from planner import outcome
 from planner.api import Resolver
 from planner.changes import apply_change, variants
+from planner.checks import check_changes
 from planner.data import Case
+from planner.errors import InputError, Issue
 from planner.events import scenario_probability
 from planner.io.sweep_writer import picture, write_sweep
 from planner.parallel import WORKER_TIMEOUT, ClusterError, WorkerWatch, executor_of
@@ -69,7 +71,14 @@ def solve_chunk(
             variant = case.copy()
             for name, value in values.items():
                 apply_change(variant, name, value)
-            result = resolver.solve(variant)
+            try:
+                result = resolver.solve(variant)
+            except InputError as error:  # changes valid alone, not together (min_take, capacity)
+                named = ", ".join(f"{name}={value:g}" for name, value in values.items())
+                raise InputError(
+                    [Issue(i.where, f"the variant {named}: {i.message}") for i in error.issues],
+                    error.source,
+                ) from None
             row = _row(values, result)
             if not tables:
                 result.tables = {}
@@ -175,8 +184,12 @@ def sweep(
     Raises
     ------
     ChangeError
-        For a change that names nothing, or a grid of more than
-        ``PLANNER_MAX_VARIANTS`` variants (checked before anything is built).
+        For a grid of more than ``PLANNER_MAX_VARIANTS`` variants (checked
+        before anything is built).
+    InputError
+        For a change that names nothing, or a value the case's checks refuse
+        (``risk[Nd-CN]=5``), each naming the change and its first variant
+        (:func:`planner.checks.check_changes`); nothing is solved.
     KeyboardInterrupt
         On Ctrl-C, after the workers stop; ``partial`` on the exception is
         the :class:`SweepResult` of the variants that finished.
@@ -188,11 +201,10 @@ def sweep(
     options = {"explain_infeasible": False, "duals": False, **options}
     if not tables:
         options["duals"] = False  # nothing would show them
-    probe = case.copy()
-    warnings: list[str] = []
-    for values in grid[:1]:
-        for name, value in values.items():
-            warnings += apply_change(probe, name, value)  # a bad name fails here, first
+    issues = check_changes(case, changes)  # every value checked as a cell, before any solve
+    if any(issue.severity == "error" for issue in issues):
+        raise InputError(issues, case.source.path)
+    warnings = [issue.message for issue in issues]
     try:
         runs = _run_all(case, grid, options, workers, executor, progress, tables, worker_timeout)
     except (KeyboardInterrupt, ClusterError) as interrupt:

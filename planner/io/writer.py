@@ -310,19 +310,25 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
         totals["china"] / totals["supply"].where(totals["supply"] > 0, 1),
         np.nan,
     )
-    china = pd.DataFrame({"period": periods})
+    # columns gathered first and framed once: a column added at a time to a frame of
+    # many elements made pandas warn (PerformanceWarning) on the user's terminal
+    china_columns: dict[str, Any] = {"period": periods}
     for element in [*map(str, case.elements.index), "TOTAL"]:
         part = totals[totals["element"] == element].set_index("period").reindex(periods)
-        china[f"{element} share"] = part["share"].to_numpy()
-        china[f"{element} cap"] = part["china_cap"].to_numpy()
+        china_columns[f"{element} share"] = part["share"].to_numpy()
+        china_columns[f"{element} cap"] = part["china_cap"].to_numpy()
 
     stock = expected_stock(result.tables["Stock"], probability)
-    cover = pd.DataFrame({"period": periods})
+    cover_columns: dict[str, Any] = {"period": periods}
     for element in map(str, case.elements.index):
         part = stock[stock["element"] == element].set_index("period").reindex(periods)
-        cover[f"{element} stock"] = part["stock"].to_numpy()
-        cover[f"{element} target"] = part["target"].to_numpy()
-    return {"supply_mix": supply_mix, "china": china, "cover": cover}
+        cover_columns[f"{element} stock"] = part["stock"].to_numpy()
+        cover_columns[f"{element} target"] = part["target"].to_numpy()
+    return {
+        "supply_mix": supply_mix,
+        "china": pd.DataFrame(china_columns),
+        "cover": pd.DataFrame(cover_columns),
+    }
 
 
 class _Blocks:
