@@ -346,24 +346,7 @@ def sweep(
     """
 
     def run() -> int:
-        try:
-            changes = parse_varies(vary or [])
-            check_grid(changes)  # counted before the grid is built
-        except ChangeError as error:
-            raise InputError([Issue("--vary", str(error))], str(workbook)) from None
-        check_target(output, str(workbook))
-        case = planner.load(workbook)
-        if changes:  # the Sweep sheet's values were checked by load
-            issues = check_changes(case, changes, dict.fromkeys(changes, "--vary"))
-            if any(issue.severity == "error" for issue in issues):
-                raise InputError(issues, str(workbook))
-        else:
-            changes = sheet_changes(case)
-        if not changes:
-            raise InputError(
-                [Issue("--vary", "nothing to vary: give --vary or fill the Sweep sheet")],
-                str(workbook),
-            )
+        case, changes = _sweep_changes(workbook, output, vary or [])
         options: dict[str, Any] = {}  # a sweep computes no duals
         if time_limit is not None:
             options["time_limit_s"] = time_limit
@@ -384,20 +367,7 @@ def sweep(
             except ChangeError as error:
                 raise InputError([Issue("--vary", str(error))], str(workbook)) from None
             except (KeyboardInterrupt, ClusterError) as interrupt:
-                partial = getattr(interrupt, "partial", None)
-                done = 0 if partial is None else len(partial.results)
-                if partial is not None and done:
-                    partial.write(output)
-                stopped = "interrupted" if isinstance(interrupt, KeyboardInterrupt) else "stopped"
-                if isinstance(interrupt, ClusterError):
-                    err.print(f"error: {interrupt}", markup=False)
-                err.print(
-                    f"{stopped}; {done} of {total} variants finished"
-                    + (f" and written -> {output}" if done else ""),
-                    markup=False,
-                )
-                lost = isinstance(interrupt, ClusterError)
-                return EXIT_INVALID if lost else EXIT_INTERRUPTED
+                return _stopped_sweep(interrupt, total, output)
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False)
         result.write(output)
@@ -406,6 +376,48 @@ def sweep(
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))
+
+
+def _sweep_changes(
+    workbook: Path, output: Path, vary: list[str]
+) -> tuple[planner.Case, dict[str, list[float]]]:
+    """Read the case and the changes to sweep (``--vary``, else its Sweep sheet), all checked."""
+    try:
+        changes = parse_varies(vary)
+        check_grid(changes)  # counted before the grid is built
+    except ChangeError as error:
+        raise InputError([Issue("--vary", str(error))], str(workbook)) from None
+    check_target(output, str(workbook))
+    case = planner.load(workbook)
+    if changes:  # the Sweep sheet's values were checked by load
+        issues = check_changes(case, changes, dict.fromkeys(changes, "--vary"))
+        if any(issue.severity == "error" for issue in issues):
+            raise InputError(issues, str(workbook))
+    else:
+        changes = sheet_changes(case)
+    if not changes:
+        raise InputError(
+            [Issue("--vary", "nothing to vary: give --vary or fill the Sweep sheet")],
+            str(workbook),
+        )
+    return case, changes
+
+
+def _stopped_sweep(interrupt: BaseException, total: int, output: Path) -> int:
+    """Write the variants a stopped sweep finished; return its exit code."""
+    partial = getattr(interrupt, "partial", None)
+    done = 0 if partial is None else len(partial.results)
+    if partial is not None and done:
+        partial.write(output)
+    lost = isinstance(interrupt, ClusterError)
+    if lost:
+        err.print(f"error: {interrupt}", markup=False)
+    err.print(
+        f"{'stopped' if lost else 'interrupted'}; {done} of {total} variants finished"
+        + (f" and written -> {output}" if done else ""),
+        markup=False,
+    )
+    return EXIT_INVALID if lost else EXIT_INTERRUPTED
 
 
 @contextlib.contextmanager
