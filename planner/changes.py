@@ -242,10 +242,12 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
 def _check_policy_key(case: Case, policy: str, parts: list[str], periods: list[str]) -> None:
     """Refuse a key that names two elements (``[Nd,Dy]`` changed Nd only) or an unknown id."""
     elements = {str(e) for e in case.elements.index} | {TOTAL}
-    kinds: dict[str, list[str]] = {"element": [], "basis": [], "period": []}
+    kinds: dict[str, list[str]] = {"element": [], "basis": [], "measure": [], "period": []}
     for part in parts:
         if part in BASES:
             kinds["basis"].append(part)
+        elif part in MEASURES:
+            kinds["measure"].append(part)
         elif part in periods:
             kinds["period"].append(part)
         elif part in elements:
@@ -253,7 +255,8 @@ def _check_policy_key(case: Case, policy: str, parts: list[str], periods: list[s
         else:
             raise ChangeError(
                 f"{policy}[{','.join(parts)}]: {part!r} is no element, TOTAL, basis "
-                f"({', '.join(BASES)}) or period of this workbook"
+                f"({', '.join(BASES)}), measure ({', '.join(MEASURES)}) or period of this "
+                "workbook"
             )
     for kind, named in kinds.items():
         if len(named) > 1:
