@@ -201,7 +201,8 @@ def write_table(
 
 
 SUMMARY_MEANINGS = {
-    "status": "optimal; time_limit (best plan found, see mip_gap); infeasible; interrupted",
+    "status": "optimal; time_limit (best plan found, see mip_gap); unproven (a plan that holds "
+    "every rule, not proven optimal: see message); infeasible; interrupted",
     "objective": "the model objective: fixed cost + (1 - cvar_weight) x expected scenario cost "
     "+ cvar_weight x CVaR of scenario cost",
     "expected_cost": "fixed cost + probability-weighted scenario cost",
