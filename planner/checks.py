@@ -35,6 +35,7 @@ from planner.model.parameters import (
     offer_countries,
     policy_bases,
 )
+from planner.numerics import check_big_m
 from planner.parse import covers, describe, input_sheets, row_spans
 from planner.schema import RESERVED_ELEMENT_IDS, Column, catalogue
 
@@ -926,6 +927,7 @@ CROSS_CHECKS = (
     check_disruptions,
     check_sweep,
     *CHECKS,
+    check_big_m,
 )
 
 

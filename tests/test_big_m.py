@@ -304,3 +304,57 @@ def test_the_random_cases_are_bounded_below_their_capacities(tmp_path: Path) -> 
         assert cut >= 15
 
     count()
+
+
+# ------------------------------------------------ fragile input is named
+
+
+FRAGILE = (
+    "Offers!H5: capacity 999,999,999 is 5,000,000 times what the case can use of Dy "
+    "(200 over the horizon) while its fixed_cost 1e+09 (Offers!I5) prices signing it: "
+    "numerically fragile"
+)
+
+
+def test_validate_names_a_capacity_far_above_use_with_a_fixed_cost(tmp_path: Path) -> None:
+    cli = runner.invoke(app, ["validate", str(_case(tmp_path))])
+    assert cli.exit_code == 0, cli.output
+    assert f"warning: {FRAGILE}" in cli.stderr
+    assert "a contract switch at the solver's integrality tolerance 1e-06 buys 1,000" in (
+        cli.stderr
+    )
+
+
+def test_solve_warns_of_the_fragile_cells_too(tmp_path: Path) -> None:
+    out = tmp_path / "plan.xlsx"
+    cli = runner.invoke(app, ["solve", str(_case(tmp_path)), "-o", str(out)])
+    assert cli.exit_code == 0 and f"warning: {FRAGILE}" in cli.stderr
+    warnings = openpyxl.load_workbook(out)["Warnings"]
+    assert [row[0] for row in warnings.iter_rows(min_row=2, values_only=True)] == ["Offers!H5"]
+
+
+@pytest.mark.parametrize(
+    ("capacity", "fixed_cost"),
+    [(400, 1e9), (999_999_999, 0), (999_999_999, None), (1_000_000, 1e9)],
+)
+def test_no_warning_for_a_capacity_near_use_or_without_a_fixed_cost(
+    capacity: float, fixed_cost: float | None, tmp_path: Path
+) -> None:
+    sheets = big_m_sheets(capacity)
+    sheets["Offers"][-1][8] = fixed_cost
+    sheets["Demand"][3][2] = sheets["Demand"][4][2] = 1_000  # 1e6 is 500 times the use
+    case = planner.load(write_workbook(tmp_path / "calm.xlsx", sheets))
+    assert not [w for w in case.warnings if "numerically fragile" in w.message]
+
+
+def test_an_activity_far_above_use_with_a_fixed_cost_is_named(tmp_path: Path) -> None:
+    sheets = big_m_sheets(400)
+    sheets["Activities"] = [
+        ["activity", "kind", "unit_cost", "capacity", "fixed_cost"],
+        ["Recycle-Dy", "recycling", 50, 500_000_000, 1e6],
+    ]
+    sheets["ActivityYields"] = [["activity", "element", "yield"], ["Recycle-Dy", "Dy", 0.5]]
+    case = planner.load(write_workbook(tmp_path / "recycle.xlsx", sheets))
+    fragile = [w for w in case.warnings if "numerically fragile" in w.message]
+    assert [w.where for w in fragile] == ["Activities!D2"]
+    assert "(Activities!E2)" in fragile[0].message
