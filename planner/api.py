@@ -260,7 +260,16 @@ class Resolver:
         if not reused:
             logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
             self.model = build_model(data)
-            self.session = HighsSession(self.model, solve_options)
+            try:
+                self.session = HighsSession(self.model, solve_options)
+            except SolverError as error:  # a solver outcome: a status, never an exception
+                self.model = self.session = None
+                report = SolverReport(Status.ERROR, False, message=str(error))
+                summary = _base_summary(
+                    case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
+                )
+                summary["message"] = report.message
+                return Result(Status.ERROR, None, summary, {}, report, case)
             if not self.keep_model:
                 self.session.release_rows(PRICED_FAMILIES)
         model, session = self.model, self.session

@@ -358,3 +358,14 @@ def test_an_activity_far_above_use_with_a_fixed_cost_is_named(tmp_path: Path) ->
     fragile = [w for w in case.warnings if "numerically fragile" in w.message]
     assert [w.where for w in fragile] == ["Activities!D2"]
     assert "(Activities!E2)" in fragile[0].message
+
+
+def test_a_model_highs_refuses_is_a_status_not_an_exception(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import highspy
+
+    monkeypatch.setattr(highspy.Highs, "passModel", lambda *args: highspy.HighsStatus.kError)
+    result = planner.solve(planner.load(_case(tmp_path, capacity=400)))
+    assert (result.status, result.has_plan) == ("error", False)
+    assert result.summary["message"] == "HiGHS refused the model"
