@@ -376,7 +376,8 @@ def _solve_proven(
         report, duals = strict, _settle(session, strict, options)
         if report.status != Status.OPTIMAL or _reproduced(session, report, gap):
             return report, duals
-    written = session.fixed_objective if session.fixed_objective is not None else loose
+    known = (session.fixed_objective, loose, report.objective)
+    written = next((float(value) for value in known if value is not None), math.nan)
     bound = float(report.bound) if report.bound is not None else math.nan
     report.status = Status.UNPROVEN
     report.message = (

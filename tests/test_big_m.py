@@ -29,13 +29,17 @@ Sheets = dict[str, list[list[Any]]]
 OPTIMUM = 1_000_033_500.0
 
 
-def big_m_sheets(capacity: float = 999_999_999, total_cap: bool = False) -> Sheets:
+def big_m_sheets(
+    capacity: float = 999_999_999, total_cap: bool = False, country_cap: bool = False
+) -> Sheets:
     sheets = copy.deepcopy(HAND)
     sheets["Offers"].append(["Dy-AU", "Big", "Dy", "AU", None, None, 100, capacity, 1e9])
     sheets["Elements"][2][3] = 1e9  # Dy shortage_cost, the largest the input takes
     sheets["Demand"][3][2] = sheets["Demand"][4][2] = 100
     if total_cap:  # a pooled cap: Dy-AU (non-China) may pay beyond the requirement
         sheets["Policies"].append(["china_share_max", "TOTAL", None, 0.99])
+    if country_cap:  # a country cap: Dy-AU is cleaner than it for every other group
+        sheets["Policies"].append(["country_share_max", "Dy", None, 0.99])
     return sheets
 
 
@@ -90,10 +94,16 @@ def test_storage_floors_and_caps_decide_the_bound(tmp_path: Path) -> None:
     assert data.offer_useful[dy_au].tolist() == [130.0, 130.0]
 
     pooled = derive(planner.load(_case(tmp_path, total_cap=True)))
-    # a non-China offer under a pooled China cap may pay beyond the requirement: no trim,
-    # and with unlimited storage no hard bound either
-    assert np.isinf(pooled.offer_useful[dy_au]).all()
-    assert pooled.offer_bound(dy_au, 0) == 999_999_999
+    # a non-China offer under a pooled China cap may pay beyond the requirement, up to
+    # what lets the China part in: Nd-CN's and Dy-CN's use (200 each in 2026Q1, 100 each
+    # in 2026Q2) over 0.99
+    assert pooled.offer_useful[dy_au].tolist() == pytest.approx([400 / 0.99, 200 / 0.99])
+
+    country = derive(planner.load(_case(tmp_path, country_cap=True)))
+    # cleaner than a country cap for every other group: no trim, and with unlimited
+    # storage no hard bound either
+    assert np.isinf(country.offer_useful[dy_au]).all()
+    assert country.offer_bound(dy_au, 0) == 999_999_999
 
 
 def test_a_capacity_row_bound_by_use_prices_no_capacity(tmp_path: Path) -> None:
@@ -103,21 +113,36 @@ def test_a_capacity_row_bound_by_use_prices_no_capacity(tmp_path: Path) -> None:
     assert len(capacity) == 2 and (capacity["dual"] == 0).all()
 
 
-def test_a_big_m_the_bound_cannot_cut_is_solved_again_strictly(tmp_path: Path) -> None:
-    """Under a pooled cap the big-M stays 999,999,999: the rounded plan is re-checked."""
-    case = planner.load(_case(tmp_path, total_cap=True))
+def test_a_big_m_the_bound_cannot_cut_is_solved_again_strictly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """With the bound off (as where a cap forbids it), the rounded plan is re-checked."""
+    monkeypatch.setattr(model_parameters, "useful_capacity", _loose)
+    case = planner.load(_case(tmp_path))
     for duals in (True, False):
+        caplog.clear()
         result = planner.solve(case, duals=duals)
+        # HiGHS's first plan opens Dy-AU at 1.8e-7: rounded, it costs 176,000,020,700
+        assert "costs 176000020700.0, not the solver's" in caplog.text
+        assert "solving again at a strict integrality tolerance" in caplog.text
         assert result.status == "optimal"
         assert result.objective == pytest.approx(OPTIMUM, rel=1e-9)
         assert result.summary["mip_gap"] <= result.summary["mip_gap_target"]
+
+
+def test_a_big_m_under_a_country_cap_keeps_its_optimum(tmp_path: Path) -> None:
+    case = planner.load(_case(tmp_path, country_cap=True))
+    near = planner.solve(planner.load(_case(tmp_path, capacity=400, country_cap=True)))
+    assert near.objective == pytest.approx(1_000_033_900.0, rel=1e-9)  # AU at most 99 %
+    result = planner.solve(case)
+    assert (result.status, result.objective) == ("optimal", pytest.approx(near.objective))
 
 
 def test_a_plan_its_rounding_does_not_reproduce_is_unproven(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(planner.api, "_reproduced", lambda *args: False)
-    path = _case(tmp_path, total_cap=True)
+    path = _case(tmp_path)
     result = planner.solve(planner.load(path), duals=False)
     assert (result.status, result.has_plan) == ("unproven", True)
     assert result.summary["message"].startswith("not proven optimal: ")
@@ -149,7 +174,7 @@ def test_a_plan_failing_the_planners_check_is_a_status_not_an_exception(
 
 
 def test_extra_non_china_supply_under_a_pooled_cap_is_not_cut(tmp_path: Path) -> None:
-    """Buying 90 t of Nd nobody needs lets 100 t of cheap Chinese Dy under the TOTAL cap."""
+    """Buying 140 t of Nd nobody needs lets 100 t of cheap Chinese Dy under the TOTAL cap."""
     sheets: Sheets = {
         "Periods": [["period", "days"], ["P1", 90]],
         "Elements": [["element", "shortage_cost"], ["Nd", 1e6], ["Dy", 1e6]],
@@ -163,15 +188,16 @@ def test_extra_non_china_supply_under_a_pooled_cap_is_not_cut(tmp_path: Path) ->
         "Countries": [["country", "risk"], ["CN", 0.9], ["AU", 0.1], ["US", 0.2]],
         "Policies": [
             ["policy", "element", "period", "value"],
-            ["china_share_max", "TOTAL", None, 0.5],
+            ["china_share_max", "TOTAL", None, 0.4],
         ],
     }
     case = planner.load(write_workbook(tmp_path / "pooled.xlsx", sheets))
     result = planner.solve(case, mip_gap=0.0)
-    # 100 t Nd-AU (10 used, 90 left in stock) and 100 t Dy-CN: 100 x 1 + 100 x 100
-    assert result.objective == pytest.approx(10_100.0, rel=1e-9)
+    # 150 t Nd-AU (10 used, 140 left in stock) and 100 t Dy-CN: 150 x 1 + 100 x 100
+    assert result.objective == pytest.approx(10_150.0, rel=1e-9)
     data = derive(case)
-    assert np.isinf(data.offer_useful[data.offers.index("Nd-AU")]).all()
+    # what lets the most China supply in (Dy-CN's use, 100 t) under 40 %: 100 / 0.4
+    assert data.offer_useful[data.offers.index("Nd-AU")].tolist() == [250.0]
 
 
 def _random_case(draw: Any) -> Sheets:

@@ -760,8 +760,10 @@ def useful_capacity(data: ModelData) -> tuple[np.ndarray, np.ndarray]:
     every country group, the only offer of an element with offer_share_max).
     Where o is cleaner than some cap there, buying beyond the requirement can
     pay (extra non-China supply lets more cheap China supply under a pooled
-    cap), so the trim bound is not used and only the hard bound applies; a
-    family this function does not know (a later model's) counts as cleaner.
+    cap), so the trim bound is widened to what that cap's part can need
+    (:func:`_widened`, China and risk caps whose part is itself bounded) or,
+    failing that, not used: only the hard bound applies. A family this
+    function does not know (a later model's) counts as cleaner.
     Recycling is trimmed the same way with its yields; substitution only by
     its hard bounds.
 
@@ -815,19 +817,94 @@ def useful_capacity(data: ModelData) -> tuple[np.ndarray, np.ndarray]:
         ]
     )
     trim = np.maximum(per_unit(data.contents, absorb, np.max), floors)
-    trimmable = _trimmable(data, data.contents, _offer_weighs)[:, periods]
-    offer = np.minimum(per_unit(data.contents, hard, np.min), np.where(trimmable, trim, np.inf))
+    offer_ok = _trimmable(data, data.contents, _offer_weighs)[:, periods]
+    offer_hard = per_unit(data.contents, hard, np.min)
 
     # activities: recycling as offers; substitution by what it avoids (constraint 4)
     gains = np.where(data.yields > 0, data.yields, 0.0)
     demand = data.demand[:, periods, first]
-    activity = np.where(
+    activity_hard = np.where(
         recycling[:, None], per_unit(gains, hard, np.min), per_unit(gains, demand, np.min)
     )
     recycled = np.where(recycling[:, None], gains, 0.0)
-    trimmable = _trimmable(data, recycled, _recycling_weighs)[:, periods] & recycling[:, None]
-    activity = np.minimum(activity, np.where(trimmable, per_unit(gains, absorb, np.max), np.inf))
-    return offer, activity
+    activity_ok = _trimmable(data, recycled, _recycling_weighs)[:, periods] & recycling[:, None]
+    activity_trim = np.where(recycling[:, None], per_unit(gains, absorb, np.max), np.inf)
+
+    # supply rows, offers then activities: trimmed where no cap forbids, else widened
+    ok = np.vstack([offer_ok, activity_ok])
+    hard_rows = np.vstack([offer_hard, activity_hard])
+    trim_rows = np.vstack([trim, activity_trim])
+    bound = np.minimum(hard_rows, np.where(ok, trim_rows, np.inf))
+    widened = _widened(data, periods, np.vstack([data.contents, recycled]), bound, ok, trim_rows)
+    bound = np.where(ok, bound, np.minimum(hard_rows, widened))
+    return bound[: len(data.offers)], bound[len(data.offers) :]
+
+
+def _widened(
+    data: ModelData,
+    periods: np.ndarray,
+    weights: np.ndarray,
+    bound: np.ndarray,
+    ok: np.ndarray,
+    trim: np.ndarray,
+) -> np.ndarray:
+    """Bound the supply rows cleaner than a China or risk cap whose part is bounded.
+
+    Rows are offers then activities (``weights`` [row, element]: contents,
+    recycling yields, 0 for substitution). A row cleaner than a cap cell
+    (a non-China offer under a China cap, a risk below a risk cap) may buy
+    beyond the requirement to admit more of the cap's part; where every row
+    of that part is itself trimmed (``ok``: bounded by ``bound``; not by
+    its capacity, so that a sweep over one offer's capacity changes that
+    offer's rows only), the part
+    is at most ``P = sum share x weight x bound``, and supply of ``P / v`` is
+    all the cap can need: such a row keeps ``max(trim, P / (v weight))``,
+    and once it buys that much, supply is at least ``P / v`` whatever the
+    others buy. (First trim every ``ok`` row, which only lowers parts; then
+    each remaining row to this bound: its own supply keeps ``S >= P / v``
+    on every cell it is cleaner than, the rows it is not cleaner than hold
+    as in :func:`useful_capacity`, and its stock as there.) A row cleaner
+    than a country or offer-share cap, or than a cell with an untrimmed row
+    in its part, stays unbounded (``inf``).
+    """
+    n_offers = len(data.offers)
+    need = np.zeros_like(bound)
+    blocked = np.zeros(bound.shape, dtype=bool)
+    position = {element: e for e, element in enumerate(data.elements)}
+    china = {
+        basis: np.concatenate([flags, data.activity_china & data.recycling()])
+        for basis, flags in data.offer_china.items()
+    }
+    risk = np.concatenate([data.offer_risk, data.activity_risk])
+    for family, cells in data.caps.items():
+        policy = family[0]
+        for (element, t), cap in cells.items():
+            at = np.flatnonzero(periods == t)
+            carried = weights.sum(axis=1) if element == TOTAL else weights[:, position[element]]
+            carriers = carried > 0
+            if policy == Policy.CHINA_SHARE_MAX:
+                share = china[family[1]].astype(float)
+            elif policy == Policy.RISK_MAX:
+                share = risk
+            else:  # country and offer-share caps, and any later family: no widening
+                for row in np.flatnonzero(carriers):
+                    weighs = _offer_weighs if row < n_offers else _recycling_weighs
+                    index = row if row < n_offers else row - n_offers
+                    if not weighs(data, int(index), family, element, cap.value):
+                        blocked[row, at] = True
+                continue
+            clean = carriers & (share < cap.value)
+            if not clean.any():
+                continue
+            part_rows = carriers & (share > 0)
+            eligible = ok[np.ix_(part_rows, at)].all(axis=0)
+            part = (share[part_rows] * carried[part_rows]) @ np.where(
+                ok[np.ix_(part_rows, at)], bound[np.ix_(part_rows, at)], 0.0
+            )
+            wanted = part[None, :] / (cap.value * carried[clean][:, None])
+            cell = np.ix_(clean, at)
+            need[cell] = np.maximum(need[cell], np.where(eligible[None, :], wanted, np.inf))
+    return np.where(blocked, np.inf, np.maximum(trim, need))
 
 
 def _offer_weighs(data: ModelData, o: int, family: CapFamily, element: str, value: float) -> bool:
