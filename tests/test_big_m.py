@@ -395,3 +395,23 @@ def test_a_model_highs_refuses_is_a_status_not_an_exception(
     result = planner.solve(planner.load(_case(tmp_path, capacity=400)))
     assert (result.status, result.has_plan) == ("error", False)
     assert result.summary["message"] == "HiGHS refused the model"
+
+
+def test_a_web_job_shows_an_unproven_plan_as_such(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from planner.web import worker
+    from planner.web.jobs import UPLOAD
+
+    monkeypatch.setattr(planner.api, "_reproduced", lambda *args: False)
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / UPLOAD).write_bytes(_case(tmp_path).read_bytes())
+    outcome = worker._attempt(folder, "solve", 60, {"filename": "mine.xlsx"}, None)
+    assert (outcome["job_status"], outcome["status"], outcome["has_plan"]) == (
+        "done",
+        "unproven",
+        True,
+    )
+    assert outcome["message"].startswith("not proven optimal: ")
+    assert (folder / worker.SOLUTION).exists()
