@@ -797,15 +797,19 @@ def useful_capacity(data: ModelData) -> tuple[np.ndarray, np.ndarray]:
     absorb = requirement + keep
 
     def per_unit(weights: np.ndarray, amounts: np.ndarray, pick: Any) -> np.ndarray:
-        """``pick`` over the elements of each row of ``weights`` of ``amounts / weight``."""
-        carried = weights[:, :, None] > 0
-        ratio = np.divide(
-            amounts[None, :, :],
-            np.where(carried, weights[:, :, None], 1.0),
-        )
-        filler = np.inf if pick is np.min else -np.inf
-        picked = pick(np.where(carried, ratio, filler), axis=1, initial=filler)
-        return np.where(carried.any(axis=1), picked, np.inf)
+        """``pick`` over the elements of each row of ``weights`` of ``amounts / weight``.
+
+        [row, node], ``inf`` for a row that carries no element; one element at
+        a time, so memory stays rows x nodes on the largest trees.
+        """
+        picked = np.full((weights.shape[0], amounts.shape[1]), np.nan)
+        for e in range(weights.shape[1]):
+            rows = np.flatnonzero(weights[:, e] > 0)
+            if len(rows):
+                ratio = amounts[e][None, :] / weights[rows, e][:, None]
+                before = picked[rows]
+                picked[rows] = np.where(np.isnan(before), ratio, pick(before, ratio))
+        return np.where(np.isnan(picked), np.inf, picked)
 
     # offers: the hard bound always; the trim bound where no cap cell forbids it
     capacity = data.capacity[:, periods, first]
@@ -816,19 +820,19 @@ def useful_capacity(data: ModelData) -> tuple[np.ndarray, np.ndarray]:
             data.previous[:, periods],
         ]
     )
-    trim = np.maximum(per_unit(data.contents, absorb, np.max), floors)
+    trim = np.maximum(per_unit(data.contents, absorb, np.maximum), floors)
     offer_ok = _trimmable(data, data.contents, _offer_weighs)[:, periods]
-    offer_hard = per_unit(data.contents, hard, np.min)
+    offer_hard = per_unit(data.contents, hard, np.minimum)
 
     # activities: recycling as offers; substitution by what it avoids (constraint 4)
     gains = np.where(data.yields > 0, data.yields, 0.0)
     demand = data.demand[:, periods, first]
     activity_hard = np.where(
-        recycling[:, None], per_unit(gains, hard, np.min), per_unit(gains, demand, np.min)
+        recycling[:, None], per_unit(gains, hard, np.minimum), per_unit(gains, demand, np.minimum)
     )
     recycled = np.where(recycling[:, None], gains, 0.0)
     activity_ok = _trimmable(data, recycled, _recycling_weighs)[:, periods] & recycling[:, None]
-    activity_trim = np.where(recycling[:, None], per_unit(gains, absorb, np.max), np.inf)
+    activity_trim = np.where(recycling[:, None], per_unit(gains, absorb, np.maximum), np.inf)
 
     # supply rows, offers then activities: trimmed where no cap forbids, else widened
     ok = np.vstack([offer_ok, activity_ok])
