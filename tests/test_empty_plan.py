@@ -113,3 +113,14 @@ def test_a_failed_web_job_never_shows_the_servers_folder_or_the_job_id(
         "the solution workbook: cannot write the workbook (disk full at .x.tmp)"
     )
     assert str(tmp_path) not in outcome["error"] and "7f3a9c2b41d8" not in outcome["error"]
+
+
+def test_a_job_message_from_the_runner_names_no_folder_or_id(tmp_path: Path) -> None:
+    from planner.web.jobs import FAILED, Job, JobRunner
+
+    runner = JobRunner(tmp_path / "jobs", workers=1)
+    job_id, folder = runner.new_folder()
+    job = Job(job_id, "solve", "mine.xlsx", folder, 60)
+    runner._finish(job, FAILED, f"the job's result could not be read ({folder}/result.json)")
+    assert job.error == "the job's result could not be read (the job's folder/result.json)"
+    assert job_id not in job.error and str(tmp_path) not in job.error
