@@ -303,24 +303,35 @@ class Resolver:
         if not reused:
             logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
             self.model = build_model(data)
-            self.session = HighsSession(self.model, solve_options)
+            try:
+                self.session = HighsSession(self.model, solve_options)
+            except SolverError as error:  # a solver outcome: a status, never an exception
+                self.model = self.session = None
+                report = SolverReport(Status.ERROR, False, message=str(error))
+                summary = _base_summary(
+                    case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
+                )
+                summary["message"] = report.message
+                return Result(Status.ERROR, None, summary, {}, report, case)
             if not self.keep_model:
                 self.session.release_rows(PRICED_FAMILIES)
         model, session = self.model, self.session
         assert session is not None
         logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
-        report = session.solve(time_limit, gap)
+        report, duals = _solve_proven(session, solve_options, time_limit, gap)
         report.extra["reused"] = reused
         logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
         conflicts: list[Issue] = []
         tables: dict[str, pd.DataFrame] = {}
+        if report.has_plan:
+            try:
+                tables, figures = _tables(case, data, model, duals, self.full_tables)
+            except SolverError as error:  # a solver outcome: a status, never an exception
+                report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
         summary = _base_summary(
             case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
         )
         if report.has_plan:
-            wanted = solve_options.duals and report.status != Status.INTERRUPTED
-            duals = session.duals(PRICED_FAMILIES) if wanted else {}
-            tables, figures = _tables(case, data, model, duals, self.full_tables)
             summary.update(figures)
             _agree(summary, report)
             summary = _planners_page(summary)
@@ -347,6 +358,78 @@ class Resolver:
             return True
         self.model = self.session = None
         return False
+
+
+#: Relative slack on top of the gap when a written plan is compared with the solver's bound:
+#: HiGHS's feasibility tolerance, the noise of an LP re-solve.
+PROOF_SLACK = 1e-6
+
+
+def _settle(session: HighsSession, report: SolverReport, options: SolveOptions) -> dict[Any, float]:
+    """Fix the plan's binaries at their rounded values and solve the LP, if needed; its duals.
+
+    Needed for the duals, or when a binary is not a whole number: the plan
+    written then has it rounded (and is re-solved for its purchases).
+    """
+    wanted = options.duals and report.status != Status.INTERRUPTED
+    if not report.has_plan or not (wanted or session.fractional):
+        return {}
+    return session.duals(PRICED_FAMILIES if wanted else ())
+
+
+def _reproduced(session: HighsSession, report: SolverReport, gap: float) -> bool:
+    """Whether the plan with its binaries rounded is within the gap of the solver's bound."""
+    written = session.fixed_objective if session.fixed_objective is not None else report.objective
+    if written is None or report.bound is None or not math.isfinite(report.bound):
+        return True
+    return written - report.bound <= (gap + PROOF_SLACK) * max(1.0, abs(written))
+
+
+def _solve_proven(
+    session: HighsSession, options: SolveOptions, time_limit: float, gap: float
+) -> tuple[SolverReport, dict[Any, float]]:
+    """Solve; a plan called optimal is one whose rounded binaries reproduce its objective.
+
+    HiGHS accepts a binary within 1e-6 of 0 as 0; times a large capacity that
+    buys real quantities without the fixed cost. When the plan with its
+    binaries rounded (the one written) is further from HiGHS's bound than the
+    gap, the model is solved again, cold, at the integrality tolerance
+    :data:`~planner.solve.STRICT_INTEGRALITY`, within what is left of the time
+    limit. If that still does not reproduce it, the plan (which holds every
+    rule: it is checked before it is written) is reported as ``unproven``
+    with its true gap, never as ``optimal``. Re-solving first, rather than
+    failing at once, is what a planner wants: the strict solve usually finds
+    the optimum, and the honest status remains for when it does not.
+    """
+    report = session.solve(time_limit, gap)
+    duals = _settle(session, report, options)
+    if report.status != Status.OPTIMAL or _reproduced(session, report, gap):
+        return report, duals
+    loose = session.fixed_objective
+    logger.warning(
+        "the plan with its contract decisions rounded costs %s, not the solver's %s: "
+        "solving again at a strict integrality tolerance",
+        loose,
+        report.objective,
+    )
+    remaining = max(time_limit - report.seconds, 0.1 * time_limit)
+    strict = session.solve(remaining, gap, strict=True)
+    strict.seconds += report.seconds
+    if strict.has_plan:
+        report, duals = strict, _settle(session, strict, options)
+        if report.status != Status.OPTIMAL or _reproduced(session, report, gap):
+            return report, duals
+    known = (session.fixed_objective, loose, report.objective)
+    written = next((float(value) for value in known if value is not None), math.nan)
+    bound = float(report.bound) if report.bound is not None else math.nan
+    report.status = Status.UNPROVEN
+    report.message = (
+        "not proven optimal: the solver counted contract decisions a hair above 0 as not "
+        f"taken; with them rounded the plan costs {written:,.2f} against the solver's bound "
+        f"{bound:,.2f}, also at a strict integrality tolerance. The plan written holds every "
+        "rule; a capacity far above what the case can use (see the warnings) is the usual cause"
+    )
+    return report, duals
 
 
 def _base_summary(

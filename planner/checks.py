@@ -49,6 +49,7 @@ from planner.model.parameters import (
     policy_bases,
     policy_measures,
 )
+from planner.numerics import check_big_m
 from planner.parse import covers, describe, input_sheets, row_spans
 from planner.schema import RESERVED_ELEMENT_IDS, Column, catalogue
 
@@ -1112,6 +1113,7 @@ CROSS_CHECKS = (
     check_events,
     check_sweep,
     *CHECKS,
+    check_big_m,
 )
 
 

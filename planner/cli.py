@@ -2,9 +2,9 @@
 
 Exit codes (the README's table): 0 plan written (or valid input); 2 invalid
 input, nothing written; 3 no plan found (infeasible rules, or the time limit
-before any feasible plan); 4 the solution could not be written; 130
-interrupted. A known error prints one clear message; ``--debug`` shows the
-traceback.
+before any feasible plan); 4 the solution could not be written; 5 a plan
+written that is not proven optimal (status ``unproven``); 130 interrupted.
+A known error prints one clear message; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTE
     1,
     130,
 )
+#: a plan written that holds every rule but is not proven optimal (status ``unproven``)
+EXIT_UNPROVEN = 5
 
 app = typer.Typer(
     name="planner",
@@ -232,6 +234,9 @@ def solve(
             f"shortfall {_fmt(result.summary['shortfall'], unit)} -> {target}",
             markup=False,
         )
+        if result.status == Status.UNPROVEN:
+            err.print(f"warning: {result.summary['message']}", markup=False)
+            return EXIT_UNPROVEN
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))
@@ -371,7 +376,9 @@ def sweep(
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False)
         result.write(output)
-        solved = int(result.table["status"].isin([Status.OPTIMAL, Status.TIME_LIMIT]).sum())
+        solved = int(
+            result.table["status"].isin([Status.OPTIMAL, Status.TIME_LIMIT, Status.UNPROVEN]).sum()
+        )
         out.print(f"{solved} of {len(result.table)} variants solved -> {output}", markup=False)
         return EXIT_OK
 

@@ -700,6 +700,12 @@ def _priced_row(shown: str, index: Any, data: ModelData, measure: str = QUANTITY
     raise ValueError(f"no Duals layout for the priced rows {shown}")
 
 
+def _bound_below_capacity(data: ModelData, o: int, n: int) -> bool:
+    """Whether the capacity row of (o, n) bounds by the useful capacity, not the capacity."""
+    node = data.nodes[n]
+    return bool(data.offer_useful[o, n] < data.capacity[o, node.period, node.scenarios[0]])
+
+
 def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]) -> pd.DataFrame:
     """Tabulate shadow prices per scenario-tree node, divided by the node's probability.
 
@@ -717,6 +723,8 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
     for (name, index), value in duals.items():
         family = families[name]
         priced = _priced_row(family.dual_name, index, data, family.measure)
+        if name == "capacity_limit" and _bound_below_capacity(data, *index):
+            value = 0.0  # the row bounds by what the case can use; more capacity is worth 0
         node = data.nodes[priced.node]
         probability = node.probability
         dual = value / probability if probability > 0 else 0.0

@@ -92,7 +92,7 @@ FUZZ = settings(
 )
 
 #: Statuses a mutant that loads may end in (a short time limit: time_limit is fine).
-PLAN_STATUSES = {"optimal", "time_limit", "infeasible"}
+PLAN_STATUSES = {"optimal", "time_limit", "unproven", "infeasible"}
 
 #: ``Sheet``, ``Sheet!B3``, ``Sheet!B3:C4``, ``Sheet!3:3``, ``Sheet!B:B`` or ``file.xlsx``.
 _ADDRESS = re.compile(r"^[^!]+(![A-Z]{1,3}[0-9]+(:[A-Z]{1,3}[0-9]+)?|![0-9]+:[0-9]+)?$")

@@ -204,7 +204,8 @@ def write_table(
 
 
 SUMMARY_MEANINGS = {
-    "status": "optimal; time_limit (best plan found, see mip_gap); infeasible; interrupted",
+    "status": "optimal; time_limit (best plan found, see mip_gap); unproven (a plan that holds "
+    "every rule, not proven optimal: see message); infeasible; interrupted",
     "objective": "the model objective: fixed cost + (1 - cvar_weight) x expected scenario cost "
     "+ cvar_weight x CVaR of scenario cost",
     "expected_cost": "fixed cost + probability-weighted scenario cost",
@@ -414,6 +415,11 @@ def _line_chart(
 
 
 _CHINA_TITLE, _COVER_TITLE = "China share", "Stock vs cover target"
+#: What the Charts sheet says in place of the supply-mix chart of a plan that buys nothing.
+NO_SUPPLY = (
+    "Supply mix by country: this plan buys and recycles nothing (no demand to meet, or a "
+    "shortage cheaper than every offer), so there is no supply to chart."
+)
 
 
 def _charts(
@@ -447,19 +453,22 @@ def _charts(
     )
     texts.place(writer)
 
-    bar = workbook.add_chart({"type": "column", "subtype": "stacked"})
-    for column in range(1, len(mix.columns)):
-        bar.add_series(
-            {
-                "name": [data, mix_head, column],
-                "categories": [data, mix_head + 1, 0, mix_head + len(mix), 0],
-                "values": [data, mix_head + 1, column, mix_head + len(mix), column],
-            }
-        )
-    bar.set_title({"name": "Supply mix by country, per element"})
-    bar.set_y_axis(texts.name(unit))
-    bar.set_size({"width": 960, "height": 360})
-    charts.insert_chart("A3", bar)
+    if len(mix.columns) > 1:
+        bar = workbook.add_chart({"type": "column", "subtype": "stacked"})
+        for column in range(1, len(mix.columns)):
+            bar.add_series(
+                {
+                    "name": [data, mix_head, column],
+                    "categories": [data, mix_head + 1, 0, mix_head + len(mix), 0],
+                    "values": [data, mix_head + 1, column, mix_head + len(mix), column],
+                }
+            )
+        bar.set_title({"name": "Supply mix by country, per element"})
+        bar.set_y_axis(texts.name(unit))
+        bar.set_size({"width": 960, "height": 360})
+        charts.insert_chart("A3", bar)
+    else:  # a plan that buys and recycles nothing: a chart needs a series, Excel refuses one
+        charts.write_string(2, 0, NO_SUPPLY, formats.bold)
 
     percent = {"num_format": "0%", "min": 0, "max": 1}
     rows_used = _line_grid(

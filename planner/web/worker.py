@@ -134,9 +134,26 @@ def _attempt(
     except MemoryError:
         raise
     except PlannerError as error:
-        return {"job_status": FAILED, "error": str(error)}
+        return {"job_status": FAILED, "error": _unplaced(str(error), path, params)}
     except Exception as error:  # reported on the job's page, never lost
-        return {"job_status": FAILED, "error": f"internal error: {type(error).__name__}: {error}"}
+        message = f"internal error: {type(error).__name__}: {error}"
+        return {"job_status": FAILED, "error": _unplaced(message, path, params)}
+
+
+def _unplaced(message: str, folder: Path, params: dict[str, Any]) -> str:
+    """Say ``message`` in the user's words: no server folder, no job id (the folder's name).
+
+    The upload reads as the name it was uploaded with, the solution as "the solution
+    workbook" and anything else in the job's folder by its own name.
+    """
+    shown = str(params.get("filename", "the workbook"))
+    for where, said in (
+        (folder / UPLOAD, shown),
+        (folder / SOLUTION, "the solution workbook"),
+        (folder, "the job's folder"),
+    ):
+        message = message.replace(f"{where}{os.sep}", "").replace(str(where), said)
+    return message.replace(folder.name, "the job")
 
 
 def _solve(
