@@ -42,6 +42,7 @@ from planner.results import (
     read_plan,
     scenario_costs,
     shares_table,
+    spend_and_lost_value,
     shortage_table,
     signings_table,
     stock_table,
@@ -319,8 +320,11 @@ def _base_summary(
 
     summary: dict[str, Any] = {
         "status": report.status,
+        "spend": None,
+        "lost_value": None,
         "objective": report.objective,
         "expected_cost": None,
+        "risk_premium": None,
         "cvar": None,
         **dict.fromkeys(COST_KEYS),
         "mip_gap": report.gap,
@@ -379,14 +383,16 @@ def _tables(
     shortage_expected = float(np.einsum("etw,w->", plan.unmet, probability))
     expected_cost = fixed + float(probability @ scenario_cost)
     tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
+    # the objective of the plan that is written (formulation A7)
+    objective = (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail
     figures: dict[str, Any] = {
+        **spend_and_lost_value(expected, expected_cost, objective, data.cvar_weight),
         "expected_cost": expected_cost,
         "cvar": tail,
         **expected,
         "china_share": float(china_share[0]),
         "shortfall": shortage_expected,
-        # the objective of the plan that is written (formulation A7)
-        "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
+        "objective": objective,
     }
     if not full:  # what a sweep's row shows
         light = {"ExpectedShares": overall, "Contracts": contracts_table(plan, data, case.offers)}
@@ -447,19 +453,28 @@ def _headroom(shares: pd.DataFrame) -> dict[str, Any]:
 #: The Summary's sections, in order: what a planner reads first, then costs, then the rest.
 PLANNER_KEYS = (
     "status",
-    "expected_cost",
+    "spend",
+    "lost_value",
+    "shortfall",
     "china_share",
     "china_cap_tightest",
     "china_share_at_tightest",
     "china_tightest_where",
     "china_headroom",
     "china_cap_breaches",
-    "shortfall",
     "orders_now",
     "orders_now_cost",
     "contracts_to_sign_now",
 )
-COST_SECTION = ("objective", "cvar", *COST_KEYS, "mip_gap", "bound")
+COST_SECTION = (
+    "expected_cost",
+    "objective",
+    "risk_premium",
+    "cvar",
+    *COST_KEYS,
+    "mip_gap",
+    "bound",
+)
 
 
 def _planners_page(summary: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from planner.model.policies import TOTAL_INDEX
 
 #: Quantities below this are solver noise and reported as 0.
 EPSILON = 1e-9
+#: A share within this of its cap meets the cap (headroom 0, no breach).
+SHARE_TOLERANCE = 1e-6
 
 COST_KEYS = (
     "fixed_cost",
@@ -36,6 +38,15 @@ COST_KEYS = (
     "holding_cost",
     "shortage_cost",
     "cover_penalty",
+    "change_cost",
+)
+
+#: What ``spend`` adds up (B5): the money paid, expected over scenarios.
+SPEND_KEYS = (
+    "fixed_cost",
+    "purchase_cost",
+    "activity_cost",
+    "holding_cost",
     "change_cost",
 )
 
@@ -153,6 +164,31 @@ def scenario_costs(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["scenario_cost"] = frame[list(COST_KEYS)].sum(axis=1) - fixed
     frame.insert(0, "probability", data.probability)
     return frame
+
+
+def spend_and_lost_value(
+    expected_costs: dict[str, float], expected_cost: float, objective: float, cvar_weight: float
+) -> dict[str, float]:
+    """Return the figures a planner reads first (formulation B5).
+
+    ``spend`` is the money paid (:data:`SPEND_KEYS`), ``lost_value`` the
+    expected shortage cost (the ``shortage_cost`` figure, tiers included),
+    ``risk_premium`` what the CVaR term adds to the expected cost (0 when
+    ``cvar_weight`` is 0). ``spend + lost_value + cover_penalty`` is the
+    expected cost.
+
+    Parameters
+    ----------
+    expected_costs
+        The expected cost components, keyed as :data:`COST_KEYS`.
+    expected_cost, objective, cvar_weight
+        The plan's expected cost, its objective and the Settings' cvar_weight.
+    """
+    return {
+        "spend": float(sum(expected_costs[key] for key in SPEND_KEYS)),
+        "lost_value": float(expected_costs["shortage_cost"]),
+        "risk_premium": float(objective - expected_cost) if cvar_weight else 0.0,
+    }
 
 
 def cvar(fixed: float, scenario_cost: np.ndarray, probability: np.ndarray, alpha: float) -> float:
@@ -899,7 +935,9 @@ def _against_cap(shares: pd.DataFrame, basis: str) -> pd.DataFrame:
         highest=(share, "max"),
     )
     grouped["china_share"] = (grouped["china"] / grouped["supply"]).where(grouped["supply"] > 0)
-    grouped["headroom"] = grouped["china_cap"] - grouped["highest"].fillna(0.0)
-    grouped["breach"] = grouped["headroom"] < -1e-6
+    headroom = grouped["china_cap"] - grouped["highest"].fillna(0.0)
+    grouped["breach"] = headroom < -SHARE_TOLERANCE
+    # a cap met exactly reads 0, not the rounding noise of the share (-2.2e-16)
+    grouped["headroom"] = headroom.mask(headroom.abs() <= SHARE_TOLERANCE, 0.0)
     grouped["basis"] = basis
     return grouped.reset_index()

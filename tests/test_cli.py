@@ -24,7 +24,8 @@ def test_solve_writes_the_plan_and_prints_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["solve", str(HAND), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        f"optimal: objective 21,702.00 USD; China share 55.4%; shortfall 1.00 t -> {out}"
+        f"optimal: spend 20,702 USD, lost value 1,000 USD (shortfall 1 t); "
+        f"China share 55.4% -> {out}"
     )
     assert (
         pd.read_excel(out, sheet_name="Summary").set_index("key").loc["objective", "value"] == 21702

@@ -98,6 +98,33 @@ def test_summary_figures_read_back(
     assert len(summary["input_sha256"]) == 64
 
 
+def test_summary_labels_quantities_in_the_unit_and_money_in_the_currency(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
+    """Issue 23.2: shortfall is in tonnes, not "JPY m" (both share the format #,##0.00)."""
+    result, sheets = solution
+    meaning = sheets["Summary"].set_index("key")["meaning"]
+    unit, currency = result.case.settings.unit, result.case.settings.currency
+    assert meaning["shortfall"].endswith(f", {unit}")
+    assert not meaning["shortfall"].endswith(currency)
+    for key in [k for k in meaning.index if k.startswith("shortfall_")]:
+        assert meaning[key].endswith(f", {unit}"), key
+    for key in ("spend", "lost_value", "risk_premium", "expected_cost", "objective"):
+        assert meaning[key].endswith(f", {currency}"), key
+
+
+def test_summary_leads_with_spend_and_lost_value(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
+    """B5: status, spend, lost value, shortfall (total, then per element) come first."""
+    result, sheets = solution
+    keys = sheets["Summary"]["key"].tolist()
+    elements = [f"shortfall_{e}" for e in result.case.elements.index]
+    assert keys[: 4 + len(elements)] == ["status", "spend", "lost_value", "shortfall", *elements]
+    costs = keys.index("expected_cost")
+    assert keys.index("china_share") < costs < keys.index("risk_premium") < keys.index("fixed_cost")
+
+
 def test_balances_hold_in_every_row(
     solution: tuple[planner.Result, dict[str, pd.DataFrame]],
 ) -> None:
@@ -298,7 +325,7 @@ def test_orders_is_second_and_buys_only_what_every_scenario_shares(tmp_path: Pat
     later = orders[orders["action"] == "sign later"]
     assert later[["offer", "period", "scenarios"]].values.tolist() == [["DY-AU", "P2", "cn_stop"]]
     summary = pd.read_excel(path, sheet_name="Summary").set_index("key")["value"]
-    assert list(summary.index[:3]) == ["status", "expected_cost", "china_share"]
+    assert list(summary.index[:4]) == ["status", "spend", "lost_value", "shortfall"]
     assert workbook["ChartData"].sheet_state == "hidden"
     assert "Warnings" not in workbook.sheetnames  # nothing to warn about
 

@@ -202,6 +202,11 @@ def write_table(
 
 SUMMARY_MEANINGS = {
     "status": "optimal; time_limit (best plan found, see mip_gap); infeasible; interrupted",
+    "spend": "money the plan pays, expected over scenarios: contracts and adoptions, purchases, "
+    "recycling and substitution, holding stock, changes against the previous plan",
+    "lost_value": "expected value of the uses left short (the shortage cost)",
+    "risk_premium": "what the CVaR term adds to the expected cost (objective - expected cost; "
+    "0 when cvar_weight is 0)",
     "objective": "the model objective: fixed cost + (1 - cvar_weight) x expected scenario cost "
     "+ cvar_weight x CVaR of scenario cost",
     "expected_cost": "fixed cost + probability-weighted scenario cost",
@@ -235,13 +240,28 @@ SUMMARY_MEANINGS = {
     "columns": "variables handed to the solver",
     "warnings": "input warnings (see the Warnings sheet)",
 }
+#: Summary keys in money (labelled with the currency) and in quantity (with the unit): the
+#: kind of a figure, never its number format, says which (both formats are ``#,##0.00``).
+MONEY_KEYS = frozenset(
+    (
+        "spend",
+        "lost_value",
+        "risk_premium",
+        "objective",
+        "expected_cost",
+        "cvar",
+        "bound",
+        "orders_now_cost",
+        *COST_KEYS,
+    )
+)
+QUANTITY_KEYS = frozenset(("shortfall",))
 _SUMMARY_FORMATS = {
-    **dict.fromkeys(("objective", "expected_cost", "cvar", "bound", *COST_KEYS), _MONEY),
+    **dict.fromkeys(MONEY_KEYS, _MONEY),
     "china_share": _SHARE,
     "china_cap_tightest": _SHARE,
     "china_share_at_tightest": _SHARE,
     "china_headroom": _SHARE,
-    "orders_now_cost": _MONEY,
     "mip_gap": "0.00E+00",
     "shortfall": _QUANTITY,
 }
@@ -252,9 +272,11 @@ def _meaning(key: str, unit: str, currency: str) -> str:
     if key.startswith("shortfall_"):
         return f"expected unmet requirement of {key.removeprefix('shortfall_')}, {unit}"
     meaning = SUMMARY_MEANINGS.get(key, "")
-    if _SUMMARY_FORMATS.get(key) == _MONEY and meaning:
+    if not meaning:
+        return meaning
+    if key in MONEY_KEYS:
         return f"{meaning}, {currency}"
-    if key == "shortfall":
+    if key in QUANTITY_KEYS:
         return f"{meaning}, {unit}"
     return meaning
 
