@@ -42,9 +42,9 @@ from planner.results import (
     read_plan,
     scenario_costs,
     shares_table,
-    spend_and_lost_value,
     shortage_table,
     signings_table,
+    spend_and_lost_value,
     stock_table,
 )
 from planner.solve import (
