@@ -25,6 +25,7 @@ from planner.model.update import rebind
 from planner.parse import parse_workbook
 from planner.results import (
     COST_KEYS,
+    DECIDED_LATER,
     PRICED_FAMILIES,
     activities_table,
     adoption_table,
@@ -427,6 +428,7 @@ def _tables(
         "orders_now": int((orders["action"] == "buy").sum()),
         "orders_now_cost": float(orders.loc[orders["action"] == "buy", "cost"].sum()),
         "contracts_to_sign_now": int((orders["action"] == "sign now").sum()),
+        "orders_decided_later": int((orders["block"] == DECIDED_LATER).sum()),
         "contracted_offers": int(contracts_signed(plan, data).sum()),
         "adopted_activities": int(plan.adopt.sum()),
     }
@@ -465,6 +467,7 @@ PLANNER_KEYS = (
     "orders_now",
     "orders_now_cost",
     "contracts_to_sign_now",
+    "orders_decided_later",
 )
 COST_SECTION = (
     "expected_cost",

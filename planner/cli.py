@@ -29,6 +29,7 @@ from planner.api import MAX_SEED
 from planner.batch import exit_code, run_batch, workbooks, write_roll_up
 from planner.changes import ChangeError, check_grid, parse_vary, sheet_changes, variants
 from planner.errors import InputError, Issue, OutputError, PlannerError
+from planner.headline import headline
 from planner.io.atomic import check_target, outcome_reported
 from planner.io.template import write_template
 from planner.solve import Status
@@ -128,35 +129,6 @@ def _fmt(value: float | None, unit: str = "", percent: bool = False) -> str:
     if percent:
         return f"{value:.1%}"
     return f"{value:,.2f}{' ' + unit if unit else ''}"
-
-
-def _amount(value: float | None, unit: str) -> str:
-    """Return a headline amount: whole numbers with separators, small ones to 3 digits."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    shown = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
-    return f"{shown} {unit}" if unit else shown
-
-
-def headline(summary: dict[str, object], status: str, target: object) -> str:
-    """Return ``planner solve``'s one line: what the plan spends and loses, China share, file.
-
-    ``optimal: spend 268,019 JPY m, lost value 1,415,294 JPY m (shortfall 1,053 t);
-    China share 68.0% -> OUT.xlsx`` (workbook.md, v3 Output).
-    """
-    currency, unit = str(summary.get("currency", "")), str(summary.get("unit", ""))
-
-    def number(key: str) -> float | None:
-        value = summary.get(key)
-        return float(value) if isinstance(value, int | float) else None
-
-    gap = "" if status == Status.OPTIMAL else f" (gap {_fmt(number('mip_gap'), percent=True)})"
-    return (
-        f"{status}{gap}: spend {_amount(number('spend'), currency)}, "
-        f"lost value {_amount(number('lost_value'), currency)} "
-        f"(shortfall {_amount(number('shortfall'), unit)}); "
-        f"China share {_fmt(number('china_share'), percent=True)} -> {target}"
-    )
 
 
 def _default_output(source: Path) -> Path:

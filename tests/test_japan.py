@@ -157,3 +157,29 @@ def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, tmp_path: P
     first = result.tables["Purchases"]
     first = first[(first["period"] == "2026Q1") & (first["scenarios"] == "all")]
     assert bought.to_dict() == pytest.approx(first.groupby("offer")["quantity"].sum().to_dict())
+
+
+def test_orders_now_are_the_first_quarter_s_and_later_shared_ones_a_block_apart(
+    result: planner.Result,
+) -> None:
+    """Issue 23.6: "now" is the first period; later shared orders are decided, not placed now."""
+    orders = result.tables["Orders"]
+    first = result.case.period_ids[0]
+    now = orders[orders["block"] == "now"]
+    assert set(now.loc[now["action"] == "buy", "period"]) == {first}
+    assert result.summary["orders_now"] == int((orders["action"] == "buy").sum())
+    decided = orders[orders["block"] == "already decided for later quarters"]
+    assert len(decided) == result.summary["orders_decided_later"] > 0
+    assert first not in set(decided["period"]) and set(decided["scenarios"]) == {"all"}
+    later_buys = orders[orders["action"] == "buy later"]
+    purchases = result.tables["Purchases"]
+    shared_later = purchases[(purchases["scenarios"] == "all") & (purchases["period"] != first)]
+    assert len(later_buys) == len(shared_later) > 0
+    everywhere = orders[(orders["action"] == "sign later") & (orders["scenarios"] == "all")]
+    assert len(everywhere) and set(everywhere["block"]) == {"already decided for later quarters"}
+    assert all(note.startswith("every scenario signs it in") for note in everywhere["note"])
+    maybe = orders[orders["block"] == "if the situation comes about"]
+    assert len(maybe) and not (maybe["scenarios"] == "all").any()
+    rank = {"now": 0, "already decided for later quarters": 1, "if the situation comes about": 2}
+    ranks = orders["block"].map(rank).tolist()  # the blocks in order: now, decided, conditional
+    assert ranks == sorted(ranks)

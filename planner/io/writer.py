@@ -231,7 +231,9 @@ SUMMARY_MEANINGS = {
     "china_tightest_where": "the element (or TOTAL) and period of that cap",
     "china_headroom": "cap minus share there: below 0 only where a cap is breached",
     "china_cap_breaches": "periods in which a China cap is exceeded (0: every cap holds)",
-    "orders_now": "purchases every scenario shares: place them now (the Orders sheet)",
+    "orders_now": "the first period's purchases: place them now (the Orders sheet)",
+    "orders_decided_later": "purchases and signings in later quarters every scenario makes: "
+    "already decided, placed when their quarter comes (the Orders sheet)",
     "orders_now_cost": "their cost",
     "contracts_to_sign_now": "contracts to sign now (the Orders sheet)",
     "shortfall": "expected unmet requirement over the horizon, all elements",

@@ -27,6 +27,7 @@ import pandas as pd
 import planner
 from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
+from planner.headline import amount, percent
 from planner.model.parameters import BASES
 from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
@@ -140,10 +141,10 @@ def _solve(
     case: planner.Case, folder: Path, time_limit: float, max_memory_mb: int | None
 ) -> dict[str, Any]:
     limit = min(float(case.settings.time_limit_s), time_limit)
-    _progress(folder, "building the model and solving")
+    _progress(folder, "building the model and solving", time_limit=limit)
 
     def solving(figures: dict[str, Any]) -> None:
-        _progress(folder, "solving", solver=figures)
+        _progress(folder, "solving", solver=figures, time_limit=limit)
 
     result = planner.solve(case, time_limit_s=limit, on_progress=solving)
     if result.status == Status.ERROR and max_memory_mb and _peak_mb() > NEAR_LIMIT * max_memory_mb:
@@ -159,7 +160,7 @@ def _solve(
     }
     if not result.has_plan:
         return out
-    _progress(folder, "writing the solution workbook")
+    _progress(folder, "writing the solution workbook", time_limit=limit)
     result.write(folder / SOLUTION)
     out["solution"] = SOLUTION
     tables = result.tables
@@ -180,7 +181,13 @@ def _solve(
             "china_share": _plain(row.china_share),
             **_tightest([c for c in out["china"] if c["element"] == row.element]),
             "supply": _plain(row.supply),
-            "shortfall": _plain(float(short.get(str(row.element), 0.0))),
+            "shortfall": _plain(  # TOTAL: every element's (issue 23.3)
+                float(
+                    sum(short.values())
+                    if row.element == "TOTAL"
+                    else short.get(str(row.element), 0.0)
+                )
+            ),
         }
         for row in overall.itertuples()
     ]
@@ -191,6 +198,12 @@ def _solve(
         else None
     )
     out["costs"] = {key: _plain(result.summary.get(key)) for key in COST_KEYS}
+    out["headline"] = {
+        "spend": amount(result.summary.get("spend")),
+        "lost_value": amount(result.summary.get("lost_value")),
+        "shortfall": amount(result.summary.get("shortfall")),
+        "china_share": percent(result.summary.get("china_share")),
+    }
     contracts = tables["Contracts"]
     out["contracts"] = [
         {k: _plain(v) for k, v in record.items()}
@@ -396,12 +409,17 @@ def _progress(
     done: int | None = None,
     total: int | None = None,
     solver: dict[str, Any] | None = None,
+    time_limit: float | None = None,
 ) -> None:
     """Tell the job page what the job is doing (``progress.json``).
 
-    ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap).
+    ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap);
+    ``time_limit``: the longest the solve may take, the workbook's limit within the server's.
     """
-    _write_json(folder / PROGRESS, {"stage": stage, "done": done, "total": total, "solver": solver})
+    _write_json(
+        folder / PROGRESS,
+        {"stage": stage, "done": done, "total": total, "solver": solver, "time_limit": time_limit},
+    )
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
