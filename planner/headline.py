@@ -51,3 +51,41 @@ def headline(summary: dict[str, Any], status: str, target: object) -> str:
         f"(shortfall {amount(summary.get('shortfall'), unit)}); "
         f"China share {percent(summary.get('china_share'))} -> {target}"
     )
+
+
+#: How a figure's column reads in a table a planner opens (the sweep, the batch roll-up):
+#: a plain name, and the kind of unit it is in ("money", "quantity" or none).
+_COLUMN_NAMES = {
+    "spend": ("spend", "money"),
+    "lost_value": ("lost value", "money"),
+    "expected_cost": ("expected cost", "money"),
+    "objective": ("objective", "money"),
+    "cvar": ("CVaR", "money"),
+    "risk_premium": ("risk premium", "money"),
+    "shortfall": ("shortfall", "quantity"),
+    "total_change": ("total change", "quantity"),
+    "china_share": ("China share", ""),
+    "mip_gap": ("MIP gap", ""),
+    "seconds": ("seconds", ""),
+    "contracted": ("contracts signed", ""),
+    "efficient": ("efficient (cost and China share)", ""),
+}
+
+
+def column_names(columns: list[str], currency: str, unit: str) -> dict[str, str]:
+    """Return a table's figure columns renamed for a planner, each with its unit.
+
+    ``spend`` -> ``spend (JPY m)``, ``shortfall`` -> ``shortfall (t)``,
+    ``china_share[Nd]`` -> ``China share, Nd``; other columns (a sweep's
+    changed values, ``status``) keep their names. A blank currency or unit
+    is left out.
+    """
+    units = {"money": currency, "quantity": unit, "": ""}
+    renamed: dict[str, str] = {}
+    for column in columns:
+        if column in _COLUMN_NAMES:
+            name, kind = _COLUMN_NAMES[column]
+            renamed[column] = f"{name} ({units[kind]})" if units[kind] else name
+        elif column.startswith("china_share[") and column.endswith("]"):
+            renamed[column] = f"China share, {column[len('china_share[') : -1]}"
+    return renamed

@@ -80,9 +80,10 @@ def solve_chunk(
 def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     """Return the variant's row of the sweep table: its values, status and figures."""
     summary = result.summary
-    row: dict[str, Any] = {**values, "status": result.status, "objective": result.objective}
-    for key in ("expected_cost", "cvar", "china_share", "shortfall"):
+    row: dict[str, Any] = {**values, "status": result.status}
+    for key in ("spend", "lost_value", "china_share", "shortfall", "expected_cost", "cvar"):
         row[key] = summary.get(key)
+    row["objective"] = result.objective
     shares = result.tables.get("Shares")
     table = result.tables.get("ExpectedShares")  # a sweep's own result has these already
     if shares is not None and len(shares):
@@ -208,6 +209,7 @@ def _about(
         "input_sha256": case.source.sha256 or case.content_sha256(),
         "case_sha256": case.content_sha256(),
         "currency": case.settings.currency,
+        "unit": case.settings.unit,
         "changes": "; ".join(f"{name} = {list(values)}" for name, values in changes.items()),
         "variants": len(results),
     }

@@ -181,7 +181,17 @@ def test_cli_writes_the_sweep_workbook(tmp_path: Path) -> None:
     assert about["planner_version"] == planner.__version__ and about["seed"] == "0"
     assert about["changes"].startswith("china_share_max[Nd] = [1.0, 0.75, 0.5]")
     header = [c.value for c in workbook["Sweep"][1]]
-    assert header[:4] == ["china_share_max[Nd]", "capacity[Dy-CN]", "status", "objective"]
+    assert header[:5] == [  # B5 first; figures named with their units (issue 23.11)
+        "china_share_max[Nd]",
+        "capacity[Dy-CN]",
+        "status",
+        "spend (USD)",
+        "lost value (USD)",
+    ]
+    assert {"shortfall (t)", "expected cost (USD)", "objective (USD)", "China share"} <= set(header)
+    assert "China share, Nd" in header
+    spend = workbook["Sweep"].cell(2, header.index("spend (USD)") + 1)
+    assert spend.number_format == "#,##0.00" and isinstance(spend.value, int | float)
     assert workbook["Sweep"].max_row == 7
     assert len(workbook["Trade-off"]._charts) == 1
     with zipfile.ZipFile(out) as archive:

@@ -29,7 +29,14 @@ from planner.io.sheetdata import looks_like_rich_text, write_rows
 from planner.outcome import Result, expected_stock
 from planner.results import COST_KEYS, expected
 
-__all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
+__all__ = [
+    "Formats",
+    "check_target",
+    "number_format",
+    "save_atomically",
+    "write_solution",
+    "write_table",
+]
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
@@ -56,6 +63,9 @@ _FORMATS = {
     "below_target": _QUANTITY,
     "expected_quantity": _QUANTITY,
     "objective": _MONEY,
+    "spend": _MONEY,
+    "lost_value": _MONEY,
+    "risk_premium": _MONEY,
     "expected_cost": _MONEY,
     "cvar": _MONEY,
     "bound": _MONEY,
@@ -135,6 +145,11 @@ class Formats:
 _SHARE_PREFIXES = ("china_share", "china_cap", "country_cap", "top_country_share")
 
 
+def number_format(name: str) -> str | None:
+    """Return the number format of a column named ``name`` (None: General)."""
+    return _number_format(name)
+
+
 def _number_format(name: str) -> str | None:
     if name.startswith(_SHARE_PREFIXES):
         return _SHARE
@@ -177,11 +192,13 @@ def write_table(
     frame: pd.DataFrame,
     formats: Formats,
     row_formats: list[str | None] | None = None,
+    column_formats: list[str | None] | None = None,
 ) -> None:
     """Write ``frame`` with a styled, frozen header, number formats and an autofilter.
 
     ``row_formats`` gives the second column a number format per row (the
-    Summary's values).
+    Summary's values); ``column_formats`` one per column, in place of the
+    formats its name implies (for columns renamed for display).
     """
     _widths(sheet, frame)
     sheet.freeze_panes(1, 0)
@@ -189,7 +206,9 @@ def write_table(
         sheet.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
     for column, name in enumerate(frame.columns):
         sheet.write_string(0, column, str(name), formats.header)
-    numbers = [formats.number(_number_format(str(name))) for name in frame.columns]
+    if column_formats is None:
+        column_formats = [_number_format(str(name)) for name in frame.columns]
+    numbers = [formats.number(number_format) for number_format in column_formats]
     if row_formats is None and write_rows(sheet, frame, 1, numbers, _plain):
         return
     for row, values in enumerate(frame.itertuples(index=False), start=1):

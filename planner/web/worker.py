@@ -27,7 +27,7 @@ import pandas as pd
 import planner
 from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
-from planner.headline import amount, percent
+from planner.headline import amount, column_names, percent
 from planner.model.parameters import BASES
 from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
@@ -374,20 +374,24 @@ def _sweep(
         for c in (
             name,
             "status",
-            "objective",
-            "expected_cost",
+            "spend",
+            "lost_value",
             "china_share",
             "shortfall",
+            "expected_cost",
+            "objective",
             "efficient",
         )
         if c in table.columns
     ]
+    headers = column_names(columns, case.settings.currency, case.settings.unit)
     return {
         "job_status": DONE,
         "status": "sweep",
         "change": name,
         "rows": [{k: _plain(v) for k, v in r.items()} for r in table[columns].to_dict("records")],
         "columns": columns,
+        "headers": {c: headers.get(c, c) for c in columns},
         "solution": SWEEP,
         "picture": "trade-off.png" if (folder / "trade-off.png").exists() else None,
         "warnings": warnings,

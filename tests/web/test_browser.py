@@ -128,7 +128,8 @@ def test_a_sweep_from_the_page(page: Any, server: Server) -> None:
     )
     by_column = dict(zip(headers, aligned, strict=True))
     assert by_column["status"] == "left"  # text left, numbers right
-    assert by_column["china_share_max[Nd]"] == by_column["china_share"] == "right"
+    assert by_column["china_share_max[Nd]"] == by_column["China share"] == "right"
+    assert headers[2:6] == ["spend (USD)", "lost value (USD)", "China share", "shortfall (t)"]
     page.wait_for_function("document.getElementById('trade-off').naturalWidth > 0")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "sweep-page.png"), full_page=True)
