@@ -277,8 +277,12 @@ class Resolver:
             case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
         )
         if report.has_plan:
-            wanted = solve_options.duals and report.status != Status.INTERRUPTED
-            duals = session.duals(PRICED_FAMILIES) if wanted else {}
+            # the LP with the binaries fixed runs whether or not duals are wanted: the
+            # plan written is its optimum, so a solve without duals (a sweep's variant)
+            # writes the same plan and objective as one with them (issue 23.7)
+            priced = PRICED_FAMILIES if solve_options.duals else ()
+            polish = report.status != Status.INTERRUPTED
+            duals = session.duals(priced) if polish else {}
             tables, figures = _tables(case, data, model, duals, self.full_tables)
             summary.update(figures)
             _agree(summary, report)
@@ -286,6 +290,8 @@ class Resolver:
         elif report.status == Status.INFEASIBLE and solve_options.explain_infeasible:
             conflicts = explain_infeasibility(case, solve_options, time_limit)
         summary["message"] = report.message
+        if report.has_plan:
+            _report_final(solve_options, report)
         return Result(
             status=report.status,
             objective=report.objective,
@@ -488,6 +494,29 @@ def _planners_page(summary: dict[str, Any]) -> dict[str, Any]:
     costs = [k for k in COST_SECTION if k in summary and k not in first]
     rest = [k for k in summary if k not in first and k not in costs]
     return {key: summary[key] for key in [*first, *costs, *rest]}
+
+
+def _report_final(options: SolveOptions, report: SolverReport) -> None:
+    """Give ``on_progress`` the plan that is written, last (``final``: True).
+
+    HiGHS's own reports carry its incumbent; the plan written may improve on
+    it (the LP with the binaries fixed), so the last figures a progress
+    display shows are the final plan's.
+    """
+    if options.on_progress is None:
+        return
+    try:
+        options.on_progress(
+            {
+                "seconds": report.seconds,
+                "best": report.objective,
+                "bound": report.bound,
+                "gap": report.gap,
+                "final": True,
+            }
+        )
+    except Exception:  # a progress display must never cost the plan
+        logger.exception("progress report failed")
 
 
 def _agree(summary: dict[str, Any], report: SolverReport) -> None:

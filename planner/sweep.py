@@ -37,6 +37,9 @@ def chunks(grid: list[dict[str, float]], parts: int) -> list[list[dict[str, floa
     return [grid[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
+#: The note on the variant that changes nothing: its figures are a plain solve's.
+UNCHANGED = "the workbook's own values: solved afresh, as planner solve does"
+
 #: One solved variant: its row of the sweep table and its result.
 Solved = tuple[dict[str, Any], outcome.Result]
 
@@ -58,13 +61,25 @@ def solve_chunk(
     """
     resolver = Resolver(full_tables=tables, **options)
     solved: list[Solved] = []
+    base = case.content_sha256()
     try:
         for values in chunk:
             variant = case.copy()
+            notes: list[str] = []
             for name, value in values.items():
-                apply_change(variant, name, value)
-            result = resolver.solve(variant)
+                notes += apply_change(variant, name, value)
+            unchanged = variant.content_sha256() == base
+            if unchanged and resolver.model is not None:
+                # the workbook as it is: solved afresh, so that its row is what
+                # `planner solve` gives, not another plan within the gap reached warm
+                result = Resolver(full_tables=tables, keep_model=False, **options).solve(variant)
+            else:
+                result = resolver.solve(variant)
             row = _row(values, result)
+            if unchanged:
+                notes.insert(0, UNCHANGED)
+            if notes:  # why a row is, or is not, the workbook as it stands
+                row["note"] = "; ".join(dict.fromkeys(notes))
             if not tables:
                 result.tables = {}
             solved.append((row, result))
