@@ -381,6 +381,7 @@ def _sweep(
             "expected_cost",
             "objective",
             "efficient",
+            "note",
         )
         if c in table.columns
     ]
