@@ -417,6 +417,8 @@ def roll(
 
     def run() -> int:
         plan = planner.roll(last_input, last_solution, output, firm=firm, scenario=scenario)
+        for warning in plan.warnings:
+            err.print(f"warning: {warning}", markup=False)
         out.print(f"rolled: {plan.describe()} -> {output}", markup=False)
         return EXIT_OK
 
