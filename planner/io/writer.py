@@ -201,6 +201,7 @@ def write_table(
     formats its name implies (for columns renamed for display).
     """
     _widths(sheet, frame)
+    print_table(sheet)
     sheet.freeze_panes(1, 0)
     if len(frame.columns):
         sheet.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
@@ -496,8 +497,10 @@ def _charts(
     charts.insert_chart("A3", bar)
 
     percent = {"num_format": "0%", "min": 0, "max": 1}
+    breaks: list[int] = []
+    first = 2 + BAR_ROWS
     rows_used = _line_grid(
-        workbook, charts, data, china_head, china, _CHINA_TITLE, 22, percent, texts
+        workbook, charts, data, china_head, china, _CHINA_TITLE, first, percent, texts, breaks
     )
     _line_grid(
         workbook,
@@ -506,10 +509,12 @@ def _charts(
         cover_head,
         cover,
         _COVER_TITLE,
-        24 + rows_used,
+        first + rows_used,
         texts.name(unit),
         texts,
+        breaks,
     )
+    print_charts(charts, breaks)
 
 
 def _pair_names(frame: pd.DataFrame) -> list[str]:
@@ -527,14 +532,52 @@ def _line_grid(
     top: int,
     y_axis: dict[str, Any],
     texts: _Texts,
+    breaks: list[int],
 ) -> int:
-    """Place one small line chart per pair of columns, three a row; return the rows used."""
+    """Place one line chart per pair of columns, one below the other, each on its own page.
+
+    ``top`` is the 0-based row of the first; returns the rows used. A page
+    break before each chart (kept in ``breaks``) prints it on a page of its own.
+    """
     pairs = range(1, len(frame.columns) - 1, 2)
+    rows = []
     for index, (column, element) in enumerate(zip(pairs, _pair_names(frame), strict=True)):
         name = texts.name(f"{title}, {element}")
         chart = _line_chart(workbook, data, head, column, len(frame), name, y_axis)
-        charts.insert_chart(f"{'AHO'[index % 3]}{top + 15 * (index // 3)}", chart)
-    return 15 * ((len(pairs) + 2) // 3)
+        row = top + CHART_ROWS * index
+        charts.insert_chart(row, 0, chart)
+        rows.append(row)
+    breaks.extend(rows)
+    return CHART_ROWS * len(rows)
+
+
+#: Rows of the Charts sheet a line chart takes (280 px at 20 px a row, and a gap), and the bar.
+CHART_ROWS = 16
+BAR_ROWS = 20
+#: The printed pages' footer: file name, sheet, page of pages (Excel's header codes).
+FOOTER = "&L&F&C&A&RPage &P of &N"
+
+
+def print_table(sheet: Worksheet) -> None:
+    """Lay a table sheet out for print: landscape, one page wide, header row on every page.
+
+    The footer names the file and the sheet and numbers the pages (A4).
+    """
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+    sheet.repeat_rows(0)
+    sheet.set_footer(FOOTER)
+    sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+
+
+def print_charts(sheet: Worksheet, breaks: list[int]) -> None:
+    """Print the Charts sheet one chart a page: the bar chart, then a page break before each."""
+    sheet.set_landscape()
+    sheet.set_paper(9)
+    sheet.set_footer(FOOTER)
+    sheet.set_h_pagebreaks(breaks)  # manual breaks: no "fit to", which would ignore them
+    sheet.print_area(0, 0, (breaks[-1] + CHART_ROWS) if breaks else BAR_ROWS, 15)
 
 
 #: Data rows of one sheet: Excel's 1,048,576 rows less the header.
@@ -614,7 +657,8 @@ def _fill(workbook: Workbook, result: Result) -> None:
             continue
         for part, chunk in enumerate(_chunks(_written(name, result.tables[name]))):
             sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
-            write_table(sheet, chunk, formats)
+            numbers = _orders_formats(chunk, result) if name == "Orders" else None
+            write_table(sheet, chunk, formats, column_formats=numbers)
     warnings = result.case.warnings
     if warnings:  # only when there is something to say
         frame = pd.DataFrame(
@@ -625,6 +669,31 @@ def _fill(workbook: Workbook, result: Result) -> None:
         data_sheet = workbook.add_worksheet("ChartData")
         _charts(workbook, charts, data_sheet, result, formats)
         data_sheet.hide()  # the charts' numbers; the planner reads the Charts sheet
+
+
+def _with_unit(number_format: str, unit: str) -> str:
+    """Return ``number_format`` showing ``unit`` after the number (``482.00 t``)."""
+    unit = unit.replace('"', "").replace("\\", "")
+    return f'{number_format} "{unit}"' if unit else number_format
+
+
+def _orders_formats(table: pd.DataFrame, result: Result) -> list[str | None]:
+    """The Orders sheet's number formats: each amount shows its unit (issue 23.11).
+
+    The columns keep the contract's names (``quantity``, ``unit_cost``); the
+    cells read ``482.00 t``, ``11.00 JPY m/t``, ``5,302.00 JPY m``.
+    """
+    unit, currency = result.case.settings.unit, result.case.settings.currency
+    units = {
+        "quantity": unit,
+        "unit_cost": f"{currency}/{unit}" if currency and unit else currency,
+        "cost": currency,
+        "fixed_cost": currency,
+    }
+    return [
+        _with_unit(_MONEY, units[str(c)]) if str(c) in units else _number_format(str(c))
+        for c in table.columns
+    ]
 
 
 def _abandon(workbook: Workbook) -> None:
