@@ -678,7 +678,7 @@ def _with_unit(number_format: str, unit: str) -> str:
 
 
 def _orders_formats(table: pd.DataFrame, result: Result) -> list[str | None]:
-    """The Orders sheet's number formats: each amount shows its unit (issue 23.11).
+    """Return the Orders sheet's number formats: each amount shows its unit (issue 23.11).
 
     The columns keep the contract's names (``quantity``, ``unit_cost``); the
     cells read ``482.00 t``, ``11.00 JPY m/t``, ``5,302.00 JPY m``.
