@@ -13,16 +13,14 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner import outcome
-from planner.checks import check_case, merge_issues
 from planner.data import Case
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
-from planner.io.limits import ReaderLimits
-from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
+from planner.loading import load as load  # re-exported: the API of old
+from planner.loading import validate
 from planner.model import ModelData, build_model, derive
 from planner.model.update import rebind
-from planner.parse import parse_workbook
 from planner.results import (
     COST_KEYS,
     DECIDED_LATER,
@@ -59,49 +57,6 @@ from planner.verify import verify_plan
 from planner.version import __version__
 
 logger = logging.getLogger(__name__)
-
-
-def load(path: str | Path, limits: ReaderLimits | None = None) -> Case:
-    """Read and validate an input workbook.
-
-    Parameters
-    ----------
-    path
-        An ``.xlsx`` (or ``.xlsm``) workbook following ``docs/workbook.md``.
-    limits
-        Bounds on the workbook (default: ``ReaderLimits.from_environment()``).
-
-    Returns
-    -------
-    Case
-        The validated case; its ``warnings`` list what was ignored or assumed.
-
-    Raises
-    ------
-    InputError
-        With every problem of the workbook, each as ``Sheet!CELL: message``.
-    """
-    raw = read_workbook(path, limits)
-    case, parsed = parse_workbook(raw)
-    issues = merge_issues(parsed, check_case(case))
-    if any(issue.severity == "error" for issue in issues):
-        raise InputError(issues, str(path))
-    case.warnings = [issue for issue in issues if issue.severity != "error"]
-    return case
-
-
-def validate(case: Case) -> list[Issue]:
-    """Check a case (for example one modified in Python) and return its warnings.
-
-    Raises
-    ------
-    InputError
-        With every problem found.
-    """
-    issues = check_case(case)
-    if any(issue.severity == "error" for issue in issues):
-        raise InputError(issues, case.source.path)
-    return [issue for issue in issues if issue.severity != "error"]
 
 
 class Result(outcome.Result):
