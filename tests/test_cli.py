@@ -292,3 +292,66 @@ def test_help_fits_80_columns_without_cuts_or_placeholders(command: str) -> None
     assert "…" not in done.stdout and "<bool>" not in done.stdout
     if command == "solve":
         assert "-solution.xlsx" in done.stdout and "outputs/" in done.stdout
+
+
+def test_the_template_says_when_countries_is_needed_shows_examples_and_the_page(
+    tmp_path: Path,
+) -> None:
+    """Issue 23.9: Countries is needed unless every offer has a risk; an example row per
+    sheet; the Instructions name the upload page as well as the commands."""
+    import openpyxl
+
+    from planner.schema import catalogue
+
+    out = tmp_path / "template.xlsx"
+    assert runner.invoke(app, ["template", str(out)]).exit_code == 0
+    workbook = openpyxl.load_workbook(out)
+    lines = [
+        [cell for cell in row if cell is not None]
+        for row in workbook["Instructions"].iter_rows(values_only=True)
+    ]
+    text = "\n".join(" | ".join(str(c) for c in row) for row in lines)
+    assert "Countries | required unless every offer has a risk sheet" in text
+    assert "web page" in text and "drop this workbook on the page" in text
+    assert "planner solve THIS.xlsx" in text
+    for spec in catalogue().sheets:
+        if spec.name == "Settings":
+            continue
+        example = dict(spec.example)
+        required = [c.name for c in spec.columns if c.required]
+        assert set(required) <= set(example), spec.name  # every sheet has an example row
+        assert set(example) <= {c.name for c in spec.columns}, spec.name
+        shown = ", ".join(f"{name} = {value}" for name, value in spec.example)
+        assert f"example row | {shown}" in text, spec.name
+        comment = workbook[spec.name]["A1"].comment.text
+        assert f"Example: {example[spec.columns[0].name]}" in comment, spec.name
+    assert workbook["Offers"].max_row == 1  # the sheets themselves start empty
+
+
+def test_the_template_s_examples_make_a_valid_case(tmp_path: Path) -> None:
+    """The example rows are consistent with each other: together they validate."""
+    import openpyxl
+
+    from planner.schema import catalogue
+
+    out = tmp_path / "template.xlsx"
+    assert runner.invoke(app, ["template", str(out)]).exit_code == 0
+    workbook = openpyxl.load_workbook(out)
+    for spec in catalogue().sheets:
+        if spec.name in ("Settings", "Sweep", "PreviousPlan", "OfferContents") or not spec.example:
+            continue  # OfferContents' example names another (joint) offer
+        sheet = workbook[spec.name]
+        header = [c.value for c in sheet[1]]
+        given = dict(spec.example)
+        sheet.append(
+            [
+                float(given[name])
+                if name in given and spec.column(name).type == "number"
+                else given.get(name)
+                for name in header
+            ]
+        )
+    workbook["Scenarios"].append(["base", 0.8])
+    workbook.save(out)
+    check = runner.invoke(app, ["validate", str(out)])
+    assert check.exit_code == 0, check.stderr
