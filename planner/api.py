@@ -154,7 +154,8 @@ def solve(case: Case, **options: Any) -> Result:
         ``time_limit_s``, ``mip_gap`` (default: the case's Settings), ``threads``
         (default 1), ``seed`` (default 0), ``duals`` (default True),
         ``explain_infeasible`` (default True), ``on_progress`` (a callable
-        given the solver's figures now and then), ``highs_options`` (further
+        given the solver's figures now and then; its last call, with ``final``
+        True, gives the plan written), ``highs_options`` (further
         HiGHS options by name, e.g. ``{"mip_max_nodes": 1000}``: limits that
         do not depend on the machine's speed, applied to every MIP solve of the
         call, an infeasible case's explanation included; a plan stopped by one
