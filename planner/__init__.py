@@ -16,6 +16,8 @@ Pyomo, HiGHS and pandas.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from planner.version import __version__
@@ -79,3 +81,24 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+#: Public functions named like their module (``planner.roll`` the function, in planner/roll.py).
+_SHADOWED = frozenset(name for name, module in _WHERE.items() if module == f"planner.{name}")
+
+
+class _Facade(types.ModuleType):
+    """The package, whose submodules ``roll`` and ``sweep`` never hide the functions.
+
+    Importing ``planner.roll`` sets the package's attribute ``roll`` to the
+    module; an eager ``from planner.roll import roll`` here rebound it at once,
+    a lazy facade keeps it from being set (the module stays in ``sys.modules``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Facade

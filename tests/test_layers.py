@@ -140,6 +140,18 @@ def test_the_cli_starts_without_the_heavy_libraries() -> None:
     assert done.stdout.strip() == ""
 
 
+def test_the_lazy_facade_gives_the_functions_not_their_modules() -> None:
+    """`planner.roll` and `planner.sweep` stay the functions once their modules are imported."""
+    code = (
+        "import planner.roll, planner.sweep, planner.web.worker\n"
+        "import planner\n"
+        "print(all(callable(getattr(planner, n)) and not isinstance(getattr(planner, n), "
+        "type(planner)) for n in planner.__all__ if n != '__version__'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
+
+
 def test_validate_loads_no_solver_or_model() -> None:
     """`planner validate` reads and checks: no Pyomo, HiGHS or web server."""
     code = (
