@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.version import __version__
@@ -83,16 +84,17 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-#: Public functions named like their module (``planner.roll`` the function, in planner/roll.py).
-_SHADOWED = frozenset(name for name, module in _WHERE.items() if module == f"planner.{name}")
+#: Public names that are also submodules' names (``planner.roll``, ``planner.solve``).
+_SHADOWED = frozenset(name for name in _WHERE if (Path(__file__).parent / f"{name}.py").is_file())
 
 
 class _Facade(types.ModuleType):
-    """The package, whose submodules ``roll`` and ``sweep`` never hide the functions.
+    """The package, whose submodules ``roll``, ``solve`` and ``sweep`` never hide the functions.
 
     Importing ``planner.roll`` sets the package's attribute ``roll`` to the
-    module; an eager ``from planner.roll import roll`` here rebound it at once,
-    a lazy facade keeps it from being set (the module stays in ``sys.modules``).
+    module. An eager ``from planner.roll import roll`` here rebound it at
+    once; the lazy facade keeps it from being set (the module stays in
+    ``sys.modules``, where ``from planner.roll import ...`` finds it).
     """
 
     def __setattr__(self, name: str, value: Any) -> None:
