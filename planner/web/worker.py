@@ -421,10 +421,10 @@ def _progress(
     ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap);
     ``time_limit``: the longest the solve may take, the workbook's limit within the server's.
     """
-    _write_json(
-        folder / PROGRESS,
-        {"stage": stage, "done": done, "total": total, "solver": solver, "time_limit": time_limit},
-    )
+    progress: dict[str, Any] = {"stage": stage, "done": done, "total": total, "solver": solver}
+    if time_limit is not None:
+        progress["time_limit"] = time_limit
+    _write_json(folder / PROGRESS, progress)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
