@@ -13,21 +13,20 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner import outcome
-from planner.checks import check_case, merge_issues
 from planner.data import Case
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
 from planner.events import has_events, scenarios_table
-from planner.io.limits import ReaderLimits
-from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
+from planner.loading import load as load  # re-exported: the API of old
+from planner.loading import validate
 from planner.model import ModelData, build_model, derive
 from planner.model.parameters import VALUE
 from planner.model.size import ModelSize, estimate, memory_limit
 from planner.model.update import rebind
-from planner.parse import parse_workbook
 from planner.results import (
     COST_KEYS,
+    DECIDED_LATER,
     PRICED_FAMILIES,
     activities_table,
     adoption_table,
@@ -47,6 +46,7 @@ from planner.results import (
     shares_table,
     shortage_table,
     signings_table,
+    spend_and_lost_value,
     stock_table,
 )
 from planner.solve import (
@@ -60,49 +60,6 @@ from planner.verify import verify_plan
 from planner.version import __version__
 
 logger = logging.getLogger(__name__)
-
-
-def load(path: str | Path, limits: ReaderLimits | None = None) -> Case:
-    """Read and validate an input workbook.
-
-    Parameters
-    ----------
-    path
-        An ``.xlsx`` (or ``.xlsm``) workbook following ``docs/workbook.md``.
-    limits
-        Bounds on the workbook (default: ``ReaderLimits.from_environment()``).
-
-    Returns
-    -------
-    Case
-        The validated case; its ``warnings`` list what was ignored or assumed.
-
-    Raises
-    ------
-    InputError
-        With every problem of the workbook, each as ``Sheet!CELL: message``.
-    """
-    raw = read_workbook(path, limits)
-    case, parsed = parse_workbook(raw)
-    issues = merge_issues(parsed, check_case(case))
-    if any(issue.severity == "error" for issue in issues):
-        raise InputError(issues, str(path))
-    case.warnings = [issue for issue in issues if issue.severity != "error"]
-    return case
-
-
-def validate(case: Case) -> list[Issue]:
-    """Check a case (for example one modified in Python) and return its warnings.
-
-    Raises
-    ------
-    InputError
-        With every problem found.
-    """
-    issues = check_case(case)
-    if any(issue.severity == "error" for issue in issues):
-        raise InputError(issues, case.source.path)
-    return [issue for issue in issues if issue.severity != "error"]
 
 
 class Result(outcome.Result):
@@ -204,7 +161,8 @@ def solve(case: Case, **options: Any) -> Result:
         ``time_limit_s``, ``mip_gap`` (default: the case's Settings), ``threads``
         (default 1), ``seed`` (default 0), ``duals`` (default True),
         ``explain_infeasible`` (default True), ``on_progress`` (a callable
-        given the solver's figures now and then), ``highs_options`` (further
+        given the solver's figures now and then; its last call, with ``final``
+        True, gives the plan written), ``highs_options`` (further
         HiGHS options by name, e.g. ``{"mip_max_nodes": 1000}``: limits that
         do not depend on the machine's speed, applied to every MIP solve of the
         call, an infeasible case's explanation included; a plan stopped by one
@@ -338,6 +296,8 @@ class Resolver:
         elif report.status == Status.INFEASIBLE and solve_options.explain_infeasible:
             conflicts = explain_infeasibility(case, solve_options, time_limit)
         summary["message"] = report.message
+        if report.has_plan:
+            _report_final(solve_options, report)
         return Result(
             status=report.status,
             objective=report.objective,
@@ -366,14 +326,18 @@ PROOF_SLACK = 1e-6
 
 
 def _settle(session: HighsSession, report: SolverReport, options: SolveOptions) -> dict[Any, float]:
-    """Fix the plan's binaries at their rounded values and solve the LP, if needed; its duals.
+    """Fix the plan's binaries at their rounded values and solve the LP; its duals if wanted.
 
-    Needed for the duals, or when a binary is not a whole number: the plan
-    written then has it rounded (and is re-solved for its purchases).
+    Always, unless the solve was interrupted with whole binaries: the plan
+    written is that LP's optimum, so a solve without duals (a sweep's variant)
+    writes the same plan and objective as one with them (issue 23.7), and a
+    binary that is not a whole number is rounded (and the plan re-solved for
+    its purchases).
     """
-    wanted = options.duals and report.status != Status.INTERRUPTED
-    if not report.has_plan or not (wanted or session.fractional):
+    interrupted = report.status == Status.INTERRUPTED
+    if not report.has_plan or (interrupted and not session.fractional):
         return {}
+    wanted = options.duals and not interrupted
     return session.duals(PRICED_FAMILIES if wanted else ())
 
 
@@ -445,8 +409,11 @@ def _base_summary(
 
     summary: dict[str, Any] = {
         "status": report.status,
+        "spend": None,
+        "lost_value": None,
         "objective": report.objective,
         "expected_cost": None,
+        "risk_premium": None,
         "cvar": None,
         **dict.fromkeys(COST_KEYS),
         "mip_gap": report.gap,
@@ -505,14 +472,16 @@ def _tables(
     shortage_expected = float(np.einsum("etw,w->", plan.unmet, probability))
     expected_cost = fixed + float(probability @ scenario_cost)
     tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
+    # the objective of the plan that is written (formulation A7)
+    objective = (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail
     figures: dict[str, Any] = {
+        **spend_and_lost_value(expected, expected_cost, objective, data.cvar_weight),
         "expected_cost": expected_cost,
         "cvar": tail,
         **expected,
         "china_share": float(china_share[0]),
         "shortfall": shortage_expected,
-        # the objective of the plan that is written (formulation A7)
-        "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
+        "objective": objective,
     }
     if not full:  # what a sweep's row shows
         light = {"ExpectedShares": overall, "Contracts": contracts_table(plan, data, case.offers)}
@@ -549,6 +518,7 @@ def _tables(
         "orders_now": int((orders["action"] == "buy").sum()),
         "orders_now_cost": float(orders.loc[orders["action"] == "buy", "cost"].sum()),
         "contracts_to_sign_now": int((orders["action"] == "sign now").sum()),
+        "orders_decided_later": int((orders["block"] == DECIDED_LATER).sum()),
         "contracted_offers": int(contracts_signed(plan, data).sum()),
         "adopted_activities": int(plan.adopt.sum()),
     }
@@ -576,19 +546,29 @@ def _headroom(shares: pd.DataFrame) -> dict[str, Any]:
 #: The Summary's sections, in order: what a planner reads first, then costs, then the rest.
 PLANNER_KEYS = (
     "status",
-    "expected_cost",
+    "spend",
+    "lost_value",
+    "shortfall",
     "china_share",
     "china_cap_tightest",
     "china_share_at_tightest",
     "china_tightest_where",
     "china_headroom",
     "china_cap_breaches",
-    "shortfall",
     "orders_now",
     "orders_now_cost",
     "contracts_to_sign_now",
+    "orders_decided_later",
 )
-COST_SECTION = ("objective", "cvar", *COST_KEYS, "mip_gap", "bound")
+COST_SECTION = (
+    "expected_cost",
+    "objective",
+    "risk_premium",
+    "cvar",
+    *COST_KEYS,
+    "mip_gap",
+    "bound",
+)
 
 
 def _planners_page(summary: dict[str, Any]) -> dict[str, Any]:
@@ -599,6 +579,29 @@ def _planners_page(summary: dict[str, Any]) -> dict[str, Any]:
     costs = [k for k in COST_SECTION if k in summary and k not in first]
     rest = [k for k in summary if k not in first and k not in costs]
     return {key: summary[key] for key in [*first, *costs, *rest]}
+
+
+def _report_final(options: SolveOptions, report: SolverReport) -> None:
+    """Give ``on_progress`` the plan that is written, last (``final``: True).
+
+    HiGHS's own reports carry its incumbent; the plan written may improve on
+    it (the LP with the binaries fixed), so the last figures a progress
+    display shows are the final plan's.
+    """
+    if options.on_progress is None:
+        return
+    try:
+        options.on_progress(
+            {
+                "seconds": report.seconds,
+                "best": report.objective,
+                "bound": report.bound,
+                "gap": report.gap,
+                "final": True,
+            }
+        )
+    except Exception:  # a progress display must never cost the plan
+        logger.exception("progress report failed")
 
 
 def _agree(summary: dict[str, Any], report: SolverReport) -> None:

@@ -221,10 +221,24 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
     )
     if period is not None:
         same &= table["period"] == period
+    added: list[str] = []
     if same.any():
         table.loc[same, "value"] = value
         changed = set(table.index[same])
     else:
+        elsewhere = (
+            (table["policy"] == policy)
+            & (element_blank if element is None else table["element"] == element)
+            & (effective != wanted_basis)
+            & (policy_measures(table) == wanted_measure)
+        )
+        if elsewhere.any():  # the workbook's own cap is on another basis: this one is new
+            others = ", ".join(sorted(set(effective[elsewhere])))
+            added.append(
+                f"{policy}[{key or ''}] adds a cap on the {wanted_basis} basis: the workbook's "
+                f"own is on the {others} basis and stays (name the basis to change it: "
+                f"{policy}[{key + ',' if key else ''}{others.split(', ')[0]}])"
+            )
         row = {
             ROW: pd.NA,
             "policy": policy,
@@ -236,7 +250,7 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
         }
         case.policies = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         changed = {case.policies.index[-1]}
-    return _overridden(case, policy, wanted_basis, wanted_measure, element, period, changed)
+    return added + _overridden(case, policy, wanted_basis, wanted_measure, element, period, changed)
 
 
 def _check_policy_key(case: Case, policy: str, parts: list[str], periods: list[str]) -> None:

@@ -19,24 +19,25 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import Progress
 
 import planner
-from planner.api import MAX_SEED
-from planner.batch import exit_code, run_batch, workbooks, write_roll_up
-from planner.changes import ChangeError, check_grid, parse_varies, sheet_changes, variants
-from planner.checks import check_changes
 from planner.errors import InputError, Issue, OutputError, PlannerError
-from planner.events import scenario_probability
-from planner.io.atomic import check_target, outcome_reported
-from planner.io.template import write_template
+from planner.headline import headline
 from planner.parallel import CONNECT_TIMEOUT, WORKER_TIMEOUT, ClusterError, connect
-from planner.solve import Status
 from planner.version import __version__
-from planner.web.app import ServerConfig, create_app, log_config, served_hosts
+
+# Start-up speed: `planner --help`, `--version` and `validate` must not wait for
+# Pyomo, HiGHS, pandas' plotting, FastAPI or uvicorn. The facade (`import planner`)
+# loads its names on first use; each command imports the heavy modules it needs
+# inside its function (tests/test_layers.py allows that here, and only here).
+# Measured in benchmarks/startup.py.
+
+#: HiGHS's largest seed (planner.api.MAX_SEED, which loads the solver; a test keeps them equal).
+MAX_SEED = 2_147_483_647
+#: Status names the commands compare with (planner.solve.Status's values).
+OPTIMAL, TIME_LIMIT, INFEASIBLE, INTERRUPTED = "optimal", "time_limit", "infeasible", "interrupted"
+UNPROVEN = "unproven"
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0,
@@ -55,6 +56,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: wrapped at the terminal's width, never cut ("outputs/NAME-sol…"),
+    # flags without a "<bool>" placeholder, and no rich panels to import for --help
+    rich_markup_mode=None,
 )
 
 
@@ -181,7 +185,8 @@ def solve(
         typer.Option(
             "-o",
             "--output",
-            help="Solution workbook to write (default: outputs/NAME-solution.xlsx).",
+            help="Solution workbook to write (default: the input's name + -solution.xlsx, "
+            "in outputs/).",
         ),
     ] = None,
     time_limit: TimeLimit = None,
@@ -202,11 +207,15 @@ def solve(
 ) -> None:
     """Validate, build, solve and write the solution workbook."""
     if verbose:
+        from rich.logging import RichHandler
+
         logging.basicConfig(
             level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err)]
         )
 
     def run() -> int:
+        from planner.io.atomic import check_target
+
         case = planner.load(workbook)
         _print_warnings(case.warnings)
         target = output if output is not None else _default_output(workbook)
@@ -219,22 +228,11 @@ def solve(
         if max_model_mb is not None:
             options["max_model_mb"] = max_model_mb
         result = planner.solve(case, **options)
-        if not result.has_plan or result.status == Status.INTERRUPTED:
+        if not result.has_plan or result.status == INTERRUPTED:
             return _no_plan(result)
         result.write(target)
-        unit, currency = case.settings.unit, case.settings.currency
-        gap = (
-            ""
-            if result.status == Status.OPTIMAL
-            else f" (gap {_fmt(result.summary['mip_gap'], percent=True)})"
-        )
-        out.print(
-            f"{result.status}{gap}: objective {_fmt(result.objective, currency)}; "
-            f"China share {_fmt(result.summary['china_share'], percent=True)}; "
-            f"shortfall {_fmt(result.summary['shortfall'], unit)} -> {target}",
-            markup=False,
-        )
-        if result.status == Status.UNPROVEN:
+        out.print(headline(result.summary, result.status, target), markup=False, soft_wrap=True)
+        if result.status == UNPROVEN:
             err.print(f"warning: {result.summary['message']}", markup=False)
             return EXIT_UNPROVEN
         return EXIT_OK
@@ -251,9 +249,9 @@ def _no_plan(result: object) -> int:
         err.print("These rules cannot all hold (relaxing any one of them removes the conflict):")
         for issue in conflicts:
             err.print(f"  {issue}", markup=False)
-    if status == Status.INTERRUPTED:
+    if status == INTERRUPTED:
         return EXIT_INTERRUPTED
-    return EXIT_NO_PLAN if status in (Status.INFEASIBLE, Status.TIME_LIMIT) else EXIT_INTERNAL
+    return EXIT_NO_PLAN if status in (INFEASIBLE, TIME_LIMIT) else EXIT_INTERNAL
 
 
 @app.command()
@@ -270,6 +268,8 @@ def validate(
     """Validate a workbook without solving it."""
 
     def run() -> int:
+        from planner.events import scenario_probability
+
         try:
             case = planner.load(workbook)
         except InputError as error:
@@ -351,6 +351,8 @@ def sweep(
     """
 
     def run() -> int:
+        from planner.changes import ChangeError, variants
+
         case, changes = _sweep_changes(workbook, output, vary or [])
         options: dict[str, Any] = {}  # a sweep computes no duals
         if time_limit is not None:
@@ -376,9 +378,7 @@ def sweep(
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False)
         result.write(output)
-        solved = int(
-            result.table["status"].isin([Status.OPTIMAL, Status.TIME_LIMIT, Status.UNPROVEN]).sum()
-        )
+        solved = int(result.table["status"].isin([OPTIMAL, TIME_LIMIT, UNPROVEN]).sum())
         out.print(f"{solved} of {len(result.table)} variants solved -> {output}", markup=False)
         return EXIT_OK
 
@@ -389,6 +389,10 @@ def _sweep_changes(
     workbook: Path, output: Path, vary: list[str]
 ) -> tuple[planner.Case, dict[str, list[float]]]:
     """Read the case and the changes to sweep (``--vary``, else its Sweep sheet), all checked."""
+    from planner.changes import ChangeError, check_grid, parse_varies, sheet_changes
+    from planner.checks import check_changes
+    from planner.io.atomic import check_target
+
     try:
         changes = parse_varies(vary)
         check_grid(changes)  # counted before the grid is built
@@ -444,6 +448,8 @@ def _executor(scheduler: str | None, connect_timeout: float = CONNECT_TIMEOUT) -
 @contextlib.contextmanager
 def _bar(total: int, what: str) -> Iterator[Callable[[int], None]]:
     """Show a progress bar on a terminal (quiet otherwise); yield ``update(done)``."""
+    from rich.progress import Progress
+
     with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
         task = progress.add_task(what, total=total)
         yield lambda done: progress.update(task, completed=done)
@@ -468,6 +474,8 @@ def batch(
     """
 
     def run() -> int:
+        from planner.batch import exit_code, run_batch, workbooks, write_roll_up
+
         if not folder.is_dir():
             raise OutputError(f"{folder}: not a folder of workbooks")
         output.mkdir(parents=True, exist_ok=True)
@@ -613,6 +621,10 @@ def serve(
     """Serve the upload page and the JSON API (OpenAPI at /openapi.json)."""
 
     def run() -> int:
+        import uvicorn
+
+        from planner.web.app import ServerConfig, create_app, log_config, served_hosts
+
         credentials = None
         if basic_auth is not None:
             user, colon, password = basic_auth.partition(":")
@@ -668,6 +680,8 @@ def template(
     """Write an empty, documented input workbook."""
 
     def run() -> int:
+        from planner.io.template import write_template
+
         write_template(output, overwrite=force)
         out.print(f"template written -> {output}", markup=False)
         return EXIT_OK
@@ -681,6 +695,8 @@ def _guard(run: Callable[[], int], debug: bool, reports_files: bool = True) -> i
     With ``reports_files``, a file once renamed into place is reported as
     written: an interrupt from then on waits until the command has said so.
     """
+    from planner.io.atomic import outcome_reported
+
     code: int | None = None
     try:
         with outcome_reported() if reports_files else contextlib.nullcontext():

@@ -58,6 +58,8 @@ CellValue = str | float | int | bool | datetime | None
 #: One row of a worksheet's values.
 Row = list[CellValue]
 
+#: The Notes sheet's columns (models/sourcing: topic, value, source or reasoning).
+NOTES_HEADER = ("topic", "value", "source or reasoning")
 #: Quantities at or below this are no order.
 EPSILON = 1e-9
 #: Solution sheets the roll reads (Signings only when the case has later offers).
@@ -132,6 +134,8 @@ class RollPlan:
         given the first-period node that happened; None without Events.
     output
         Where the workbook was written (set by :func:`roll`).
+    warnings
+        What the roll ignored (``--scenario`` where the first period does not branch).
     """
 
     dropped: str
@@ -150,7 +154,8 @@ class RollPlan:
     previous_plan: list[tuple[str, str, float]]
     events: dict[str, float] | None = None
     output: str = ""
-    #: What the roll went on past (a negative stock read as 0, formulas kept as their values)
+    #: What the roll went on past (a negative stock read as 0, formulas kept as their
+    #: values, a --scenario where nothing branches)
     warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -525,6 +530,20 @@ def _first_node(
     return node, nodes[node], first[first["node"].astype(int) == node]
 
 
+def _scenario_warnings(case: Case, solution: Solution, scenario: str | None) -> list[str]:
+    """Say that ``--scenario`` is ignored where the first period does not branch."""
+    if scenario is None:
+        return []
+    stock = solution.tables["Stock"]
+    first = stock[stock["period"].map(_id) == case.period_ids[0]]
+    if first["node"].nunique() > 1:
+        return []
+    return [
+        f"--scenario {scenario}: the last plan does not branch in {case.period_ids[0]} (one "
+        "node holds every scenario), so nothing is ruled out: every scenario is kept"
+    ]
+
+
 def _capacity(case: Case, offer: str, period: str) -> float:
     """Return an offer's capacity in a period before disruptions (OfferPeriods wins)."""
     overrides = case.offer_periods
@@ -578,7 +597,13 @@ def plan_roll(
     contracted = _contracted(solution, node, dropped) - set(retired_offers)
     orders, shared_periods = _shared_orders(case, solution, kept)
     live = [str(o) for o in case.offers.index if str(o) not in retired_offers]
-    previous = [(o, p, orders.get((o, p), 0.0)) for o in live for p in shared_periods]
+    considered = _considered(case, solution, kept)
+    previous = [
+        (o, p, orders.get((o, p), 0.0))
+        for o in live
+        for p in shared_periods
+        if (o, p) in considered or orders.get((o, p), 0.0) > EPSILON
+    ]
     return RollPlan(
         dropped=dropped,
         first=new_periods[0],
@@ -588,7 +613,7 @@ def plan_roll(
         scenarios=kept,
         probabilities=probabilities,
         initial_stock=_initial_stock(case, stock),
-        warnings=_negative_stock(solution, stock),
+        warnings=_negative_stock(solution, stock) + _scenario_warnings(case, solution, scenario),
         contracted=sorted(contracted),
         delivers_from=_delivers_from(case, contracted, new_periods),
         retired_offers=retired_offers,
@@ -719,6 +744,61 @@ def _shared_orders(
         if shared(scenarios) and _id(p) != dropped
     }
     return orders, sorted(periods, key=position.__getitem__)
+
+
+def _considered(case: Case, solution: Solution, kept: list[str]) -> set[tuple[str, str]]:
+    """(offer, period) pairs where the last plan decided an order, 0 included.
+
+    What a planner means by the previous plan: at a node every kept scenario
+    shares, an offer the plan held a contract for (contracted before the
+    horizon, signed now, or a later offer signed at such a node, its lead
+    time elapsed), inside its window and with capacity there, had an order
+    chosen, 0 if it bought nothing: changing it is a change. An offer the plan
+    never contracted, or one that could not deliver then, was never
+    considered there: buying from it later is a new decision, not a change.
+    """
+    everyone = _scenario_ids(case)
+    periods = case.period_ids
+    position = {p: t for t, p in enumerate(periods)}
+    stock = solution.tables["Stock"]
+    shared_nodes = {
+        int(n)
+        for n, members in zip(stock["node"], stock["scenarios"], strict=True)
+        if set(kept) <= set(_node_scenarios(members, everyone))
+    }
+    contracts = solution.tables["Contracts"]
+    delivers: dict[str, int] = {}  # offer -> first period position it may deliver
+    for offer, already, signed, signing in zip(
+        contracts["offer"],
+        contracts.get("already_contracted", [0] * len(contracts)),
+        contracts["contracted"],
+        contracts.get("signing", ["now"] * len(contracts)),
+        strict=True,
+    ):
+        ident = _id(offer)
+        if ident not in case.offers.index:
+            continue
+        if _number(already) > 0.5:
+            delivers[ident] = 0
+        elif _number(signed) > 0.5 and _id(signing) != "later":
+            delivers[ident] = int(_number(case.offers.at[ident, "lead_time"]))
+    signings = solution.tables["Signings"]
+    for offer, node, period in zip(
+        signings.get("offer", []), signings.get("node", []), signings.get("period", []), strict=True
+    ):
+        ident, signed_at = _id(offer), position.get(_id(period))
+        if ident in case.offers.index and signed_at is not None and int(node) in shared_nodes:
+            lead = int(_number(case.offers.at[ident, "lead_time"]))
+            delivers[ident] = min(delivers.get(ident, len(periods)), signed_at + lead)
+    pairs: set[tuple[str, str]] = set()
+    for offer, start in delivers.items():
+        record = case.offers.loc[offer]
+        opens = position.get(_id(record.get("first_period")), 0)
+        closes = position.get(_id(record.get("last_period")), len(periods) - 1)
+        for t in range(max(start, opens), closes + 1):
+            if _capacity(case, offer, periods[t]) > EPSILON:
+                pairs.add((offer, periods[t]))
+    return pairs
 
 
 def _commitments(
@@ -863,11 +943,22 @@ def _roll_item_rows(
             if sheet.get(r, column) not in gone and sheet.get(r, "period") != plan.dropped
         ]
         if title == "OfferPeriods":
+            closed = _closed_before(book, plan.appended)
             for row in [r for r in sheet.rows if sheet.get(r, "period") == last]:
+                if sheet.get(row, "offer") in closed:
+                    continue  # its window ends before the appended period: no terms there
                 moved = list(row)
                 moved[sheet.column("period")] = plan.appended
                 sheet.rows.append(moved)
         sheet.save()
+
+
+def _closed_before(book: Workbook, appended: str) -> set[str]:
+    """Offers whose ``last_period`` is a period of the rolled horizon before ``appended``."""
+    periods = _Sheet(book, "Periods")
+    earlier = {periods.get(r, "period") for r in periods.rows} - {appended}
+    offers = _Sheet(book, "Offers")
+    return {offers.get(r, "offer") for r in offers.rows if offers.get(r, "last_period") in earlier}
 
 
 def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
@@ -910,6 +1001,30 @@ def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
         policies = _Sheet(book, "Policies")
         policies.keep(lambda r: policies.get(r, "period") != dropped)
         policies.save()
+    _roll_scenarios(book, plan, retired)
+
+    for title, rows in (("Commitments", plan.commitments), ("PreviousPlan", plan.previous_plan)):
+        if not rows and not _exists(book, title):
+            continue
+        sheet = _Sheet(book, title, ["offer", "period", "quantity"])
+        sheet.rows = [sheet.new_row({"offer": o, "period": p, "quantity": q}) for o, p, q in rows]
+        sheet.save()
+
+    notes = _Sheet(book, "Notes", list(NOTES_HEADER))
+    names = list(notes.columns)
+    for name in NOTES_HEADER:  # a narrower Notes sheet gets the columns the note needs
+        if len(names) >= len(note):
+            break
+        if name not in names:
+            notes.column(name)
+            names.append(name)
+    names += [f"note {i + 1}" for i in range(len(names), len(note))]  # never cut
+    notes.rows.append(notes.new_row(dict(zip(names, note, strict=False))))
+    notes.save()
+
+
+def _roll_scenarios(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -> None:
+    """Roll what may happen: Disruptions, Events (B4) and the Scenarios kept."""
     if _exists(book, "Disruptions"):
         _roll_disruptions(book, plan, retired)
     if plan.events is not None and _exists(book, "Events"):
@@ -922,18 +1037,6 @@ def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
         for row in scenarios.rows:
             row[probability] = kept[scenarios.get(row, "scenario")]
         scenarios.save()
-
-    for title, rows in (("Commitments", plan.commitments), ("PreviousPlan", plan.previous_plan)):
-        if not rows and not _exists(book, title):
-            continue
-        sheet = _Sheet(book, title, ["offer", "period", "quantity"])
-        sheet.rows = [sheet.new_row({"offer": o, "period": p, "quantity": q}) for o, p, q in rows]
-        sheet.save()
-
-    notes = _Sheet(book, "Notes", ["topic", "value", "source or reasoning"])
-    names = list(notes.columns)
-    notes.rows.append(notes.new_row(dict(zip(names, note, strict=False))))
-    notes.save()
 
 
 def _formulas_to_values(book: Workbook) -> list[str]:

@@ -45,6 +45,9 @@ def chunks(grid: list[dict[str, float]], parts: int) -> list[list[dict[str, floa
     return [grid[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
+#: The note on the variant that changes nothing: its figures are a plain solve's.
+UNCHANGED = "the workbook's own values: solved afresh, as planner solve does"
+
 #: One solved variant: its row of the sweep table and its result.
 Solved = tuple[dict[str, Any], outcome.Result]
 
@@ -66,13 +69,22 @@ def solve_chunk(
     """
     resolver = Resolver(full_tables=tables, **options)
     solved: list[Solved] = []
+    base = case.content_sha256()
     try:
         for values in chunk:
             variant = case.copy()
+            notes: list[str] = []
             for name, value in values.items():
-                apply_change(variant, name, value)
+                notes += apply_change(variant, name, value)
+            unchanged = variant.content_sha256() == base
             try:
-                result = resolver.solve(variant)
+                if unchanged and resolver.model is not None:
+                    # the workbook as it is: solved afresh, so that its row is what
+                    # `planner solve` gives, not another plan within the gap reached warm
+                    fresh = Resolver(full_tables=tables, keep_model=False, **options)
+                    result = fresh.solve(variant)
+                else:
+                    result = resolver.solve(variant)
             except InputError as error:  # changes valid alone, not together (min_take, capacity)
                 named = ", ".join(f"{name}={value:g}" for name, value in values.items())
                 raise InputError(
@@ -80,6 +92,10 @@ def solve_chunk(
                     error.source,
                 ) from None
             row = _row(values, result)
+            if unchanged:
+                notes.insert(0, UNCHANGED)
+            if notes:  # why a row is, or is not, the workbook as it stands
+                row["note"] = "; ".join(dict.fromkeys(notes))
             if not tables:
                 result.tables = {}
             solved.append((row, result))
@@ -95,9 +111,10 @@ def solve_chunk(
 def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     """Return the variant's row of the sweep table: its values, status and figures."""
     summary = result.summary
-    row: dict[str, Any] = {**values, "status": result.status, "objective": result.objective}
-    for key in ("expected_cost", "cvar", "china_share", "shortfall"):
+    row: dict[str, Any] = {**values, "status": result.status}
+    for key in ("spend", "lost_value", "china_share", "shortfall", "expected_cost", "cvar"):
         row[key] = summary.get(key)
+    row["objective"] = result.objective
     shares = result.tables.get("Shares")
     table = result.tables.get("ExpectedShares")  # a sweep's own result has these already
     if shares is not None and len(shares):
@@ -233,6 +250,7 @@ def _about(
         "input_sha256": case.source.sha256 or case.content_sha256(),
         "case_sha256": case.content_sha256(),
         "currency": case.settings.currency,
+        "unit": case.settings.unit,
         "changes": "; ".join(f"{name} = {list(values)}" for name, values in changes.items()),
         "variants": len(results),
     }
