@@ -219,7 +219,7 @@ def _v3_features(sheets: Sheets, periods: list[str], features: set[str]) -> None
         for row in elements[1:]:
             element, shortage = row[0], row[column["shortage_cost"]]
             tiers.append([element, "can wait", 0.3, round(0.8 * price[element], 4)])
-            tiers.append([element, "adapts", 0.4, round(min(shortage, 4 * price[element]), 4)])
+            tiers.append([element, "adapts", 0.4, min(shortage, round(4 * price[element], 4))])
         sheets["ShortageTiers"] = tiers
     if "value" in features:
         policies = sheets["Policies"]
