@@ -62,7 +62,7 @@ def test_a_plan_that_buys_nothing_is_written_by_the_cli(kind: str, tmp_path: Pat
     out = tmp_path / "plan.xlsx"
     cli = runner.invoke(app, ["solve", str(_case(kind, tmp_path)), "-o", str(out)])
     assert cli.exit_code == 0, cli.output
-    assert cli.stdout.startswith("optimal: objective ")
+    assert cli.stdout.startswith("optimal: spend ")
     _charts_say_why(out)
 
 
