@@ -36,6 +36,8 @@ from typing import Any
 
 import openpyxl
 
+from planner.events import DISRUPTION_COLUMNS
+
 Sheets = dict[str, list[list[Any]]]
 
 ELEMENT_IDS = [
@@ -245,21 +247,7 @@ def _events(periods: list[str]) -> list[list[Any]]:
     def at(index: int) -> str:
         return periods[min(index, len(periods) - 1)]
 
-    rows: list[list[Any]] = [
-        [
-            "event",
-            "probability",
-            "group",
-            "target_type",
-            "target",
-            "element",
-            "first_period",
-            "last_period",
-            "capacity_factor",
-            "cost_factor",
-            "cover_factor",
-        ]
-    ]
+    rows: list[list[Any]] = [["event", "probability", "group", *DISRUPTION_COLUMNS]]
     # a Chinese export stop of 3, 6 or 12 months (1, 2 or 4 quarters), from different quarters
     for event, p, start, quarters in (("cn3", 0.2, 2, 1), ("cn6", 0.1, 3, 2), ("cn12", 0.05, 4, 4)):
         rows.append(
