@@ -36,6 +36,8 @@ from typing import Any
 
 import openpyxl
 
+from planner.events import DISRUPTION_COLUMNS
+
 Sheets = dict[str, list[list[Any]]]
 
 ELEMENT_IDS = [
@@ -219,7 +221,7 @@ def _v3_features(sheets: Sheets, periods: list[str], features: set[str]) -> None
         for row in elements[1:]:
             element, shortage = row[0], row[column["shortage_cost"]]
             tiers.append([element, "can wait", 0.3, round(0.8 * price[element], 4)])
-            tiers.append([element, "adapts", 0.4, round(min(shortage, 4 * price[element]), 4)])
+            tiers.append([element, "adapts", 0.4, min(shortage, round(4 * price[element], 4))])
         sheets["ShortageTiers"] = tiers
     if "value" in features:
         policies = sheets["Policies"]
@@ -245,21 +247,7 @@ def _events(periods: list[str]) -> list[list[Any]]:
     def at(index: int) -> str:
         return periods[min(index, len(periods) - 1)]
 
-    rows: list[list[Any]] = [
-        [
-            "event",
-            "probability",
-            "group",
-            "target_type",
-            "target",
-            "element",
-            "first_period",
-            "last_period",
-            "capacity_factor",
-            "cost_factor",
-            "cover_factor",
-        ]
-    ]
+    rows: list[list[Any]] = [["event", "probability", "group", *DISRUPTION_COLUMNS]]
     # a Chinese export stop of 3, 6 or 12 months (1, 2 or 4 quarters), from different quarters
     for event, p, start, quarters in (("cn3", 0.2, 2, 1), ("cn6", 0.1, 3, 2), ("cn12", 0.05, 4, 4)):
         rows.append(

@@ -13,20 +13,20 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner import outcome
-from planner.checks import check_case, merge_issues
 from planner.data import Case
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
 from planner.events import has_events, scenarios_table
-from planner.io.limits import ReaderLimits
-from planner.io.reader import read_workbook
 from planner.io.writer import write_solution
+from planner.loading import load as load  # re-exported: the API of old
+from planner.loading import validate
 from planner.model import ModelData, build_model, derive
 from planner.model.parameters import VALUE
+from planner.model.size import ModelSize, estimate, memory_limit
 from planner.model.update import rebind
-from planner.parse import parse_workbook
 from planner.results import (
     COST_KEYS,
+    DECIDED_LATER,
     PRICED_FAMILIES,
     activities_table,
     adoption_table,
@@ -46,6 +46,7 @@ from planner.results import (
     shares_table,
     shortage_table,
     signings_table,
+    spend_and_lost_value,
     stock_table,
 )
 from planner.solve import (
@@ -59,49 +60,6 @@ from planner.verify import verify_plan
 from planner.version import __version__
 
 logger = logging.getLogger(__name__)
-
-
-def load(path: str | Path, limits: ReaderLimits | None = None) -> Case:
-    """Read and validate an input workbook.
-
-    Parameters
-    ----------
-    path
-        An ``.xlsx`` (or ``.xlsm``) workbook following ``docs/workbook.md``.
-    limits
-        Bounds on the workbook (default: ``ReaderLimits.from_environment()``).
-
-    Returns
-    -------
-    Case
-        The validated case; its ``warnings`` list what was ignored or assumed.
-
-    Raises
-    ------
-    InputError
-        With every problem of the workbook, each as ``Sheet!CELL: message``.
-    """
-    raw = read_workbook(path, limits)
-    case, parsed = parse_workbook(raw)
-    issues = merge_issues(parsed, check_case(case))
-    if any(issue.severity == "error" for issue in issues):
-        raise InputError(issues, str(path))
-    case.warnings = [issue for issue in issues if issue.severity != "error"]
-    return case
-
-
-def validate(case: Case) -> list[Issue]:
-    """Check a case (for example one modified in Python) and return its warnings.
-
-    Raises
-    ------
-    InputError
-        With every problem found.
-    """
-    issues = check_case(case)
-    if any(issue.severity == "error" for issue in issues):
-        raise InputError(issues, case.source.path)
-    return [issue for issue in issues if issue.severity != "error"]
 
 
 class Result(outcome.Result):
@@ -154,7 +112,11 @@ def check_options(options: dict[str, Any]) -> None:
     if unknown:
         raise TypeError(f"unknown solve option(s): {', '.join(sorted(unknown))}")
     problems = []
-    for name, low, strict in (("time_limit_s", 0.0, True), ("mip_gap", 0.0, False)):
+    for name, low, strict in (
+        ("time_limit_s", 0.0, True),
+        ("mip_gap", 0.0, False),
+        ("max_model_mb", 0.0, True),
+    ):
         value = options.get(name)
         problem = None if value is None else _number_problem(value, low, strict)
         if problem:
@@ -199,7 +161,8 @@ def solve(case: Case, **options: Any) -> Result:
         ``time_limit_s``, ``mip_gap`` (default: the case's Settings), ``threads``
         (default 1), ``seed`` (default 0), ``duals`` (default True),
         ``explain_infeasible`` (default True), ``on_progress`` (a callable
-        given the solver's figures now and then), ``highs_options`` (further
+        given the solver's figures now and then; its last call, with ``final``
+        True, gives the plan written), ``highs_options`` (further
         HiGHS options by name, e.g. ``{"mip_max_nodes": 1000}``: limits that
         do not depend on the machine's speed, applied to every MIP solve of the
         call, an infeasible case's explanation included; a plan stopped by one
@@ -220,6 +183,41 @@ def solve(case: Case, **options: Any) -> Result:
     """
     check_options(options)  # a Resolver's own arguments are not solve options
     return Resolver(keep_model=False, **options).solve(case)
+
+
+def check_size(case: Case, data: ModelData, limit_mb: float | None = None) -> ModelSize:
+    """Refuse a case whose model would not fit in memory, before it is built.
+
+    Raises
+    ------
+    InputError
+        At the Scenarios sheet, with the tree, the model's estimated rows,
+        columns, nonzeros and memory, and the limit with where it comes from.
+    """
+    size = estimate(data)
+    source = "max_model_mb (--max-model-mb)"
+    if limit_mb is None:
+        try:
+            limit, source = memory_limit()
+        except ValueError as error:
+            raise InputError([Issue("PLANNER_MAX_MODEL_MB", str(error))]) from None
+        source += "; raise it with --max-model-mb or PLANNER_MAX_MODEL_MB"
+    else:
+        limit = int(limit_mb)
+    if size.memory_mb > limit:
+        where = case.source.titles.get("Scenarios", "Scenarios")
+        raise InputError(
+            [
+                Issue(
+                    where,
+                    f"the model is too large to solve here: {size.describe()}, more than the "
+                    f"limit of {limit:,} MB ({source}); use fewer scenarios or periods, or "
+                    "merge scenarios that differ little",
+                )
+            ],
+            case.source.path,
+        )
+    return size
 
 
 class Resolver:
@@ -258,34 +256,48 @@ class Resolver:
         solve_options, time_limit, gap = _options(case, self.options)
         warnings = validate(case)
         data = derive(case)
+        check_size(case, data, solve_options.max_model_mb)
         reused = self._reuse(data)
         if not reused:
             logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
             self.model = build_model(data)
-            self.session = HighsSession(self.model, solve_options)
+            try:
+                self.session = HighsSession(self.model, solve_options)
+            except SolverError as error:  # a solver outcome: a status, never an exception
+                self.model = self.session = None
+                report = SolverReport(Status.ERROR, False, message=str(error))
+                summary = _base_summary(
+                    case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
+                )
+                summary["message"] = report.message
+                return Result(Status.ERROR, None, summary, {}, report, case)
             if not self.keep_model:
                 self.session.release_rows(PRICED_FAMILIES)
         model, session = self.model, self.session
         assert session is not None
         logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
-        report = session.solve(time_limit, gap)
+        report, duals = _solve_proven(session, solve_options, time_limit, gap)
         report.extra["reused"] = reused
         logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
         conflicts: list[Issue] = []
         tables: dict[str, pd.DataFrame] = {}
+        if report.has_plan:
+            try:
+                tables, figures = _tables(case, data, model, duals, self.full_tables)
+            except SolverError as error:  # a solver outcome: a status, never an exception
+                report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
         summary = _base_summary(
             case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
         )
         if report.has_plan:
-            wanted = solve_options.duals and report.status != Status.INTERRUPTED
-            duals = session.duals(PRICED_FAMILIES) if wanted else {}
-            tables, figures = _tables(case, data, model, duals, self.full_tables)
             summary.update(figures)
             _agree(summary, report)
             summary = _planners_page(summary)
         elif report.status == Status.INFEASIBLE and solve_options.explain_infeasible:
             conflicts = explain_infeasibility(case, solve_options, time_limit)
         summary["message"] = report.message
+        if report.has_plan:
+            _report_final(solve_options, report)
         return Result(
             status=report.status,
             objective=report.objective,
@@ -308,6 +320,82 @@ class Resolver:
         return False
 
 
+#: Relative slack on top of the gap when a written plan is compared with the solver's bound:
+#: HiGHS's feasibility tolerance, the noise of an LP re-solve.
+PROOF_SLACK = 1e-6
+
+
+def _settle(session: HighsSession, report: SolverReport, options: SolveOptions) -> dict[Any, float]:
+    """Fix the plan's binaries at their rounded values and solve the LP; its duals if wanted.
+
+    Always, unless the solve was interrupted with whole binaries: the plan
+    written is that LP's optimum, so a solve without duals (a sweep's variant)
+    writes the same plan and objective as one with them (issue 23.7), and a
+    binary that is not a whole number is rounded (and the plan re-solved for
+    its purchases).
+    """
+    interrupted = report.status == Status.INTERRUPTED
+    if not report.has_plan or (interrupted and not session.fractional):
+        return {}
+    wanted = options.duals and not interrupted
+    return session.duals(PRICED_FAMILIES if wanted else ())
+
+
+def _reproduced(session: HighsSession, report: SolverReport, gap: float) -> bool:
+    """Whether the plan with its binaries rounded is within the gap of the solver's bound."""
+    written = session.fixed_objective if session.fixed_objective is not None else report.objective
+    if written is None or report.bound is None or not math.isfinite(report.bound):
+        return True
+    return written - report.bound <= (gap + PROOF_SLACK) * max(1.0, abs(written))
+
+
+def _solve_proven(
+    session: HighsSession, options: SolveOptions, time_limit: float, gap: float
+) -> tuple[SolverReport, dict[Any, float]]:
+    """Solve; a plan called optimal is one whose rounded binaries reproduce its objective.
+
+    HiGHS accepts a binary within 1e-6 of 0 as 0; times a large capacity that
+    buys real quantities without the fixed cost. When the plan with its
+    binaries rounded (the one written) is further from HiGHS's bound than the
+    gap, the model is solved again, cold, at the integrality tolerance
+    :data:`~planner.solve.STRICT_INTEGRALITY`, within what is left of the time
+    limit. If that still does not reproduce it, the plan (which holds every
+    rule: it is checked before it is written) is reported as ``unproven``
+    with its true gap, never as ``optimal``. Re-solving first, rather than
+    failing at once, is what a planner wants: the strict solve usually finds
+    the optimum, and the honest status remains for when it does not.
+    """
+    report = session.solve(time_limit, gap)
+    duals = _settle(session, report, options)
+    if report.status != Status.OPTIMAL or _reproduced(session, report, gap):
+        return report, duals
+    loose = session.fixed_objective
+    logger.warning(
+        "the plan with its contract decisions rounded costs %s, not the solver's %s: "
+        "solving again at a strict integrality tolerance",
+        loose,
+        report.objective,
+    )
+    remaining = max(time_limit - report.seconds, 0.1 * time_limit)
+    strict = session.solve(remaining, gap, strict=True)
+    strict.seconds += report.seconds
+    if strict.has_plan:
+        report, duals = strict, _settle(session, strict, options)
+        if report.status != Status.OPTIMAL or _reproduced(session, report, gap):
+            return report, duals
+    known = (session.fixed_objective, loose, report.objective)
+    written = next((float(value) for value in known if value is not None), math.nan)
+    bound = float(report.bound) if report.bound is not None else math.nan
+    report.status = Status.UNPROVEN
+    report.message = (
+        "not proven optimal: the solver counted contract decisions a hair above 0 as not "
+        f"taken; with them rounded the plan costs {written:,.2f} against the solver's bound "
+        f"{bound:,.2f}, also at a strict integrality tolerance. The plan written holds every "
+        "rule; a capacity far above what the case can use (see the warnings) is the usual cause"
+    )
+    return report, duals
+
+
 def _base_summary(
     case: Case,
     data: ModelData,
@@ -321,8 +409,11 @@ def _base_summary(
 
     summary: dict[str, Any] = {
         "status": report.status,
+        "spend": None,
+        "lost_value": None,
         "objective": report.objective,
         "expected_cost": None,
+        "risk_premium": None,
         "cvar": None,
         **dict.fromkeys(COST_KEYS),
         "mip_gap": report.gap,
@@ -381,14 +472,16 @@ def _tables(
     shortage_expected = float(np.einsum("etw,w->", plan.unmet, probability))
     expected_cost = fixed + float(probability @ scenario_cost)
     tail = cvar(fixed, scenario_cost, probability, data.cvar_alpha)
+    # the objective of the plan that is written (formulation A7)
+    objective = (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail
     figures: dict[str, Any] = {
+        **spend_and_lost_value(expected, expected_cost, objective, data.cvar_weight),
         "expected_cost": expected_cost,
         "cvar": tail,
         **expected,
         "china_share": float(china_share[0]),
         "shortfall": shortage_expected,
-        # the objective of the plan that is written (formulation A7)
-        "objective": (1 - data.cvar_weight) * expected_cost + data.cvar_weight * tail,
+        "objective": objective,
     }
     if not full:  # what a sweep's row shows
         light = {"ExpectedShares": overall, "Contracts": contracts_table(plan, data, case.offers)}
@@ -425,6 +518,7 @@ def _tables(
         "orders_now": int((orders["action"] == "buy").sum()),
         "orders_now_cost": float(orders.loc[orders["action"] == "buy", "cost"].sum()),
         "contracts_to_sign_now": int((orders["action"] == "sign now").sum()),
+        "orders_decided_later": int((orders["block"] == DECIDED_LATER).sum()),
         "contracted_offers": int(contracts_signed(plan, data).sum()),
         "adopted_activities": int(plan.adopt.sum()),
     }
@@ -452,19 +546,29 @@ def _headroom(shares: pd.DataFrame) -> dict[str, Any]:
 #: The Summary's sections, in order: what a planner reads first, then costs, then the rest.
 PLANNER_KEYS = (
     "status",
-    "expected_cost",
+    "spend",
+    "lost_value",
+    "shortfall",
     "china_share",
     "china_cap_tightest",
     "china_share_at_tightest",
     "china_tightest_where",
     "china_headroom",
     "china_cap_breaches",
-    "shortfall",
     "orders_now",
     "orders_now_cost",
     "contracts_to_sign_now",
+    "orders_decided_later",
 )
-COST_SECTION = ("objective", "cvar", *COST_KEYS, "mip_gap", "bound")
+COST_SECTION = (
+    "expected_cost",
+    "objective",
+    "risk_premium",
+    "cvar",
+    *COST_KEYS,
+    "mip_gap",
+    "bound",
+)
 
 
 def _planners_page(summary: dict[str, Any]) -> dict[str, Any]:
@@ -475,6 +579,29 @@ def _planners_page(summary: dict[str, Any]) -> dict[str, Any]:
     costs = [k for k in COST_SECTION if k in summary and k not in first]
     rest = [k for k in summary if k not in first and k not in costs]
     return {key: summary[key] for key in [*first, *costs, *rest]}
+
+
+def _report_final(options: SolveOptions, report: SolverReport) -> None:
+    """Give ``on_progress`` the plan that is written, last (``final``: True).
+
+    HiGHS's own reports carry its incumbent; the plan written may improve on
+    it (the LP with the binaries fixed), so the last figures a progress
+    display shows are the final plan's.
+    """
+    if options.on_progress is None:
+        return
+    try:
+        options.on_progress(
+            {
+                "seconds": report.seconds,
+                "best": report.objective,
+                "bound": report.bound,
+                "gap": report.gap,
+                "final": True,
+            }
+        )
+    except Exception:  # a progress display must never cost the plan
+        logger.exception("progress report failed")
 
 
 def _agree(summary: dict[str, Any], report: SolverReport) -> None:

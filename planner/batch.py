@@ -2,7 +2,8 @@
 
 One broken or failing workbook never stops the others: each is solved in
 its own call that turns every outcome into a row of the roll-up (status,
-objective, China share, shortfall, time, the error if any). Ctrl-C stops
+spend, lost value, China share, shortfall, expected cost, objective, time, the
+error if any). Ctrl-C stops
 the batch cleanly and keeps what has finished.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -22,8 +24,9 @@ import xlsxwriter
 import planner
 from planner.api import check_options
 from planner.errors import InputError, OutputError, PlannerError
+from planner.headline import column_names
 from planner.io.atomic import check_target
-from planner.io.writer import Formats, save_atomically, write_table
+from planner.io.writer import Formats, number_format, save_atomically, write_table
 from planner.parallel import WORKER_TIMEOUT, ClusterError, WorkerWatch, executor_of
 from planner.roll import total_change
 from planner.solve import Status
@@ -36,11 +39,15 @@ COLUMNS = [
     "input",
     "outcome",
     "status",
-    "objective",
-    "expected_cost",
+    "spend",
+    "lost_value",
     "china_share",
     "shortfall",
+    "expected_cost",
+    "objective",
     "total_change",
+    "currency",
+    "unit",
     "seconds",
     "output",
     "error",
@@ -49,13 +56,17 @@ COLUMNS = [
 
 
 def workbooks(folder: Path) -> list[Path]:
-    """List the input workbooks of ``folder``: .xlsx/.xlsm, not Excel's lock files, sorted."""
+    """List the input workbooks of ``folder``: .xlsx/.xlsm, not Excel's lock files, sorted.
+
+    Every entry so named is listed, whatever it is: a loop of symbolic links,
+    a broken link, a named pipe, a link to a device or a folder gets its
+    roll-up row from the reader's refusal (``not a regular file``, ``a loop
+    of symbolic links``), never skipped without a word.
+    """
     return sorted(
         path
         for path in folder.iterdir()
-        if path.is_file()
-        and path.suffix.lower() in (".xlsx", ".xlsm")
-        and not path.name.startswith(("~$", "."))
+        if path.suffix.lower() in (".xlsx", ".xlsm") and not path.name.startswith(("~$", "."))
     )
 
 
@@ -135,7 +146,15 @@ def solve_one(
                 output=target.name,
                 **{
                     key: result.summary.get(key)
-                    for key in ("expected_cost", "china_share", "shortfall")
+                    for key in (
+                        "spend",
+                        "lost_value",
+                        "expected_cost",
+                        "china_share",
+                        "shortfall",
+                        "currency",
+                        "unit",
+                    )
                 },
                 total_change=total_change(result.tables.get("Changes")),  # rolled workbooks
             )
@@ -156,10 +175,15 @@ def solve_one(
 
 
 def _sha256(path: Path) -> str | None:
-    """Return the SHA-256 of a file the reader refused (None if it cannot be read at all)."""
+    """Return the SHA-256 of a file the reader refused (None if it is no regular file).
+
+    A named pipe would block the read, and a link to ``/dev/zero`` never end it.
+    """
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
         return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+    except (OSError, RuntimeError):
         return None
 
 
@@ -242,6 +266,23 @@ def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values("input", kind="stable").reset_index(drop=True)
 
 
+def _shown(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str | None]]:
+    """Return the roll-up as its sheet shows it, and each column's number format.
+
+    The money and quantity columns carry their unit in their name when every
+    solved workbook has the same currency and unit (``spend (JPY m)``);
+    otherwise they say to read each row's ``currency`` and ``unit`` columns.
+    """
+    columns = [str(c) for c in table.columns]
+    formats = [number_format(c) for c in columns]
+
+    def shared(column: str) -> str:
+        values = {str(v) for v in table[column].dropna()} if column in table else set()
+        return values.pop() if len(values) == 1 else f"in each row's {column}"
+
+    return table.rename(columns=column_names(columns, shared("currency"), shared("unit"))), formats
+
+
 def exit_code(table: pd.DataFrame) -> int:
     """0 when every workbook was solved and written, else the worst outcome's code."""
     return max((EXIT_CODES.get(outcome, 1) for outcome in table["outcome"]), default=0)
@@ -269,7 +310,8 @@ def write_roll_up(
             {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
         )
         formats = Formats(workbook)
-        write_table(workbook.add_worksheet("Batch"), table, formats)
+        shown, numbers = _shown(table)
+        write_table(workbook.add_worksheet("Batch"), shown, formats, column_formats=numbers)
         about = pd.DataFrame(
             {
                 "key": ["planner_version", "inputs", "solver options"],

@@ -49,18 +49,25 @@ from planner.model.parameters import (
     MEASURES,
     POLICIES,
     QUANTITY,
+    TOTAL,
     Policy,
     applicable_cap,
     policy_bases,
     policy_measures,
     tier_labels,
 )
+from planner.schema import catalogue
 
 OFFER_COLUMNS = ("capacity", "unit_cost", "fixed_cost", "min_take", "risk", "lead_time")
 SETTINGS = ("cvar_weight", "cvar_alpha", "change_cost", "stock_value_max")
 #: ShortageTiers columns a change names by element and use: tier_cost[Nd,polishing]
 TIER_COLUMNS = {"tier_cost": "cost", "tier_share": "share"}
 _NAME = re.compile(r"^(?P<what>[A-Za-z_.]+)(?:\[(?P<key>[^\]]+)\])?$")
+#: A number as a planner types it: no ``1_000`` (Python's digit grouping read ``1_0e-1`` as 1.0),
+#: no hexadecimal; ``inf`` and ``nan`` are read so that they are refused as not finite.
+_NUMBER = re.compile(
+    r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)$", re.I
+)
 
 
 class ChangeError(ValueError):
@@ -80,17 +87,25 @@ def _too_many(what: str, count: float, limit: int) -> str:
     )
 
 
+def _number(text: str) -> float:
+    """Read one number as typed: ``0.1``, ``-1e8``, ``.5``; never ``1_0e-1`` or ``0x10``."""
+    if not _NUMBER.match(text.strip()):
+        raise ValueError(text)
+    return float(text)
+
+
 def parse_values(text: str, limit: int | None = None) -> list[float]:
     """Read ``1.0:0.0:-0.1`` (start:stop:step, stop included) or ``0.5,0.6,0.8``.
 
     The values are counted before any is made: more than ``limit`` (default
-    :func:`max_variants`) is an error, as are a step of 0 and values that
-    are not finite numbers.
+    :func:`max_variants`) is an error, as are a step of 0, values that are
+    not finite numbers and text Python would read but a planner would not
+    write (``1_0e-1``, read as 1.0).
     """
     limit = max_variants() if limit is None else limit
     try:
         if ":" in text:
-            start, stop, step = (float(part) for part in text.split(":"))
+            start, stop, step = (_number(part) for part in text.split(":"))
             if not all(math.isfinite(number) for number in (start, stop, step)):
                 raise ChangeError(f"{text!r}: start, stop and step must be finite numbers")
             if step == 0 or (stop - start) * step < 0:
@@ -103,7 +118,7 @@ def parse_values(text: str, limit: int | None = None) -> list[float]:
         parts = [part for part in text.split(",") if part.strip()]
         if len(parts) > limit:
             raise ChangeError(_too_many(repr(text), len(parts), limit))
-        values = [float(part) for part in parts]
+        values = [_number(part) for part in parts]
         if not all(math.isfinite(value) for value in values):
             raise ChangeError(f"{text!r}: every value must be a finite number")
         return values
@@ -121,6 +136,8 @@ def grid_size(counts: Iterable[int]) -> int:
 def check_grid(changes: Mapping[str, Iterable[float]], limit: int | None = None) -> None:
     """Refuse a grid of more than ``limit`` variants (default :func:`max_variants`), unbuilt.
 
+    A change without values is refused too (the grid would have no variant).
+
     Raises
     ------
     ChangeError
@@ -128,6 +145,9 @@ def check_grid(changes: Mapping[str, Iterable[float]], limit: int | None = None)
     """
     limit = max_variants() if limit is None else limit
     sizes = {name: len(_sized(values)) for name, values in changes.items()}
+    empty = [name for name, count in sizes.items() if not count]
+    if empty:  # a grid without it would have no variant at all
+        raise ChangeError(f"{empty[0]}: no values to try")
     if grid_size(sizes.values()) > limit:
         shape = " x ".join(f"{count:,} ({name})" for name, count in sizes.items())
         raise ChangeError(_too_many(f"the grid {shape}", grid_size(sizes.values()), limit))
@@ -139,6 +159,31 @@ def parse_vary(text: str) -> tuple[str, list[float]]:
     if not equals:
         raise ChangeError(f"{text!r}: write NAME=VALUES, e.g. china_share_max[Dy]=1.0:0.5:-0.1")
     return name.strip(), parse_values(values)
+
+
+def parse_varies(texts: Iterable[str]) -> dict[str, list[float]]:
+    """Read every ``--vary``; a change named twice is refused (the first would be lost)."""
+    changes: dict[str, list[float]] = {}
+    for text in texts:
+        name, values = parse_vary(text)
+        key = _canonical(name)
+        earlier = next((given for given in changes if _canonical(given) == key), None)
+        if earlier is not None:
+            raise ChangeError(
+                f"{text!r}: {earlier} is varied twice; give all its values in one --vary "
+                "(e.g. 0.1,0.2,0.5)"
+            )
+        changes[name] = values
+    return changes
+
+
+def _canonical(name: str) -> str:
+    """``china_share_max[ Dy ]`` and ``china_share_max[Dy]`` name one change."""
+    match = _NAME.match(re.sub(r"\s+", "", name))
+    if not match:
+        return name.strip()
+    parts = sorted(part for part in (match["key"] or "").split(",") if part)
+    return f"{match['what']}[{','.join(parts)}]" if parts else match["what"]
 
 
 def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]:
@@ -154,6 +199,7 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
     """
     periods = [str(p) for p in case.periods.index]
     parts = [part.strip() for part in key.split(",")] if key else []
+    _check_policy_key(case, policy, parts, periods)
     basis = next((part for part in parts if part in BASES), None)
     measure = next((part for part in parts if part in MEASURES), None)
     period = next((part for part in parts if part in periods), None)
@@ -175,10 +221,24 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
     )
     if period is not None:
         same &= table["period"] == period
+    added: list[str] = []
     if same.any():
         table.loc[same, "value"] = value
         changed = set(table.index[same])
     else:
+        elsewhere = (
+            (table["policy"] == policy)
+            & (element_blank if element is None else table["element"] == element)
+            & (effective != wanted_basis)
+            & (policy_measures(table) == wanted_measure)
+        )
+        if elsewhere.any():  # the workbook's own cap is on another basis: this one is new
+            others = ", ".join(sorted(set(effective[elsewhere])))
+            added.append(
+                f"{policy}[{key or ''}] adds a cap on the {wanted_basis} basis: the workbook's "
+                f"own is on the {others} basis and stays (name the basis to change it: "
+                f"{policy}[{key + ',' if key else ''}{others.split(', ')[0]}])"
+            )
         row = {
             ROW: pd.NA,
             "policy": policy,
@@ -190,7 +250,34 @@ def _policy(case: Case, policy: str, key: str | None, value: float) -> list[str]
         }
         case.policies = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         changed = {case.policies.index[-1]}
-    return _overridden(case, policy, wanted_basis, wanted_measure, element, period, changed)
+    return added + _overridden(case, policy, wanted_basis, wanted_measure, element, period, changed)
+
+
+def _check_policy_key(case: Case, policy: str, parts: list[str], periods: list[str]) -> None:
+    """Refuse a key that names two elements (``[Nd,Dy]`` changed Nd only) or an unknown id."""
+    elements = {str(e) for e in case.elements.index} | {TOTAL}
+    kinds: dict[str, list[str]] = {"element": [], "basis": [], "measure": [], "period": []}
+    for part in parts:
+        if part in BASES:
+            kinds["basis"].append(part)
+        elif part in MEASURES:
+            kinds["measure"].append(part)
+        elif part in periods:
+            kinds["period"].append(part)
+        elif part in elements:
+            kinds["element"].append(part)
+        else:
+            raise ChangeError(
+                f"{policy}[{','.join(parts)}]: {part!r} is no element, TOTAL, basis "
+                f"({', '.join(BASES)}), measure ({', '.join(MEASURES)}) or period of this "
+                "workbook"
+            )
+    for kind, named in kinds.items():
+        if len(named) > 1:
+            raise ChangeError(
+                f"{policy}[{','.join(parts)}]: names {len(named)} {kind}s ({', '.join(named)}); "
+                f"a change sets one {kind}'s cap: give one change per {kind}"
+            )
 
 
 def _overridden(
@@ -317,7 +404,16 @@ def _cell(case: Case, what: str, key: str, value: float, name: str) -> None:
     table = case.table(sheet)
     if column not in table.columns or key not in table.index:
         raise ChangeError(f"{name!r}: no {column!r} of {key!r} in {sheet}")
+    kind = catalogue().sheet(sheet).column(column).type
+    if kind != "number":
+        raise ChangeError(
+            f"{name!r}: {sheet}.{column} holds {_KINDS.get(kind, kind)}, not a number; "
+            "a sweep changes numbers only"
+        )
     table.loc[key, column] = value
+
+
+_KINDS = {"ref": "an id", "id": "an id", "code": "a country code", "enum": "a choice"}
 
 
 def sheet_changes(case: Case) -> dict[str, list[float]]:
@@ -326,6 +422,28 @@ def sheet_changes(case: Case) -> dict[str, list[float]]:
         str(name).strip(): parse_values(str(values))
         for name, values in zip(case.sweep["change"], case.sweep["values"], strict=True)
     }
+
+
+def same_change(first: str, second: str) -> bool:
+    """Whether two change names name one value (spaces and the order of a key aside)."""
+    return _canonical(first) == _canonical(second)
+
+
+def checked_values(values: Iterable[float], every: int = 16) -> list[float]:
+    """Return the values of one change whose variants the whole case's checks see.
+
+    All of them up to ``every`` distinct values; beyond, the smallest, the
+    largest, the first and the first that is not a whole number. Every rule
+    the contract puts on one number is a bound (a range, a cap within what
+    the offers can reach, ``min_take`` within ``capacity``) or asks for a
+    whole number, so these decide every value between them.
+    """
+    distinct = list(dict.fromkeys(float(value) for value in values))
+    if len(distinct) <= every:
+        return distinct
+    fractional = [value for value in distinct if not value.is_integer()]
+    picked = [distinct[0], min(distinct), max(distinct), *fractional[:1]]
+    return list(dict.fromkeys(picked))
 
 
 def variants(

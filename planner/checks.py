@@ -21,7 +21,15 @@ import pandas as pd
 from openpyxl.utils import column_index_from_string, range_boundaries
 from scipy.optimize import linprog
 
-from planner.changes import ChangeError, apply_change, grid_size, max_variants, parse_values
+from planner.changes import (
+    ChangeError,
+    apply_change,
+    checked_values,
+    grid_size,
+    max_variants,
+    parse_values,
+    same_change,
+)
 from planner.data import ROW, TABLES, Case
 from planner.economics_checks import check_initial_stock_value, check_shortage_tiers
 from planner.errors import Issue
@@ -41,6 +49,7 @@ from planner.model.parameters import (
     policy_bases,
     policy_measures,
 )
+from planner.numerics import check_big_m
 from planner.parse import covers, describe, input_sheets, row_spans
 from planner.schema import RESERVED_ELEMENT_IDS, Column, catalogue
 
@@ -469,9 +478,12 @@ def check_columns(case: Case) -> list[Issue]:
             table = table[~table.index.duplicated()]
         read = case.source.columns.get(spec.name)
         for column in spec.columns:
-            if read is not None and column.name not in read and column.name != table.index.name:
-                continue  # not in the sheet at all: its header was reported, not every row
+            absent = read is not None and column.name not in read
+            absent = absent and column.name != table.index.name
             for label, value in _column_values(table, column):
+                if absent and is_blank(value):
+                    continue  # not in the sheet at all: its header was reported, not every row
+                # a value in a column the sheet lacks was set in Python or by a sweep: checked
                 message = _column_problem(column, value)
                 if message:
                     issues.append(Issue(where.cell(spec.name, column.name, label), message))
@@ -486,9 +498,23 @@ def _column_values(table: pd.DataFrame, column: Column) -> Iterable[tuple[Any, A
     return table[column.name].items()
 
 
+#: OOXML's escape of a character in text (``_x000B_``): Excel shows the character, while
+#: openpyxl leaves inline text as typed and strips only ``x005F_`` from shared text.
+_EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
 def _column_problem(column: Column, value: Any) -> str | None:
     if is_blank(value) or (isinstance(value, str) and not value):
         return f"{column.name} is required" if column.required else None
+    if column.type in ("id", "ref", "code") and isinstance(value, str):
+        escape = _EXCEL_ESCAPE.search(value)
+        if escape:
+            shown = chr(int(escape[1], 16))
+            return (
+                f"{column.name} {value!r} holds {escape[0]!r}, an escape that Excel may show "
+                f"as the character {shown!r} (U+{escape[1].upper()}) while the planner reads "
+                "the text: ids would differ between the two; type the id without it"
+            )
     if column.type == "number":
         if not isinstance(value, int | float | np.number) or isinstance(value, bool):
             return f"{column.name} must be a number, got {describe(value)}"
@@ -1018,20 +1044,36 @@ def _disruption_rows(case: Case, sheet: str) -> list[Issue]:
 
 
 def check_sweep(case: Case) -> list[Issue]:
-    """Each Sweep row names a value of this case and values that can be read.
+    """Each Sweep row names a value of this case and values that pass every check.
 
     The values are counted before they are made, and so is the grid of all
     rows: more than ``PLANNER_MAX_VARIANTS`` is an error at the row that
-    passes the limit.
+    passes the limit. A change named by two rows is refused (the later row
+    would silently replace the first). Each row's values then go through
+    :func:`check_changes`.
     """
     where = Locator(case)
     issues: list[Issue] = []
     limit = max_variants()
-    counts: dict[str, int] = {}  # change -> values: a later row of a change replaces it
+    counts: dict[str, int] = {}
+    changes: dict[str, list[float]] = {}
+    places: dict[str, str] = {}
+    value_places: dict[str, str] = {}
     for label, record in records(case.sweep):
         name, values = record["change"], record["values"]
         if is_blank(name) or is_blank(values):
             continue  # reported as required
+        name = str(name).strip()
+        earlier = next((given for given in places if same_change(given, name)), None)
+        if earlier is not None:
+            issues.append(
+                Issue(
+                    where.cell("Sweep", "change", label),
+                    f"{name} is also changed at {places[earlier]}; give all its values in one "
+                    "row (e.g. 0.1,0.2,0.5)",
+                )
+            )
+            continue
         try:
             tried = parse_values(str(values), limit)
         except ChangeError as error:
@@ -1041,7 +1083,7 @@ def check_sweep(case: Case) -> list[Issue]:
             issues.append(Issue(where.cell("Sweep", "values", label), "no values to try"))
             continue
         within = grid_size(counts.values()) <= limit
-        counts[str(name).strip()] = len(tried)
+        counts[name] = len(tried)
         if within and grid_size(counts.values()) > limit:
             issues.append(
                 Issue(
@@ -1050,14 +1092,63 @@ def check_sweep(case: Case) -> list[Issue]:
                     f"than the limit of {limit:,} variants per sweep (PLANNER_MAX_VARIANTS)",
                 )
             )
-        try:
-            overridden = apply_change(case.copy(), str(name), tried[0])
-        except ChangeError as error:
-            issues.append(Issue(where.cell("Sweep", "change", label), str(error)))
-            continue
-        issues += [
-            Issue(where.cell("Sweep", "change", label), text, "warning") for text in overridden
-        ]
+        changes[name] = tried
+        places[name] = where.cell("Sweep", "change", label)
+        value_places[name] = where.cell("Sweep", "values", label)
+    if changes and grid_size(counts.values()) <= limit:
+        issues += check_changes(case, changes, places, value_places)
+    return issues
+
+
+def check_changes(
+    case: Case,
+    changes: Mapping[str, Iterable[float]],
+    places: Mapping[str, str] | None = None,
+    value_places: Mapping[str, str] | None = None,
+) -> list[Issue]:
+    """Put every changed value through the checks of a cell, naming the variant and the change.
+
+    Each change is applied alone to a copy of ``case``, value by value (see
+    :func:`planner.changes.checked_values` for a change of many values), and
+    the whole case is checked again: an error the case does not have
+    without the change is reported at the change's place (its Sweep cell,
+    ``--vary``, or the change's name) as ``NAME=VALUE (variant N): CELL:
+    message``, N the first variant of the grid that has that value (at
+    ``value_places``, where given: the Sweep cell of the values). A change
+    that names nothing is an error; the first value's warnings (rows not
+    changed that still decide a cap) are warnings.
+    """
+    places = places or {}
+    value_places = value_places or places
+    base = copy.copy(case)
+    base.sweep = case.sweep.iloc[0:0]  # a variant's own Sweep sheet is not checked again
+    known = {(i.where, i.message) for i in check_case(base) if i.severity == "error"}
+    lists = {name: list(values) for name, values in changes.items()}
+    sizes = [len(values) for values in lists.values()]
+    issues: list[Issue] = []
+    for k, (name, values) in enumerate(lists.items()):
+        place = places.get(name, name)
+        stride = math.prod(sizes[k + 1 :])
+        for n, value in enumerate(checked_values(values)):
+            variant = base.copy()
+            try:
+                notes = apply_change(variant, name, value)
+            except ChangeError as error:
+                text = str(error)
+                prefix = f"{name!r}: "
+                placed = name in places or not text.startswith(prefix)
+                issues.append(Issue(place, text if placed else text[len(prefix) :]))
+                break
+            if n == 0:
+                issues += [Issue(place, text, "warning") for text in notes]
+            variant_name = f"{name}={value:g} (variant {values.index(value) * stride + 1:,})"
+            issues += [
+                Issue(value_places.get(name, place), f"{variant_name}: {issue}")
+                if name in places
+                else Issue(variant_name, str(issue))
+                for issue in check_case(variant)
+                if issue.severity == "error" and (issue.where, issue.message) not in known
+            ]
     return issues
 
 
@@ -1080,6 +1171,7 @@ CROSS_CHECKS = (
     check_events,
     check_sweep,
     *CHECKS,
+    check_big_m,
 )
 
 

@@ -2,9 +2,9 @@
 
 Exit codes (the README's table): 0 plan written (or valid input); 2 invalid
 input, nothing written; 3 no plan found (infeasible rules, or the time limit
-before any feasible plan); 4 the solution could not be written; 130
-interrupted. A known error prints one clear message; ``--debug`` shows the
-traceback.
+before any feasible plan); 4 the solution could not be written; 5 a plan
+written that is not proven optimal (status ``unproven``); 130 interrupted.
+A known error prints one clear message; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -19,23 +19,25 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import Progress
 
 import planner
-from planner.api import MAX_SEED
-from planner.batch import exit_code, run_batch, workbooks, write_roll_up
-from planner.changes import ChangeError, check_grid, parse_vary, sheet_changes, variants
 from planner.errors import InputError, Issue, OutputError, PlannerError
-from planner.events import scenario_probability
-from planner.io.atomic import check_target, outcome_reported
-from planner.io.template import write_template
+from planner.headline import headline
 from planner.parallel import CONNECT_TIMEOUT, WORKER_TIMEOUT, ClusterError, connect
-from planner.solve import Status
 from planner.version import __version__
-from planner.web.app import ServerConfig, create_app, log_config, served_hosts
+
+# Start-up speed: `planner --help`, `--version` and `validate` must not wait for
+# Pyomo, HiGHS, pandas' plotting, FastAPI or uvicorn. The facade (`import planner`)
+# loads its names on first use; each command imports the heavy modules it needs
+# inside its function (tests/test_layers.py allows that here, and only here).
+# Measured in benchmarks/startup.py.
+
+#: HiGHS's largest seed (planner.api.MAX_SEED, which loads the solver; a test keeps them equal).
+MAX_SEED = 2_147_483_647
+#: Status names the commands compare with (planner.solve.Status's values).
+OPTIMAL, TIME_LIMIT, INFEASIBLE, INTERRUPTED = "optimal", "time_limit", "infeasible", "interrupted"
+UNPROVEN = "unproven"
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = (
     0,
@@ -45,6 +47,8 @@ EXIT_OK, EXIT_INVALID, EXIT_NO_PLAN, EXIT_OUTPUT, EXIT_INTERNAL, EXIT_INTERRUPTE
     1,
     130,
 )
+#: a plan written that holds every rule but is not proven optimal (status ``unproven``)
+EXIT_UNPROVEN = 5
 
 app = typer.Typer(
     name="planner",
@@ -52,6 +56,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: wrapped at the terminal's width, never cut ("outputs/NAME-sol…"),
+    # flags without a "<bool>" placeholder, and no rich panels to import for --help
+    rich_markup_mode=None,
 )
 
 
@@ -109,6 +116,25 @@ TimeLimit = Annotated[
         help="Solver time limit in seconds, > 0 (default: the Settings sheet).",
     ),
 ]
+
+
+def _megabytes(value: float | None) -> float | None:
+    """Refuse a memory limit that is not a finite number of MB > 0."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number of MB > 0, got {value:g}")
+    return value
+
+
+MaxModel = Annotated[
+    float | None,
+    typer.Option(
+        "--max-model-mb",
+        callback=_megabytes,
+        help="Refuse a model whose estimated memory (from the scenario tree, before it is "
+        "built) passes this many MB (default: PLANNER_MAX_MODEL_MB, else 80% of this "
+        "machine's memory).",
+    ),
+]
 InputPath = Annotated[Path, typer.Argument(help="Input workbook (.xlsx).", show_default=False)]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
 
@@ -120,8 +146,21 @@ def _print_warnings(warnings: list, limit: int = 20) -> None:
         err.print(f"warning: ... and {len(warnings) - limit} more (see the Warnings sheet)")
 
 
-def _report_input_error(error: InputError) -> None:
-    err.print(str(error), markup=False)
+#: Errors printed one by one; the rest are counted (warnings stop at 20).
+MAX_ERRORS = 50
+
+
+def _report_input_error(error: InputError, limit: int | None = MAX_ERRORS) -> None:
+    """Print the problems, at most ``limit`` of them (None: all), and count the rest."""
+    issues = error.issues if limit is None else error.issues[:limit]
+    heading = str(error).split("\n", 1)[0]
+    err.print("\n".join([heading, *(f"  {issue}" for issue in issues)]), markup=False)
+    more = len(error.issues) - len(issues)
+    if more:
+        err.print(
+            f"  ... and {more:,} more (planner validate --all-errors lists every one)",
+            markup=False,
+        )
 
 
 def _fmt(value: float | None, unit: str = "", percent: bool = False) -> str:
@@ -146,7 +185,8 @@ def solve(
         typer.Option(
             "-o",
             "--output",
-            help="Solution workbook to write (default: outputs/NAME-solution.xlsx).",
+            help="Solution workbook to write (default: the input's name + -solution.xlsx, "
+            "in outputs/).",
         ),
     ] = None,
     time_limit: TimeLimit = None,
@@ -161,16 +201,21 @@ def solve(
     ] = 1,
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Solver random seed.")] = 0,
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
+    max_model_mb: MaxModel = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
 ) -> None:
     """Validate, build, solve and write the solution workbook."""
     if verbose:
+        from rich.logging import RichHandler
+
         logging.basicConfig(
             level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err)]
         )
 
     def run() -> int:
+        from planner.io.atomic import check_target
+
         case = planner.load(workbook)
         _print_warnings(case.warnings)
         target = output if output is not None else _default_output(workbook)
@@ -180,22 +225,16 @@ def solve(
             options["time_limit_s"] = time_limit
         if mip_gap is not None:
             options["mip_gap"] = mip_gap
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         result = planner.solve(case, **options)
-        if not result.has_plan or result.status == Status.INTERRUPTED:
+        if not result.has_plan or result.status == INTERRUPTED:
             return _no_plan(result)
         result.write(target)
-        unit, currency = case.settings.unit, case.settings.currency
-        gap = (
-            ""
-            if result.status == Status.OPTIMAL
-            else f" (gap {_fmt(result.summary['mip_gap'], percent=True)})"
-        )
-        out.print(
-            f"{result.status}{gap}: objective {_fmt(result.objective, currency)}; "
-            f"China share {_fmt(result.summary['china_share'], percent=True)}; "
-            f"shortfall {_fmt(result.summary['shortfall'], unit)} -> {target}",
-            markup=False,
-        )
+        out.print(headline(result.summary, result.status, target), markup=False, soft_wrap=True)
+        if result.status == UNPROVEN:
+            err.print(f"warning: {result.summary['message']}", markup=False)
+            return EXIT_UNPROVEN
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))
@@ -210,17 +249,34 @@ def _no_plan(result: object) -> int:
         err.print("These rules cannot all hold (relaxing any one of them removes the conflict):")
         for issue in conflicts:
             err.print(f"  {issue}", markup=False)
-    if status == Status.INTERRUPTED:
+    if status == INTERRUPTED:
         return EXIT_INTERRUPTED
-    return EXIT_NO_PLAN if status in (Status.INFEASIBLE, Status.TIME_LIMIT) else EXIT_INTERNAL
+    return EXIT_NO_PLAN if status in (INFEASIBLE, TIME_LIMIT) else EXIT_INTERNAL
 
 
 @app.command()
-def validate(workbook: InputPath, debug: Debug = False) -> None:
+def validate(
+    workbook: InputPath,
+    all_errors: Annotated[
+        bool,
+        typer.Option(
+            "--all-errors", help=f"List every problem (by default the first {MAX_ERRORS})."
+        ),
+    ] = False,
+    debug: Debug = False,
+) -> None:
     """Validate a workbook without solving it."""
 
     def run() -> int:
-        case = planner.load(workbook)
+        from planner.events import scenario_probability
+
+        try:
+            case = planner.load(workbook)
+        except InputError as error:
+            if not all_errors:
+                raise
+            _report_input_error(error, None)
+            return EXIT_INVALID
         _print_warnings(case.warnings)
         out.print(
             f"valid: {len(case.periods)} periods, {len(case.elements)} elements, "
@@ -284,6 +340,7 @@ def sweep(
     connect_timeout: ConnectTimeout = CONNECT_TIMEOUT,
     worker_timeout: WorkerTimeout = WORKER_TIMEOUT,
     time_limit: TimeLimit = None,
+    max_model_mb: MaxModel = None,
     debug: Debug = False,
 ) -> None:
     """Solve a workbook for every combination of changed values; write the trade-off.
@@ -294,23 +351,14 @@ def sweep(
     """
 
     def run() -> int:
-        try:
-            changes = dict(parse_vary(text) for text in vary or [])
-            check_grid(changes)  # counted before the grid is built
-        except ChangeError as error:
-            raise InputError([Issue("--vary", str(error))], str(workbook)) from None
-        check_target(output, str(workbook))
-        case = planner.load(workbook)
-        if not changes:
-            changes = sheet_changes(case)
-        if not changes:
-            raise InputError(
-                [Issue("--vary", "nothing to vary: give --vary or fill the Sweep sheet")],
-                str(workbook),
-            )
+        from planner.changes import ChangeError, variants
+
+        case, changes = _sweep_changes(workbook, output, vary or [])
         options: dict[str, Any] = {}  # a sweep computes no duals
         if time_limit is not None:
             options["time_limit_s"] = time_limit
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         total = len(variants(changes))
         with _executor(scheduler, connect_timeout) as executor, _bar(total, "variants") as advance:
             try:
@@ -326,28 +374,61 @@ def sweep(
             except ChangeError as error:
                 raise InputError([Issue("--vary", str(error))], str(workbook)) from None
             except (KeyboardInterrupt, ClusterError) as interrupt:
-                partial = getattr(interrupt, "partial", None)
-                done = 0 if partial is None else len(partial.results)
-                if partial is not None and done:
-                    partial.write(output)
-                stopped = "interrupted" if isinstance(interrupt, KeyboardInterrupt) else "stopped"
-                if isinstance(interrupt, ClusterError):
-                    err.print(f"error: {interrupt}", markup=False)
-                err.print(
-                    f"{stopped}; {done} of {total} variants finished"
-                    + (f" and written -> {output}" if done else ""),
-                    markup=False,
-                )
-                lost = isinstance(interrupt, ClusterError)
-                return EXIT_INVALID if lost else EXIT_INTERRUPTED
+                return _stopped_sweep(interrupt, total, output)
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False)
         result.write(output)
-        solved = int(result.table["status"].isin([Status.OPTIMAL, Status.TIME_LIMIT]).sum())
+        solved = int(result.table["status"].isin([OPTIMAL, TIME_LIMIT, UNPROVEN]).sum())
         out.print(f"{solved} of {len(result.table)} variants solved -> {output}", markup=False)
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))
+
+
+def _sweep_changes(
+    workbook: Path, output: Path, vary: list[str]
+) -> tuple[planner.Case, dict[str, list[float]]]:
+    """Read the case and the changes to sweep (``--vary``, else its Sweep sheet), all checked."""
+    from planner.changes import ChangeError, check_grid, parse_varies, sheet_changes
+    from planner.checks import check_changes
+    from planner.io.atomic import check_target
+
+    try:
+        changes = parse_varies(vary)
+        check_grid(changes)  # counted before the grid is built
+    except ChangeError as error:
+        raise InputError([Issue("--vary", str(error))], str(workbook)) from None
+    check_target(output, str(workbook))
+    case = planner.load(workbook)
+    if changes:  # the Sweep sheet's values were checked by load
+        issues = check_changes(case, changes, dict.fromkeys(changes, "--vary"))
+        if any(issue.severity == "error" for issue in issues):
+            raise InputError(issues, str(workbook))
+    else:
+        changes = sheet_changes(case)
+    if not changes:
+        raise InputError(
+            [Issue("--vary", "nothing to vary: give --vary or fill the Sweep sheet")],
+            str(workbook),
+        )
+    return case, changes
+
+
+def _stopped_sweep(interrupt: BaseException, total: int, output: Path) -> int:
+    """Write the variants a stopped sweep finished; return its exit code."""
+    partial = getattr(interrupt, "partial", None)
+    done = 0 if partial is None else len(partial.results)
+    if partial is not None and done:
+        partial.write(output)
+    lost = isinstance(interrupt, ClusterError)
+    if lost:
+        err.print(f"error: {interrupt}", markup=False)
+    err.print(
+        f"{'stopped' if lost else 'interrupted'}; {done} of {total} variants finished"
+        + (f" and written -> {output}" if done else ""),
+        markup=False,
+    )
+    return EXIT_INVALID if lost else EXIT_INTERRUPTED
 
 
 @contextlib.contextmanager
@@ -367,6 +448,8 @@ def _executor(scheduler: str | None, connect_timeout: float = CONNECT_TIMEOUT) -
 @contextlib.contextmanager
 def _bar(total: int, what: str) -> Iterator[Callable[[int], None]]:
     """Show a progress bar on a terminal (quiet otherwise); yield ``update(done)``."""
+    from rich.progress import Progress
+
     with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
         task = progress.add_task(what, total=total)
         yield lambda done: progress.update(task, completed=done)
@@ -381,6 +464,7 @@ def batch(
     connect_timeout: ConnectTimeout = CONNECT_TIMEOUT,
     worker_timeout: WorkerTimeout = WORKER_TIMEOUT,
     time_limit: TimeLimit = None,
+    max_model_mb: MaxModel = None,
     debug: Debug = False,
 ) -> None:
     """Solve every workbook in a folder, in parallel; write a roll-up beside the solutions.
@@ -390,12 +474,16 @@ def batch(
     """
 
     def run() -> int:
+        from planner.batch import exit_code, run_batch, workbooks, write_roll_up
+
         if not folder.is_dir():
             raise OutputError(f"{folder}: not a folder of workbooks")
         output.mkdir(parents=True, exist_ok=True)
         options: dict[str, object] = {}
         if time_limit is not None:
             options["time_limit_s"] = time_limit
+        if max_model_mb is not None:
+            options["max_model_mb"] = max_model_mb
         total = len(workbooks(folder))
         with _executor(scheduler, connect_timeout) as executor, _bar(total, "workbooks") as update:
             rows: list[dict[str, object]] = []
@@ -471,6 +559,7 @@ def roll(
 
     def run() -> int:
         plan = planner.roll(last_input, last_solution, output, firm=firm, scenario=scenario)
+        _print_warnings(plan.warnings)
         out.print(f"rolled: {plan.describe()} -> {output}", markup=False)
         return EXIT_OK
 
@@ -532,6 +621,10 @@ def serve(
     """Serve the upload page and the JSON API (OpenAPI at /openapi.json)."""
 
     def run() -> int:
+        import uvicorn
+
+        from planner.web.app import ServerConfig, create_app, log_config, served_hosts
+
         credentials = None
         if basic_auth is not None:
             user, colon, password = basic_auth.partition(":")
@@ -587,6 +680,8 @@ def template(
     """Write an empty, documented input workbook."""
 
     def run() -> int:
+        from planner.io.template import write_template
+
         write_template(output, overwrite=force)
         out.print(f"template written -> {output}", markup=False)
         return EXIT_OK
@@ -600,6 +695,8 @@ def _guard(run: Callable[[], int], debug: bool, reports_files: bool = True) -> i
     With ``reports_files``, a file once renamed into place is reported as
     written: an interrupt from then on waits until the command has said so.
     """
+    from planner.io.atomic import outcome_reported
+
     code: int | None = None
     try:
         with outcome_reported() if reports_files else contextlib.nullcontext():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from planner.schema import Column, catalogue
+from planner.schema import Column, Sheet, catalogue
 
 
 def _allowed(column: Column) -> str:
@@ -19,6 +19,13 @@ def _allowed(column: Column) -> str:
     if column.type == "number":
         return column.bounds_text() or "number"
     return "text"
+
+
+def _needed(sheet: Sheet) -> str:
+    """Return the sheet's "required" cell: yes, no, or ``unless ...``."""
+    if sheet.required:
+        return "yes"
+    return f"unless {sheet.required_unless}" if sheet.required_unless else "no"
 
 
 def render() -> str:
@@ -40,9 +47,7 @@ def render() -> str:
         "|---|---|---|",
     ]
     specs = catalogue()
-    lines += [
-        f"| {s.name} | {'yes' if s.required else 'no'} | {s.description} |" for s in specs.sheets
-    ]
+    lines += [f"| {s.name} | {_needed(s)} | {s.description} |" for s in specs.sheets]
     lines += ["", "## Settings", "", "| key | allowed | default | meaning |", "|---|---|---|---|"]
     for setting in specs.settings:
         allowed = (
@@ -56,7 +61,7 @@ def render() -> str:
             continue
         lines += [
             "",
-            f"## {sheet.name}{'' if sheet.required else ' (optional)'}",
+            f"## {sheet.name}{'' if sheet.required else f' ({sheet.requirement})'}",
             "",
             sheet.description,
             "",

@@ -49,6 +49,10 @@ class InputError(PlannerError):
         lines += [f"  {issue}" for issue in self.issues]
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[list[Issue], str]]:
+        """Pickle with the issues (a sweep's worker process raises it to the parent)."""
+        return (type(self), ([*self.issues, *self.warnings], self.source))
+
 
 class SolverError(PlannerError):
     """The solver failed in a way that leaves no usable answer."""

@@ -27,9 +27,13 @@ class Result:
     Attributes
     ----------
     status
-        ``optimal``, ``time_limit``, ``infeasible``, ``interrupted`` or ``error``.
-        ``time_limit`` means stopped by a limit before optimality was proven:
-        the time limit, or a limit passed in ``highs_options``.
+        ``optimal``, ``time_limit``, ``unproven``, ``infeasible``, ``interrupted``
+        or ``error``. ``time_limit`` means stopped by a limit before optimality
+        was proven: the time limit, or a limit passed in ``highs_options``.
+        ``unproven``: a plan that holds every rule, but whose contract decisions,
+        rounded as written, do not reproduce the solver's objective even at a
+        strict integrality tolerance (``summary["message"]`` says so, with the
+        true gap in ``mip_gap``).
     objective
         The model objective (``None`` without a plan).
     summary

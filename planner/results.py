@@ -31,6 +31,8 @@ from planner.model.policies import TOTAL_INDEX
 
 #: Quantities below this are solver noise and reported as 0.
 EPSILON = 1e-9
+#: A share within this of its cap meets the cap (headroom 0, no breach).
+SHARE_TOLERANCE = 1e-6
 
 COST_KEYS = (
     "fixed_cost",
@@ -39,6 +41,15 @@ COST_KEYS = (
     "holding_cost",
     "shortage_cost",
     "cover_penalty",
+    "change_cost",
+)
+
+#: What ``spend`` adds up (B5): the money paid, expected over scenarios.
+SPEND_KEYS = (
+    "fixed_cost",
+    "purchase_cost",
+    "activity_cost",
+    "holding_cost",
     "change_cost",
 )
 
@@ -181,6 +192,31 @@ def scenario_costs(plan: Plan, data: ModelData) -> pd.DataFrame:
     frame["scenario_cost"] = frame[list(COST_KEYS)].sum(axis=1) - fixed
     frame.insert(0, "probability", data.probability)
     return frame
+
+
+def spend_and_lost_value(
+    expected_costs: dict[str, float], expected_cost: float, objective: float, cvar_weight: float
+) -> dict[str, float]:
+    """Return the figures a planner reads first (formulation B5).
+
+    ``spend`` is the money paid (:data:`SPEND_KEYS`), ``lost_value`` the
+    expected shortage cost (the ``shortage_cost`` figure, tiers included),
+    ``risk_premium`` what the CVaR term adds to the expected cost (0 when
+    ``cvar_weight`` is 0). ``spend + lost_value + cover_penalty`` is the
+    expected cost.
+
+    Parameters
+    ----------
+    expected_costs
+        The expected cost components, keyed as :data:`COST_KEYS`.
+    expected_cost, objective, cvar_weight
+        The plan's expected cost, its objective and the Settings' cvar_weight.
+    """
+    return {
+        "spend": float(sum(expected_costs[key] for key in SPEND_KEYS)),
+        "lost_value": float(expected_costs["shortage_cost"]),
+        "risk_premium": float(objective - expected_cost) if cvar_weight else 0.0,
+    }
 
 
 def cvar(fixed: float, scenario_cost: np.ndarray, probability: np.ndarray, alpha: float) -> float:
@@ -700,6 +736,12 @@ def _priced_row(shown: str, index: Any, data: ModelData, measure: str = QUANTITY
     raise ValueError(f"no Duals layout for the priced rows {shown}")
 
 
+def _bound_below_capacity(data: ModelData, o: int, n: int) -> bool:
+    """Whether the capacity row of (o, n) bounds by the useful capacity, not the capacity."""
+    node = data.nodes[n]
+    return bool(data.offer_useful[o, n] < data.capacity[o, node.period, node.scenarios[0]])
+
+
 def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]) -> pd.DataFrame:
     """Tabulate shadow prices per scenario-tree node, divided by the node's probability.
 
@@ -717,6 +759,8 @@ def duals_table(data: ModelData, plan: Plan, duals: dict[tuple[str, Any], float]
     for (name, index), value in duals.items():
         family = families[name]
         priced = _priced_row(family.dual_name, index, data, family.measure)
+        if name == "capacity_limit" and _bound_below_capacity(data, *index):
+            value = 0.0  # the row bounds by what the case can use; more capacity is worth 0
         node = data.nodes[priced.node]
         probability = node.probability
         dual = value / probability if probability > 0 else 0.0
@@ -857,7 +901,15 @@ def expected_china_shares(plan: Plan, data: ModelData) -> pd.DataFrame:
     )
 
 
+#: The Orders sheet's blocks, in order: what to decide now, what the plan already fixes for
+#: later quarters whatever happens, and what it does only if a situation comes about.
+NOW, DECIDED_LATER, IF_IT_HAPPENS = (
+    "now",
+    "already decided for later quarters",
+    "if the situation comes about",
+)
 ORDER_COLUMNS = [
+    "block",
     "action",
     "offer",
     "supplier",
@@ -882,17 +934,24 @@ def orders_table(
 ) -> pd.DataFrame:
     """Return what to do now (spec v2, Orders): the table a planner acts on.
 
-    First every purchase at a node all scenarios share (``buy``), then each
-    contract to sign now (``sign now``; one signed at no cost that the plan
-    never buys from is an ``option``), then per later offer where and when the
-    plan signs it (``sign later``; ``sign now`` where every scenario signs it
-    in the first period). Contracts already signed before the horizon are
-    not listed: there is nothing to decide.
+    Three blocks (column ``block``). **now**: the first period's purchases
+    (``buy``; every scenario shares the first period), each contract to sign
+    now (``sign now``; one signed at no cost that the plan never buys from is
+    an ``option``; a later offer every scenario signs in the first period is
+    signed now too). **already decided for later quarters**: purchases in
+    later periods at a node every scenario shares (``buy later``) and later
+    signings every scenario makes (``sign later``, ``scenarios`` all): the
+    plan makes them whatever happens, though they are placed when their
+    quarter comes (and re-planned by then). **if the situation comes about**:
+    the later signings only some scenarios make (``sign later``). Contracts
+    already signed before the horizon are not listed: nothing to decide.
     """
     shared = purchases[purchases["scenarios"] == "all"]
+    first = (shared["period"] == first_period).to_numpy()
     buy = pd.DataFrame(
         {
-            "action": "buy",
+            "block": np.where(first, NOW, DECIDED_LATER),
+            "action": np.where(first, "buy", "buy later"),
             "offer": shared["offer"],
             "supplier": shared["supplier"],
             "element": shared["element"],
@@ -903,6 +962,9 @@ def orders_table(
             "cost": shared["cost"],
             "scenarios": "all",
             "probability": 1.0,
+            "note": np.where(
+                first, "", "every scenario buys this then: decided now, placed in its quarter"
+            ),
         }
     )
     now = contracts[
@@ -913,6 +975,7 @@ def orders_table(
     unused = now["expected_quantity"] <= EPSILON
     sign = pd.DataFrame(
         {
+            "block": NOW,
             "action": np.where(unused, "option", "sign now"),
             "offer": now["offer"],
             "supplier": now["supplier"],
@@ -930,35 +993,49 @@ def orders_table(
     )
     parts = [buy, sign]
     if signings is not None and len(signings):
-        info = contracts.set_index("offer")
-        now_signed = (signings["scenarios"] == "all") & (signings["period"] == first_period)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "action": np.where(now_signed, "sign now", "sign later"),
-                    "offer": signings["offer"],
-                    "supplier": signings["offer"].map(info["supplier"]),
-                    "element": signings["element"],
-                    "country": signings["offer"].map(info["country"]),
-                    "period": signings["period"],
-                    "scenarios": signings["scenarios"],
-                    "probability": signings["probability"],
-                    "fixed_cost": signings["fixed_cost"],
-                    "note": np.where(
-                        now_signed,
-                        "a later offer the plan signs now; first delivery ",
-                        "sign if this situation comes about; first delivery ",
-                    )
-                    + signings["first_delivery"].astype(str),
-                }
-            )
-        )
+        parts.append(_later_signings(signings, contracts, first_period))
     frame = (
         pd.concat([p for p in parts if len(p)], ignore_index=True)
         if any(len(p) for p in parts)
         else pd.DataFrame(columns=ORDER_COLUMNS)
     )
+    rank = frame["block"].map({NOW: 0, DECIDED_LATER: 1, IF_IT_HAPPENS: 2})
+    frame = frame.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
     return frame.reindex(columns=ORDER_COLUMNS)
+
+
+def _later_signings(
+    signings: pd.DataFrame, contracts: pd.DataFrame, first_period: str
+) -> pd.DataFrame:
+    """Return the Orders rows of later offers: signed now, decided for later, or conditional."""
+    info = contracts.set_index("offer")
+    everywhere = (signings["scenarios"] == "all").to_numpy()
+    now_signed = everywhere & (signings["period"] == first_period).to_numpy()
+    decided = everywhere & ~now_signed
+    first_delivery = "first delivery " + signings["first_delivery"].astype(str)
+    return pd.DataFrame(
+        {
+            "block": np.select([now_signed, decided], [NOW, DECIDED_LATER], IF_IT_HAPPENS),
+            "action": np.where(now_signed, "sign now", "sign later"),
+            "offer": signings["offer"],
+            "supplier": signings["offer"].map(info["supplier"]),
+            "element": signings["element"],
+            "country": signings["offer"].map(info["country"]),
+            "period": signings["period"],
+            "scenarios": signings["scenarios"],
+            "probability": signings["probability"],
+            "fixed_cost": signings["fixed_cost"],
+            "note": np.select(
+                [now_signed, decided],
+                [
+                    "a later offer the plan signs now; ",
+                    "every scenario signs it in " + signings["period"].astype(str) + "; ",
+                ],
+                "sign if this situation comes about; ",
+            )
+            + first_delivery,
+        }
+    )
 
 
 def china_against_caps(shares: pd.DataFrame, basis: str | None = None) -> pd.DataFrame:
@@ -1012,7 +1089,9 @@ def _against_cap(shares: pd.DataFrame, basis: str) -> pd.DataFrame:
         highest=(share, "max"),
     )
     grouped["china_share"] = (grouped["china"] / grouped["supply"]).where(grouped["supply"] > 0)
-    grouped["headroom"] = grouped["china_cap"] - grouped["highest"].fillna(0.0)
-    grouped["breach"] = grouped["headroom"] < -1e-6
+    headroom = grouped["china_cap"] - grouped["highest"].fillna(0.0)
+    grouped["breach"] = headroom < -SHARE_TOLERANCE
+    # a cap met exactly reads 0, not the rounding noise of the share (-2.2e-16)
+    grouped["headroom"] = headroom.mask(headroom.abs() <= SHARE_TOLERANCE, 0.0)
     grouped["basis"] = basis
     return grouped.reset_index()

@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Callable
 from copy import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 import openpyxl
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 
 from planner.api import load
 from planner.data import Case
@@ -48,7 +49,7 @@ from planner.events import (
     scenario_probability,
 )
 from planner.io.limits import ReaderLimits
-from planner.io.reader import RawSheet, read_workbook
+from planner.io.reader import RawSheet, RawWorkbook, read_workbook
 from planner.io.writer import check_target, save_atomically
 from planner.version import __version__
 
@@ -57,6 +58,8 @@ CellValue = str | float | int | bool | datetime | None
 #: One row of a worksheet's values.
 Row = list[CellValue]
 
+#: The Notes sheet's columns (models/sourcing: topic, value, source or reasoning).
+NOTES_HEADER = ("topic", "value", "source or reasoning")
 #: Quantities at or below this are no order.
 EPSILON = 1e-9
 #: Solution sheets the roll reads (Signings only when the case has later offers).
@@ -89,6 +92,16 @@ class Solution:
     sha256: str
     summary: dict[str, tuple[CellValue, int]]
     tables: dict[str, pd.DataFrame]
+    #: sheet title -> column name -> column letter, to name a cell in a message
+    letters: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def cell(self, table: str, column: str, index: Any) -> str:
+        """Return ``FILE!Sheet!C5``, the cell of row ``index`` of ``table``'s ``column``."""
+        frame = self.tables[table]
+        title, row = str(frame.at[index, SHEET]), str(frame.at[index, ROW])
+        letter = self.letters.get(title, {}).get(column)
+        place = f"{letter}{row}" if letter else f"{row}:{row}"
+        return f"{Path(self.path).name}!{title}!{place}"
 
 
 @dataclass
@@ -121,6 +134,8 @@ class RollPlan:
         given the first-period node that happened; None without Events.
     output
         Where the workbook was written (set by :func:`roll`).
+    warnings
+        What the roll ignored (``--scenario`` where the first period does not branch).
     """
 
     dropped: str
@@ -139,6 +154,9 @@ class RollPlan:
     previous_plan: list[tuple[str, str, float]]
     events: dict[str, float] | None = None
     output: str = ""
+    #: What the roll went on past (a negative stock read as 0, formulas kept as their
+    #: values, a --scenario where nothing branches)
+    warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """One line saying what was rolled."""
@@ -153,12 +171,27 @@ class RollPlan:
 # --------------------------------------------------------------------------- reading
 
 
+#: Columns :func:`read_solution` adds to each table: the sheet and Excel row of a row.
+SHEET, ROW = "_sheet", "_row"
+#: The marker of a formula Excel never computed (no cached value) in a table read.
+NO_VALUE = "formula without a cached value"
+
+
 def _frame(sheet: RawSheet) -> pd.DataFrame:
     names = {column: str(value).strip().lower() for column, value in sheet.header}
     rows = [
-        {names[c]: cell.value for c, cell in cells.items() if c in names} for _, cells in sheet.rows
+        {
+            SHEET: sheet.title,
+            ROW: number,
+            **{
+                names[c]: (NO_VALUE if cell.formula_without_value else cell.value)
+                for c, cell in cells.items()
+                if c in names
+            },
+        }
+        for number, cells in sheet.rows
     ]
-    return pd.DataFrame(rows, columns=list(names.values()))
+    return pd.DataFrame(rows, columns=[SHEET, ROW, *names.values()])
 
 
 #: Rows of one Excel worksheet.
@@ -210,12 +243,16 @@ def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solut
         if key is not None:
             summary[str(key.value).strip()] = (cells[2].value if 2 in cells else None, row)
     tables: dict[str, pd.DataFrame] = {}
+    issues: list[Issue] = []
+    letters = {
+        title: {
+            str(value).strip().lower(): get_column_letter(column) for column, value in sheet.header
+        }
+        for title, sheet in raw.sheets.items()
+    }
     for name in ("Contracts", "Purchases", "Stock", "Signings"):
-        parts = [
-            _frame(raw.sheets[title])
-            for lower, title in titles.items()
-            if lower == name.lower() or re.fullmatch(rf"{name.lower()} \(\d+\)", lower)
-        ]
+        titles_of = _parts(raw, titles, name, path, issues)
+        parts = [_frame(raw.sheets[title]) for title in titles_of]
         tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     lacking = [
         f"{name} has no {column!r} column"
@@ -235,7 +272,110 @@ def read_solution(path: str | Path, limits: ReaderLimits | None = None) -> Solut
             ],
             str(path),
         )
-    return Solution(str(path), raw.sha256, summary, tables)
+    solution = Solution(str(path), raw.sha256, summary, tables, letters)
+    issues += check_cells(solution)
+    if issues:
+        raise InputError(issues, str(path))
+    return solution
+
+
+def _parts(
+    raw: RawWorkbook, titles: dict[str, str], name: str, path: str | Path, issues: list[Issue]
+) -> list[str]:
+    """Return the titles of a table's sheets: ``Stock``, then ``Stock (2)``... if Stock is full.
+
+    The writer continues a table on ``Name (2)`` only when ``Name`` holds
+    Excel's most rows; a ``Stock (2)`` beside a Stock that is not full is a
+    copy made in Excel (right-click, Move or Copy), perhaps edited: it is
+    refused rather than read as more of the plan.
+    """
+    found = [titles[name.lower()]] if name.lower() in titles else []
+    numbered = sorted(
+        (int(match[1]), title)
+        for lower, title in titles.items()
+        if (match := re.fullmatch(rf"{name.lower()} \((\d+)\)", lower))
+    )
+    for number, title in numbered:
+        previous = found[-1] if found else None
+        full = previous is not None and len(raw.sheets[previous].rows) >= EXCEL_ROWS - 1
+        if full and number == len(found) + 1:
+            found.append(title)
+            continue
+        issues.append(
+            Issue(
+                f"{Path(path).name}!{title}",
+                f"a sheet the planner did not write ({name} continues on {name} ({len(found) + 1})"
+                f" only when the sheet before is full): a copy of {name}? Delete or rename it;"
+                f" the roll reads {name} as the plan wrote it",
+            )
+        )
+    return found
+
+
+#: Solution columns that must hold a number, per table (a node is a whole number).
+_NUMBERS = {
+    "Contracts": ("contracted", "already_contracted"),
+    "Purchases": ("node", "quantity"),
+    "Stock": ("node", "stock"),
+    "Signings": ("node",),
+}
+#: Solution columns that must hold an id.
+_IDS = {
+    "Contracts": ("offer",),
+    "Purchases": ("period", "scenarios", "offer"),
+    "Stock": ("period", "scenarios", "element"),
+    "Signings": ("offer", "period"),
+}
+
+
+def check_cells(solution: Solution) -> list[Issue]:
+    """Every number and id the roll reads from a solution workbook, cell by cell.
+
+    Text, a blank, a formula without a cached value or a number beyond a
+    float (``1e400``) where a number belongs, and a blank where an id
+    belongs, are errors naming the solution's cell: once they crashed the
+    roll, or silently dropped a firm order or the stock.
+    """
+    issues: list[Issue] = []
+    for name, columns in _NUMBERS.items():
+        table = solution.tables[name]
+        for column in (c for c in columns if c in table.columns):
+            whole = column == "node"
+            for index, value in table[column].items():
+                problem = _not_a_number(value, whole)
+                if problem:
+                    issues.append(Issue(solution.cell(name, column, index), f"{column} {problem}"))
+    for name, columns in _IDS.items():
+        table = solution.tables[name]
+        for column in (c for c in columns if c in table.columns):
+            for index, value in table[column].items():
+                if value == NO_VALUE or _id(value) == "":
+                    what = NO_VALUE if value == NO_VALUE else "blank"
+                    issues.append(Issue(solution.cell(name, column, index), f"{column} is {what}"))
+    if len(issues) > _MAX_CELL_ISSUES:
+        more = len(issues) - _MAX_CELL_ISSUES
+        issues = issues[:_MAX_CELL_ISSUES]
+        issues.append(Issue(Path(solution.path).name, f"... and {more:,} more cells like these"))
+    return issues
+
+
+#: Cells of a solution reported one by one; the rest are counted.
+_MAX_CELL_ISSUES = 200
+
+
+def _not_a_number(value: Any, whole: bool) -> str | None:
+    """Say what is wrong with a solution's number cell, or None."""
+    if value == NO_VALUE:
+        return f"is a {NO_VALUE}: open and save the solution in Excel, or solve again"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "is blank; a number belongs here"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, got {value!r}"
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if whole and not float(value).is_integer():
+        return f"must be a whole number, got {value}"
+    return None
 
 
 # --------------------------------------------------------------------------- the pure roll
@@ -317,6 +457,19 @@ def check_pair(case: Case, solution: Solution) -> list[Issue]:
                 f"({_listed(case.period_ids)})",
             )
         )
+    everyone = set(_scenario_ids(case))
+    for table in ("Purchases", "Stock"):
+        frame = solution.tables[table]
+        for index, value in frame.get("scenarios", pd.Series(dtype=object)).items():
+            unknown = [s for s in _node_scenarios(value, sorted(everyone)) if s not in everyone]
+            if unknown:
+                issues.append(
+                    Issue(
+                        solution.cell(table, "scenarios", index),
+                        f"scenario {unknown[0]!r} is not one of the input's "
+                        f"({_listed(sorted(everyone))}); write 'all' or scenarios joined by |",
+                    )
+                )
     sha, row = solution.summary.get("input_sha256", (None, 0))
     if _id(sha) != case.source.sha256:
         where = f"{name}!Summary!B{row}" if row else f"{name}!Summary"
@@ -377,6 +530,20 @@ def _first_node(
     return node, nodes[node], first[first["node"].astype(int) == node]
 
 
+def _scenario_warnings(case: Case, solution: Solution, scenario: str | None) -> list[str]:
+    """Say that ``--scenario`` is ignored where the first period does not branch."""
+    if scenario is None:
+        return []
+    stock = solution.tables["Stock"]
+    first = stock[stock["period"].map(_id) == case.period_ids[0]]
+    if first["node"].nunique() > 1:
+        return []
+    return [
+        f"--scenario {scenario}: the last plan does not branch in {case.period_ids[0]} (one "
+        "node holds every scenario), so nothing is ruled out: every scenario is kept"
+    ]
+
+
 def _capacity(case: Case, offer: str, period: str) -> float:
     """Return an offer's capacity in a period before disruptions (OfferPeriods wins)."""
     overrides = case.offer_periods
@@ -430,7 +597,13 @@ def plan_roll(
     contracted = _contracted(solution, node, dropped) - set(retired_offers)
     orders, shared_periods = _shared_orders(case, solution, kept)
     live = [str(o) for o in case.offers.index if str(o) not in retired_offers]
-    previous = [(o, p, orders.get((o, p), 0.0)) for o in live for p in shared_periods]
+    considered = _considered(case, solution, kept)
+    previous = [
+        (o, p, orders.get((o, p), 0.0))
+        for o in live
+        for p in shared_periods
+        if (o, p) in considered or orders.get((o, p), 0.0) > EPSILON
+    ]
     return RollPlan(
         dropped=dropped,
         first=new_periods[0],
@@ -440,6 +613,7 @@ def plan_roll(
         scenarios=kept,
         probabilities=probabilities,
         initial_stock=_initial_stock(case, stock),
+        warnings=_negative_stock(solution, stock) + _scenario_warnings(case, solution, scenario),
         contracted=sorted(contracted),
         delivers_from=_delivers_from(case, contracted, new_periods),
         retired_offers=retired_offers,
@@ -482,6 +656,24 @@ def _initial_stock(case: Case, stock: pd.DataFrame) -> dict[str, float]:
         if str(element) in initial and math.isfinite(float(capacity)):
             initial[str(element)] = min(initial[str(element)], float(capacity))
     return initial
+
+
+def _negative_stock(solution: Solution, stock: pd.DataFrame) -> list[str]:
+    """Warn of a stock below zero in the carried node: it is carried as 0.
+
+    The plan never holds less than nothing; a negative figure was typed
+    into the solution (or is a rounding far beyond the solver's).
+    """
+    return [
+        f"{solution.cell('Stock', 'stock', index)}: stock {float(value):g} of "
+        f"{_id(element)} is below zero; carried as 0"
+        for index, element, value in zip(stock.index, stock["element"], stock["stock"], strict=True)
+        if float(value) < -_STOCK_TOLERANCE
+    ]
+
+
+#: A negative stock down to this is rounding, carried as 0 without a word.
+_STOCK_TOLERANCE = 1e-6
 
 
 def _contracted(solution: Solution, node: int, dropped: str) -> set[str]:
@@ -552,6 +744,61 @@ def _shared_orders(
         if shared(scenarios) and _id(p) != dropped
     }
     return orders, sorted(periods, key=position.__getitem__)
+
+
+def _considered(case: Case, solution: Solution, kept: list[str]) -> set[tuple[str, str]]:
+    """(offer, period) pairs where the last plan decided an order, 0 included.
+
+    What a planner means by the previous plan: at a node every kept scenario
+    shares, an offer the plan held a contract for (contracted before the
+    horizon, signed now, or a later offer signed at such a node, its lead
+    time elapsed), inside its window and with capacity there, had an order
+    chosen, 0 if it bought nothing: changing it is a change. An offer the plan
+    never contracted, or one that could not deliver then, was never
+    considered there: buying from it later is a new decision, not a change.
+    """
+    everyone = _scenario_ids(case)
+    periods = case.period_ids
+    position = {p: t for t, p in enumerate(periods)}
+    stock = solution.tables["Stock"]
+    shared_nodes = {
+        int(n)
+        for n, members in zip(stock["node"], stock["scenarios"], strict=True)
+        if set(kept) <= set(_node_scenarios(members, everyone))
+    }
+    contracts = solution.tables["Contracts"]
+    delivers: dict[str, int] = {}  # offer -> first period position it may deliver
+    for offer, already, signed, signing in zip(
+        contracts["offer"],
+        contracts.get("already_contracted", [0] * len(contracts)),
+        contracts["contracted"],
+        contracts.get("signing", ["now"] * len(contracts)),
+        strict=True,
+    ):
+        ident = _id(offer)
+        if ident not in case.offers.index:
+            continue
+        if _number(already) > 0.5:
+            delivers[ident] = 0
+        elif _number(signed) > 0.5 and _id(signing) != "later":
+            delivers[ident] = int(_number(case.offers.at[ident, "lead_time"]))
+    signings = solution.tables["Signings"]
+    for offer, node, period in zip(
+        signings.get("offer", []), signings.get("node", []), signings.get("period", []), strict=True
+    ):
+        ident, signed_at = _id(offer), position.get(_id(period))
+        if ident in case.offers.index and signed_at is not None and int(node) in shared_nodes:
+            lead = int(_number(case.offers.at[ident, "lead_time"]))
+            delivers[ident] = min(delivers.get(ident, len(periods)), signed_at + lead)
+    pairs: set[tuple[str, str]] = set()
+    for offer, start in delivers.items():
+        record = case.offers.loc[offer]
+        opens = position.get(_id(record.get("first_period")), 0)
+        closes = position.get(_id(record.get("last_period")), len(periods) - 1)
+        for t in range(max(start, opens), closes + 1):
+            if _capacity(case, offer, periods[t]) > EPSILON:
+                pairs.add((offer, periods[t]))
+    return pairs
 
 
 def _commitments(
@@ -696,11 +943,22 @@ def _roll_item_rows(
             if sheet.get(r, column) not in gone and sheet.get(r, "period") != plan.dropped
         ]
         if title == "OfferPeriods":
+            closed = _closed_before(book, plan.appended)
             for row in [r for r in sheet.rows if sheet.get(r, "period") == last]:
+                if sheet.get(row, "offer") in closed:
+                    continue  # its window ends before the appended period: no terms there
                 moved = list(row)
                 moved[sheet.column("period")] = plan.appended
                 sheet.rows.append(moved)
         sheet.save()
+
+
+def _closed_before(book: Workbook, appended: str) -> set[str]:
+    """Offers whose ``last_period`` is a period of the rolled horizon before ``appended``."""
+    periods = _Sheet(book, "Periods")
+    earlier = {periods.get(r, "period") for r in periods.rows} - {appended}
+    offers = _Sheet(book, "Offers")
+    return {offers.get(r, "offer") for r in offers.rows if offers.get(r, "last_period") in earlier}
 
 
 def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
@@ -743,6 +1001,30 @@ def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
         policies = _Sheet(book, "Policies")
         policies.keep(lambda r: policies.get(r, "period") != dropped)
         policies.save()
+    _roll_scenarios(book, plan, retired)
+
+    for title, rows in (("Commitments", plan.commitments), ("PreviousPlan", plan.previous_plan)):
+        if not rows and not _exists(book, title):
+            continue
+        sheet = _Sheet(book, title, ["offer", "period", "quantity"])
+        sheet.rows = [sheet.new_row({"offer": o, "period": p, "quantity": q}) for o, p, q in rows]
+        sheet.save()
+
+    notes = _Sheet(book, "Notes", list(NOTES_HEADER))
+    names = list(notes.columns)
+    for name in NOTES_HEADER:  # a narrower Notes sheet gets the columns the note needs
+        if len(names) >= len(note):
+            break
+        if name not in names:
+            notes.column(name)
+            names.append(name)
+    names += [f"note {i + 1}" for i in range(len(names), len(note))]  # never cut
+    notes.rows.append(notes.new_row(dict(zip(names, note, strict=False))))
+    notes.save()
+
+
+def _roll_scenarios(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -> None:
+    """Roll what may happen: Disruptions, Events (B4) and the Scenarios kept."""
     if _exists(book, "Disruptions"):
         _roll_disruptions(book, plan, retired)
     if plan.events is not None and _exists(book, "Events"):
@@ -756,17 +1038,35 @@ def apply_roll(book: Workbook, plan: RollPlan, note: list[str]) -> None:
             row[probability] = kept[scenarios.get(row, "scenario")]
         scenarios.save()
 
-    for title, rows in (("Commitments", plan.commitments), ("PreviousPlan", plan.previous_plan)):
-        if not rows and not _exists(book, title):
-            continue
-        sheet = _Sheet(book, title, ["offer", "period", "quantity"])
-        sheet.rows = [sheet.new_row({"offer": o, "period": p, "quantity": q}) for o, p, q in rows]
-        sheet.save()
 
-    notes = _Sheet(book, "Notes", ["topic", "value", "source or reasoning"])
-    names = list(notes.columns)
-    notes.rows.append(notes.new_row(dict(zip(names, note, strict=False))))
-    notes.save()
+def _formulas_to_values(book: Workbook) -> list[str]:
+    """Replace every formula that has a cached value by that value; say where.
+
+    openpyxl writes a formula without its value, and the planner refuses a
+    formula without a cached value: a roll that kept a Settings or Countries
+    formula refused its own output. The values are what the planner read.
+    """
+    values = getattr(book, "cached_values", None)
+    if values is None:
+        return []
+    replaced: dict[str, int] = {}
+    for sheet in book.worksheets:
+        cached = values[sheet.title]
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type != "f":
+                    continue
+                value = cached[cell.coordinate].value
+                if value is not None:
+                    cell.value = value
+                    replaced[sheet.title] = replaced.get(sheet.title, 0) + 1
+    if not replaced:
+        return []
+    where = ", ".join(f"{title} ({count})" for title, count in replaced.items())
+    return [
+        f"formulas written as the values they had: {where}; the rolled workbook has no formulas "
+        "(the planner cannot compute them again)"
+    ]
 
 
 def _exists(book: Workbook, title: str) -> bool:
@@ -934,6 +1234,7 @@ def roll(
         book.cached_values = openpyxl.load_workbook(last_input, data_only=True, keep_links=False)
     except Exception as error:  # the bounded reader accepted it; openpyxl should too
         raise InputError([Issue(last_input.name, f"cannot open for editing: {error}")]) from None
+    plan.warnings += _formulas_to_values(book)
     apply_roll(book, plan, note)
 
     def write(temporary: str) -> None:

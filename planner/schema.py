@@ -66,6 +66,18 @@ class Sheet:
     id_column: str | None
     description: str
     columns: tuple[Column, ...]
+    #: When the sheet is needed though not always (``unless every offer has a risk``):
+    #: ``required`` in sheets.csv reads ``unless ...``; None for a plain yes or no.
+    required_unless: str | None = None
+    #: One example row (column -> value, from examples.csv) for the template.
+    example: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def requirement(self) -> str:
+        """Return how much the sheet is needed, in words: required, optional, required unless."""
+        if self.required:
+            return "required"
+        return f"required unless {self.required_unless}" if self.required_unless else "optional"
 
     def column(self, name: str) -> Column:
         """Return the column called ``name``."""
@@ -164,6 +176,10 @@ def catalogue() -> Catalogue:
                 description=row["description"],
             )
         )
+    examples: dict[str, list[tuple[str, str]]] = {}
+    if (directory / "examples.csv").is_file():
+        for row in _rows(directory, "examples.csv"):
+            examples.setdefault(row["sheet"], []).append((row["column"], row["value"]))
     sheets = tuple(
         Sheet(
             name=row["sheet"],
@@ -171,6 +187,10 @@ def catalogue() -> Catalogue:
             id_column=row["id_column"] or None,
             description=row["description"],
             columns=tuple(columns.get(row["sheet"], ())),
+            required_unless=row["required"].removeprefix("unless ").strip()
+            if row["required"].startswith("unless ")
+            else None,
+            example=tuple(examples.get(row["sheet"], ())),
         )
         for row in _rows(directory, "sheets.csv")
     )

@@ -39,9 +39,16 @@ class Status(StrEnum):
     INFEASIBLE = "infeasible"
     INTERRUPTED = "interrupted"
     ERROR = "error"
+    #: a plan that holds every rule, but whose rounded contract decisions do not reproduce
+    #: the solver's objective even at a strict integrality tolerance: not proven optimal
+    UNPROVEN = "unproven"
 
 
-OPTIMAL, TIME_LIMIT, INFEASIBLE, INTERRUPTED, ERROR = Status
+OPTIMAL, TIME_LIMIT, INFEASIBLE, INTERRUPTED, ERROR, UNPROVEN = Status
+
+#: HiGHS's integrality tolerance for the re-solve of a plan whose rounded binaries did
+#: not reproduce its objective (HiGHS's default, mip_feasibility_tolerance, is 1e-6).
+STRICT_INTEGRALITY = 1e-9
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,10 @@ class SolveOptions:
     #: solution limit (``{"mip_max_nodes": 1000}``, ``{"mip_max_improving_sols": 1}``);
     #: checked by :func:`check_highs_options`
     highs_options: Mapping[str, bool | int | float | str] = field(default_factory=dict)
+    #: the most memory (MB) the model may need by its estimate from the scenario tree
+    #: (:func:`planner.model.size.estimate`); None: ``PLANNER_MAX_MODEL_MB`` or 80 % of
+    #: the machine's memory (of a web job's limit)
+    max_model_mb: float | None = None
     #: called now and then during a MIP solve with ``seconds``, ``best`` (the best
     #: plan's objective so far, None before one), ``bound`` and ``gap``
     on_progress: Callable[[dict[str, float | None]], None] | None = field(
@@ -169,6 +180,8 @@ class HighsSession:
         self.options = options
         self.highs = self.handed.highs
         self.start: np.ndarray | None = None  # the last plan, offered to the next solve as a start
+        #: the cost of the plan with its binaries rounded, once :meth:`duals` solved that LP
+        self.fixed_objective: float | None = None
 
     @property
     def integer(self) -> np.ndarray:
@@ -242,7 +255,19 @@ class HighsSession:
                 signal.signal(number, handler)
         return (INTERRUPTED, _message(INTERRUPTED, False)) if interrupted.is_set() else None
 
-    def solve(self, time_limit: float, mip_gap: float) -> SolverReport:
+    @property
+    def fractional(self) -> bool:
+        """Whether the last plan has an integer column that is not a whole number.
+
+        HiGHS accepts a binary within its integrality tolerance of 0 or 1; the
+        plan written has it rounded, which :meth:`duals` (its fixed LP) prices.
+        """
+        if self.start is None or not self.integer.any():
+            return False
+        values = self.start[self.integer]
+        return bool((values != np.round(values)).any())
+
+    def solve(self, time_limit: float, mip_gap: float, strict: bool = False) -> SolverReport:
         """Solve the model as it stands; load the plan into the variables if there is one.
 
         After a first solve (a re-solve of a changed model), the last plan is
@@ -256,11 +281,17 @@ class HighsSession:
         objective is then not the plan's cost). A warm result is therefore
         checked against the plan's cost and, if they differ, solved again
         cold, without the start and with the heuristics on.
+
+        ``strict``: cold, at HiGHS's integrality tolerance :data:`STRICT_INTEGRALITY`
+        (for a plan whose rounded binaries did not reproduce its objective).
         """
         if self.handed.infeasible_constant:
             return self._report_infeasible_constant()
-        warm = self.start is not None
-        report = self._solve_once(time_limit, mip_gap, warm)
+        self.fixed_objective = None
+        warm = self.start is not None and not strict
+        if strict:
+            self.highs.clearSolver()
+        report = self._solve_once(time_limit, mip_gap, warm, strict)
         if warm and report.has_plan and not self._objective_is_the_plans(report):
             logger.warning("HiGHS misjudged the warm start's objective; solving again cold")
             self.highs.clearSolver()
@@ -268,8 +299,12 @@ class HighsSession:
         report.extra["warm"] = warm
         return report
 
-    def _solve_once(self, time_limit: float, mip_gap: float, warm: bool) -> SolverReport:
+    def _solve_once(
+        self, time_limit: float, mip_gap: float, warm: bool, strict: bool = False
+    ) -> SolverReport:
         self._set_options(time_limit, mip_gap)
+        if strict:
+            self.highs.setOptionValue("mip_feasibility_tolerance", STRICT_INTEGRALITY)
         for heuristic in WARM_START_OFF:
             self.highs.setOptionValue(heuristic, not warm)
         for name, value in self.options.highs_options.items():  # checked by the caller
@@ -447,6 +482,7 @@ class HighsSession:
                 return {}
             solution = highs.getSolution()
             self._load_values(np.asarray(solution.col_value, dtype=float))
+            self.fixed_objective = float(highs.getInfo().objective_function_value)
             row_dual = np.asarray(solution.row_dual, dtype=float)
             return {
                 (name, index): float(row_dual[position])

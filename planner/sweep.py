@@ -23,7 +23,9 @@ import pandas as pd
 from planner import outcome
 from planner.api import Resolver
 from planner.changes import apply_change, variants
+from planner.checks import check_changes
 from planner.data import Case
+from planner.errors import InputError, Issue
 from planner.events import scenario_probability
 from planner.io.sweep_writer import picture, write_sweep
 from planner.parallel import WORKER_TIMEOUT, ClusterError, WorkerWatch, executor_of
@@ -42,6 +44,9 @@ def chunks(grid: list[dict[str, float]], parts: int) -> list[list[dict[str, floa
     bounds = np.linspace(0, len(grid), parts + 1).round().astype(int)
     return [grid[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
+
+#: The note on the variant that changes nothing: its figures are a plain solve's.
+UNCHANGED = "the workbook's own values: solved afresh, as planner solve does"
 
 #: One solved variant: its row of the sweep table and its result.
 Solved = tuple[dict[str, Any], outcome.Result]
@@ -64,13 +69,33 @@ def solve_chunk(
     """
     resolver = Resolver(full_tables=tables, **options)
     solved: list[Solved] = []
+    base = case.content_sha256()
     try:
         for values in chunk:
             variant = case.copy()
+            notes: list[str] = []
             for name, value in values.items():
-                apply_change(variant, name, value)
-            result = resolver.solve(variant)
+                notes += apply_change(variant, name, value)
+            unchanged = variant.content_sha256() == base
+            try:
+                if unchanged and resolver.model is not None:
+                    # the workbook as it is: solved afresh, so that its row is what
+                    # `planner solve` gives, not another plan within the gap reached warm
+                    fresh = Resolver(full_tables=tables, keep_model=False, **options)
+                    result = fresh.solve(variant)
+                else:
+                    result = resolver.solve(variant)
+            except InputError as error:  # changes valid alone, not together (min_take, capacity)
+                named = ", ".join(f"{name}={value:g}" for name, value in values.items())
+                raise InputError(
+                    [Issue(i.where, f"the variant {named}: {i.message}") for i in error.issues],
+                    error.source,
+                ) from None
             row = _row(values, result)
+            if unchanged:
+                notes.insert(0, UNCHANGED)
+            if notes:  # why a row is, or is not, the workbook as it stands
+                row["note"] = "; ".join(dict.fromkeys(notes))
             if not tables:
                 result.tables = {}
             solved.append((row, result))
@@ -86,9 +111,10 @@ def solve_chunk(
 def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     """Return the variant's row of the sweep table: its values, status and figures."""
     summary = result.summary
-    row: dict[str, Any] = {**values, "status": result.status, "objective": result.objective}
-    for key in ("expected_cost", "cvar", "china_share", "shortfall"):
+    row: dict[str, Any] = {**values, "status": result.status}
+    for key in ("spend", "lost_value", "china_share", "shortfall", "expected_cost", "cvar"):
         row[key] = summary.get(key)
+    row["objective"] = result.objective
     shares = result.tables.get("Shares")
     table = result.tables.get("ExpectedShares")  # a sweep's own result has these already
     if shares is not None and len(shares):
@@ -175,8 +201,12 @@ def sweep(
     Raises
     ------
     ChangeError
-        For a change that names nothing, or a grid of more than
-        ``PLANNER_MAX_VARIANTS`` variants (checked before anything is built).
+        For a grid of more than ``PLANNER_MAX_VARIANTS`` variants (checked
+        before anything is built).
+    InputError
+        For a change that names nothing, or a value the case's checks refuse
+        (``risk[Nd-CN]=5``), each naming the change and its first variant
+        (:func:`planner.checks.check_changes`); nothing is solved.
     KeyboardInterrupt
         On Ctrl-C, after the workers stop; ``partial`` on the exception is
         the :class:`SweepResult` of the variants that finished.
@@ -188,11 +218,10 @@ def sweep(
     options = {"explain_infeasible": False, "duals": False, **options}
     if not tables:
         options["duals"] = False  # nothing would show them
-    probe = case.copy()
-    warnings: list[str] = []
-    for values in grid[:1]:
-        for name, value in values.items():
-            warnings += apply_change(probe, name, value)  # a bad name fails here, first
+    issues = check_changes(case, changes)  # every value checked as a cell, before any solve
+    if any(issue.severity == "error" for issue in issues):
+        raise InputError(issues, case.source.path)
+    warnings = [issue.message for issue in issues]
     try:
         runs = _run_all(case, grid, options, workers, executor, progress, tables, worker_timeout)
     except (KeyboardInterrupt, ClusterError) as interrupt:
@@ -221,6 +250,7 @@ def _about(
         "input_sha256": case.source.sha256 or case.content_sha256(),
         "case_sha256": case.content_sha256(),
         "currency": case.settings.currency,
+        "unit": case.settings.unit,
         "changes": "; ".join(f"{name} = {list(values)}" for name, values in changes.items()),
         "variants": len(results),
     }

@@ -178,7 +178,10 @@ def test_progress_reports_the_best_plan_while_solving() -> None:
     seen: list[dict[str, Any]] = []
     result = planner.solve(case, on_progress=seen.append, duals=False)
     with_plan = [event for event in seen if event["best"] is not None]
-    assert with_plan and with_plan[-1]["best"] == pytest.approx(result.objective, rel=1e-9)
+    # the plan written is the solver's best with its binaries rounded and its purchases
+    # re-solved (they are fractional here): as good or better, within the gap
+    assert with_plan and result.objective <= with_plan[-1]["best"] * (1 + 1e-9)
+    assert result.objective == pytest.approx(with_plan[-1]["best"], rel=1e-4)
     assert all(  # a first plan may come before any bound (the Japan case's does)
         event["gap"] >= 0 and (event["bound"] is None or event["bound"] <= event["best"] + 1e-6)
         for event in with_plan

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -70,7 +71,10 @@ def test_cli_writes_a_roll_up_and_says_not_all_succeeded(folder: Path, tmp_path:
     assert "c-broken.xlsx: invalid: Offers!H2: capacity must be >= 0, got -5" in result.stderr
     roll_up = openpyxl.load_workbook(out / "batch-summary.xlsx")["Batch"]
     rows = list(roll_up.iter_rows(values_only=True))
-    assert rows[0][:3] == ("input", "outcome", "status")
+    assert rows[0][:5] == ("input", "outcome", "status", "spend (USD)", "lost value (USD)")
+    assert {"shortfall (t)", "expected cost (USD)", "China share"} <= set(rows[0])
+    spend, lost = rows[1][3], rows[1][4]
+    assert spend + lost == pytest.approx(rows[1][rows[0].index("expected cost (USD)")])
     assert [row[1] for row in rows[1:]] == ["written", "written", "invalid", "invalid"]
     sha = rows[0].index("input_sha256")
     assert rows[1][sha] == hashlib.sha256((folder / "a-hand.xlsx").read_bytes()).hexdigest()
@@ -105,3 +109,19 @@ def test_an_out_of_range_option_fails_once_before_any_solve(folder: Path, tmp_pa
     with pytest.raises(ValueError, match="time_limit_s must be a finite number > 0, got -1"):
         run_batch(folder, out, workers=1, time_limit_s=-1)
     assert not out.exists()
+
+
+def test_the_roll_up_says_where_units_differ() -> None:
+    """Workbooks in different currencies: the columns point to each row's currency."""
+    from planner.batch import _shown
+
+    table = pd.DataFrame(
+        {"spend": [1.0, 2.0], "shortfall": [0.0, 1.0], "currency": ["USD", "EUR"], "unit": "t"}
+    )
+    shown, _ = _shown(table)
+    assert list(shown.columns) == [
+        "spend (in each row's currency)",
+        "shortfall (t)",
+        "currency",
+        "unit",
+    ]

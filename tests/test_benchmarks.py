@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import planner
-from benchmarks.generate import Size, generate, write
+from benchmarks.generate import V3_FEATURES, Size, generate, write
 from benchmarks.run import OFFER_SHARE, STAGES, Row, _workbook, measure, table
 from tests.conftest import REFERENCE, ROOT
 
@@ -100,3 +100,29 @@ def test_the_issue_class_with_offer_shares_is_valid_and_caps_every_element(
     assert list(caps["value"]) == [OFFER_SHARE]
     assert caps["element"].isna().all()  # blank: each element separately
     assert len(case.elements) == 17 and len(case.offers) == 17 * 30
+
+
+@pytest.mark.parametrize(
+    "features", [("tiers",), ("value",), ("budget",), ("events",), V3_FEATURES]
+)
+def test_generated_v3_cases_are_valid_and_use_their_features(
+    features: tuple[str, ...], tmp_path: Path
+) -> None:
+    from planner.events import scenario_probability
+    from planner.model import derive
+
+    case = planner.load(write(generate(Size(6, 4, 8, 5), 0, v3=features), tmp_path / "v3.xlsx"))
+    assert not [w for w in case.warnings if "unknown" in w.message]
+    data = derive(case)
+    assert (len(case.shortage_tiers) > 0) == ("tiers" in features)
+    assert (case.settings.stock_value_max is not None) == ("budget" in features)
+    assert bool(data.value_caps) == ("value" in features)
+    assert len(scenario_probability(case)) == (64 if "events" in features else 5)
+
+
+def test_a_v3_benchmark_size_names_its_features() -> None:
+    from benchmarks.run import _v3_features
+
+    assert _v3_features("medium-v3") == ("medium", list(V3_FEATURES))
+    assert _v3_features("medium-v3-budget") == ("medium", ["budget"])
+    assert _v3_features("medium-v2") == ("medium-v2", [])

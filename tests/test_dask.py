@@ -128,14 +128,14 @@ def _silent_server() -> Iterator[str]:
         yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
 
 
-def _sweep(address: str, out: Path, *extra: str) -> object:
+def _sweep(address: str, out: Path, *extra: str, vary: str = "capacity[Dy-CN]=12,13") -> object:
     return CliRunner().invoke(
         app,
         [
             "sweep",
             str(HAND),
             "--vary",
-            "capacity[Dy-CN]=12,13",
+            vary,
             "--scheduler",
             address,
             *extra,
@@ -276,12 +276,11 @@ def test_cli_writes_the_variants_finished_before_the_workers_were_lost(
     result = _sweep(
         cluster.scheduler_address,
         out,
-        "--vary",
-        "capacity[Dy-CN]=11,12,13,14",
         "--workers",
         "4",
         "--worker-timeout",
         "1",
+        vary="capacity[Dy-CN]=11,12,13,14",  # a change given twice is refused
     )
     assert result.exit_code == 2, result.output
     assert "error: --worker-timeout: the Dask cluster has had no worker for 1 s" in result.stderr

@@ -434,7 +434,7 @@ def test_a_limit_with_a_plan_is_not_called_optimal(
     hand = str(REFERENCE / "case-00-hand.xlsx")
     result = runner.invoke(app, ["solve", hand, "-o", str(out), "--no-duals"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("time_limit (gap 0.4%): objective 21,702.00 USD")
+    assert result.stdout.startswith("time_limit (gap 0.4%): spend 20,702 USD, lost value 1,000 USD")
     summary = {
         r[0]: r[1] for r in openpyxl.load_workbook(out)["Summary"].iter_rows(values_only=True)
     }

@@ -217,8 +217,13 @@ def test_events_are_what_an_analyst_draws() -> None:
 
 
 @pytest.fixture(scope="module")
-def result() -> planner.Result:
-    return planner.solve(planner.load(JAPAN))
+def case() -> planner.Case:
+    return planner.load(JAPAN)
+
+
+@pytest.fixture(scope="module")
+def result(case: planner.Case) -> planner.Result:
+    return planner.solve(case)
 
 
 def _in(node_scenarios: str, scenario: str) -> bool:
@@ -309,3 +314,67 @@ def test_the_docs_give_the_stop_costs_of_the_committed_case(result: planner.Resu
         [row] = [line for line in text.splitlines() if line.startswith(f"| {label} from")]
         shown = float(row.split("|")[2].replace(",", ""))
         assert shown == pytest.approx(costs[scenario] / 1000, abs=0.5), (label, row)
+
+
+def test_orders_now_are_the_first_quarter_s_and_later_shared_ones_a_block_apart(
+    result: planner.Result,
+) -> None:
+    """Issue 23.6: "now" is the first period; later shared orders are decided, not placed now."""
+    orders = result.tables["Orders"]
+    first = result.case.period_ids[0]
+    now = orders[orders["block"] == "now"]
+    assert set(now.loc[now["action"] == "buy", "period"]) == {first}
+    assert result.summary["orders_now"] == int((orders["action"] == "buy").sum())
+    decided = orders[orders["block"] == "already decided for later quarters"]
+    assert len(decided) == result.summary["orders_decided_later"] > 0
+    assert first not in set(decided["period"]) and set(decided["scenarios"]) == {"all"}
+    later_buys = orders[orders["action"] == "buy later"]
+    purchases = result.tables["Purchases"]
+    shared_later = purchases[(purchases["scenarios"] == "all") & (purchases["period"] != first)]
+    assert len(later_buys) == len(shared_later) > 0
+    everywhere = orders[(orders["action"] == "sign later") & (orders["scenarios"] == "all")]
+    assert len(everywhere) and set(everywhere["block"]) == {"already decided for later quarters"}
+    assert all(note.startswith("every scenario signs it in") for note in everywhere["note"])
+    maybe = orders[orders["block"] == "if the situation comes about"]
+    assert len(maybe) and not (maybe["scenarios"] == "all").any()
+    rank = {"now": 0, "already decided for later quarters": 1, "if the situation comes about": 2}
+    ranks = orders["block"].map(rank).tolist()  # the blocks in order: now, decided, conditional
+    assert ranks == sorted(ranks)
+
+
+def test_a_sweep_s_unchanged_variant_is_the_plain_solve(
+    case: planner.Case, result: planner.Result
+) -> None:
+    """Issue 23.7: the row at the workbook's own cap equals `planner solve`, and says so."""
+    own = case.policies
+    total = own[(own["policy"] == "china_share_max") & (own["element"] == "TOTAL")]
+    [(cap, basis)] = set(zip(total["value"], total["basis"], strict=True))
+    assert basis != case.settings.china_basis  # the workbook's TOTAL cap is on its own basis
+    name = f"china_share_max[TOTAL,{basis}]"
+    study = planner.sweep(case, {name: [cap + 0.1, cap]}, workers=1)
+    row = study.table.set_index(name).loc[cap]
+    assert row["objective"] == pytest.approx(result.objective, rel=1e-9)
+    assert row["spend"] == pytest.approx(result.summary["spend"], rel=1e-9)
+    assert row["note"].startswith("the workbook's own values")
+    # without the basis the change adds a cap on the case's basis: a row says so
+    added = planner.sweep(case, {"china_share_max[TOTAL]": [cap]}, workers=1).table
+    assert f"adds a cap on the {case.settings.china_basis} basis" in added["note"].iloc[0]
+    # a tighter rule can only cost more (here it binds: the any basis also counts the Lynas
+    # NdPr made into metal in China and the Vietnamese separation of Chinese feed)
+    assert added["objective"].iloc[0] >= result.objective * (1 - 1e-9)
+
+
+def test_a_solve_without_duals_writes_the_same_plan(result: planner.Result) -> None:
+    """Issue 23.7: duals only add prices; the plan is the fixed-binary LP's either way."""
+    bare = planner.solve(result.case, duals=False)
+    assert bare.objective == pytest.approx(result.objective, rel=1e-9)
+
+
+def test_the_last_progress_event_is_the_final_plan(case: planner.Case) -> None:
+    """Issue 23.7: a progress display ends on the objective of the plan written."""
+    events: list[dict[str, float | None]] = []
+    solved = planner.solve(case, on_progress=events.append)
+    assert len(events) >= 2
+    assert events[-1]["final"] is True and events[-1]["best"] == solved.objective
+    assert events[-1]["gap"] == solved.summary["mip_gap"]
+    assert not any("final" in event for event in events[:-1])

@@ -7,15 +7,24 @@ the layers read one way (docs/development.md draws them).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from planner.model.parameters import Policy
 from planner.schema import catalogue
 
-PACKAGE = Path(__file__).resolve().parent.parent / "planner"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "planner"
 
 #: Function-level imports that stay: optional dependencies, loaded only when used.
 OPTIONAL = {"distributed", "matplotlib", "playwright"}
+#: Modules that may import inside a function for start-up speed (issue 23.8): the CLI's
+#: commands load what each needs, so `planner --help` never waits for Pyomo or FastAPI.
+#: Their imports still count in the graph below (no circle through them either).
+LAZY = {"planner.cli"}
+#: What `import planner.cli` must not load: the solver, the model, the server, the tables.
+HEAVY = ("pyomo", "highspy", "fastapi", "uvicorn", "pandas", "scipy", "numpy", "matplotlib")
 
 
 def _module(path: Path) -> str:
@@ -64,7 +73,7 @@ def graph() -> tuple[dict[str, set[str]], list[str]]:
                     if isinstance(node, ast.Import)
                     else [node.module or ""]
                 )
-                if any(root.split(".")[0] not in OPTIONAL for root in roots):
+                if name not in LAZY and any(root.split(".")[0] not in OPTIONAL for root in roots):
                     hidden.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
     return edges, hidden
 
@@ -116,6 +125,61 @@ def test_no_import_inside_a_function_but_optional_ones() -> None:
     """Only optional dependencies (Dask, matplotlib for the sweep's PNG) load when used."""
     _, hidden = graph()
     assert hidden == []
+
+
+def test_the_cli_starts_without_the_heavy_libraries() -> None:
+    """`planner --help`/`--version` load no solver, model, server or pandas (issue 23.8).
+
+    What is imported, not how long it takes: timings are in benchmarks/startup.py.
+    """
+    code = (
+        "import sys, planner, planner.cli\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_the_lazy_facade_gives_the_functions_not_their_modules() -> None:
+    """`planner.roll` and `planner.sweep` stay the functions once their modules are imported."""
+    code = (
+        "import planner.roll, planner.sweep, planner.web.worker\n"
+        "import planner\n"
+        "print(all(callable(getattr(planner, n)) and not isinstance(getattr(planner, n), "
+        "type(planner)) for n in planner.__all__ if n != '__version__'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
+
+
+def test_validate_loads_no_solver_or_model() -> None:
+    """`planner validate` reads and checks: no Pyomo, HiGHS or web server."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from planner.cli import app\n"
+        "done = CliRunner().invoke(app, ['validate', 'inputs/tiny.xlsx'])\n"
+        "assert done.exit_code == 0, done.output\n"
+        "print(','.join(m for m in ('pyomo', 'highspy', 'fastapi', 'uvicorn') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == ""
+
+
+def test_the_cli_s_constants_are_the_api_s() -> None:
+    import planner.cli as cli
+    from planner.api import MAX_SEED
+    from planner.solve import Status
+
+    assert cli.MAX_SEED == MAX_SEED
+    assert (cli.OPTIMAL, cli.TIME_LIMIT, cli.INFEASIBLE, cli.INTERRUPTED) == (
+        Status.OPTIMAL,
+        Status.TIME_LIMIT,
+        Status.INFEASIBLE,
+        Status.INTERRUPTED,
+    )
 
 
 def test_the_check_sees_a_circle_and_a_hidden_import() -> None:

@@ -8,6 +8,17 @@ in a cell, ...) and checks the house rule: the mutant either loads or raises
 :class:`planner.InputError` whose issues name their cells, and a mutant that
 loads solves to a plan status, never an exception.
 
+Every reference workbook is a source, v1, v2 and v3 (``tests/data/reference``,
+its ``v2`` and ``v3`` folders: a new folder's workbooks are picked up by
+:data:`SOURCES`), and ``inputs/tiny.xlsx`` with a Sweep sheet. Half the
+mistakes land on a sheet picked by name from :data:`TARGETED_SHEETS` where
+the source has it (OfferContents, Commitments, PreviousPlan, Sweep;
+ShortageTiers and Events, model v3's, once their branches are merged): to
+fuzz a new sheet, add its name there and a reference workbook that has it.
+A mutant with a Sweep sheet is swept too, and
+:func:`test_a_hostile_sweep_change_never_crashes` tries change names and
+values as ``--vary`` takes them.
+
 The suite runs a fixed number of derandomised examples; a longer run is
 ``PLANNER_FUZZ_EXAMPLES=2000 python -m pytest tests/test_mutations.py``
 (see docs/development.md).
@@ -29,15 +40,47 @@ from hypothesis import strategies as st
 from openpyxl.worksheet.worksheet import Worksheet
 
 import planner
+from planner.changes import ChangeError, parse_varies, sheet_changes, variants
+from planner.checks import check_changes
 from planner.errors import InputError
 from tests.conftest import REFERENCE, ROOT
 
 SOURCES = [
     *sorted(REFERENCE.glob("case-*.xlsx")),
-    *sorted((REFERENCE / "v3").glob("v3-b4-*.xlsx")),  # Events (B4)
+    *sorted(REFERENCE.glob("v*/*.xlsx")),  # v2, v3 and any later folder of reference cases
     ROOT / "inputs" / "tiny.xlsx",
 ]
+#: Sheets a mistake is aimed at by name (where the source has it), besides any sheet.
+TARGETED_SHEETS = (
+    "OfferContents",
+    "Commitments",
+    "PreviousPlan",
+    "Sweep",
+    "ShortageTiers",  # model v3 (B1)
+    "Events",  # model v3 (B4)
+)
+#: The Sweep sheet added to ``inputs/tiny.xlsx`` as one more source.
+SWEEP_ROWS = [
+    ["change", "values"],
+    ["capacity[Nd-CN]", "50,100"],
+    ["china_share_max[Nd]", "1:0.5:-0.25"],
+]
+#: A mutant's sweep is solved when it has at most this many variants (else only checked).
+SWEPT_VARIANTS = 8
+
+
+def _with_sweep(path: Path) -> bytes:
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.create_sheet("Sweep")
+    for row in SWEEP_ROWS:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 _BYTES = {path.name: path.read_bytes() for path in SOURCES}
+_BYTES["tiny-sweep.xlsx"] = _with_sweep(ROOT / "inputs" / "tiny.xlsx")
 
 EXAMPLES = int(os.environ.get("PLANNER_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
@@ -49,7 +92,7 @@ FUZZ = settings(
 )
 
 #: Statuses a mutant that loads may end in (a short time limit: time_limit is fine).
-PLAN_STATUSES = {"optimal", "time_limit", "infeasible"}
+PLAN_STATUSES = {"optimal", "time_limit", "unproven", "infeasible"}
 
 #: ``Sheet``, ``Sheet!B3``, ``Sheet!B3:C4``, ``Sheet!3:3``, ``Sheet!B:B`` or ``file.xlsx``.
 _ADDRESS = re.compile(r"^[^!]+(![A-Z]{1,3}[0-9]+(:[A-Z]{1,3}[0-9]+)?|![0-9]+:[0-9]+)?$")
@@ -159,7 +202,7 @@ CELL_MUTATIONS: list[Mutation] = [
 mutations = st.lists(
     st.tuples(
         st.sampled_from([*CELL_MUTATIONS, "delete_sheet"]),
-        st.integers(0, 10_000),  # which sheet
+        st.one_of(st.integers(0, 10_000), st.sampled_from(TARGETED_SHEETS)),  # which sheet
         st.integers(0, 10_000),
         st.integers(0, 10_000),
         st.integers(0, 10_000),
@@ -173,6 +216,8 @@ def mutate(source: str, steps: list[tuple[Any, int, int, int, int]]) -> bytes:
     """Apply ``steps`` to the workbook ``source`` and return the mutant's bytes."""
     workbook = openpyxl.load_workbook(io.BytesIO(_BYTES[source]))
     for kind, which, a, b, c in steps:
+        if isinstance(which, str):  # a targeted sheet; any sheet where the source lacks it
+            which = workbook.sheetnames.index(which) if which in workbook.sheetnames else a
         sheet = workbook.worksheets[which % len(workbook.worksheets)]
         if kind == "delete_sheet":
             if len(workbook.worksheets) > 1:
@@ -198,7 +243,26 @@ def check_mutant(data: bytes) -> str:
             return "invalid"
     result = planner.solve(case, time_limit_s=1, threads=1, duals=False)
     assert result.status in PLAN_STATUSES, (result.status, result.summary.get("message"))
+    if len(case.sweep):
+        check_sweep(case, sheet_changes(case))
     return result.status
+
+
+def check_sweep(case: planner.Case, changes: dict[str, list[float]]) -> str:
+    """Sweep a case (a few variants solved, more only checked); return what happened."""
+    try:
+        issues = check_changes(case, changes)
+        if any(issue.severity == "error" for issue in issues):
+            raise InputError(issues)
+        if len(variants(changes)) > SWEPT_VARIANTS:
+            return "checked"
+        swept = planner.sweep(case, changes, workers=1, time_limit_s=1)
+    except (InputError, ChangeError) as error:
+        for issue in getattr(error, "issues", []):
+            assert issue.where and issue.message, issue
+        return "invalid"
+    assert set(swept.table["status"]) <= PLAN_STATUSES, swept.table["status"]
+    return "swept"
 
 
 @FUZZ
@@ -207,3 +271,73 @@ def test_a_mistake_in_a_valid_workbook_never_crashes(
     source: str, steps: list[tuple[Any, int, int, int, int]]
 ) -> None:
     check_mutant(mutate(source, steps))
+
+
+#: Change names as a planner (or a careless one) writes them for ``--vary`` on tiny.xlsx.
+CHANGE_NAMES = [
+    "capacity[Nd-CN]",
+    "risk[Nd-CN]",
+    "lead_time[Nd-CN]",
+    "min_take[Nd-MY]",
+    "fixed_cost[Nd-MY]",
+    "Elements.initial_stock[Nd]",
+    "Elements.storage_capacity[Dy]",
+    "Elements.shortage_cost[Dy]",
+    "Countries.risk[CN]",
+    "Offers.country[Nd-CN]",
+    "Offers.signing[Nd-CN]",
+    "china_share_max",
+    "china_share_max[Nd]",
+    "china_share_max[TOTAL]",
+    "china_share_max[Nd,Dy]",
+    "china_share_max[Nd,2026Q2]",
+    "country_share_max[TOTAL,refining]",
+    "min_offers[Nd]",
+    "risk_max[Dy]",
+    "demand_scale",
+    "demand_scale[Dy]",
+    "capacity_factor[base]",
+    "cvar_weight",
+    "cvar_alpha",
+    "change_cost",
+    "capacity[Nd-XX]",
+    "capacity[",
+    "Nowhere.column[x]",
+    "",
+]
+#: Values as typed after ``=``.
+VALUE_TEXTS = [
+    "0",
+    "1",
+    "2",
+    "-1",
+    "0.5,1",
+    "1:0:-0.5",
+    "0:3:1",
+    "1e9",
+    "1e300",
+    "-1e8",
+    "1e-300",
+    "1_0e-1",
+    "0x10",
+    "nan",
+    "inf",
+    "0:1:0",
+    "abc",
+    "",
+    ",",
+]
+
+
+@FUZZ
+@given(
+    names=st.lists(st.sampled_from(CHANGE_NAMES), min_size=1, max_size=2),
+    texts=st.lists(st.sampled_from(VALUE_TEXTS), min_size=2, max_size=2),
+)
+def test_a_hostile_sweep_change_never_crashes(names: list[str], texts: list[str]) -> None:
+    case = planner.load(ROOT / "inputs" / "tiny.xlsx")
+    try:
+        changes = parse_varies(f"{name}={text}" for name, text in zip(names, texts, strict=False))
+    except ChangeError:
+        return
+    check_sweep(case, changes)

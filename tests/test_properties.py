@@ -317,19 +317,7 @@ EVENT_CHANGES = st.one_of(
 @given(chain=st.lists(EVENT_CHANGES, min_size=1, max_size=4))
 def test_a_chain_of_event_changes_solves_like_fresh_cases(chain: list[tuple[str, float]]) -> None:
     """Events: a changed probability re-solves in place, or rebuilds, as a fresh build does."""
-    from planner.api import Resolver
-    from planner.changes import apply_change
-
-    base = planner.load(REFERENCE / "v3" / "v3-b4-event-groups.xlsx")
-    resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
-    resolver.solve(base)
-    case = base.copy()
-    for name, value in chain:
-        apply_change(case, name, value)
-        again = resolver.solve(case)
-        fresh = planner.solve(case, duals=False, mip_gap=0.0, explain_infeasible=False)
-        assert again.status == fresh.status, (name, value)
-        assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)
+    _chain(planner.load(REFERENCE / "v3" / "v3-b4-event-groups.xlsx"), chain)
 
 
 # v3: shortage tiers by use (B1) and the stock budget (B3), changed in place
@@ -379,16 +367,4 @@ def test_a_chain_of_tier_and_budget_changes_solves_like_fresh_cases(
     tiered: planner.Case, chain: list[tuple[str, float]]
 ) -> None:
     """Sweeps over a budget, a tier's cost or share, a reference price: in place = fresh."""
-    from planner.api import Resolver
-    from planner.changes import apply_change
-
-    resolver = Resolver(duals=False, mip_gap=0.0, explain_infeasible=False)
-    resolver.solve(tiered)
-    case = tiered.copy()
-    for name, value in chain:
-        apply_change(case, name, value)
-        again = resolver.solve(case)
-        fresh = planner.solve(case, duals=False, mip_gap=0.0, explain_infeasible=False)
-        assert again.status == fresh.status, (name, value)
-        if fresh.objective is not None:
-            assert again.objective == pytest.approx(fresh.objective, rel=1e-6), (name, value)
+    _chain(tiered, chain)

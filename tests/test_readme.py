@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -38,20 +39,39 @@ def _snippet() -> str:
     return snippet
 
 
+def _study_command(snippet: str) -> str:
+    """Return the command the snippet's first comment says to run it with."""
+    [command] = re.findall(r"run it with `([^`]+)`", snippet.splitlines()[0])
+    return command
+
+
+def test_the_study_command_is_the_first_commands_environment() -> None:
+    """Issue 23.4: the first command makes .venv and never activates it; say its python."""
+    command = _study_command(_snippet())
+    assert shlex.split(command) == [".venv/bin/python", "study.py"]
+    assert "python3.11 -m venv .venv && .venv/bin/pip install" in _commands()[0]
+
+
 def test_the_python_snippet_runs_as_a_script_where_workers_start_afresh(tmp_path: Path) -> None:
     """Workers started by spawn (macOS, Windows) import the script again: it must be guarded."""
+    snippet = _snippet()
+    command = _study_command(snippet)
     script = tmp_path / "study.py"
     prelude = "import multiprocessing\nmultiprocessing.set_start_method('spawn', force=True)\n"
-    script.write_text(prelude + _snippet())
+    script.write_text(prelude + snippet)
     (tmp_path / "inputs").symlink_to(ROOT / "inputs")
     (tmp_path / "outputs").mkdir()
+    (tmp_path / ".venv").symlink_to(sys.prefix)  # the environment the first command made
+    path = os.pathsep.join(  # as in a fresh shell: that environment is not activated
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if not p.startswith(sys.prefix)
+    )
     done = subprocess.run(
-        [sys.executable, str(script)],
+        shlex.split(command),
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=900,  # a hang guard only
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PATH": path, "VIRTUAL_ENV": ""},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("optimal ")
@@ -79,3 +99,40 @@ def test_the_readme_sweep_example_changes_every_total_cap() -> None:
         if element == "TOTAL"
     }
     assert totals and set(totals.values()) == {float(first)}
+
+
+def test_the_readme_solve_line_is_what_planner_solve_prints(tmp_path: Path) -> None:
+    """The example line of `planner solve` in the README is the Japan case's, as printed."""
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    readme = (ROOT / "README.md").read_text()
+    [line] = re.findall(r"`planner solve` prints one line, for example\n`([^`]+)`", readme)
+    shown, target = line.rsplit(" -> ", 1)
+    assert target == "outputs/japan-2026-solution.xlsx"
+    out = tmp_path / "japan-2026-solution.xlsx"
+    done = CliRunner().invoke(
+        app, ["solve", str(ROOT / "inputs" / "japan-2026.xlsx"), "-o", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == f"{shown} -> {out}"
+
+
+def test_the_readme_lists_the_solution_sheets_in_the_workbook_order(tmp_path: Path) -> None:
+    """Issue 23.11: the README's sheet table follows the workbook (Signings where it is)."""
+    import planner
+    from planner.io.writer import sheet_names
+    from tests.conftest import REFERENCE
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Reading the solution workbook", 1)[1].split("\n\n", 2)[1]
+    listed = [
+        name.strip()
+        for row in re.findall(r"^\| ([^|]+) \|", table, flags=re.M)[2:]
+        for name in row.split(" / ")
+    ]
+    result = planner.solve(planner.load(REFERENCE / "v2" / "v2-a3-later-signing.xlsx"))
+    written = [n for n in sheet_names(result) if n in listed]
+    assert "Signings" in written
+    assert [n for n in listed if n in written] == written

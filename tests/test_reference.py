@@ -67,3 +67,26 @@ def test_default_gap_stays_within_the_cases_tolerance(name: str) -> None:
     result = planner.solve(case, duals=False)
     tolerance = max(2e-6, case.settings.mip_gap)
     assert result.objective == pytest.approx(CASES[name]["objective"], rel=tolerance)
+
+
+def test_spend_lost_value_and_cover_penalty_add_up_to_expected_cost(
+    solved: tuple[str, planner.Result],
+) -> None:
+    """B5: spend is the money paid, lost_value the shortage cost; with the cover penalty: all."""
+    _, result = solved
+    summary = result.summary
+    paid = ("fixed_cost", "purchase_cost", "activity_cost", "holding_cost", "change_cost")
+    assert summary["spend"] == pytest.approx(sum(summary[key] for key in paid), rel=1e-12)
+    assert summary["lost_value"] == summary["shortage_cost"]
+    total = summary["spend"] + summary["lost_value"] + summary["cover_penalty"]
+    assert total == pytest.approx(summary["expected_cost"], rel=1e-9)
+
+
+def test_risk_premium_is_what_cvar_adds(solved: tuple[str, planner.Result]) -> None:
+    _, result = solved
+    summary = result.summary
+    if summary["cvar_weight"] == 0:
+        assert summary["risk_premium"] == 0
+    else:
+        premium = result.objective - summary["expected_cost"]
+        assert summary["risk_premium"] == pytest.approx(premium, rel=1e-9, abs=1e-9)

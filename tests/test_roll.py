@@ -235,14 +235,44 @@ def test_firm_zero_writes_no_commitments(rolled: dict[str, Any], tmp_path: Path)
     assert planner.load(tmp_path / "n.xlsx").commitments.empty
 
 
-def test_all_shared_orders_become_the_previous_plan_with_zeros(rolled: dict[str, Any]) -> None:
+def test_the_previous_plan_is_what_the_last_plan_decided(rolled: dict[str, Any]) -> None:
+    """Issue 23.14: an order of 0 on a contract the plan held is a decision; no contract, none.
+
+    Nd-X (never contracted) and Dy-L (a later offer never signed) were never
+    considered; Nd-L (lead time 2) could not deliver in 2026Q2. Nd-B bought
+    nothing in 2026Q3-Q4 though it could: those zeros are the plan's.
+    """
     purchases = rolled["result"].tables["Purchases"]
     later = purchases[purchases["period"] != "2026Q1"]
     previous = pd.DataFrame(_rows(rolled["next"], "PreviousPlan"))
     assert set(previous["period"]) == {"2026Q2", "2026Q3", "2026Q4"}
-    assert len(previous) == 6 * 3  # every offer and period: what was not bought is 0
+    rows = {(r.offer, r.period): r.quantity for r in previous.itertuples()}
+    assert set(rows) == {
+        *[(o, p) for o in ("Nd-A", "Nd-B", "Dy-A") for p in ("2026Q2", "2026Q3", "2026Q4")],
+        ("Nd-L", "2026Q3"),
+        ("Nd-L", "2026Q4"),
+    }
+    assert rows[("Nd-B", "2026Q3")] == rows[("Nd-B", "2026Q4")] == 0  # chosen zeros
     merged = previous.merge(later, on=["offer", "period"], how="left").fillna({"quantity_y": 0})
     assert merged["quantity_x"].tolist() == pytest.approx(merged["quantity_y"].tolist())
+    assert set(later["offer"]) <= set(previous["offer"])  # every order is there
+
+
+def test_a_new_offer_is_no_change_against_the_previous_plan(
+    rolled: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 23.14: under change_cost, buying from an offer never considered costs no change."""
+    nxt = tmp_path / "next.xlsx"
+    nxt.write_bytes(rolled["next"].read_bytes())
+    _edit(nxt, "Settings", lambda s: _set(s, "key", "change_cost", "value", 1000))
+    _edit(nxt, "Offers", lambda s: _set(s, "offer", "Nd-X", "fixed_cost", 0))
+    _edit(nxt, "Offers", lambda s: _set(s, "offer", "Nd-X", "unit_cost", 1))
+    new, _ = _solve(nxt)
+    bought = new.tables["Purchases"]
+    assert bought.loc[bought["offer"] == "Nd-X", "quantity"].sum() > 0  # a new decision
+    changes = new.tables["Changes"]
+    assert changes.loc[changes["offer"] == "Nd-X", "change"].tolist() == ["newly signed"]
+    assert new.summary["change_cost"] == pytest.approx(0, abs=1e-6)
 
 
 def test_windows_naming_the_dropped_period(rolled: dict[str, Any]) -> None:
@@ -482,8 +512,15 @@ def test_high_change_cost_reproduces_the_remaining_shared_orders_exactly(tmp_pat
     _edit(tmp_path / "next.xlsx", "Settings", lambda s: _set(s, "key", "change_cost", "value", 1e4))
     new, _ = _solve(tmp_path / "next.xlsx")
     changes = new.tables["Changes"]
-    assert len(changes) == 6 * 3
-    assert changes["change"].abs().max() == pytest.approx(0, abs=1e-7)
+    previous = _rows(tmp_path / "next.xlsx", "PreviousPlan")
+    orders = changes[changes["period"].notna() & (changes["period"] != "")]
+    # what the last plan decided (issue 23.14), priced per offer listed x period (A5)
+    offers, periods = {r["offer"] for r in previous}, {r["period"] for r in previous}
+    assert offers == {"Nd-A", "Nd-B", "Nd-L", "Dy-A"} and len(periods) == 3
+    assert len(orders) == len(offers) * len(periods)
+    assert pd.to_numeric(changes["change"], errors="coerce").abs().max() == pytest.approx(
+        0, abs=1e-7
+    )
     purchases = old.tables["Purchases"]
     kept = purchases[purchases["period"] != "2026Q1"]
     assert {
@@ -770,3 +807,48 @@ def test_a_first_period_that_cannot_tell_two_groups_apart_is_refused(tmp_path: P
     with pytest.raises(InputError, match=r"cannot be rolled as Events.*base would come back"):
         planner.roll(last, solution, tmp_path / "next.xlsx", scenario="a")
     assert not (tmp_path / "next.xlsx").exists()
+
+
+def test_the_roll_note_keeps_both_hashes_in_a_narrow_notes_sheet(tmp_path: Path) -> None:
+    """Issue 23.12: a Notes sheet of two columns gets a third; the note is never cut."""
+    last = _case(tmp_path, Notes=[["topic", "value"], ["What", "roll test case"]])
+    _, solution = _solve(last)
+    planner.roll(last, solution, tmp_path / "next.xlsx")
+    notes = _rows(tmp_path / "next.xlsx", "Notes")
+    assert notes[0] == {"topic": "What", "value": "roll test case", "source or reasoning": None}
+    text = " ".join(str(v) for v in notes[-1].values())
+    assert text.startswith("Rolled 2026Q1 -> 2027Q1")
+    for path in (last, solution):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() in text
+
+
+def test_an_offer_ending_with_the_horizon_gets_no_terms_in_the_appended_period(
+    tmp_path: Path,
+) -> None:
+    """Issue 23.13: OfferPeriods of the old last period move on only for offers still open."""
+    offers = copy.deepcopy(CASE["Offers"])
+    offers[0].append("last_period")
+    offers.append(["Nd-Spot", "Nd", "AU", 45, 30, 0, "now", 0, "2026Q4"])
+    periods = [*CASE["OfferPeriods"], ["Nd-Spot", "2026Q4", 20, None], ["Nd-B", "2026Q4", 95, None]]
+    last = _case(tmp_path, Offers=offers, OfferPeriods=periods)
+    _, solution = _solve(last)
+    planner.roll(last, solution, tmp_path / "next.xlsx")
+    rows = [(r["offer"], r["period"]) for r in _rows(tmp_path / "next.xlsx", "OfferPeriods")]
+    assert ("Nd-B", "2027Q1") in rows  # open: its latest terms carry on
+    assert ("Nd-Spot", "2026Q4") in rows and ("Nd-Spot", "2027Q1") not in rows
+    rolled = planner.load(tmp_path / "next.xlsx")
+    assert not [w for w in rolled.warnings if "delivery window" in w.message]
+
+
+def test_a_scenario_named_where_nothing_branches_is_a_warning(tmp_path: Path) -> None:
+    """Issue 23.14: --scenario on a first period with one node is not silently ignored."""
+    last = _case(tmp_path)
+    _, solution = _solve(last)
+    done = runner.invoke(
+        app,
+        ["roll", str(last), str(solution), "-o", str(tmp_path / "n.xlsx"), "--scenario", "base"],
+    )
+    assert done.exit_code == 0, done.output
+    assert "warning: --scenario base: the last plan does not branch in 2026Q1" in done.stderr
+    plan = planner.roll(last, solution, tmp_path / "m.xlsx")
+    assert plan.warnings == []

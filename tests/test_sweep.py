@@ -68,7 +68,9 @@ def test_variants_equal_fresh_solves() -> None:
     result = planner.sweep(case, {"china_share_max[Nd]": [1.0, 0.5, 0.3]}, workers=1, mip_gap=0)
     assert len(result.results) == 3
     reused = [r.report.extra["reused"] for r in result.results]
-    assert reused == [False, True, True]  # one build, then changed in place
+    # one build, changed in place; the workbook's own 0.5 is solved afresh (issue 23.7)
+    assert reused == [False, False, True]
+    assert result.table["note"].isna().tolist() == [True, False, True]
     for value, objective in zip([1.0, 0.5, 0.3], result.table["objective"], strict=True):
         fresh = case.copy()
         fresh.policies.loc[0, "value"] = value
@@ -87,9 +89,13 @@ def test_a_sweep_computes_only_its_rows_unless_tables_are_asked_for(
     full = planner.sweep(case, changes, workers=1, tables=True)
     assert all("Purchases" in r.tables for r in full.results if r.has_plan)
     asked = []
-    monkeypatch.setattr(HighsSession, "duals", lambda self, rows: asked.append(rows) or {})
+    real = HighsSession.duals
+    monkeypatch.setattr(
+        HighsSession, "duals", lambda self, rows: asked.append(tuple(rows)) or real(self, rows)
+    )
     light = planner.sweep(case, changes, workers=1, duals=True)
-    assert not asked  # no duals without tables, whatever was passed
+    # no duals without tables, whatever was passed: the fixed-binary LP prices no row
+    assert asked and all(rows == () for rows in asked)
     assert all(r.tables == {} for r in light.results)
     assert "case_sha256" not in light.results[0].summary  # the About has the base case's
     assert "case_sha256" in full.results[0].summary
@@ -182,7 +188,17 @@ def test_cli_writes_the_sweep_workbook(tmp_path: Path) -> None:
     assert about["planner_version"] == planner.__version__ and about["seed"] == "0"
     assert about["changes"].startswith("china_share_max[Nd] = [1.0, 0.75, 0.5]")
     header = [c.value for c in workbook["Sweep"][1]]
-    assert header[:4] == ["china_share_max[Nd]", "capacity[Dy-CN]", "status", "objective"]
+    assert header[:5] == [  # B5 first; figures named with their units (issue 23.11)
+        "china_share_max[Nd]",
+        "capacity[Dy-CN]",
+        "status",
+        "spend (USD)",
+        "lost value (USD)",
+    ]
+    assert {"shortfall (t)", "expected cost (USD)", "objective (USD)", "China share"} <= set(header)
+    assert "China share, Nd" in header
+    spend = workbook["Sweep"].cell(2, header.index("spend (USD)") + 1)
+    assert spend.number_format == "#,##0.00" and isinstance(spend.value, int | float)
     assert workbook["Sweep"].max_row == 7
     assert len(workbook["Trade-off"]._charts) == 1
     with zipfile.ZipFile(out) as archive:

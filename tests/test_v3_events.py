@@ -17,7 +17,7 @@ import pytest
 
 import planner
 from planner.errors import InputError
-from planner.events import event_scenarios, scenario_tables
+from planner.events import DISRUPTION_COLUMNS, event_scenarios, scenario_tables
 from planner.model import derive
 from tests.conftest import REFERENCE
 
@@ -188,19 +188,7 @@ def test_sweep_over_an_event_probability() -> None:
 
 # --------------------------------------------------------------------------- validation
 
-EVENT_HEADER = [
-    "event",
-    "probability",
-    "group",
-    "target_type",
-    "target",
-    "element",
-    "first_period",
-    "last_period",
-    "capacity_factor",
-    "cost_factor",
-    "cover_factor",
-]
+EVENT_HEADER = ["event", "probability", "group", *DISRUPTION_COLUMNS]
 
 
 def _events(*rows: list[Any]) -> Callable[[Sheets], None]:

@@ -98,6 +98,33 @@ def test_summary_figures_read_back(
     assert len(summary["input_sha256"]) == 64
 
 
+def test_summary_labels_quantities_in_the_unit_and_money_in_the_currency(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
+    """Issue 23.2: shortfall is in tonnes, not "JPY m" (both share the format #,##0.00)."""
+    result, sheets = solution
+    meaning = sheets["Summary"].set_index("key")["meaning"]
+    unit, currency = result.case.settings.unit, result.case.settings.currency
+    assert meaning["shortfall"].endswith(f", {unit}")
+    assert not meaning["shortfall"].endswith(currency)
+    for key in [k for k in meaning.index if k.startswith("shortfall_")]:
+        assert meaning[key].endswith(f", {unit}"), key
+    for key in ("spend", "lost_value", "risk_premium", "expected_cost", "objective"):
+        assert meaning[key].endswith(f", {currency}"), key
+
+
+def test_summary_leads_with_spend_and_lost_value(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]],
+) -> None:
+    """B5: status, spend, lost value, shortfall (total, then per element) come first."""
+    result, sheets = solution
+    keys = sheets["Summary"]["key"].tolist()
+    elements = [f"shortfall_{e}" for e in result.case.elements.index]
+    assert keys[: 4 + len(elements)] == ["status", "spend", "lost_value", "shortfall", *elements]
+    costs = keys.index("expected_cost")
+    assert keys.index("china_share") < costs < keys.index("risk_premium") < keys.index("fixed_cost")
+
+
 def test_balances_hold_in_every_row(
     solution: tuple[planner.Result, dict[str, pd.DataFrame]],
 ) -> None:
@@ -298,7 +325,7 @@ def test_orders_is_second_and_buys_only_what_every_scenario_shares(tmp_path: Pat
     later = orders[orders["action"] == "sign later"]
     assert later[["offer", "period", "scenarios"]].values.tolist() == [["DY-AU", "P2", "cn_stop"]]
     summary = pd.read_excel(path, sheet_name="Summary").set_index("key")["value"]
-    assert list(summary.index[:3]) == ["status", "expected_cost", "china_share"]
+    assert list(summary.index[:4]) == ["status", "spend", "lost_value", "shortfall"]
     assert workbook["ChartData"].sheet_state == "hidden"
     assert "Warnings" not in workbook.sheetnames  # nothing to warn about
 
@@ -381,3 +408,64 @@ def test_the_supply_by_shipping_country_chart_counts_joint_products(tmp_path: Pa
         tonnes = float((offer["quantity"] * weight).sum() * line["fraction"])
         shown = mix[line["element"]][country] or 0.0
         assert shown >= tonnes - 1e-6, (line["element"], country, shown, tonnes)
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_its_header_and_a_footer(
+    solution: tuple[planner.Result, dict[str, pd.DataFrame]], tmp_path: Path
+) -> None:
+    """Issue 23.10: a print layout on every table sheet; the charts one a page."""
+    result, _ = solution
+    path = result.write(tmp_path / "printed.xlsx")
+    workbook = openpyxl.load_workbook(path)
+    for name in ("Summary", "Orders", "Purchases", "Stock", "Shares"):
+        sheet = workbook[name]
+        assert sheet.page_setup.orientation == "landscape", name
+        assert sheet.page_setup.paperSize == 9, name  # A4
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, name
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (None, 0), name
+        assert sheet.print_title_rows == "$1:$1", name  # the header on every page
+        assert sheet.oddFooter.left.text == "&F" and sheet.oddFooter.center.text == "&A"
+        assert sheet.oddFooter.right.text == "Page &P of &N", name
+    charts = workbook["Charts"]
+    assert charts.page_setup.orientation == "landscape"
+    assert (
+        not charts.sheet_properties.pageSetUpPr or not charts.sheet_properties.pageSetUpPr.fitToPage
+    )
+    breaks = [b.id for b in charts.row_breaks.brk]
+    anchors = sorted(c.anchor._from.row for c in charts._charts)
+    assert len(anchors) == len(breaks) + 1  # the bar chart, then one break a line chart
+    assert breaks == anchors[1:]  # each line chart starts a page
+
+
+def test_the_orders_amounts_show_their_units(tmp_path: Path) -> None:
+    """Issue 23.11: Orders keeps the contract's column names; each amount reads with its unit."""
+    case = planner.load(REFERENCE / "v2" / "v2-a3-later-signing.xlsx")
+    path = planner.solve(case).write(tmp_path / "plan.xlsx")
+    sheet = openpyxl.load_workbook(path)["Orders"]
+    header = [c.value for c in sheet[1]]
+    buy = next(
+        row for row in sheet.iter_rows(min_row=2) if row[header.index("action")].value == "buy"
+    )
+    unit, currency = case.settings.unit, case.settings.currency
+    assert buy[header.index("quantity")].number_format == f'#,##0.00 "{unit}"'
+    assert buy[header.index("unit_cost")].number_format == f'#,##0.00 "{currency}/{unit}"'
+    assert buy[header.index("cost")].number_format == f'#,##0.00 "{currency}"'
+
+
+def test_a_cap_met_exactly_has_no_negative_headroom() -> None:
+    """Issue 23.11: a share equal to its cap up to rounding reads headroom 0, no breach."""
+    from planner.results import china_against_caps
+
+    shares = pd.DataFrame(
+        {
+            "element": ["TOTAL", "TOTAL"],
+            "period": ["P1", "P2"],
+            "probability": [1.0, 1.0],
+            "supply": [10.0, 10.0],
+            "china_share_any": [0.6 + 2.2e-16, 0.7],
+            "china_cap": [0.6, 0.6],
+        }
+    )
+    rows = china_against_caps(shares, "any").set_index("period")
+    assert rows.at["P1", "headroom"] == 0.0 and not rows.at["P1", "breach"]
+    assert rows.at["P2", "headroom"] == pytest.approx(-0.1) and rows.at["P2", "breach"]

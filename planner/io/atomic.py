@@ -44,7 +44,7 @@ def same_file(a: Path, b: Path) -> bool:
     """Tell whether ``a`` and ``b`` name one file (the same path, a link, another spelling)."""
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a loop of symbolic links (Python < 3.13)
         return False
 
 
@@ -61,8 +61,8 @@ def check_target(path: Path, source: str | Iterable[str] = "") -> None:
     Raises
     ------
     OutputError
-        When ``path`` is an input workbook, does not end in .xlsx, or its
-        folder does not exist.
+        When ``path`` is an input workbook, does not end in .xlsx, is a
+        folder, or its folder does not exist.
     """
     sources = [source] if isinstance(source, str) else list(source)
     for each in sources:
@@ -75,6 +75,8 @@ def check_target(path: Path, source: str | Iterable[str] = "") -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"{path}: folder {folder} does not exist")
+    if path.is_dir():  # found before a sweep's variants are solved, not after
+        raise OutputError(f"{path}: is a folder; name the workbook to write inside it")
 
 
 class _Interrupts:

@@ -11,7 +11,15 @@ import pandas as pd
 import xlsxwriter
 
 from planner.errors import OutputError
-from planner.io.writer import Formats, check_target, clean_text, save_atomically, write_table
+from planner.headline import column_names
+from planner.io.writer import (
+    Formats,
+    check_target,
+    clean_text,
+    number_format,
+    save_atomically,
+    write_table,
+)
 from planner.outcome import SweepResult
 
 
@@ -21,13 +29,15 @@ def _build(result: SweepResult, path: str) -> None:
     )
     formats = Formats(workbook)
     table = result.table
-    write_table(workbook.add_worksheet("Sweep"), table, formats)
+    shown, numbers = _shown(result, table)
+    write_table(workbook.add_worksheet("Sweep"), shown, formats, column_formats=numbers)
     chart_sheet = workbook.add_worksheet("Trade-off")
     columns = list(table.columns)
     if {"china_share", "expected_cost"} <= set(columns) and len(table):
         frontier = table[table["efficient"]].sort_values("china_share")
         data = workbook.add_worksheet("Frontier")
-        write_table(data, frontier[["china_share", "expected_cost"]], formats)
+        points, numbers = _shown(result, frontier[["china_share", "expected_cost"]])
+        write_table(data, points, formats, column_formats=numbers)
         chart = workbook.add_chart({"type": "scatter"})
         rows = len(table)
         x, y = columns.index("china_share"), columns.index("expected_cost")
@@ -73,6 +83,19 @@ def _build(result: SweepResult, path: str) -> None:
         )
         write_table(workbook.add_worksheet("About"), about, formats)
     workbook.close()
+
+
+def _shown(result: SweepResult, table: pd.DataFrame) -> tuple[pd.DataFrame, list[str | None]]:
+    """Return the table as the workbook shows it (figures named with their units), and formats.
+
+    ``result.table`` keeps the summary keys as column names (``spend``,
+    ``china_share``) for Python; the sheet says ``spend (JPY m)``.
+    """
+    columns = [str(c) for c in table.columns]
+    formats = [number_format(c) for c in columns]
+    about = result.about
+    names = column_names(columns, str(about.get("currency", "")), str(about.get("unit", "")))
+    return table.rename(columns=names), formats
 
 
 #: Variants a chart labels point by point (more would be unreadable).

@@ -39,11 +39,13 @@ def _allowed(column: Column) -> str:
     return column.bounds_text() or "any number"
 
 
-def _comment(column: Column) -> Comment:
+def _comment(column: Column, example: str | None = None) -> Comment:
     lines = [column.description]
     if column.unit:
         lines.append(f"Unit: {column.unit}")
     lines.append(f"Allowed: {_allowed(column)}")
+    if example:
+        lines.append(f"Example: {example}")
     lines.append(
         "Required"
         if column.required
@@ -68,7 +70,7 @@ def _input_sheet(sheet: Worksheet, spec: Sheet, sheets: dict[str, Sheet]) -> Non
         cell = sheet.cell(row=1, column=position, value=column.name)
         cell.font = _WHITE_BOLD
         cell.fill = _REQUIRED_FILL if column.required else _OPTIONAL_FILL
-        cell.comment = _comment(column)
+        cell.comment = _comment(column, dict(spec.example).get(column.name))
         letter = get_column_letter(position)
         sheet.column_dimensions[letter].width = max(14, len(column.name) + 4)
         cells = f"{letter}2:{letter}{TEMPLATE_ROWS}"
@@ -130,19 +132,20 @@ _INTRODUCTION = (
     "optional (blank = the default). Hover a header for its meaning, unit and default.",
     "Ids (period, element, offer, ...) are case-sensitive text. Numbers may be typed as numbers or "
     "numeric text; percent cells are read as fractions (76% = 0.76).",
-    "Optional sheets may be left empty or deleted. This Instructions sheet is not read.",
-    "Then run:  planner validate THIS.xlsx   and   planner solve THIS.xlsx -o PLAN.xlsx",
+    "Optional sheets may be left empty or deleted; Countries is needed unless every offer has "
+    "its own risk. Below each sheet's columns is an example row (the sheets themselves start "
+    "empty). This Instructions sheet is not read.",
+    "Then, on the planner's web page (planner serve, or the address you were given): drop this "
+    "workbook on the page, watch it solve, read the plan and download the solution workbook; "
+    "a cell with a problem comes back as Sheet!CELL and what to fix.",
+    "Or at a terminal:  planner validate THIS.xlsx   and   planner solve THIS.xlsx -o PLAN.xlsx",
 )
 
 
-#: Example rows shown in the Instructions (never on the input sheets, which are read as typed).
-_EXAMPLES: dict[str, tuple[str, tuple[tuple[object, ...], ...]]] = {
-    "Policies": (
-        "Example: at most half of all supply, valued at each element's Elements reference_price, "
-        "shipped from China (a tonne of Tb weighs its price, not a tonne of Ce); every element "
-        "then needs a reference_price.",
-        (("china_share_max", "TOTAL", None, 0.5, "shipment", "value"),),
-    ),
+#: Worked examples of several rows, for a sheet whose meaning one example row
+#: (models/sourcing/examples.csv) cannot show; in the Instructions, never on the input
+#: sheets, which are read as typed.
+_WORKED_EXAMPLES: dict[str, tuple[str, tuple[tuple[object, ...], ...]]] = {
     "Events": (
         "Example: China stops Dy for a quarter (30 %) or for a year (10 %), alternatives in "
         "group cn_dy; Lynas Malaysia down for a quarter (20 %), independent of them. The year's "
@@ -155,20 +158,14 @@ _EXAMPLES: dict[str, tuple[str, tuple[tuple[object, ...], ...]]] = {
             ("lynas_down", 0.2, None, "supplier", "Lynas", None, "2026Q4", "2026Q4", 0),
         ),
     ),
-    "ShortageTiers": (
-        "Example: 30% of Nd's requirement is polishing powder, and a tonne of it short costs 5: "
-        "a shortage cuts it before dearer uses; the share no row names costs the element's "
-        "shortage_cost (use 'other').",
-        (("Nd", "polishing", 0.3, 5),),
-    ),
 }
 
 
-def _example(sheet: Worksheet, row: int, spec: Sheet) -> int:
-    """Write the example rows of ``spec`` below its columns; return the next free row."""
-    if spec.name not in _EXAMPLES:
+def _worked_example(sheet: Worksheet, row: int, spec: Sheet) -> int:
+    """Write the worked example of ``spec`` below its columns; return the next free row."""
+    if spec.name not in _WORKED_EXAMPLES:
         return row
-    text, rows = _EXAMPLES[spec.name]
+    text, rows = _WORKED_EXAMPLES[spec.name]
     sheet.cell(row=row, column=2, value="example").font = Font(italic=True)
     sheet.cell(row=row, column=3, value=text).alignment = Alignment(wrap_text=True)
     row += 1
@@ -192,7 +189,7 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
     row += 1
     for spec in sheets:
         sheet.cell(row=row, column=1, value=spec.name).font = Font(bold=True, size=12)
-        sheet.cell(row=row, column=2, value="required sheet" if spec.required else "optional sheet")
+        sheet.cell(row=row, column=2, value=f"{spec.requirement} sheet")
         sheet.cell(row=row, column=3, value=spec.description)
         row += 1
         columns = spec.columns
@@ -215,10 +212,21 @@ def _instructions(sheet: Worksheet, sheets: tuple[Sheet, ...]) -> None:
             )
             sheet.cell(row=row, column=3, value=detail).alignment = Alignment(wrap_text=True)
             row += 1
-        row = _example(sheet, row, spec) + 1
+        row = _example(sheet, spec, row)
+        row = _worked_example(sheet, row, spec) + 1
     sheet.column_dimensions["A"].width = 18
     sheet.column_dimensions["B"].width = 20
     sheet.column_dimensions["C"].width = 110
+
+
+def _example(sheet: Worksheet, spec: Sheet, row: int) -> int:
+    """Write the sheet's example row (``period = 2026Q1, days = 90``); return the next row."""
+    if not spec.example:
+        return row
+    text = ", ".join(f"{name} = {value}" for name, value in spec.example)
+    sheet.cell(row=row, column=2, value="example row").font = Font(italic=True)
+    sheet.cell(row=row, column=3, value=text).font = Font(italic=True)
+    return row + 1
 
 
 def build_template() -> openpyxl.Workbook:

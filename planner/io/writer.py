@@ -30,7 +30,14 @@ from planner.io.sheetdata import looks_like_rich_text, write_rows
 from planner.outcome import Result, expected_stock
 from planner.results import COST_KEYS, element_purchases, expected, quantity_rows
 
-__all__ = ["Formats", "check_target", "save_atomically", "write_solution", "write_table"]
+__all__ = [
+    "Formats",
+    "check_target",
+    "number_format",
+    "save_atomically",
+    "write_solution",
+    "write_table",
+]
 
 if TYPE_CHECKING:
     from xlsxwriter.workbook import Workbook
@@ -59,6 +66,9 @@ _FORMATS = {
     "below_target": _QUANTITY,
     "expected_quantity": _QUANTITY,
     "objective": _MONEY,
+    "spend": _MONEY,
+    "lost_value": _MONEY,
+    "risk_premium": _MONEY,
     "expected_cost": _MONEY,
     "cvar": _MONEY,
     "bound": _MONEY,
@@ -138,6 +148,11 @@ class Formats:
 _SHARE_PREFIXES = ("china_share", "china_cap", "country_cap", "top_country_share")
 
 
+def number_format(name: str) -> str | None:
+    """Return the number format of a column named ``name`` (None: General)."""
+    return _number_format(name)
+
+
 def _number_format(name: str) -> str | None:
     if name.startswith(_SHARE_PREFIXES):
         return _SHARE
@@ -180,19 +195,24 @@ def write_table(
     frame: pd.DataFrame,
     formats: Formats,
     row_formats: list[str | None] | None = None,
+    column_formats: list[str | None] | None = None,
 ) -> None:
     """Write ``frame`` with a styled, frozen header, number formats and an autofilter.
 
     ``row_formats`` gives the second column a number format per row (the
-    Summary's values).
+    Summary's values); ``column_formats`` one per column, in place of the
+    formats its name implies (for columns renamed for display).
     """
     _widths(sheet, frame)
+    print_table(sheet)
     sheet.freeze_panes(1, 0)
     if len(frame.columns):
         sheet.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
     for column, name in enumerate(frame.columns):
         sheet.write_string(0, column, str(name), formats.header)
-    numbers = [formats.number(_number_format(str(name))) for name in frame.columns]
+    if column_formats is None:
+        column_formats = [_number_format(str(name)) for name in frame.columns]
+    numbers = [formats.number(number_format) for number_format in column_formats]
     if row_formats is None and write_rows(sheet, frame, 1, numbers, _plain):
         return
     for row, values in enumerate(frame.itertuples(index=False), start=1):
@@ -204,7 +224,13 @@ def write_table(
 
 
 SUMMARY_MEANINGS = {
-    "status": "optimal; time_limit (best plan found, see mip_gap); infeasible; interrupted",
+    "status": "optimal; time_limit (best plan found, see mip_gap); unproven (a plan that holds "
+    "every rule, not proven optimal: see message); infeasible; interrupted",
+    "spend": "money the plan pays, expected over scenarios: contracts and adoptions, purchases, "
+    "recycling and substitution, holding stock, changes against the previous plan",
+    "lost_value": "expected value of the uses left short (the shortage cost)",
+    "risk_premium": "what the CVaR term adds to the expected cost (objective - expected cost; "
+    "0 when cvar_weight is 0)",
     "objective": "the model objective: fixed cost + (1 - cvar_weight) x expected scenario cost "
     "+ cvar_weight x CVaR of scenario cost",
     "expected_cost": "fixed cost + probability-weighted scenario cost",
@@ -229,7 +255,9 @@ SUMMARY_MEANINGS = {
     "china_tightest_where": "the element (or TOTAL) and period of that cap",
     "china_headroom": "cap minus share there: below 0 only where a cap is breached",
     "china_cap_breaches": "periods in which a China cap is exceeded (0: every cap holds)",
-    "orders_now": "purchases every scenario shares: place them now (the Orders sheet)",
+    "orders_now": "the first period's purchases: place them now (the Orders sheet)",
+    "orders_decided_later": "purchases and signings in later quarters every scenario makes: "
+    "already decided, placed when their quarter comes (the Orders sheet)",
     "orders_now_cost": "their cost",
     "contracts_to_sign_now": "contracts to sign now (the Orders sheet)",
     "shortfall": "expected unmet requirement over the horizon, all elements",
@@ -238,13 +266,28 @@ SUMMARY_MEANINGS = {
     "columns": "variables handed to the solver",
     "warnings": "input warnings (see the Warnings sheet)",
 }
+#: Summary keys in money (labelled with the currency) and in quantity (with the unit): the
+#: kind of a figure, never its number format, says which (both formats are ``#,##0.00``).
+MONEY_KEYS = frozenset(
+    (
+        "spend",
+        "lost_value",
+        "risk_premium",
+        "objective",
+        "expected_cost",
+        "cvar",
+        "bound",
+        "orders_now_cost",
+        *COST_KEYS,
+    )
+)
+QUANTITY_KEYS = frozenset(("shortfall",))
 _SUMMARY_FORMATS = {
-    **dict.fromkeys(("objective", "expected_cost", "cvar", "bound", *COST_KEYS), _MONEY),
+    **dict.fromkeys(MONEY_KEYS, _MONEY),
     "china_share": _SHARE,
     "china_cap_tightest": _SHARE,
     "china_share_at_tightest": _SHARE,
     "china_headroom": _SHARE,
-    "orders_now_cost": _MONEY,
     "mip_gap": "0.00E+00",
     "shortfall": _QUANTITY,
 }
@@ -255,9 +298,11 @@ def _meaning(key: str, unit: str, currency: str) -> str:
     if key.startswith("shortfall_"):
         return f"expected unmet requirement of {key.removeprefix('shortfall_')}, {unit}"
     meaning = SUMMARY_MEANINGS.get(key, "")
-    if _SUMMARY_FORMATS.get(key) == _MONEY and meaning:
+    if not meaning:
+        return meaning
+    if key in MONEY_KEYS:
         return f"{meaning}, {currency}"
-    if key == "shortfall":
+    if key in QUANTITY_KEYS:
         return f"{meaning}, {unit}"
     return meaning
 
@@ -310,19 +355,25 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
         totals["china"] / totals["supply"].where(totals["supply"] > 0, 1),
         np.nan,
     )
-    china = pd.DataFrame({"period": periods})
+    # columns gathered first and framed once: a column added at a time to a frame of
+    # many elements made pandas warn (PerformanceWarning) on the user's terminal
+    china_columns: dict[str, Any] = {"period": periods}
     for element in [*map(str, case.elements.index), "TOTAL"]:
         part = totals[totals["element"] == element].set_index("period").reindex(periods)
-        china[f"{element} share"] = part["share"].to_numpy()
-        china[f"{element} cap"] = part["china_cap"].to_numpy()
+        china_columns[f"{element} share"] = part["share"].to_numpy()
+        china_columns[f"{element} cap"] = part["china_cap"].to_numpy()
 
     stock = expected_stock(result.tables["Stock"], probability)
-    cover = pd.DataFrame({"period": periods})
+    cover_columns: dict[str, Any] = {"period": periods}
     for element in map(str, case.elements.index):
         part = stock[stock["element"] == element].set_index("period").reindex(periods)
-        cover[f"{element} stock"] = part["stock"].to_numpy()
-        cover[f"{element} target"] = part["target"].to_numpy()
-    return {"supply_mix": supply_mix, "china": china, "cover": cover}
+        cover_columns[f"{element} stock"] = part["stock"].to_numpy()
+        cover_columns[f"{element} target"] = part["target"].to_numpy()
+    return {
+        "supply_mix": supply_mix,
+        "china": pd.DataFrame(china_columns),
+        "cover": pd.DataFrame(cover_columns),
+    }
 
 
 class _Blocks:
@@ -408,6 +459,11 @@ def _line_chart(
 
 
 _CHINA_TITLE, _COVER_TITLE = "China share", "Stock vs cover target"
+#: What the Charts sheet says in place of the supply-mix chart of a plan that buys nothing.
+NO_SUPPLY = (
+    "Supply mix by country: this plan buys and recycles nothing (no demand to meet, or a "
+    "shortage cheaper than every offer), so there is no supply to chart."
+)
 
 
 def _charts(
@@ -441,23 +497,28 @@ def _charts(
     )
     texts.place(writer)
 
-    bar = workbook.add_chart({"type": "column", "subtype": "stacked"})
-    for column in range(1, len(mix.columns)):
-        bar.add_series(
-            {
-                "name": [data, mix_head, column],
-                "categories": [data, mix_head + 1, 0, mix_head + len(mix), 0],
-                "values": [data, mix_head + 1, column, mix_head + len(mix), column],
-            }
-        )
-    bar.set_title({"name": "Supply mix by country, per element"})
-    bar.set_y_axis(texts.name(unit))
-    bar.set_size({"width": 960, "height": 360})
-    charts.insert_chart("A3", bar)
+    if len(mix.columns) > 1:
+        bar = workbook.add_chart({"type": "column", "subtype": "stacked"})
+        for column in range(1, len(mix.columns)):
+            bar.add_series(
+                {
+                    "name": [data, mix_head, column],
+                    "categories": [data, mix_head + 1, 0, mix_head + len(mix), 0],
+                    "values": [data, mix_head + 1, column, mix_head + len(mix), column],
+                }
+            )
+        bar.set_title({"name": "Supply mix by country, per element"})
+        bar.set_y_axis(texts.name(unit))
+        bar.set_size({"width": 960, "height": 360})
+        charts.insert_chart("A3", bar)
+    else:  # a plan that buys and recycles nothing: a chart needs a series, Excel refuses one
+        charts.write_string(2, 0, NO_SUPPLY, formats.bold)
 
     percent = {"num_format": "0%", "min": 0, "max": 1}
+    breaks: list[int] = []
+    first = 2 + BAR_ROWS
     rows_used = _line_grid(
-        workbook, charts, data, china_head, china, _CHINA_TITLE, 22, percent, texts
+        workbook, charts, data, china_head, china, _CHINA_TITLE, first, percent, texts, breaks
     )
     _line_grid(
         workbook,
@@ -466,10 +527,12 @@ def _charts(
         cover_head,
         cover,
         _COVER_TITLE,
-        24 + rows_used,
+        first + rows_used,
         texts.name(unit),
         texts,
+        breaks,
     )
+    print_charts(charts, breaks)
 
 
 def _pair_names(frame: pd.DataFrame) -> list[str]:
@@ -487,14 +550,52 @@ def _line_grid(
     top: int,
     y_axis: dict[str, Any],
     texts: _Texts,
+    breaks: list[int],
 ) -> int:
-    """Place one small line chart per pair of columns, three a row; return the rows used."""
+    """Place one line chart per pair of columns, one below the other, each on its own page.
+
+    ``top`` is the 0-based row of the first; returns the rows used. A page
+    break before each chart (kept in ``breaks``) prints it on a page of its own.
+    """
     pairs = range(1, len(frame.columns) - 1, 2)
+    rows = []
     for index, (column, element) in enumerate(zip(pairs, _pair_names(frame), strict=True)):
         name = texts.name(f"{title}, {element}")
         chart = _line_chart(workbook, data, head, column, len(frame), name, y_axis)
-        charts.insert_chart(f"{'AHO'[index % 3]}{top + 15 * (index // 3)}", chart)
-    return 15 * ((len(pairs) + 2) // 3)
+        row = top + CHART_ROWS * index
+        charts.insert_chart(row, 0, chart)
+        rows.append(row)
+    breaks.extend(rows)
+    return CHART_ROWS * len(rows)
+
+
+#: Rows of the Charts sheet a line chart takes (280 px at 20 px a row, and a gap), and the bar.
+CHART_ROWS = 16
+BAR_ROWS = 20
+#: The printed pages' footer: file name, sheet, page of pages (Excel's header codes).
+FOOTER = "&L&F&C&A&RPage &P of &N"
+
+
+def print_table(sheet: Worksheet) -> None:
+    """Lay a table sheet out for print: landscape, one page wide, header row on every page.
+
+    The footer names the file and the sheet and numbers the pages (A4).
+    """
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+    sheet.repeat_rows(0)
+    sheet.set_footer(FOOTER)
+    sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+
+
+def print_charts(sheet: Worksheet, breaks: list[int]) -> None:
+    """Print the Charts sheet one chart a page: the bar chart, then a page break before each."""
+    sheet.set_landscape()
+    sheet.set_paper(9)
+    sheet.set_footer(FOOTER)
+    sheet.set_h_pagebreaks(breaks)  # manual breaks: no "fit to", which would ignore them
+    sheet.print_area(0, 0, (breaks[-1] + CHART_ROWS) if breaks else BAR_ROWS, 15)
 
 
 #: Data rows of one sheet: Excel's 1,048,576 rows less the header.
@@ -574,7 +675,8 @@ def _fill(workbook: Workbook, result: Result) -> None:
             continue
         for part, chunk in enumerate(_chunks(_written(name, result.tables[name]))):
             sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
-            write_table(sheet, chunk, formats)
+            numbers = _orders_formats(chunk, result) if name == "Orders" else None
+            write_table(sheet, chunk, formats, column_formats=numbers)
     warnings = result.case.warnings
     if warnings:  # only when there is something to say
         frame = pd.DataFrame(
@@ -585,6 +687,31 @@ def _fill(workbook: Workbook, result: Result) -> None:
         data_sheet = workbook.add_worksheet("ChartData")
         _charts(workbook, charts, data_sheet, result, formats)
         data_sheet.hide()  # the charts' numbers; the planner reads the Charts sheet
+
+
+def _with_unit(number_format: str, unit: str) -> str:
+    """Return ``number_format`` showing ``unit`` after the number (``482.00 t``)."""
+    unit = unit.replace('"', "").replace("\\", "")
+    return f'{number_format} "{unit}"' if unit else number_format
+
+
+def _orders_formats(table: pd.DataFrame, result: Result) -> list[str | None]:
+    """Return the Orders sheet's number formats: each amount shows its unit (issue 23.11).
+
+    The columns keep the contract's names (``quantity``, ``unit_cost``); the
+    cells read ``482.00 t``, ``11.00 JPY m/t``, ``5,302.00 JPY m``.
+    """
+    unit, currency = result.case.settings.unit, result.case.settings.currency
+    units = {
+        "quantity": unit,
+        "unit_cost": f"{currency}/{unit}" if currency and unit else currency,
+        "cost": currency,
+        "fixed_cost": currency,
+    }
+    return [
+        _with_unit(_MONEY, units[str(c)]) if str(c) in units else _number_format(str(c))
+        for c in table.columns
+    ]
 
 
 def _abandon(workbook: Workbook) -> None:

@@ -149,6 +149,10 @@ class ModelData:
     #: (policy, basis) -> (TOTAL, period) -> the cap of Policies rows with measure value (B2)
     value_caps: dict[CapFamily, dict[tuple[str, int], Cap]] = field(default_factory=dict)
     min_offers: dict[str, Cap] = field(default_factory=dict)
+    #: [offer, node]: product units no optimal plan needs more of (:func:`useful_capacity`)
+    offer_useful: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    #: [activity, node]: level no optimal plan needs more of (:func:`useful_capacity`)
+    activity_useful: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def china(self) -> np.ndarray:
@@ -171,6 +175,18 @@ class ModelData:
             self.days[None, :, None],
             self.cover_factor,
         )
+
+    def offer_bound(self, o: int, n: int) -> float:
+        """Return the big-M of x[o,n] <= M y: ``min(cap[o,n], useful[o,n])`` (product units)."""
+        node = self.nodes[n]
+        capacity = float(self.capacity[o, node.period, node.scenarios[0]])
+        return min(capacity, float(self.offer_useful[o, n]))
+
+    def activity_bound(self, k: int, n: int) -> float:
+        """Return the big-M of r[k,n] <= M z: ``min(acap[k,n], useful[k,n])`` (level)."""
+        node = self.nodes[n]
+        capacity = float(self.activity_capacity[k, node.period, node.scenarios[0]])
+        return min(capacity, float(self.activity_useful[k, n]))
 
     def cap_families(self, policy: str, measure: str = QUANTITY) -> list[CapFamily]:
         """Return the (policy, basis) families of ``policy`` that have caps, in basis order.
@@ -462,6 +478,7 @@ def derive(case: Case) -> ModelData:
     _plan_parameters(case, data)
     data.nodes, data.node_of = scenario_tree(data)
     data.caps, data.value_caps, data.min_offers = resolve_policies(case, data)
+    data.offer_useful, data.activity_useful = useful_capacity(data)
     return data
 
 
@@ -640,7 +657,7 @@ def _apply_disruptions(case: Case, data: ModelData, made: ScenarioSet) -> None:
     offers, activities = case.offers, case.activities
     codes = {column: series.to_numpy() for column, series in offer_countries(offers).items()}
     supplier = offer_suppliers(offers)
-    activity_country = activities["country"].fillna(DOMESTIC).astype(str).to_numpy()
+    activity_country = activity_countries(activities).to_numpy()
     activity_ids = np.array(data.activities, dtype=object)
     offer_ids = np.array(data.offers, dtype=object)
     window = _window(made.disruptions, periods)
@@ -864,3 +881,262 @@ def applicable_cap(
         return None
     value = tightest(v for _, v in chosen)
     return Cap(value=value, rows=tuple(label for label, v in chosen if v == value))
+
+
+def useful_capacity(data: ModelData) -> tuple[np.ndarray, np.ndarray]:
+    """Bound every purchase and activity level by what the case can use (the big-Ms of 1 and 2).
+
+    A capacity of 999,999,999 (a planner's "unlimited") as the coefficient of
+    a contract binary lets the solver's integrality tolerance (1e-6) open a
+    contract at a millionth of its fixed cost and still buy what the plan
+    needs. The rows ``x <= M y`` and ``r <= M z`` therefore use
+    ``M = min(capacity, useful)``, with ``useful`` the smaller of two bounds,
+    both per scenario-tree node n (element e, period t(n)):
+
+    * ``Q[e,n] = d[e,n] + sum_{k in K_sub} max(0, -yield[k,e]) acap[k,n]``, the
+      most of e that node n can consume (demand plus the extra demand of every
+      substitution at full capacity), and
+    * ``K[e,n] = max(q[e,n], max_{c child of n} (Q[e,c] + K[e,c]))``, the most
+      stock at the end of n that can still serve: the requirement along any
+      path below n plus the cover target where that path stops (at the last
+      period, ``K = q``: stock left at the horizon has no value).
+
+    **Hard bound** (every feasible plan meets it): the balance
+    ``s[n] = s[parent] + sum a x + sum yield r + u - d`` with ``s >= 0``,
+    ``s <= storage``, inflows ``>= 0`` and outflows ``<= Q`` gives
+    ``a[o,e] x[o,n] <= storage[e] + Q[e,n]`` for every element of o, and the
+    same with ``yield[k,e]`` for recycling. A substitution k that avoids
+    demand of e has ``yield[k,e] r[k,n] <= d[e,n]`` (constraint 4). Being
+    implied by the other rows, it cuts off no feasible plan.
+
+    **Trim bound** (some optimal plan meets it), for offers and recycling:
+    ``U[o,n] = max(max_e (Q[e,n] + K[e,n]) / a[o,e], m[o,n], firm[o,n],
+    prev[o,t(n)])``. Take any feasible plan with ``x[o,n] > U``. Each element
+    e of o has ``s[e,n] >= a x - Q > K``, so lowering ``x[o,n]`` to ``U``
+    lowers ``s[e,n]`` by at most ``a x - Q - K < s[e,n] - K[e,n]`` and the
+    stock of every node m below n by the same; along the path
+    ``s[m] >= s[n] - sum Q > K[e,n] - sum Q >= q[e,m] >= 0``, so every stock
+    stays non-negative and at or above its cover target (the cover gaps can
+    stay), storage only loosens, shortage and its bound are untouched, and the
+    minimum take, firm order and PreviousPlan deviation hold because ``U`` is
+    at least each of them. Costs are non-negative (unit, holding), so no
+    scenario cost rises, nor the CVaR (its ``eta`` and excesses still hold),
+    nor a v3 stock-value budget (stock only falls). Binaries are unchanged, so
+    signing rows and min_offers hold. What lowering supply can break is a
+    ratio cap ``part <= v S`` of a cell (an element of o, or TOTAL, at t(n)):
+    it still holds when o weighs at least v in its own part (a China offer on
+    a China cap's basis, a risk at or above a risk cap, an offer counted for
+    every country group, the only offer of an element with offer_share_max).
+    Where o is cleaner than some cap there, buying beyond the requirement can
+    pay (extra non-China supply lets more cheap China supply under a pooled
+    cap), so the trim bound is widened to what that cap's part can need
+    (:func:`_widened`, China and risk caps whose part is itself bounded) or,
+    failing that, not used: only the hard bound applies. A family this
+    function does not know (a later model's) counts as cleaner. A value cap
+    (B2) weighs an element's part and supply by one price, so a row weighs
+    enough in it exactly where it does in the same cap counted in quantity;
+    value caps are not widened (a row cleaner than one keeps the hard bound).
+    Recycling is trimmed the same way with its yields; substitution only by
+    its hard bounds.
+
+    Together: the tightened model's optimum is the loose model's, and the
+    Duals sheet prices a capacity row whose bound is ``useful < capacity`` at
+    0 (more capacity above a bound no optimal plan reaches is worth nothing).
+
+    Returns
+    -------
+    offer_useful, activity_useful
+        ``[offer, node]`` in product units and ``[activity, node]`` in level;
+        ``inf`` where nothing tighter than the capacity is known.
+    """
+    n_nodes = len(data.nodes)
+    if not n_nodes:
+        return np.zeros((len(data.offers), 0)), np.zeros((len(data.activities), 0))
+    periods = np.array([node.period for node in data.nodes])
+    first = np.array([node.scenarios[0] for node in data.nodes])
+    recycling = data.recycling()
+    substitution = ~recycling
+    activity_capacity = data.activity_capacity[:, periods, first]  # [k, node]
+    extra = np.where(data.yields < 0, -data.yields, 0.0)[substitution]  # [k_sub, e]
+    requirement = data.demand[:, periods, first] + extra.T @ activity_capacity[substitution]
+    keep = data.cover_target()[:, periods, first].copy()  # [e, node]
+    for node in reversed(data.nodes):  # children before their parent
+        if node.parent is not None:
+            keep[:, node.parent] = np.maximum(
+                keep[:, node.parent], requirement[:, node.id] + keep[:, node.id]
+            )
+    hard = data.storage_capacity[:, None] + requirement  # [e, node], inf where unlimited
+    absorb = requirement + keep
+
+    def per_unit(weights: np.ndarray, amounts: np.ndarray, pick: Any) -> np.ndarray:
+        """``pick`` over the elements of each row of ``weights`` of ``amounts / weight``.
+
+        [row, node], ``inf`` for a row that carries no element; one element at
+        a time, so memory stays rows x nodes on the largest trees.
+        """
+        picked = np.full((weights.shape[0], amounts.shape[1]), np.nan)
+        for e in range(weights.shape[1]):
+            rows = np.flatnonzero(weights[:, e] > 0)
+            if len(rows):
+                ratio = amounts[e][None, :] / weights[rows, e][:, None]
+                before = picked[rows]
+                picked[rows] = np.where(np.isnan(before), ratio, pick(before, ratio))
+        return np.where(np.isnan(picked), np.inf, picked)
+
+    # offers: the hard bound always; the trim bound where no cap cell forbids it
+    capacity = data.capacity[:, periods, first]
+    floors = np.maximum.reduce(
+        [
+            effective_min_take(data.offer_min_take[:, None], capacity),
+            np.nan_to_num(effective_firm_order(data.commitment[:, periods], capacity), nan=0.0),
+            data.previous[:, periods],
+        ]
+    )
+    trim = np.maximum(per_unit(data.contents, absorb, np.maximum), floors)
+    offer_ok = _trimmable(data, data.contents, _offer_weighs)[:, periods]
+    offer_hard = per_unit(data.contents, hard, np.minimum)
+
+    # activities: recycling as offers; substitution by what it avoids (constraint 4)
+    gains = np.where(data.yields > 0, data.yields, 0.0)
+    demand = data.demand[:, periods, first]
+    activity_hard = np.where(
+        recycling[:, None], per_unit(gains, hard, np.minimum), per_unit(gains, demand, np.minimum)
+    )
+    recycled = np.where(recycling[:, None], gains, 0.0)
+    activity_ok = _trimmable(data, recycled, _recycling_weighs)[:, periods] & recycling[:, None]
+    activity_trim = np.where(recycling[:, None], per_unit(gains, absorb, np.maximum), np.inf)
+
+    # supply rows, offers then activities: trimmed where no cap forbids, else widened
+    ok = np.vstack([offer_ok, activity_ok])
+    hard_rows = np.vstack([offer_hard, activity_hard])
+    trim_rows = np.vstack([trim, activity_trim])
+    bound = np.minimum(hard_rows, np.where(ok, trim_rows, np.inf))
+    widened = _widened(data, periods, np.vstack([data.contents, recycled]), bound, ok, trim_rows)
+    bound = np.where(ok, bound, np.minimum(hard_rows, widened))
+    return bound[: len(data.offers)], bound[len(data.offers) :]
+
+
+def _widened(
+    data: ModelData,
+    periods: np.ndarray,
+    weights: np.ndarray,
+    bound: np.ndarray,
+    ok: np.ndarray,
+    trim: np.ndarray,
+) -> np.ndarray:
+    """Bound the supply rows cleaner than a China or risk cap whose part is bounded.
+
+    Rows are offers then activities (``weights`` [row, element]: contents,
+    recycling yields, 0 for substitution). A row cleaner than a cap cell
+    (a non-China offer under a China cap, a risk below a risk cap) may buy
+    beyond the requirement to admit more of the cap's part; where every row
+    of that part is itself trimmed (``ok``: bounded by ``bound``; not by
+    its capacity, so that a sweep over one offer's capacity changes that
+    offer's rows only), the part
+    is at most ``P = sum share x weight x bound``, and supply of ``P / v`` is
+    all the cap can need: such a row keeps ``max(trim, P / (v weight))``,
+    and once it buys that much, supply is at least ``P / v`` whatever the
+    others buy. (First trim every ``ok`` row, which only lowers parts; then
+    each remaining row to this bound: its own supply keeps ``S >= P / v``
+    on every cell it is cleaner than, the rows it is not cleaner than hold
+    as in :func:`useful_capacity`, and its stock as there.) A row cleaner
+    than a country or offer-share cap, or than a cell with an untrimmed row
+    in its part, stays unbounded (``inf``).
+    """
+    n_offers = len(data.offers)
+    need = np.zeros_like(bound)
+    blocked = np.zeros(bound.shape, dtype=bool)
+    position = {element: e for e, element in enumerate(data.elements)}
+    china = {
+        basis: np.concatenate([flags, data.activity_china & data.recycling()])
+        for basis, flags in data.offer_china.items()
+    }
+    risk = np.concatenate([data.offer_risk, data.activity_risk])
+    value_families = [(family, cells, VALUE) for family, cells in data.value_caps.items()]
+    for family, cells, measure in [
+        *((family, cells, QUANTITY) for family, cells in data.caps.items()),
+        *value_families,
+    ]:
+        policy = family[0] if measure == QUANTITY else None  # value caps (B2): no widening
+        for (element, t), cap in cells.items():
+            at = np.flatnonzero(periods == t)
+            carried = weights.sum(axis=1) if element == TOTAL else weights[:, position[element]]
+            carriers = carried > 0
+            if policy == Policy.CHINA_SHARE_MAX:
+                share = china[family[1]].astype(float)
+            elif policy == Policy.RISK_MAX:
+                share = risk
+            else:  # country and offer-share caps, and any later family: no widening
+                for row in np.flatnonzero(carriers):
+                    weighs = _offer_weighs if row < n_offers else _recycling_weighs
+                    index = row if row < n_offers else row - n_offers
+                    if not weighs(data, int(index), family, element, cap.value):
+                        blocked[row, at] = True
+                continue
+            clean = carriers & (share < cap.value)
+            if not clean.any():
+                continue
+            part_rows = carriers & (share > 0)
+            eligible = ok[np.ix_(part_rows, at)].all(axis=0)
+            part = (share[part_rows] * carried[part_rows]) @ np.where(
+                ok[np.ix_(part_rows, at)], bound[np.ix_(part_rows, at)], 0.0
+            )
+            wanted = part[None, :] / (cap.value * carried[clean][:, None])
+            cell = np.ix_(clean, at)
+            need[cell] = np.maximum(need[cell], np.where(eligible[None, :], wanted, np.inf))
+    return np.where(blocked, np.inf, np.maximum(trim, need))
+
+
+def _offer_weighs(data: ModelData, o: int, family: CapFamily, element: str, value: float) -> bool:
+    """Whether offer o weighs at least ``value`` in the part of a cap (trimming it is safe)."""
+    policy, basis = family[0], family[1]
+    if policy == Policy.CHINA_SHARE_MAX:
+        return bool(data.offer_china[basis][o])
+    if policy == Policy.RISK_MAX:
+        return bool(data.offer_risk[o] >= value)
+    if policy == Policy.COUNTRY_SHARE_MAX:
+        return bool(data.offer_groups[basis][o].all())
+    if policy == Policy.OFFER_SHARE_MAX:
+        carriers = data.offers_of(data.elements.index(element))
+        return bool(len(carriers) == 1 and carriers[0] == o)
+    return False
+
+
+def _recycling_weighs(
+    data: ModelData, k: int, family: CapFamily, element: str, value: float
+) -> bool:
+    """Whether recycling k weighs at least ``value`` in the part of a cap."""
+    policy = family[0]
+    if policy == Policy.CHINA_SHARE_MAX:
+        return bool(data.activity_china[k])
+    if policy == Policy.RISK_MAX:
+        return bool(data.activity_risk[k] >= value)
+    if policy == Policy.COUNTRY_SHARE_MAX:
+        return bool(data.activity_groups[k].all())
+    if policy == Policy.OFFER_SHARE_MAX:  # in S, in no offer's part
+        return not len(data.offers_of(data.elements.index(element)))
+    return False
+
+
+def _trimmable(data: ModelData, carries: np.ndarray, weighs: Any) -> np.ndarray:
+    """Bool [row, period]: every cap cell on a carried element (or TOTAL) lets the row be trimmed.
+
+    ``carries`` is [row, element] (> 0 where the offer or activity supplies
+    the element); ``weighs`` says whether the row weighs at least a cap's
+    value in its part.
+    """
+    allowed = np.ones((carries.shape[0], len(data.periods)), dtype=bool)
+    position = {element: e for e, element in enumerate(data.elements)}
+    # a value cap (B2) weighs both sides of an element's terms by one price: trimming a row
+    # keeps it exactly where it keeps the same cap counted in quantity
+    for family, cells in [*data.caps.items(), *data.value_caps.items()]:
+        for (element, t), cap in cells.items():
+            rows = (
+                np.flatnonzero(carries.any(axis=1))
+                if element == TOTAL
+                else np.flatnonzero(carries[:, position[element]] > 0)
+            )
+            for row in rows:
+                if allowed[row, t] and not weighs(data, int(row), family, element, cap.value):
+                    allowed[row, t] = False
+    return allowed

@@ -18,8 +18,13 @@ def _capacity(model: pyo.ConcreteModel, o: int, n: int) -> float:
 
 
 def capacity_limit_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
-    """x[o,n] <= cap[o,n] y[o] (later offers: w[o, anc(n, L_o)])."""
-    capacity = _capacity(model, o, n)
+    """x[o,n] <= M y[o], M = min(cap[o,n], useful[o,n]) (later offers: w[o, anc(n, L_o)]).
+
+    ``useful`` (:func:`~planner.model.parameters.useful_capacity`) cuts off no
+    optimal plan; a big-M far above what the case can use would let the
+    solver's integrality tolerance buy without the fixed cost.
+    """
+    capacity = float(model.data.offer_bound(o, n))
     return (
         None,
         linear((1.0, -capacity), (model.purchase_product_units[o, n], signature(model, o, n))),
@@ -40,9 +45,8 @@ def minimum_take_floor_rule(model: pyo.ConcreteModel, o: int, n: int) -> Any:
 
 
 def activity_capacity_limit_rule(model: pyo.ConcreteModel, k: int, n: int) -> Any:
-    """r[k,n] <= acap[k,n] z[k]."""
-    data = model.data
-    capacity = float(data.activity_capacity[k, model.node_period[n], model.representative[n]])
+    """r[k,n] <= M z[k], M = min(acap[k,n], useful[k,n]) (see capacity_limit_rule)."""
+    capacity = float(model.data.activity_bound(k, n))
     return (None, linear((1.0, -capacity), (model.activity_level[k, n], model.adopt[k])), 0.0)
 
 

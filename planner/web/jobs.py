@@ -449,6 +449,8 @@ class JobRunner:
         return f"the solver process died (exit code {exitcode})"
 
     def _finish(self, job: Job, status: str, error: str) -> None:
+        # a user's message names neither the server's folder nor the job's id
+        error = error.replace(str(job.folder), "the job's folder").replace(job.id, "the job")
         job.status = status
         job.error = error
         job.finished = time.time()

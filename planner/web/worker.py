@@ -29,6 +29,7 @@ import planner
 from planner.changes import ChangeError, parse_values
 from planner.errors import InputError, PlannerError
 from planner.events import scenario_probability
+from planner.headline import amount, column_names, percent
 from planner.model.parameters import BASES, VALUE
 from planner.outcome import expected_stock
 from planner.results import COST_KEYS, china_against_caps, expected, expected_shares
@@ -134,19 +135,36 @@ def _attempt(
     except MemoryError:
         raise
     except PlannerError as error:
-        return {"job_status": FAILED, "error": str(error)}
+        return {"job_status": FAILED, "error": _unplaced(str(error), path, params)}
     except Exception as error:  # reported on the job's page, never lost
-        return {"job_status": FAILED, "error": f"internal error: {type(error).__name__}: {error}"}
+        message = f"internal error: {type(error).__name__}: {error}"
+        return {"job_status": FAILED, "error": _unplaced(message, path, params)}
+
+
+def _unplaced(message: str, folder: Path, params: dict[str, Any]) -> str:
+    """Say ``message`` in the user's words: no server folder, no job id (the folder's name).
+
+    The upload reads as the name it was uploaded with, the solution as "the solution
+    workbook" and anything else in the job's folder by its own name.
+    """
+    shown = str(params.get("filename", "the workbook"))
+    for where, said in (
+        (folder / UPLOAD, shown),
+        (folder / SOLUTION, "the solution workbook"),
+        (folder, "the job's folder"),
+    ):
+        message = message.replace(f"{where}{os.sep}", "").replace(str(where), said)
+    return message.replace(folder.name, "the job")
 
 
 def _solve(
     case: planner.Case, folder: Path, time_limit: float, max_memory_mb: int | None
 ) -> dict[str, Any]:
     limit = min(float(case.settings.time_limit_s), time_limit)
-    _progress(folder, "building the model and solving")
+    _progress(folder, "building the model and solving", time_limit=limit)
 
     def solving(figures: dict[str, Any]) -> None:
-        _progress(folder, "solving", solver=figures)
+        _progress(folder, "solving", solver=figures, time_limit=limit)
 
     result = planner.solve(case, time_limit_s=limit, on_progress=solving)
     if result.status == Status.ERROR and max_memory_mb and _peak_mb() > NEAR_LIMIT * max_memory_mb:
@@ -163,7 +181,7 @@ def _solve(
     if not result.has_plan:
         out.update(_listed(folder, "warnings", out["warnings"]))
         return out
-    _progress(folder, "writing the solution workbook")
+    _progress(folder, "writing the solution workbook", time_limit=limit)
     result.write(folder / SOLUTION)
     out["solution"] = SOLUTION
     tables = result.tables
@@ -188,7 +206,13 @@ def _solve(
             "china_share": _plain(row.china_share),
             **_tightest([c for c in out["china"] if c["element"] == row.element]),
             "supply": _plain(row.supply),
-            "shortfall": _plain(float(short.get(str(row.element), 0.0))),
+            "shortfall": _plain(  # TOTAL: every element's (issue 23.3)
+                float(
+                    sum(short.values())
+                    if row.element == "TOTAL"
+                    else short.get(str(row.element), 0.0)
+                )
+            ),
         }
         for row in overall.itertuples()
     ]
@@ -200,6 +224,12 @@ def _solve(
         else None
     )
     out["costs"] = {key: _plain(result.summary.get(key)) for key in COST_KEYS}
+    out["headline"] = {
+        "spend": amount(result.summary.get("spend")),
+        "lost_value": amount(result.summary.get("lost_value")),
+        "shortfall": amount(result.summary.get("shortfall")),
+        "china_share": percent(result.summary.get("china_share")),
+    }
     contracts = tables["Contracts"]
     out["contracts"] = [
         {k: _plain(v) for k, v in record.items()}
@@ -488,20 +518,25 @@ def _sweep(
         for c in (
             name,
             "status",
-            "objective",
-            "expected_cost",
+            "spend",
+            "lost_value",
             "china_share",
             "shortfall",
+            "expected_cost",
+            "objective",
             "efficient",
+            "note",
         )
         if c in table.columns
     ]
+    headers = column_names(columns, case.settings.currency, case.settings.unit)
     return {
         "job_status": DONE,
         "status": "sweep",
         "change": name,
         "rows": [{k: _plain(v) for k, v in r.items()} for r in table[columns].to_dict("records")],
         "columns": columns,
+        "headers": {c: headers.get(c, c) for c in columns},
         "solution": SWEEP,
         "picture": "trade-off.png" if (folder / "trade-off.png").exists() else None,
         "variants": len(values),
@@ -526,16 +561,20 @@ def _progress(
     total: int | None = None,
     solver: dict[str, Any] | None = None,
     note: str | None = None,
+    time_limit: float | None = None,
 ) -> None:
     """Tell the job page what the job is doing (``progress.json``).
 
     ``solver``: HiGHS's figures while it solves (seconds, best plan so far, bound, gap);
     ``note``: what the page should know up front (a sweep that cannot finish in time).
+    ``time_limit``: the longest the solve may take, the workbook's limit within the server's.
     """
-    figures = {"stage": stage, "done": done, "total": total, "solver": solver}
+    progress: dict[str, Any] = {"stage": stage, "done": done, "total": total, "solver": solver}
     if note:
-        figures["note"] = note
-    _write_json(folder / PROGRESS, figures)
+        progress["note"] = note
+    if time_limit is not None:
+        progress["time_limit"] = time_limit
+    _write_json(folder / PROGRESS, progress)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

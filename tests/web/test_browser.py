@@ -56,10 +56,13 @@ def cli_figures(tmp_path: Path) -> dict[str, str]:
     result = CliRunner().invoke(app, ["solve", str(JAPAN), "-o", str(tmp_path / "cli.xlsx")])
     assert result.exit_code == 0, result.output
     found = re.search(
-        r"objective ([\d,.]+) .*China share ([\d.]+%); shortfall ([\d,.]+)", result.stdout
+        r"spend ([\d,.]+) .*, lost value ([\d,.]+) .*\(shortfall ([\d,.]+) .*\); "
+        r"China share ([\d.]+%)",
+        result.stdout,
     )
     assert found is not None, result.stdout
-    return dict(zip(("objective", "china-share", "shortfall"), found.groups(), strict=True))
+    names = ("spend", "lost-value", "shortfall", "china-share")
+    return dict(zip(names, found.groups(), strict=True))
 
 
 def test_upload_to_downloaded_plan(
@@ -125,7 +128,8 @@ def test_a_sweep_from_the_page(page: Any, server: Server) -> None:
     )
     by_column = dict(zip(headers, aligned, strict=True))
     assert by_column["status"] == "left"  # text left, numbers right
-    assert by_column["china_share_max[Nd]"] == by_column["china_share"] == "right"
+    assert by_column["china_share_max[Nd]"] == by_column["China share"] == "right"
+    assert headers[2:6] == ["spend (USD)", "lost value (USD)", "China share", "shortfall (t)"]
     page.wait_for_function("document.getElementById('trade-off').naturalWidth > 0")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / "sweep-page.png"), full_page=True)
@@ -219,3 +223,30 @@ def test_the_page_s_rough_edges_are_gone(page: Any, server: Server, japan: str) 
         assert f"job {job[:8]} solve 'japan-2026.xlsx' {stage}" in console, console[-2000:]
     assert f'"GET /jobs/{job[:8]}..." 200' in console
     assert job not in console  # the id is the key to the job: only its prefix is logged
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_the_orders_fit_the_page_and_the_headline_is_spend_and_lost_value(
+    page: Any, japan: str, width: int
+) -> None:
+    """Issues 23.1 and 23.5: every Orders column visible without scrolling; spend leads."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.goto(japan)
+    sizes = page.locator("#orders").evaluate(
+        "(t) => [t.scrollWidth, t.clientWidth, t.getBoundingClientRect().right,"
+        " document.querySelector('main').getBoundingClientRect().right]"
+    )
+    scroll, client, right, main_right = sizes
+    assert scroll <= client + 1, sizes  # no sideways scrolling inside the table
+    assert right <= main_right + 1, sizes  # and the table within the page's column
+    for column in ("Scenarios", "Note"):
+        header = page.locator("#orders thead th", has_text=column)
+        box = header.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= main_right + 1, column
+    labels = page.locator(".figures .label").all_inner_texts()
+    assert labels[1].startswith("Spend") and labels[2].startswith("Lost value")
+    assert not any("cost" in label.lower() for label in labels)
+    blocks = page.locator("#orders tr.block th").all_inner_texts()
+    assert blocks == ["Now", "Already decided for later quarters", "If the situation comes about"]
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"result-page-{width}.png"), full_page=True)

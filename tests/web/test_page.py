@@ -56,7 +56,8 @@ def cells(page: str, table: str) -> list[list[str]]:
     body = page.split(f'<table id="{table}"', 1)[1].split("</table>", 1)[0].split("<tbody>")[1]
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
     texts = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
-    return [[re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in row] for row in texts]
+    cleaned = [[re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in row] for row in texts]
+    return [row for row in cleaned if row]  # a block's heading row has no data cells
 
 
 def test_a_queued_job_says_what_it_waits_for(tmp_path: Path) -> None:
@@ -91,7 +92,17 @@ def test_later_signings_and_changes_are_on_the_page(tmp_path: Path, sigint: None
     rows = cells(page, "changes")
     assert rows[0] == ["A", "Nd", "P1", "100.00", "0.00", "-100.00"]
     assert ["B", "Nd", "–", "–", "–", "newly signed"] in rows
-    assert cells(page, "orders")[3][:2] == ["option", "A"]  # contracted, unused: an option
+    orders = cells(page, "orders")
+    assert ["option", "A"] in [row[:2] for row in orders]  # contracted, unused: an option
+    assert [row[0] for row in orders] == [
+        "buy",
+        "option",
+        "sign now",
+        "sign now",
+        *["buy later"] * 2,
+    ]
+    headings = re.findall(r'<tr class="block"><th[^>]*>([^<]+)</th>', page)
+    assert headings == ["Now", "Already decided for later quarters"]
     uses = {row[0]: row[-1] for row in cells(page, "contracts")}
     assert uses["A"] == "option: nothing bought in the plan" and uses["C"] == "bought from"
 
@@ -194,3 +205,49 @@ def test_shortage_by_use_is_on_the_page(tmp_path: Path, sigint: None) -> None:
     ]
     plain = solved(runner, REFERENCE / "v3" / "v3-b3-working-capital.xlsx", sigint)  # none short
     assert 'id="shortage-by-use"' not in fetch(runner, tmp_path, f"/jobs/{plain.id}")
+
+
+def test_the_headline_cards_lead_with_spend_and_lost_value(tmp_path: Path, sigint: None) -> None:
+    """B5, issue 23.1: spend and lost value apart, as the CLI prints them; no cost headline."""
+    from planner.headline import amount
+
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, REFERENCE / "case-00-hand.xlsx", sigint)
+    summary = job.outcome["summary"]  # type: ignore[index]
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    cards = page.split('<section class="figures">', 1)[1].split("</section>", 1)[0]
+    labels = re.findall(r'<span class="label">([^<]+)</span>', cards)
+    assert labels[1:3] == ["Spend, expected (USD)", "Lost value, expected (USD)"]
+    assert not any("cost" in label.lower() for label in labels)
+    shown = dict(re.findall(r'<span id="([a-z-]+)" class="value">([^<]+)</span>', cards))
+    assert shown["spend"] == amount(summary["spend"]) == "20,702"
+    assert shown["lost-value"] == amount(summary["lost_value"]) == "1,000"
+    assert 'id="shortfall">1</span> t' in cards
+    totals = page.split('id="cost-totals"', 1)[1].split("</p>", 1)[0]
+    assert 'id="expected-cost">21,702.00<' in totals and 'id="objective">21,702.00<' in totals
+
+
+def test_the_total_row_shows_the_whole_shortfall(tmp_path: Path, sigint: None) -> None:
+    """Issue 23.3: the China table's TOTAL row has every element's shortfall, not 0."""
+    runner = JobRunner(tmp_path / "jobs")
+    job = solved(runner, REFERENCE / "case-00-hand.xlsx", sigint)
+    elements = job.outcome["elements"]  # type: ignore[index]
+    total = next(e for e in elements if e["element"] == "TOTAL")
+    each = sum(e["shortfall"] for e in elements if e["element"] != "TOTAL")
+    assert total["shortfall"] == pytest.approx(each) == pytest.approx(1.0)
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    row = next(r for r in cells(page, "elements") if r[0] == "TOTAL")
+    assert row[-1] == "1.00"
+
+
+def test_the_running_page_gives_the_workbook_s_time_limit(tmp_path: Path) -> None:
+    """Issue 23.11: "at most 120 s" when the workbook says 120 s and the server allows 300 s."""
+    from planner.web.worker import _progress
+
+    runner = JobRunner(tmp_path / "jobs")
+    job_id, folder = runner.new_folder()
+    job = runner.submit(Job(job_id, "solve", "q.xlsx", folder, 300))
+    job.status, job.started = RUNNING, time.time()
+    _progress(folder, "solving", time_limit=120.0)
+    page = fetch(runner, tmp_path, f"/jobs/{job.id}")
+    assert "of at most 120 s" in page and "300" not in page
