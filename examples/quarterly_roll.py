@@ -9,7 +9,7 @@ input from it: the first quarter dropped and one appended, the stock at the
 end of quarter 1, the contracts signed, the orders of quarter 2 as firm
 commitments and the plan as PreviousPlan. In quarter 2 an event is revealed:
 the one that starts earliest (ties: the likeliest; in the Japan case, Viet
-Nam's faltering processing from 2026Q2) is now known to be happening, so the
+Nam's faltering processing from 2026Q3) is now known to be happening, so the
 planner keeps it alone (probability 1, the other events dropped) and prices
 every change against the last plan (Settings ``change_cost``, 5% of the
 median unit cost). Quarter 3 is rolled from quarter 2's plan in the same way.
