@@ -7,17 +7,24 @@ Run from the repository root:
 Quarter 1 solves inputs/japan-2026.xlsx. ``planner.roll`` writes quarter 2's
 input from it: the first quarter dropped and one appended, the stock at the
 end of quarter 1, the contracts signed, the orders of quarter 2 as firm
-commitments and the plan as PreviousPlan. In quarter 2 a disruption is
-revealed: the case's disruption scenario that starts earliest is now known
-to be happening, so the planner keeps it alone (probability 1) and prices
+commitments and the plan as PreviousPlan. In quarter 2 an event is revealed:
+the one that starts earliest (ties: the likeliest; in the Japan case, Viet
+Nam's faltering processing from 2026Q3) is now known to be happening, so the
+planner keeps it alone (probability 1, the other events dropped) and prices
 every change against the last plan (Settings ``change_cost``, 5% of the
-median unit cost). Quarter 3 is rolled from quarter 2's plan in the same
-way. Offer ids, scenarios and periods are all read from the workbook.
+median unit cost). Quarter 3 is rolled from quarter 2's plan in the same way.
+Offer ids, events and periods are all read from the workbook.
 
 It prints, per quarter, the expected cost, the China share and the total
 change against the previous plan (sum of |change| of the Changes sheet;
 blank where the last plan had no orders shared by every scenario), and keeps
 every workbook in outputs/quarterly-roll/.
+
+What a buyer reads in it: the orders already placed stand (they are
+Commitments of the next quarter); once the news is in, the plan is one plan
+for every quarter after it, and rolling on without further news changes none
+of its orders (a total change of 0 against the last plan): a plan made
+quarter by quarter is the plan made at once.
 """
 
 from __future__ import annotations
@@ -40,29 +47,29 @@ def main() -> pd.DataFrame:
     OUT.mkdir(parents=True, exist_ok=True)
     workbook = ROOT / "inputs" / "japan-2026.xlsx"
     rows = []
+    revealed = ""
     for quarter in (1, 2, 3):
         case = planner.load(workbook)
-        result = planner.solve(case)
+        result = planner.solve(case, duals=False)
         solution = OUT / f"q{quarter}-solution.xlsx"
         result.write(solution)
         rows.append(
             {
                 "quarter": quarter,
                 "first_period": case.period_ids[0],
-                "scenarios": ", ".join(map(str, case.scenarios.index)) or "base",
                 "status": result.status,
                 "expected_cost": result.summary["expected_cost"],
                 "china_share": result.summary["china_share"],
                 "total_change": total_change(result.tables.get("Changes")),
+                "revealed": revealed,
             }
         )
         if quarter == 3:
             break
         following = OUT / f"q{quarter + 1}.xlsx"
-        # what happened in the quarter just planned: the likeliest branch, then the revealed one
-        planner.roll(workbook, solution, following, firm=1, scenario=_likeliest(case))
+        planner.roll(workbook, solution, following, firm=1)
         if quarter == 1:
-            _reveal(following)
+            revealed = _reveal(following) or ""
         workbook = following
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))  # noqa: T201 - an example prints
@@ -70,30 +77,26 @@ def main() -> pd.DataFrame:
     return table
 
 
-def _likeliest(case: planner.Case) -> str | None:
-    probability = case.scenarios["probability"]
-    return str(probability.idxmax()) if len(probability) else None
+def _reveal(path: Path) -> str | None:
+    """Make the event that starts earliest certain, drop the others, and price change.
 
-
-def _reveal(path: Path) -> None:
-    """Make the disruption that starts earliest certain, and price change against the last plan."""
+    Returns the event revealed (None when the workbook has no events).
+    """
     case = planner.load(path)
-    disruptions = case.disruptions
-    if disruptions.empty:
-        return
+    events = case.events
+    if events.empty:
+        return None
     order = {p: t for t, p in enumerate(case.period_ids)}
-    starts = disruptions["first_period"].map(lambda p: order.get(p, 0))
-    likeliest = _likeliest(case)
-    candidates = disruptions.assign(start=starts)[disruptions["scenario"] != likeliest]
-    if candidates.empty:
-        return
-    weight = candidates["scenario"].map(case.scenarios["probability"])
-    candidates = candidates.assign(weight=-weight).sort_values(["start", "weight"], kind="stable")
-    revealed = str(candidates["scenario"].iloc[0])
+    first_rows = events.drop_duplicates("event")
+    starts = events.groupby("event")["first_period"].agg(
+        lambda periods: min(order.get(p, 0) for p in periods)
+    )
+    candidates = first_rows.assign(start=first_rows["event"].map(starts))
+    candidates = candidates.sort_values(["start", "probability"], ascending=[True, False])
+    revealed = str(candidates["event"].iloc[0])
     change_cost = 0.05 * float(case.offers["unit_cost"].median())
     book = openpyxl.load_workbook(path)
-    _keep(book["Scenarios"], revealed, {"probability": 1.0})
-    _keep(book["Disruptions"], revealed, {})
+    _keep_event(book["Events"], revealed)
     settings = book["Settings"] if "Settings" in book.sheetnames else book.create_sheet("Settings")
     if settings.max_row == 1 and settings["A1"].value is None:
         settings.append(["key", "value"])
@@ -102,24 +105,27 @@ def _reveal(path: Path) -> None:
         settings.cell(keys.index("change_cost") + 1, 2, change_cost)
     else:
         settings.append(["change_cost", change_cost])
-    notes = book["Notes"] if "Notes" in book.sheetnames else book.create_sheet("Notes")
-    notes.append(["Revealed", f"{revealed} is happening: the only scenario kept", "example"])
     book.save(path)
     print(f"quarter 2: {revealed} revealed; change_cost {change_cost:,.2f}")  # noqa: T201
+    return revealed
 
 
-def _keep(sheet: Any, scenario: str, values: dict[str, Any]) -> None:
-    """Keep the data rows of ``scenario`` (column ``scenario``), setting ``values`` by column."""
+def _keep_event(sheet: Any, event: str) -> None:
+    """Keep the Events rows of ``event`` alone, its first row at probability 1, no group."""
     header = [str(c.value).strip().lower() for c in sheet[1]]
-    key = header.index("scenario")
     rows = [list(r) for r in sheet.iter_rows(min_row=2, values_only=True)]
-    kept = [r for r in rows if r[key] == scenario]
+    kept = [r for r in rows if r[header.index("event")] == event]
     for number, row in enumerate(rows, start=2):
         for column in range(len(row)):
             sheet.cell(number, column + 1).value = None
     for number, row in enumerate(kept, start=2):
         for column, value in enumerate(row):
-            sheet.cell(number, column + 1).value = values.get(header[column], value)
+            name = header[column]
+            if name == "probability":
+                value = 1.0 if number == 2 else None
+            elif name == "group":
+                value = None
+            sheet.cell(number, column + 1).value = value
 
 
 if __name__ == "__main__":

@@ -650,6 +650,63 @@ def check_stock(case: Case) -> list[Issue]:
     return issues
 
 
+def cover_targets(case: Case) -> pd.DataFrame:
+    """Return the cover target of every (element, period) with demand: cover_days of demand.
+
+    Formulation: ``q[e,t] = cover_days[e] d[e,t] / days[t]`` before any
+    disruption (a disruption's cover_factor only lowers it).
+    """
+    demand = case.demand.dropna(subset=["element", "period", "quantity"])
+    demand = demand[demand["element"].isin(case.elements.index)]
+    demand = demand[demand["period"].isin(case.periods.index)]
+    cover = pd.to_numeric(case.elements["cover_days"], errors="coerce").fillna(0.0)
+    days = pd.to_numeric(case.periods["days"], errors="coerce")
+    target = demand["element"].map(cover) * demand["quantity"] / demand["period"].map(days)
+    return demand.assign(target=target)[["element", "period", "target"]].dropna()
+
+
+def check_cover_targets(case: Case) -> list[Issue]:
+    """Warn where a cover target asks for more stock than storage or the stock budget allows.
+
+    Such a target cannot be met: the cover penalty is paid in every period it
+    exceeds the cap, whatever the plan does (two inputs contradict each other).
+    """
+    where = Locator(case)
+    issues: list[Issue] = []
+    targets = cover_targets(case)
+    if targets.empty:
+        return issues
+    storage = pd.to_numeric(case.elements["storage_capacity"], errors="coerce")
+    top = targets.loc[targets.groupby("element", sort=False)["target"].idxmax()]
+    for _, row in top.iterrows():
+        capacity = storage.get(row["element"])
+        if capacity is not None and not math.isnan(capacity) and row["target"] > capacity + 1e-9:
+            issues.append(
+                Issue(
+                    where.cell("Elements", "cover_days", row["element"]),
+                    f"the cover target reaches {row['target']:,.4g} in {row['period']}, above "
+                    f"storage_capacity {capacity:g}: the cover penalty is paid in every period "
+                    "it cannot be met; lower cover_days or raise storage_capacity",
+                    "warning",
+                )
+            )
+    budget = getattr(case.settings, "stock_value_max", None)
+    if budget is not None and "reference_price" in case.elements.columns:
+        price = pd.to_numeric(case.elements["reference_price"], errors="coerce")
+        value = (targets["target"] * targets["element"].map(price)).groupby(targets["period"]).sum()
+        if len(value) and value.max() > budget + 1e-9:
+            issues.append(
+                Issue(
+                    where.setting("stock_value_max"),
+                    f"the cover targets are worth {value.max():,.2f} in {value.idxmax()} at "
+                    f"reference prices, above stock_value_max {budget:g}: the cover penalty is "
+                    "paid in every period they cannot be met; lower cover_days or raise the budget",
+                    "warning",
+                )
+            )
+    return issues
+
+
 def check_demand(case: Case) -> list[Issue]:
     """At most one Demand row per (element, period)."""
     where = Locator(case)
@@ -1103,6 +1160,7 @@ CROSS_CHECKS = (
     check_structure,
     check_references,
     check_stock,
+    check_cover_targets,
     check_demand,
     check_offers,
     check_offer_periods,

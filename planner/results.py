@@ -810,6 +810,26 @@ def expected(
     return weighted.groupby(by, sort=False)["_w"].sum().reset_index().rename(columns={"_w": value})
 
 
+def element_purchases(purchases: pd.DataFrame, contents: pd.DataFrame) -> pd.DataFrame:
+    """Purchases in element units: a joint product's row split over the elements it carries.
+
+    A Purchases row of an offer with OfferContents rows (``element`` ``Nd+Pr``,
+    ``quantity`` in product units) becomes one row per element, its quantity
+    times that element's fraction; other rows are kept as they are.
+    """
+    if purchases.empty or contents.empty:
+        return purchases
+    joint = purchases["offer"].isin(contents["offer"])
+    split = (
+        purchases[joint]
+        .drop(columns="element")
+        .merge(contents[["offer", "element", "fraction"]], on="offer")
+    )
+    split["quantity"] = split["quantity"] * split["fraction"]
+    split = split.drop(columns="fraction")[purchases.columns]
+    return pd.concat([purchases[~joint], split], ignore_index=True)
+
+
 def by_scenario(table: pd.DataFrame, scenarios: list[str]) -> pd.DataFrame:
     """Expand a per-node table to one row per scenario (``scenario`` in place of the node).
 

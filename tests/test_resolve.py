@@ -19,14 +19,14 @@ CHANGES = [
     ("capacity[Nd-CN]", 0.0, True),
     ("unit_cost[Tb-CN]", 1.0, True),  # objective only
     ("demand_scale", 1.2, True),  # right-hand sides and cover targets
-    ("Elements.storage_capacity[Nd]", 700.0, True),  # a column bound
+    ("Elements.storage_capacity[Nd]", 900.0, True),  # a column bound
     ("cvar_alpha", 0.8, True),
-    ("min_take[NdPr-LYN]", 300.0, True),
+    ("min_take[NdPr-LYN-VN]", 300.0, True),
     ("fixed_cost[NdPr-NEO]", 5_000.0, True),  # a later offer
     ("risk[Dy-CN]", 0.2, True),
     # scenarios are told apart at other quarters: another scenario tree, built anew
-    ("cost_factor[cn_stop_12m]", 3.0, False),
-    ("capacity_factor[cn_heavy_12m]", 0.5, False),
+    ("cost_factor[cn_heavy_price_spike]", 1.0, False),  # the spike gone: merges with none
+    ("capacity_factor[vn_delay]", 1.0, False),  # Viet Nam as planned: merges with none
     ("Elements.cover_days[Dy]", 30.0, True),
     ("Elements.holding_cost[Nd]", 2.0, True),
     ("Elements.initial_stock[Tb]", 0.0, True),
@@ -142,7 +142,7 @@ def test_a_chain_of_changes_each_equal_to_fresh(japan: planner.Case) -> None:
     case = japan.copy()
     chain = [
         ("china_share_max[Dy,refining]", 0.7),
-        ("unit_cost[NdPr-LYN]", 10.0),
+        ("unit_cost[NdPr-LYN-VN]", 10.0),
         ("china_share_max[Dy,refining]", 0.9),
         ("demand_scale[Nd]", 1.3),
         ("Elements.storage_capacity[La]", 2_000.0),

@@ -597,6 +597,23 @@ def test_an_unknown_header_near_an_optional_column_gets_a_hint(
     ]
 
 
+def test_a_cover_target_above_the_storage_cap_is_a_warning_naming_the_cover_cell(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    """Two inputs that contradict each other: the cover penalty would be paid every period."""
+    hand_sheets["Elements"][0] += ["storage_capacity", "cover_days"]
+    hand_sheets["Elements"][1] += [40, 30]  # Nd: 30 days of 100 t a quarter = 33 t, fits in 40
+    hand_sheets["Elements"][2] += [3, 20]  # Dy: 20 days of 15 t in 91 days = 3.3 t, above 3
+    case = planner.load(make_workbook(hand_sheets))
+    assert [str(w) for w in case.warnings] == [
+        "Elements!G3: the cover target reaches 3.297 in 2026Q2, above storage_capacity 3: the "
+        "cover penalty is paid in every period it cannot be met; lower cover_days or raise "
+        "storage_capacity"
+    ]
+    hand_sheets["Elements"][2][-2] = 4
+    assert planner.load(make_workbook(hand_sheets)).warnings == []
+
+
 def _tiers(*rows: list[Any]) -> Callable[[Sheets], None]:
     return lambda sheets: sheets.update(
         {"ShortageTiers": [["element", "use", "share", "cost"], *rows]}
@@ -666,3 +683,21 @@ def test_broken_v3_tiers_or_budget_reports_its_cell(
         planner.load(make_workbook(hand_sheets))
     messages = [str(issue) for issue in raised.value.issues]
     assert message in messages, messages
+
+
+def test_cover_targets_worth_more_than_the_stock_budget_are_a_warning_naming_the_budget(
+    hand_sheets: Sheets, make_workbook: Callable[..., Path]
+) -> None:
+    """Nd 32.97 t at 1 and Dy 3.297 t at 10: 65.93 of stock the budget of 60 cannot hold."""
+    hand_sheets["Elements"][0] += ["reference_price", "cover_days"]
+    hand_sheets["Elements"][1] += [1, 30]  # Nd: 30 days of 100 t in 91 days = 33 t, worth 33
+    hand_sheets["Elements"][2] += [10, 20]  # Dy: 20 days of 15 t in 91 days = 3.3 t, worth 33
+    hand_sheets["Settings"] = [["key", "value"], ["stock_value_max", 60]]
+    case = planner.load(make_workbook(hand_sheets))
+    assert [str(w) for w in case.warnings] == [
+        "Settings!B2: the cover targets are worth 65.93 in 2026Q2 at reference prices, above "
+        "stock_value_max 60: the cover penalty is paid in every period they cannot be met; "
+        "lower cover_days or raise the budget"
+    ]
+    hand_sheets["Settings"][1][1] = 70
+    assert planner.load(make_workbook(hand_sheets)).warnings == []

@@ -383,6 +383,33 @@ def test_text_that_looks_like_rich_text_stays_literal(
     assert unit in texts
 
 
+def test_the_supply_by_shipping_country_chart_counts_joint_products(tmp_path: Path) -> None:
+    """A joint product's tonnes (Purchases element ``Nd+Pr``) reach the chart in element units."""
+    path = REFERENCE / "v2" / "v2-a2-joint-product.xlsx"
+    result = planner.solve(planner.load(path))
+    purchases = result.tables["Purchases"]
+    contents = result.case.offer_contents
+    joint = purchases[purchases["offer"].isin(contents["offer"])]
+    assert len(joint) and (joint["quantity"] > 0).any()
+    written = result.write(tmp_path / "plan.xlsx")
+    rows = list(openpyxl.load_workbook(written)["ChartData"].iter_rows(values_only=True))
+    start = next(i for i, row in enumerate(rows) if row[0] and "shipping country" in str(row[0]))
+    header = rows[start + 1]
+    mix = {row[0]: dict(zip(header[1:], row[1:], strict=False)) for row in rows[start + 2 :]}
+    probability = result.case.scenarios["probability"]
+    for _, line in contents.iterrows():
+        offer = joint[joint["offer"] == line["offer"]]
+        if offer.empty:
+            continue
+        country = result.case.offers.loc[line["offer"], "country"]
+        weight = (
+            offer["probability"] if "probability" in offer else offer["scenario"].map(probability)
+        )
+        tonnes = float((offer["quantity"] * weight).sum() * line["fraction"])
+        shown = mix[line["element"]][country] or 0.0
+        assert shown >= tonnes - 1e-6, (line["element"], country, shown, tonnes)
+
+
 def test_every_sheet_prints_landscape_one_page_wide_with_its_header_and_a_footer(
     solution: tuple[planner.Result, dict[str, pd.DataFrame]], tmp_path: Path
 ) -> None:

@@ -28,7 +28,7 @@ from planner.events import scenario_probability
 from planner.io.atomic import check_target, save_atomically
 from planner.io.sheetdata import looks_like_rich_text, write_rows
 from planner.outcome import Result, expected_stock
-from planner.results import COST_KEYS, expected, quantity_rows
+from planner.results import COST_KEYS, element_purchases, expected, quantity_rows
 
 __all__ = [
     "Formats",
@@ -325,7 +325,7 @@ def _chart_data(result: Result) -> dict[str, pd.DataFrame]:
     case = result.case
     probability = scenario_probability(case)
     periods = case.period_ids
-    purchases = result.tables["Purchases"]
+    purchases = element_purchases(result.tables["Purchases"], case.offer_contents)
     mix = (
         expected(purchases, probability, ["element", "country"], "quantity")
         if len(purchases)

@@ -51,7 +51,7 @@ def test_twenty_concurrent_uploads(tmp_path: Path) -> None:
         finished = [wait_for(server, job_id) for job_id in accepted]
         assert {job["status"] for job in finished} == {"done"}
         objectives = {round(job["result"]["summary"]["objective"], 6) for job in finished}
-        assert objectives == {3_210_772.844497}  # the Japan example's objective
+        assert objectives == {1_391_404.73104}  # the Japan example's objective
     finally:
         stop.set()
         prober.join()
