@@ -411,3 +411,20 @@ def test_the_sweep_picture_is_written_beside_its_workbook(tmp_path: Any) -> None
     picture = path.with_suffix(".png")
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert picture.read_bytes() == study.picture()
+
+
+def test_a_sweep_whose_every_variant_is_infeasible_is_written(tmp_path: Any) -> None:
+    """No variant has a plan: the picture says so instead of failing to draw (None points)."""
+    import warnings
+
+    case = planner.load(ROOT / "inputs" / "tiny.xlsx")
+    case.offers.loc["Dy-CN", "min_take"] = 10.0  # forced Chinese Dy under a Dy China cap
+    row = {column: None for column in case.policies.columns}
+    row.update({"_row": pd.NA, "policy": "min_offers", "element": "Dy", "value": 1})
+    case.policies = pd.concat([case.policies, pd.DataFrame([row])], ignore_index=True)
+    study = planner.sweep(case, {"china_share_max[Dy]": [0.0, 0.1]}, workers=1)
+    assert set(study.table["status"]) == {"infeasible"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing from matplotlib on the terminal either
+        path = study.write(tmp_path / "sweep.xlsx")
+    assert path.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

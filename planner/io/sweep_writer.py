@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import xlsxwriter
@@ -21,6 +22,9 @@ from planner.io.writer import (
     write_table,
 )
 from planner.outcome import SweepResult
+
+if TYPE_CHECKING:  # matplotlib is imported where a picture is drawn
+    from matplotlib.figure import Figure
 
 
 def _build(result: SweepResult, path: str) -> None:
@@ -148,6 +152,17 @@ def _draw(table: pd.DataFrame, currency: str, labels: list[str]) -> io.BytesIO:
 
     figure = Figure(figsize=(9, 4.8), dpi=100)
     axes = figure.add_subplot()
+    # only variants with a plan have a point (an infeasible one has no cost or share)
+    drawn = (
+        pd.to_numeric(table["china_share"], errors="coerce").notna()
+        & pd.to_numeric(table["expected_cost"], errors="coerce").notna()
+    )
+    labels = [label for label, keep in zip(labels, drawn, strict=False) if keep]
+    table = table[drawn.to_numpy()]
+    if table.empty:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, "no variant has a plan", ha="center", va="center")
+        return _png(figure)
     axes.scatter(table["china_share"], table["expected_cost"], label="variants", color="#4472C4")
     frontier = table[table["efficient"]].sort_values("china_share")
     if len(frontier):
@@ -170,6 +185,10 @@ def _draw(table: pd.DataFrame, currency: str, labels: list[str]) -> io.BytesIO:
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
+    return _png(figure)
+
+
+def _png(figure: Figure) -> io.BytesIO:
     image = io.BytesIO()
     figure.savefig(image, format="png")
     image.seek(0)
