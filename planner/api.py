@@ -191,8 +191,9 @@ def check_size(case: Case, data: ModelData, limit_mb: float | None = None) -> Mo
     Raises
     ------
     InputError
-        At the Scenarios sheet, with the tree, the model's estimated rows,
-        columns, nonzeros and memory, and the limit with where it comes from.
+        At the Scenarios sheet (Events, where they make the scenarios), with the
+        tree, the model's estimated rows, columns, nonzeros and memory, and the
+        limit with where it comes from.
     """
     size = estimate(data)
     source = "max_model_mb (--max-model-mb)"
@@ -205,7 +206,8 @@ def check_size(case: Case, data: ModelData, limit_mb: float | None = None) -> Mo
     else:
         limit = int(limit_mb)
     if size.memory_mb > limit:
-        where = case.source.titles.get("Scenarios", "Scenarios")
+        sheet = "Events" if has_events(case) else "Scenarios"  # where the tree comes from
+        where = case.source.titles.get(sheet, sheet)
         raise InputError(
             [
                 Issue(
