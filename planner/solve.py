@@ -450,11 +450,11 @@ class HighsSession:
         builds a basis (HiGHS then does not presolve); ``"basis"`` keeps the
         basis the MIP left (nor then); ``"auto"`` starts from the plan with
         at most :func:`duals_iteration_budget` simplex iterations and, past
-        them, clears the state and presolves. From the plan the LP took
-        2-4 times fewer iterations than presolved on every benchmark size,
-        but 58,456 against 8,696 on a case of issue 24
-        (benchmarks/README.md, "Duals"): the budget keeps the first and
-        bounds the second.
+        them, clears the state and presolves. From the plan the LP was as fast
+        or up to 3 times faster than presolved on every benchmark size, but
+        took 58,456 iterations (29 s) against 8,696 (1.6 s) on a case of
+        issue 24 (benchmarks/README.md, "Duals"): the budget keeps the first
+        and bounds the second.
         """
         start = DUALS_START if start is None else start
         if start not in DUALS_STARTS:
@@ -535,9 +535,11 @@ class HighsSession:
 DUALS_STARTS = ("auto", "presolve", "plan", "basis")
 #: Where it starts unless told: measured on every benchmark size (benchmarks/README.md, "Duals").
 DUALS_START = "auto"
-#: ``"auto"``'s budget of simplex iterations from the plan, per row of the LP, and its least:
-#: from the plan the benchmark sizes took 0.016-0.024 per row, presolved 0.08-0.13
-DUALS_ITERATIONS_PER_ROW = 0.05
+#: ``"auto"``'s budget of simplex iterations from the plan, per row of the LP, and its least.
+#: On the benchmark sizes the LP took 0.016-0.097 iterations per row from the plan and
+#: 0.068-0.136 presolved from scratch: past 0.15 the plan's start has cost more iterations
+#: than a presolved LP took anywhere (issue 24's case: 58,456 from the plan, 8,696 presolved)
+DUALS_ITERATIONS_PER_ROW = 0.15
 DUALS_MIN_ITERATIONS = 1_000
 
 
