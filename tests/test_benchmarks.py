@@ -160,3 +160,19 @@ def test_the_issue_24_class_size_has_its_features_and_its_gap(tmp_path: Path) ->
     assert sorted(caps["value"]) == [0.3, OFFER_SHARE]  # one element tighter than the rest
     assert size_gap("class-hard", None) == HARD_GAP
     assert size_gap("class", None) == 1e-4 and size_gap("class-hard", 1e-3) == 1e-3
+
+
+def test_the_duals_benchmark_prices_one_lp_from_every_start() -> None:
+    from benchmarks import duals
+    from planner.solve import DUALS_STARTS
+
+    measured = duals.measure("small", time_limit=120, mip_gap=1e-4, repeat=2)
+    assert measured["status"] == "optimal"
+    starts = measured["starts"]
+    assert set(starts) == set(DUALS_STARTS)
+    assert len(starts["basis"]["seconds"]) == 1  # the MIP's basis is there once only
+    assert all(len(starts[s]["seconds"]) == 2 for s in DUALS_STARTS if s != "basis")
+    objectives = {round(v, 4) for entry in starts.values() for v in entry["objective"]}
+    assert len(objectives) == 1  # the same LP from every start
+    assert all(entry["count"] > 0 and min(entry["iterations"]) > 0 for entry in starts.values())
+    assert "| small |" in duals.table([measured])
