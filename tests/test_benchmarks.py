@@ -176,3 +176,21 @@ def test_the_duals_benchmark_prices_one_lp_from_every_start() -> None:
     assert len(objectives) == 1  # the same LP from every start
     assert all(entry["count"] > 0 and min(entry["iterations"]) > 0 for entry in starts.values())
     assert "| small |" in duals.table([measured])
+
+
+def test_the_table_splits_the_array_models_solve_from_its_read_and_build() -> None:
+    seconds = dict.fromkeys(STAGES, 1.0)
+    array = {
+        "seconds": {"read": 0.5, "build": 1.5, "solve": 4.0},
+        "peak_mb": 1.0,
+        "rows": 1,
+        "columns": 1,
+        "nonzeros": 1,
+        "presolved": [1, 1, 1],
+        "objective": 1.0,
+    }
+    row = Row("x", 1, 1, 1, "optimal", 1.0, seconds, 1.0, 1.0, (1, 1, 1), array)
+    head, _, cells = table([row]).splitlines()[:3]
+    named = dict(zip(head.split("|"), cells.split("|"), strict=True))
+    assert named[" array total "].strip() == "6.00"
+    assert named[" array solve "].strip() == "4.00"
