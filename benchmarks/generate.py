@@ -23,6 +23,11 @@ targets are worth at the start, so that it binds; ``events``, Events in place
 of Scenarios and Disruptions: a group of three alternative Chinese stops (3, 6
 and 12 months, from different quarters) and four independent events, 64
 scenarios whatever ``scenarios`` says.
+
+:func:`class_features` adds what issue 24's held-out cases had on top of the
+generated ones: a CVaR weight, a ``mip_gap``, OfferPeriods overrides of some
+offers' capacity and unit cost, an ``offer_share_max`` on every element and a
+tighter one on one element (benchmarks/run.py's ``class-hard`` size).
 """
 
 from __future__ import annotations
@@ -204,6 +209,60 @@ def generate(size: Size, seed: int = 0, v2: bool = False, v3: Collection[str] = 
     return sheets
 
 
+def class_features(
+    sheets: Sheets,
+    seed: int = 0,
+    cvar_weight: float = 0.3,
+    mip_gap: float = 1e-6,
+    overrides: float = 0.1,
+    offer_share: float | None = 0.4,
+    tight_share: float | None = 0.3,
+) -> Sheets:
+    """Add issue 24's class to generated ``sheets`` (in place; returned too).
+
+    ``cvar_weight`` and ``mip_gap`` replace the Settings' values. About a
+    fraction ``overrides`` of the (offer, period) cells within each offer's
+    delivery window get an OfferPeriods row, half of them a capacity of
+    0.5-1.5 times the offer's, half a unit cost of 0.9-1.3 times its own.
+    ``offer_share`` is an ``offer_share_max`` on every element (blank
+    element), ``tight_share`` a tighter one on the first element (its row
+    outranks the blank one). The rest of the case is left as it is, so the
+    size with and without these features is the same case otherwise.
+    """
+    rng = random.Random(seed + 24)  # its own stream: the base case is unchanged
+    settings = {row[0]: row for row in sheets["Settings"][1:]}
+    for key, value in (("cvar_weight", cvar_weight), ("mip_gap", mip_gap)):
+        if key in settings:
+            settings[key][1] = value
+        else:
+            sheets["Settings"].append([key, value])
+    periods = [row[0] for row in sheets["Periods"][1:]]
+    offers = sheets["Offers"]
+    column = {name: index for index, name in enumerate(offers[0])}
+    rows: list[list[Any]] = [["offer", "period", "capacity", "unit_cost"]]
+    for offer in offers[1:]:
+        first = offer[column["first_period"]]
+        window = periods[periods.index(first) :] if first in periods else periods
+        for period in window:
+            if rng.random() >= overrides:
+                continue
+            if rng.random() < 0.5:
+                capacity = round(offer[column["capacity"]] * rng.uniform(0.5, 1.5), 2)
+                rows.append([offer[0], period, capacity, None])
+            else:
+                cost = round(offer[column["unit_cost"]] * rng.uniform(0.9, 1.3), 4)
+                rows.append([offer[0], period, None, cost])
+    sheets["OfferPeriods"] = rows
+    policies = sheets["Policies"]
+    width = len(policies[0])
+    element = sheets["Elements"][1][0]
+    for target, value in ((None, offer_share), (element, tight_share)):
+        if value is not None:
+            row = ["offer_share_max", target, None, value]
+            policies.append(row + [None] * (width - len(row)))
+    return sheets
+
+
 def _v3_features(sheets: Sheets, periods: list[str], features: set[str]) -> None:
     """Add the chosen v3 features (formulation B1-B4) to a generated case."""
     elements = sheets["Elements"]
@@ -366,11 +425,19 @@ def main() -> None:
     parser.add_argument(
         "--v3", default="", help=f"comma-separated v3 features to add: {','.join(V3_FEATURES)}"
     )
+    parser.add_argument(
+        "--class-features",
+        action="store_true",
+        help="add issue 24's class: CVaR weight 0.3, mip_gap 1e-6, OfferPeriods, offer shares",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     size = Size(args.elements, args.offers, args.periods, args.scenarios)
     v3 = [name for name in args.v3.split(",") if name]
-    write(generate(size, args.seed, v2=args.v2, v3=v3), args.output)
+    sheets = generate(size, args.seed, v2=args.v2, v3=v3)
+    if args.class_features:
+        class_features(sheets, args.seed)
+    write(sheets, args.output)
 
 
 if __name__ == "__main__":

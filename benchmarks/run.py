@@ -4,6 +4,7 @@
     python -m benchmarks.run --sizes japan,small --markdown benchmarks/results.md
     python -m benchmarks.run --sizes medium-v2   # a generated case with the v2 features
     python -m benchmarks.run --sizes medium-v3,medium-v3-tiers   # v3: every feature, or one
+    python -m benchmarks.run --sizes class-hard  # issue 24's class, at its gap 1e-6
 
 Each size runs in a fresh process (its peak memory is taken before the
 baseline runs, so it is the planner's own): read the
@@ -44,7 +45,8 @@ SIZES: dict[str, tuple[int, int, int, int] | None] = {
     "large": (17, 40, 20, 50),
     "largest": (17, 60, 20, 100),
     # the class of issue 14's held-out cases: 17 elements, ~30 offers each, 12 quarters, 20
-    # scenarios; ``class-share`` adds an offer_share_max of 0.4 on every element, as they had
+    # scenarios; ``class-share`` adds an offer_share_max of 0.4 on every element, as they had;
+    # ``class-hard`` is issue 24's class (see HARD)
     "class": (17, 30, 12, 20),
 }
 #: ``<size>-v2``: the same size generated with the v2 features (benchmarks/generate.py)
@@ -55,6 +57,13 @@ V3 = "-v3"
 #: ``<size>-share``: the same size with ``offer_share_max`` ``OFFER_SHARE`` on every element
 SHARE = "-share"
 OFFER_SHARE = 0.4
+#: ``<size>-hard``: the same size with issue 24's class (``generate.class_features``: CVaR
+#: weight 0.3, OfferPeriods overrides, offer_share_max 0.4 on every element and 0.3 on one),
+#: solved at the class's gap ``HARD_GAP`` unless ``--mip-gap`` says otherwise
+HARD = "-hard"
+HARD_GAP = 1e-6
+#: the gap of every other size unless ``--mip-gap`` says otherwise
+GAP = 1e-4
 STAGES = ("read", "build", "handoff", "solve", "duals", "extract", "write")
 
 
@@ -104,18 +113,29 @@ def _workbook(size: str, folder: Path) -> Path:
     size_v2, v3 = _v3_features(size)
     v2 = size_v2.endswith(V2)
     base = size_v2.removesuffix(V2)
+    hard = base.endswith(HARD)
+    base = base.removesuffix(HARD)
     share = base.endswith(SHARE)
     shape = SIZES[base.removesuffix(SHARE)]
     if shape is None:
         return ROOT / "inputs" / "japan-2026.xlsx"
-    from benchmarks.generate import Size, generate, write
+    from benchmarks.generate import Size, class_features, generate, write
 
     sheets = generate(Size(*shape), seed=0, v2=v2, v3=v3)
+    if hard:
+        class_features(sheets, seed=0, mip_gap=HARD_GAP)
     if share:
         policies = sheets["Policies"]
         row = ["offer_share_max", None, None, OFFER_SHARE]
         policies.append(row + [None] * (len(policies[0]) - len(row)))
     return write(sheets, folder / f"{size}.xlsx")
+
+
+def size_gap(size: str, mip_gap: float | None) -> float:
+    """The gap ``size`` is solved at: ``mip_gap`` if given, else its class's (``HARD_GAP``)."""
+    if mip_gap is not None:
+        return mip_gap
+    return HARD_GAP if HARD in size else GAP
 
 
 def _presolved(highs: Any) -> tuple[int, int, int]:
@@ -233,8 +253,9 @@ def _child(role: str, size: str, time_limit: float, mip_gap: float) -> dict[str,
     return measured
 
 
-def run_size(size: str, time_limit: float, mip_gap: float, array: bool = True) -> Row:
+def run_size(size: str, time_limit: float, mip_gap: float | None, array: bool = True) -> Row:
     """Measure ``size`` in a fresh Python process, and the array baseline in another."""
+    mip_gap = size_gap(size, mip_gap)
     measured = _child("--child", size, time_limit, mip_gap)
     measured["presolved"] = tuple(measured["presolved"])
     v1 = not size.endswith(V2) and V3 not in size and size != "japan"  # Japan is v2 now
@@ -253,6 +274,7 @@ def table(rows: list[Row]) -> str:
         "HiGHS alone",
         "ratio",
         "array total",
+        "array solve",
         "x array",
         "peak MB",
         "array peak MB",
@@ -268,6 +290,7 @@ def table(rows: list[Row]) -> str:
             f"{row.highs_alone:.2f}",
             f"{row.ratio:.2f}",
             f"{row.array_total:.2f}" if array else "-",
+            f"{array['seconds']['solve']:.2f}" if array else "-",
             f"{row.total / row.array_total:.2f}" if array else "-",
             f"{row.peak_mb:,.0f}",
             f"{array['peak_mb']:,.0f}" if array else "-",
@@ -316,17 +339,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Time the planner against HiGHS alone.")
     parser.add_argument("--sizes", default=",".join(SIZES), help="comma-separated sizes")
     parser.add_argument("--time-limit", type=float, default=600.0)
-    parser.add_argument("--mip-gap", type=float, default=1e-4)
+    parser.add_argument(
+        "--mip-gap",
+        type=float,
+        default=None,
+        help=f"relative gap (default: {GAP:g}, {HARD_GAP:g} for the {HARD} sizes)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--no-array", action="store_true", help="skip the array baseline")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--array", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.time_limit, args.mip_gap)))
+        gap = size_gap(args.child, args.mip_gap)
+        print(json.dumps(measure(args.child, args.time_limit, gap)))
         return
     if args.array:
-        print(json.dumps(measure_array(args.array, args.time_limit, args.mip_gap)))
+        gap = size_gap(args.array, args.mip_gap)
+        print(json.dumps(measure_array(args.array, args.time_limit, gap)))
         return
     rows = []
     for size in args.sizes.split(","):

@@ -414,8 +414,9 @@ class HighsModel:
         cannot be changed in place: :meth:`sync` returns False.
         """
         self._kept_rows = {}
-        for name, index, position in self.row_keys(keep):
-            self._kept_rows.setdefault(name, []).append((index, position))
+        with PauseGC():  # a list of 10^5-10^6 new tuples: no collections walking the model
+            for name, index, position in self.row_keys(keep):
+                self._kept_rows.setdefault(name, []).append((index, position))
         self._released_rows = len(self.rows)
         self.rows = []
         self._column_of, self._row_of, self._family_rows, self._held = {}, {}, {}, None

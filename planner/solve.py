@@ -182,6 +182,8 @@ class HighsSession:
         self.start: np.ndarray | None = None  # the last plan, offered to the next solve as a start
         #: the cost of the plan with its binaries rounded, once :meth:`duals` solved that LP
         self.fixed_objective: float | None = None
+        #: HiGHS's simplex iterations on that LP, every run (benchmarks/duals.py compares starts)
+        self.fixed_iterations: int | None = None
 
     @property
     def integer(self) -> np.ndarray:
@@ -429,7 +431,9 @@ class HighsSession:
         for var, value in zip(self.handed.columns, values.tolist(), strict=True):
             var.set_value(value, skip_validation=True)
 
-    def duals(self, families: Iterable[str]) -> dict[tuple[str, Any], float]:
+    def duals(
+        self, families: Iterable[str], start: str | None = None
+    ) -> dict[tuple[str, Any], float]:
         """Duals of the rows of ``families`` in the LP with the binaries fixed at the plan.
 
         Keyed by (family, index): ``("capacity_limit", (o, n))``, in the
@@ -439,24 +443,32 @@ class HighsSession:
 
         The integer columns are fixed at their rounded values and made
         continuous in place, the LP is solved, and the columns are restored.
-        The plan is handed to HiGHS as the LP's starting point (the solver's
-        state, with the basis of the MIP's root LP, cleared first): it is
-        feasible for the fixed LP and usually optimal or nearly so, so the
-        simplex starts from a basis built from it. On the generated medium
-        case (12 x 20 x 16 x 20, three alternating runs on a busy machine):
-        0.58-0.99 s against 0.68-1.41 s from the root LP's basis and 0.9-1.0 s
-        for presolve and the simplex from scratch (benchmarks/README.md).
+        ``start`` (:data:`DUALS_STARTS`; None: :data:`DUALS_START`) is where
+        the LP's simplex starts: ``"presolve"`` clears the solver's state and
+        lets HiGHS presolve the LP and solve it from scratch; ``"plan"``
+        clears it and hands HiGHS the plan (binaries rounded), from which it
+        builds a basis (HiGHS then does not presolve); ``"basis"`` keeps the
+        basis the MIP left (nor then); ``"auto"`` starts from the plan with
+        at most :func:`duals_iteration_budget` simplex iterations and, past
+        them, clears the state and presolves. From the plan the LP was as fast
+        or up to 3 times faster than presolved on every benchmark size, but
+        took 58,456 iterations (29 s) against 8,696 (1.6 s) on a case of
+        issue 24 (benchmarks/README.md, "Duals"): the budget keeps the first
+        and bounds the second.
         """
+        start = DUALS_START if start is None else start
+        if start not in DUALS_STARTS:
+            raise ValueError(f"unknown start {start!r} for the duals' LP; one of {DUALS_STARTS}")
         highs = self.highs
         integer = np.flatnonzero(self.integer)
         columns = self.handed.columns
         if not self.handed.row_count:
             return {}
-        start = None if self.start is None else np.asarray(self.start, dtype=float)
+        plan = None if self.start is None else np.asarray(self.start, dtype=float)
         if len(integer):
             values = np.array([round(columns[i].value or 0.0) for i in integer], dtype=float)
-            if start is not None:
-                start[integer] = values
+            if plan is not None:
+                plan[integer] = values
             lower = np.array([columns[i].lb or 0.0 for i in integer], dtype=float)
             upper = np.array(
                 [columns[i].ub if columns[i].ub is not None else INF for i in integer],
@@ -467,17 +479,7 @@ class HighsSession:
                 len(integer), integer, np.full(len(integer), highspy.HighsVarType.kContinuous)
             )
         try:
-            self._set_options(None, None)
-            if start is not None and len(start) == len(columns):
-                highs.clearSolver()  # forget the MIP's root basis: the plan's is nearer
-                plan = highspy.HighsSolution()
-                plan.col_value = start
-                plan.value_valid = True
-                highs.setSolution(plan)
-            if (
-                self._run() is not None
-                or highs.getModelStatus() != highspy.HighsModelStatus.kOptimal
-            ):
+            if not self._solve_fixed(start, plan):
                 logger.warning("the LP with fixed binaries did not solve: no duals")
                 return {}
             solution = highs.getSolution()
@@ -494,6 +496,56 @@ class HighsSession:
                 highs.changeColsIntegrality(
                     len(integer), integer, np.full(len(integer), highspy.HighsVarType.kInteger)
                 )
+
+    def _solve_fixed(self, start: str, plan: np.ndarray | None) -> bool:
+        """Solve the LP with the binaries fixed from ``start`` (see :meth:`duals`); whether it did.
+
+        Sets :attr:`fixed_iterations` to the simplex iterations of every run.
+        """
+        highs = self.highs
+        self.fixed_iterations = 0
+        runs = ["plan", "presolve"] if start == "auto" else [start]
+        for run in runs:
+            self._set_options(None, None)
+            if run == "presolve":
+                highs.clearSolver()  # no basis: HiGHS presolves the LP and solves it afresh
+            elif run == "plan" and plan is not None and len(plan) == len(self.handed.columns):
+                highs.clearSolver()  # forget the MIP's basis: HiGHS builds one from the plan
+                solution = highspy.HighsSolution()
+                solution.col_value = plan
+                solution.value_valid = True
+                highs.setSolution(solution)
+            if start == "auto" and run == "plan":
+                budget = duals_iteration_budget(self.handed.row_count)
+                highs.setOptionValue("simplex_iteration_limit", budget)
+            stopped = self._run()
+            self.fixed_iterations += max(0, int(highs.getInfo().simplex_iteration_count))
+            if stopped is not None:
+                return False
+            status = highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kOptimal:
+                return True
+            if status != highspy.HighsModelStatus.kIterationLimit:
+                return False
+            logger.info("the duals' LP from the plan passed its budget: presolved instead")
+        return False
+
+
+#: Where the duals' LP (binaries fixed) may start: see :meth:`HighsSession.duals`.
+DUALS_STARTS = ("auto", "presolve", "plan", "basis")
+#: Where it starts unless told: measured on every benchmark size (benchmarks/README.md, "Duals").
+DUALS_START = "auto"
+#: ``"auto"``'s budget of simplex iterations from the plan, per row of the LP, and its least.
+#: On the benchmark sizes the LP took 0.016-0.097 iterations per row from the plan and
+#: 0.068-0.136 presolved from scratch: past 0.15 the plan's start has cost more iterations
+#: than a presolved LP took anywhere (issue 24's case: 58,456 from the plan, 8,696 presolved)
+DUALS_ITERATIONS_PER_ROW = 0.15
+DUALS_MIN_ITERATIONS = 1_000
+
+
+def duals_iteration_budget(rows: int) -> int:
+    """Simplex iterations the duals' LP may take from the plan before it is presolved instead."""
+    return max(DUALS_MIN_ITERATIONS, int(DUALS_ITERATIONS_PER_ROW * rows))
 
 
 #: HiGHS's model status -> the contract's status. Every limit that stops the

@@ -126,3 +126,71 @@ def test_a_v3_benchmark_size_names_its_features() -> None:
     assert _v3_features("medium-v3") == ("medium", list(V3_FEATURES))
     assert _v3_features("medium-v3-budget") == ("medium", ["budget"])
     assert _v3_features("medium-v2") == ("medium-v2", [])
+
+
+def test_the_array_baseline_reaches_the_planners_objective_on_the_issue_24_class(
+    tmp_path: Path,
+) -> None:
+    from benchmarks import baseline
+    from benchmarks.generate import class_features
+
+    sheets = class_features(generate(Size(5, 6, 4, 4), seed=1), seed=1, overrides=0.3)
+    path = write(sheets, tmp_path / "class.xlsx")
+    case = planner.load(path)
+    data = planner.model.derive(case)
+    assert data.cvar_weight == 0.3 and len(case.offer_periods) > 0
+    assert ("offer_share_max", "") in data.caps
+    array = baseline.solve(path, time_limit=120, mip_gap=0.0)
+    result = planner.solve(case, mip_gap=0.0, duals=False)
+    assert array["status"] == "Optimal"
+    assert array["objective"] == pytest.approx(result.objective, rel=1e-6)
+
+
+def test_the_issue_24_class_size_has_its_features_and_its_gap(tmp_path: Path) -> None:
+    from benchmarks.run import HARD_GAP, size_gap
+
+    case = planner.load(_workbook("class-hard", tmp_path))
+    assert not [i for i in planner.validate(case) if i.severity == "error"]
+    assert case.settings.cvar_weight == 0.3 and case.settings.mip_gap == HARD_GAP
+    assert len(case.elements) == 17 and len(case.offers) == 17 * 30
+    assert len(case.scenarios) == 20 and len(case.offer_periods) > 0
+    overrides = case.offer_periods
+    assert overrides["capacity"].notna().any() and overrides["unit_cost"].notna().any()
+    caps = case.policies[case.policies["policy"] == "offer_share_max"]
+    assert sorted(caps["value"]) == [0.3, OFFER_SHARE]  # one element tighter than the rest
+    assert size_gap("class-hard", None) == HARD_GAP
+    assert size_gap("class", None) == 1e-4 and size_gap("class-hard", 1e-3) == 1e-3
+
+
+def test_the_duals_benchmark_prices_one_lp_from_every_start() -> None:
+    from benchmarks import duals
+    from planner.solve import DUALS_STARTS
+
+    measured = duals.measure("small", time_limit=120, mip_gap=1e-4, repeat=2)
+    assert measured["status"] == "optimal"
+    starts = measured["starts"]
+    assert set(starts) == set(DUALS_STARTS)
+    assert len(starts["basis"]["seconds"]) == 1  # the MIP's basis is there once only
+    assert all(len(starts[s]["seconds"]) == 2 for s in DUALS_STARTS if s != "basis")
+    objectives = {round(v, 4) for entry in starts.values() for v in entry["objective"]}
+    assert len(objectives) == 1  # the same LP from every start
+    assert all(entry["count"] > 0 and min(entry["iterations"]) > 0 for entry in starts.values())
+    assert "| small |" in duals.table([measured])
+
+
+def test_the_table_splits_the_array_models_solve_from_its_read_and_build() -> None:
+    seconds = dict.fromkeys(STAGES, 1.0)
+    array = {
+        "seconds": {"read": 0.5, "build": 1.5, "solve": 4.0},
+        "peak_mb": 1.0,
+        "rows": 1,
+        "columns": 1,
+        "nonzeros": 1,
+        "presolved": [1, 1, 1],
+        "objective": 1.0,
+    }
+    row = Row("x", 1, 1, 1, "optimal", 1.0, seconds, 1.0, 1.0, (1, 1, 1), array)
+    head, _, cells = table([row]).splitlines()[:3]
+    named = dict(zip(head.split("|"), cells.split("|"), strict=True))
+    assert named[" array total "].strip() == "6.00"
+    assert named[" array solve "].strip() == "4.00"

@@ -179,3 +179,23 @@ def test_a_resolver_that_frees_its_rows_builds_every_case_anew() -> None:
     keeping = Resolver(duals=False)
     keeping.solve(case)
     assert keeping.solve(case).report.extra["reused"] is True
+
+
+def test_the_release_lists_the_priced_rows_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    handed = HighsModel(build_model(derive(planner.load(REFERENCE / "case-03.xlsx"))))
+    seen: list[bool] = []
+    listing = HighsModel.row_keys
+
+    def noting(self: HighsModel, families: Any) -> Any:
+        for key in listing(self, families):
+            seen.append(gc.isenabled())
+            yield key
+
+    monkeypatch.setattr(HighsModel, "row_keys", noting)
+    handed.release_rows(PRICED_FAMILIES)
+    assert seen and not any(seen)  # no full collection walks the model while it lists them
+    assert gc.isenabled()

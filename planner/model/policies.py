@@ -199,20 +199,67 @@ def risk_value_limit_rule(model: pyo.ConcreteModel, target: int, n: int) -> Any:
     return _risk_row(model, target, n, VALUE)
 
 
+def _offer_share_terms(
+    model: pyo.ConcreteModel, e: int, n: int
+) -> tuple[list[float], list[Any], dict[int, int]]:
+    """Element e's supply terms at n (:func:`supply_terms`) and each offer's position in them.
+
+    Worked out once per (e, n) and kept for the offer-share rows of every
+    offer of e at n (one row per offer: without the cache each row built all
+    of e's terms again, ``|O_e|^2`` per node). An entry holds the
+    availability lists it came from and is used only while the model still
+    looks terms up in those lists (a sweep's :func:`~planner.model.update.rebind`
+    may set new ones).
+    """
+    t = model.node_period[n]
+    offers, recycling = model.offers_at[t][e], model.recycling_at[t][e]
+    cache: dict[tuple[int, int], Any] | None = getattr(model, "offer_share_terms", None)
+    if cache is None:
+        cache = {}
+        model.offer_share_terms = cache
+    entry = cache.get((e, n))
+    if entry is None or entry[0] is not offers or entry[1] is not recycling:
+        amounts, variables = supply_terms(model, e, n)
+        position = {o: j for j, (o, _) in enumerate(offers)}
+        entry = cache[(e, n)] = (offers, recycling, amounts, variables, position)
+    return entry[2], entry[3], entry[4]
+
+
 def offer_share_limit_rule(model: pyo.ConcreteModel, o: int, n: int, e: int) -> Any:
-    """a[o,e] x[o,n] - v S[e,n] <= 0 for each element e that offer o carries."""
+    """a[o,e] x[o,n] - v S[e,n] <= 0 for each element e that offer o carries.
+
+    The row :func:`_part` gives for the weights 1 on offer o and 0 on every
+    other term, from e's supply terms worked out once per node
+    (:func:`_offer_share_terms`): ``a_o x_o - v S[e,n]`` where S is defined
+    and that is shorter, else inline ``a_o (1 - v) x_o - v sum_{j != o} a_j q_j``.
+    """
     data = model.data
     cap = data.caps.get((Policy.OFFER_SHARE_MAX, ""), {}).get(
         (data.elements[e], model.node_period[n])
     )
     if cap is None or cap.value >= 1:
         return pyo.Constraint.Skip
-    weight = np.zeros(len(data.offers))
-    weight[o] = 1.0
-    coefficients, variables, _ = _part(
-        model, e, n, weight, np.zeros(len(data.activities)), cap.value
+    value = float(cap.value)
+    amounts, variables, position = _offer_share_terms(model, e, n)
+    own = position.get(o)
+    weighing = 0 if own is None else 1  # terms with a weight: offer o's alone
+    inline = weighing if value == 0 else len(amounts)  # terms whose weight is not v
+    if (e, n) in model.supply_units and weighing + (value != 0) < inline:
+        coefficients = [] if own is None else [amounts[own] * 1.0]
+        their = [] if own is None else [variables[own]]
+        if value:
+            coefficients.append(-value)
+            their.append(model.supply_units[e, n])
+        return (None, linear(coefficients, their), 0.0)
+    keep = [j for j in range(len(amounts)) if (1.0 if j == own else 0.0) != value]
+    return (
+        None,
+        linear(
+            [amounts[j] * ((1.0 if j == own else 0.0) - value) for j in keep],
+            [variables[j] for j in keep],
+        ),
+        0.0,
     )
-    return (None, linear(coefficients, variables), 0.0)
 
 
 def min_offers_floor_rule(model: pyo.ConcreteModel, e: int, n: int) -> Any:
@@ -386,6 +433,7 @@ def define_value_share_constraints(model: pyo.ConcreteModel, data: ModelData) ->
 def define_offer_share_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:
     """(10) Each offer at most v of its element's supply, per node and element it carries."""
     model.offer_share_limit = pyo.Constraint(model.OFFER_SHARE_CELLS, rule=offer_share_limit_rule)
+    model.offer_share_terms = None  # the terms kept while the rows were built: not needed now
 
 
 def define_min_offers_constraints(model: pyo.ConcreteModel, data: ModelData) -> None:

@@ -81,14 +81,11 @@ def define_sets(model: pyo.ConcreteModel, data: ModelData) -> None:
             for o in np.flatnonzero(data.previous_offers).tolist()
         ],
     )
+    carried = [np.flatnonzero(row).tolist() for row in data.contents]  # per offer, not per node
     model.OFFER_SHARE_CELLS = pyo.Set(  # (offer, node, element it carries)
         dimen=3,
         ordered=True,
-        initialize=[
-            (o, n, e)
-            for o, n in model.OFFER_NODES
-            for e in np.flatnonzero(data.contents[o]).tolist()
-        ],
+        initialize=[(o, n, e) for o, n in model.OFFER_NODES for e in carried[o]],
     )
     model.MIN_OFFERS_CELLS = pyo.Set(  # (element, node of the first period)
         dimen=2,
