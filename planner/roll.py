@@ -1102,16 +1102,31 @@ def _roll_windows(
     sheet.save()
 
 
-def _roll_disruptions(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -> None:
-    """Drop rows entirely in the past or of scenarios ruled out; a row under way starts now."""
-    sheet = _Sheet(book, "Disruptions")
-    kept = set(plan.scenarios)
+def _roll_disruption_rows(
+    sheet: _Sheet, plan: RollPlan, retired: dict[str, set[str]], possible: Callable[[Row], bool]
+) -> None:
+    """Roll Disruptions or Events rows (B4: alike): drop the past, the retired, the impossible.
+
+    A row entirely in the past, of a retired target, or no longer possible
+    leaves; a row under way starts at the new first period.
+
+    Parameters
+    ----------
+    sheet
+        The Disruptions or Events sheet; saved by the caller.
+    plan
+        The roll: the period dropped and the new first period.
+    retired
+        Per target type (offer, activity), the ids whose window ended with the dropped period.
+    possible
+        Whether a row's scenario (Disruptions) or event (Events) may still happen.
+    """
 
     def stays(row: Row) -> bool:
         kind = sheet.get(row, "target_type").lower()
         return (
             sheet.get(row, "last_period") != plan.dropped
-            and sheet.get(row, "scenario") in kept
+            and possible(row)
             and not (kind in retired and sheet.get(row, "target") in retired[kind])
         )
 
@@ -1121,6 +1136,13 @@ def _roll_disruptions(book: Workbook, plan: RollPlan, retired: dict[str, set[str
         for row in sheet.rows:
             if sheet.get(row, "first_period") == plan.dropped:
                 row[opens] = plan.first
+
+
+def _roll_disruptions(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -> None:
+    """Drop rows entirely in the past or of scenarios ruled out; a row under way starts now."""
+    sheet = _Sheet(book, "Disruptions")
+    kept = set(plan.scenarios)
+    _roll_disruption_rows(sheet, plan, retired, lambda row: sheet.get(row, "scenario") in kept)
     sheet.save()
 
 
@@ -1135,22 +1157,12 @@ def _roll_events(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -
     """
     events = plan.events or {}
     sheet = _Sheet(book, "Events")
-
-    def stays(row: Row) -> bool:
-        kind = sheet.get(row, "target_type").lower()
-        return (
-            sheet.get(row, "last_period") != plan.dropped
-            and sheet.get(row, "event") in events
-            and not (kind in retired and sheet.get(row, "target") in retired[kind])
-        )
-
     groups: dict[str, CellValue] = {}
     for row in sheet.rows:
         if "group" in sheet.columns:
             groups.setdefault(sheet.get(row, "event"), row[sheet.column("group")])
-    sheet.keep(stays)
+    _roll_disruption_rows(sheet, plan, retired, lambda row: sheet.get(row, "event") in events)
     probability = sheet.column("probability")
-    opens = sheet.column("first_period") if "first_period" in sheet.columns else None
     seen: set[str] = set()
     for row in sheet.rows:
         event = sheet.get(row, "event")
@@ -1161,8 +1173,6 @@ def _roll_events(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -
             row[probability] = round(events[event], 12)
             if groups.get(event) not in (None, ""):
                 row[sheet.column("group")] = groups[event]
-        if opens is not None and sheet.get(row, "first_period") == plan.dropped:
-            row[opens] = plan.first
     sheet.save()
 
 

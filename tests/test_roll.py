@@ -23,7 +23,7 @@ import planner
 from planner.batch import run_batch
 from planner.cli import app
 from planner.errors import InputError, OutputError
-from planner.events import scenario_probability
+from planner.events import DISRUPTION_COLUMNS, scenario_probability
 from planner.io.reader import read_workbook
 from planner.roll import next_period_id, read_solution, total_change
 from tests.conftest import ROOT, write_workbook
@@ -708,18 +708,7 @@ def test_the_quarterly_roll_example_runs() -> None:
 
 # ------------------------------------------------------------------ Events (v3 B4)
 
-EVENT_HEADER = [
-    "event",
-    "probability",
-    "group",
-    "target_type",
-    "target",
-    "element",
-    "first_period",
-    "last_period",
-    "capacity_factor",
-    "cost_factor",
-]
+EVENT_HEADER = ["event", "probability", "group", *DISRUPTION_COLUMNS]
 #: A group "china" of a first-quarter Dy stop and a later long one; a Malaysian cost rise
 #: under way from the first quarter (its own group), with a second row that ends there.
 EVENTS: dict[str, list[list[Any]]] = {
