@@ -53,14 +53,22 @@ def test_the_study_command_is_the_first_commands_environment() -> None:
     assert "python3.11 -m venv .venv && .venv/bin/pip install" in _commands()[0]
 
 
-def test_the_python_snippet_runs_as_a_script_where_workers_start_afresh(tmp_path: Path) -> None:
-    """Workers started by spawn (macOS, Windows) import the script again: it must be guarded."""
+def test_the_python_snippet_runs_as_a_script_where_workers_start_afresh(
+    tmp_path: Path, japan_small_workbook: Path
+) -> None:
+    """Workers started by spawn (macOS, Windows) import the script again: it must be guarded.
+
+    The snippet runs as written, on the Japan case with three of its events in the place
+    of inputs/japan-2026.xlsx (tests/conftest.py): a script and its workers are tested here,
+    its six solves of the whole case took minutes.
+    """
     snippet = _snippet()
     command = _study_command(snippet)
     script = tmp_path / "study.py"
     prelude = "import multiprocessing\nmultiprocessing.set_start_method('spawn', force=True)\n"
     script.write_text(prelude + snippet)
-    (tmp_path / "inputs").symlink_to(ROOT / "inputs")
+    (tmp_path / "inputs").mkdir()
+    (tmp_path / "inputs" / "japan-2026.xlsx").symlink_to(japan_small_workbook)
     (tmp_path / "outputs").mkdir()
     (tmp_path / ".venv").symlink_to(sys.prefix)  # the environment the first command made
     path = os.pathsep.join(  # as in a fresh shell: that environment is not activated
