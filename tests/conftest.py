@@ -142,21 +142,27 @@ def _signal_handlers_restored() -> Iterator[None]:
 # ------------------------------------------------------------------ the Japan case, once
 
 
+def _copy_and_result(loaded: str, what: str) -> tuple[Any, Any]:
+    """Two fixtures of the case the session fixture ``loaded`` loads once.
+
+    A copy of it for each test, to modify at will; and its solve with the default
+    options, once a session (read it only).
+    """
+
+    def case(request: pytest.FixtureRequest) -> planner.Case:
+        return request.getfixturevalue(loaded).copy()
+
+    def result(request: pytest.FixtureRequest) -> planner.Result:
+        return planner.solve(request.getfixturevalue(loaded).copy())
+
+    case.__doc__ = f"{what}: a copy of the one loaded this session, to modify at will."
+    result.__doc__ = f"{what} solved once a session with the default options; read it only."
+    return pytest.fixture(case), pytest.fixture(scope="session")(result)
+
+
 @pytest.fixture(scope="session")
 def _japan_loaded() -> planner.Case:
     return planner.load(JAPAN)
-
-
-@pytest.fixture
-def japan_case(_japan_loaded: planner.Case) -> planner.Case:
-    """The whole Japan case: a copy of the one loaded this session, to modify at will."""
-    return _japan_loaded.copy()
-
-
-@pytest.fixture(scope="session")
-def japan_result(_japan_loaded: planner.Case) -> planner.Result:
-    """The whole Japan case solved once a session with the default options; read it only."""
-    return planner.solve(_japan_loaded.copy())
 
 
 def write_japan_small(path: Path) -> Path:
@@ -183,16 +189,10 @@ def _japan_small_loaded(japan_small_workbook: Path) -> planner.Case:
     return case
 
 
-@pytest.fixture
-def japan_small_case(_japan_small_loaded: planner.Case) -> planner.Case:
-    """The reduced Japan case (6 scenarios): a copy of the one loaded this session."""
-    return _japan_small_loaded.copy()
-
-
-@pytest.fixture(scope="session")
-def japan_small_result(_japan_small_loaded: planner.Case) -> planner.Result:
-    """The reduced Japan case solved once a session with the default options; read it only."""
-    return planner.solve(_japan_small_loaded.copy())
+japan_case, japan_result = _copy_and_result("_japan_loaded", "The whole Japan case")
+japan_small_case, japan_small_result = _copy_and_result(
+    "_japan_small_loaded", "The reduced Japan case (three events, 6 scenarios)"
+)
 
 
 @pytest.fixture(scope="session")
