@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from copy import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -676,20 +676,26 @@ def _negative_stock(solution: Solution, stock: pd.DataFrame) -> list[str]:
 _STOCK_TOLERANCE = 1e-6
 
 
+def _contracts(solution: Solution) -> Iterator[tuple[str, bool, bool]]:
+    """(offer, contracted before the last horizon, signed now) of each Contracts row.
+
+    A solution without the columns already_contracted or signing reads as none
+    contracted before and every signing now.
+    """
+    contracts = solution.tables["Contracts"]
+    for offer, already, signed, signing in zip(
+        contracts["offer"],
+        contracts.get("already_contracted", [0] * len(contracts)),
+        contracts["contracted"],
+        contracts.get("signing", ["now"] * len(contracts)),
+        strict=True,
+    ):
+        yield _id(offer), _number(already) > 0.5, _number(signed) > 0.5 and _id(signing) != "later"
+
+
 def _contracted(solution: Solution, node: int, dropped: str) -> set[str]:
     """Offers contracted now: before the last horizon, signed now, or later at the node."""
-    contracts = solution.tables["Contracts"]
-    contracted = {
-        _id(o)
-        for o, already, signed, signing in zip(
-            contracts["offer"],
-            contracts.get("already_contracted", [0] * len(contracts)),
-            contracts["contracted"],
-            contracts.get("signing", ["now"] * len(contracts)),
-            strict=True,
-        )
-        if _number(already) > 0.5 or (_number(signed) > 0.5 and _id(signing) != "later")
-    }
+    contracted = {offer for offer, before, now in _contracts(solution) if before or now}
     signings = solution.tables["Signings"]
     if not signings.empty:
         at_node = signings[
@@ -766,21 +772,13 @@ def _considered(case: Case, solution: Solution, kept: list[str]) -> set[tuple[st
         for n, members in zip(stock["node"], stock["scenarios"], strict=True)
         if set(kept) <= set(_node_scenarios(members, everyone))
     }
-    contracts = solution.tables["Contracts"]
     delivers: dict[str, int] = {}  # offer -> first period position it may deliver
-    for offer, already, signed, signing in zip(
-        contracts["offer"],
-        contracts.get("already_contracted", [0] * len(contracts)),
-        contracts["contracted"],
-        contracts.get("signing", ["now"] * len(contracts)),
-        strict=True,
-    ):
-        ident = _id(offer)
+    for ident, before, now in _contracts(solution):
         if ident not in case.offers.index:
             continue
-        if _number(already) > 0.5:
+        if before:
             delivers[ident] = 0
-        elif _number(signed) > 0.5 and _id(signing) != "later":
+        elif now:
             delivers[ident] = int(_number(case.offers.at[ident, "lead_time"]))
     signings = solution.tables["Signings"]
     for offer, node, period in zip(
