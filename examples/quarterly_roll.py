@@ -42,16 +42,18 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "outputs" / "quarterly-roll"
 
 
-def main() -> pd.DataFrame:
-    """Solve and roll three quarters; return one row per quarter."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    workbook = ROOT / "inputs" / "japan-2026.xlsx"
+def main(workbook: Path = ROOT / "inputs" / "japan-2026.xlsx", out: Path = OUT) -> pd.DataFrame:
+    """Solve and roll three quarters; return one row per quarter.
+
+    ``workbook`` is quarter 1's input; every workbook is kept in ``out``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
     revealed = ""
     for quarter in (1, 2, 3):
         case = planner.load(workbook)
         result = planner.solve(case, duals=False)
-        solution = OUT / f"q{quarter}-solution.xlsx"
+        solution = out / f"q{quarter}-solution.xlsx"
         result.write(solution)
         rows.append(
             {
@@ -66,14 +68,14 @@ def main() -> pd.DataFrame:
         )
         if quarter == 3:
             break
-        following = OUT / f"q{quarter + 1}.xlsx"
+        following = out / f"q{quarter + 1}.xlsx"
         planner.roll(workbook, solution, following, firm=1)
         if quarter == 1:
             revealed = _reveal(following) or ""
         workbook = following
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))  # noqa: T201 - an example prints
-    print(f"-> {OUT}")  # noqa: T201
+    print(f"-> {out}")  # noqa: T201
     return table
 
 

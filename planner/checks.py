@@ -399,10 +399,8 @@ def check_commitments(case: Case) -> list[Issue]:
 def _capacity_in(case: Case, offer: Any, period: Any) -> float:
     """Return an offer's capacity in a period before disruptions (0 outside its window)."""
     record = case.offers.loc[offer]
-    periods = [str(p) for p in case.periods.index]
-    position = {p: t for t, p in enumerate(periods)}
-    first = position.get(record["first_period"], 0)
-    last = position.get(record["last_period"], len(periods) - 1)
+    position = _period_position(case)
+    first, last = _window(record, position, (0, len(position) - 1))
     if not first <= position[period] <= last:
         return 0.0
     overrides = case.offer_periods[
@@ -797,6 +795,7 @@ def check_offer_periods(case: Case) -> list[Issue]:
 def _window(
     record: Mapping[str, Any], position: dict[str, int], horizon: tuple[int, int]
 ) -> tuple[int, int]:
+    """Return the positions of a record's first and last periods: the horizon's where blank."""
     first = position.get(record["first_period"], horizon[0])
     last = position.get(record["last_period"], horizon[1])
     return first, last

@@ -66,26 +66,59 @@ def _needs(case: Case, use: dict[str, float]) -> dict[Any, tuple[float, str]]:
     return needs
 
 
-def _warning(where: str, capacity: float, need: float, element: str, fixed: str) -> Issue:
-    return Issue(
-        where,
-        f"capacity {capacity:,.0f} is {capacity / need:,.0f} times what the case can use of "
-        f"{element} ({need:,.4g} over the horizon) while {fixed} prices signing it: numerically "
-        f"fragile (a contract switch at the solver's integrality tolerance "
-        f"{INTEGRALITY_TOLERANCE:g} buys {INTEGRALITY_TOLERANCE * capacity:,.4g} without the "
-        "fixed cost); the planner bounds it by what the case can use where that is safe, "
-        "but enter what the offer can really deliver",
-        severity="warning",
-    )
+def _fragile(
+    where: Locator,
+    at: tuple[str, Any],
+    capacity: Any,
+    need: tuple[float, str],
+    fixed: tuple[str, Any, Any],
+) -> list[Issue]:
+    """Return the warning for a capacity far above what the case can use, or none.
 
+    The cells are named only for a warning: a sweep checks every variant.
 
-def _fragile(capacity: Any, need: float) -> bool:
-    return (
+    Parameters
+    ----------
+    where
+        Names the cells.
+    at
+        The sheet and label of the capacity's record, whose capacity cell the warning names.
+    capacity
+        The capacity as the case holds it (blank, infinite or a number).
+    need
+        The most of the capacity the case can use over the horizon, and of which element.
+    fixed
+        The sheet and label of the record whose fixed cost prices signing, and that cost:
+        the capacity's own record ("its fixed_cost"), or another (an OfferPeriods row's offer).
+    """
+    amount, element = need
+    if not (
         not is_blank(capacity)
-        and need > 0
+        and amount > 0
         and np.isfinite(capacity)
-        and capacity >= FRAGILE_RATIO * need
+        and capacity >= FRAGILE_RATIO * amount
+    ):
+        return []
+    capacity = float(capacity)
+    sheet, owner, cost = fixed
+    cell = where.cell(sheet, "fixed_cost", owner)
+    priced = (
+        f"its fixed_cost {float(cost):,.4g} ({cell})"
+        if (sheet, owner) == at
+        else f"the fixed_cost of {owner} ({cell})"
     )
+    return [
+        Issue(
+            where.cell(at[0], "capacity", at[1]),
+            f"capacity {capacity:,.0f} is {capacity / amount:,.0f} times what the case can use "
+            f"of {element} ({amount:,.4g} over the horizon) while {priced} prices signing it: "
+            f"numerically fragile (a contract switch at the solver's integrality tolerance "
+            f"{INTEGRALITY_TOLERANCE:g} buys {INTEGRALITY_TOLERANCE * capacity:,.4g} without the "
+            "fixed cost); the planner bounds it by what the case can use where that is safe, "
+            "but enter what the offer can really deliver",
+            severity="warning",
+        )
+    ]
 
 
 def check_big_m(case: Case) -> list[Issue]:
@@ -99,38 +132,22 @@ def check_big_m(case: Case) -> list[Issue]:
     issues: list[Issue] = []
     use = element_use(case)
     needs = _needs(case, use)
-    priced = set()
+    priced: dict[Any, Any] = {}  # offer -> its fixed cost
     for offer, record in records(case.offers):
         fixed = record["fixed_cost"]
         if is_blank(fixed) or not fixed > 0 or record["contracted"] == "yes":
             continue
         if offer not in needs:
             continue
-        priced.add(offer)
-        need, element = needs[offer]
-        if _fragile(record["capacity"], need):
-            issues.append(
-                _warning(
-                    where.cell("Offers", "capacity", offer),
-                    float(record["capacity"]),
-                    need,
-                    element,
-                    f"its fixed_cost {float(fixed):,.4g} "
-                    f"({where.cell('Offers', 'fixed_cost', offer)})",
-                )
-            )
+        priced[offer] = fixed
+        at = ("Offers", offer)
+        issues += _fragile(where, at, record["capacity"], needs[offer], (*at, fixed))
     for label, record in records(case.offer_periods):
         offer = record["offer"]
-        if offer in priced and _fragile(record["capacity"], needs[offer][0]):
-            need, element = needs[offer]
-            issues.append(
-                _warning(
-                    where.cell("OfferPeriods", "capacity", label),
-                    float(record["capacity"]),
-                    need,
-                    element,
-                    f"the fixed_cost of {offer} ({where.cell('Offers', 'fixed_cost', offer)})",
-                )
+        if offer in priced:
+            fixed = ("Offers", offer, priced[offer])
+            issues += _fragile(
+                where, ("OfferPeriods", label), record["capacity"], needs[offer], fixed
             )
     issues += _activities(case, where, use)
     return issues
@@ -148,16 +165,6 @@ def _activities(case: Case, where: Locator, use: dict[str, float]) -> list[Issue
         fixed = record["fixed_cost"]
         if is_blank(fixed) or not fixed > 0 or activity not in gains:
             continue
-        need, element = max(gains[activity])
-        if _fragile(record["capacity"], need):
-            issues.append(
-                _warning(
-                    where.cell("Activities", "capacity", activity),
-                    float(record["capacity"]),
-                    need,
-                    element,
-                    f"its fixed_cost {float(fixed):,.4g} "
-                    f"({where.cell('Activities', 'fixed_cost', activity)})",
-                )
-            )
+        at = ("Activities", activity)
+        issues += _fragile(where, at, record["capacity"], max(gains[activity]), (*at, fixed))
     return issues

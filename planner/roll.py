@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from copy import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -676,20 +676,26 @@ def _negative_stock(solution: Solution, stock: pd.DataFrame) -> list[str]:
 _STOCK_TOLERANCE = 1e-6
 
 
+def _contracts(solution: Solution) -> Iterator[tuple[str, bool, bool]]:
+    """(offer, contracted before the last horizon, signed now) of each Contracts row.
+
+    A solution without the columns already_contracted or signing reads as none
+    contracted before and every signing now.
+    """
+    contracts = solution.tables["Contracts"]
+    for offer, already, signed, signing in zip(
+        contracts["offer"],
+        contracts.get("already_contracted", [0] * len(contracts)),
+        contracts["contracted"],
+        contracts.get("signing", ["now"] * len(contracts)),
+        strict=True,
+    ):
+        yield _id(offer), _number(already) > 0.5, _number(signed) > 0.5 and _id(signing) != "later"
+
+
 def _contracted(solution: Solution, node: int, dropped: str) -> set[str]:
     """Offers contracted now: before the last horizon, signed now, or later at the node."""
-    contracts = solution.tables["Contracts"]
-    contracted = {
-        _id(o)
-        for o, already, signed, signing in zip(
-            contracts["offer"],
-            contracts.get("already_contracted", [0] * len(contracts)),
-            contracts["contracted"],
-            contracts.get("signing", ["now"] * len(contracts)),
-            strict=True,
-        )
-        if _number(already) > 0.5 or (_number(signed) > 0.5 and _id(signing) != "later")
-    }
+    contracted = {offer for offer, before, now in _contracts(solution) if before or now}
     signings = solution.tables["Signings"]
     if not signings.empty:
         at_node = signings[
@@ -766,21 +772,13 @@ def _considered(case: Case, solution: Solution, kept: list[str]) -> set[tuple[st
         for n, members in zip(stock["node"], stock["scenarios"], strict=True)
         if set(kept) <= set(_node_scenarios(members, everyone))
     }
-    contracts = solution.tables["Contracts"]
     delivers: dict[str, int] = {}  # offer -> first period position it may deliver
-    for offer, already, signed, signing in zip(
-        contracts["offer"],
-        contracts.get("already_contracted", [0] * len(contracts)),
-        contracts["contracted"],
-        contracts.get("signing", ["now"] * len(contracts)),
-        strict=True,
-    ):
-        ident = _id(offer)
+    for ident, before, now in _contracts(solution):
         if ident not in case.offers.index:
             continue
-        if _number(already) > 0.5:
+        if before:
             delivers[ident] = 0
-        elif _number(signed) > 0.5 and _id(signing) != "later":
+        elif now:
             delivers[ident] = int(_number(case.offers.at[ident, "lead_time"]))
     signings = solution.tables["Signings"]
     for offer, node, period in zip(
@@ -1102,16 +1100,31 @@ def _roll_windows(
     sheet.save()
 
 
-def _roll_disruptions(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -> None:
-    """Drop rows entirely in the past or of scenarios ruled out; a row under way starts now."""
-    sheet = _Sheet(book, "Disruptions")
-    kept = set(plan.scenarios)
+def _roll_disruption_rows(
+    sheet: _Sheet, plan: RollPlan, retired: dict[str, set[str]], possible: Callable[[Row], bool]
+) -> None:
+    """Roll Disruptions or Events rows (B4: alike): drop the past, the retired, the impossible.
+
+    A row entirely in the past, of a retired target, or no longer possible
+    leaves; a row under way starts at the new first period.
+
+    Parameters
+    ----------
+    sheet
+        The Disruptions or Events sheet; saved by the caller.
+    plan
+        The roll: the period dropped and the new first period.
+    retired
+        Per target type (offer, activity), the ids whose window ended with the dropped period.
+    possible
+        Whether a row's scenario (Disruptions) or event (Events) may still happen.
+    """
 
     def stays(row: Row) -> bool:
         kind = sheet.get(row, "target_type").lower()
         return (
             sheet.get(row, "last_period") != plan.dropped
-            and sheet.get(row, "scenario") in kept
+            and possible(row)
             and not (kind in retired and sheet.get(row, "target") in retired[kind])
         )
 
@@ -1121,6 +1134,13 @@ def _roll_disruptions(book: Workbook, plan: RollPlan, retired: dict[str, set[str
         for row in sheet.rows:
             if sheet.get(row, "first_period") == plan.dropped:
                 row[opens] = plan.first
+
+
+def _roll_disruptions(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -> None:
+    """Drop rows entirely in the past or of scenarios ruled out; a row under way starts now."""
+    sheet = _Sheet(book, "Disruptions")
+    kept = set(plan.scenarios)
+    _roll_disruption_rows(sheet, plan, retired, lambda row: sheet.get(row, "scenario") in kept)
     sheet.save()
 
 
@@ -1135,22 +1155,12 @@ def _roll_events(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -
     """
     events = plan.events or {}
     sheet = _Sheet(book, "Events")
-
-    def stays(row: Row) -> bool:
-        kind = sheet.get(row, "target_type").lower()
-        return (
-            sheet.get(row, "last_period") != plan.dropped
-            and sheet.get(row, "event") in events
-            and not (kind in retired and sheet.get(row, "target") in retired[kind])
-        )
-
     groups: dict[str, CellValue] = {}
     for row in sheet.rows:
         if "group" in sheet.columns:
             groups.setdefault(sheet.get(row, "event"), row[sheet.column("group")])
-    sheet.keep(stays)
+    _roll_disruption_rows(sheet, plan, retired, lambda row: sheet.get(row, "event") in events)
     probability = sheet.column("probability")
-    opens = sheet.column("first_period") if "first_period" in sheet.columns else None
     seen: set[str] = set()
     for row in sheet.rows:
         event = sheet.get(row, "event")
@@ -1161,8 +1171,6 @@ def _roll_events(book: Workbook, plan: RollPlan, retired: dict[str, set[str]]) -
             row[probability] = round(events[event], 12)
             if groups.get(event) not in (None, ""):
                 row[sheet.column("group")] = groups[event]
-        if opens is not None and sheet.get(row, "first_period") == plan.dropped:
-            row[opens] = plan.first
     sheet.save()
 
 

@@ -1,4 +1,13 @@
-"""Shared fixtures: the reference cases and a factory of small workbooks."""
+"""Shared fixtures: the reference cases, the Japan case solved once, and small workbooks.
+
+The evidence-based Japan case (inputs/japan-2026.xlsx, 48 scenarios) takes seconds to
+load and several to solve. A test about the Japan case itself takes ``japan_case`` (a
+fresh copy of the case loaded once) and ``japan_result`` (the case solved once a
+session, default options). A test of a mechanism (sweeps, the web job flow, the API,
+writing) takes the reduced case: ``japan_small_case``, ``japan_small_workbook`` (its
+workbook) and ``japan_small_result``, the Japan case with three of its events (6
+scenarios), as tests/test_resolve.py did first; or a hand-made workbook.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +21,17 @@ from typing import Any
 import openpyxl
 import pytest
 
+import planner
+
 DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "reference"
 ROOT = Path(__file__).parent.parent
+JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
+#: The events of the reduced Japan case (6 scenarios of its 48): a stop of all Chinese
+#: supply, the heavy-rare-earth price spike and Viet Nam's delay. Every kind of input the
+#: whole case has is there (policies, tiers, activities, contracts, later offers, events in
+#: a group and alone), at a third of a solve's time.
+JAPAN_KEPT_EVENTS = ("cn_all_3m_2026Q3", "cn_heavy_price_spike", "vn_delay")
 
 #: The hand-computed case of tests/data/reference/README.md, as rows per sheet.
 HAND: dict[str, list[list[Any]]] = {
@@ -120,3 +137,75 @@ def _signal_handlers_restored() -> Iterator[None]:
     for number, handler in saved.items():
         if handler is not None and signal.getsignal(number) is not handler:
             signal.signal(number, handler)
+
+
+# ------------------------------------------------------------------ the Japan case, once
+
+
+def _copy_and_result(loaded: str, what: str) -> tuple[Any, Any]:
+    """Two fixtures of the case the session fixture ``loaded`` loads once.
+
+    A copy of it for each test, to modify at will; and its solve with the default
+    options, once a session (read it only).
+    """
+
+    def case(request: pytest.FixtureRequest) -> planner.Case:
+        return request.getfixturevalue(loaded).copy()
+
+    def result(request: pytest.FixtureRequest) -> planner.Result:
+        return planner.solve(request.getfixturevalue(loaded).copy())
+
+    case.__doc__ = f"{what}: a copy of the one loaded this session, to modify at will."
+    result.__doc__ = f"{what} solved once a session with the default options; read it only."
+    return pytest.fixture(case), pytest.fixture(scope="session")(result)
+
+
+@pytest.fixture(scope="session")
+def _japan_loaded() -> planner.Case:
+    return planner.load(JAPAN)
+
+
+def write_japan_small(path: Path) -> Path:
+    """Write the Japan workbook with only the events of ``JAPAN_KEPT_EVENTS`` (all their rows)."""
+    book = openpyxl.load_workbook(JAPAN)
+    events = book["Events"]
+    for row in range(events.max_row, 1, -1):
+        if events.cell(row, 1).value not in JAPAN_KEPT_EVENTS:
+            events.delete_rows(row)
+    book.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def japan_small_workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reduced Japan case as a workbook, written once a session (japan-2026-small.xlsx)."""
+    return write_japan_small(tmp_path_factory.mktemp("japan-small") / "japan-2026-small.xlsx")
+
+
+@pytest.fixture(scope="session")
+def _japan_small_loaded(japan_small_workbook: Path) -> planner.Case:
+    case = planner.load(japan_small_workbook)
+    assert set(case.events["event"]) == set(JAPAN_KEPT_EVENTS) and not case.warnings
+    return case
+
+
+japan_case, japan_result = _copy_and_result("_japan_loaded", "The whole Japan case")
+japan_small_case, japan_small_result = _copy_and_result(
+    "_japan_small_loaded", "The reduced Japan case (three events, 6 scenarios)"
+)
+
+
+@pytest.fixture(scope="session")
+def japan_cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """``planner solve inputs/japan-2026.xlsx -o …/japan-2026-solution.xlsx``, run once a session.
+
+    Returns what it printed (stdout) and the solution workbook's path.
+    """
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    out = tmp_path_factory.mktemp("japan-cli") / "japan-2026-solution.xlsx"
+    done = CliRunner().invoke(app, ["solve", str(JAPAN), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    return done.stdout, out

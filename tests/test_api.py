@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import planner
-from tests.conftest import REFERENCE, ROOT
+from tests.conftest import REFERENCE
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +173,8 @@ def test_modified_case_gets_a_new_case_hash(hand: planner.Case) -> None:
     assert changed.content_sha256() != hand.content_sha256()
 
 
-def test_progress_reports_the_best_plan_while_solving() -> None:
-    case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
+def test_progress_reports_the_best_plan_while_solving(japan_small_case: planner.Case) -> None:
+    case = japan_small_case  # the Japan case with three of its events: seconds, not minutes
     seen: list[dict[str, Any]] = []
     result = planner.solve(case, on_progress=seen.append, duals=False)
     with_plan = [event for event in seen if event["best"] is not None]

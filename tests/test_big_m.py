@@ -448,3 +448,14 @@ def test_a_web_job_shows_an_unproven_plan_as_such(
     )
     assert outcome["message"].startswith("not proven optimal: ")
     assert (folder / worker.SOLUTION).exists()
+
+
+def test_an_offer_period_far_above_use_is_named_with_its_offers_fixed_cost(
+    tmp_path: Path,
+) -> None:
+    sheets = big_m_sheets(400)
+    sheets["OfferPeriods"] = [["offer", "period", "capacity"], ["Dy-AU", "2026Q2", 999_999_999]]
+    case = planner.load(write_workbook(tmp_path / "period.xlsx", sheets))
+    fragile = [w for w in case.warnings if "numerically fragile" in w.message]
+    assert [w.where for w in fragile] == ["OfferPeriods!C2"]
+    assert "while the fixed_cost of Dy-AU (Offers!I5) prices signing it" in fragile[0].message

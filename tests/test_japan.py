@@ -216,14 +216,10 @@ def test_events_are_what_an_analyst_draws() -> None:
 # --- the plan ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def case() -> planner.Case:
-    return planner.load(JAPAN)
-
-
-@pytest.fixture(scope="module")
-def result(case: planner.Case) -> planner.Result:
-    return planner.solve(case)
+@pytest.fixture
+def result(japan_result: planner.Result) -> planner.Result:
+    """The whole case solved once a session (tests/conftest.py)."""
+    return japan_result
 
 
 def _in(node_scenarios: str, scenario: str) -> bool:
@@ -343,9 +339,13 @@ def test_orders_now_are_the_first_quarter_s_and_later_shared_ones_a_block_apart(
 
 
 def test_a_sweep_s_unchanged_variant_is_the_plain_solve(
-    case: planner.Case, result: planner.Result
+    japan_small_case: planner.Case, japan_small_result: planner.Result
 ) -> None:
-    """Issue 23.7: the row at the workbook's own cap equals `planner solve`, and says so."""
+    """Issue 23.7: the row at the workbook's own cap equals `planner solve`, and says so.
+
+    On the reduced case (three of the events): the same caps, a sweep's mechanism.
+    """
+    case, result = japan_small_case, japan_small_result
     own = case.policies
     total = own[(own["policy"] == "china_share_max") & (own["element"] == "TOTAL")]
     [(cap, basis)] = set(zip(total["value"], total["basis"], strict=True))
@@ -359,21 +359,23 @@ def test_a_sweep_s_unchanged_variant_is_the_plain_solve(
     # without the basis the change adds a cap on the case's basis: a row says so
     added = planner.sweep(case, {"china_share_max[TOTAL]": [cap]}, workers=1).table
     assert f"adds a cap on the {case.settings.china_basis} basis" in added["note"].iloc[0]
-    # a tighter rule can only cost more (here it binds: the any basis also counts the Lynas
-    # NdPr made into metal in China and the Vietnamese separation of Chinese feed)
+    # a tighter rule can only cost more (on the whole case it binds: the any basis also counts
+    # the Lynas NdPr made into metal in China and the Vietnamese separation of Chinese feed)
     assert added["objective"].iloc[0] >= result.objective * (1 - 1e-9)
 
 
-def test_a_solve_without_duals_writes_the_same_plan(result: planner.Result) -> None:
+def test_a_solve_without_duals_writes_the_same_plan(
+    japan_small_case: planner.Case, japan_small_result: planner.Result
+) -> None:
     """Issue 23.7: duals only add prices; the plan is the fixed-binary LP's either way."""
-    bare = planner.solve(result.case, duals=False)
-    assert bare.objective == pytest.approx(result.objective, rel=1e-9)
+    bare = planner.solve(japan_small_case, duals=False)
+    assert bare.objective == pytest.approx(japan_small_result.objective, rel=1e-9)
 
 
-def test_the_last_progress_event_is_the_final_plan(case: planner.Case) -> None:
+def test_the_last_progress_event_is_the_final_plan(japan_small_case: planner.Case) -> None:
     """Issue 23.7: a progress display ends on the objective of the plan written."""
     events: list[dict[str, float | None]] = []
-    solved = planner.solve(case, on_progress=events.append)
+    solved = planner.solve(japan_small_case, on_progress=events.append)
     assert len(events) >= 2
     assert events[-1]["final"] is True and events[-1]["best"] == solved.objective
     assert events[-1]["gap"] == solved.summary["mip_gap"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import planner
 from planner.docs import render
 from tests.conftest import ROOT
 
@@ -52,14 +53,22 @@ def test_the_study_command_is_the_first_commands_environment() -> None:
     assert "python3.11 -m venv .venv && .venv/bin/pip install" in _commands()[0]
 
 
-def test_the_python_snippet_runs_as_a_script_where_workers_start_afresh(tmp_path: Path) -> None:
-    """Workers started by spawn (macOS, Windows) import the script again: it must be guarded."""
+def test_the_python_snippet_runs_as_a_script_where_workers_start_afresh(
+    tmp_path: Path, japan_small_workbook: Path
+) -> None:
+    """Workers started by spawn (macOS, Windows) import the script again: it must be guarded.
+
+    The snippet runs as written, on the Japan case with three of its events in the place
+    of inputs/japan-2026.xlsx (tests/conftest.py): a script and its workers are tested here,
+    its six solves of the whole case took minutes.
+    """
     snippet = _snippet()
     command = _study_command(snippet)
     script = tmp_path / "study.py"
     prelude = "import multiprocessing\nmultiprocessing.set_start_method('spawn', force=True)\n"
     script.write_text(prelude + snippet)
-    (tmp_path / "inputs").symlink_to(ROOT / "inputs")
+    (tmp_path / "inputs").mkdir()
+    (tmp_path / "inputs" / "japan-2026.xlsx").symlink_to(japan_small_workbook)
     (tmp_path / "outputs").mkdir()
     (tmp_path / ".venv").symlink_to(sys.prefix)  # the environment the first command made
     path = os.pathsep.join(  # as in a fresh shell: that environment is not activated
@@ -79,13 +88,12 @@ def test_the_python_snippet_runs_as_a_script_where_workers_start_afresh(tmp_path
     assert "china_share_max[TOTAL]" in done.stdout
 
 
-def test_the_readme_sweep_example_changes_every_total_cap() -> None:
+def test_the_readme_sweep_example_changes_every_total_cap(japan_case: planner.Case) -> None:
     """`--vary "china_share_max[TOTAL]=0.7:..."` sets the TOTAL cap of every period."""
-    import planner
     from planner.changes import apply_change
     from planner.model import derive
 
-    case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
+    case = japan_case
     readme = (ROOT / "README.md").read_text()
     [vary] = re.findall(r'--vary "(china_share_max\[TOTAL\])=([0-9.]+):', readme)
     name, first = vary
@@ -101,22 +109,16 @@ def test_the_readme_sweep_example_changes_every_total_cap() -> None:
     assert totals and set(totals.values()) == {float(first)}
 
 
-def test_the_readme_solve_line_is_what_planner_solve_prints(tmp_path: Path) -> None:
+def test_the_readme_solve_line_is_what_planner_solve_prints(japan_cli: tuple[str, Path]) -> None:
     """The example line of `planner solve` in the README is the Japan case's, as printed."""
-    from typer.testing import CliRunner
-
-    from planner.cli import app
-
     readme = (ROOT / "README.md").read_text()
     [line] = re.findall(r"`planner solve` prints one line, for example\n`([^`]+)`", readme)
     shown, target = line.rsplit(" -> ", 1)
     assert target == "outputs/japan-2026-solution.xlsx"
-    out = tmp_path / "japan-2026-solution.xlsx"
-    done = CliRunner().invoke(
-        app, ["solve", str(ROOT / "inputs" / "japan-2026.xlsx"), "-o", str(out)]
+    stdout, out = (
+        japan_cli  # `planner solve inputs/japan-2026.xlsx -o .../japan-2026-solution.xlsx`
     )
-    assert done.exit_code == 0, done.output
-    assert done.stdout.strip() == f"{shown} -> {out}"
+    assert stdout.strip() == f"{shown} -> {out}"
 
 
 def test_the_readme_lists_the_solution_sheets_in_the_workbook_order(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import planner
 import planner.events
 from planner.api import Resolver
 from planner.changes import apply_change
-from tests.conftest import REFERENCE, ROOT
+from tests.conftest import JAPAN_KEPT_EVENTS, REFERENCE, ROOT
 
 JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
 
@@ -36,16 +36,13 @@ CHANGES = [
 ]
 
 
-#: The Japan case's events kept here (6 scenarios of its 48): a stop, the price spike and
-#: Viet Nam's delay, which the changes above name. Every kind of change is exercised as on
-#: the whole case (mip_gap 0 makes each of the 48-scenario solves last a minute or more).
-KEPT_EVENTS = ("cn_all_3m_2026Q3", "cn_heavy_price_spike", "vn_delay")
-
-
 @pytest.fixture(scope="module")
 def japan() -> planner.Case:
     case = planner.load(JAPAN)
-    case.events = case.events[case.events["event"].isin(KEPT_EVENTS)]
+    # the events kept (6 scenarios of 48): a stop, the price spike and Viet Nam's delay, which
+    # the changes above name. Every kind of change is exercised as on the whole case (mip_gap 0
+    # makes each of the 48-scenario solves last a minute or more).
+    case.events = case.events[case.events["event"].isin(JAPAN_KEPT_EVENTS)]
     assert len(planner.events.scenario_probability(case)) == 6
     return case
 

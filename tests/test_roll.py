@@ -23,7 +23,7 @@ import planner
 from planner.batch import run_batch
 from planner.cli import app
 from planner.errors import InputError, OutputError
-from planner.events import scenario_probability
+from planner.events import DISRUPTION_COLUMNS, scenario_probability
 from planner.io.reader import read_workbook
 from planner.roll import next_period_id, read_solution, total_change
 from tests.conftest import ROOT, write_workbook
@@ -688,7 +688,8 @@ def test_total_change_sums_absolute_changes_and_skips_new_signings() -> None:
     assert total_change(pd.DataFrame()) is None
 
 
-def test_the_quarterly_roll_example_runs() -> None:
+def test_the_quarterly_roll_example_runs(japan_small_workbook: Path, tmp_path: Path) -> None:
+    """The example's rolls on the Japan case with three of its events (a mechanism)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -697,10 +698,10 @@ def test_the_quarterly_roll_example_runs() -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    table = module.main()
+    table = module.main(japan_small_workbook, tmp_path / "quarterly-roll")
     assert len(table) == 3
     assert set(table["status"]) == {"optimal"}
-    periods = planner.load(ROOT / "inputs" / "japan-2026.xlsx").period_ids
+    periods = planner.load(japan_small_workbook).period_ids
     assert table["first_period"].tolist() == periods[:3]
     assert (table["china_share"].between(0, 1)).all()
     assert table["total_change"].iloc[2] >= 0  # the third quarter prices change against the second
@@ -708,18 +709,7 @@ def test_the_quarterly_roll_example_runs() -> None:
 
 # ------------------------------------------------------------------ Events (v3 B4)
 
-EVENT_HEADER = [
-    "event",
-    "probability",
-    "group",
-    "target_type",
-    "target",
-    "element",
-    "first_period",
-    "last_period",
-    "capacity_factor",
-    "cost_factor",
-]
+EVENT_HEADER = ["event", "probability", "group", *DISRUPTION_COLUMNS]
 #: A group "china" of a first-quarter Dy stop and a later long one; a Malaysian cost rise
 #: under way from the first quarter (its own group), with a second row that ends there.
 EVENTS: dict[str, list[list[Any]]] = {

@@ -111,9 +111,11 @@ def test_a_sweep_computes_only_its_rows_unless_tables_are_asked_for(
         assert quick.summary.get("china_share") == pytest.approx(slow.summary.get("china_share"))
 
 
-@pytest.mark.parametrize("path", [HAND, ROOT / "inputs" / "japan-2026.xlsx"])
-def test_the_rows_china_shares_are_the_shares_tables(path: Path) -> None:
-    case = planner.load(path)
+@pytest.mark.parametrize("which", ["hand", "japan_small_case"])
+def test_the_rows_china_shares_are_the_shares_tables(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    case = planner.load(HAND) if which == "hand" else request.getfixturevalue(which)
     resolver = Resolver(duals=False)
     resolver.solve(case)
     data = derive(case)
@@ -147,8 +149,8 @@ def test_the_frontier_is_the_points_no_other_beats() -> None:
     assert efficient(costs, shares).tolist() == slow
 
 
-def test_the_frontier_is_monotone() -> None:
-    case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
+def test_the_frontier_is_monotone(japan_small_case: planner.Case) -> None:
+    case = japan_small_case  # the Japan case with three of its events (tests/conftest.py)
     # below about 0.5 the Japan case's take-or-pay NdPr made in China makes the cap infeasible
     result = planner.sweep(
         case, {"china_share_max[TOTAL]": [0.7, 0.65, 0.6]}, workers=2, duals=False

@@ -157,6 +157,14 @@ BROKEN: dict[str, tuple[Callable[[Sheets], None], str]] = {
         ),
         "Commitments!C2: firm order 61 for Nd-MY in 2026Q1 is above its capacity 60 there",
     ),
+    "commitment outside the offer's window": (
+        _both(
+            _offer_column("contracted", {"Nd-MY": "yes"}),
+            _offer_column("first_period", {"Nd-MY": "2026Q2"}),
+            _sheet("Commitments", ["offer", "period", "quantity"], ["Nd-MY", "2026Q1", 1]),
+        ),
+        "Commitments!C2: firm order 1 for Nd-MY in 2026Q1 is above its capacity 0 there",
+    ),
     "commitment twice": (
         _both(
             _offer_column("contracted", {"Nd-MY": "yes"}),

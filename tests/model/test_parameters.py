@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import planner
+from planner.events import DISRUPTION_COLUMNS
 from planner.model import derive
 from planner.model.parameters import DOMESTIC, activity_countries, offer_countries
 from tests.conftest import REFERENCE
@@ -20,19 +21,7 @@ Sheets = dict[str, list[list[Any]]]
 
 def _with_scenarios(sheets: Sheets, disruptions: list[list[Any]]) -> Sheets:
     sheets["Scenarios"] = [["scenario", "probability"], ["base", 0.7], ["stop", 0.3]]
-    sheets["Disruptions"] = [
-        [
-            "scenario",
-            "target_type",
-            "target",
-            "element",
-            "first_period",
-            "last_period",
-            "capacity_factor",
-            "cost_factor",
-        ],
-        *disruptions,
-    ]
+    sheets["Disruptions"] = [["scenario", *DISRUPTION_COLUMNS], *disruptions]
     return sheets
 
 

@@ -9,10 +9,8 @@ from typing import Any
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
 
 import planner
-from planner.cli import app
 from tests.conftest import REFERENCE, ROOT
 from tests.web.conftest import ARTEFACTS, Server
 
@@ -45,32 +43,31 @@ def japan(browser: Any, server: Server) -> Iterator[str]:
     yield address
 
 
-@pytest.fixture(scope="module")
-def expected() -> planner.Result:
-    """The Japan case solved in Python: what the page must show."""
-    return planner.solve(planner.load(JAPAN))
+@pytest.fixture
+def expected(japan_result: planner.Result) -> planner.Result:
+    """The Japan case solved in Python (once a session): what the page must show."""
+    return japan_result
 
 
-def cli_figures(tmp_path: Path) -> dict[str, str]:
+def cli_figures(japan_cli: tuple[str, Path]) -> dict[str, str]:
     """The CLI's one-line summary of the Japan example, as the planner reads it."""
-    result = CliRunner().invoke(app, ["solve", str(JAPAN), "-o", str(tmp_path / "cli.xlsx")])
-    assert result.exit_code == 0, result.output
+    stdout, _ = japan_cli  # `planner solve inputs/japan-2026.xlsx`, run once a session
     found = re.search(
         r"spend ([\d,.]+) .*, lost value ([\d,.]+) .*\(shortfall ([\d,.]+) .*\); "
         r"China share ([\d.]+%)",
-        result.stdout,
+        stdout,
     )
-    assert found is not None, result.stdout
+    assert found is not None, stdout
     names = ("spend", "lost-value", "shortfall", "china-share")
     return dict(zip(names, found.groups(), strict=True))
 
 
 def test_upload_to_downloaded_plan(
-    page: Any, japan: str, tmp_path: Path, expected: planner.Result
+    page: Any, japan: str, tmp_path: Path, expected: planner.Result, japan_cli: tuple[str, Path]
 ) -> None:
     page.goto(japan)
     assert page.locator("#status").inner_text() == "optimal"
-    for key, value in cli_figures(tmp_path).items():
+    for key, value in cli_figures(japan_cli).items():
         assert page.locator(f"#{key}").inner_text() == value
     assert page.locator("#elements tbody tr").count() >= 5
     contracts = expected.tables["Contracts"]
