@@ -14,6 +14,9 @@ import pyomo.environ as pyo
 
 from planner import outcome
 from planner.data import Case
+from planner.decompose import ph
+from planner.decompose.candidates import fix_binaries
+from planner.decompose.tree import ph_tree
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
 from planner.events import has_events, scenarios_table
@@ -55,6 +58,7 @@ from planner.solve import (
     SolverReport,
     Status,
     check_highs_options,
+    reset_threads,
 )
 from planner.verify import verify_plan
 from planner.version import __version__
@@ -259,6 +263,8 @@ class Resolver:
         warnings = validate(case)
         data = derive(case)
         check_size(case, data, solve_options.max_model_mb)
+        if solve_options.decompose:
+            return _decomposed(case, data, solve_options, time_limit, gap, warnings)
         reused = self._reuse(data)
         if not reused:
             logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
@@ -396,6 +402,112 @@ def _solve_proven(
         "rule; a capacity far above what the case can use (see the warnings) is the usual cause"
     )
     return report, duals
+
+
+def _decomposed(
+    case: Case,
+    data: ModelData,
+    options: SolveOptions,
+    time_limit: float,
+    gap: float,
+    warnings: list[Issue],
+) -> Result:
+    """Solve by progressive hedging (:mod:`planner.decompose`), then write its best plan.
+
+    PH's plans give the contract decisions (every binary, at every node); the
+    extensive form with them fixed, an LP, gives every node's quantities and
+    the duals, through the same checks and tables as a plain solve. The bound
+    is PH's best (Lagrangian, or the wait-and-see bound); the status is
+    ``optimal`` when the plan is within the gap of it, else ``time_limit``.
+    Under MPI, the ranks other than 0 return a result without a plan (status
+    ``interrupted``, ``report.extra["mpi_rank"]`` their rank): rank 0 writes.
+    """
+    missing = ph.available()
+    if missing:
+        raise InputError(
+            [
+                Issue(
+                    "--decompose",
+                    "needs the optional mpi extra (mpi-sppy, mpi4py, mpich): "
+                    f'pip install "planner[mpi]" ({missing})',
+                )
+            ],
+            case.source.path,
+        )
+    tree = ph_tree(data)
+    logger.info(
+        "progressive hedging: %d PH scenarios, %d stages, %d processes",
+        len(tree.scenarios),
+        tree.stages,
+        ph.world_size(),
+    )
+    settings = ph.PhSettings(time_limit=time_limit, gap=gap, seed=options.seed)
+    try:
+        outcome = ph.run(data, tree, settings)
+    except ValueError as error:
+        raise InputError([Issue("mpiexec -n", str(error))], case.source.path) from None
+    if outcome is None:  # another rank: rank 0 writes the plan
+        report = SolverReport(Status.INTERRUPTED, False, message="MPI rank other than 0")
+        report.extra["mpi_rank"] = ph.world_rank()
+        summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
+        return Result(Status.INTERRUPTED, None, summary, {}, report, case)
+    reset_threads()  # mpi-sppy's sub-problems set HiGHS's threads up their own way
+    model = build_model(data)
+    best: tuple[float, int] | None = None
+    candidates = outcome.candidates
+    report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
+    duals: dict[tuple[str, Any], float] = {}
+    for index, candidate in enumerate(candidates):
+        fix_binaries(model, data, candidate)
+        session = HighsSession(model, options)
+        report, duals = _solve_proven(session, options, time_limit, gap)
+        found = report.has_plan and report.objective is not None
+        if found and (best is None or float(report.objective or 0.0) < best[0]):
+            best = (float(report.objective or 0.0), index)
+    if best is not None and best[1] != len(candidates) - 1:  # load the best plan again
+        fix_binaries(model, data, candidates[best[1]])
+        session = HighsSession(model, options)
+        report, duals = _solve_proven(session, options, time_limit, gap)
+    report.seconds = outcome.seconds + report.seconds
+    report.bound = outcome.outer if math.isfinite(outcome.outer) else None
+    report.extra.update(
+        decomposed=True,
+        ph_iterations=outcome.iterations,
+        ph_processes=outcome.ranks,
+        ph_cylinders=", ".join(outcome.cylinders),
+        ph_scenarios=len(tree.scenarios),
+        ph_stages=tree.stages,
+    )
+    tables: dict[str, pd.DataFrame] = {}
+    figures: dict[str, Any] = {}
+    if report.has_plan:
+        try:
+            tables, figures = _tables(case, data, model, duals)
+        except SolverError as error:
+            report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
+    summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
+    summary.update(
+        ph_iterations=outcome.iterations,
+        ph_processes=outcome.ranks,
+        ph_scenarios=len(tree.scenarios),
+        ph_stages=tree.stages,
+    )
+    if report.has_plan:
+        summary.update(figures)
+        _agree(summary, report)
+        proven = report.gap is not None and report.gap <= gap + PROOF_SLACK
+        report.status = Status.OPTIMAL if proven else Status.TIME_LIMIT
+        summary["status"] = report.status
+        report.message = (
+            f"progressive hedging ({outcome.iterations} iterations on {outcome.ranks} "
+            f"process{'es' if outcome.ranks != 1 else ''}): plan within "
+            f"{100 * float(report.gap or 0):.3g} % of its bound"
+        )
+        summary = _planners_page(summary)
+    summary["message"] = report.message
+    if report.has_plan:
+        _report_final(options, report)
+    return Result(report.status, report.objective, summary, tables, report, case)
 
 
 def _base_summary(

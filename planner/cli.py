@@ -202,6 +202,15 @@ def solve(
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Solver random seed.")] = 0,
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
     max_model_mb: MaxModel = None,
+    decompose: Annotated[
+        bool,
+        typer.Option(
+            "--decompose",
+            help="Progressive hedging on mpi-sppy (pip install 'planner[mpi]'): scenario "
+            "sub-models, a Lagrangian bound and xhat plans; under 'mpiexec -n N' on N "
+            "processes (1, 2 or a multiple of 3).",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -227,7 +236,11 @@ def solve(
             options["mip_gap"] = mip_gap
         if max_model_mb is not None:
             options["max_model_mb"] = max_model_mb
+        if decompose:
+            options["decompose"] = True
         result = planner.solve(case, **options)
+        if result.report.extra.get("mpi_rank"):  # under mpiexec, rank 0 writes the plan
+            return EXIT_OK
         if not result.has_plan or result.status == INTERRUPTED:
             return _no_plan(result)
         result.write(target)
