@@ -15,8 +15,9 @@ import pyomo.environ as pyo
 from planner import outcome
 from planner.data import Case
 from planner.decompose import ph
-from planner.decompose.candidates import fix_binaries
+from planner.decompose.candidates import Binaries, assemble, binaries_of, fix_binaries
 from planner.decompose.tree import ph_tree
+from planner.decompose.xhat import nested_plan
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
 from planner.events import has_events, scenarios_table
@@ -31,6 +32,7 @@ from planner.results import (
     COST_KEYS,
     DECIDED_LATER,
     PRICED_FAMILIES,
+    Plan,
     activities_table,
     adoption_table,
     changes_table,
@@ -262,9 +264,9 @@ class Resolver:
         solve_options, time_limit, gap = _options(case, self.options)
         warnings = validate(case)
         data = derive(case)
-        check_size(case, data, solve_options.max_model_mb)
-        if solve_options.decompose:
+        if solve_options.decompose:  # the extensive form is built only where it fits
             return _decomposed(case, data, solve_options, time_limit, gap, warnings)
+        check_size(case, data, solve_options.max_model_mb)
         reused = self._reuse(data)
         if not reused:
             logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
@@ -451,23 +453,28 @@ def _decomposed(
         report.extra["mpi_rank"] = ph.world_rank()
         summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
         return Result(Status.INTERRUPTED, None, summary, {}, report, case)
-    reset_threads()  # mpi-sppy's sub-problems set HiGHS's threads up their own way
-    model = build_model(data)
-    best: tuple[float, int] | None = None
-    candidates = outcome.candidates
+    pieces = nested_plan(
+        data,
+        tree,
+        outcome.candidates[0] if outcome.candidates else None,
+        {"mip_rel_gap": ph.SUB_GAP, "random_seed": options.seed},
+    )
     report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
     duals: dict[tuple[str, Any], float] = {}
-    for index, candidate in enumerate(candidates):
-        fix_binaries(model, data, candidate)
-        session = HighsSession(model, options)
-        report, duals = _solve_proven(session, options, time_limit, gap)
-        found = report.has_plan and report.objective is not None
-        if found and (best is None or float(report.objective or 0.0) < best[0]):
-            best = (float(report.objective or 0.0), index)
-    if best is not None and best[1] != len(candidates) - 1:  # load the best plan again
-        fix_binaries(model, data, candidates[best[1]])
-        session = HighsSession(model, options)
-        report, duals = _solve_proven(session, options, time_limit, gap)
+    plan: Plan | None = None
+    note = ""
+    if _extensive_form_fits(data, options):
+        nested = binaries_of(pieces, data, tree) if pieces is not None else None
+        candidates = _distinct([nested, *outcome.candidates])
+        report, duals, plan = _fixed_extensive_form(data, candidates, options, time_limit, gap)
+    elif pieces is not None:
+        plan = assemble(pieces, data, tree)
+        report = SolverReport(Status.TIME_LIMIT, True)
+        note = (
+            f"; duals left out: the extensive form ({estimate(data).describe()}) is too large "
+            "for its LP here, the plan is PH's, solved scenario by scenario"
+        )
+        logger.warning(note[2:])
     report.seconds = outcome.seconds + report.seconds
     report.bound = outcome.outer if math.isfinite(outcome.outer) else None
     report.extra.update(
@@ -480,13 +487,14 @@ def _decomposed(
     )
     tables: dict[str, pd.DataFrame] = {}
     figures: dict[str, Any] = {}
-    if report.has_plan:
+    if plan is not None:
         try:
-            tables, figures = _tables(case, data, model, duals)
+            tables, figures = _plan_tables(case, data, plan, duals)
         except SolverError as error:
             report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
     summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
     summary.update(
+        ph_duals=bool(duals),
         ph_iterations=outcome.iterations,
         ph_processes=outcome.ranks,
         ph_scenarios=len(tree.scenarios),
@@ -501,13 +509,69 @@ def _decomposed(
         report.message = (
             f"progressive hedging ({outcome.iterations} iterations on {outcome.ranks} "
             f"process{'es' if outcome.ranks != 1 else ''}): plan within "
-            f"{100 * float(report.gap or 0):.3g} % of its bound"
+            f"{100 * float(report.gap or 0):.3g} % of its bound{note}"
         )
         summary = _planners_page(summary)
     summary["message"] = report.message
     if report.has_plan:
         _report_final(options, report)
     return Result(report.status, report.objective, summary, tables, report, case)
+
+
+#: The largest extensive form (estimated nonzeros) whose LP with PH's contract decisions
+#: fixed gives the decomposed plan and its duals. Above it the plan is PH's own, solved
+#: scenario by scenario, without duals: building the largest generated size (6.7
+#: million nonzeros) takes a minute and its hand-off half a minute before the LP starts.
+DECOMPOSE_EF_NONZEROS = 2_000_000
+
+
+def _fixed_extensive_form(
+    data: ModelData,
+    candidates: list[Binaries],
+    options: SolveOptions,
+    time_limit: float,
+    gap: float,
+) -> tuple[SolverReport, dict[tuple[str, Any], float], Plan | None]:
+    """Solve the extensive form with each candidate's binaries fixed; the best plan, its duals."""
+    report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
+    duals: dict[tuple[str, Any], float] = {}
+    reset_threads()  # the sub-problems (appsi) set HiGHS's thread pool up their own way
+    model = build_model(data)
+    best: tuple[float, int] | None = None
+    for index, candidate in enumerate(candidates):
+        fix_binaries(model, data, candidate)
+        session = HighsSession(model, options)
+        report, duals = _solve_proven(session, options, time_limit, gap)
+        found = report.has_plan and report.objective is not None
+        if found and (best is None or float(report.objective or 0.0) < best[0]):
+            best = (float(report.objective or 0.0), index)
+    if best is not None and best[1] != len(candidates) - 1:  # load the best plan again
+        fix_binaries(model, data, candidates[best[1]])
+        session = HighsSession(model, options)
+        report, duals = _solve_proven(session, options, time_limit, gap)
+    return report, duals, read_plan(model, data) if report.has_plan else None
+
+
+def _extensive_form_fits(data: ModelData, options: SolveOptions) -> bool:
+    """Whether the decomposed plan is re-solved on the extensive form (for its duals)."""
+    size = estimate(data)
+    if options.max_model_mb is not None:
+        limit = float(options.max_model_mb)
+    else:
+        try:
+            limit = float(memory_limit()[0])
+        except ValueError:
+            return False
+    return size.memory_mb <= limit and size.nonzeros <= DECOMPOSE_EF_NONZEROS
+
+
+def _distinct(candidates: list[Binaries | None]) -> list[Binaries]:
+    """Return the candidates, each once, in order."""
+    found: dict[bytes, Binaries] = {}
+    for candidate in candidates:
+        if candidate is not None:
+            found.setdefault(candidate.key(), candidate)
+    return list(found.values())
 
 
 def _base_summary(
@@ -564,7 +628,17 @@ def _tables(
     duals: dict[tuple[str, Any], float],
     full: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    plan = read_plan(model, data)
+    return _plan_tables(case, data, read_plan(model, data), duals, full)
+
+
+def _plan_tables(
+    case: Case,
+    data: ModelData,
+    plan: Plan,
+    duals: dict[tuple[str, Any], float],
+    full: bool = True,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Return the tables and figures of ``plan``, once it holds every rule (:func:`verify_plan`)."""
     broken = verify_plan(plan, data)
     if broken:
         raise SolverError(

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import planner
+from planner import api
 from planner.decompose import ph
 from planner.decompose.tree import ph_tree
 from planner.model import derive
@@ -44,7 +45,7 @@ CASES = {
     },
 }
 #: Enough for PH's first iterations on a reference case; the gap reported says how good.
-LIMIT = 1.0
+LIMIT = 0.5
 
 
 def test_the_tree_branches_where_the_planner_s_tree_does() -> None:
@@ -102,6 +103,25 @@ def test_decompose_writes_the_same_sheets_as_a_plain_solve(tmp_path: Path) -> No
     assert not decomposed.tables["Duals"].empty  # the fixed-binaries LP's, as a plain solve's
     written = decomposed.write(tmp_path / "out.xlsx")
     assert written.exists()
+
+
+@needs_mpisppy
+@pytest.mark.parametrize("name", ["case-04.xlsx", "v2/v2-a3-later-signing.xlsx"])
+def test_a_tree_too_large_for_the_extensive_form_gets_ph_s_own_plan(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Above the size limit the plan is PH's, decided down the tree, without duals."""
+    path = REFERENCE / name
+    monkeypatch.setattr(api, "DECOMPOSE_EF_NONZEROS", 0)
+    monkeypatch.setattr(api, "build_model", None)  # the extensive form is never built
+    result = planner.solve(planner.load(path), decompose=True, time_limit_s=LIMIT)
+    assert result.has_plan, result.summary["message"]
+    want = CASES[path]["objective"]
+    summary = result.summary
+    assert summary["ph_duals"] is False and "duals left out" in summary["message"]
+    assert result.tables["Duals"].empty
+    assert summary["bound"] <= want + 1e-6 * want <= result.objective + 2e-6 * want
+    assert result.objective - want <= (summary["mip_gap"] + 1e-6) * result.objective
 
 
 def test_decompose_without_the_extra_is_a_clear_error(

@@ -69,3 +69,20 @@ def fix_binaries(model: pyo.ConcreteModel, data: ModelData, binaries: Binaries) 
     for o, n in model.SIGNING_NODES:
         model.signed[o, n].setlb(float(binaries.signed[o, n]))
         model.signed[o, n].setub(float(binaries.signed[o, n]))
+
+
+def assemble(pieces: dict[str, Plan], data: ModelData, tree: PhTree) -> Plan:
+    """Join the PH scenarios' plans into the tree's: each scenario takes its leaf's piece."""
+    first = pieces[tree.scenarios[0].name]
+    n_w = len(data.scenarios)
+
+    def widen(values: np.ndarray) -> np.ndarray:
+        return np.zeros((*values.shape[:2], n_w))
+
+    fields = ("signed", "purchase", "level", "stock", "unmet", "by_use", "cover_gap", "change")
+    arrays = {name: widen(getattr(first, name)) for name in fields}
+    for scenario in tree.scenarios:
+        piece = pieces[scenario.name]
+        for name in fields:
+            arrays[name][:, :, list(scenario.scenarios)] = getattr(piece, name)
+    return Plan(contract=first.contract, adopt=first.adopt, **arrays)

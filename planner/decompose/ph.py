@@ -2,11 +2,10 @@
 
 Under ``mpiexec -n N`` (N = 2, or a multiple of 3) the cylinders run on their
 own ranks (N = 2: the PH hub, whose trivial bound is the bound, and the
-xhat spoke; 3k: hub, Lagrangian bound and xhatshuffle spokes, k ranks each,
-the scenarios split between them). In one process (no MPI, or N = 1) the
-same pieces run one after the other: PH, then the Lagrangian bound from
-PH's weights, then xhat candidates made of PH's scenario solutions, as the
-xhatshuffle spoke makes them.
+xhatshuffle spoke; 3k: hub, Lagrangian bound and xhatshuffle spokes, k ranks
+each, the scenarios split between them). In one process (no MPI, or N = 1)
+PH and then the Lagrangian bound of its weights run one after the other.
+The plan search then runs on rank 0 in every case (:mod:`planner.decompose.xhat`).
 
 Rank 0 returns the candidates: the contract decisions of the best xhat's
 plan and of PH's last scenario solutions (:mod:`planner.decompose.candidates`).
@@ -35,8 +34,10 @@ logger = logging.getLogger(__name__)
 
 #: The sub-problems' solver: HiGHS through Pyomo's appsi interface (highspy).
 SOLVER = "appsi_highs"
-#: Share of the time limit PH may use in one process; the bound and xhat search get the rest.
-SERIAL_PH_SHARE = 0.6
+#: Each sub-problem's relative MIP gap: PH and its bounds need them nearly optimal.
+SUB_GAP = 1e-6
+#: Share of the time limit PH may use in one process; its Lagrangian bound gets the rest.
+SERIAL_PH_SHARE = 0.7
 
 
 @dataclass
@@ -62,7 +63,7 @@ class PhSettings:
     threads: int = 1
     seed: int = 0
     max_iterations: int = 200
-    sub_gap: float = 1e-6  # each sub-problem's MIP gap (PH needs them nearly optimal)
+    sub_gap: float = SUB_GAP
 
 
 def available() -> str | None:
@@ -239,68 +240,29 @@ def _candidates(solutions: list[dict[str, Plan]], data: ModelData, tree: PhTree)
 
 
 def _serial(data: ModelData, tree: PhTree, settings: PhSettings) -> PhOutcome:
-    """PH, its Lagrangian bound and an xhat search, one after the other in this process."""
-    from mpisppy.extensions.xhatbase import XhatBase  # optional dependency (planner[mpi])
+    """PH, then the Lagrangian bound of its weights, one after the other in this process.
+
+    The plan search that a spoke would run alongside runs after PH instead
+    (:func:`planner.decompose.xhat.nested_plan`, from PH's last solutions).
+    """
     from mpisppy.opt.ph import PH  # optional dependency (planner[mpi])
 
     start = time.perf_counter()
     hub = _dicts(data, tree, settings, spokes=0)[0]
-    options = hub["opt_kwargs"]["options"]
-    options["time_limit"] = SERIAL_PH_SHARE * settings.time_limit
+    hub["opt_kwargs"]["options"]["time_limit"] = SERIAL_PH_SHARE * settings.time_limit
     ph = PH(**hub["opt_kwargs"])
     _, _, trivial = ph.ph_main(finalize=False)
     iterations = int(getattr(ph, "_PHIter", 0))
     outer = float(trivial)
     solutions = _pieces(ph)  # PH's last scenario solutions
-    ph._save_nonants()  # the same, for the xhat candidates
-    candidates = {
-        name: list(s._mpisppy_data.nonant_cache) for name, s in ph.local_scenarios.items()
-    }
     if iterations > 1 and time.perf_counter() - start < settings.time_limit:
         outer = max(outer, float(ph.post_solve_bound()))  # the Lagrangian bound of PH's W
-    for name, scenario in ph.local_scenarios.items():  # PH's solutions back, for the xhats
-        scenario._mpisppy_data.nonant_cache[:] = candidates[name]
-    ph._restore_nonants()
-    xhatter = XhatBase(ph)
-    xhatter.comms = ph.comms  # as the xhat spokes set it (cylinders/xhatbase.py)
-    through = _scenarios_through(ph)
-    order = sorted(tree.scenarios, key=lambda s: -s.probability)
-    solver_options = dict(options["iterk_solver_options"])
-    for tried, scenario in enumerate(order):
-        if tried and time.perf_counter() - start > settings.time_limit:
-            break
-        snames = {
-            node: scenario.name if scenario.name in members else members[0]
-            for node, members in through.items()
-        }
-        xhatter._try_one(snames, solver_options=solver_options, restore_nonants=True)
-        best = ph.best_solution_obj_val
-        if (
-            best is not None
-            and outer > -math.inf
-            and best - outer <= settings.gap * max(1.0, abs(best))
-        ):
-            break
-    inner = math.inf
-    xhat: dict[str, Plan] = {}
-    if ph.load_best_solution():
-        inner = float(ph.best_solution_obj_val)
-        xhat = _pieces(ph)
     return PhOutcome(
-        _candidates([xhat, solutions], data, tree),
-        inner,
+        _candidates([solutions], data, tree),
+        math.inf,
         outer,
         0.0,
         1,
-        ["PH", "Lagrangian bound", "xhatshuffle"],
+        ["PH", "Lagrangian bound"],
         iterations,
     )
-
-
-def _scenarios_through(ph: Any) -> dict[str, list[str]]:
-    """Each non-leaf mpi-sppy node and the PH scenarios through it."""
-    through: dict[str, list[str]] = {}
-    for name, scenario in ph.local_scenarios.items():
-        for node in scenario._mpisppy_node_list:
-            through.setdefault(node.name, []).append(name)
-    return through
