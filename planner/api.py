@@ -264,8 +264,11 @@ class Resolver:
         solve_options, time_limit, gap = _options(case, self.options)
         warnings = validate(case)
         data = derive(case)
-        if solve_options.decompose:  # the extensive form is built only where it fits
+        advice = _decompose_advice(data, time_limit)
+        if _decompose(case, solve_options, advice):  # the extensive form only where it fits
             return _decomposed(case, data, solve_options, time_limit, gap, warnings)
+        if advice:
+            logger.warning(advice)
         check_size(case, data, solve_options.max_model_mb)
         reused = self._reuse(data)
         if not reused:
@@ -516,6 +519,32 @@ def _decomposed(
     if report.has_plan:
         _report_final(options, report)
     return Result(report.status, report.objective, summary, tables, report, case)
+
+
+#: Nonzeros of the extensive form HiGHS gets through per second of time limit, roughly
+#: (benchmarks/results.md: the large size, 1.8 million, solved in 32 s; the largest, 6.7
+#: million, found no plan in 300 s): above it the extensive form is unlikely to solve.
+EF_NONZEROS_PER_SECOND = 20_000
+
+
+def _decompose_advice(data: ModelData, time_limit: float) -> str | None:
+    """Return a warning when the extensive form is unlikely to solve within ``time_limit`` s."""
+    size = estimate(data)
+    if size.nonzeros <= EF_NONZEROS_PER_SECOND * time_limit:
+        return None
+    return (
+        f"the extensive form ({size.describe()}) is unlikely to solve within "
+        f"{time_limit:g} s; progressive hedging may do better: planner solve --decompose "
+        '(pip install "planner[mpi]"), or Settings decompose = auto'
+    )
+
+
+def _decompose(case: Case, options: SolveOptions, advice: str | None) -> bool:
+    """Whether to decompose: the option, else Settings ``decompose`` (auto: on ``advice``)."""
+    if options.decompose is not None:
+        return bool(options.decompose)
+    mode = case.settings.decompose
+    return mode == "yes" or (mode == "auto" and advice is not None and ph.available() is None)
 
 
 #: The largest extensive form (estimated nonzeros) whose LP with PH's contract decisions

@@ -203,14 +203,15 @@ def solve(
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
     max_model_mb: MaxModel = None,
     decompose: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--decompose",
+            "--decompose/--no-decompose",
             help="Progressive hedging on mpi-sppy (pip install 'planner[mpi]'): scenario "
             "sub-models, a Lagrangian bound and xhat plans; under 'mpiexec -n N' on N "
-            "processes (1, 2 or a multiple of 3).",
+            "processes (1, 2 or a multiple of 3). Default: the Settings key decompose.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -236,8 +237,8 @@ def solve(
             options["mip_gap"] = mip_gap
         if max_model_mb is not None:
             options["max_model_mb"] = max_model_mb
-        if decompose:
-            options["decompose"] = True
+        if decompose is not None:
+            options["decompose"] = decompose
         result = planner.solve(case, **options)
         if result.report.extra.get("mpi_rank"):  # under mpiexec, rank 0 writes the plan
             return EXIT_OK

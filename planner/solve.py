@@ -73,8 +73,9 @@ class SolveOptions:
     #: the machine's memory (of a web job's limit)
     max_model_mb: float | None = None
     #: progressive hedging on mpi-sppy (the ``mpi`` extra) instead of one HiGHS solve
-    #: of the extensive form: scenario sub-models, a Lagrangian bound, xhat plans
-    decompose: bool = False
+    #: of the extensive form: scenario sub-models, a Lagrangian bound, xhat plans;
+    #: None: the Settings key ``decompose`` (yes, no, auto)
+    decompose: bool | None = None
     #: called now and then during a MIP solve with ``seconds``, ``best`` (the best
     #: plan's objective so far, None before one), ``bound`` and ``gap``
     on_progress: Callable[[dict[str, float | None]], None] | None = field(

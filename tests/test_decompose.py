@@ -199,3 +199,54 @@ def test_under_mpiexec_two_processes_write_one_plan(tmp_path: Path) -> None:
     assert float(values["bound"]) <= want + 1e-6 * want
     assert objective - want <= (gap + 1e-6) * objective
     assert int(values["ph_processes"]) == 2
+
+
+def test_settings_decompose_yes_decomposes_and_no_overrides_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings ``decompose`` = yes decomposes; ``decompose=False`` (--no-decompose) wins."""
+    calls: list[str] = []
+    monkeypatch.setattr(api, "_decomposed", lambda case, *args: calls.append("ph") or None)
+    case = planner.load(REFERENCE / "case-01.xlsx")
+    case.settings.decompose = "yes"
+    planner.solve(case)
+    assert calls == ["ph"]
+    result = planner.solve(case, decompose=False)
+    assert calls == ["ph"] and result.has_plan
+
+
+def test_auto_decomposes_only_a_tree_too_large_for_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(api, "_decomposed", lambda case, *args: calls.append("ph") or None)
+    monkeypatch.setattr(ph, "available", lambda: None)
+    case = planner.load(REFERENCE / "case-04.xlsx")
+    case.settings.decompose = "auto"
+    result = planner.solve(case)  # a small tree: the extensive form
+    assert calls == [] and result.has_plan
+    assert not [r for r in caplog.records if "unlikely to solve" in r.getMessage()]
+    monkeypatch.setattr(api, "EF_NONZEROS_PER_SECOND", 1e-3)  # as if the tree were huge
+    planner.solve(case)
+    assert calls == ["ph"]
+
+
+def test_a_plain_solve_of_a_tree_too_large_for_the_limit_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(api, "EF_NONZEROS_PER_SECOND", 1e-3)
+    with caplog.at_level("WARNING", logger="planner.api"):
+        result = planner.solve(planner.load(REFERENCE / "case-04.xlsx"))
+    assert result.has_plan
+    assert any("--decompose" in r.getMessage() for r in caplog.records)
+
+
+def test_settings_decompose_takes_auto_yes_no_only(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.load_workbook(REFERENCE / "case-04.xlsx")
+    book["Settings"].append(["decompose", "sometimes"])
+    bad = tmp_path / "bad.xlsx"
+    book.save(bad)
+    with pytest.raises(planner.InputError, match="decompose must be one of auto, yes, no"):
+        planner.load(bad)
