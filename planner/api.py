@@ -172,7 +172,10 @@ def solve(case: Case, **options: Any) -> Result:
         HiGHS options by name, e.g. ``{"mip_max_nodes": 1000}``: limits that
         do not depend on the machine's speed, applied to every MIP solve of the
         call, an infeasible case's explanation included; a plan stopped by one
-        has status ``time_limit``, with its gap, never ``optimal``).
+        has status ``time_limit``, with its gap, never ``optimal``),
+        ``decompose`` (True: progressive hedging on mpi-sppy, the ``mpi``
+        extra, in this process or across ``mpiexec``'s; False: one solve of
+        the extensive form; default: the Settings key ``decompose``).
 
     Raises
     ------
@@ -446,7 +449,9 @@ def _decomposed(
         tree.stages,
         ph.world_size(),
     )
-    settings = ph.PhSettings(time_limit=time_limit, gap=gap, seed=options.seed)
+    # the sub-problems to a quarter of the target gap: PH's bound takes their dual bounds
+    sub_gap = max(ph.SUB_GAP, gap / 4)
+    settings = ph.PhSettings(time_limit=time_limit, gap=gap, seed=options.seed, sub_gap=sub_gap)
     try:
         outcome = ph.run(data, tree, settings)
     except ValueError as error:
@@ -460,7 +465,7 @@ def _decomposed(
         data,
         tree,
         outcome.candidates[0] if outcome.candidates else None,
-        {"mip_rel_gap": ph.SUB_GAP, "random_seed": options.seed},
+        {"mip_rel_gap": sub_gap, "random_seed": options.seed},
     )
     report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
     duals: dict[tuple[str, Any], float] = {}

@@ -5,8 +5,8 @@ in all the others; until PH has converged, a node's purchases fixed from one
 scenario rarely fit another's contracts. This one goes down the tree
 instead: each mpi-sppy node is decided by the most probable PH scenario
 through it, solved with its ancestors' decisions fixed and the node's own
-binaries at PH's (freed again if that is infeasible); the leaves then solve
-their recourse. The result is a plan on the whole tree, one
+binaries at PH's (freed again if that is infeasible), one solve per PH
+scenario. The result is a plan on the whole tree, one
 :class:`~planner.results.Plan` piece per PH scenario, without the extensive
 form ever being built.
 """
@@ -78,49 +78,43 @@ def nested_plan(
 ) -> dict[str, Plan] | None:
     """Decide the tree top-down from PH's binaries; each PH scenario's plan, or None.
 
-    None when some scenario has no plan even with its own decisions free (a
-    case whose scenarios cannot all be served by a shared first stage).
+    PH scenarios in order of probability: each is solved once, with the
+    mpi-sppy nodes already decided fixed and the binaries of the rest at
+    PH's (all free again if that is infeasible); its solution decides the
+    nodes on its path not yet decided and is its plan. One solve per PH
+    scenario. None when some scenario has no plan even so.
     """
     decided: dict[str, list[float]] = {}  # mpi-sppy node -> its non-anticipative values
-    order = sorted(tree.scenarios, key=lambda scenario: -scenario.probability)
-    depth = len(tree.scenarios[0].stages)
-    for index in range(depth):
-        for scenario in order:
-            stage = scenario.stages[index]
-            if stage.name in decided:
-                continue
-            values = _decide(data, tree, scenario, index, decided, binaries, options)
-            if values is None:
-                return None
-            decided[stage.name] = values
     pieces: dict[str, Plan] = {}
-    for scenario in tree.scenarios:
-        model = scenario_model(scenario.name, data, tree)
-        for index in range(depth):
-            _fix(_stage_vars(model, scenario, index), decided[scenario.stages[index].name])
-        if not _solve(model, options):
-            logger.info("xhat: scenario %s has no recourse for the decisions above", scenario.name)
+    for scenario in sorted(tree.scenarios, key=lambda scenario: -scenario.probability):
+        model = _solve_below(data, tree, scenario, decided, binaries, options)
+        if model is None:
+            logger.info("xhat: scenario %s has no plan for the decisions above", scenario.name)
             return None
+        for index, stage in enumerate(scenario.stages):
+            if stage.name not in decided:
+                values = [float(pyo.value(var)) for var in _stage_vars(model, scenario, index)]
+                decided[stage.name] = values
         pieces[scenario.name] = read_plan(model, model.data)
     return pieces
 
 
-def _decide(
+def _solve_below(
     data: ModelData,
     tree: PhTree,
     scenario: PhScenario,
-    index: int,
     decided: dict[str, list[float]],
     binaries: Binaries | None,
     options: dict[str, Any],
-) -> list[float] | None:
-    """Solve ``scenario`` with the stages above ``index`` fixed; its stage's values."""
+) -> pyo.ConcreteModel | None:
+    """Solve ``scenario`` with its decided nodes fixed (and PH's binaries on the rest)."""
     for use_binaries in (True, False) if binaries is not None else (False,):
         model = scenario_model(scenario.name, data, tree)
-        for above in range(index):
-            _fix(_stage_vars(model, scenario, above), decided[scenario.stages[above].name])
-        if use_binaries and binaries is not None:
-            _own_binaries(model, scenario, index, binaries)
+        for index, stage in enumerate(scenario.stages):
+            if stage.name in decided:
+                _fix(_stage_vars(model, scenario, index), decided[stage.name])
+            elif use_binaries and binaries is not None:
+                _own_binaries(model, scenario, index, binaries)
         if _solve(model, options):
-            return [float(pyo.value(var)) for var in _stage_vars(model, scenario, index)]
+            return model
     return None
