@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -227,7 +228,8 @@ def solve(
         from planner.io.atomic import check_target
 
         case = planner.load(workbook)
-        _print_warnings(case.warnings)
+        if not _mpi_rank():  # under mpiexec, rank 0 speaks for all
+            _print_warnings(case.warnings)
         target = output if output is not None else _default_output(workbook)
         check_target(target, str(workbook))
         options: dict[str, object] = {"threads": threads, "seed": seed, "duals": duals}
@@ -252,6 +254,15 @@ def solve(
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))
+
+
+def _mpi_rank() -> int:
+    """Return the process's rank under an MPI launcher (mpich, Open MPI, Slurm), else 0."""
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
 
 
 def _no_plan(result: object) -> int:

@@ -191,6 +191,8 @@ def test_under_mpiexec_two_processes_write_one_plan(tmp_path: Path) -> None:
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stderr.count("unknown column 'notes'") == 1  # rank 0 alone speaks
+    assert run.stdout.count("->") == 1  # and writes
     assert out.exists()
     table = pd.read_excel(out, sheet_name="Summary", header=None)
     values = dict(zip(table[0], table[1], strict=False))

@@ -36,8 +36,9 @@ logger = logging.getLogger(__name__)
 SOLVER = "appsi_highs"
 #: Each sub-problem's relative MIP gap: PH and its bounds need them nearly optimal.
 SUB_GAP = 1e-6
-#: Share of the time limit PH may use in one process; its Lagrangian bound gets the rest.
-SERIAL_PH_SHARE = 0.7
+#: Share of the time limit PH may use; its bound (in one process) and the plan's final
+#: solves (:mod:`planner.decompose.xhat`, the extensive form's LP) get the rest.
+PH_SHARE = 0.7
 
 
 @dataclass
@@ -124,7 +125,7 @@ def _config(settings: PhSettings) -> Any:
     cfg.solver_name = SOLVER
     cfg.default_rho = 1.0
     cfg.max_iterations = settings.max_iterations
-    cfg.time_limit = settings.time_limit
+    cfg.time_limit = PH_SHARE * settings.time_limit
     cfg.rel_gap = settings.gap
     cfg.abs_gap = 0.0
     # HiGHS takes no quadratic objective with integers: PH's proximal term as cuts
@@ -249,7 +250,6 @@ def _serial(data: ModelData, tree: PhTree, settings: PhSettings) -> PhOutcome:
 
     start = time.perf_counter()
     hub = _dicts(data, tree, settings, spokes=0)[0]
-    hub["opt_kwargs"]["options"]["time_limit"] = SERIAL_PH_SHARE * settings.time_limit
     ph = PH(**hub["opt_kwargs"])
     _, _, trivial = ph.ph_main(finalize=False)
     iterations = int(getattr(ph, "_PHIter", 0))
