@@ -456,17 +456,22 @@ def _decomposed(
         outcome = ph.run(data, tree, settings)
     except ValueError as error:
         raise InputError([Issue("mpiexec -n", str(error))], case.source.path) from None
+    finally:
+        reset_threads()  # mpi-sppy's sub-problems (appsi) set HiGHS's thread pool their way
     if outcome is None:  # another rank: rank 0 writes the plan
         report = SolverReport(Status.INTERRUPTED, False, message="MPI rank other than 0")
         report.extra["mpi_rank"] = ph.world_rank()
         summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
         return Result(Status.INTERRUPTED, None, summary, {}, report, case)
-    pieces = nested_plan(
-        data,
-        tree,
-        outcome.candidates[0] if outcome.candidates else None,
-        {"mip_rel_gap": sub_gap, "random_seed": options.seed},
-    )
+    try:
+        pieces = nested_plan(
+            data,
+            tree,
+            outcome.candidates[0] if outcome.candidates else None,
+            {"mip_rel_gap": sub_gap, "random_seed": options.seed},
+        )
+    finally:
+        reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
     report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
     duals: dict[tuple[str, Any], float] = {}
     plan: Plan | None = None
@@ -569,7 +574,6 @@ def _fixed_extensive_form(
     """Solve the extensive form with each candidate's binaries fixed; the best plan, its duals."""
     report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
     duals: dict[tuple[str, Any], float] = {}
-    reset_threads()  # the sub-problems (appsi) set HiGHS's thread pool up their own way
     model = build_model(data)
     best: tuple[float, int] | None = None
     for index, candidate in enumerate(candidates):

@@ -252,3 +252,17 @@ def test_settings_decompose_takes_auto_yes_no_only(tmp_path: Path) -> None:
     book.save(bad)
     with pytest.raises(planner.InputError, match="decompose must be one of auto, yes, no"):
         planner.load(bad)
+
+
+@needs_mpisppy
+def test_a_plain_solve_after_a_decomposed_one_in_the_same_process_has_its_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """mpi-sppy's sub-problems set HiGHS's thread pool up their way; a plain solve after
+    them (one thread) used to stop with a solver error."""
+    case = planner.load(REFERENCE / "case-03.xlsx")
+    with monkeypatch.context() as patch:
+        patch.setattr(api, "DECOMPOSE_EF_NONZEROS", 0)  # PH's own plan: no HiGHS run after
+        assert planner.solve(case, decompose=True, time_limit_s=LIMIT).has_plan
+    plain = planner.solve(case)
+    assert plain.status == "optimal", plain.summary["message"]
