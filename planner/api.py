@@ -451,7 +451,15 @@ def _decomposed(
     )
     # the sub-problems to a quarter of the target gap: PH's bound takes their dual bounds
     sub_gap = max(ph.SUB_GAP, gap / 4)
-    settings = ph.PhSettings(time_limit=time_limit, gap=gap, seed=options.seed, sub_gap=sub_gap)
+    # each sub-problem gets an even share of PH's time (of the plan's, below), at least 2 s
+    share = time_limit / max(1, len(tree.scenarios))
+    settings = ph.PhSettings(
+        time_limit=time_limit,
+        gap=gap,
+        seed=options.seed,
+        sub_gap=sub_gap,
+        sub_time_limit=max(2.0, ph.PH_SHARE * share),
+    )
     try:
         outcome = ph.run(data, tree, settings)
     except ValueError as error:
@@ -468,7 +476,11 @@ def _decomposed(
             data,
             tree,
             outcome.candidates[0] if outcome.candidates else None,
-            {"mip_rel_gap": sub_gap, "random_seed": options.seed},
+            {
+                "mip_rel_gap": sub_gap,
+                "random_seed": options.seed,
+                "time_limit": max(2.0, (1 - ph.PH_SHARE) * share),
+            },
         )
     finally:
         reset_threads()  # and so do the plan's (a later plain solve sets its own threads)

@@ -65,6 +65,9 @@ class PhSettings:
     seed: int = 0
     max_iterations: int = 200
     sub_gap: float = SUB_GAP
+    #: each sub-problem's time limit, s: a stopped sub-problem gives its best plan and its
+    #: solver's bound (mpi-sppy's bounds take the bound), so a PH iteration ends in time
+    sub_time_limit: float = 1e9
 
 
 def available() -> str | None:
@@ -133,7 +136,10 @@ def _config(settings: PhSettings) -> Any:
     cfg.linearize_binary_proximal_terms = True
     # no "threads": appsi_highs fails every solve once HiGHS's thread pool is set up;
     # the sub-problems are small MIPs, and PH's parallelism is its processes
-    cfg.solver_options = f"random_seed={settings.seed} mip_rel_gap={settings.sub_gap}"
+    cfg.solver_options = (
+        f"random_seed={settings.seed} mip_rel_gap={settings.sub_gap} "
+        f"time_limit={settings.sub_time_limit}"
+    )
     return cfg
 
 

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 import pyomo.environ as pyo
+from pyomo.opt import SolutionStatus
 
 from planner.decompose.candidates import Binaries
 from planner.decompose.scenario import first_stage_variables, node_variables, scenario_model
@@ -28,12 +29,21 @@ logger = logging.getLogger(__name__)
 
 
 def _solve(model: pyo.ConcreteModel, options: dict[str, Any]) -> bool:
-    """Solve ``model`` with HiGHS; True (and the solution loaded) when it has a plan."""
+    """Solve ``model`` with HiGHS; True (and the solution loaded) when it has a plan.
+
+    A solve stopped by its time limit with a plan counts: the plan holds every
+    rule, and the planner's check of the whole plan follows.
+    """
     solver = pyo.SolverFactory("appsi_highs")
     for key, value in options.items():
         solver.options[key] = value
     results = solver.solve(model, load_solutions=False)
-    if not pyo.check_optimal_termination(results):
+    stopped = results.solver.termination_condition == pyo.TerminationCondition.maxTimeLimit
+    found = len(results.solution) > 0 and results.solution(0).status in (
+        SolutionStatus.optimal,
+        SolutionStatus.feasible,
+    )
+    if not (pyo.check_optimal_termination(results) or (stopped and found)):
         return False
     model.solutions.load_from(results)
     return True
