@@ -266,3 +266,21 @@ def test_a_plain_solve_after_a_decomposed_one_in_the_same_process_has_its_plan(
         assert planner.solve(case, decompose=True, time_limit_s=LIMIT).has_plan
     plain = planner.solve(case)
     assert plain.status == "optimal", plain.summary["message"]
+
+
+@needs_mpisppy
+def test_decompose_leaves_no_log_files_in_the_working_folder(tmp_path: Path) -> None:
+    """mpi-sppy opens hub.log, xhatclp.log... where first imported: not in the user's folder."""
+    script = (
+        "import planner, sys; case = planner.load(sys.argv[1]); "
+        "planner.solve(case, decompose=True, time_limit_s=0.5)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(REFERENCE / "case-01.xlsx")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == []

@@ -14,9 +14,12 @@ plan and of PH's last scenario solutions (:mod:`planner.decompose.candidates`).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import logging
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +81,32 @@ def available() -> str | None:
     except ImportError as error:
         return str(error)
     return None
+
+
+#: mpi-sppy modules that open a log file in the current folder when first imported.
+LOGGING_MODULES = (
+    "mpisppy.cylinders.hub",
+    "mpisppy.cylinders.xhatshufflelooper_bounder",
+    "mpisppy.cylinders.xhatlooper_bounder",
+    "mpisppy.cylinders.slam_heuristic",
+    "mpisppy.utils.xhat_eval",
+)
+
+
+def _import_quietly() -> None:
+    """Import mpi-sppy's modules once, in a scratch folder and with its banner swallowed.
+
+    Some open log files (hub.log, xhatclp.log, ...) in the current folder when
+    imported; a planner's folder should get only the workbook asked for.
+    """
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(io.StringIO()):
+        os.chdir(scratch)
+        try:
+            for name in LOGGING_MODULES:
+                importlib.import_module(name)
+        finally:
+            os.chdir(here)
 
 
 def world_size() -> int:
@@ -193,6 +222,7 @@ def run(data: ModelData, tree: PhTree, settings: PhSettings) -> PhOutcome | None
             f"--decompose runs on 1, 2 or a multiple of 3 MPI processes "
             f"(a PH hub, a bound and a plan search, each on as many), not {size}"
         )
+    _import_quietly()
     captured = io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(captured):
