@@ -14,6 +14,10 @@ import pyomo.environ as pyo
 
 from planner import outcome
 from planner.data import Case
+from planner.decompose import ph
+from planner.decompose.candidates import Binaries, assemble, binaries_of, fix_binaries
+from planner.decompose.tree import ph_tree
+from planner.decompose.xhat import nested_plan
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
 from planner.events import has_events, scenarios_table
@@ -28,6 +32,7 @@ from planner.results import (
     COST_KEYS,
     DECIDED_LATER,
     PRICED_FAMILIES,
+    Plan,
     activities_table,
     adoption_table,
     changes_table,
@@ -55,6 +60,7 @@ from planner.solve import (
     SolverReport,
     Status,
     check_highs_options,
+    reset_threads,
 )
 from planner.verify import verify_plan
 from planner.version import __version__
@@ -166,7 +172,10 @@ def solve(case: Case, **options: Any) -> Result:
         HiGHS options by name, e.g. ``{"mip_max_nodes": 1000}``: limits that
         do not depend on the machine's speed, applied to every MIP solve of the
         call, an infeasible case's explanation included; a plan stopped by one
-        has status ``time_limit``, with its gap, never ``optimal``).
+        has status ``time_limit``, with its gap, never ``optimal``),
+        ``decompose`` (True: progressive hedging on mpi-sppy, the ``mpi``
+        extra, in this process or across ``mpiexec``'s; False: one solve of
+        the extensive form; default: the Settings key ``decompose``).
 
     Raises
     ------
@@ -258,6 +267,11 @@ class Resolver:
         solve_options, time_limit, gap = _options(case, self.options)
         warnings = validate(case)
         data = derive(case)
+        advice = _decompose_advice(data, time_limit)
+        if _decompose(case, solve_options, advice):  # the extensive form only where it fits
+            return _decomposed(case, data, solve_options, time_limit, gap, warnings)
+        if advice:
+            logger.warning(advice)
         check_size(case, data, solve_options.max_model_mb)
         reused = self._reuse(data)
         if not reused:
@@ -398,6 +412,218 @@ def _solve_proven(
     return report, duals
 
 
+def _decomposed(
+    case: Case,
+    data: ModelData,
+    options: SolveOptions,
+    time_limit: float,
+    gap: float,
+    warnings: list[Issue],
+) -> Result:
+    """Solve by progressive hedging (:mod:`planner.decompose`), then write its best plan.
+
+    PH's plans give the contract decisions (every binary, at every node); the
+    extensive form with them fixed, an LP, gives every node's quantities and
+    the duals, through the same checks and tables as a plain solve. The bound
+    is PH's best (Lagrangian, or the wait-and-see bound); the status is
+    ``optimal`` when the plan is within the gap of it, else ``time_limit``.
+    Under MPI, the ranks other than 0 return a result without a plan (status
+    ``interrupted``, ``report.extra["mpi_rank"]`` their rank): rank 0 writes.
+    """
+    missing = ph.available()
+    if missing:
+        raise InputError(
+            [
+                Issue(
+                    "--decompose",
+                    "needs the optional mpi extra (mpi-sppy, mpi4py, mpich): "
+                    f'pip install "planner[mpi]" ({missing})',
+                )
+            ],
+            case.source.path,
+        )
+    tree = ph_tree(data)
+    logger.info(
+        "progressive hedging: %d PH scenarios, %d stages, %d processes",
+        len(tree.scenarios),
+        tree.stages,
+        ph.world_size(),
+    )
+    # the sub-problems to a quarter of the target gap: PH's bound takes their dual bounds
+    sub_gap = max(ph.SUB_GAP, gap / 4)
+    # each sub-problem gets an even share of PH's time (of the plan's, below), at least 2 s
+    share = time_limit / max(1, len(tree.scenarios))
+    settings = ph.PhSettings(
+        time_limit=time_limit,
+        gap=gap,
+        seed=options.seed,
+        sub_gap=sub_gap,
+        sub_time_limit=max(2.0, ph.PH_SHARE * share),
+    )
+    try:
+        outcome = ph.run(data, tree, settings)
+    except ValueError as error:
+        raise InputError([Issue("mpiexec -n", str(error))], case.source.path) from None
+    finally:
+        reset_threads()  # mpi-sppy's sub-problems (appsi) set HiGHS's thread pool their way
+    if outcome is None:  # another rank: rank 0 writes the plan
+        report = SolverReport(Status.INTERRUPTED, False, message="MPI rank other than 0")
+        report.extra["mpi_rank"] = ph.world_rank()
+        summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
+        return Result(Status.INTERRUPTED, None, summary, {}, report, case)
+    try:
+        pieces = nested_plan(
+            data,
+            tree,
+            outcome.candidates[0] if outcome.candidates else None,
+            {
+                "mip_rel_gap": sub_gap,
+                "random_seed": options.seed,
+                "time_limit": max(2.0, (1 - ph.PH_SHARE) * share),
+            },
+        )
+    finally:
+        reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
+    report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
+    duals: dict[tuple[str, Any], float] = {}
+    plan: Plan | None = None
+    note = ""
+    if _extensive_form_fits(data, options):
+        nested = binaries_of(pieces, data, tree) if pieces is not None else None
+        candidates = _distinct([nested, *outcome.candidates])
+        report, duals, plan = _fixed_extensive_form(data, candidates, options, time_limit, gap)
+    elif pieces is not None:
+        plan = assemble(pieces, data, tree)
+        report = SolverReport(Status.TIME_LIMIT, True)
+        note = (
+            f"; duals left out: the extensive form ({estimate(data).describe()}) is too large "
+            "for its LP here, the plan is PH's, solved scenario by scenario"
+        )
+        logger.warning(note[2:])
+    report.seconds = outcome.seconds + report.seconds
+    report.bound = outcome.outer if math.isfinite(outcome.outer) else None
+    report.extra.update(
+        decomposed=True,
+        ph_iterations=outcome.iterations,
+        ph_processes=outcome.ranks,
+        ph_cylinders=", ".join(outcome.cylinders),
+        ph_scenarios=len(tree.scenarios),
+        ph_stages=tree.stages,
+    )
+    tables: dict[str, pd.DataFrame] = {}
+    figures: dict[str, Any] = {}
+    if plan is not None:
+        try:
+            tables, figures = _plan_tables(case, data, plan, duals)
+        except SolverError as error:
+            report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
+    summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
+    summary.update(
+        ph_duals=bool(duals),
+        ph_iterations=outcome.iterations,
+        ph_processes=outcome.ranks,
+        ph_scenarios=len(tree.scenarios),
+        ph_stages=tree.stages,
+    )
+    if report.has_plan:
+        summary.update(figures)
+        _agree(summary, report)
+        proven = report.gap is not None and report.gap <= gap + PROOF_SLACK
+        report.status = Status.OPTIMAL if proven else Status.TIME_LIMIT
+        summary["status"] = report.status
+        report.message = (
+            f"progressive hedging ({outcome.iterations} iterations on {outcome.ranks} "
+            f"process{'es' if outcome.ranks != 1 else ''}): plan within "
+            f"{100 * float(report.gap or 0):.3g} % of its bound{note}"
+        )
+        summary = _planners_page(summary)
+    summary["message"] = report.message
+    if report.has_plan:
+        _report_final(options, report)
+    return Result(report.status, report.objective, summary, tables, report, case)
+
+
+#: Nonzeros of the extensive form HiGHS gets through per second of time limit, roughly
+#: (benchmarks/results.md: the large size, 1.8 million, solved in 32 s; the largest, 6.7
+#: million, found no plan in 300 s): above it the extensive form is unlikely to solve.
+EF_NONZEROS_PER_SECOND = 20_000
+
+
+def _decompose_advice(data: ModelData, time_limit: float) -> str | None:
+    """Return a warning when the extensive form is unlikely to solve within ``time_limit`` s."""
+    size = estimate(data)
+    if size.nonzeros <= EF_NONZEROS_PER_SECOND * time_limit:
+        return None
+    return (
+        f"the extensive form ({size.describe()}) is unlikely to solve within "
+        f"{time_limit:g} s; progressive hedging may do better: planner solve --decompose "
+        '(pip install "planner[mpi]"), or Settings decompose = auto'
+    )
+
+
+def _decompose(case: Case, options: SolveOptions, advice: str | None) -> bool:
+    """Whether to decompose: the option, else Settings ``decompose`` (auto: on ``advice``)."""
+    if options.decompose is not None:
+        return bool(options.decompose)
+    mode = case.settings.decompose
+    return mode == "yes" or (mode == "auto" and advice is not None and ph.available() is None)
+
+
+#: The largest extensive form (estimated nonzeros) whose LP with PH's contract decisions
+#: fixed gives the decomposed plan and its duals. Above it the plan is PH's own, solved
+#: scenario by scenario, without duals: building the largest generated size (6.7
+#: million nonzeros) takes a minute and its hand-off half a minute before the LP starts.
+DECOMPOSE_EF_NONZEROS = 2_000_000
+
+
+def _fixed_extensive_form(
+    data: ModelData,
+    candidates: list[Binaries],
+    options: SolveOptions,
+    time_limit: float,
+    gap: float,
+) -> tuple[SolverReport, dict[tuple[str, Any], float], Plan | None]:
+    """Solve the extensive form with each candidate's binaries fixed; the best plan, its duals."""
+    report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
+    duals: dict[tuple[str, Any], float] = {}
+    model = build_model(data)
+    best: tuple[float, int] | None = None
+    for index, candidate in enumerate(candidates):
+        fix_binaries(model, data, candidate)
+        session = HighsSession(model, options)
+        report, duals = _solve_proven(session, options, time_limit, gap)
+        found = report.has_plan and report.objective is not None
+        if found and (best is None or float(report.objective or 0.0) < best[0]):
+            best = (float(report.objective or 0.0), index)
+    if best is not None and best[1] != len(candidates) - 1:  # load the best plan again
+        fix_binaries(model, data, candidates[best[1]])
+        session = HighsSession(model, options)
+        report, duals = _solve_proven(session, options, time_limit, gap)
+    return report, duals, read_plan(model, data) if report.has_plan else None
+
+
+def _extensive_form_fits(data: ModelData, options: SolveOptions) -> bool:
+    """Whether the decomposed plan is re-solved on the extensive form (for its duals)."""
+    size = estimate(data)
+    if options.max_model_mb is not None:
+        limit = float(options.max_model_mb)
+    else:
+        try:
+            limit = float(memory_limit()[0])
+        except ValueError:
+            return False
+    return size.memory_mb <= limit and size.nonzeros <= DECOMPOSE_EF_NONZEROS
+
+
+def _distinct(candidates: list[Binaries | None]) -> list[Binaries]:
+    """Return the candidates, each once, in order."""
+    found: dict[bytes, Binaries] = {}
+    for candidate in candidates:
+        if candidate is not None:
+            found.setdefault(candidate.key(), candidate)
+    return list(found.values())
+
+
 def _base_summary(
     case: Case,
     data: ModelData,
@@ -452,7 +678,17 @@ def _tables(
     duals: dict[tuple[str, Any], float],
     full: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    plan = read_plan(model, data)
+    return _plan_tables(case, data, read_plan(model, data), duals, full)
+
+
+def _plan_tables(
+    case: Case,
+    data: ModelData,
+    plan: Plan,
+    duals: dict[tuple[str, Any], float],
+    full: bool = True,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Return the tables and figures of ``plan``, once it holds every rule (:func:`verify_plan`)."""
     broken = verify_plan(plan, data)
     if broken:
         raise SolverError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -202,6 +203,16 @@ def solve(
     seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Solver random seed.")] = 0,
     duals: Annotated[bool, typer.Option(help="Price constraints with the LP duals.")] = True,
     max_model_mb: MaxModel = None,
+    decompose: Annotated[
+        bool | None,
+        typer.Option(
+            "--decompose/--no-decompose",
+            help="Progressive hedging on mpi-sppy (pip install 'planner[mpi]'): scenario "
+            "sub-models, a Lagrangian bound and xhat plans; under 'mpiexec -n N' on N "
+            "processes (1, 2 or a multiple of 3). Default: the Settings key decompose.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report each stage.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -217,7 +228,8 @@ def solve(
         from planner.io.atomic import check_target
 
         case = planner.load(workbook)
-        _print_warnings(case.warnings)
+        if not _mpi_rank():  # under mpiexec, rank 0 speaks for all
+            _print_warnings(case.warnings)
         target = output if output is not None else _default_output(workbook)
         check_target(target, str(workbook))
         options: dict[str, object] = {"threads": threads, "seed": seed, "duals": duals}
@@ -227,7 +239,11 @@ def solve(
             options["mip_gap"] = mip_gap
         if max_model_mb is not None:
             options["max_model_mb"] = max_model_mb
+        if decompose is not None:
+            options["decompose"] = decompose
         result = planner.solve(case, **options)
+        if result.report.extra.get("mpi_rank"):  # under mpiexec, rank 0 writes the plan
+            return EXIT_OK
         if not result.has_plan or result.status == INTERRUPTED:
             return _no_plan(result)
         result.write(target)
@@ -238,6 +254,15 @@ def solve(
         return EXIT_OK
 
     raise typer.Exit(_guard(run, debug))
+
+
+def _mpi_rank() -> int:
+    """Return the process's rank under an MPI launcher (mpich, Open MPI, Slurm), else 0."""
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
 
 
 def _no_plan(result: object) -> int:

@@ -61,6 +61,7 @@ class Settings:
     change_cost: float = 0.0
     max_scenarios: float = 256.0
     stock_value_max: float | None = None  # blank: no working-capital budget (B3)
+    decompose: str = "no"  # yes, no or auto: progressive hedging (issue 25)
 
 
 @dataclass

@@ -72,6 +72,10 @@ class SolveOptions:
     #: (:func:`planner.model.size.estimate`); None: ``PLANNER_MAX_MODEL_MB`` or 80 % of
     #: the machine's memory (of a web job's limit)
     max_model_mb: float | None = None
+    #: progressive hedging on mpi-sppy (the ``mpi`` extra) instead of one HiGHS solve
+    #: of the extensive form: scenario sub-models, a Lagrangian bound, xhat plans;
+    #: None: the Settings key ``decompose`` (yes, no, auto)
+    decompose: bool | None = None
     #: called now and then during a MIP solve with ``seconds``, ``best`` (the best
     #: plan's objective so far, None before one), ``bound`` and ``gap``
     on_progress: Callable[[dict[str, float | None]], None] | None = field(
@@ -163,6 +167,16 @@ IMPROVING = getattr(
     "kCallbackMipImprovingSolution",
     None,
 )
+
+
+def reset_threads() -> None:
+    """Let the next HiGHS run set its own thread count.
+
+    HiGHS keeps one thread pool per process, sized by the first run; a later
+    run asking for another ``threads`` fails. Called after runs made by other
+    code in this process (mpi-sppy's sub-problems through Pyomo's appsi).
+    """
+    highspy.Highs.resetGlobalScheduler(True)
 
 
 class HighsSession:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "planner"
 
 #: Function-level imports that stay: optional dependencies, loaded only when used.
-OPTIONAL = {"distributed", "matplotlib", "playwright"}
+OPTIONAL = {"distributed", "matplotlib", "playwright", "mpisppy", "mpi4py"}
 #: Modules that may import inside a function for start-up speed (issue 23.8): the CLI's
 #: commands load what each needs, so `planner --help` never waits for Pyomo or FastAPI.
 #: Their imports still count in the graph below (no circle through them either).

@@ -1,0 +1,130 @@
+"""A plan from PH's contract decisions, node by node down the tree (the planner's xhat).
+
+mpi-sppy's xhat heuristics fix every non-anticipative value of one scenario
+in all the others; until PH has converged, a node's purchases fixed from one
+scenario rarely fit another's contracts. This one goes down the tree
+instead: each mpi-sppy node is decided by the most probable PH scenario
+through it, solved with its ancestors' decisions fixed and the node's own
+binaries at PH's (freed again if that is infeasible), one solve per PH
+scenario. The result is a plan on the whole tree, one
+:class:`~planner.results.Plan` piece per PH scenario, without the extensive
+form ever being built.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pyomo.environ as pyo
+from pyomo.opt import SolutionStatus
+
+from planner.decompose.candidates import Binaries
+from planner.decompose.scenario import first_stage_variables, node_variables, scenario_model
+from planner.decompose.tree import PhScenario, PhTree
+from planner.model.parameters import ModelData
+from planner.results import Plan, read_plan
+
+logger = logging.getLogger(__name__)
+
+
+def _solve(model: pyo.ConcreteModel, options: dict[str, Any]) -> bool:
+    """Solve ``model`` with HiGHS; True (and the solution loaded) when it has a plan.
+
+    A solve stopped by its time limit with a plan counts: the plan holds every
+    rule, and the planner's check of the whole plan follows.
+    """
+    solver = pyo.SolverFactory("appsi_highs")
+    for key, value in options.items():
+        solver.options[key] = value
+    results = solver.solve(model, load_solutions=False)
+    stopped = results.solver.termination_condition == pyo.TerminationCondition.maxTimeLimit
+    found = len(results.solution) > 0 and results.solution(0).status in (
+        SolutionStatus.optimal,
+        SolutionStatus.feasible,
+    )
+    if not (pyo.check_optimal_termination(results) or (stopped and found)):
+        return False
+    model.solutions.load_from(results)
+    return True
+
+
+def _stage_vars(model: pyo.ConcreteModel, scenario: PhScenario, index: int) -> list[Any]:
+    stage = scenario.stages[index]
+    own = node_variables(model, stage.periods)
+    return first_stage_variables(model) + own if stage.parent is None else own
+
+
+def _fix(variables: list[Any], values: list[float]) -> None:
+    for var, value in zip(variables, values, strict=True):
+        if var.is_binary() or var.is_integer():
+            value = float(round(value))
+        lower, upper = var.bounds
+        if lower is not None:
+            value = max(value, lower)
+        if upper is not None:
+            value = min(value, upper)
+        var.fix(value)
+
+
+def _own_binaries(
+    model: pyo.ConcreteModel, scenario: PhScenario, index: int, binaries: Binaries
+) -> None:
+    """Fix the binaries of the scenario's ``index``-th stage at PH's decisions."""
+    stage = scenario.stages[index]
+    if stage.parent is None:
+        for o in model.NOW_OFFERS:
+            if not model.contract[o].fixed:
+                model.contract[o].fix(float(binaries.contract[o]))
+        for k in model.ACTIVITIES:
+            model.adopt[k].fix(float(binaries.adopt[k]))
+    for o, t in model.SIGNING_NODES:
+        if t in stage.periods:
+            model.signed[o, t].fix(float(binaries.signed[o, scenario.path[t]]))
+
+
+def nested_plan(
+    data: ModelData, tree: PhTree, binaries: Binaries | None, options: dict[str, Any]
+) -> dict[str, Plan] | None:
+    """Decide the tree top-down from PH's binaries; each PH scenario's plan, or None.
+
+    PH scenarios in order of probability: each is solved once, with the
+    mpi-sppy nodes already decided fixed and the binaries of the rest at
+    PH's (all free again if that is infeasible); its solution decides the
+    nodes on its path not yet decided and is its plan. One solve per PH
+    scenario. None when some scenario has no plan even so.
+    """
+    decided: dict[str, list[float]] = {}  # mpi-sppy node -> its non-anticipative values
+    pieces: dict[str, Plan] = {}
+    for scenario in sorted(tree.scenarios, key=lambda scenario: -scenario.probability):
+        model = _solve_below(data, tree, scenario, decided, binaries, options)
+        if model is None:
+            logger.info("xhat: scenario %s has no plan for the decisions above", scenario.name)
+            return None
+        for index, stage in enumerate(scenario.stages):
+            if stage.name not in decided:
+                values = [float(pyo.value(var)) for var in _stage_vars(model, scenario, index)]
+                decided[stage.name] = values
+        pieces[scenario.name] = read_plan(model, model.data)
+    return pieces
+
+
+def _solve_below(
+    data: ModelData,
+    tree: PhTree,
+    scenario: PhScenario,
+    decided: dict[str, list[float]],
+    binaries: Binaries | None,
+    options: dict[str, Any],
+) -> pyo.ConcreteModel | None:
+    """Solve ``scenario`` with its decided nodes fixed (and PH's binaries on the rest)."""
+    for use_binaries in (True, False) if binaries is not None else (False,):
+        model = scenario_model(scenario.name, data, tree)
+        for index, stage in enumerate(scenario.stages):
+            if stage.name in decided:
+                _fix(_stage_vars(model, scenario, index), decided[stage.name])
+            elif use_binaries and binaries is not None:
+                _own_binaries(model, scenario, index, binaries)
+        if _solve(model, options):
+            return model
+    return None

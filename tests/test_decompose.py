@@ -1,0 +1,286 @@
+"""Progressive hedging on mpi-sppy (issue 25): ``solve(case, decompose=True)``, ``--decompose``.
+
+On every reference case (v1, v2, v3) the decomposed plan holds every rule
+(the planner's own check runs before anything is written), its objective is
+within the reported gap of the extensive form's proven optimum, and the
+reported bound is a bound. In one process here; under ``mpiexec -n 2`` when
+MPI is installed (skipped with the reason otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import planner
+from planner import api
+from planner.decompose import ph
+from planner.decompose.tree import ph_tree
+from planner.model import derive
+from tests.conftest import REFERENCE
+
+MISSING = ph.available()
+needs_mpisppy = pytest.mark.skipif(
+    MISSING is not None, reason=f"the mpi extra is not installed: {MISSING}"
+)
+
+CASES = {
+    **{
+        (REFERENCE / name): want
+        for name, want in json.loads((REFERENCE / "expected.json").read_text()).items()
+    },
+    **{
+        (REFERENCE / "v2" / name): want
+        for name, want in json.loads((REFERENCE / "v2" / "expected.json").read_text()).items()
+    },
+    **{
+        (REFERENCE / "v3" / name): want
+        for name, want in json.loads((REFERENCE / "v3" / "expected.json").read_text()).items()
+    },
+}
+#: Enough for PH's first iterations on a reference case; the gap reported says how good.
+LIMIT = 0.5
+
+
+def test_the_tree_branches_where_the_planner_s_tree_does() -> None:
+    """case-04 branches at period 0 (two first-period nodes) and again at period 3.
+
+    Three mpi-sppy stages: ROOT holds the first stage only; ROOT_0 has two leaves
+    (the scenarios told apart at period 3), ROOT_1 one (a single-child node).
+    """
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    assert tree.branch_periods == (0, 3)
+    assert tree.all_nodenames == ["ROOT", "ROOT_0", "ROOT_0_0", "ROOT_0_1", "ROOT_1", "ROOT_1_0"]
+    assert tree.stages == 3
+    assert sum(s.probability for s in tree.scenarios) == pytest.approx(1.0)
+    for scenario in tree.scenarios:
+        root, second = scenario.stages
+        assert root.periods == () and second.periods == (0, 1, 2)
+        assert scenario.leaf_periods == (3,)
+        node = data.nodes[scenario.path[0]]
+        assert second.cond_prob == pytest.approx(node.probability)
+        assert data.nodes[scenario.leaf].probability == pytest.approx(scenario.probability)
+
+
+def test_scenarios_the_tree_cannot_tell_apart_are_one_ph_scenario() -> None:
+    data = derive(planner.load(REFERENCE / "case-01.xlsx"))
+    tree = ph_tree(data)
+    assert len(tree.scenarios) == 1 and tree.branch_periods == ()
+    assert tree.scenarios[0].stages[0].periods == tuple(range(len(data.periods)))
+
+
+@needs_mpisppy
+@pytest.mark.parametrize("path", sorted(CASES), ids=lambda path: path.name)
+def test_decomposed_plan_is_within_its_gap_of_the_optimum(path: Path) -> None:
+    want = CASES[path]["objective"]
+    result = planner.solve(planner.load(path), decompose=True, time_limit_s=LIMIT)
+    assert result.has_plan, result.summary["message"]
+    summary = result.summary
+    assert summary["status"] in ("optimal", "time_limit")
+    assert summary["ph_iterations"] >= 1
+    assert summary["bound"] <= want + 1e-6 * max(1.0, abs(want))  # a bound, not a guess
+    assert result.objective >= want - 1e-6 * max(1.0, abs(want))  # no plan beats the optimum
+    gap = summary["mip_gap"]
+    assert result.objective - want <= (gap + 1e-6) * max(1.0, abs(result.objective))
+    if summary["status"] == "optimal":
+        assert gap <= summary["mip_gap_target"] + 1e-6
+    assert set(result.tables) >= {"Orders", "Purchases", "Shares", "Stock"}
+
+
+@needs_mpisppy
+def test_decompose_writes_the_same_sheets_as_a_plain_solve(tmp_path: Path) -> None:
+    case = planner.load(REFERENCE / "case-04.xlsx")
+    plain = planner.solve(case)
+    decomposed = planner.solve(case, decompose=True, time_limit_s=LIMIT)
+    assert set(decomposed.tables) == set(plain.tables)
+    assert not decomposed.tables["Duals"].empty  # the fixed-binaries LP's, as a plain solve's
+    written = decomposed.write(tmp_path / "out.xlsx")
+    assert written.exists()
+
+
+@needs_mpisppy
+@pytest.mark.parametrize("name", ["case-04.xlsx", "v2/v2-a3-later-signing.xlsx"])
+def test_a_tree_too_large_for_the_extensive_form_gets_ph_s_own_plan(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Above the size limit the plan is PH's, decided down the tree, without duals."""
+    path = REFERENCE / name
+    monkeypatch.setattr(api, "DECOMPOSE_EF_NONZEROS", 0)
+    monkeypatch.setattr(api, "build_model", None)  # the extensive form is never built
+    result = planner.solve(planner.load(path), decompose=True, time_limit_s=LIMIT)
+    assert result.has_plan, result.summary["message"]
+    want = CASES[path]["objective"]
+    summary = result.summary
+    assert summary["ph_duals"] is False and "duals left out" in summary["message"]
+    assert result.tables["Duals"].empty
+    assert summary["bound"] <= want + 1e-6 * want <= result.objective + 2e-6 * want
+    assert result.objective - want <= (summary["mip_gap"] + 1e-6) * result.objective
+
+
+def test_decompose_without_the_extra_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(ph, "available", lambda: "No module named 'mpisppy'")
+    with pytest.raises(planner.InputError, match=r"planner\[mpi\]"):
+        planner.solve(planner.load(REFERENCE / "case-01.xlsx"), decompose=True)
+
+
+def test_cli_without_the_extra_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    script = (
+        "import sys; sys.modules['mpisppy'] = None\n"  # an import of mpisppy now fails
+        "from planner.cli import main; sys.argv = sys.argv[1:]; main()"
+    )
+    out = tmp_path / "out.xlsx"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "planner",
+            "solve",
+            str(REFERENCE / "case-01.xlsx"),
+            "-o",
+            str(out),
+            "--decompose",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "planner[mpi]" in run.stderr and "Traceback" not in run.stderr
+    assert not out.exists()
+
+
+MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+
+
+@needs_mpisppy
+@pytest.mark.skipif(
+    MPIEXEC is None, reason="no mpiexec (pip install 'planner[mpi]' brings mpich's)"
+)
+def test_under_mpiexec_two_processes_write_one_plan(tmp_path: Path) -> None:
+    """Hub and xhat spoke on two processes; rank 0 writes the plan, within its gap."""
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed")
+    path = REFERENCE / "case-04.xlsx"
+    out = tmp_path / "out.xlsx"
+    planner_cli = [sys.executable, "-m", "planner"]
+    run = subprocess.run(
+        [
+            MPIEXEC,
+            "-n",
+            "2",
+            *planner_cli,
+            "solve",
+            str(path),
+            "-o",
+            str(out),
+            "--decompose",
+            "--time-limit",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stderr.count("unknown column 'notes'") == 1  # rank 0 alone speaks
+    assert run.stdout.count("->") == 1  # and writes
+    assert out.exists()
+    table = pd.read_excel(out, sheet_name="Summary", header=None)
+    values = dict(zip(table[0], table[1], strict=False))
+    want = CASES[path]["objective"]
+    objective, gap = float(values["objective"]), float(values["mip_gap"])
+    assert float(values["bound"]) <= want + 1e-6 * want
+    assert objective - want <= (gap + 1e-6) * objective
+    assert int(values["ph_processes"]) == 2
+
+
+def test_settings_decompose_yes_decomposes_and_no_overrides_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings ``decompose`` = yes decomposes; ``decompose=False`` (--no-decompose) wins."""
+    calls: list[str] = []
+    monkeypatch.setattr(api, "_decomposed", lambda case, *args: calls.append("ph") or None)
+    case = planner.load(REFERENCE / "case-01.xlsx")
+    case.settings.decompose = "yes"
+    planner.solve(case)
+    assert calls == ["ph"]
+    result = planner.solve(case, decompose=False)
+    assert calls == ["ph"] and result.has_plan
+
+
+def test_auto_decomposes_only_a_tree_too_large_for_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(api, "_decomposed", lambda case, *args: calls.append("ph") or None)
+    monkeypatch.setattr(ph, "available", lambda: None)
+    case = planner.load(REFERENCE / "case-04.xlsx")
+    case.settings.decompose = "auto"
+    result = planner.solve(case)  # a small tree: the extensive form
+    assert calls == [] and result.has_plan
+    assert not [r for r in caplog.records if "unlikely to solve" in r.getMessage()]
+    monkeypatch.setattr(api, "EF_NONZEROS_PER_SECOND", 1e-3)  # as if the tree were huge
+    planner.solve(case)
+    assert calls == ["ph"]
+
+
+def test_a_plain_solve_of_a_tree_too_large_for_the_limit_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(api, "EF_NONZEROS_PER_SECOND", 1e-3)
+    with caplog.at_level("WARNING", logger="planner.api"):
+        result = planner.solve(planner.load(REFERENCE / "case-04.xlsx"))
+    assert result.has_plan
+    assert any("--decompose" in r.getMessage() for r in caplog.records)
+
+
+def test_settings_decompose_takes_auto_yes_no_only(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.load_workbook(REFERENCE / "case-04.xlsx")
+    book["Settings"].append(["decompose", "sometimes"])
+    bad = tmp_path / "bad.xlsx"
+    book.save(bad)
+    with pytest.raises(planner.InputError, match="decompose must be one of auto, yes, no"):
+        planner.load(bad)
+
+
+@needs_mpisppy
+def test_a_plain_solve_after_a_decomposed_one_in_the_same_process_has_its_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """mpi-sppy's sub-problems set HiGHS's thread pool up their way; a plain solve after
+    them (one thread) used to stop with a solver error."""
+    case = planner.load(REFERENCE / "case-03.xlsx")
+    with monkeypatch.context() as patch:
+        patch.setattr(api, "DECOMPOSE_EF_NONZEROS", 0)  # PH's own plan: no HiGHS run after
+        assert planner.solve(case, decompose=True, time_limit_s=LIMIT).has_plan
+    plain = planner.solve(case)
+    assert plain.status == "optimal", plain.summary["message"]
+
+
+@needs_mpisppy
+def test_decompose_leaves_no_log_files_in_the_working_folder(tmp_path: Path) -> None:
+    """mpi-sppy opens hub.log, xhatclp.log... where first imported: not in the user's folder."""
+    script = (
+        "import planner, sys; case = planner.load(sys.argv[1]); "
+        "planner.solve(case, decompose=True, time_limit_s=0.5)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(REFERENCE / "case-01.xlsx")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
