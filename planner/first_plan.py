@@ -90,7 +90,7 @@ def _decisions(highs: highspy.Highs, integer: np.ndarray) -> _Decisions:
     count = len(columns)
     _, _, cost, lower, upper, _ = highs.getCols(count, columns)
     _, _, rows, _ = highs.getColsEntries(count, columns)
-    candidates = np.unique(np.asarray(rows, dtype=np.int32))
+    candidates = np.unique(np.array(rows, dtype=np.int32))
     is_integer = np.zeros(highs.getNumCol(), dtype=bool)
     is_integer[columns] = True
     position = np.full(highs.getNumCol(), -1, dtype=np.int64)
@@ -101,9 +101,9 @@ def _decisions(highs: highspy.Highs, integer: np.ndarray) -> _Decisions:
     else:
         row_lower = row_upper = row_value = np.zeros(0)
         row_start = row_index = np.zeros(0, dtype=np.int32)
-    row_lower, row_upper = np.asarray(row_lower), np.asarray(row_upper)
-    row_index, row_value = np.asarray(row_index), np.asarray(row_value)
-    lengths = np.diff(np.append(np.asarray(row_start), len(row_index)))
+    row_lower, row_upper = np.array(row_lower), np.array(row_upper)
+    row_index, row_value = np.array(row_index), np.array(row_value)
+    lengths = np.diff(np.append(np.array(row_start), len(row_index)))
     owner = np.repeat(np.arange(len(candidates)), lengths)
     mixed = np.zeros(len(candidates), dtype=bool)
     np.logical_or.at(mixed, owner, ~is_integer[row_index])
@@ -128,9 +128,9 @@ def _decisions(highs: highspy.Highs, integer: np.ndarray) -> _Decisions:
     order = np.lexsort((from_rows, to_columns))  # column-wise
     return _Decisions(
         columns=columns,
-        lower=np.asarray(lower, dtype=float),
-        upper=np.asarray(upper, dtype=float),
-        cost=np.asarray(cost, dtype=float),
+        lower=np.array(lower, dtype=float),
+        upper=np.array(upper, dtype=float),
+        cost=np.array(cost, dtype=float),
         opens=opens,
         start=np.searchsorted(to_columns[order], np.arange(count + 1)).astype(np.int32),
         index=from_rows[order].astype(np.int32),
@@ -140,14 +140,20 @@ def _decisions(highs: highspy.Highs, integer: np.ndarray) -> _Decisions:
     )
 
 
-def _choose(decisions: _Decisions, weight: np.ndarray, time_limit: float) -> np.ndarray | None:
-    """Integer values that hold the rows among decisions alone, at least ``weight``; or None."""
+def _choose(
+    decisions: _Decisions, weight: np.ndarray, time_limit: float, threads: int
+) -> np.ndarray | None:
+    """Integer values that hold the rows among decisions alone, at least ``weight``; or None.
+
+    ``threads``: the model's own HiGHS's (HiGHS's scheduler is one per
+    process: another count fails the run).
+    """
     lower, upper = decisions.lower, decisions.upper
     if not len(decisions.row_lower):  # no rows among them: each at its better bound
         return np.where(weight > 0, lower, upper)
     small = new_highs()
     small.setOptionValue("output_flag", False)
-    small.setOptionValue("threads", 1)
+    small.setOptionValue("threads", threads)
     small.setOptionValue("time_limit", max(time_limit, 1e-3))
     count = len(decisions.columns)
     small.passModel(
@@ -170,7 +176,7 @@ def _choose(decisions: _Decisions, weight: np.ndarray, time_limit: float) -> np.
     small.run()
     if int(small.getInfo().primal_solution_status) != 2:  # kSolutionStatusFeasible
         return None
-    return np.round(np.asarray(small.getSolution().col_value, dtype=float))
+    return np.round(np.array(small.getSolution().col_value, dtype=float))
 
 
 def _fixed_lp(
@@ -200,14 +206,19 @@ def _fixed_lp(
         highs.clearSolver()
 
 
-def first_plan(highs: highspy.Highs, integer: np.ndarray, time_limit: float) -> FirstPlan:
+def first_plan(
+    highs: highspy.Highs,
+    integer: np.ndarray,
+    time_limit: float,
+    constructions: tuple[str, ...] = (CLOSED, OPEN),
+) -> FirstPlan:
     """Construct a plan that holds every row of the model ``highs`` holds, within ``time_limit`` s.
 
     ``integer`` says which columns are integer. HiGHS's options other than
     the time limit are the caller's (threads, seed, output); the model is
     left as it was, its solver state cleared. Returns a :class:`FirstPlan`
     whose ``values`` are None when no plan was found (``how`` says why),
-    else the cheaper of the constructions that succeeded (``how`` names it).
+    else the cheaper of the ``constructions`` that succeeded (``how`` names it).
     """
     started = time.perf_counter()
 
@@ -217,6 +228,7 @@ def first_plan(highs: highspy.Highs, integer: np.ndarray, time_limit: float) -> 
     if not integer.any():
         return FirstPlan(None, None, 0.0, "no contract decisions: the model is an LP")
     decisions = _decisions(highs, integer)
+    threads = int(highs.getOptionValue("threads")[1])
     scale = 1.0 + float(np.abs(decisions.cost).max(initial=0.0))
     tie = decisions.cost / scale  # within the same count of decisions, the cheaper
     weights = {
@@ -224,10 +236,11 @@ def first_plan(highs: highspy.Highs, integer: np.ndarray, time_limit: float) -> 
         OPEN: np.where(decisions.opens, -1.0, 1.0) + tie,
     }
     best: FirstPlan | None = None
-    for how, weight in weights.items():
+    for how in constructions:
+        weight = weights[how]
         if left() <= 0:
             break
-        values = _choose(decisions, weight, left())
+        values = _choose(decisions, weight, left(), threads)
         solved = None if values is None else _fixed_lp(highs, decisions, values, left())
         if solved is not None and (best is None or solved[1] < float(best.objective or 0.0)):
             best = FirstPlan(solved[0], solved[1], 0.0, how)

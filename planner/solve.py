@@ -365,9 +365,11 @@ class HighsSession:
             "seconds": constructed.seconds,
             "objective": constructed.objective,
             "how": constructed.how,
+            "taken_as_is": False,  # True: HiGHS stopped before it took the plan in
         }
         if constructed.values is None or report.has_plan or report.status != TIME_LIMIT:
             return
+        report.extra["first_plan"]["taken_as_is"] = True
         self.start = constructed.values
         self._load_values(self.start)
         report.has_plan = True
