@@ -16,7 +16,10 @@ options. The ratio is the planner's total over that solve. The array
 baseline (``benchmarks/baseline.py``: the same spec written straight into
 numpy arrays and highspy) reads, builds and solves the same case in a third
 fresh process; ``x array`` is the planner's total over its read, build and
-solve. Presolved sizes are HiGHS's presolve of each model.
+solve. Presolved sizes are HiGHS's presolve of each model. ``first plan s``
+is the time from the start of the solve to the first plan (the planner's
+constructed one, :mod:`planner.first_plan`, or HiGHS's first incumbent; for
+HiGHS alone its first improving solution), ``gap`` the gap at the end.
 """
 
 from __future__ import annotations
