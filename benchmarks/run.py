@@ -83,6 +83,9 @@ class Row:
     #: the gap at the end, the planner's and HiGHS alone's
     gap: float | None = None
     highs_alone_gap: float | None = None
+    #: the planner's constructed first plan: its construction (closed, open) or why none;
+    #: "" when none was tried (a model below the size rule)
+    first_plan_how: str = ""
 
     @property
     def array_total(self) -> float:
@@ -181,6 +184,7 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         report = session.solve(time_limit, mip_gap)
         seconds["solve"] = report.seconds  # the first plan's construction and HiGHS
         first_plan = report.extra.get("first_plan_seconds")
+        first_plan_how = str((report.extra.get("first_plan") or {}).get("how", ""))
         gap = report.gap
 
         started = time.perf_counter()
@@ -237,6 +241,7 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         "highs_alone_first_plan": alone_first[0] if alone_first else None,
         "gap": gap,
         "highs_alone_gap": alone_gap if alone_first else None,
+        "first_plan_how": first_plan_how,
     }
 
 
@@ -303,7 +308,7 @@ def table(rows: list[Row]) -> str:
             f"{row.total:.2f}",
             f"{row.highs_alone:.2f}",
             f"{row.ratio:.2f}",
-            _seconds(row.first_plan),
+            _seconds(row.first_plan) + (f" ({row.first_plan_how})" if row.first_plan_how else ""),
             _seconds(row.highs_alone_first_plan),
             _percent(row.gap),
             _percent(row.highs_alone_gap),
