@@ -17,7 +17,10 @@ options. The ratio is the planner's total over that solve. The array
 baseline (``benchmarks/baseline.py``: the same spec written straight into
 numpy arrays and highspy) reads, builds and solves the same case in a third
 fresh process; ``x array`` is the planner's total over its read, build and
-solve. Presolved sizes are HiGHS's presolve of each model.
+solve. Presolved sizes are HiGHS's presolve of each model. ``first plan s``
+is the time from the start of the solve to the first plan (the planner's
+constructed one, :mod:`planner.first_plan`, or HiGHS's first incumbent; for
+HiGHS alone its first improving solution), ``gap`` the gap at the end.
 """
 
 from __future__ import annotations
@@ -82,6 +85,16 @@ class Row:
     peak_mb: float
     presolved: tuple[int, int, int] = (0, 0, 0)
     array: dict[str, Any] | None = None
+    #: seconds from the start of the solve to the first plan (the planner's constructed
+    #: one or HiGHS's), and the same for HiGHS alone; None: no plan within the limit
+    first_plan: float | None = None
+    highs_alone_first_plan: float | None = None
+    #: the gap at the end, the planner's and HiGHS alone's
+    gap: float | None = None
+    highs_alone_gap: float | None = None
+    #: the planner's constructed first plan: its construction (closed, open) or why none;
+    #: "" when none was tried (a model below the size rule)
+    first_plan_how: str = ""
 
     @property
     def array_total(self) -> float:
@@ -189,7 +202,10 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         seconds["handoff"] = session.handoff_seconds + time.perf_counter() - started
 
         report = session.solve(time_limit, mip_gap)
-        seconds["solve"] = report.extra["highs_seconds"]
+        seconds["solve"] = report.seconds  # the first plan's construction and HiGHS
+        first_plan = report.extra.get("first_plan_seconds")
+        first_plan_how = str((report.extra.get("first_plan") or {}).get("how", ""))
+        gap = report.gap
 
         started = time.perf_counter()
         duals = session.duals(PRICED_FAMILIES) if report.has_plan else {}
@@ -217,9 +233,17 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         alone = new_highs()
         alone.passModel(lp)
         _set(alone, time_limit, mip_gap)
+        alone_first: list[float] = []
         started = time.perf_counter()
+
+        def first(_: Any) -> None:
+            if not alone_first:
+                alone_first.append(time.perf_counter() - started)
+
+        alone.cbMipImprovingSolution.subscribe(first)
         alone.run()
         highs_alone = time.perf_counter() - started
+        alone_gap = float(alone.getInfo().mip_gap)
         presolved = _presolved(alone)
 
     return {
@@ -233,6 +257,11 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         "highs_alone": highs_alone,
         "peak_mb": planner_peak_mb,
         "presolved": presolved,
+        "first_plan": first_plan,
+        "highs_alone_first_plan": alone_first[0] if alone_first else None,
+        "gap": gap,
+        "highs_alone_gap": alone_gap if alone_first else None,
+        "first_plan_how": first_plan_how,
     }
 
 
@@ -264,6 +293,14 @@ def run_size(size: str, time_limit: float, mip_gap: float | None, array: bool = 
     return Row(**measured)
 
 
+def _seconds(value: float | None) -> str:
+    return "none" if value is None else f"{value:.2f}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f} %"
+
+
 def table(rows: list[Row]) -> str:
     """The results as Markdown tables: stages, sizes against the array baseline, build growth."""
     head = [
@@ -273,6 +310,10 @@ def table(rows: list[Row]) -> str:
         "total",
         "HiGHS alone",
         "ratio",
+        "first plan s",
+        "HiGHS alone first plan s",
+        "gap",
+        "HiGHS alone gap",
         "array total",
         "array solve",
         "x array",
@@ -289,6 +330,10 @@ def table(rows: list[Row]) -> str:
             f"{row.total:.2f}",
             f"{row.highs_alone:.2f}",
             f"{row.ratio:.2f}",
+            _seconds(row.first_plan) + (f" ({row.first_plan_how})" if row.first_plan_how else ""),
+            _seconds(row.highs_alone_first_plan),
+            _percent(row.gap),
+            _percent(row.highs_alone_gap),
             f"{row.array_total:.2f}" if array else "-",
             f"{array['seconds']['solve']:.2f}" if array else "-",
             f"{row.total / row.array_total:.2f}" if array else "-",

@@ -166,7 +166,10 @@ def solve(case: Case, **options: Any) -> Result:
     **options
         ``time_limit_s``, ``mip_gap`` (default: the case's Settings), ``threads``
         (default 1), ``seed`` (default 0), ``duals`` (default True),
-        ``explain_infeasible`` (default True), ``on_progress`` (a callable
+        ``explain_infeasible`` (default True), ``first_plan`` (construct a first
+        plan for HiGHS to start from: True, False, or None, the default, for
+        models of a million nonzeros or more; see :mod:`planner.first_plan`),
+        ``on_progress`` (a callable
         given the solver's figures now and then; its last call, with ``final``
         True, gives the plan written), ``highs_options`` (further
         HiGHS options by name, e.g. ``{"mip_max_nodes": 1000}``: limits that

@@ -25,6 +25,7 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 
+from planner.first_plan import FirstPlan, first_plan
 from planner.handoff import INF, HighsModel, new_highs
 from planner.model.update import Rebound
 
@@ -76,6 +77,10 @@ class SolveOptions:
     #: of the extensive form: scenario sub-models, a Lagrangian bound, xhat plans;
     #: None: the Settings key ``decompose`` (yes, no, auto)
     decompose: bool | None = None
+    #: find a first plan by construction and start HiGHS from it (:mod:`planner.first_plan`):
+    #: True always, False never, None (the default) when the model is as large as
+    #: :data:`FIRST_PLAN_NONZEROS` (where HiGHS alone can take its whole limit without one)
+    first_plan: bool | None = None
     #: called now and then during a MIP solve with ``seconds``, ``best`` (the best
     #: plan's objective so far, None before one), ``bound`` and ``gap``
     on_progress: Callable[[dict[str, float | None]], None] | None = field(
@@ -153,6 +158,12 @@ def _gap(objective: float | None, bound: float | None) -> float | None:
         return 0.0
     return abs(objective - bound) / max(abs(objective), 1e-10)
 
+
+#: The model size (nonzeros) from which a first plan is constructed by default
+#: (``SolveOptions.first_plan`` None); benchmarks/README.md, "First plan and memory".
+FIRST_PLAN_NONZEROS = 1_000_000
+#: The share of the time limit the first plan may take; HiGHS has the rest.
+FIRST_PLAN_SHARE = 0.1
 
 #: HiGHS options switched off for a warm-started re-solve (see HighsSession.solve).
 WARM_START_OFF = (
@@ -300,6 +311,16 @@ class HighsSession:
 
         ``strict``: cold, at HiGHS's integrality tolerance :data:`STRICT_INTEGRALITY`
         (for a plan whose rounded binaries did not reproduce its objective).
+
+        A cold solve (not strict) of a model with :meth:`wants_first_plan`
+        first constructs a plan (:func:`planner.first_plan.first_plan`,
+        within :data:`FIRST_PLAN_SHARE` of the time limit) and hands it to
+        HiGHS as a start, with its heuristics on; HiGHS has what is left of
+        the time limit. Should HiGHS stop before it takes the start in (a
+        limit reached in its presolve), the constructed plan is the plan,
+        with HiGHS's bound if it has one. ``extra["first_plan_seconds"]`` is
+        the time from the start of this solve to the first plan (constructed
+        or HiGHS's own), None when there was none.
         """
         if self.handed.infeasible_constant:
             return self._report_infeasible_constant()
@@ -307,16 +328,80 @@ class HighsSession:
         warm = self.start is not None and not strict
         if strict:
             self.highs.clearSolver()
-        report = self._solve_once(time_limit, mip_gap, warm, strict)
-        if warm and report.has_plan and not self._objective_is_the_plans(report):
+        constructed = None
+        if not warm and not strict and self.wants_first_plan():
+            constructed = self._first_plan(time_limit)
+        started = constructed.seconds if constructed is not None else 0.0
+        start = constructed.values if constructed is not None else None
+        report = self._solve_once(max(time_limit - started, 1e-3), mip_gap, warm, strict, start)
+        if (
+            (warm or start is not None)
+            and report.has_plan
+            and not self._objective_is_the_plans(report)
+        ):
             logger.warning("HiGHS misjudged the warm start's objective; solving again cold")
             self.highs.clearSolver()
             report = self._solve_once(time_limit, mip_gap, warm=False)
+        if constructed is not None:
+            self._take_first_plan(report, constructed)
+        first = report.extra.pop("first_improving", None)
+        if constructed is not None and constructed.values is not None:
+            first = 0.0  # the constructed plan came before HiGHS's
+        report.extra["first_plan_seconds"] = None if first is None else started + first
+        report.seconds += started
         report.extra["warm"] = warm
         return report
 
+    def wants_first_plan(self) -> bool:
+        """Whether a cold solve constructs a first plan (``SolveOptions.first_plan``)."""
+        wanted = self.options.first_plan
+        if wanted is None:
+            wanted = self.nonzeros >= FIRST_PLAN_NONZEROS
+        return bool(wanted) and bool(self.integer.any())
+
+    def _first_plan(self, time_limit: float) -> FirstPlan:
+        """Construct a first plan within :data:`FIRST_PLAN_SHARE` of ``time_limit``."""
+        self._set_options(None, None)  # threads, seed, quiet; first_plan sets the time limit
+        constructed = first_plan(self.highs, self.integer, FIRST_PLAN_SHARE * time_limit)
+        logger.info(
+            "first plan: %s (%s) after %.2f s",
+            "none" if constructed.values is None else f"{constructed.objective:,.2f}",
+            constructed.how,
+            constructed.seconds,
+        )
+        return constructed
+
+    def _take_first_plan(self, report: SolverReport, constructed: FirstPlan) -> None:
+        """Record the constructed plan in ``report``; make it the plan if HiGHS has none.
+
+        HiGHS takes a start in after its presolve: stopped by its limit before
+        that, it reports no plan although one was handed to it.
+        """
+        report.extra["first_plan"] = {
+            "seconds": constructed.seconds,
+            "objective": constructed.objective,
+            "how": constructed.how,
+            "taken_as_is": False,  # True: HiGHS stopped before it took the plan in
+        }
+        if constructed.values is None or report.has_plan or report.status != TIME_LIMIT:
+            return
+        report.extra["first_plan"]["taken_as_is"] = True
+        self.start = constructed.values
+        self._load_values(self.start)
+        report.has_plan = True
+        report.objective = self.handed.cost_of(self.start)
+        bound = float(self.highs.getInfo().mip_dual_bound)
+        report.bound = bound if math.isfinite(bound) else None
+        report.gap = _gap(report.objective, report.bound)
+        report.message = _message(TIME_LIMIT, True, report.termination)
+
     def _solve_once(
-        self, time_limit: float, mip_gap: float, warm: bool, strict: bool = False
+        self,
+        time_limit: float,
+        mip_gap: float,
+        warm: bool,
+        strict: bool = False,
+        start: np.ndarray | None = None,
     ) -> SolverReport:
         self._set_options(time_limit, mip_gap)
         if strict:
@@ -326,17 +411,42 @@ class HighsSession:
         for name, value in self.options.highs_options.items():  # checked by the caller
             self.highs.setOptionValue(name, value)
         if warm and self.start is not None:
-            start = highspy.HighsSolution()
-            start.col_value = self.start
-            self.highs.setSolution(start)
+            start = self.start
+        if start is not None:
+            solution = highspy.HighsSolution()
+            solution.col_value = start
+            self.highs.setSolution(solution)
         started = time.perf_counter()
-        with self._progress_reported():
+        first: list[float] = []
+        with self._progress_reported(), self._first_improving(first):
             stopped = self._run()
         seconds = time.perf_counter() - started
         if stopped is not None:
             status, message = stopped
             return SolverReport(status, False, seconds=seconds, message=message)
-        return self._report(seconds)
+        report = self._report(seconds)
+        if first:
+            report.extra["first_improving"] = first[0]
+        return report
+
+    @contextlib.contextmanager
+    def _first_improving(self, first: list[float]) -> Iterator[None]:
+        """Append to ``first`` the seconds into the run of HiGHS's first plan (highspy 1.8+)."""
+        event = getattr(self.highs, "cbMipImprovingSolution", None)
+        if event is None:
+            yield
+            return
+        started = time.perf_counter()
+
+        def note(_: highspy.HighsCallbackEvent) -> None:
+            if not first:
+                first.append(time.perf_counter() - started)
+
+        event.subscribe(note)
+        try:
+            yield
+        finally:
+            event.unsubscribe(note)
 
     @contextlib.contextmanager
     def _progress_reported(self) -> Iterator[None]:

@@ -38,6 +38,10 @@ def test_the_smallest_size_measures_what_a_plain_solve_gives(tmp_path: Path) -> 
     )
     rendered = table([Row(**measured)])
     assert "| small |" in rendered and "HiGHS alone" in rendered
+    # the time to the first plan, the planner's and HiGHS alone's (issue 24.3)
+    assert 0 <= measured["first_plan"] <= measured["seconds"]["solve"]
+    assert measured["highs_alone_first_plan"] >= 0
+    assert "| first plan s | HiGHS alone first plan s |" in rendered
 
 
 def test_the_sweep_benchmark_checks_its_variants() -> None:
