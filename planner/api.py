@@ -298,6 +298,15 @@ class Resolver:
         report, duals = _solve_proven(session, solve_options, time_limit, gap)
         report.extra["reused"] = reused
         logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
+        if report.has_plan and session.fixed_timed_out:
+            note = (
+                "the LP with the contract decisions fixed did not finish within "
+                f"{settle_limit(time_limit, report.seconds):.0f} s: the plan written is the "
+                "solver's own, without duals (raise time_limit_s for them)"
+            )
+            report.message = f"{report.message}; {note}" if report.message else note
+            cell = case.source.settings_cells.get("time_limit_s", "Settings[time_limit_s]")
+            warnings.append(Issue(cell, note, severity="warning"))
         conflicts: list[Issue] = []
         tables: dict[str, pd.DataFrame] = {}
         if report.has_plan:
@@ -344,20 +353,41 @@ class Resolver:
 PROOF_SLACK = 1e-6
 
 
-def _settle(session: HighsSession, report: SolverReport, options: SolveOptions) -> dict[Any, float]:
+#: The LP with the binaries fixed may take what is left of the time limit, and at least this
+#: share of it (and :data:`SETTLE_MIN_SECONDS`): at the largest size, the plan HiGHS found at
+#: the limit took over an hour in that LP without a bound (issue 24)
+SETTLE_SHARE = 0.25
+SETTLE_MIN_SECONDS = 10.0
+
+
+def settle_limit(time_limit: float | None, used: float) -> float | None:
+    """Seconds the fixed-binaries LP may take after a MIP that took ``used`` of ``time_limit``."""
+    if time_limit is None or not math.isfinite(time_limit) or time_limit <= 0:
+        return None
+    return max(time_limit - used, SETTLE_SHARE * time_limit, SETTLE_MIN_SECONDS)
+
+
+def _settle(
+    session: HighsSession,
+    report: SolverReport,
+    options: SolveOptions,
+    time_limit: float | None = None,
+) -> dict[Any, float]:
     """Fix the plan's binaries at their rounded values and solve the LP; its duals if wanted.
 
     Always, unless the solve was interrupted with whole binaries: the plan
     written is that LP's optimum, so a solve without duals (a sweep's variant)
     writes the same plan and objective as one with them (issue 23.7), and a
     binary that is not a whole number is rounded (and the plan re-solved for
-    its purchases).
+    its purchases). Within :func:`settle_limit` of ``time_limit``: past it the
+    plan written is the MIP's own, without duals (a warning says so).
     """
     interrupted = report.status == Status.INTERRUPTED
     if not report.has_plan or (interrupted and not session.fractional):
         return {}
     wanted = options.duals and not interrupted
-    return session.duals(PRICED_FAMILIES if wanted else ())
+    limit = settle_limit(time_limit, report.seconds)
+    return session.duals(PRICED_FAMILIES if wanted else (), time_limit=limit)
 
 
 def _reproduced(session: HighsSession, report: SolverReport, gap: float) -> bool:
@@ -385,7 +415,7 @@ def _solve_proven(
     the optimum, and the honest status remains for when it does not.
     """
     report = session.solve(time_limit, gap)
-    duals = _settle(session, report, options)
+    duals = _settle(session, report, options, time_limit)
     if report.status != Status.OPTIMAL or _reproduced(session, report, gap):
         return report, duals
     loose = session.fixed_objective
@@ -399,7 +429,7 @@ def _solve_proven(
     strict = session.solve(remaining, gap, strict=True)
     strict.seconds += report.seconds
     if strict.has_plan:
-        report, duals = strict, _settle(session, strict, options)
+        report, duals = strict, _settle(session, strict, options, time_limit)
         if report.status != Status.OPTIMAL or _reproduced(session, report, gap):
             return report, duals
     known = (session.fixed_objective, loose, report.objective)

@@ -207,6 +207,8 @@ class HighsSession:
         self.start: np.ndarray | None = None  # the last plan, offered to the next solve as a start
         #: the cost of the plan with its binaries rounded, once :meth:`duals` solved that LP
         self.fixed_objective: float | None = None
+        #: whether the last fixed-binaries LP stopped at its time limit (no duals, the MIP's plan)
+        self.fixed_timed_out = False
         #: HiGHS's simplex iterations on that LP, every run (benchmarks/duals.py compares starts)
         self.fixed_iterations: int | None = None
 
@@ -556,7 +558,7 @@ class HighsSession:
             var.set_value(value, skip_validation=True)
 
     def duals(
-        self, families: Iterable[str], start: str | None = None
+        self, families: Iterable[str], start: str | None = None, time_limit: float | None = None
     ) -> dict[tuple[str, Any], float]:
         """Duals of the rows of ``families`` in the LP with the binaries fixed at the plan.
 
@@ -579,6 +581,9 @@ class HighsSession:
         took 58,456 iterations (29 s) against 8,696 (1.6 s) on a case of
         issue 24 (benchmarks/README.md, "Duals"): the budget keeps the first
         and bounds the second.
+
+        ``time_limit`` (seconds; None: none) bounds the LP's runs together:
+        past it the plan stays the MIP's, as HiGHS gave it, with no duals.
         """
         start = DUALS_START if start is None else start
         if start not in DUALS_STARTS:
@@ -603,8 +608,9 @@ class HighsSession:
                 len(integer), integer, np.full(len(integer), highspy.HighsVarType.kContinuous)
             )
         try:
-            if not self._solve_fixed(start, plan):
-                logger.warning("the LP with fixed binaries did not solve: no duals")
+            if not self._solve_fixed(start, plan, time_limit):
+                if not self.fixed_timed_out:
+                    logger.warning("the LP with fixed binaries did not solve: no duals")
                 return {}
             solution = highs.getSolution()
             self._load_values(np.asarray(solution.col_value, dtype=float))
@@ -621,16 +627,24 @@ class HighsSession:
                     len(integer), integer, np.full(len(integer), highspy.HighsVarType.kInteger)
                 )
 
-    def _solve_fixed(self, start: str, plan: np.ndarray | None) -> bool:
+    def _solve_fixed(
+        self, start: str, plan: np.ndarray | None, time_limit: float | None = None
+    ) -> bool:
         """Solve the LP with the binaries fixed from ``start`` (see :meth:`duals`); whether it did.
 
-        Sets :attr:`fixed_iterations` to the simplex iterations of every run.
+        Sets :attr:`fixed_iterations` to the simplex iterations of every run;
+        every run together within ``time_limit`` seconds (None: no limit).
         """
         highs = self.highs
         self.fixed_iterations = 0
+        self.fixed_timed_out = False
         runs = ["plan", "presolve"] if start == "auto" else [start]
+        began = time.monotonic()
         for run in runs:
-            self._set_options(None, None)
+            left = None if time_limit is None else time_limit - (time.monotonic() - began)
+            if left is not None and left <= 0:
+                break
+            self._set_options(left, None)
             if run == "presolve":
                 highs.clearSolver()  # no basis: HiGHS presolves the LP and solves it afresh
             elif run == "plan" and plan is not None and len(plan) == len(self.handed.columns):
@@ -649,6 +663,14 @@ class HighsSession:
             status = highs.getModelStatus()
             if status == highspy.HighsModelStatus.kOptimal:
                 return True
+            if status == highspy.HighsModelStatus.kTimeLimit:
+                self.fixed_timed_out = True
+                logger.warning(
+                    "the LP with fixed binaries did not finish within %.0f s: the plan is the "
+                    "solver's, without duals",
+                    time_limit,
+                )
+                return False
             if status != highspy.HighsModelStatus.kIterationLimit:
                 return False
             logger.info("the duals' LP from the plan passed its budget: presolved instead")
