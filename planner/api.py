@@ -23,7 +23,7 @@ from planner.loading import validate
 from planner.model import ModelData, build_model, derive
 from planner.model.parameters import VALUE
 from planner.model.size import ModelSize, estimate, memory_limit
-from planner.model.update import rebind
+from planner.model.update import Trail, kept_plan, rebind
 from planner.results import (
     COST_KEYS,
     DECIDED_LATER,
@@ -241,17 +241,36 @@ class Resolver:
     ``case_sha256``: the sweep's About has the base case's), and two tables:
     ``ExpectedShares`` (the expected China share of each element and TOTAL)
     and ``Contracts``; the plan is still checked.
+
+    ``skip=True`` (for sweeps) does not re-solve a case whose changes provably
+    keep the last optimal plan optimal (:func:`planner.model.update.kept_plan`:
+    the feasible set only shrank and the plan still holds every changed row,
+    or costs rose only where the plan buys nothing); its plan and bound are
+    the last solve's, its figures worked out for the new case as after a solve.
+    ``report.extra["resolved"]`` is False then, ``report.extra["kept"]`` says
+    why. A plan within the gap stays within it: the last bound still bounds
+    the new optimum. With ``duals`` the LP with the binaries fixed is solved
+    again for the new case's duals.
     """
 
     def __init__(
-        self, *, full_tables: bool = True, keep_model: bool = True, **options: Any
+        self,
+        *,
+        full_tables: bool = True,
+        keep_model: bool = True,
+        skip: bool = False,
+        **options: Any,
     ) -> None:
         check_options(options)
         self.options = options
         self.full_tables = full_tables
         self.keep_model = keep_model
+        self.skip = skip
         self.model: pyo.ConcreteModel | None = None
         self.session: HighsSession | None = None
+        self.trail: Trail | None = None  # what the last in-place change changed, if skip
+        #: the last solve's report and gap target, while its optimal plan is in the model
+        self.last: tuple[SolverReport, float] | None = None
 
     def solve(self, case: Case) -> Result:
         """Solve ``case`` (see :func:`solve`), re-using the model when its shape allows."""
@@ -277,17 +296,27 @@ class Resolver:
                 self.session.release_rows(PRICED_FAMILIES)
         model, session = self.model, self.session
         assert session is not None
-        logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
-        report, duals = _solve_proven(session, solve_options, time_limit, gap)
-        report.extra["reused"] = reused
-        logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
-        conflicts: list[Issue] = []
+        kept = self._kept(reused, gap)
         tables: dict[str, pd.DataFrame] = {}
-        if report.has_plan:
+        if kept is not None:
+            report, duals = self._skipped(kept, solve_options)
+            try:
+                tables, figures = _tables(case, data, model, duals, self.full_tables)
+            except SolverError:  # the plan fails a check of the new case: solve it after all
+                kept = None
+        if kept is None:
+            logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
+            report, duals = _solve_proven(session, solve_options, time_limit, gap)
+            logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
+            report.extra["resolved"] = True
+        report.extra["reused"] = reused
+        conflicts: list[Issue] = []
+        if report.has_plan and kept is None:
             try:
                 tables, figures = _tables(case, data, model, duals, self.full_tables)
             except SolverError as error:  # a solver outcome: a status, never an exception
                 report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
+        self.last = (report, gap) if report.status == Status.OPTIMAL and report.has_plan else None
         summary = _base_summary(
             case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
         )
@@ -312,15 +341,55 @@ class Resolver:
 
     def _reuse(self, data: ModelData) -> bool:
         """Change the kept model for ``data`` in place; False when it must be built anew."""
+        self.trail = None
         if self.model is None or self.session is None or not self.keep_model:
+            self.last = None
             return False
-        rebound = rebind(self.model, data)
+        rebound = rebind(self.model, data, trail=self.skip and self.last is not None)
         if rebound is not None and self.session.sync(rebound):
             logger.info("changed the model in place")
+            self.trail = rebound.trail
             return True
         self.model = self.session = None
+        self.last = None
         return False
 
+    def _kept(self, reused: bool, gap: float) -> str | None:
+        """Why the last optimal plan stays optimal for the case just set in place; None if not.
+
+        Only a plan proven optimal within a gap no wider than this case's
+        (the last solve's status ``optimal``), and only changes
+        :func:`~planner.model.update.kept_plan` proves keep it.
+        """
+        if not (reused and self.skip and self.last is not None and self.trail is not None):
+            return None
+        if gap < self.last[1] or self.model is None:
+            return None
+        tolerance = float(
+            self.options.get("highs_options", {}).get("primal_feasibility_tolerance", FEASIBILITY)
+        )
+        kept = kept_plan(self.model, self.trail, tolerance)
+        if kept is not None:
+            logger.info("the last plan stays optimal (%s): not solved again", kept)
+        return kept
+
+    def _skipped(
+        self, kept: str, options: SolveOptions
+    ) -> tuple[SolverReport, dict[tuple[str, Any], float]]:
+        """Return the last report, for a plan kept without a solve, and its duals."""
+        assert self.last is not None and self.session is not None
+        last = self.last[0]
+        report = replace(
+            last,
+            seconds=0.0,
+            extra={**last.extra, "resolved": False, "kept": kept, "highs_seconds": 0.0},
+        )
+        duals = self.session.duals(PRICED_FAMILIES) if options.duals else {}
+        return report, duals
+
+
+#: HiGHS's primal feasibility tolerance (its default): how far a plan may miss a row it holds.
+FEASIBILITY = 1e-7
 
 #: Relative slack on top of the gap when a written plan is compared with the solver's bound:
 #: HiGHS's feasibility tolerance, the noise of an LP re-solve.
