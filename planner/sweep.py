@@ -71,13 +71,15 @@ def solve_chunk(
     """
     resolver = Resolver(full_tables=tables, skip=True, **options)
     solved: list[Solved] = []
+    base = case.copy()
+    base.sweep = base.sweep.iloc[0:0]  # checked once with the case, not again per variant
     try:
         for values in chunk:
-            variant = case.copy()
+            variant = base.copy()
             notes: list[str] = []
             for name, value in values.items():
                 notes += apply_change(variant, name, value)
-            unchanged = same_case(case, variant)
+            unchanged = same_case(base, variant)
             try:
                 if unchanged and resolver.model is not None:
                     # the workbook as it is: solved afresh, so that its row is what
@@ -137,7 +139,6 @@ def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     """Return the variant's row of the sweep table: its values, status and figures."""
     summary = result.summary
     row: dict[str, Any] = {**values, "status": result.status}
-    row[RESOLVED] = "no" if _kept(result) else "yes"
     for key in ("spend", "lost_value", "china_share", "shortfall", "expected_cost", "cvar"):
         row[key] = summary.get(key)
     row["objective"] = result.objective
@@ -153,6 +154,7 @@ def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     contracts = result.tables.get("Contracts")
     if contracts is not None:
         row["contracted"] = ", ".join(contracts.loc[contracts["contracted"] == 1, "offer"])
+    row[RESOLVED] = "no" if _kept(result) else "yes"
     return row
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from planner.model import objective, policies, sets, variables
 from planner.model.families import CELL_FAMILIES, FAMILIES
@@ -292,15 +292,29 @@ def terms_of(expression: Any) -> Terms:
 
 
 def _same_body(old: Any, new: Any) -> bool:
-    """Whether two row bodies are the same sum, term by term (the rule built them alike)."""
-    return (
-        isinstance(old, LinearExpression)
-        and isinstance(new, LinearExpression)
-        and old.constant == new.constant
-        and old.linear_coefs == new.linear_coefs
-        and len(old.linear_vars) == len(new.linear_vars)
-        and all(a is b for a, b in zip(old.linear_vars, new.linear_vars, strict=True))
-    )
+    """Whether two row bodies are the same sum, term by term (the rule built them alike).
+
+    Reads the sums' terms directly: Pyomo caches one LinearExpression's
+    coefficients at a time, so reading two alternately would rebuild them.
+    """
+    if type(old) is not LinearExpression or type(new) is not LinearExpression:
+        return False
+    first, second = old.args, new.args
+    if len(first) != len(second):
+        return False
+    for a, b in zip(first, second, strict=True):
+        if type(a) is MonomialTermExpression and type(b) is MonomialTermExpression:
+            (c, x), (d, y) = a.args, b.args
+            if x is not y or not _equal_numbers(c, d):
+                return False
+        elif a is not b and not _equal_numbers(a, b):  # a constant, or a variable's own term
+            return False
+    return True
+
+
+def _equal_numbers(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are plain numbers and equal (an expression never is)."""
+    return isinstance(a, int | float) and isinstance(b, int | float) and a == b
 
 
 def _highest(terms: dict[int, tuple[Any, float]], sign: float) -> float:
@@ -482,12 +496,15 @@ def _reset_noted(
         _reset(model, family.name, component, family.rule)
         return
     cells = _cells(model, family.name, component)
-    noted: dict[Any, set[tuple[str, Any]]] = {} if only is None else entries[family.name] or {}
+    known = entries.get(family.name)
+    noted = known if only is not None and isinstance(known, _Notes) else _Notes()
     try:
         for index in component.index_set() if only is None else only:
+            noted.forget(index)
             data.entries = noted[index] = set()
             value = family.rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
             _set_row(component, index, value, model.trail)
+            noted.remember(index)
     except (TypeError, ValueError, IndexError):  # an array used as a whole: set all, unnoted
         data.entries = None
         entries[family.name] = None
@@ -523,11 +540,53 @@ def _affected(
         changed[name] = {
             tuple(entry[:k]) for entry in where.tolist() for k in range(1, len(entry) + 1)
         }
-    return [
-        index
-        for index, read in noted.items()
-        if any(name in changed and (key is None or key in changed[name]) for name, key in read)
-    ]
+    readers = noted.readers() if isinstance(noted, _Notes) else _Notes.invert(noted)
+    hit: set[Any] = set()
+    for name, keys in changed.items():
+        hit.update(readers.get((name, None), ()))
+        for key in keys:
+            hit.update(readers.get((name, key), ()))
+    return [index for index in noted if index in hit]
+
+
+class _Notes(dict[Any, set[tuple[str, Any]]]):
+    """Each row's reads (index -> {(field, entry)}), and who read each entry, kept up to date.
+
+    The inverse (entry -> rows) is made when first asked for and then kept
+    as rows are noted again, so that finding the rows a changed entry
+    touches costs the rows found, not every row of the family.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._readers: dict[tuple[str, Any], set[Any]] | None = None
+
+    @staticmethod
+    def invert(noted: dict[Any, set[tuple[str, Any]]]) -> dict[tuple[str, Any], set[Any]]:
+        """Return entry -> the rows that read it."""
+        readers: dict[tuple[str, Any], set[Any]] = {}
+        for index, read in noted.items():
+            for pair in read:
+                readers.setdefault(pair, set()).add(index)
+        return readers
+
+    def readers(self) -> dict[tuple[str, Any], set[Any]]:
+        """Return entry -> the rows that read it (made once, then kept)."""
+        if self._readers is None:
+            self._readers = self.invert(self)
+        return self._readers
+
+    def forget(self, index: Any) -> None:
+        """Drop row ``index``'s reads from the inverse, before it is noted again."""
+        if self._readers is not None:
+            for pair in self.get(index, ()):
+                self._readers[pair].discard(index)
+
+    def remember(self, index: Any) -> None:
+        """Add row ``index``'s reads, just noted, to the inverse."""
+        if self._readers is not None:
+            for pair in self[index]:
+                self._readers.setdefault(pair, set()).add(index)
 
 
 def _reset_objective(model: pyo.ConcreteModel) -> None:
