@@ -272,10 +272,16 @@ class Resolver:
         #: the last solve's report and gap target, while its optimal plan is in the model
         self.last: tuple[SolverReport, float] | None = None
 
-    def solve(self, case: Case) -> Result:
-        """Solve ``case`` (see :func:`solve`), re-using the model when its shape allows."""
+    def solve(self, case: Case, checked: bool = False) -> Result:
+        """Solve ``case`` (see :func:`solve`), re-using the model when its shape allows.
+
+        ``checked``: the case's checks have been run already, for example on
+        a sweep's variant whose one changed value :func:`planner.checks.check_changes`
+        decided, with the rest of the case checked at its loading; they are
+        not run again (its summary counts the case's own warnings only).
+        """
         solve_options, time_limit, gap = _options(case, self.options)
-        warnings = validate(case)
+        warnings = [] if checked else validate(case)
         data = derive(case)
         check_size(case, data, solve_options.max_model_mb)
         reused = self._reuse(data)

@@ -3,7 +3,11 @@
 The changes are written in the grammar of :mod:`planner.changes` (for
 example ``china_share_max[Dy]`` or ``capacity[Nd-CN]``). Several changes
 make a grid: the product of their values. Each variant is a modified copy of
-the case, checked and solved like any other, in parallel worker processes.
+the case, checked and solved like any other, in parallel worker processes;
+a variant whose change provably keeps the last plan optimal (a capacity or cap
+tightened that the plan still holds, a price raised where it buys nothing) is
+not solved again (see :class:`planner.api.Resolver`), and the grid is solved
+from its loosest variant to its tightest so that many can be.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ def solve_chunk(
     options: dict[str, Any],
     queue: Any = None,
     tables: bool = True,
+    checked: bool = False,
 ) -> list[Solved]:
     """Solve neighbouring variants with one model, changed in place between them.
 
@@ -67,7 +72,9 @@ def solve_chunk(
     with ``tables`` False the results keep no tables (the row has what the
     sweep shows) and only the row's figures are computed. Stops early,
     keeping what finished, when a solve is interrupted (Ctrl-C). ``queue``,
-    if given, receives one item per finished variant (progress).
+    if given, receives one item per finished variant (progress). ``checked``:
+    every variant's values were checked before the sweep (one change, see
+    :func:`planner.checks.check_changes`), so a variant is not checked again.
     """
     resolver = Resolver(full_tables=tables, skip=True, **options)
     solved: list[Solved] = []
@@ -87,7 +94,7 @@ def solve_chunk(
                     fresh = Resolver(full_tables=tables, keep_model=False, **options)
                     result = fresh.solve(variant)
                 else:
-                    result = resolver.solve(variant)
+                    result = resolver.solve(variant, checked=checked)
             except InputError as error:  # changes valid alone, not together (min_take, capacity)
                 named = ", ".join(f"{name}={value:g}" for name, value in values.items())
                 raise InputError(
@@ -305,7 +312,16 @@ def sweep(
     ordered = [grid[i] for i in order]
     try:
         solved = _run_all(
-            case, ordered, options, workers, executor, progress, tables, worker_timeout, order
+            case,
+            ordered,
+            options,
+            workers,
+            executor,
+            progress,
+            tables,
+            worker_timeout,
+            order,
+            checked=len(changes) == 1,  # each value checked as a cell above: not again per variant
         )
     except (KeyboardInterrupt, ClusterError) as interrupt:
         partial = getattr(interrupt, "partial", None)
@@ -361,6 +377,7 @@ def _run_all(
     tables: bool,
     worker_timeout: float = WORKER_TIMEOUT,
     order: list[int] | None = None,
+    checked: bool = False,
 ) -> list[Solved]:
     """Every variant's row and result, in the user's order; on Ctrl-C raise with what finished.
 
@@ -377,7 +394,7 @@ def _run_all(
         counter = _Counter(progress)
         try:
             for run in runs:
-                finished.append(solve_chunk(case, run, options, counter, tables))
+                finished.append(solve_chunk(case, run, options, counter, tables, checked))
                 if len(finished[-1]) < len(run):
                     raise KeyboardInterrupt
         except KeyboardInterrupt as interrupt:
@@ -386,7 +403,7 @@ def _run_all(
             raise
     else:
         finished = _run_parallel(
-            case, runs, options, executor, count, progress, tables, worker_timeout, order
+            case, runs, options, executor, count, progress, tables, worker_timeout, order, checked
         )
     return _in_order(runs, finished, order)
 
@@ -401,13 +418,14 @@ def _run_parallel(
     tables: bool,
     worker_timeout: float = WORKER_TIMEOUT,
     order: list[int] | None = None,
+    checked: bool = False,
 ) -> list[list[Solved]]:
     own = executor is None
     watch = WorkerWatch(executor, worker_timeout)
     pool = executor or ProcessPoolExecutor(max_workers=count)
     manager = multiprocessing.Manager() if own and progress is not None else None
     queue = manager.Queue() if manager is not None else None
-    futures = [pool.submit(solve_chunk, case, run, options, queue, tables) for run in runs]
+    futures = [pool.submit(solve_chunk, case, run, options, queue, tables, checked) for run in runs]
     done = 0
     try:
         while not all(future.done() for future in futures):
