@@ -59,6 +59,7 @@ class Timing:
     variants: int
     reused: int
     largest_difference: float  # relative objective difference, sweep against fresh
+    not_resolved: int = 0  # variants that kept the last plan without a re-solve
 
     @property
     def ratio(self) -> float:
@@ -105,6 +106,7 @@ def measure(path: Path, vary: str, repeats: int = 3) -> Timing:
         variants=len(times),
         reused=sum(bool(r.report.extra.get("reused")) for r in swept.results),
         largest_difference=max(differences, default=0.0),
+        not_resolved=int(swept.about.get("variants_not_resolved", 0)),
     )
 
 
@@ -212,7 +214,9 @@ def report(timing: Timing, path: Path, vary: str) -> str:
             f"| sweep, per later variant (in place, warm; median) | {timing.per_variant:.3f} |",
             f"| fresh build-and-solve of each variant (median) | {timing.fresh_per_variant:.3f} |",
             "",
-            f"{timing.variants} variants, {timing.reused} changed in place. Per variant / fresh "
+            f"{timing.variants} variants, {timing.reused} changed in place, "
+            f"{timing.not_resolved} of them not solved again (the last plan provably kept). "
+            f"Per variant / fresh "
             f"solve = **{timing.ratio:.2f}** (target <= {TARGET}: {met}); per variant / fresh "
             f"solve of the same variants = {timing.per_variant / timing.fresh_per_variant:.2f}. "
             f"Largest objective difference against the fresh solves: "
