@@ -305,11 +305,11 @@ class Resolver:
         kept = self._kept(reused, gap)
         tables: dict[str, pd.DataFrame] = {}
         if kept is not None:
-            report, duals = self._skipped(kept, solve_options)
-            try:
-                tables, figures = _tables(case, data, model, duals, self.full_tables)
-            except SolverError:  # the plan fails a check of the new case: solve it after all
+            skipped = self._skipped(kept, case, data, solve_options, gap)
+            if skipped is None:
                 kept = None
+            else:
+                report, tables, figures = skipped
         if kept is None:
             logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
             report, duals = _solve_proven(session, solve_options, time_limit, gap)
@@ -380,10 +380,16 @@ class Resolver:
         return kept
 
     def _skipped(
-        self, kept: str, options: SolveOptions
-    ) -> tuple[SolverReport, dict[tuple[str, Any], float]]:
-        """Return the last report, for a plan kept without a solve, and its duals."""
-        assert self.last is not None and self.session is not None
+        self, kept: str, case: Case, data: ModelData, options: SolveOptions, gap: float
+    ) -> tuple[SolverReport, dict[str, pd.DataFrame], dict[str, Any]] | None:
+        """Return the report, tables and figures of the plan kept without a solve.
+
+        The last report, its plan's figures worked out for ``case`` (and the
+        duals of the LP with the binaries fixed, if asked for). None, to solve
+        after all, if the plan fails the planner's check of the new case or
+        its cost is not within ``gap`` of the last bound.
+        """
+        assert self.last is not None and self.session is not None and self.model is not None
         last = self.last[0]
         report = replace(
             last,
@@ -391,7 +397,15 @@ class Resolver:
             extra={**last.extra, "resolved": False, "kept": kept, "highs_seconds": 0.0},
         )
         duals = self.session.duals(PRICED_FAMILIES) if options.duals else {}
-        return report, duals
+        try:
+            tables, figures = _tables(case, data, self.model, duals, self.full_tables)
+        except SolverError:  # the plan fails a check of the new case
+            return None
+        bound, objective = report.bound, float(figures["objective"])
+        slack = (gap + PROOF_SLACK) * max(1.0, abs(objective))
+        if bound is not None and math.isfinite(bound) and objective - bound > slack:
+            return None
+        return report, tables, figures
 
 
 #: HiGHS's primal feasibility tolerance (its default): how far a plan may miss a row it holds.
