@@ -23,7 +23,7 @@ from planner.loading import validate
 from planner.model import ModelData, build_model, derive
 from planner.model.parameters import VALUE
 from planner.model.size import ModelSize, estimate, memory_limit
-from planner.model.update import Trail, kept_plan, rebind
+from planner.model.update import Rebound, Trail, kept_plan, rebind
 from planner.results import (
     COST_KEYS,
     DECIDED_LATER,
@@ -269,6 +269,8 @@ class Resolver:
         self.model: pyo.ConcreteModel | None = None
         self.session: HighsSession | None = None
         self.trail: Trail | None = None  # what the last in-place change changed, if skip
+        #: changes made in place and not yet pushed to HiGHS (only a solve needs them there)
+        self.pending: Rebound | None = None
         #: the last solve's report and gap target, while its optimal plan is in the model
         self.last: tuple[SolverReport, float] | None = None
 
@@ -285,39 +287,32 @@ class Resolver:
         data = derive(case)
         check_size(case, data, solve_options.max_model_mb)
         reused = self._reuse(data)
+        kept = self._kept(reused, gap)
+        skipped = self._skipped(kept, case, data, solve_options, gap) if kept else None
+        if skipped is None and reused and not self._push():
+            reused = False  # HiGHS refused the changes (and is partly changed): build anew
         if not reused:
-            logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
-            self.model = build_model(data)
-            try:
-                self.session = HighsSession(self.model, solve_options)
-            except SolverError as error:  # a solver outcome: a status, never an exception
-                self.model = self.session = None
-                report = SolverReport(Status.ERROR, False, message=str(error))
+            failed = self._build(data, solve_options)
+            if failed is not None:  # a solver outcome: a status, never an exception
+                report = SolverReport(Status.ERROR, False, message=str(failed))
                 summary = _base_summary(
                     case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
                 )
                 summary["message"] = report.message
                 return Result(Status.ERROR, None, summary, {}, report, case)
-            if not self.keep_model:
-                self.session.release_rows(PRICED_FAMILIES)
         model, session = self.model, self.session
         assert session is not None
-        kept = self._kept(reused, gap)
         tables: dict[str, pd.DataFrame] = {}
-        if kept is not None:
-            skipped = self._skipped(kept, case, data, solve_options, gap)
-            if skipped is None:
-                kept = None
-            else:
-                report, tables, figures = skipped
-        if kept is None:
+        if skipped is not None:
+            report, tables, figures = skipped
+        else:
             logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
             report, duals = _solve_proven(session, solve_options, time_limit, gap)
             logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
             report.extra["resolved"] = True
         report.extra["reused"] = reused
         conflicts: list[Issue] = []
-        if report.has_plan and kept is None:
+        if report.has_plan and skipped is None:
             try:
                 tables, figures = _tables(case, data, model, duals, self.full_tables)
             except SolverError as error:  # a solver outcome: a status, never an exception
@@ -345,6 +340,20 @@ class Resolver:
             conflicts=conflicts,
         )
 
+    def _build(self, data: ModelData, options: SolveOptions) -> SolverError | None:
+        """Build the model for ``data`` and hand it to HiGHS; the error if HiGHS refused it."""
+        logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
+        self.model = build_model(data)
+        self.pending = self.last = self.trail = None
+        try:
+            self.session = HighsSession(self.model, options)
+        except SolverError as error:
+            self.model = self.session = None
+            return error
+        if not self.keep_model:
+            self.session.release_rows(PRICED_FAMILIES)
+        return None
+
     def _reuse(self, data: ModelData) -> bool:
         """Change the kept model for ``data`` in place; False when it must be built anew."""
         self.trail = None
@@ -352,12 +361,22 @@ class Resolver:
             self.last = None
             return False
         rebound = rebind(self.model, data, trail=self.skip and self.last is not None)
-        if rebound is not None and self.session.sync(rebound):
+        if rebound is not None:
             logger.info("changed the model in place")
             self.trail = rebound.trail
+            self.pending = rebound if self.pending is None else self.pending.then(rebound)
+            return self.skip or self._push()  # skip: pushed when a solve needs it
+        self.model = self.session = None
+        self.pending = self.last = None
+        return False
+
+    def _push(self) -> bool:
+        """Push the changes made in place to HiGHS; False (model dropped) if it refused them."""
+        pending, self.pending = self.pending, None
+        if self.session is not None and (pending is None or self.session.sync(pending)):
             return True
         self.model = self.session = None
-        self.last = None
+        self.last = self.trail = None
         return False
 
     def _kept(self, reused: bool, gap: float) -> str | None:
@@ -380,7 +399,7 @@ class Resolver:
         return kept
 
     def _skipped(
-        self, kept: str, case: Case, data: ModelData, options: SolveOptions, gap: float
+        self, kept: str | None, case: Case, data: ModelData, options: SolveOptions, gap: float
     ) -> tuple[SolverReport, dict[str, pd.DataFrame], dict[str, Any]] | None:
         """Return the report, tables and figures of the plan kept without a solve.
 
@@ -389,6 +408,8 @@ class Resolver:
         after all, if the plan fails the planner's check of the new case or
         its cost is not within ``gap`` of the last bound.
         """
+        if options.duals and not self._push():  # the duals' LP is solved by HiGHS
+            return None
         assert self.last is not None and self.session is not None and self.model is not None
         last = self.last[0]
         report = replace(

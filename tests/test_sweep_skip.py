@@ -189,3 +189,13 @@ def test_node_costs_only_ever_raise_the_objective() -> None:
         assert family == "cvar_excess_floor", family
         assert row.upper is None and row.lower is not None and all(c < 0 for c in uses)
     assert math.isclose(case.settings.cvar_weight, 0.3)
+
+
+def test_changes_pushed_together_are_the_union_of_their_rows() -> None:
+    from planner.model.update import Rebound
+
+    first = Rebound(["a", "b"], objective=False, bounds=False, rows={"a": [1, 2]})
+    later = Rebound(["a", "c"], objective=True, bounds=False, rows={"a": [2, 3], "c": [7]})
+    both = first.then(later)
+    assert both.families == ["a", "b", "c"] and both.objective and not both.bounds
+    assert both.rows == {"a": [1, 2, 3], "c": [7]}  # b was set whole: no row list

@@ -120,6 +120,27 @@ class Rebound:
     #: what the variant changed, row by row, when :func:`rebind` was asked to keep a trail
     trail: Trail | None = None
 
+    def then(self, later: Rebound) -> Rebound:
+        """Return what this and a ``later`` re-evaluation set again, together.
+
+        For changes pushed to the solver once, after several: a family set
+        whole by either is set whole; else the rows of both.
+        """
+        families = list(dict.fromkeys([*self.families, *later.families]))
+        rows: dict[str, list[Any]] = {}
+        for name in families:
+            whole = any(name in part.families and name not in part.rows for part in (self, later))
+            if not whole:
+                rows[name] = list(
+                    dict.fromkeys([*self.rows.get(name, []), *later.rows.get(name, [])])
+                )
+        return Rebound(
+            families=families,
+            objective=self.objective or later.objective,
+            bounds=self.bounds or later.bounds,
+            rows=rows,
+        )
+
 
 #: Above this many changed entries of a field, a family's rows are all evaluated again.
 MAX_CHANGED_ENTRIES = 10_000
