@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 import pyomo.environ as pyo
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import planner
 from planner.api import Resolver
@@ -199,3 +201,34 @@ def test_changes_pushed_together_are_the_union_of_their_rows() -> None:
     both = first.then(later)
     assert both.families == ["a", "b", "c"] and both.objective and not both.bounds
     assert both.rows == {"a": [1, 2, 3], "c": [7]}  # b was set whole: no row list
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["capacity[Nd-CN]", "unit_cost[Nd-AU]", "china_share_max[Nd]"]),
+            st.integers(0, 4),
+        ),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_any_sequence_of_changes_gives_the_fresh_solves(changes: list[tuple[str, int]]) -> None:
+    """Whatever the order (tighter, looser, dearer, cheaper), each kept plan is a fresh solve's."""
+    steps = {
+        "capacity[Nd-CN]": [40.0, 50.0, 60.0, 80.0, 100.0],
+        "unit_cost[Nd-AU]": [70.0, 95.0, 100.0, 150.0, 300.0],
+        "china_share_max[Nd]": [0.4, 0.5, 0.55, 0.7, 1.0],
+    }
+    case = _with_spare_offer(cvar_weight=0.3)
+    resolver = Resolver(full_tables=False, skip=True, mip_gap=0.0, duals=False)
+    resolver.solve(case)
+    variant = case.copy()
+    for name, step in changes:
+        apply_change(variant, name, steps[name][step])
+        result = resolver.solve(variant.copy())
+        fresh = planner.solve(variant.copy(), mip_gap=0.0, duals=False)
+        assert result.status == fresh.status
+        assert result.objective == pytest.approx(fresh.objective, rel=1e-9, abs=1e-7)
+        assert result.summary["spend"] == pytest.approx(fresh.summary["spend"], rel=1e-9)
