@@ -18,10 +18,13 @@ wrong answer cannot pass.
 
 ``--workers N`` times a whole sweep instead, as ``planner sweep`` runs it
 (N worker processes, each building once), with its CPU seconds, which a
-loaded machine inflates less than the wall clock (issue 14: 1,000 Japan
-variants in under 2 minutes on 2 cores)::
+loaded machine inflates less than the wall clock, and how many variants kept
+the last plan without a re-solve (issue 24.5: 1,000 Japan variants in under
+60 s on 2 cores; without ``--vary`` that sweep, ``capacity[Nd-CN]=2000:2999:1``).
+``--check N`` also solves N of the variants afresh, spread over the grid, and
+compares their objectives and statuses with the sweep's::
 
-    python -m benchmarks.sweep --vary "capacity[Nd-CN]=2000:2199:1" --workers 2
+    python -m benchmarks.sweep --workers 2 --check 10
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from planner.changes import apply_change, parse_vary, variants
 ROOT = Path(__file__).resolve().parent.parent
 JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
 DEFAULT_VARY = "china_share_max[Dy]=1.0:0.0:-0.1"
+#: the sweep of issues 14 and 24.5: 1,000 Japan variants on 2 cores
+THROUGHPUT_VARY = "capacity[Nd-CN]=2000:2999:1"
 TARGET = 0.25
 
 
@@ -54,6 +59,7 @@ class Timing:
     variants: int
     reused: int
     largest_difference: float  # relative objective difference, sweep against fresh
+    not_resolved: int = 0  # variants that kept the last plan without a re-solve
 
     @property
     def ratio(self) -> float:
@@ -100,6 +106,7 @@ def measure(path: Path, vary: str, repeats: int = 3) -> Timing:
         variants=len(times),
         reused=sum(bool(r.report.extra.get("reused")) for r in swept.results),
         largest_difference=max(differences, default=0.0),
+        not_resolved=int(swept.about.get("variants_not_resolved", 0)),
     )
 
 
@@ -113,6 +120,9 @@ class Throughput:
     workers: int
     statuses: dict[str, int]
     objectives: tuple[float, float]  # lowest and highest objective
+    not_resolved: int = 0  # variants that kept the last plan without a re-solve
+    checked: int = 0  # variants also solved afresh
+    largest_difference: float = 0.0  # relative objective difference against those
 
     @property
     def per_variant_per_core(self) -> float:
@@ -120,8 +130,12 @@ class Throughput:
         return self.wall * self.workers / self.variants
 
 
-def throughput(path: Path, vary: str, workers: int) -> Throughput:
-    """Time ``planner.sweep`` of the whole grid on ``workers`` fresh processes."""
+def throughput(path: Path, vary: str, workers: int, check: int = 0) -> Throughput:
+    """Time ``planner.sweep`` of the whole grid on ``workers`` fresh processes.
+
+    ``check``: then solve that many variants afresh (spread over the grid,
+    the last included) and compare them with the sweep's (not timed).
+    """
     case = planner.load(path)
     name, values = parse_vary(vary)
     before = _cpu()
@@ -131,6 +145,17 @@ def throughput(path: Path, vary: str, workers: int) -> Throughput:
         wall = time.perf_counter() - started
     cpu = _cpu() - before  # the workers are reaped when the pool closes
     table = swept.table
+    picked = sorted({round(i * (len(values) - 1) / max(check - 1, 1)) for i in range(check)})
+    differences = []
+    for at in picked:
+        variant = case.copy()
+        apply_change(variant, name, values[at])
+        alone = planner.solve(variant, duals=False)
+        result = swept.results[at]
+        if alone.status != result.status or alone.objective is None or result.objective is None:
+            differences.append(0.0 if alone.status == result.status else float("inf"))
+        else:
+            differences.append(abs(result.objective - alone.objective) / abs(alone.objective))
     return Throughput(
         wall=wall,
         cpu=cpu,
@@ -138,6 +163,9 @@ def throughput(path: Path, vary: str, workers: int) -> Throughput:
         workers=workers,
         statuses={str(k): int(v) for k, v in table["status"].value_counts().items()},
         objectives=(float(table["objective"].min()), float(table["objective"].max())),
+        not_resolved=int(swept.about.get("variants_not_resolved", 0)),
+        checked=len(picked),
+        largest_difference=max(differences, default=0.0),
     )
 
 
@@ -158,7 +186,15 @@ def report_throughput(measured: Throughput, path: Path, vary: str) -> str:
             f"wall, {measured.cpu:.1f} CPU s: {measured.per_variant_per_core:.3f} s per variant "
             f"per core ({measured.cpu / measured.variants:.3f} CPU s per variant); 1,000 "
             f"variants at this rate: {1000 * measured.wall / measured.variants:.0f} s. "
-            f"Objectives {measured.objectives[0]:,.2f} to {measured.objectives[1]:,.2f}.",
+            f"Objectives {measured.objectives[0]:,.2f} to {measured.objectives[1]:,.2f}. "
+            f"Re-solves skipped (the last plan provably kept): {measured.not_resolved:,} of "
+            f"{measured.variants:,}."
+            + (
+                f" {measured.checked} variants solved afresh: largest objective difference "
+                f"{measured.largest_difference:.1e} (relative)."
+                if measured.checked
+                else ""
+            ),
             "",
         ]
     )
@@ -178,7 +214,9 @@ def report(timing: Timing, path: Path, vary: str) -> str:
             f"| sweep, per later variant (in place, warm; median) | {timing.per_variant:.3f} |",
             f"| fresh build-and-solve of each variant (median) | {timing.fresh_per_variant:.3f} |",
             "",
-            f"{timing.variants} variants, {timing.reused} changed in place. Per variant / fresh "
+            f"{timing.variants} variants, {timing.reused} changed in place, "
+            f"{timing.not_resolved} of them not solved again (the last plan provably kept). "
+            f"Per variant / fresh "
             f"solve = **{timing.ratio:.2f}** (target <= {TARGET}: {met}); per variant / fresh "
             f"solve of the same variants = {timing.per_variant / timing.fresh_per_variant:.2f}. "
             f"Largest objective difference against the fresh solves: "
@@ -192,18 +230,23 @@ def main() -> None:
     """Command line: run, print, optionally write Markdown."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workbook", type=Path, default=JAPAN)
-    parser.add_argument("--vary", default=DEFAULT_VARY)
+    parser.add_argument("--vary", help=f"default {DEFAULT_VARY}; with --workers, {THROUGHPUT_VARY}")
+    parser.add_argument(
+        "--check", type=int, default=0, help="with --workers: solve this many variants afresh"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the section to this file")
     parser.add_argument(
         "--workers", type=int, help="time the whole sweep on this many worker processes instead"
     )
     arguments = parser.parse_args()
     if arguments.workers:
-        measured = throughput(arguments.workbook, arguments.vary, arguments.workers)
-        text = report_throughput(measured, arguments.workbook, arguments.vary)
+        vary = arguments.vary or THROUGHPUT_VARY
+        measured = throughput(arguments.workbook, vary, arguments.workers, arguments.check)
+        text = report_throughput(measured, arguments.workbook, vary)
     else:
-        timing = measure(arguments.workbook, arguments.vary)
-        text = report(timing, arguments.workbook, arguments.vary)
+        vary = arguments.vary or DEFAULT_VARY
+        timing = measure(arguments.workbook, vary)
+        text = report(timing, arguments.workbook, vary)
     print(text)
     if arguments.markdown:
         arguments.markdown.write_text(text)

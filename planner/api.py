@@ -27,7 +27,7 @@ from planner.loading import validate
 from planner.model import ModelData, build_model, derive
 from planner.model.parameters import VALUE
 from planner.model.size import ModelSize, estimate, memory_limit
-from planner.model.update import rebind
+from planner.model.update import Rebound, Trail, kept_plan, rebind
 from planner.results import (
     COST_KEYS,
     DECIDED_LATER,
@@ -253,22 +253,49 @@ class Resolver:
     ``case_sha256``: the sweep's About has the base case's), and two tables:
     ``ExpectedShares`` (the expected China share of each element and TOTAL)
     and ``Contracts``; the plan is still checked.
+
+    ``skip=True`` (for sweeps) does not re-solve a case whose changes provably
+    keep the last optimal plan optimal (:func:`planner.model.update.kept_plan`:
+    the feasible set only shrank and the plan still holds every changed row,
+    or costs rose only where the plan buys nothing); its plan and bound are
+    the last solve's, its figures worked out for the new case as after a solve.
+    ``report.extra["resolved"]`` is False then, ``report.extra["kept"]`` says
+    why. A plan within the gap stays within it: the last bound still bounds
+    the new optimum. With ``duals`` the LP with the binaries fixed is solved
+    again for the new case's duals.
     """
 
     def __init__(
-        self, *, full_tables: bool = True, keep_model: bool = True, **options: Any
+        self,
+        *,
+        full_tables: bool = True,
+        keep_model: bool = True,
+        skip: bool = False,
+        **options: Any,
     ) -> None:
         check_options(options)
         self.options = options
         self.full_tables = full_tables
         self.keep_model = keep_model
+        self.skip = skip
         self.model: pyo.ConcreteModel | None = None
         self.session: HighsSession | None = None
+        self.trail: Trail | None = None  # what the last in-place change changed, if skip
+        #: changes made in place and not yet pushed to HiGHS (only a solve needs them there)
+        self.pending: Rebound | None = None
+        #: the last solve's report and gap target, while its optimal plan is in the model
+        self.last: tuple[SolverReport, float] | None = None
 
-    def solve(self, case: Case) -> Result:
-        """Solve ``case`` (see :func:`solve`), re-using the model when its shape allows."""
+    def solve(self, case: Case, checked: bool = False) -> Result:
+        """Solve ``case`` (see :func:`solve`), re-using the model when its shape allows.
+
+        ``checked``: the case's checks have been run already, for example on
+        a sweep's variant whose one changed value :func:`planner.checks.check_changes`
+        decided, with the rest of the case checked at its loading; they are
+        not run again (its summary counts the case's own warnings only).
+        """
         solve_options, time_limit, gap = _options(case, self.options)
-        warnings = validate(case)
+        warnings = [] if checked else validate(case)
         data = derive(case)
         advice = _decompose_advice(data, time_limit)
         if _decompose(case, solve_options, advice):  # the extensive form only where it fits
@@ -277,43 +304,46 @@ class Resolver:
             logger.warning(advice)
         check_size(case, data, solve_options.max_model_mb)
         reused = self._reuse(data)
+        kept = self._kept(reused, gap)
+        skipped = self._skipped(kept, case, data, solve_options, gap) if kept else None
+        if skipped is None and reused and not self._push():
+            reused = False  # HiGHS refused the changes (and is partly changed): build anew
         if not reused:
-            logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
-            self.model = build_model(data)
-            try:
-                self.session = HighsSession(self.model, solve_options)
-            except SolverError as error:  # a solver outcome: a status, never an exception
-                self.model = self.session = None
-                report = SolverReport(Status.ERROR, False, message=str(error))
+            failed = self._build(data, solve_options)
+            if failed is not None:  # a solver outcome: a status, never an exception
+                report = SolverReport(Status.ERROR, False, message=str(failed))
                 summary = _base_summary(
                     case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
                 )
                 summary["message"] = report.message
                 return Result(Status.ERROR, None, summary, {}, report, case)
-            if not self.keep_model:
-                self.session.release_rows(PRICED_FAMILIES)
         model, session = self.model, self.session
         assert session is not None
-        logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
-        report, duals = _solve_proven(session, solve_options, time_limit, gap)
-        report.extra["reused"] = reused
-        logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
-        if report.has_plan and session.fixed_timed_out:
-            note = (
-                "the LP with the contract decisions fixed did not finish within "
-                f"{settle_limit(time_limit, report.seconds):.0f} s: the plan written is the "
-                "solver's own, without duals (raise time_limit_s for them)"
-            )
-            report.message = f"{report.message}; {note}" if report.message else note
-            cell = case.source.settings_cells.get("time_limit_s", "Settings[time_limit_s]")
-            warnings.append(Issue(cell, note, severity="warning"))
-        conflicts: list[Issue] = []
         tables: dict[str, pd.DataFrame] = {}
-        if report.has_plan:
+        if skipped is not None:
+            report, tables, figures = skipped
+        else:
+            logger.info("solving with HiGHS (time limit %g s, mip gap %g)", time_limit, gap)
+            report, duals = _solve_proven(session, solve_options, time_limit, gap)
+            logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
+            report.extra["resolved"] = True
+            if report.has_plan and session.fixed_timed_out:
+                note = (
+                    "the LP with the contract decisions fixed did not finish within "
+                    f"{settle_limit(time_limit, report.seconds):.0f} s: the plan written is the "
+                    "solver's own, without duals (raise time_limit_s for them)"
+                )
+                report.message = f"{report.message}; {note}" if report.message else note
+                cell = case.source.settings_cells.get("time_limit_s", "Settings[time_limit_s]")
+                warnings.append(Issue(cell, note, severity="warning"))
+        report.extra["reused"] = reused
+        conflicts: list[Issue] = []
+        if report.has_plan and skipped is None:
             try:
                 tables, figures = _tables(case, data, model, duals, self.full_tables)
             except SolverError as error:  # a solver outcome: a status, never an exception
                 report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
+        self.last = (report, gap) if report.status == Status.OPTIMAL and report.has_plan else None
         summary = _base_summary(
             case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
         )
@@ -336,17 +366,97 @@ class Resolver:
             conflicts=conflicts,
         )
 
+    def _build(self, data: ModelData, options: SolveOptions) -> SolverError | None:
+        """Build the model for ``data`` and hand it to HiGHS; the error if HiGHS refused it."""
+        logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
+        self.model = build_model(data)
+        self.pending = self.last = self.trail = None
+        try:
+            self.session = HighsSession(self.model, options)
+        except SolverError as error:
+            self.model = self.session = None
+            return error
+        if not self.keep_model:
+            self.session.release_rows(PRICED_FAMILIES)
+        return None
+
     def _reuse(self, data: ModelData) -> bool:
         """Change the kept model for ``data`` in place; False when it must be built anew."""
+        self.trail = None
         if self.model is None or self.session is None or not self.keep_model:
+            self.last = None
             return False
-        rebound = rebind(self.model, data)
-        if rebound is not None and self.session.sync(rebound):
+        rebound = rebind(self.model, data, trail=self.skip and self.last is not None)
+        if rebound is not None:
             logger.info("changed the model in place")
-            return True
+            self.trail = rebound.trail
+            self.pending = rebound if self.pending is None else self.pending.then(rebound)
+            return self.skip or self._push()  # skip: pushed when a solve needs it
         self.model = self.session = None
+        self.pending = self.last = None
         return False
 
+    def _push(self) -> bool:
+        """Push the changes made in place to HiGHS; False (model dropped) if it refused them."""
+        pending, self.pending = self.pending, None
+        if self.session is not None and (pending is None or self.session.sync(pending)):
+            return True
+        self.model = self.session = None
+        self.last = self.trail = None
+        return False
+
+    def _kept(self, reused: bool, gap: float) -> str | None:
+        """Why the last optimal plan stays optimal for the case just set in place; None if not.
+
+        Only a plan proven optimal within a gap no wider than this case's
+        (the last solve's status ``optimal``), and only changes
+        :func:`~planner.model.update.kept_plan` proves keep it.
+        """
+        if not (reused and self.skip and self.last is not None and self.trail is not None):
+            return None
+        if gap < self.last[1] or self.model is None:
+            return None
+        tolerance = float(
+            self.options.get("highs_options", {}).get("primal_feasibility_tolerance", FEASIBILITY)
+        )
+        kept = kept_plan(self.model, self.trail, tolerance)
+        if kept is not None:
+            logger.info("the last plan stays optimal (%s): not solved again", kept)
+        return kept
+
+    def _skipped(
+        self, kept: str | None, case: Case, data: ModelData, options: SolveOptions, gap: float
+    ) -> tuple[SolverReport, dict[str, pd.DataFrame], dict[str, Any]] | None:
+        """Return the report, tables and figures of the plan kept without a solve.
+
+        The last report, its plan's figures worked out for ``case`` (and the
+        duals of the LP with the binaries fixed, if asked for). None, to solve
+        after all, if the plan fails the planner's check of the new case or
+        its cost is not within ``gap`` of the last bound.
+        """
+        if options.duals and not self._push():  # the duals' LP is solved by HiGHS
+            return None
+        assert self.last is not None and self.session is not None and self.model is not None
+        last = self.last[0]
+        report = replace(
+            last,
+            seconds=0.0,
+            extra={**last.extra, "resolved": False, "kept": kept, "highs_seconds": 0.0},
+        )
+        duals = self.session.duals(PRICED_FAMILIES) if options.duals else {}
+        try:
+            tables, figures = _tables(case, data, self.model, duals, self.full_tables)
+        except SolverError:  # the plan fails a check of the new case
+            return None
+        bound, objective = report.bound, float(figures["objective"])
+        slack = (gap + PROOF_SLACK) * max(1.0, abs(objective))
+        if bound is not None and math.isfinite(bound) and objective - bound > slack:
+            return None
+        return report, tables, figures
+
+
+#: HiGHS's primal feasibility tolerance (its default): how far a plan may miss a row it holds.
+FEASIBILITY = 1e-7
 
 #: Relative slack on top of the gap when a written plan is compared with the solver's bound:
 #: HiGHS's feasibility tolerance, the noise of an LP re-solve.

@@ -3,7 +3,11 @@
 The changes are written in the grammar of :mod:`planner.changes` (for
 example ``china_share_max[Dy]`` or ``capacity[Nd-CN]``). Several changes
 make a grid: the product of their values. Each variant is a modified copy of
-the case, checked and solved like any other, in parallel worker processes.
+the case, checked and solved like any other, in parallel worker processes;
+a variant whose change provably keeps the last plan optimal (a capacity or cap
+tightened that the plan still holds, a price raised where it buys nothing) is
+not solved again (see :class:`planner.api.Resolver`), and the grid is solved
+from its loosest variant to its tightest so that many can be.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import itertools
 import math
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +64,7 @@ def solve_chunk(
     options: dict[str, Any],
     queue: Any = None,
     tables: bool = True,
+    checked: bool = False,
 ) -> list[Solved]:
     """Solve neighbouring variants with one model, changed in place between them.
 
@@ -65,18 +72,21 @@ def solve_chunk(
     with ``tables`` False the results keep no tables (the row has what the
     sweep shows) and only the row's figures are computed. Stops early,
     keeping what finished, when a solve is interrupted (Ctrl-C). ``queue``,
-    if given, receives one item per finished variant (progress).
+    if given, receives one item per finished variant (progress). ``checked``:
+    every variant's values were checked before the sweep (one change, see
+    :func:`planner.checks.check_changes`), so a variant is not checked again.
     """
-    resolver = Resolver(full_tables=tables, **options)
+    resolver = Resolver(full_tables=tables, skip=True, **options)
     solved: list[Solved] = []
-    base = case.content_sha256()
+    base = case.copy()
+    base.sweep = base.sweep.iloc[0:0]  # checked once with the case, not again per variant
     try:
         for values in chunk:
-            variant = case.copy()
+            variant = base.copy()
             notes: list[str] = []
             for name, value in values.items():
                 notes += apply_change(variant, name, value)
-            unchanged = variant.content_sha256() == base
+            unchanged = same_case(base, variant)
             try:
                 if unchanged and resolver.model is not None:
                     # the workbook as it is: solved afresh, so that its row is what
@@ -84,7 +94,7 @@ def solve_chunk(
                     fresh = Resolver(full_tables=tables, keep_model=False, **options)
                     result = fresh.solve(variant)
                 else:
-                    result = resolver.solve(variant)
+                    result = resolver.solve(variant, checked=checked)
             except InputError as error:  # changes valid alone, not together (min_take, capacity)
                 named = ", ".join(f"{name}={value:g}" for name, value in values.items())
                 raise InputError(
@@ -108,6 +118,30 @@ def solve_chunk(
     return solved
 
 
+def same_case(base: Case, variant: Case) -> bool:
+    """Whether ``variant`` holds the same values as ``base``: its Settings and every table.
+
+    Compares the tables as they stand (``DataFrame.equals``), which costs far
+    less than hashing the whole case per variant (``Case.content_sha256``).
+    """
+    if vars(base.settings) != vars(variant.settings):
+        return False
+    for item in fields(base):
+        table = getattr(base, item.name)
+        if (
+            isinstance(table, pd.DataFrame)
+            and item.name != "sweep"
+            and not table.equals(getattr(variant, item.name))
+        ):
+            return False
+    return True
+
+
+#: Column of the sweep table: whether the variant was solved, or kept the last plan
+#: (proven optimal for it without a solve, see :class:`planner.api.Resolver`).
+RESOLVED = "re-solved"
+
+
 def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     """Return the variant's row of the sweep table: its values, status and figures."""
     summary = result.summary
@@ -127,7 +161,59 @@ def _row(values: dict[str, float], result: outcome.Result) -> dict[str, Any]:
     contracts = result.tables.get("Contracts")
     if contracts is not None:
         row["contracted"] = ", ".join(contracts.loc[contracts["contracted"] == 1, "offer"])
+    row[RESOLVED] = "no" if _kept(result) else "yes"
     return row
+
+
+def _kept(result: outcome.Result) -> bool:
+    """Whether the variant kept the last plan without a solve."""
+    return result.report is not None and result.report.extra.get("resolved") is False
+
+
+#: Which way a change's value moves what a plan may do: +1 where a larger value allows
+#: more (a cap, a capacity), -1 where it allows less or costs more (a minimum, a price).
+LOOSER = {
+    "capacity": 1,
+    "capacity_factor": 1,
+    "china_share_max": 1,
+    "country_share_max": 1,
+    "risk_max": 1,
+    "offer_share_max": 1,
+    "stock_value_max": 1,
+    "min_take": -1,
+    "min_offers": -1,
+    "unit_cost": -1,
+    "fixed_cost": -1,
+}
+
+
+def loosest_first(grid: list[dict[str, float]]) -> list[int]:
+    """Return the order to solve the grid in: the loosest variant first, then ever tighter.
+
+    A variant that only tightens the last one (a capacity or a cap lowered)
+    or only raises prices may keep its plan without a solve (see
+    :class:`planner.api.Resolver`); a loosened one never can. So when every
+    change has a known direction (:data:`LOOSER`) the grid is sorted from the
+    loosest values to the tightest; otherwise it keeps the user's order. The
+    order only decides how many solves are saved: each saving is proven.
+    """
+    if not grid:
+        return []
+    names = list(grid[0])
+    known = [LOOSER.get(_what(name)) for name in names]
+    directions = [direction for direction in known if direction is not None]
+    if len(directions) < len(names):
+        return list(range(len(grid)))
+    return sorted(
+        range(len(grid)),
+        key=lambda i: tuple(-d * grid[i][n] for d, n in zip(directions, names, strict=True)),
+    )
+
+
+def _what(name: str) -> str:
+    """Return the kind of value a change names: ``capacity`` of ``capacity[Nd-CN]``."""
+    match = re.match(r"\s*([A-Za-z_.]+)", name)
+    return match[1] if match else name
 
 
 def efficient(costs: pd.Series, shares: pd.Series) -> pd.Series:
@@ -222,14 +308,26 @@ def sweep(
     if any(issue.severity == "error" for issue in issues):
         raise InputError(issues, case.source.path)
     warnings = [issue.message for issue in issues]
+    order = loosest_first(grid)  # results come back in the user's order
+    ordered = [grid[i] for i in order]
     try:
-        runs = _run_all(case, grid, options, workers, executor, progress, tables, worker_timeout)
+        solved = _run_all(
+            case,
+            ordered,
+            options,
+            workers,
+            executor,
+            progress,
+            tables,
+            worker_timeout,
+            order,
+            checked=len(changes) == 1,  # each value checked as a cell above: not again per variant
+        )
     except (KeyboardInterrupt, ClusterError) as interrupt:
         partial = getattr(interrupt, "partial", None)
         if partial is not None:
             partial.about = _about(case, changes, partial.results)
         raise
-    solved = [item for run in runs for item in run]
     results = [result for _, result in solved]
     table = _table([row for row, _ in solved]) if solved else pd.DataFrame()
     about = _about(case, changes, results)
@@ -253,6 +351,7 @@ def _about(
         "unit": case.settings.unit,
         "changes": "; ".join(f"{name} = {list(values)}" for name, values in changes.items()),
         "variants": len(results),
+        "variants_not_resolved": sum(_kept(result) for result in results),
     }
     if results:
         summary = results[0].summary
@@ -277,8 +376,14 @@ def _run_all(
     progress: Callable[[int], None] | None,
     tables: bool,
     worker_timeout: float = WORKER_TIMEOUT,
-) -> list[list[Solved]]:
-    """Every run's rows and results, in grid order; on Ctrl-C raise with what finished."""
+    order: list[int] | None = None,
+    checked: bool = False,
+) -> list[Solved]:
+    """Every variant's row and result, in the user's order; on Ctrl-C raise with what finished.
+
+    ``grid`` is solved in the order given; ``order[i]`` is the position of
+    ``grid[i]`` in the user's grid (None: the same).
+    """
     executor = executor_of(executor)
     count = workers or (os.cpu_count() or 1)
     if executor is not None:
@@ -289,15 +394,18 @@ def _run_all(
         counter = _Counter(progress)
         try:
             for run in runs:
-                finished.append(solve_chunk(case, run, options, counter, tables))
+                finished.append(solve_chunk(case, run, options, counter, tables, checked))
                 if len(finished[-1]) < len(run):
                     raise KeyboardInterrupt
         except KeyboardInterrupt as interrupt:
             finished += [[] for _ in runs[len(finished) :]]
-            interrupt.partial = _partial(runs, finished)  # type: ignore[attr-defined]
+            interrupt.partial = _partial(runs, finished, order)  # type: ignore[attr-defined]
             raise
-        return finished
-    return _run_parallel(case, runs, options, executor, count, progress, tables, worker_timeout)
+    else:
+        finished = _run_parallel(
+            case, runs, options, executor, count, progress, tables, worker_timeout, order, checked
+        )
+    return _in_order(runs, finished, order)
 
 
 def _run_parallel(
@@ -309,13 +417,15 @@ def _run_parallel(
     progress: Callable[[int], None] | None,
     tables: bool,
     worker_timeout: float = WORKER_TIMEOUT,
+    order: list[int] | None = None,
+    checked: bool = False,
 ) -> list[list[Solved]]:
     own = executor is None
     watch = WorkerWatch(executor, worker_timeout)
     pool = executor or ProcessPoolExecutor(max_workers=count)
     manager = multiprocessing.Manager() if own and progress is not None else None
     queue = manager.Queue() if manager is not None else None
-    futures = [pool.submit(solve_chunk, case, run, options, queue, tables) for run in runs]
+    futures = [pool.submit(solve_chunk, case, run, options, queue, tables, checked) for run in runs]
     done = 0
     try:
         while not all(future.done() for future in futures):
@@ -326,7 +436,7 @@ def _run_parallel(
             except ClusterError as lost:  # keep what finished; the rest will not
                 for future in futures:
                     future.cancel()
-                lost.partial = _partial(runs, [_finished(future) for future in futures])  # type: ignore[attr-defined]
+                lost.partial = _partial(runs, [_finished(future) for future in futures], order)  # type: ignore[attr-defined]
                 raise
         _drain(queue, futures, runs, done, progress)
         finished = [future.result() for future in futures]
@@ -335,7 +445,7 @@ def _run_parallel(
         return finished
     except KeyboardInterrupt as interrupt:
         wait(futures, timeout=30)  # the workers got Ctrl-C too and return what finished
-        interrupt.partial = _partial(runs, [_finished(future) for future in futures])  # type: ignore[attr-defined]
+        interrupt.partial = _partial(runs, [_finished(future) for future in futures], order)  # type: ignore[attr-defined]
         raise
     finally:
         if own:
@@ -351,9 +461,27 @@ def _finished(future: Future[list[Solved]]) -> list[Solved]:
     return []
 
 
-def _partial(runs: list[list[dict[str, float]]], finished: list[list[Solved]]) -> SweepResult:
+def _in_order(
+    runs: list[list[dict[str, float]]], finished: list[list[Solved]], order: list[int] | None
+) -> list[Solved]:
+    """Return the variants that finished, in the user's order (``order``: see ``_run_all``)."""
+    placed: list[tuple[int, Solved]] = []
+    start = 0
+    for run, got in zip(runs, finished, strict=True):
+        placed += [(start + k, item) for k, item in enumerate(got)]  # a run finishes a prefix
+        start += len(run)
+    if order is not None:
+        placed = sorted(((order[at], item) for at, item in placed), key=lambda pair: pair[0])
+    return [item for _, item in placed]
+
+
+def _partial(
+    runs: list[list[dict[str, float]]],
+    finished: list[list[Solved]],
+    order: list[int] | None = None,
+) -> SweepResult:
     """Return the sweep result of the variants that finished, with their grid values."""
-    solved = [item for got in finished for item in got]
+    solved = _in_order(runs, finished, order)
     return SweepResult(
         table=_table([row for row, _ in solved]) if solved else pd.DataFrame(),
         results=[result for _, result in solved],

@@ -47,10 +47,12 @@ def test_the_smallest_size_measures_what_a_plain_solve_gives(tmp_path: Path) -> 
 def test_the_sweep_benchmark_checks_its_variants() -> None:
     from benchmarks.sweep import measure, report
 
-    timing = measure(REFERENCE / "case-00-hand.xlsx", "capacity[Dy-CN]=12,13,14", repeats=1)
-    assert timing.variants == 3 and timing.reused == 2
+    # solved loosest first: 90 builds, 80 and 70 are changed in place and keep its plan (50 t)
+    vary = "capacity[Nd-CN]=70,80,90"
+    timing = measure(REFERENCE / "case-00-hand.xlsx", vary, repeats=1)
+    assert timing.variants == 3 and timing.reused == 2 and timing.not_resolved == 2
     assert timing.largest_difference < 1e-9
-    assert "changed in place" in report(timing, Path("hand.xlsx"), "capacity[Dy-CN]=12,13,14")
+    assert "2 of them not solved again" in report(timing, Path("hand.xlsx"), vary)
 
 
 def test_the_sweep_throughput_counts_every_variant_and_its_workers_cpu() -> None:
@@ -60,6 +62,18 @@ def test_the_sweep_throughput_counts_every_variant_and_its_workers_cpu() -> None
     assert measured.variants == 3 and sum(measured.statuses.values()) == 3
     assert measured.cpu > 0 and measured.objectives[0] <= measured.objectives[1]
     assert "3 variants" in report_throughput(measured, Path("hand.xlsx"), "capacity[Dy-CN]=12")
+
+
+def test_the_sweep_throughput_counts_the_re_solves_skipped() -> None:
+    from benchmarks.sweep import report_throughput, throughput
+
+    vary = "capacity[Nd-CN]=80:100:10"  # solved 100, 90 (kept: tighter), then 80 on worker 2
+    measured = throughput(REFERENCE / "case-00-hand.xlsx", vary, workers=2, check=3)
+    assert measured.not_resolved == 1 and measured.checked == 3
+    assert measured.largest_difference < 1e-9
+    assert "Re-solves skipped (the last plan provably kept): 1 of 3" in report_throughput(
+        measured, Path("hand.xlsx"), vary
+    )
 
 
 @pytest.mark.parametrize("size", [Size(3, 4, 5, 3), Size(5, 6, 4, 4)])

@@ -254,7 +254,8 @@ def test_a_cluster_that_loses_its_workers_gives_up_keeping_what_finished(
             )
         except ClusterError as error:
             partial = error.partial  # type: ignore[attr-defined]
-            assert partial.table["capacity[Dy-CN]"].tolist() == [11]  # the first run came back
+            # the first run came back: the loosest variant (a sweep solves from the loosest)
+            assert partial.table["capacity[Dy-CN]"].tolist() == [14]
             assert partial.about["variants"] == 1
             raise
 

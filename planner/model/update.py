@@ -16,6 +16,7 @@ policy cells), the scenario tree and whether CVaR is on. When it is not,
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -24,10 +25,12 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from planner.model import objective, policies, sets, variables
 from planner.model.families import CELL_FAMILIES, FAMILIES
 from planner.model.families import family as registered
+from planner.model.linear import coefficient_arrays
 from planner.model.parameters import ModelData, Policy
 
 #: index sets that decide which variables and rows exist
@@ -114,13 +117,36 @@ class Rebound:
     bounds: bool  # variable bounds were set again
     #: family -> the indices of the rows set again, where only some were (else all)
     rows: dict[str, list[Any]] = field(default_factory=dict)
+    #: what the variant changed, row by row, when :func:`rebind` was asked to keep a trail
+    trail: Trail | None = None
+
+    def then(self, later: Rebound) -> Rebound:
+        """Return what this and a ``later`` re-evaluation set again, together.
+
+        For changes pushed to the solver once, after several: a family set
+        whole by either is set whole; else the rows of both.
+        """
+        families = list(dict.fromkeys([*self.families, *later.families]))
+        rows: dict[str, list[Any]] = {}
+        for name in families:
+            whole = any(name in part.families and name not in part.rows for part in (self, later))
+            if not whole:
+                rows[name] = list(
+                    dict.fromkeys([*self.rows.get(name, []), *later.rows.get(name, [])])
+                )
+        return Rebound(
+            families=families,
+            objective=self.objective or later.objective,
+            bounds=self.bounds or later.bounds,
+            rows=rows,
+        )
 
 
 #: Above this many changed entries of a field, a family's rows are all evaluated again.
 MAX_CHANGED_ENTRIES = 10_000
 
 
-def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
+def rebind(model: pyo.ConcreteModel, data: ModelData, trail: bool = False) -> Rebound | None:
     """Re-evaluate ``model`` for ``data`` in place; None (model untouched) if the shape differs.
 
     Only what reads a changed value is re-evaluated: each time a family's
@@ -135,6 +161,10 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
     evaluated again: a variant that changes one offer's capacity sets that
     offer's rows, not every offer's. A row reads what decides its value, so a
     row none of whose entries changed would come out the same.
+
+    With ``trail`` the rows set again are kept as they were, with the bounds
+    and the objective, in ``Rebound.trail``: :func:`kept_plan` tells from it
+    whether the plan in the variables stays optimal.
     """
     before = model.data
     changed = _changed_fields(before, data)
@@ -159,6 +189,7 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
     model.row_reads = entries
     model.data = _Reads(data)  # note which fields each part reads, for the next variant
     rows: dict[str, list[Any]] = {}
+    model.trail = Trail() if trail else None
     try:
         todo = {
             part: known is None or bool(reads.get(part, set()) & changed)
@@ -166,6 +197,7 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
         }
         todo["node_cost_definition"] |= todo["objective"]  # its rows are the node costs
         if todo["bounds"]:
+            _note(model, "bounds")
             _run(model, reads, "bounds", partial(variables.refresh_bounds, model))
         families = []
         for family in FAMILIES:
@@ -186,18 +218,284 @@ def rebind(model: pyo.ConcreteModel, data: ModelData) -> Rebound | None:
             _run(model, reads, family.name, run, keep=some is not None)
             families.append(family.name)
         if todo["objective"]:
+            _note(model, "objective")
             _run(model, reads, "objective", partial(_reset_objective, model))
     finally:
         model.data = data
+        noted, model.trail = model.trail, None
     model.reads = reads
-    return Rebound(families=families, objective=todo["objective"], bounds=todo["bounds"], rows=rows)
+    return Rebound(
+        families=families,
+        objective=todo["objective"],
+        bounds=todo["bounds"],
+        rows=rows,
+        trail=noted,
+    )
+
+
+#: The variable each node-cost row defines (CVaR): C[n] - cost(n) = 0. It has no cost of its
+#: own and appears elsewhere only in ``cvar_excess_floor`` (v[w] + eta - sum C[n] >= 0), so a
+#: larger C[n] never helps a plan (tests/test_sweep_skip.py guards this reading of the model).
+COST_ROWS, COST_VARIABLE = "node_cost_definition", "cvar_node_cost_currency"
+
+#: Rows set again that a trail keeps at most; beyond, the variant is re-solved.
+MAX_TRAIL_ROWS = 200_000
+
+#: A plan's value that counts as "not bought" where a cost rose: a column HiGHS left at 0.
+ZERO = 1e-9
+
+#: (variable, coefficient) by the variable's id, and the constant: a row's or objective's terms.
+Terms = tuple[dict[int, tuple[Any, float]], float]
+
+
+@dataclass
+class _Row:
+    """A row as it was before a variant set it again (``body`` None: it had none, or inactive)."""
+
+    row: Any
+    body: Any
+    lower: float | None
+    upper: float | None
+
+
+class Trail:
+    """What one variant changed in a model: each row set again as it was, bounds, objective.
+
+    Kept by :func:`rebind` when asked; read by :func:`kept_plan`.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[int, _Row] = {}
+        self.complete = True  # False: more rows than MAX_TRAIL_ROWS; nothing can be told
+        self.bounds: list[tuple[Any, float | None, float | None]] | None = None
+        self.objective: Terms | None = None
+
+    def note_row(self, row: Any, added: bool = False) -> None:
+        """Keep ``row`` as it is now, before it is set again (once: the first state counts)."""
+        if id(row) in self.rows or not self.complete:
+            return
+        if len(self.rows) >= MAX_TRAIL_ROWS:
+            self.complete = False
+            self.rows.clear()
+            return
+        live = row.active and not added
+        self.rows[id(row)] = _Row(
+            row,
+            row.body if live else None,
+            pyo.value(row.lower) if live else None,
+            pyo.value(row.upper) if live else None,
+        )
+
+    def note_bounds(self, model: pyo.ConcreteModel) -> None:
+        """Keep every variable's bounds before they are set again."""
+        self.bounds = [(v, v.lb, v.ub) for v in model.component_data_objects(pyo.Var)]
+
+    def note_objective(self, model: pyo.ConcreteModel) -> None:
+        """Keep the objective's terms before it is built again (its node costs change in place)."""
+        goal = next(model.component_data_objects(pyo.Objective, active=True))
+        self.objective = terms_of(goal.expr)
+
+
+def terms_of(expression: Any) -> Terms:
+    """Return the terms of a linear expression: coefficients by variable (summed), constant."""
+    if isinstance(expression, LinearExpression) and all(
+        isinstance(c, int | float) for c in expression.linear_coefs
+    ):
+        variables, coefficients = expression.linear_vars, expression.linear_coefs
+        constant = float(pyo.value(expression.constant))
+    else:
+        variables, coefficients, constant = coefficient_arrays(expression)
+    terms: dict[int, tuple[Any, float]] = {}
+    for var, c in zip(variables, coefficients, strict=True):
+        known = terms.get(id(var))
+        terms[id(var)] = (var, float(c) + (known[1] if known is not None else 0.0))
+    return terms, constant
+
+
+def _same_body(old: Any, new: Any) -> bool:
+    """Whether two row bodies are the same sum, term by term (the rule built them alike).
+
+    Reads the sums' terms directly: Pyomo caches one LinearExpression's
+    coefficients at a time, so reading two alternately would rebuild them.
+    """
+    if type(old) is not LinearExpression or type(new) is not LinearExpression:
+        return False
+    first, second = old.args, new.args
+    if len(first) != len(second):
+        return False
+    for a, b in zip(first, second, strict=True):
+        if type(a) is MonomialTermExpression and type(b) is MonomialTermExpression:
+            (c, x), (d, y) = a.args, b.args
+            if x is not y or not _equal_numbers(c, d):
+                return False
+        elif a is not b and not _equal_numbers(a, b):  # a constant, or a variable's own term
+            return False
+    return True
+
+
+def _equal_numbers(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are plain numbers and equal (an expression never is)."""
+    return isinstance(a, int | float) and isinstance(b, int | float) and a == b
+
+
+def _highest(terms: dict[int, tuple[Any, float]], sign: float) -> float:
+    """Return the largest ``sign * sum(c x)`` over the variables' bounds (inf if unbounded)."""
+    total = 0.0
+    for var, c in terms.values():
+        c *= sign
+        if c > 0:
+            bound = var.ub
+            total += math.inf if bound is None else c * bound
+        elif c < 0:
+            bound = var.lb
+            total += math.inf if bound is None else c * bound
+    return total
+
+
+def _difference(new: Terms, old: Terms) -> dict[int, tuple[Any, float]]:
+    """Return the new minus the old coefficients, where they differ."""
+    change = {key: (var, c - old[0].get(key, (var, 0.0))[1]) for key, (var, c) in new[0].items()}
+    for key, (var, c) in old[0].items():
+        if key not in new[0]:
+            change[key] = (var, -c)
+    return {key: term for key, term in change.items() if term[1] != 0.0}
+
+
+def _side(value: float | None, constant: float, sign: float) -> float:
+    """Return a row's bound less its body's constant (an absent bound: infinite, on its side)."""
+    return sign * math.inf if value is None else float(value) - constant
+
+
+def _row_kept(was: _Row, tolerance: float) -> str | None:
+    """How one row set again keeps the plan optimal: "unchanged", "tightened", "costlier"; None.
+
+    The plan (the variables' values) must hold the row as it is now, within
+    ``tolerance``; the row now must cut off at least what it cut off before
+    for every point within the variables' bounds ("tightened": each finite
+    side at least as tight, whatever the coefficients' change can add over
+    the bounds), or be a node-cost row whose costs rose only on columns the
+    plan leaves at 0 ("costlier").
+    """
+    row = was.row
+    if not row.active:
+        return "unchanged" if was.body is None else None  # a row dropped lets more in
+    if was.body is not None and _same_body(was.body, row.body):
+        now = (pyo.value(row.lower), pyo.value(row.upper))
+        if now == (was.lower, was.upper):
+            return "unchanged"
+    terms, constant = terms_of(row.body)
+    lower = _side(pyo.value(row.lower), constant, -1.0)
+    upper = _side(pyo.value(row.upper), constant, 1.0)
+    activity = 0.0
+    for var, c in terms.values():
+        if var.value is None:
+            return None
+        activity += c * var.value
+    if not lower - tolerance <= activity <= upper + tolerance:
+        return None
+    if was.body is None:
+        return "tightened"  # a row the last model did not have
+    old = terms_of(was.body)
+    old_lower = _side(was.lower, old[1], -1.0)
+    old_upper = _side(was.upper, old[1], 1.0)
+    change = _difference((terms, constant), old)
+    # every x within the bounds holding the row now holds it as it was: a.x = a'.x - d.x
+    tighter = (math.isinf(old_upper) or _highest(change, -1.0) <= old_upper - upper) and (
+        math.isinf(old_lower) or _highest(change, 1.0) <= lower - old_lower
+    )
+    if tighter:
+        return "tightened"
+    same_sides = (lower, upper) == (old_lower, old_upper)
+    if row.parent_component().local_name == COST_ROWS and same_sides:
+        # C[n] = sum c'x: a cost only rose, on columns at 0 in the plan (C[n] itself unchanged)
+        return "costlier" if _costlier(change, -1.0) else None
+    return None
+
+
+def _costlier(change: dict[int, tuple[Any, float]], sign: float) -> bool:
+    """Whether ``sign * change`` only raises costs (over the bounds) on columns at 0 in the plan."""
+    for var, c in change.values():
+        if var.parent_component().local_name == COST_VARIABLE or var.value is None:
+            return False
+        rises = sign * c
+        if abs(var.value) > ZERO:
+            return False
+        if (rises > 0 and (var.lb is None or var.lb < 0)) or (
+            rises < 0 and (var.ub is None or var.ub > 0)
+        ):
+            return False
+    return True
+
+
+def kept_plan(model: pyo.ConcreteModel, trail: Trail, tolerance: float) -> str | None:
+    """Whether the plan in the model's variables stays optimal after the changes in ``trail``.
+
+    Returns how (``"unchanged"``, or ``"tightened"`` and/or ``"costlier"``),
+    or None when that cannot be proven (the variant must be solved). Proven
+    when the plan holds every row set again (within ``tolerance``) and:
+
+    * every such row cuts off at least what it did (a cap or capacity
+      tightened, a row added) and no variable bound widened, so the
+      feasible set only shrank: the plan, still feasible at the same cost,
+      is still optimal, and the old bound still bounds the new optimum
+      (a plan within the gap stays within it);
+    * or costs rose (the objective, and the node-cost rows C[n] of CVaR)
+      only on columns the plan leaves at 0 and that are never negative:
+      every plan costs at least what it did, the plan itself the same.
+
+    A row dropped, a bound widened, a cost that fell or that rose on a
+    column the plan uses: None.
+    """
+    if not trail.complete:
+        return None
+    kinds = set()
+    for was in trail.rows.values():
+        kind = _row_kept(was, tolerance)
+        if kind is None:
+            return None
+        kinds.add(kind)
+    for var, lower, upper in trail.bounds or ():
+        if (var.lb, var.ub) == (lower, upper):
+            continue
+        wider = _side(var.lb, 0.0, -1.0) < _side(lower, 0.0, -1.0) or _side(
+            var.ub, 0.0, 1.0
+        ) > _side(upper, 0.0, 1.0)
+        value = var.value
+        if (
+            wider
+            or value is None
+            or not (
+                _side(var.lb, 0.0, -1.0) - tolerance <= value <= _side(var.ub, 0.0, 1.0) + tolerance
+            )
+        ):
+            return None
+        kinds.add("tightened")
+    if trail.objective is not None:
+        goal = next(model.component_data_objects(pyo.Objective, active=True))
+        now = terms_of(goal.expr)
+        change = _difference(now, trail.objective)
+        if now[1] != trail.objective[1] or not _costlier(change, 1.0):
+            return None
+        if change:
+            kinds.add("costlier")
+    kinds.discard("unchanged")
+    return ", ".join(sorted(kinds)) or "unchanged"
+
+
+def _note(model: pyo.ConcreteModel, part: str) -> None:
+    """Keep the bounds or the objective as they are, before ``part`` is set again, if asked."""
+    trail: Trail | None = model.trail
+    if trail is not None and part == "bounds":
+        trail.note_bounds(model)
+    elif trail is not None:
+        trail.note_objective(model)
 
 
 def _reset(model: pyo.ConcreteModel, name: str, component: Any, rule: Any) -> None:
     cells = _cells(model, name, component)
     for index in component.index_set():
         value = rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
-        _set_row(component, index, value)
+        _set_row(component, index, value, model.trail)
 
 
 def _reset_noted(
@@ -219,12 +517,15 @@ def _reset_noted(
         _reset(model, family.name, component, family.rule)
         return
     cells = _cells(model, family.name, component)
-    noted: dict[Any, set[tuple[str, Any]]] = {} if only is None else entries[family.name] or {}
+    known = entries.get(family.name)
+    noted = known if only is not None and isinstance(known, _Notes) else _Notes()
     try:
         for index in component.index_set() if only is None else only:
+            noted.forget(index)
             data.entries = noted[index] = set()
             value = family.rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
-            _set_row(component, index, value)
+            _set_row(component, index, value, model.trail)
+            noted.remember(index)
     except (TypeError, ValueError, IndexError):  # an array used as a whole: set all, unnoted
         data.entries = None
         entries[family.name] = None
@@ -260,11 +561,53 @@ def _affected(
         changed[name] = {
             tuple(entry[:k]) for entry in where.tolist() for k in range(1, len(entry) + 1)
         }
-    return [
-        index
-        for index, read in noted.items()
-        if any(name in changed and (key is None or key in changed[name]) for name, key in read)
-    ]
+    readers = noted.readers() if isinstance(noted, _Notes) else _Notes.invert(noted)
+    hit: set[Any] = set()
+    for name, keys in changed.items():
+        hit.update(readers.get((name, None), ()))
+        for key in keys:
+            hit.update(readers.get((name, key), ()))
+    return [index for index in noted if index in hit]
+
+
+class _Notes(dict[Any, set[tuple[str, Any]]]):
+    """Each row's reads (index -> {(field, entry)}), and who read each entry, kept up to date.
+
+    The inverse (entry -> rows) is made when first asked for and then kept
+    as rows are noted again, so that finding the rows a changed entry
+    touches costs the rows found, not every row of the family.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._readers: dict[tuple[str, Any], set[Any]] | None = None
+
+    @staticmethod
+    def invert(noted: dict[Any, set[tuple[str, Any]]]) -> dict[tuple[str, Any], set[Any]]:
+        """Return entry -> the rows that read it."""
+        readers: dict[tuple[str, Any], set[Any]] = {}
+        for index, read in noted.items():
+            for pair in read:
+                readers.setdefault(pair, set()).add(index)
+        return readers
+
+    def readers(self) -> dict[tuple[str, Any], set[Any]]:
+        """Return entry -> the rows that read it (made once, then kept)."""
+        if self._readers is None:
+            self._readers = self.invert(self)
+        return self._readers
+
+    def forget(self, index: Any) -> None:
+        """Drop row ``index``'s reads from the inverse, before it is noted again."""
+        if self._readers is not None:
+            for pair in self.get(index, ()):
+                self._readers[pair].discard(index)
+
+    def remember(self, index: Any) -> None:
+        """Add row ``index``'s reads, just noted, to the inverse."""
+        if self._readers is not None:
+            for pair in self[index]:
+                self._readers.setdefault(pair, set()).add(index)
 
 
 def _reset_objective(model: pyo.ConcreteModel) -> None:
@@ -419,10 +762,12 @@ def _args(index: Any) -> tuple[Any, ...]:
     return index if isinstance(index, tuple) else (index,)
 
 
-def _set_row(component: Any, index: Any, value: Any) -> None:
+def _set_row(component: Any, index: Any, value: Any, trail: Trail | None = None) -> None:
     skipped = value is pyo.Constraint.Skip
     if index in component:
         row = component[index]
+        if trail is not None:
+            trail.note_row(row)
         if skipped:
             row.deactivate()
         else:
@@ -430,3 +775,5 @@ def _set_row(component: Any, index: Any, value: Any) -> None:
             row.activate()
     elif not skipped:
         component[index] = value
+        if trail is not None:
+            trail.note_row(component[index], added=True)
