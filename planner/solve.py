@@ -643,7 +643,7 @@ class HighsSession:
         for run in runs:
             left = None if time_limit is None else time_limit - (time.monotonic() - began)
             if left is not None and left <= 0:
-                break
+                return self._timed_out(time_limit)
             self._set_options(left, None)
             if run == "presolve":
                 highs.clearSolver()  # no basis: HiGHS presolves the LP and solves it afresh
@@ -664,16 +664,20 @@ class HighsSession:
             if status == highspy.HighsModelStatus.kOptimal:
                 return True
             if status == highspy.HighsModelStatus.kTimeLimit:
-                self.fixed_timed_out = True
-                logger.warning(
-                    "the LP with fixed binaries did not finish within %.0f s: the plan is the "
-                    "solver's, without duals",
-                    time_limit,
-                )
-                return False
+                return self._timed_out(time_limit)
             if status != highspy.HighsModelStatus.kIterationLimit:
                 return False
             logger.info("the duals' LP from the plan passed its budget: presolved instead")
+        return False
+
+    def _timed_out(self, time_limit: float | None) -> bool:
+        """Note that the fixed-binaries LP ran out of its ``time_limit``; return False."""
+        self.fixed_timed_out = True
+        logger.warning(
+            "the LP with fixed binaries did not finish within %.3g s: the plan is the "
+            "solver's, without duals",
+            time_limit,
+        )
         return False
 
 
