@@ -87,6 +87,11 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
     try:
         who = asyncio.run(bounded())
     except TimeoutError:
+        refused = _refused(address)
+        if refused is not None:  # distributed retries a refused connection until its timeout
+            raise ClusterError(
+                "--scheduler", f"cannot reach the Dask scheduler {address}: {refused}"
+            ) from None
         if _web_server(address):
             raise ClusterError(
                 "--scheduler",
@@ -115,6 +120,24 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
         raise ClusterError(
             "--scheduler", f"cannot reach the Dask scheduler {address}: {error}"
         ) from None
+
+
+def _refused(address: str, timeout: float = 2.0) -> str | None:
+    """Return why a TCP connection to ``address`` fails at once (refused, no such host), or None.
+
+    Dask's own connect retries a refused connection until its timeout, so a
+    closed port would otherwise read as a scheduler too slow to answer.
+    """
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname or not parts.port:
+        return None
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
+            return None
+    except (ConnectionRefusedError, socket.gaierror) as error:
+        return str(error)
+    except (OSError, ValueError):
+        return None  # a timeout or anything else: not known to be refused
 
 
 def _web_server(address: str, timeout: float = 2.0) -> bool:
