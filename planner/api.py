@@ -327,15 +327,7 @@ class Resolver:
             report, duals = _solve_proven(session, solve_options, time_limit, gap)
             logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
             report.extra["resolved"] = True
-            if report.has_plan and session.fixed_timed_out:
-                note = (
-                    "the LP with the contract decisions fixed did not finish within "
-                    f"{settle_limit(time_limit, report.seconds):.0f} s: the plan written is the "
-                    "solver's own, without duals (raise time_limit_s for them)"
-                )
-                report.message = f"{report.message}; {note}" if report.message else note
-                cell = case.source.settings_cells.get("time_limit_s", "Settings[time_limit_s]")
-                warnings.append(Issue(cell, note, severity="warning"))
+            _note_unsettled(case, session, report, time_limit, warnings)
         report.extra["reused"] = reused
         conflicts: list[Issue] = []
         if report.has_plan and skipped is None:
@@ -498,6 +490,26 @@ def _settle(
     wanted = options.duals and not interrupted
     limit = settle_limit(time_limit, report.seconds)
     return session.duals(PRICED_FAMILIES if wanted else (), time_limit=limit)
+
+
+def _note_unsettled(
+    case: Case,
+    session: HighsSession,
+    report: SolverReport,
+    time_limit: float,
+    warnings: list[Issue],
+) -> None:
+    """Say so (message and a warning) where the fixed-binaries LP stopped at its time limit."""
+    if not (report.has_plan and session.fixed_timed_out):
+        return
+    note = (
+        "the LP with the contract decisions fixed did not finish within "
+        f"{settle_limit(time_limit, report.seconds):.0f} s: the plan written is the "
+        "solver's own, without duals (raise time_limit_s for them)"
+    )
+    report.message = f"{report.message}; {note}" if report.message else note
+    cell = case.source.settings_cells.get("time_limit_s", "Settings[time_limit_s]")
+    warnings.append(Issue(cell, note, severity="warning"))
 
 
 def _reproduced(session: HighsSession, report: SolverReport, gap: float) -> bool:

@@ -1,8 +1,10 @@
 """Sweep variants that keep the last plan without a re-solve (issue 24.5).
 
-A skipped variant must be exactly what a fresh solve gives: each kind of skip
-is compared with fresh solves of the same variants, and a loosened cap that
-lets a better plan in must be solved again.
+A skipped variant's plan must be optimal for it: its objective is a fresh
+solve's (its other figures too where the optimum is unique; where several plans
+tie, a fresh solve may pick another of them). Each kind of skip is compared with
+fresh solves of the same variants, and a loosened cap that lets a better plan
+in must be solved again.
 """
 
 from __future__ import annotations
