@@ -91,7 +91,9 @@ def test_a_sweep_computes_only_its_rows_unless_tables_are_asked_for(
     asked = []
     real = HighsSession.duals
     monkeypatch.setattr(
-        HighsSession, "duals", lambda self, rows: asked.append(tuple(rows)) or real(self, rows)
+        HighsSession,
+        "duals",
+        lambda self, rows, **bounds: asked.append(tuple(rows)) or real(self, rows, **bounds),
     )
     light = planner.sweep(case, changes, workers=1, duals=True)
     # no duals without tables, whatever was passed: the fixed-binary LP prices no row
