@@ -327,7 +327,7 @@ class Resolver:
             report, duals = _solve_proven(session, solve_options, time_limit, gap)
             logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
             report.extra["resolved"] = True
-            _note_unsettled(case, session, report, time_limit, warnings)
+            _note_unsettled(case, session, report, warnings)
         report.extra["reused"] = reused
         conflicts: list[Issue] = []
         if report.has_plan and skipped is None:
@@ -496,7 +496,6 @@ def _note_unsettled(
     case: Case,
     session: HighsSession,
     report: SolverReport,
-    time_limit: float,
     warnings: list[Issue],
 ) -> None:
     """Say so (message and a warning) where the fixed-binaries LP stopped at its time limit."""
@@ -504,7 +503,7 @@ def _note_unsettled(
         return
     note = (
         "the LP with the contract decisions fixed did not finish within "
-        f"{settle_limit(time_limit, report.seconds):.0f} s: the plan written is the "
+        f"{session.fixed_time_limit or 0:.0f} s: the plan written is the "
         "solver's own, without duals (raise time_limit_s for them)"
     )
     report.message = f"{report.message}; {note}" if report.message else note

@@ -209,6 +209,8 @@ class HighsSession:
         self.fixed_objective: float | None = None
         #: whether the last fixed-binaries LP stopped at its time limit (no duals, the MIP's plan)
         self.fixed_timed_out = False
+        #: the time limit the last fixed-binaries LP ran out of (None: it did not)
+        self.fixed_time_limit: float | None = None
         #: HiGHS's simplex iterations on that LP, every run (benchmarks/duals.py compares starts)
         self.fixed_iterations: int | None = None
 
@@ -673,6 +675,7 @@ class HighsSession:
     def _timed_out(self, time_limit: float | None) -> bool:
         """Note that the fixed-binaries LP ran out of its ``time_limit``; return False."""
         self.fixed_timed_out = True
+        self.fixed_time_limit = time_limit
         logger.warning(
             "the LP with fixed binaries did not finish within %.3g s: the plan is the "
             "solver's, without duals",
