@@ -295,7 +295,7 @@ class Resolver:
         not run again (its summary counts the case's own warnings only).
         """
         solve_options, time_limit, gap = _options(case, self.options)
-        warnings = [] if checked else validate(case)
+        warnings = [] if checked else _added(case, validate(case))
         data = derive(case)
         advice = _decompose_advice(data, time_limit)
         if _decompose(case, solve_options, advice):  # the extensive form only where it fits
@@ -316,7 +316,9 @@ class Resolver:
                     case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
                 )
                 summary["message"] = report.message
-                return Result(Status.ERROR, None, summary, {}, report, case)
+                return Result(
+                    Status.ERROR, None, summary, {}, report, case, solve_warnings=warnings
+                )
         model, session = self.model, self.session
         assert session is not None
         tables: dict[str, pd.DataFrame] = {}
@@ -356,6 +358,7 @@ class Resolver:
             report=report,
             case=case,
             conflicts=conflicts,
+            solve_warnings=warnings,
         )
 
     def _build(self, data: ModelData, options: SolveOptions) -> SolverError | None:
@@ -492,6 +495,16 @@ def _settle(
     return session.duals(PRICED_FAMILIES if wanted else (), time_limit=limit)
 
 
+def _added(case: Case, checked: list[Issue]) -> list[Issue]:
+    """Keep the warnings of ``checked`` that the case's own (from its loading) do not hold.
+
+    A loaded case's checks give its loading's warnings again; a case changed
+    in Python since may give new ones. Each is counted and written once.
+    """
+    known = {(issue.where, issue.message) for issue in case.warnings}
+    return [issue for issue in checked if (issue.where, issue.message) not in known]
+
+
 def _note_unsettled(
     case: Case,
     session: HighsSession,
@@ -624,7 +637,7 @@ def _decomposed(
         report = SolverReport(Status.INTERRUPTED, False, message="MPI rank other than 0")
         report.extra["mpi_rank"] = ph.world_rank()
         summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
-        return Result(Status.INTERRUPTED, None, summary, {}, report, case)
+        return Result(Status.INTERRUPTED, None, summary, {}, report, case, solve_warnings=warnings)
     try:
         pieces = nested_plan(
             data,
@@ -694,7 +707,9 @@ def _decomposed(
     summary["message"] = report.message
     if report.has_plan:
         _report_final(options, report)
-    return Result(report.status, report.objective, summary, tables, report, case)
+    return Result(
+        report.status, report.objective, summary, tables, report, case, solve_warnings=warnings
+    )
 
 
 #: Nonzeros of the extensive form HiGHS gets through per second of time limit, roughly

@@ -45,6 +45,10 @@ class Result:
         ``Changes`` when it has a PreviousPlan.
     conflicts
         For an infeasible case: the rules that conflict, in workbook terms.
+    solve_warnings
+        Warnings the solve added to the case's own (``case.warnings``): the
+        checks of a case changed in Python since it was loaded, a stage that
+        ran out of its time. :attr:`warnings` lists both.
     """
 
     status: Status
@@ -54,6 +58,12 @@ class Result:
     report: SolverReport
     case: Case
     conflicts: list[Issue] = field(default_factory=list)
+    solve_warnings: list[Issue] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Issue]:
+        """Every warning of the solve: the case's own, then those the solve added."""
+        return [*self.case.warnings, *self.solve_warnings]
 
     @property
     def has_plan(self) -> bool:

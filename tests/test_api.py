@@ -204,3 +204,18 @@ def test_a_badly_scaled_case_the_solver_calls_infeasible_is_explained_by_its_num
         assert "span too many orders of magnitude" in issue.message
     else:  # a solver that copes gives a plan, which is right too
         assert result.has_plan
+
+
+def test_each_warning_is_counted_once_and_written(tmp_path: Any) -> None:
+    """Summary counts what the Warnings sheet lists: a loaded warning once, a new one added."""
+    case = planner.load(REFERENCE / "case-01.xlsx")
+    assert len(case.warnings) == 1  # Elements!H3: Dy's cover target above its storage
+    result = planner.solve(case)
+    assert result.summary["warnings"] == 1 == len(result.warnings)
+
+    changed = case.copy()
+    changed.elements.loc["Dy", "cover_days"] *= 3  # a new warning, found only at the solve
+    result = planner.solve(changed)
+    written = pd.read_excel(result.write(tmp_path / "out.xlsx"), sheet_name="Warnings")
+    assert result.summary["warnings"] == len(written) == 2
+    assert any("212.4" in message for message in written["message"])

@@ -642,7 +642,7 @@ def sheet_names(result: Result) -> list[str]:
             name if not part else f"{name} ({part + 1})"
             for part in range(len(_chunks(_written(name, result.tables[name]))))
         ]
-    warnings = ["Warnings"] if result.case.warnings else []
+    warnings = ["Warnings"] if result.warnings else []
     return [*names, *warnings, *(["ChartData"] if result.has_plan else [])]
 
 
@@ -677,7 +677,7 @@ def _fill(workbook: Workbook, result: Result) -> None:
             sheet = workbook.add_worksheet(name if not part else f"{name} ({part + 1})")
             numbers = _orders_formats(chunk, result) if name == "Orders" else None
             write_table(sheet, chunk, formats, column_formats=numbers)
-    warnings = result.case.warnings
+    warnings = result.warnings
     if warnings:  # only when there is something to say
         frame = pd.DataFrame(
             {"where": [w.where for w in warnings], "message": [w.message for w in warnings]}

@@ -176,7 +176,7 @@ def _solve(
         "message": result.summary.get("message", ""),
         "summary": {k: _plain(v) for k, v in result.summary.items()},
         "conflicts": [{"where": i.where, "message": i.message} for i in result.conflicts],
-        "warnings": [{"where": i.where, "message": i.message} for i in case.warnings],
+        "warnings": [{"where": i.where, "message": i.message} for i in result.warnings],
     }
     if not result.has_plan:
         out.update(_listed(folder, "warnings", out["warnings"]))
