@@ -197,23 +197,61 @@ def _japan_small_loaded(japan_small_workbook: Path) -> planner.Case:
     return case
 
 
-japan_case, japan_result = _copy_and_result("_japan_loaded", "The whole Japan case")
+japan_case = _copy_and_result("_japan_loaded", "The whole Japan case")[0]
 japan_small_case, japan_small_result = _copy_and_result(
     "_japan_small_loaded", "The reduced Japan case (three events, 6 scenarios)"
 )
 
 
 @pytest.fixture(scope="session")
-def japan_cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def _japan_cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, planner.Result]:
+    """``planner solve inputs/japan-2026.xlsx -o …/japan-2026-solution.xlsx``, run once a session.
+
+    Returns what it printed (stdout), the solution workbook's path and the
+    :class:`planner.Result` it wrote: the command's call of ``planner.solve``, watched.
+    The command passes solve's default options (threads 1, seed 0, duals); the fixture
+    fails if it ever passes others, so the Result is ``planner.solve(case)``'s.
+    """
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+    from planner.solve import SolveOptions
+
+    solve = planner.solve
+    solved: list[tuple[dict[str, Any], planner.Result]] = []
+
+    def watched(case: planner.Case, **options: Any) -> planner.Result:
+        result = solve(case, **options)
+        solved.append((options, result))
+        return result
+
+    out = tmp_path_factory.mktemp("japan-cli") / "japan-2026-solution.xlsx"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(planner, "solve", watched)
+        done = CliRunner().invoke(app, ["solve", str(JAPAN), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    [(options, result)] = solved
+    assert replace(SolveOptions(), **options) == SolveOptions(), options
+    return done.stdout, out, result
+
+
+@pytest.fixture(scope="session")
+def japan_cli(_japan_cli_run: tuple[str, Path, planner.Result]) -> tuple[str, Path]:
     """``planner solve inputs/japan-2026.xlsx -o …/japan-2026-solution.xlsx``, run once a session.
 
     Returns what it printed (stdout) and the solution workbook's path.
     """
-    from typer.testing import CliRunner
+    stdout, out, _ = _japan_cli_run
+    return stdout, out
 
-    from planner.cli import app
 
-    out = tmp_path_factory.mktemp("japan-cli") / "japan-2026-solution.xlsx"
-    done = CliRunner().invoke(app, ["solve", str(JAPAN), "-o", str(out)])
-    assert done.exit_code == 0, done.output
-    return done.stdout, out
+@pytest.fixture(scope="session")
+def japan_result(_japan_cli_run: tuple[str, Path, planner.Result]) -> planner.Result:
+    """The whole Japan case solved once a session with the default options; read it only.
+
+    It is the solve of ``japan_cli``'s command (the same options as ``planner.solve(case)``):
+    one solve of the whole case a session for both.
+    """
+    return _japan_cli_run[2]
