@@ -222,6 +222,12 @@ def result(japan_result: planner.Result) -> planner.Result:
     return japan_result
 
 
+@pytest.fixture
+def written(japan_cli: tuple[str, Path]) -> Path:
+    """``result`` as `planner solve` wrote it, once a session (``japan_result`` is its solve)."""
+    return japan_cli[1]
+
+
 def _in(node_scenarios: str, scenario: str) -> bool:
     return node_scenarios == "all" or scenario in str(node_scenarios).split("|")
 
@@ -277,11 +283,12 @@ def test_the_national_stockpile_is_drawn_in_every_stop(result: planner.Result) -
 
 
 def test_supply_by_shipping_country_shows_the_lynas_ndpr_where_it_ships_from(
-    result: planner.Result, tmp_path: Path
+    result: planner.Result, written: Path
 ) -> None:
     """Lynas NdPr (a joint product) ships as metal from China and Viet Nam, as oxide from MY."""
-    written = result.write(tmp_path / "japan.xlsx")
-    rows = list(openpyxl.load_workbook(written)["ChartData"].iter_rows(values_only=True))
+    book = openpyxl.load_workbook(written, read_only=True)  # one sheet read, not the charts
+    rows = list(book["ChartData"].iter_rows(values_only=True))
+    book.close()
     start = next(i for i, row in enumerate(rows) if row[0] and "shipping country" in str(row[0]))
     header = rows[start + 1]
     mix = {row[0]: dict(zip(header[1:], row[1:], strict=False)) for row in rows[start + 2 :]}
@@ -290,9 +297,8 @@ def test_supply_by_shipping_country_shows_the_lynas_ndpr_where_it_ships_from(
     assert mix["Nd"]["VN"] > 0.75 * 400 * len(result.case.period_ids) * 0.5  # JARE's VN metal
 
 
-def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, tmp_path: Path) -> None:
-    path = result.write(tmp_path / "japan.xlsx")
-    orders = pd.read_excel(path, sheet_name="Orders")
+def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, written: Path) -> None:
+    orders = pd.read_excel(written, sheet_name="Orders")
     buy = orders[orders["action"] == "buy"]
     assert (buy["period"] == "2026Q1").any()  # what to buy in the first quarter, whatever happens
     assert set(buy["scenarios"]) == {"all"}
