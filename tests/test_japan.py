@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import planner
+from planner.results import china_against_caps
 from tests.conftest import ROOT
 
 JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
@@ -295,6 +296,24 @@ def test_supply_by_shipping_country_shows_the_lynas_ndpr_where_it_ships_from(
     for country in ("CN", "VN", "MY"):
         assert (mix["Nd"].get(country) or 0) > 0, (country, mix["Nd"])
     assert mix["Nd"]["VN"] > 0.75 * 400 * len(result.case.period_ids) * 0.5  # JARE's VN metal
+
+
+def test_the_plan_breaches_no_china_cap_and_buys_in_the_first_quarter(
+    result: planner.Result,
+) -> None:
+    """What the result page shows of the whole case (the browser tests show the reduced one's).
+
+    No period over any China cap, on any basis, though the headline share is above the 70 %
+    TOTAL cap (on its own shipment basis); orders now in the first quarter every scenario shares.
+    """
+    capped = china_against_caps(result.tables["Shares"])
+    assert len(capped) and not capped["breach"].any()
+    assert (capped["headroom"] >= -1e-9).all()
+    assert "TOTAL" in set(capped["element"])
+    orders = result.tables["Orders"]
+    buys = orders[orders["action"] == "buy"]
+    assert len(buys) == result.summary["orders_now"] > 0
+    assert set(buys["period"]) == {result.case.period_ids[0]}
 
 
 def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, written: Path) -> None:
