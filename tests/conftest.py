@@ -178,7 +178,8 @@ def write_japan_small(path: Path) -> Path:
     for row in range(events.max_row, 1, -1):
         if events.cell(row, 1).value not in JAPAN_KEPT_EVENTS:
             events.delete_rows(row)
-    del book["Sweep"]
+    if "Sweep" in book.sheetnames:
+        del book["Sweep"]
     book.save(path)
     return path
 
