@@ -192,13 +192,13 @@ def test_a_chain_of_changes_each_equal_to_fresh(japan: planner.Case) -> None:
 def test_a_misjudged_warm_start_is_solved_again_cold(japan: planner.Case) -> None:
     """HiGHS 1.16 once called the previous plan optimal here, at a wrong objective."""
     resolver = Resolver(duals=False, mip_gap=0.0)
-    resolver.solve(japan)
+    fresh = resolver.solve(japan)  # built and solved cold: a fresh solve
+    assert fresh.report.extra["reused"] is False and not fresh.report.extra.get("warm")
     variant = japan.copy()
     apply_change(variant, "cvar_alpha", 0.8)
     resolver.solve(variant)
     back = resolver.solve(japan)  # warm from the 0.8 plan
     assert back.report.extra["warm"] is True
-    fresh = planner.solve(japan, duals=False, mip_gap=0.0)
     assert back.objective == pytest.approx(fresh.objective, rel=1e-9)
 
 
