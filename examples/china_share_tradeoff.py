@@ -28,11 +28,17 @@ import planner
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPS = [0.70, 0.65, 0.60, 0.55, 0.50]
+OUT = ROOT / "outputs" / "japan-2026-china-tradeoff.xlsx"
 
 
-def main() -> planner.SweepResult:
-    """Sweep the TOTAL China-share cap of the Japan case and write the trade-off workbook."""
-    case = planner.load(ROOT / "inputs" / "japan-2026.xlsx")
+def main(
+    workbook: Path = ROOT / "inputs" / "japan-2026.xlsx", output: Path = OUT
+) -> planner.SweepResult:
+    """Sweep the TOTAL China-share cap of the Japan case and write the trade-off workbook.
+
+    ``workbook`` is the case to sweep, ``output`` the trade-off workbook written.
+    """
+    case = planner.load(workbook)
     change = "china_share_max[TOTAL,shipment]"
     result = planner.sweep(case, {change: CAPS}, duals=False, tables=True)
     table = result.table
@@ -42,7 +48,6 @@ def main() -> planner.SweepResult:
     print(table[columns].to_string(index=False))  # noqa: T201 - an example prints
     costs = table["expected_cost"].diff().dropna()
     print(f"each 5 points less China share costs {costs.mean():,.0f} JPY m on average")  # noqa: T201
-    output = ROOT / "outputs" / "japan-2026-china-tradeoff.xlsx"
     result.write(output)
     print(f"-> {output}")  # noqa: T201
     return result

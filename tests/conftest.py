@@ -6,7 +6,8 @@ fresh copy of the case loaded once) and ``japan_result`` (the case solved once a
 session, default options). A test of a mechanism (sweeps, the web job flow, the API,
 writing) takes the reduced case: ``japan_small_case``, ``japan_small_workbook`` (its
 workbook) and ``japan_small_result``, the Japan case with three of its events (6
-scenarios), as tests/test_resolve.py did first; or a hand-made workbook.
+scenarios) and no Sweep sheet (its variants are checked at every load and solve: a
+second a solve that the mechanism under test never reads); or a hand-made workbook.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
 #: The events of the reduced Japan case (6 scenarios of its 48): a stop of all Chinese
 #: supply, the heavy-rare-earth price spike and Viet Nam's delay. Every kind of input the
 #: whole case has is there (policies, tiers, activities, contracts, later offers, events in
-#: a group and alone), at a third of a solve's time.
+#: a group and alone), at a third of a solve's time. Its Sweep sheet is left out: every
+#: load and solve checks each of its variants (derives the case again for each), which
+#: took more time than the reduced case's solve, and no test of a mechanism reads it.
 JAPAN_KEPT_EVENTS = ("cn_all_3m_2026Q3", "cn_heavy_price_spike", "vn_delay")
 
 #: The hand-computed case of tests/data/reference/README.md, as rows per sheet.
@@ -166,12 +169,17 @@ def _japan_loaded() -> planner.Case:
 
 
 def write_japan_small(path: Path) -> Path:
-    """Write the Japan workbook with only the events of ``JAPAN_KEPT_EVENTS`` (all their rows)."""
+    """Write the Japan workbook with only the events of ``JAPAN_KEPT_EVENTS`` (all their rows).
+
+    The Sweep sheet is left out (see ``JAPAN_KEPT_EVENTS``).
+    """
     book = openpyxl.load_workbook(JAPAN)
     events = book["Events"]
     for row in range(events.max_row, 1, -1):
         if events.cell(row, 1).value not in JAPAN_KEPT_EVENTS:
             events.delete_rows(row)
+    if "Sweep" in book.sheetnames:
+        del book["Sweep"]
     book.save(path)
     return path
 
@@ -186,26 +194,65 @@ def japan_small_workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _japan_small_loaded(japan_small_workbook: Path) -> planner.Case:
     case = planner.load(japan_small_workbook)
     assert set(case.events["event"]) == set(JAPAN_KEPT_EVENTS) and not case.warnings
+    assert case.sweep.empty
     return case
 
 
-japan_case, japan_result = _copy_and_result("_japan_loaded", "The whole Japan case")
+japan_case = _copy_and_result("_japan_loaded", "The whole Japan case")[0]
 japan_small_case, japan_small_result = _copy_and_result(
     "_japan_small_loaded", "The reduced Japan case (three events, 6 scenarios)"
 )
 
 
 @pytest.fixture(scope="session")
-def japan_cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def _japan_cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, planner.Result]:
+    """``planner solve inputs/japan-2026.xlsx -o …/japan-2026-solution.xlsx``, run once a session.
+
+    Returns what it printed (stdout), the solution workbook's path and the
+    :class:`planner.Result` it wrote: the command's call of ``planner.solve``, watched.
+    The command passes solve's default options (threads 1, seed 0, duals); the fixture
+    fails if it ever passes others, so the Result is ``planner.solve(case)``'s.
+    """
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+    from planner.solve import SolveOptions
+
+    solve = planner.solve
+    solved: list[tuple[dict[str, Any], planner.Result]] = []
+
+    def watched(case: planner.Case, **options: Any) -> planner.Result:
+        result = solve(case, **options)
+        solved.append((options, result))
+        return result
+
+    out = tmp_path_factory.mktemp("japan-cli") / "japan-2026-solution.xlsx"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(planner, "solve", watched)
+        done = CliRunner().invoke(app, ["solve", str(JAPAN), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    [(options, result)] = solved
+    assert replace(SolveOptions(), **options) == SolveOptions(), options
+    return done.stdout, out, result
+
+
+@pytest.fixture(scope="session")
+def japan_cli(_japan_cli_run: tuple[str, Path, planner.Result]) -> tuple[str, Path]:
     """``planner solve inputs/japan-2026.xlsx -o …/japan-2026-solution.xlsx``, run once a session.
 
     Returns what it printed (stdout) and the solution workbook's path.
     """
-    from typer.testing import CliRunner
+    stdout, out, _ = _japan_cli_run
+    return stdout, out
 
-    from planner.cli import app
 
-    out = tmp_path_factory.mktemp("japan-cli") / "japan-2026-solution.xlsx"
-    done = CliRunner().invoke(app, ["solve", str(JAPAN), "-o", str(out)])
-    assert done.exit_code == 0, done.output
-    return done.stdout, out
+@pytest.fixture(scope="session")
+def japan_result(_japan_cli_run: tuple[str, Path, planner.Result]) -> planner.Result:
+    """The whole Japan case solved once a session with the default options; read it only.
+
+    It is the solve of ``japan_cli``'s command (the same options as ``planner.solve(case)``):
+    one solve of the whole case a session for both.
+    """
+    return _japan_cli_run[2]

@@ -92,6 +92,8 @@ def test_cli_says_when_the_scheduler_is_unreachable(tmp_path: Path) -> None:
             str(tmp_path / "out"),
             "--scheduler",
             "tcp://127.0.0.1:9",
+            "--connect-timeout",  # a closed port is told apart after the wait: 1 s, not 10
+            "1",
         ],
     )
     assert result.exit_code == 2
@@ -181,9 +183,18 @@ def test_an_address_that_is_no_dask_address_is_refused_naming_the_option(
 def test_a_batch_refuses_a_bad_scheduler_before_solving(tmp_path: Path) -> None:
     shutil.copy(HAND, tmp_path / "a.xlsx")
     with _web_server() as address:
-        result = CliRunner().invoke(
+        result = CliRunner().invoke(  # told apart after the wait: 1 s, not the default 10
             app,
-            ["batch", str(tmp_path), "-o", str(tmp_path / "out"), "--scheduler", address],
+            [
+                "batch",
+                str(tmp_path),
+                "-o",
+                str(tmp_path / "out"),
+                "--scheduler",
+                address,
+                "--connect-timeout",
+                "1",
+            ],
         )
     assert result.exit_code == 2, result.output
     assert "is a web server, not a Dask scheduler" in result.stderr

@@ -29,7 +29,6 @@ V2 = sorted(path.name for path in (REFERENCE / "v2").glob("*.xlsx"))
 V3 = sorted(path.name for path in (REFERENCE / "v3").glob("*.xlsx"))
 REFERENCE_CASES = [*V1, *(f"v2/{name}" for name in V2), *(f"v3/{name}" for name in V3)]
 SOLVE = importlib.import_module("planner.solve")  # the module: planner.solve is the function
-JAPAN = Path(__file__).resolve().parent.parent / "inputs" / "japan-2026.xlsx"
 SMALL = Size(4, 5, 6, 3)
 GENERATED = {"v1": {}, "v2": {"v2": True}, "v3": {"v2": True, "v3": V3_FEATURES}}
 
@@ -44,10 +43,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _construct(
-    path: Path, constructions: tuple[str, ...] = (CLOSED, OPEN)
+    case: Path | planner.Case, constructions: tuple[str, ...] = (CLOSED, OPEN)
 ) -> tuple[FirstPlan, list[str], float]:
-    """Construct a first plan for ``path``; the plan, what the planner's check finds, its cost."""
-    data = derive(planner.load(path))
+    """A first plan for ``case`` (or its workbook): the plan, the check's finds, its cost."""
+    data = derive(planner.load(case) if isinstance(case, Path) else case)
     model = build_model(data)
     session = HighsSession(model, SolveOptions())
     session._set_options(None, None)  # one thread, as every solve here (HiGHS's scheduler)
@@ -81,11 +80,16 @@ def test_each_construction_on_generated_cases_holds_every_rule(
     assert constructed.objective == pytest.approx(cost, rel=1e-9)
 
 
-def test_a_forced_purchase_under_a_china_cap_needs_the_open_construction() -> None:
-    """Japan: contracted offers' minimum takes break the TOTAL China cap unless others are open."""
-    closed, _, _ = _construct(JAPAN, (CLOSED,))
+def test_a_forced_purchase_under_a_china_cap_needs_the_open_construction(
+    japan_small_case: planner.Case,
+) -> None:
+    """Japan: contracted offers' minimum takes break the TOTAL China cap unless others are open.
+
+    The reduced case (tests/conftest.py) has every offer, contract and cap of the whole one.
+    """
+    closed, _, _ = _construct(japan_small_case, (CLOSED,))
     assert closed.values is None
-    constructed, broken, _ = _construct(JAPAN)
+    constructed, broken, _ = _construct(japan_small_case)
     assert constructed.how == OPEN
     assert broken == []
 

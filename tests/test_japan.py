@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import planner
+from planner.results import china_against_caps
 from tests.conftest import ROOT
 
 JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
@@ -222,6 +223,12 @@ def result(japan_result: planner.Result) -> planner.Result:
     return japan_result
 
 
+@pytest.fixture
+def written(japan_cli: tuple[str, Path]) -> Path:
+    """``result`` as `planner solve` wrote it, once a session (``japan_result`` is its solve)."""
+    return japan_cli[1]
+
+
 def _in(node_scenarios: str, scenario: str) -> bool:
     return node_scenarios == "all" or scenario in str(node_scenarios).split("|")
 
@@ -277,11 +284,12 @@ def test_the_national_stockpile_is_drawn_in_every_stop(result: planner.Result) -
 
 
 def test_supply_by_shipping_country_shows_the_lynas_ndpr_where_it_ships_from(
-    result: planner.Result, tmp_path: Path
+    result: planner.Result, written: Path
 ) -> None:
     """Lynas NdPr (a joint product) ships as metal from China and Viet Nam, as oxide from MY."""
-    written = result.write(tmp_path / "japan.xlsx")
-    rows = list(openpyxl.load_workbook(written)["ChartData"].iter_rows(values_only=True))
+    book = openpyxl.load_workbook(written, read_only=True)  # one sheet read, not the charts
+    rows = list(book["ChartData"].iter_rows(values_only=True))
+    book.close()
     start = next(i for i, row in enumerate(rows) if row[0] and "shipping country" in str(row[0]))
     header = rows[start + 1]
     mix = {row[0]: dict(zip(header[1:], row[1:], strict=False)) for row in rows[start + 2 :]}
@@ -290,9 +298,26 @@ def test_supply_by_shipping_country_shows_the_lynas_ndpr_where_it_ships_from(
     assert mix["Nd"]["VN"] > 0.75 * 400 * len(result.case.period_ids) * 0.5  # JARE's VN metal
 
 
-def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, tmp_path: Path) -> None:
-    path = result.write(tmp_path / "japan.xlsx")
-    orders = pd.read_excel(path, sheet_name="Orders")
+def test_the_plan_breaches_no_china_cap_and_buys_in_the_first_quarter(
+    result: planner.Result,
+) -> None:
+    """What the result page shows of the whole case (the browser tests show the reduced one's).
+
+    No period over any China cap, on any basis, though the headline share is above the 70 %
+    TOTAL cap (on its own shipment basis); orders now in the first quarter every scenario shares.
+    """
+    capped = china_against_caps(result.tables["Shares"])
+    assert len(capped) and not capped["breach"].any()
+    assert (capped["headroom"] >= -1e-9).all()
+    assert "TOTAL" in set(capped["element"])
+    orders = result.tables["Orders"]
+    buys = orders[orders["action"] == "buy"]
+    assert len(buys) == result.summary["orders_now"] > 0
+    assert set(buys["period"]) == {result.case.period_ids[0]}
+
+
+def test_orders_sheet_lists_2026q1_purchases(result: planner.Result, written: Path) -> None:
+    orders = pd.read_excel(written, sheet_name="Orders")
     buy = orders[orders["action"] == "buy"]
     assert (buy["period"] == "2026Q1").any()  # what to buy in the first quarter, whatever happens
     assert set(buy["scenarios"]) == {"all"}

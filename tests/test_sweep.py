@@ -220,7 +220,8 @@ def test_cli_rejects_a_bad_change(tmp_path: Path) -> None:
     assert "--vary: 'share': not a change name" in result.stderr
 
 
-def test_the_japan_trade_off_example_runs() -> None:
+def test_the_japan_trade_off_example_runs(japan_small_workbook: Path, tmp_path: Path) -> None:
+    """The example's sweep on the Japan case with three of its events (a mechanism)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -229,7 +230,7 @@ def test_the_japan_trade_off_example_runs() -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = module.main()
+    result = module.main(japan_small_workbook, tmp_path / "japan-2026-china-tradeoff.xlsx")
     costs = result.table["expected_cost"].tolist()
     assert costs == sorted(costs)  # less China share, more cost
     shares = result.table["china_share_shipment"].tolist()  # the cap's own basis
@@ -237,7 +238,7 @@ def test_the_japan_trade_off_example_runs() -> None:
     assert shares == sorted(shares, reverse=True)
     # expected over scenarios: a stop's quarters have no Chinese supply, so below the cap
     assert all(share <= cap + 1e-6 for share, cap in zip(shares, caps, strict=True))
-    assert (ROOT / "outputs" / "japan-2026-china-tradeoff.xlsx").exists()
+    assert (tmp_path / "japan-2026-china-tradeoff.xlsx").exists()
 
 
 def test_runs_split_the_grid_into_neighbours() -> None:

@@ -1,8 +1,15 @@
-"""The page in a real browser (Debian's Chromium driven by Playwright)."""
+"""The page in a real browser (Debian's Chromium driven by Playwright).
+
+The result page under test is the reduced Japan case's (tests/conftest.py: three of its
+events, every kind of input, the same elements, caps and quarters), uploaded as
+japan-2026.xlsx: these tests are about the page, what it shows of a plan and how; the
+whole case's plan is tested in Python (tests/test_japan.py, tests/test_examples.py).
+"""
 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +18,10 @@ import openpyxl
 import pytest
 
 import planner
+from planner.headline import headline
 from tests.conftest import REFERENCE, ROOT
 from tests.web.conftest import ARTEFACTS, Server
 
-JAPAN = ROOT / "inputs" / "japan-2026.xlsx"
 SOLVED = 120_000  # ms to wait for a result
 NUMBER = re.compile(r"-?[\d,]+(\.\d+)?( ?%| pts?)?")
 
@@ -28,13 +35,20 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def japan(browser: Any, server: Server) -> Iterator[str]:
-    """The Japan case uploaded through the page and solved: its job page's address."""
+def japan(
+    browser: Any,
+    server: Server,
+    japan_small_workbook: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The reduced Japan case uploaded through the page and solved: its job page's address."""
+    upload = tmp_path_factory.mktemp("browser") / "japan-2026.xlsx"
+    shutil.copyfile(japan_small_workbook, upload)
     context = browser.new_context()
     page = context.new_page()
     page.goto(server.url)
     assert page.locator("#template-link").get_attribute("href") == "/template.xlsx"
-    page.set_input_files("#file", str(JAPAN))
+    page.set_input_files("#file", str(upload))
     assert page.locator("#drop-text").inner_text() == "japan-2026.xlsx"
     page.click("#submit")
     page.wait_for_selector("#status", timeout=SOLVED)
@@ -44,30 +58,30 @@ def japan(browser: Any, server: Server) -> Iterator[str]:
 
 
 @pytest.fixture
-def expected(japan_result: planner.Result) -> planner.Result:
-    """The Japan case solved in Python (once a session): what the page must show."""
-    return japan_result
+def expected(japan_small_result: planner.Result) -> planner.Result:
+    """The uploaded workbook solved in Python (once a session): what the page must show."""
+    return japan_small_result
 
 
-def cli_figures(japan_cli: tuple[str, Path]) -> dict[str, str]:
-    """The CLI's one-line summary of the Japan example, as the planner reads it."""
-    stdout, _ = japan_cli  # `planner solve inputs/japan-2026.xlsx`, run once a session
+def cli_figures(result: planner.Result) -> dict[str, str]:
+    """The figures of the line `planner solve` prints for ``result`` (planner.headline)."""
+    line = headline(result.summary, result.status, "japan-2026-solution.xlsx")
     found = re.search(
         r"spend ([\d,.]+) .*, lost value ([\d,.]+) .*\(shortfall ([\d,.]+) .*\); "
         r"China share ([\d.]+%)",
-        stdout,
+        line,
     )
-    assert found is not None, stdout
+    assert found is not None, line
     names = ("spend", "lost-value", "shortfall", "china-share")
     return dict(zip(names, found.groups(), strict=True))
 
 
 def test_upload_to_downloaded_plan(
-    page: Any, japan: str, tmp_path: Path, expected: planner.Result, japan_cli: tuple[str, Path]
+    page: Any, japan: str, tmp_path: Path, expected: planner.Result
 ) -> None:
     page.goto(japan)
     assert page.locator("#status").inner_text() == "optimal"
-    for key, value in cli_figures(japan_cli).items():
+    for key, value in cli_figures(expected).items():
         assert page.locator(f"#{key}").inner_text() == value
     assert page.locator("#elements tbody tr").count() >= 5
     contracts = expected.tables["Contracts"]
