@@ -18,8 +18,8 @@ A thread samples the process's resident set (``/proc/self/statm``) every
 20 ms; each row gives the highest sample while it ran and the resident set
 when it ended, with ``ru_maxrss`` (the process's high-water mark so far).
 
-Then, unless ``--no-alone``, the model HiGHS held (restored after the duals'
-LP: the MIP's own) is written to an MPS file, and HiGHS alone reads and
+Then, unless ``--no-alone``, the same model, built and handed to HiGHS again
+in a child process, is written to an MPS file, and HiGHS alone reads and
 solves it in a fresh process (``highspy`` only, no Python model) with the
 planner's options and time limit, sampled the same way; and again given
 the planner's constructed first plan as a start (``Highs.setSolution``),
@@ -234,15 +234,28 @@ def measure(
         }
     )
     alone: dict[str, Any] = {}
-    if mps and resolver.session is not None:
+    if mps:  # the session freed its HiGHS (planner.solve does): the model, built again
         alone["mps"] = str(folder / "model.mps")
-        resolver.session.highs.writeModel(alone["mps"])
+        command = [sys.executable, "-m", "benchmarks.memory", "--mps", alone["mps"]]
+        subprocess.run([*command, "--size", size], cwd=ROOT, check=True)
         constructed = captured.get("first_plan")
         if constructed is not None and constructed.values is not None:
             alone["start"] = str(folder / "start.npy")
             np.save(alone["start"], constructed.values)
             alone["start_seconds"] = constructed.seconds
     return rows, alone
+
+
+def write_mps(size: str, path: str) -> None:
+    """Build ``size``, hand it to HiGHS as the planner does and write HiGHS's model to ``path``."""
+    import planner
+    from benchmarks.run import _workbook
+    from planner.handoff import HighsModel
+    from planner.model import build_model, derive
+
+    with tempfile.TemporaryDirectory() as folder:
+        case = planner.load(_workbook(size, Path(folder)))
+    HighsModel(build_model(derive(case))).highs.writeModel(path)
 
 
 def highs_alone(
@@ -309,7 +322,11 @@ def main() -> None:
     )
     parser.add_argument("--alone", help=argparse.SUPPRESS)  # a child: HiGHS alone on this MPS
     parser.add_argument("--start", help=argparse.SUPPRESS)
+    parser.add_argument("--mps", help=argparse.SUPPRESS)  # a child: write the model here
     args = parser.parse_args()
+    if args.mps:
+        write_mps(args.size, args.mps)
+        return
     if args.alone:
         print(json.dumps(highs_alone(args.alone, args.time_limit, args.mip_gap, args.start)))
         return

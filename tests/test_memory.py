@@ -11,8 +11,12 @@ from typing import Any
 
 import highspy
 import numpy as np
+import pandas as pd
+import pytest
 
 import planner
+from planner import api
+from planner.api import Resolver
 from planner.first_plan import first_plan
 from planner.model import build_model, derive
 from planner.solve import HighsSession, SolveOptions
@@ -59,3 +63,34 @@ def test_the_first_plan_solves_nothing_in_the_models_own_highs() -> None:
     assert again.values is not None
     assert np.array_equal(constructed.values, again.values)
     assert constructed.objective == again.objective
+
+
+def test_a_single_solve_frees_highs_before_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``planner.solve`` closes the session once the plan and duals are read; the tables match.
+
+    A resolver that keeps its model (sweeps) keeps HiGHS's model too.
+    """
+    path = REFERENCE / "case-04.xlsx"
+    tables = api._tables
+    held: list[int] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        held.append(resolver.session.highs.getNumCol())  # type: ignore[union-attr]
+        return tables(*args, **kwargs)
+
+    monkeypatch.setattr(api, "_tables", spy)
+    results = []
+    for keep in (True, False):
+        resolver = Resolver(keep_model=keep)
+        results.append(resolver.solve(planner.load(path)))
+    kept, single = results
+    assert held[0] > 0 and held[1] == 0, held
+    assert resolver.session is not None and resolver.session.closed
+    assert single.objective == kept.objective
+    assert single.tables.keys() == kept.tables.keys()
+    for name, table in kept.tables.items():
+        pd.testing.assert_frame_equal(single.tables[name], table, obj=name)
+    with pytest.raises(RuntimeError, match="closed"):
+        resolver.session.solve(60.0, 1e-4)
+    with pytest.raises(RuntimeError, match="closed"):
+        resolver.session.duals(["capacity_limit"])
