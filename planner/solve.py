@@ -420,6 +420,7 @@ class HighsSession:
         """Construct a first plan within :data:`FIRST_PLAN_SHARE` of ``time_limit``."""
         self._set_options(None, None)  # threads, seed, quiet; first_plan sets the time limit
         constructed = first_plan(self.highs, self.integer, FIRST_PLAN_SHARE * time_limit)
+        give_back_memory()  # the construction's copy of the model, and the rows freed before it
         logger.info(
             "first plan: %s (%s) after %.2f s",
             "none" if constructed.values is None else f"{constructed.objective:,.2f}",

@@ -7,6 +7,7 @@ what is still held, never on the machine's memory or speed.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import highspy
@@ -94,3 +95,30 @@ def test_a_single_solve_frees_highs_before_the_tables(monkeypatch: pytest.Monkey
         resolver.session.solve(60.0, 1e-4)
     with pytest.raises(RuntimeError, match="closed"):
         resolver.session.duals(["capacity_limit"])
+
+
+def test_memory_is_given_back_between_the_first_plan_and_the_mip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The construction's copy of the model goes back to the system before HiGHS's MIP grows."""
+    events: list[str] = []
+    module = importlib.import_module("planner.solve")
+    construct, mip = module.HighsSession._first_plan, module.HighsSession._solve_once
+
+    def constructing(self: Any, *args: Any) -> Any:
+        events.append("first plan")
+        return construct(self, *args)
+
+    def solving(self: Any, *args: Any, **kwargs: Any) -> Any:
+        events.append("MIP")
+        return mip(self, *args, **kwargs)
+
+    monkeypatch.setattr(module.HighsSession, "_first_plan", constructing)
+    monkeypatch.setattr(module.HighsSession, "_solve_once", solving)
+    monkeypatch.setattr(module, "give_back_memory", lambda: events.append("given back"))
+    session = HighsSession(
+        build_model(derive(planner.load(REFERENCE / "case-03.xlsx"))),
+        SolveOptions(first_plan=True),
+    )
+    assert session.solve(600.0, 1e-4).has_plan
+    assert events[:3] == ["first plan", "given back", "MIP"], events
