@@ -9,7 +9,8 @@ process; each stage of that flow is timed and sampled by wrapping the
 function that does it (:data:`STAGES`): read, validate, derive, build,
 hand-off, release of the rows, the first plan's construction, HiGHS's MIP,
 loading the plan into the Pyomo variables, the LP with the binaries fixed
-(duals), extract (the plan check and the tables) and write. A stage inside
+(duals), the session's close (HiGHS's memory freed), extract (the plan
+check and the tables) and write. A stage inside
 another splits it: the time before and after the inner one is reported as
 the outer stage again (so ``solve`` rows are what ``HighsSession.solve``
 does around the construction and the MIP).
@@ -163,6 +164,7 @@ STAGES = (
     ("planner.solve", "HighsSession", "_load_values", "load values"),
     ("planner.solve", "HighsSession", "duals", "duals"),
     ("planner.solve", "HighsSession", "_solve_fixed", "fixed LP"),
+    ("planner.solve", "HighsSession", "close", "close (HiGHS freed)"),
     ("planner.api", "", "_tables", "extract"),
     ("planner.api", "", "read_plan", "read plan"),
     ("planner.api", "", "write_solution", "write"),
