@@ -100,6 +100,7 @@ class Stages:
         self.sampler = Sampler()
         self.rows: list[dict[str, Any]] = []
         self.stack = ["idle"]
+        self.wrapped: list[tuple[Any, str, Callable[..., Any]]] = []
         self.started = time.perf_counter()
 
     def _close(self) -> None:
@@ -142,7 +143,14 @@ class Stages:
             finally:
                 self.leave()
 
+        self.wrapped.append((owner, attribute, function))
         setattr(owner, attribute, staged)
+
+    def unwrap(self) -> None:
+        """Put back every function :meth:`wrap` wrapped."""
+        while self.wrapped:
+            owner, attribute, function = self.wrapped.pop()
+            setattr(owner, attribute, function)
 
     def stop(self) -> None:
         """End the sampling."""
@@ -185,6 +193,7 @@ def _wrap_all(stages: Stages, captured: dict[str, Any]) -> None:
         captured["first_plan"] = constructed
         return constructed
 
+    stages.wrapped.append((HighsSession, "_first_plan", constructing))
     HighsSession._first_plan = keep  # type: ignore[method-assign]
 
 
@@ -210,21 +219,24 @@ def measure(
     stages = Stages()
     captured: dict[str, Any] = {}
     _wrap_all(stages, captured)
-    path = _workbook(size, folder)
-    stages.enter("read")
-    case = planner.load(path)
-    stages.leave()
-    resolver = Resolver(
-        keep_model=False, time_limit_s=time_limit, mip_gap=mip_gap, first_plan=first_plan
-    )
-    result = resolver.solve(case)
-    print(json.dumps({"status": result.status, "objective": result.objective}), flush=True)
-    if result.report.has_plan:
-        result.write(folder / "solution.xlsx")
-    stages.enter("gc")
-    gc.collect()
-    stages.leave()
-    stages.stop()
+    try:
+        path = _workbook(size, folder)
+        stages.enter("read")
+        case = planner.load(path)
+        stages.leave()
+        resolver = Resolver(
+            keep_model=False, time_limit_s=time_limit, mip_gap=mip_gap, first_plan=first_plan
+        )
+        result = resolver.solve(case)
+        print(json.dumps({"status": result.status, "objective": result.objective}), flush=True)
+        if result.report.has_plan:
+            result.write(folder / "solution.xlsx")
+        stages.enter("gc")
+        gc.collect()
+        stages.leave()
+    finally:
+        stages.stop()
+        stages.unwrap()
     rows = stages.rows
     rows.append(
         {

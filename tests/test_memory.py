@@ -8,6 +8,7 @@ what is still held, never on the machine's memory or speed.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import highspy
@@ -122,3 +123,21 @@ def test_memory_is_given_back_between_the_first_plan_and_the_mip(
     )
     assert session.solve(600.0, 1e-4).has_plan
     assert events[:3] == ["first plan", "given back", "MIP"], events
+
+
+def test_the_memory_benchmark_measures_every_stage_of_a_solve(tmp_path: Path) -> None:
+    """benchmarks.memory wraps the flow of ``planner.solve`` where it runs, and unwraps it."""
+    from benchmarks import memory
+
+    session_solve = HighsSession.solve
+    rows, alone = memory.measure("small", 60.0, 1e-4, tmp_path, mps=False, first_plan=True)
+    stages = [row["stage"] for row in rows]
+    for stage in ("read", "build", "hand-off", "release rows", "first plan", "MIP"):
+        assert stage in stages, stages
+    for stage in ("load values", "fixed LP", "close (HiGHS freed)", "extract", "write"):
+        assert stage in stages, stages
+    order = [stages.index(name) for name in ("first plan", "MIP", "fixed LP", "extract")]
+    assert order == sorted(order), stages
+    assert stages[-1] == "planner solve" and alone == {}
+    assert all(row["peak_mb"] > 0 for row in rows)
+    assert HighsSession.solve is session_solve  # the wrappers are gone
