@@ -329,7 +329,7 @@ class Resolver:
             report, duals = _solve_proven(session, solve_options, time_limit, gap)
             logger.info("solver stopped: %s after %.2f s", report.status, report.seconds)
             report.extra["resolved"] = True
-            _note_unsettled(case, session, report, warnings)
+            self._settled(case, session, report, warnings)
         report.extra["reused"] = reused
         conflicts: list[Issue] = []
         if report.has_plan and skipped is None:
@@ -360,6 +360,18 @@ class Resolver:
             conflicts=conflicts,
             solve_warnings=warnings,
         )
+
+    def _settled(
+        self, case: Case, session: HighsSession, report: SolverReport, warnings: list[Issue]
+    ) -> None:
+        """Once HiGHS has given the plan and duals: note an unsettled LP; free HiGHS if single.
+
+        A single solve (``keep_model=False``) closes the session, so that the
+        tables and the workbook do not stack on HiGHS's memory (issue 24.4).
+        """
+        _note_unsettled(case, session, report, warnings)
+        if not self.keep_model:
+            session.close()
 
     def _build(self, data: ModelData, options: SolveOptions) -> SolverError | None:
         """Build the model for ``data`` and hand it to HiGHS; the error if HiGHS refused it."""

@@ -30,7 +30,8 @@ shortage. Two choices are tried, in this order:
 
 The cheaper plan found is returned; none when both fail (a forced purchase
 the rest of the case cannot absorb, a time limit reached), and HiGHS then
-runs as it always did. The model is left as it was.
+runs as it always did. The model is left as it was: the LPs run in a copy
+of it, whose solver memory is freed before HiGHS's MIP starts.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def _fixed_lp(
     highs.changeColsBounds(count, integer, values, values)
     highs.changeColsIntegrality(count, integer, np.full(count, kinds.kContinuous))
     try:
-        highs.setOptionValue("time_limit", max(time_limit, 1e-3))
+        # HiGHS's limit is on the instance's run clock, which counts its earlier runs
+        highs.setOptionValue("time_limit", float(highs.getRunTime()) + max(time_limit, 1e-3))
         highs.run()
         if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -206,6 +208,25 @@ def _fixed_lp(
         highs.clearSolver()
 
 
+def _copy(highs: highspy.Highs) -> highspy.Highs:
+    """Return a new HiGHS holding the model and the options ``highs`` holds.
+
+    The construction's LPs run in the copy. HiGHS keeps an LP's simplex
+    state (its copy of the LP, the factorization, the row-wise matrix) in the
+    instance that solved it, past ``clearSolver``; in the model's own instance
+    that memory stayed through the MIP, on top of the MIP's own (1.3 GB at the
+    largest benchmark size, benchmarks/README.md "Memory"). The copy's goes
+    with it when the construction ends; the model's copy is its price while
+    the construction runs, below the MIP's peak.
+    """
+    work = new_highs()
+    work.passOptions(highs.getOptions())
+    model = highs.getModel()
+    work.passModel(model)
+    del model
+    return work
+
+
 def first_plan(
     highs: highspy.Highs,
     integer: np.ndarray,
@@ -215,8 +236,9 @@ def first_plan(
     """Construct a plan that holds every row of the model ``highs`` holds, within ``time_limit`` s.
 
     ``integer`` says which columns are integer. HiGHS's options other than
-    the time limit are the caller's (threads, seed, output); the model is
-    left as it was, its solver state cleared. Returns a :class:`FirstPlan`
+    the time limit are the caller's (threads, seed, output). The LPs run in
+    a copy of ``highs`` (:func:`_copy`): nothing is solved in ``highs``
+    itself, which is left as it was. Returns a :class:`FirstPlan`
     whose ``values`` are None when no plan was found (``how`` says why),
     else the cheaper of the ``constructions`` that succeeded (``how`` names it).
     """
@@ -227,8 +249,9 @@ def first_plan(
 
     if not integer.any():
         return FirstPlan(None, None, 0.0, "no contract decisions: the model is an LP")
-    decisions = _decisions(highs, integer)
-    threads = int(highs.getOptionValue("threads")[1])
+    work = _copy(highs)
+    decisions = _decisions(work, integer)
+    threads = int(work.getOptionValue("threads")[1])
     scale = 1.0 + float(np.abs(decisions.cost).max(initial=0.0))
     tie = decisions.cost / scale  # within the same count of decisions, the cheaper
     weights = {
@@ -241,9 +264,10 @@ def first_plan(
         if left() <= 0:
             break
         values = _choose(decisions, weight, left(), threads)
-        solved = None if values is None else _fixed_lp(highs, decisions, values, left())
+        solved = None if values is None else _fixed_lp(work, decisions, values, left())
         if solved is not None and (best is None or solved[1] < float(best.objective or 0.0)):
             best = FirstPlan(solved[0], solved[1], 0.0, how)
+    del work  # its LPs' solver memory with it, before the MIP starts
     seconds = time.perf_counter() - started
     if best is not None:
         best.seconds = seconds
