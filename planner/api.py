@@ -295,7 +295,8 @@ class Resolver:
         not run again (its summary counts the case's own warnings only).
         """
         solve_options, time_limit, gap = _options(case, self.options)
-        warnings = [] if checked else _added(case, validate(case))
+        # the Sweep sheet's variants are the loading's or a sweep's to check: a solve reads none
+        warnings = [] if checked else _added(case, validate(case, sweep=False))
         data = derive(case)
         advice = _decompose_advice(data, time_limit)
         if _decompose(case, solve_options, advice):  # the extensive form only where it fits

@@ -1196,14 +1196,20 @@ def unique_ids(case: Case) -> Case:
     return view
 
 
-def check_case(case: Case) -> list[Issue]:
-    """Run every check on ``case``; return all issues (errors and warnings)."""
+def check_case(case: Case, sweep: bool = True) -> list[Issue]:
+    """Run every check on ``case``; return all issues (errors and warnings).
+
+    ``sweep`` False leaves out the Sweep sheet's variants (:func:`check_sweep`:
+    every value of every row, each on a copy of the whole case): a solve does
+    not read the sheet, and its loading or ``planner sweep`` checks it.
+    """
     issues: list[Issue] = []
     for check in CELL_CHECKS:
         issues.extend(check(case))
     view = unique_ids(case)
     for check in CROSS_CHECKS:
-        issues.extend(check(view))
+        if sweep or check is not check_sweep:
+            issues.extend(check(view))
     if not any(issue.severity == "error" for issue in issues):
         issues.extend(check_derived(view))
     return issues

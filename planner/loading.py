@@ -47,15 +47,17 @@ def load(path: str | Path, limits: ReaderLimits | None = None) -> Case:
     return case
 
 
-def validate(case: Case) -> list[Issue]:
+def validate(case: Case, sweep: bool = True) -> list[Issue]:
     """Check a case (for example one modified in Python) and return its warnings.
+
+    ``sweep`` False leaves out the Sweep sheet's variants (a solve does not read it).
 
     Raises
     ------
     InputError
         With every problem found.
     """
-    issues = check_case(case)
+    issues = check_case(case, sweep=sweep)
     if any(issue.severity == "error" for issue in issues):
         raise InputError(issues, case.source.path)
     return [issue for issue in issues if issue.severity != "error"]

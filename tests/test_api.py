@@ -219,3 +219,12 @@ def test_each_warning_is_counted_once_and_written(tmp_path: Any) -> None:
     written = pd.read_excel(result.write(tmp_path / "out.xlsx"), sheet_name="Warnings")
     assert result.summary["warnings"] == len(written) == 2
     assert any("212.4" in message for message in written["message"])
+
+
+def test_a_solve_does_not_check_the_sweep_sheets_variants(hand: planner.Case) -> None:
+    """A solve reads no Sweep sheet: its variants are the loading's and the sweep's to check."""
+    case = hand.copy()
+    case.sweep = pd.DataFrame({"_row": [2], "change": ["capacity[Nd-XX]"], "values": ["1,2"]})
+    with pytest.raises(planner.InputError, match=r"Sweep.*no offer 'Nd-XX'"):
+        planner.validate(case)
+    assert planner.solve(case).objective == pytest.approx(21_702)
