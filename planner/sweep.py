@@ -12,13 +12,15 @@ from its loosest variant to its tightest so that many can be.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -81,41 +83,92 @@ def solve_chunk(
     base = case.copy()
     base.sweep = base.sweep.iloc[0:0]  # checked once with the case, not again per variant
     try:
-        for values in chunk:
-            variant = base.copy()
-            notes: list[str] = []
-            for name, value in values.items():
-                notes += apply_change(variant, name, value)
-            unchanged = same_case(base, variant)
-            try:
-                if unchanged and resolver.model is not None:
-                    # the workbook as it is: solved afresh, so that its row is what
-                    # `planner solve` gives, not another plan within the gap reached warm
-                    fresh = Resolver(full_tables=tables, keep_model=False, **options)
-                    result = fresh.solve(variant)
-                else:
-                    result = resolver.solve(variant, checked=checked)
-            except InputError as error:  # changes valid alone, not together (min_take, capacity)
-                named = ", ".join(f"{name}={value:g}" for name, value in values.items())
-                raise InputError(
-                    [Issue(i.where, f"the variant {named}: {i.message}") for i in error.issues],
-                    error.source,
-                ) from None
-            row = _row(values, result)
-            if unchanged:
-                notes.insert(0, UNCHANGED)
-            if notes:  # why a row is, or is not, the workbook as it stands
-                row["note"] = "; ".join(dict.fromkeys(notes))
-            if not tables:
-                result.tables = {}
-            solved.append((row, result))
-            if queue is not None:
-                queue.put(1)
-            if result.status == Status.INTERRUPTED:
-                break
+        with _collecting_young_objects() as built:
+            for values in chunk:
+                model = id(resolver.model)
+                row, result = _solve_variant(resolver, base, values, options, tables, checked)
+                if id(resolver.model) != model:
+                    built()  # a model built: the last one is garbage, this one is kept
+                solved.append((row, result))
+                if queue is not None:
+                    queue.put(1)
+                if result.status == Status.INTERRUPTED:
+                    break
     except KeyboardInterrupt:
         pass  # the finished variants are kept; the caller sees fewer results
     return solved
+
+
+def _solve_variant(
+    resolver: Resolver,
+    base: Case,
+    values: dict[str, float],
+    options: dict[str, Any],
+    tables: bool,
+    checked: bool,
+) -> Solved:
+    """Solve one variant of ``base`` with ``resolver``; its row of the sweep table and result."""
+    variant = base.copy()
+    notes: list[str] = []
+    for name, value in values.items():
+        notes += apply_change(variant, name, value)
+    unchanged = same_case(base, variant)
+    try:
+        if unchanged and resolver.model is not None:
+            # the workbook as it is: solved afresh, so that its row is what
+            # `planner solve` gives, not another plan within the gap reached warm
+            fresh = Resolver(full_tables=tables, keep_model=False, **options)
+            result = fresh.solve(variant)
+        else:
+            result = resolver.solve(variant, checked=checked)
+    except InputError as error:  # changes valid alone, not together (min_take, capacity)
+        named = ", ".join(f"{name}={value:g}" for name, value in values.items())
+        raise InputError(
+            [Issue(i.where, f"the variant {named}: {i.message}") for i in error.issues],
+            error.source,
+        ) from None
+    row = _row(values, result)
+    if unchanged:
+        notes.insert(0, UNCHANGED)
+    if notes:  # why a row is, or is not, the workbook as it stands
+        row["note"] = "; ".join(dict.fromkeys(notes))
+    if not tables:
+        result.tables = {}
+    return row, result
+
+
+#: Allocations between collections of the youngest objects during a sweep's run (Python's
+#: default is 700): a kept variant makes tens of thousands of short-lived objects.
+YOUNG_THRESHOLD = 20_000
+
+
+@contextmanager
+def _collecting_young_objects() -> Iterator[Callable[[], None]]:
+    """Keep Python's garbage collector off the kept model while a run of variants solves.
+
+    The model (about a million Pyomo objects on the Japan case) lives for
+    the whole run; each full collection would walk it again, about a tenth
+    of a kept variant's time. Yields ``built``, to call once a model is built:
+    the objects alive then (the model) are set aside (:func:`gc.freeze`)
+    after a collection that frees the model it replaced. On leaving, all is
+    as before: the objects are collectable again, the thresholds restored.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
+    own = gc.get_freeze_count() == 0  # else the process froze objects of its own: leave them
+
+    def built() -> None:
+        if own:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+
+    try:
+        yield built
+    finally:
+        if own:
+            gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def same_case(base: Case, variant: Case) -> bool:

@@ -234,3 +234,67 @@ def test_any_sequence_of_changes_gives_the_fresh_solves(changes: list[tuple[str,
         assert result.status == fresh.status
         assert result.objective == pytest.approx(fresh.objective, rel=1e-9, abs=1e-7)
         assert result.summary["spend"] == pytest.approx(fresh.summary["spend"], rel=1e-9)
+
+
+def test_a_kept_plan_reuses_the_figures_its_change_cannot_move() -> None:
+    """A capacity moves no figure of a plan it keeps: the row's figures are the last ones.
+
+    A price does: a dearer offer the plan does not buy leaves the figures as
+    they are too, but they are worked out again (they read the prices).
+    """
+    case = _with_spare_offer()
+    resolver = Resolver(full_tables=False, skip=True, mip_gap=0.0, duals=False)
+    first = resolver.solve(case)
+    tighter = case.copy()
+    apply_change(tighter, "capacity[Nd-CN]", 80.0)
+    kept = resolver.solve(tighter)
+    assert kept.report.extra["resolved"] is False
+    assert kept.tables["ExpectedShares"] is first.tables["ExpectedShares"]  # not worked out again
+    assert kept.summary["objective"] == first.summary["objective"]
+    dearer = tighter.copy()
+    apply_change(dearer, "unit_cost[Nd-AU]", 150.0)
+    priced = resolver.solve(dearer)
+    assert priced.report.extra["resolved"] is False
+    assert priced.tables["ExpectedShares"] is not first.tables["ExpectedShares"]  # read again
+    fresh = planner.solve(dearer.copy(), mip_gap=0.0, duals=False)
+    for key in FIGURES:
+        assert priced.summary[key] == pytest.approx(fresh.summary[key], rel=1e-9, abs=1e-7), key
+
+
+def test_a_row_set_again_alike_is_neither_noted_nor_pushed() -> None:
+    """Only rows whose value changed reach the trail and HiGHS: the proof and push cost them."""
+    from planner.model.update import rebind
+
+    case = planner.load(HAND)
+    resolver = Resolver(full_tables=False, skip=True, mip_gap=0.0, duals=False)
+    for value in (100.0, 90.0, 85.0):  # the third notes each row's reads
+        variant = case.copy()
+        apply_change(variant, "capacity[Nd-CN]", value)
+        resolver.solve(variant)
+    model = resolver.model
+    assert model is not None
+    variant = case.copy()
+    apply_change(variant, "capacity[Nd-CN]", 80.0)
+    before = {index: row.body for index, row in model.capacity_limit.items()}
+    rebound = rebind(model, derive(variant), trail=True)
+    assert rebound is not None and rebound.trail is not None
+    changed = [i for i, row in model.capacity_limit.items() if row.body is not before[i]]
+    assert changed and rebound.rows["capacity_limit"] == changed  # pushed: these alone
+    assert len(rebound.trail.rows) == len(changed)  # noted for the proof: these alone
+    assert "minimum_take_floor" not in rebound.families  # evaluated again, all alike
+    read = model.row_reads["capacity_limit"]
+    readers = [i for i in read if any(r[0] == "capacity" for r in read[i])]
+    assert len(readers) > len(changed)  # some rows read the capacity and came out alike
+
+
+def test_a_run_sets_the_kept_model_aside_from_the_collector_and_puts_it_back() -> None:
+    import gc
+
+    from planner.sweep import YOUNG_THRESHOLD, _collecting_young_objects
+
+    thresholds = gc.get_threshold()
+    with _collecting_young_objects() as built:
+        assert gc.get_threshold()[0] >= YOUNG_THRESHOLD
+        built()
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0
