@@ -7,7 +7,8 @@ the case, checked and solved like any other, in parallel worker processes;
 a variant whose change provably keeps the last plan optimal (a capacity or cap
 tightened that the plan still holds, a price raised where it buys nothing) is
 not solved again (see :class:`planner.api.Resolver`), and the grid is solved
-from its loosest variant to its tightest so that many can be.
+from its loosest variant to its tightest, each run along the change with the
+most values, so that many can be (:func:`loosest_first`).
 """
 
 from __future__ import annotations
@@ -241,25 +242,42 @@ LOOSER = {
 
 
 def loosest_first(grid: list[dict[str, float]]) -> list[int]:
-    """Return the order to solve the grid in: the loosest variant first, then ever tighter.
+    """Return the order to solve the grid in: runs from loose to tight, the longest run inside.
 
     A variant that only tightens the last one (a capacity or a cap lowered)
     or only raises prices may keep its plan without a solve (see
-    :class:`planner.api.Resolver`); a loosened one never can. So when every
-    change has a known direction (:data:`LOOSER`) the grid is sorted from the
-    loosest values to the tightest; otherwise it keeps the user's order. The
-    order only decides how many solves are saved: each saving is proven.
+    :class:`planner.api.Resolver`); a loosened one never can. So every
+    change with a known direction (:data:`LOOSER`) is walked from its
+    loosest value to its tightest, and the grid is nested so that each
+    variant follows the one a step looser in one change: the changes
+    without a direction outermost (in the user's order of their values),
+    then those with one, the change with the most values innermost. A
+    variant then loosens the last one only where a run along the innermost
+    change starts again: with one plan kept at a time, as few times as a
+    grid allows when two changes have a direction (the shorter change's
+    count). The order only decides how many solves are saved: each saving
+    is proven.
     """
     if not grid:
         return []
     names = list(grid[0])
-    known = [LOOSER.get(_what(name)) for name in names]
-    directions = [direction for direction in known if direction is not None]
-    if len(directions) < len(names):
-        return list(range(len(grid)))
+    places: dict[str, dict[float, int]] = {}  # each change's values, in the order walked
+    for name in names:
+        values = list(dict.fromkeys(variant[name] for variant in grid))
+        direction = LOOSER.get(_what(name))
+        if direction is not None:
+            values.sort(key=lambda value, d=direction: -d * value)  # type: ignore[misc]
+        places[name] = {value: at for at, value in enumerate(values)}
+    nesting = sorted(
+        names,
+        key=lambda name: (
+            LOOSER.get(_what(name)) is not None,  # without a direction: outermost
+            len(places[name]) if LOOSER.get(_what(name)) is not None else 0,
+        ),
+    )
     return sorted(
         range(len(grid)),
-        key=lambda i: tuple(-d * grid[i][n] for d, n in zip(directions, names, strict=True)),
+        key=lambda i: tuple(places[name][grid[i][name]] for name in nesting),
     )
 
 

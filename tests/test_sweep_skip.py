@@ -9,6 +9,7 @@ in must be solved again.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -20,13 +21,13 @@ from hypothesis import strategies as st
 
 import planner
 from planner.api import Resolver
-from planner.changes import apply_change
+from planner.changes import apply_change, variants
 from planner.data import Case
 from planner.events import scenario_probability
 from planner.model import build_model, derive
 from planner.model.update import COST_ROWS, COST_VARIABLE, terms_of
 from planner.results import expected_shares
-from planner.sweep import RESOLVED, loosest_first
+from planner.sweep import RESOLVED, loosest_first, solve_chunk
 from tests.conftest import REFERENCE
 
 HAND = REFERENCE / "case-00-hand.xlsx"
@@ -161,6 +162,38 @@ def test_the_loosest_variant_comes_first() -> None:
     mixed = [{"capacity[X]": c, "unit_cost[X]": u} for c in (1.0, 2.0) for u in (5.0, 4.0)]
     first = mixed[loosest_first(mixed)[0]]
     assert first == {"capacity[X]": 2.0, "unit_cost[X]": 4.0}
+
+
+def test_a_grid_is_walked_so_that_fewer_variants_are_solved_again() -> None:
+    """Two changes: the longer one walked loose to tight inside, each run from the last.
+
+    The user's order puts the capacity (5 values) outside and the price (2)
+    inside: walked lexicographically, every capacity starts with the cheap
+    price again, a price cut that is solved again. Nested the other way,
+    only the two runs' first variants are solved; each is a fresh solve's.
+    """
+    case = _with_spare_offer()
+    capacity, price = "capacity[Nd-CN]", "unit_cost[Nd-AU]"
+    changes = {capacity: [100.0, 90.0, 80.0, 70.0, 60.0], price: [95.0, 300.0]}
+    grid = variants(changes)
+    order = loosest_first(grid)
+    walked = [grid[i] for i in order]
+    assert [v[price] for v in walked] == [95.0] * 5 + [300.0] * 5  # the shorter change outside
+    assert all(a[capacity] > b[capacity] for a, b in itertools.pairwise(walked[:5]))
+    lexicographic = sorted(grid, key=lambda v: (-v[capacity], v[price]))
+    options = {"mip_gap": 0.0, "duals": False, "explain_infeasible": False}
+    before = solve_chunk(case, lexicographic, options, tables=False, checked=True)
+    solved_before = sum(row[RESOLVED] == "yes" for row, _ in before)
+    swept = planner.sweep(case, changes, workers=1, mip_gap=0.0)
+    solved_now = int((swept.table[RESOLVED] == "yes").sum())
+    assert solved_now == 2 < solved_before
+    assert swept.table[[capacity, price]].to_dict("records") == grid  # the user's order
+    for values, result in zip(grid, swept.results, strict=True):
+        variant = case.copy()
+        for name, value in values.items():
+            apply_change(variant, name, value)
+        fresh = planner.solve(variant, mip_gap=0.0, duals=False)
+        assert result.objective == pytest.approx(fresh.objective, rel=1e-9, abs=1e-7), values
 
 
 def test_the_sweep_counts_the_variants_not_solved_again() -> None:
