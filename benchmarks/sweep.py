@@ -30,10 +30,10 @@ compares their objectives and statuses with the sweep's::
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,10 +146,14 @@ def throughput(path: Path, vary: str, workers: int, check: int = 0) -> Throughpu
     name, values = parse_vary(vary)
     before = _cpu()
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        swept = planner.sweep(case, {name: values}, workers=workers, executor=pool, duals=False)
-        wall = time.perf_counter() - started
-    cpu = _cpu() - before  # the workers are reaped when the pool closes
+    # the sweep's own worker processes, one run of neighbouring variants each, as `planner
+    # sweep --workers N` runs it (an executor passed in would be taken for a cluster's and the
+    # grid cut into runs of CLUSTER_RUN variants, each building and solving its first)
+    swept = planner.sweep(case, {name: values}, workers=workers, duals=False)
+    wall = time.perf_counter() - started
+    while multiprocessing.active_children():  # reaps the workers: their CPU seconds count
+        time.sleep(0.05)
+    cpu = _cpu() - before
     table = swept.table
     picked = sorted({round(i * (len(values) - 1) / max(check - 1, 1)) for i in range(check)})
     differences = []
