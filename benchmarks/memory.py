@@ -173,7 +173,7 @@ STAGES = (
     ("planner.solve", "HighsSession", "duals", "duals"),
     ("planner.solve", "HighsSession", "_solve_fixed", "fixed LP"),
     ("planner.solve", "HighsSession", "close", "close (HiGHS freed)"),
-    ("planner.api", "", "_tables", "extract"),
+    ("planner.api", "", "_plan_tables", "extract"),
     ("planner.api", "", "read_plan", "read plan"),
     ("planner.api", "", "write_solution", "write"),
 )

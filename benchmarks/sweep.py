@@ -30,10 +30,10 @@ compares their objectives and statuses with the sweep's::
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +122,12 @@ class Throughput:
     objectives: tuple[float, float]  # lowest and highest objective
     not_resolved: int = 0  # variants that kept the last plan without a re-solve
     checked: int = 0  # variants also solved afresh
+    #: CPU seconds of a run's start in one process: the case sent, the model built and solved
+    #: for its first variant, then changed in place for the next two (every row evaluated
+    #: again, then each row's reads noted); what each worker pays once
+    start_cpu: float = 0.0
+    #: CPU seconds per variant after that start (the same run of 3 + ``STEADY`` variants)
+    steady_cpu: float = 0.0
     largest_difference: float = 0.0  # relative objective difference against those
 
     @property
@@ -140,10 +146,14 @@ def throughput(path: Path, vary: str, workers: int, check: int = 0) -> Throughpu
     name, values = parse_vary(vary)
     before = _cpu()
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        swept = planner.sweep(case, {name: values}, workers=workers, executor=pool, duals=False)
-        wall = time.perf_counter() - started
-    cpu = _cpu() - before  # the workers are reaped when the pool closes
+    # the sweep's own worker processes, one run of neighbouring variants each, as `planner
+    # sweep --workers N` runs it (an executor passed in would be taken for a cluster's and the
+    # grid cut into runs of CLUSTER_RUN variants, each building and solving its first)
+    swept = planner.sweep(case, {name: values}, workers=workers, duals=False)
+    wall = time.perf_counter() - started
+    while multiprocessing.active_children():  # reaps the workers: their CPU seconds count
+        time.sleep(0.05)
+    cpu = _cpu() - before
     table = swept.table
     picked = sorted({round(i * (len(values) - 1) / max(check - 1, 1)) for i in range(check)})
     differences = []
@@ -156,7 +166,10 @@ def throughput(path: Path, vary: str, workers: int, check: int = 0) -> Throughpu
             differences.append(0.0 if alone.status == result.status else float("inf"))
         else:
             differences.append(abs(result.objective - alone.objective) / abs(alone.objective))
+    start_cpu, steady_cpu = _run_start(case, name, values)
     return Throughput(
+        start_cpu=start_cpu,
+        steady_cpu=steady_cpu,
         wall=wall,
         cpu=cpu,
         variants=len(table),
@@ -167,6 +180,30 @@ def throughput(path: Path, vary: str, workers: int, check: int = 0) -> Throughpu
         checked=len(picked),
         largest_difference=max(differences, default=0.0),
     )
+
+
+#: Variants timed after a run's start, for the CPU seconds per variant of a long run.
+STEADY = 40
+
+
+def _run_start(case: planner.Case, name: str, values: list[float]) -> tuple[float, float]:
+    """CPU seconds of a run's first 3 variants, and per variant of the next ``STEADY``.
+
+    In one process, one run of neighbouring variants from the loosest (as
+    each worker runs its share of the grid).
+    """
+    from planner.sweep import loosest_first, solve_chunk
+
+    grid = [{name: value} for value in values]
+    run = [grid[i] for i in loosest_first(grid)][: 3 + STEADY]
+    options = {"explain_infeasible": False, "duals": False}
+    started = time.process_time()
+    solve_chunk(case, run[:3], options, tables=False, checked=True)
+    start = time.process_time() - started
+    started = time.process_time()
+    solve_chunk(case, run, options, tables=False, checked=True)
+    steady = (time.process_time() - started - start) / max(len(run) - 3, 1)
+    return start, steady
 
 
 def _cpu() -> float:
@@ -189,6 +226,12 @@ def report_throughput(measured: Throughput, path: Path, vary: str) -> str:
             f"Objectives {measured.objectives[0]:,.2f} to {measured.objectives[1]:,.2f}. "
             f"Re-solves skipped (the last plan provably kept): {measured.not_resolved:,} of "
             f"{measured.variants:,}."
+            + (
+                f" A run's start (first 3 variants, one process): {measured.start_cpu:.1f} CPU s;"
+                f" then {1000 * measured.steady_cpu:.0f} CPU ms per variant."
+                if measured.start_cpu
+                else ""
+            )
             + (
                 f" {measured.checked} variants solved afresh: largest objective difference "
                 f"{measured.largest_difference:.1e} (relative)."

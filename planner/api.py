@@ -27,7 +27,7 @@ from planner.loading import validate
 from planner.model import ModelData, build_model, derive
 from planner.model.parameters import VALUE
 from planner.model.size import ModelSize, estimate, memory_limit
-from planner.model.update import Rebound, Trail, kept_plan, rebind
+from planner.model.update import Rebound, Trail, kept_plan, noting, rebind, same_values
 from planner.results import (
     COST_KEYS,
     DECIDED_LATER,
@@ -285,6 +285,11 @@ class Resolver:
         self.pending: Rebound | None = None
         #: the last solve's report and gap target, while its optimal plan is in the model
         self.last: tuple[SolverReport, float] | None = None
+        #: that plan, read off the model once: a variant that keeps it reads it from here
+        self.plan: Plan | None = None
+        #: the last sweep row's figures (full_tables=False): the data they were worked out
+        #: from, the data fields they read, the figures and their ExpectedShares
+        self.figures: tuple[ModelData, set[str], dict[str, Any], pd.DataFrame] | None = None
 
     def solve(self, case: Case, checked: bool = False) -> Result:
         """Solve ``case`` (see :func:`solve`), re-using the model when its shape allows.
@@ -334,11 +339,12 @@ class Resolver:
         report.extra["reused"] = reused
         conflicts: list[Issue] = []
         if report.has_plan and skipped is None:
+            self.plan = read_plan(model, data)
             try:
-                tables, figures = _tables(case, data, model, duals, self.full_tables)
+                tables, figures = self._figures_of(case, data, self.plan, duals, fresh=True)
             except SolverError as error:  # a solver outcome: a status, never an exception
                 report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
-        self.last = (report, gap) if report.status == Status.OPTIMAL and report.has_plan else None
+        self._remember(report, gap)
         summary = _base_summary(
             case, data, report, solve_options, time_limit, gap, warnings, self.full_tables
         )
@@ -374,11 +380,17 @@ class Resolver:
         if not self.keep_model:
             session.close()
 
+    def _remember(self, report: SolverReport, gap: float) -> None:
+        """Keep the report and gap of an optimal plan (a later variant may keep it); else none."""
+        self.last = (report, gap) if report.status == Status.OPTIMAL and report.has_plan else None
+        if self.last is None:
+            self.plan = None
+
     def _build(self, data: ModelData, options: SolveOptions) -> SolverError | None:
         """Build the model for ``data`` and hand it to HiGHS; the error if HiGHS refused it."""
         logger.info("building the model: %d scenario-tree nodes", len(data.nodes))
         self.model = build_model(data)
-        self.pending = self.last = self.trail = None
+        self.pending = self.last = self.trail = self.plan = self.figures = None
         try:
             self.session = HighsSession(self.model, options)
         except SolverError as error:
@@ -392,7 +404,7 @@ class Resolver:
         """Change the kept model for ``data`` in place; False when it must be built anew."""
         self.trail = None
         if self.model is None or self.session is None or not self.keep_model:
-            self.last = None
+            self.last = self.plan = None
             return False
         rebound = rebind(self.model, data, trail=self.skip and self.last is not None)
         if rebound is not None:
@@ -401,7 +413,7 @@ class Resolver:
             self.pending = rebound if self.pending is None else self.pending.then(rebound)
             return self.skip or self._push()  # skip: pushed when a solve needs it
         self.model = self.session = None
-        self.pending = self.last = None
+        self.pending = self.last = self.plan = None
         return False
 
     def _push(self) -> bool:
@@ -410,7 +422,7 @@ class Resolver:
         if self.session is not None and (pending is None or self.session.sync(pending)):
             return True
         self.model = self.session = None
-        self.last = self.trail = None
+        self.last = self.trail = self.plan = None
         return False
 
     def _kept(self, reused: bool, gap: float) -> str | None:
@@ -441,10 +453,16 @@ class Resolver:
         duals of the LP with the binaries fixed, if asked for). None, to solve
         after all, if the plan fails the planner's check of the new case or
         its cost is not within ``gap`` of the last bound.
+
+        The plan is the last one read (its variables did not move); with
+        duals it is read again after their LP. A sweep row's figures that read
+        no data the variant changed are the last row's (see :meth:`_figures_of`).
         """
         if options.duals and not self._push():  # the duals' LP is solved by HiGHS
             return None
         assert self.last is not None and self.session is not None and self.model is not None
+        if self.plan is None:
+            return None
         last = self.last[0]
         report = replace(
             last,
@@ -452,8 +470,9 @@ class Resolver:
             extra={**last.extra, "resolved": False, "kept": kept, "highs_seconds": 0.0},
         )
         duals = self.session.duals(PRICED_FAMILIES) if options.duals else {}
+        plan = read_plan(self.model, data) if options.duals else self.plan
         try:
-            tables, figures = _tables(case, data, self.model, duals, self.full_tables)
+            tables, figures = self._figures_of(case, data, plan, duals)
         except SolverError:  # the plan fails a check of the new case
             return None
         bound, objective = report.bound, float(figures["objective"])
@@ -461,6 +480,41 @@ class Resolver:
         if bound is not None and math.isfinite(bound) and objective - bound > slack:
             return None
         return report, tables, figures
+
+    def _figures_of(
+        self,
+        case: Case,
+        data: ModelData,
+        plan: Plan,
+        duals: dict[tuple[str, Any], float],
+        fresh: bool = False,
+    ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+        """Return the tables and figures of ``plan`` for ``case``, once it holds every rule.
+
+        With full tables, all of them, worked out afresh. For a sweep's row
+        (``full_tables`` False) the plan is checked against ``data`` every
+        time, and its figures (costs, objective, shares) are the last row's
+        when the plan is the same (not ``fresh`` from a solve) and none of
+        the data fields they were worked out from changed: the same
+        computation on the same numbers. A capacity or a cap moves no figure
+        of a plan it keeps; a price does, and they are worked out again.
+        """
+        if self.full_tables or duals:
+            self.figures = None
+            return _plan_tables(case, data, plan, duals, self.full_tables)
+        broken = verify_plan(plan, data)
+        if broken:
+            raise SolverError(_failed_check(broken))
+        last = self.figures
+        if not fresh and last is not None and same_values(last[0], data, last[1]):
+            _, read, figures, overall = last
+        else:
+            reads = noting(data)  # stands in for data, noting the fields the figures read
+            light, figures = _plan_tables(case, reads, plan, {}, False, checked=True)  # type: ignore[arg-type]
+            overall, read = light["ExpectedShares"], set(reads.names)
+        self.figures = (data, read, figures, overall)
+        contracts = contracts_table(plan, data, case.offers)  # reads the case's offers too
+        return {"ExpectedShares": overall, "Contracts": contracts}, dict(figures)
 
 
 #: HiGHS's primal feasibility tolerance (its default): how far a plan may miss a row it holds.
@@ -860,7 +914,16 @@ def _tables(
     duals: dict[tuple[str, Any], float],
     full: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Read the plan ``model`` holds into its tables and figures (benchmarks.run times it)."""
     return _plan_tables(case, data, read_plan(model, data), duals, full)
+
+
+def _failed_check(broken: list[str]) -> str:
+    """Say that the solver's plan fails the planner's own check, and how."""
+    return (
+        f"the solver's plan fails the planner's own check ({len(broken)} problem"
+        f"{'s' if len(broken) != 1 else ''}: {'; '.join(broken[:5])}); nothing is written"
+    )
 
 
 def _plan_tables(
@@ -869,14 +932,15 @@ def _plan_tables(
     plan: Plan,
     duals: dict[tuple[str, Any], float],
     full: bool = True,
+    checked: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Return the tables and figures of ``plan``, once it holds every rule (:func:`verify_plan`)."""
-    broken = verify_plan(plan, data)
+    """Return the tables and figures of ``plan``, once it holds every rule (:func:`verify_plan`).
+
+    ``checked``: the plan was checked against ``data`` already.
+    """
+    broken = [] if checked else verify_plan(plan, data)
     if broken:
-        raise SolverError(
-            f"the solver's plan fails the planner's own check ({len(broken)} problem"
-            f"{'s' if len(broken) != 1 else ''}: {'; '.join(broken[:5])}); nothing is written"
-        )
+        raise SolverError(_failed_check(broken))
     costs = scenario_costs(plan, data)
     probability = costs["probability"].to_numpy()
     expected = {key: float(probability @ costs[key].to_numpy()) for key in COST_KEYS}

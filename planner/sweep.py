@@ -7,18 +7,21 @@ the case, checked and solved like any other, in parallel worker processes;
 a variant whose change provably keeps the last plan optimal (a capacity or cap
 tightened that the plan still holds, a price raised where it buys nothing) is
 not solved again (see :class:`planner.api.Resolver`), and the grid is solved
-from its loosest variant to its tightest so that many can be.
+from its loosest variant to its tightest, each run along the change with the
+most values, so that many can be (:func:`loosest_first`).
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -81,41 +84,92 @@ def solve_chunk(
     base = case.copy()
     base.sweep = base.sweep.iloc[0:0]  # checked once with the case, not again per variant
     try:
-        for values in chunk:
-            variant = base.copy()
-            notes: list[str] = []
-            for name, value in values.items():
-                notes += apply_change(variant, name, value)
-            unchanged = same_case(base, variant)
-            try:
-                if unchanged and resolver.model is not None:
-                    # the workbook as it is: solved afresh, so that its row is what
-                    # `planner solve` gives, not another plan within the gap reached warm
-                    fresh = Resolver(full_tables=tables, keep_model=False, **options)
-                    result = fresh.solve(variant)
-                else:
-                    result = resolver.solve(variant, checked=checked)
-            except InputError as error:  # changes valid alone, not together (min_take, capacity)
-                named = ", ".join(f"{name}={value:g}" for name, value in values.items())
-                raise InputError(
-                    [Issue(i.where, f"the variant {named}: {i.message}") for i in error.issues],
-                    error.source,
-                ) from None
-            row = _row(values, result)
-            if unchanged:
-                notes.insert(0, UNCHANGED)
-            if notes:  # why a row is, or is not, the workbook as it stands
-                row["note"] = "; ".join(dict.fromkeys(notes))
-            if not tables:
-                result.tables = {}
-            solved.append((row, result))
-            if queue is not None:
-                queue.put(1)
-            if result.status == Status.INTERRUPTED:
-                break
+        with _collecting_young_objects() as built:
+            for values in chunk:
+                model = id(resolver.model)
+                row, result = _solve_variant(resolver, base, values, options, tables, checked)
+                if id(resolver.model) != model:
+                    built()  # a model built: the last one is garbage, this one is kept
+                solved.append((row, result))
+                if queue is not None:
+                    queue.put(1)
+                if result.status == Status.INTERRUPTED:
+                    break
     except KeyboardInterrupt:
         pass  # the finished variants are kept; the caller sees fewer results
     return solved
+
+
+def _solve_variant(
+    resolver: Resolver,
+    base: Case,
+    values: dict[str, float],
+    options: dict[str, Any],
+    tables: bool,
+    checked: bool,
+) -> Solved:
+    """Solve one variant of ``base`` with ``resolver``; its row of the sweep table and result."""
+    variant = base.copy()
+    notes: list[str] = []
+    for name, value in values.items():
+        notes += apply_change(variant, name, value)
+    unchanged = same_case(base, variant)
+    try:
+        if unchanged and resolver.model is not None:
+            # the workbook as it is: solved afresh, so that its row is what
+            # `planner solve` gives, not another plan within the gap reached warm
+            fresh = Resolver(full_tables=tables, keep_model=False, **options)
+            result = fresh.solve(variant)
+        else:
+            result = resolver.solve(variant, checked=checked)
+    except InputError as error:  # changes valid alone, not together (min_take, capacity)
+        named = ", ".join(f"{name}={value:g}" for name, value in values.items())
+        raise InputError(
+            [Issue(i.where, f"the variant {named}: {i.message}") for i in error.issues],
+            error.source,
+        ) from None
+    row = _row(values, result)
+    if unchanged:
+        notes.insert(0, UNCHANGED)
+    if notes:  # why a row is, or is not, the workbook as it stands
+        row["note"] = "; ".join(dict.fromkeys(notes))
+    if not tables:
+        result.tables = {}
+    return row, result
+
+
+#: Allocations between collections of the youngest objects during a sweep's run (Python's
+#: default is 700): a kept variant makes tens of thousands of short-lived objects.
+YOUNG_THRESHOLD = 20_000
+
+
+@contextmanager
+def _collecting_young_objects() -> Iterator[Callable[[], None]]:
+    """Keep Python's garbage collector off the kept model while a run of variants solves.
+
+    The model (about a million Pyomo objects on the Japan case) lives for
+    the whole run; each full collection would walk it again, about a tenth
+    of a kept variant's time. Yields ``built``, to call once a model is built:
+    the objects alive then (the model) are set aside (:func:`gc.freeze`)
+    after a collection that frees the model it replaced. On leaving, all is
+    as before: the objects are collectable again, the thresholds restored.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
+    own = gc.get_freeze_count() == 0  # else the process froze objects of its own: leave them
+
+    def built() -> None:
+        if own:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+
+    try:
+        yield built
+    finally:
+        if own:
+            gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def same_case(base: Case, variant: Case) -> bool:
@@ -188,25 +242,42 @@ LOOSER = {
 
 
 def loosest_first(grid: list[dict[str, float]]) -> list[int]:
-    """Return the order to solve the grid in: the loosest variant first, then ever tighter.
+    """Return the order to solve the grid in: runs from loose to tight, the longest run inside.
 
     A variant that only tightens the last one (a capacity or a cap lowered)
     or only raises prices may keep its plan without a solve (see
-    :class:`planner.api.Resolver`); a loosened one never can. So when every
-    change has a known direction (:data:`LOOSER`) the grid is sorted from the
-    loosest values to the tightest; otherwise it keeps the user's order. The
-    order only decides how many solves are saved: each saving is proven.
+    :class:`planner.api.Resolver`); a loosened one never can. So every
+    change with a known direction (:data:`LOOSER`) is walked from its
+    loosest value to its tightest, and the grid is nested so that each
+    variant follows the one a step looser in one change: the changes
+    without a direction outermost (in the user's order of their values),
+    then those with one, the change with the most values innermost. A
+    variant then loosens the last one only where a run along the innermost
+    change starts again: with one plan kept at a time, as few times as a
+    grid allows when two changes have a direction (the shorter change's
+    count). The order only decides how many solves are saved: each saving
+    is proven.
     """
     if not grid:
         return []
     names = list(grid[0])
-    known = [LOOSER.get(_what(name)) for name in names]
-    directions = [direction for direction in known if direction is not None]
-    if len(directions) < len(names):
-        return list(range(len(grid)))
+    places: dict[str, dict[float, int]] = {}  # each change's values, in the order walked
+    for name in names:
+        values = list(dict.fromkeys(variant[name] for variant in grid))
+        direction = LOOSER.get(_what(name))
+        if direction is not None:
+            values.sort(key=lambda value, d=direction: -d * value)  # type: ignore[misc]
+        places[name] = {value: at for at, value in enumerate(values)}
+    nesting = sorted(
+        names,
+        key=lambda name: (
+            LOOSER.get(_what(name)) is not None,  # without a direction: outermost
+            len(places[name]) if LOOSER.get(_what(name)) is not None else 0,
+        ),
+    )
     return sorted(
         range(len(grid)),
-        key=lambda i: tuple(-d * grid[i][n] for d, n in zip(directions, names, strict=True)),
+        key=lambda i: tuple(places[name][grid[i][name]] for name in nesting),
     )
 
 

@@ -73,14 +73,14 @@ def test_a_single_solve_frees_highs_before_the_tables(monkeypatch: pytest.Monkey
     A resolver that keeps its model (sweeps) keeps HiGHS's model too.
     """
     path = REFERENCE / "case-04.xlsx"
-    tables = api._tables
+    tables = api._plan_tables
     held: list[int] = []
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         held.append(resolver.session.highs.getNumCol())  # type: ignore[union-attr]
         return tables(*args, **kwargs)
 
-    monkeypatch.setattr(api, "_tables", spy)
+    monkeypatch.setattr(api, "_plan_tables", spy)
     results = []
     for keep in (True, False):
         resolver = Resolver(keep_model=keep)

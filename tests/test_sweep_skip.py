@@ -9,6 +9,7 @@ in must be solved again.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -20,13 +21,13 @@ from hypothesis import strategies as st
 
 import planner
 from planner.api import Resolver
-from planner.changes import apply_change
+from planner.changes import apply_change, variants
 from planner.data import Case
 from planner.events import scenario_probability
 from planner.model import build_model, derive
 from planner.model.update import COST_ROWS, COST_VARIABLE, terms_of
 from planner.results import expected_shares
-from planner.sweep import RESOLVED, loosest_first
+from planner.sweep import RESOLVED, loosest_first, solve_chunk
 from tests.conftest import REFERENCE
 
 HAND = REFERENCE / "case-00-hand.xlsx"
@@ -163,6 +164,38 @@ def test_the_loosest_variant_comes_first() -> None:
     assert first == {"capacity[X]": 2.0, "unit_cost[X]": 4.0}
 
 
+def test_a_grid_is_walked_so_that_fewer_variants_are_solved_again() -> None:
+    """Two changes: the longer one walked loose to tight inside, each run from the last.
+
+    The user's order puts the capacity (5 values) outside and the price (2)
+    inside: walked lexicographically, every capacity starts with the cheap
+    price again, a price cut that is solved again. Nested the other way,
+    only the two runs' first variants are solved; each is a fresh solve's.
+    """
+    case = _with_spare_offer()
+    capacity, price = "capacity[Nd-CN]", "unit_cost[Nd-AU]"
+    changes = {capacity: [100.0, 90.0, 80.0, 70.0, 60.0], price: [95.0, 300.0]}
+    grid = variants(changes)
+    order = loosest_first(grid)
+    walked = [grid[i] for i in order]
+    assert [v[price] for v in walked] == [95.0] * 5 + [300.0] * 5  # the shorter change outside
+    assert all(a[capacity] > b[capacity] for a, b in itertools.pairwise(walked[:5]))
+    lexicographic = sorted(grid, key=lambda v: (-v[capacity], v[price]))
+    options = {"mip_gap": 0.0, "duals": False, "explain_infeasible": False}
+    before = solve_chunk(case, lexicographic, options, tables=False, checked=True)
+    solved_before = sum(row[RESOLVED] == "yes" for row, _ in before)
+    swept = planner.sweep(case, changes, workers=1, mip_gap=0.0)
+    solved_now = int((swept.table[RESOLVED] == "yes").sum())
+    assert solved_now == 2 < solved_before
+    assert swept.table[[capacity, price]].to_dict("records") == grid  # the user's order
+    for values, result in zip(grid, swept.results, strict=True):
+        variant = case.copy()
+        for name, value in values.items():
+            apply_change(variant, name, value)
+        fresh = planner.solve(variant, mip_gap=0.0, duals=False)
+        assert result.objective == pytest.approx(fresh.objective, rel=1e-9, abs=1e-7), values
+
+
 def test_the_sweep_counts_the_variants_not_solved_again() -> None:
     swept = planner.sweep(
         planner.load(HAND), {"capacity[Nd-CN]": [100.0, 90.0, 80.0]}, workers=1, mip_gap=0.0
@@ -234,3 +267,67 @@ def test_any_sequence_of_changes_gives_the_fresh_solves(changes: list[tuple[str,
         assert result.status == fresh.status
         assert result.objective == pytest.approx(fresh.objective, rel=1e-9, abs=1e-7)
         assert result.summary["spend"] == pytest.approx(fresh.summary["spend"], rel=1e-9)
+
+
+def test_a_kept_plan_reuses_the_figures_its_change_cannot_move() -> None:
+    """A capacity moves no figure of a plan it keeps: the row's figures are the last ones.
+
+    A price does: a dearer offer the plan does not buy leaves the figures as
+    they are too, but they are worked out again (they read the prices).
+    """
+    case = _with_spare_offer()
+    resolver = Resolver(full_tables=False, skip=True, mip_gap=0.0, duals=False)
+    first = resolver.solve(case)
+    tighter = case.copy()
+    apply_change(tighter, "capacity[Nd-CN]", 80.0)
+    kept = resolver.solve(tighter)
+    assert kept.report.extra["resolved"] is False
+    assert kept.tables["ExpectedShares"] is first.tables["ExpectedShares"]  # not worked out again
+    assert kept.summary["objective"] == first.summary["objective"]
+    dearer = tighter.copy()
+    apply_change(dearer, "unit_cost[Nd-AU]", 150.0)
+    priced = resolver.solve(dearer)
+    assert priced.report.extra["resolved"] is False
+    assert priced.tables["ExpectedShares"] is not first.tables["ExpectedShares"]  # read again
+    fresh = planner.solve(dearer.copy(), mip_gap=0.0, duals=False)
+    for key in FIGURES:
+        assert priced.summary[key] == pytest.approx(fresh.summary[key], rel=1e-9, abs=1e-7), key
+
+
+def test_a_row_set_again_alike_is_neither_noted_nor_pushed() -> None:
+    """Only rows whose value changed reach the trail and HiGHS: the proof and push cost them."""
+    from planner.model.update import rebind
+
+    case = planner.load(HAND)
+    resolver = Resolver(full_tables=False, skip=True, mip_gap=0.0, duals=False)
+    for value in (100.0, 90.0, 85.0):  # the third notes each row's reads
+        variant = case.copy()
+        apply_change(variant, "capacity[Nd-CN]", value)
+        resolver.solve(variant)
+    model = resolver.model
+    assert model is not None
+    variant = case.copy()
+    apply_change(variant, "capacity[Nd-CN]", 80.0)
+    before = {index: row.body for index, row in model.capacity_limit.items()}
+    rebound = rebind(model, derive(variant), trail=True)
+    assert rebound is not None and rebound.trail is not None
+    changed = [i for i, row in model.capacity_limit.items() if row.body is not before[i]]
+    assert changed and rebound.rows["capacity_limit"] == changed  # pushed: these alone
+    assert len(rebound.trail.rows) == len(changed)  # noted for the proof: these alone
+    assert "minimum_take_floor" not in rebound.families  # evaluated again, all alike
+    read = model.row_reads["capacity_limit"]
+    readers = [i for i in read if any(r[0] == "capacity" for r in read[i])]
+    assert len(readers) > len(changed)  # some rows read the capacity and came out alike
+
+
+def test_a_run_sets_the_kept_model_aside_from_the_collector_and_puts_it_back() -> None:
+    import gc
+
+    from planner.sweep import YOUNG_THRESHOLD, _collecting_young_objects
+
+    thresholds = gc.get_threshold()
+    with _collecting_young_objects() as built:
+        assert gc.get_threshold()[0] >= YOUNG_THRESHOLD
+        built()
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0

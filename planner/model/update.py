@@ -119,6 +119,8 @@ class Rebound:
     rows: dict[str, list[Any]] = field(default_factory=dict)
     #: what the variant changed, row by row, when :func:`rebind` was asked to keep a trail
     trail: Trail | None = None
+    #: the data fields whose values differ from the last data's (what the variant changed)
+    changed: set[str] = field(default_factory=set)
 
     def then(self, later: Rebound) -> Rebound:
         """Return what this and a ``later`` re-evaluation set again, together.
@@ -168,6 +170,7 @@ def rebind(model: pyo.ConcreteModel, data: ModelData, trail: bool = False) -> Re
     """
     before = model.data
     changed = _changed_fields(before, data)
+    differ = set(changed)
     last: _Layout | None = getattr(model, "last_layout", None)
     reuse = last is not None and not changed & last.reads  # e.g. a sweep over values
     layout = last if reuse and last is not None else _layout(data)
@@ -206,16 +209,20 @@ def rebind(model: pyo.ConcreteModel, data: ModelData, trail: bool = False) -> Re
                 continue
             noted = entries.get(family.name)
             some = None if noted is None else _affected(noted, reads[family.name], before, data)
-            if some is not None:
-                rows[family.name] = some
+            # the rows whose value did change (a row evaluated again alike is left as it was)
+            moved: list[Any] | None = None if some is None else []
             # rows are noted only while the layout holds (a sweep over values): a variant
             # that works the layout out again forgets the notes, so noting would be lost work
             run = (
-                partial(_reset_noted, model, family, component, entries, some)
+                partial(_reset_noted, model, family, component, entries, some, moved)
                 if reuse
                 else partial(_reset, model, family.name, component, family.rule)
             )
             _run(model, reads, family.name, run, keep=some is not None)
+            if moved is not None and entries.get(family.name) is not None:
+                if not moved:
+                    continue  # every row came out as it was: nothing to push for this family
+                rows[family.name] = moved
             families.append(family.name)
         if todo["objective"]:
             _note(model, "objective")
@@ -230,6 +237,7 @@ def rebind(model: pyo.ConcreteModel, data: ModelData, trail: bool = False) -> Re
         bounds=todo["bounds"],
         rows=rows,
         trail=noted,
+        changed=differ,
     )
 
 
@@ -278,13 +286,11 @@ class Trail:
             self.complete = False
             self.rows.clear()
             return
-        live = row.active and not added
-        self.rows[id(row)] = _Row(
-            row,
-            row.body if live else None,
-            pyo.value(row.lower) if live else None,
-            pyo.value(row.upper) if live else None,
-        )
+        if row.active and not added:
+            lower, body, upper = row.to_bounded_expression(evaluate_bounds=True)
+            self.rows[id(row)] = _Row(row, body, lower, upper)
+        else:
+            self.rows[id(row)] = _Row(row, None, None, None)
 
     def note_bounds(self, model: pyo.ConcreteModel) -> None:
         """Keep every variable's bounds before they are set again."""
@@ -379,13 +385,16 @@ def _row_kept(was: _Row, tolerance: float) -> str | None:
     row = was.row
     if not row.active:
         return "unchanged" if was.body is None else None  # a row dropped lets more in
-    if was.body is not None and _same_body(was.body, row.body):
-        now = (pyo.value(row.lower), pyo.value(row.upper))
-        if now == (was.lower, was.upper):
-            return "unchanged"
-    terms, constant = terms_of(row.body)
-    lower = _side(pyo.value(row.lower), constant, -1.0)
-    upper = _side(pyo.value(row.upper), constant, 1.0)
+    now_lower, body, now_upper = row.to_bounded_expression(evaluate_bounds=True)
+    if (
+        was.body is not None
+        and _same_body(was.body, body)
+        and (now_lower, now_upper) == (was.lower, was.upper)
+    ):
+        return "unchanged"
+    terms, constant = terms_of(body)
+    lower = _side(now_lower, constant, -1.0)
+    upper = _side(now_upper, constant, 1.0)
     activity = 0.0
     for var, c in terms.values():
         if var.value is None:
@@ -504,12 +513,14 @@ def _reset_noted(
     component: Any,
     entries: dict[str, dict[Any, set[tuple[str, Any]]] | None],
     only: list[Any] | None,
+    moved: list[Any] | None = None,
 ) -> None:
     """Set ``only`` these rows of ``family`` again (None: all), noting each row's reads.
 
     A rule that uses an array other than by its entries (arithmetic on the
     whole array) cannot be noted row by row: its family is set whole, then
-    and from then on.
+    and from then on. ``moved``, if given, receives the indices of the rows
+    whose value changed (a row that comes out as it was is not set again).
     """
     data = model.data
     assert isinstance(data, _Reads)
@@ -524,7 +535,8 @@ def _reset_noted(
             noted.forget(index)
             data.entries = noted[index] = set()
             value = family.rule(model, *_args(index)) if index in cells else pyo.Constraint.Skip
-            _set_row(component, index, value, model.trail)
+            if _set_row(component, index, value, model.trail) and moved is not None:
+                moved.append(index)
             noted.remember(index)
     except (TypeError, ValueError, IndexError):  # an array used as a whole: set all, unnoted
         data.entries = None
@@ -567,6 +579,8 @@ def _affected(
         hit.update(readers.get((name, None), ()))
         for key in keys:
             hit.update(readers.get((name, key), ()))
+    if isinstance(noted, _Notes):  # in the family's order, without walking every row
+        return sorted(hit, key=noted.position().__getitem__)
     return [index for index in noted if index in hit]
 
 
@@ -581,6 +595,13 @@ class _Notes(dict[Any, set[tuple[str, Any]]]):
     def __init__(self) -> None:
         super().__init__()
         self._readers: dict[tuple[str, Any], set[Any]] | None = None
+        self._position: dict[Any, int] | None = None
+
+    def position(self) -> dict[Any, int]:
+        """Return each row's place in the family's order (made once: rows are noted in order)."""
+        if self._position is None or len(self._position) != len(self):
+            self._position = {index: at for at, index in enumerate(self)}
+        return self._position
 
     @staticmethod
     def invert(noted: dict[Any, set[tuple[str, Any]]]) -> dict[tuple[str, Any], set[Any]]:
@@ -615,6 +636,20 @@ def _reset_objective(model: pyo.ConcreteModel) -> None:
         model.node_cost_currency[n].set_value(objective.node_cost_rule(model, n))
     model.del_component(model.total_cost_currency)
     objective.define_objective(model, model.data)
+
+
+def noting(data: ModelData) -> _Reads:
+    """Return a stand-in for ``data`` that notes the fields read through it (in ``.names``).
+
+    What reads only those fields comes out the same for data whose values of
+    them are the same (:func:`same_values`).
+    """
+    return _Reads(data)
+
+
+def same_values(old: ModelData, new: ModelData, names: set[str]) -> bool:
+    """Whether ``old`` and ``new`` hold the same values in the fields ``names``."""
+    return all(_same(getattr(old, name), getattr(new, name)) for name in names)
 
 
 class _Reads:
@@ -762,10 +797,20 @@ def _args(index: Any) -> tuple[Any, ...]:
     return index if isinstance(index, tuple) else (index,)
 
 
-def _set_row(component: Any, index: Any, value: Any, trail: Trail | None = None) -> None:
+def _set_row(component: Any, index: Any, value: Any, trail: Trail | None = None) -> bool:
+    """Set row ``index`` of ``component`` to ``value`` (Skip: deactivate); whether it changed.
+
+    A row whose new value is the one it holds (the same bounds, the same sum
+    term by term) is left as it is: nothing to note, nothing to push.
+    """
     skipped = value is pyo.Constraint.Skip
     if index in component:
         row = component[index]
+        if skipped:
+            if not row.active:
+                return False
+        elif row.active and _holds(row, value):
+            return False
         if trail is not None:
             trail.note_row(row)
         if skipped:
@@ -773,7 +818,31 @@ def _set_row(component: Any, index: Any, value: Any, trail: Trail | None = None)
         else:
             row.set_value(value)
             row.activate()
-    elif not skipped:
-        component[index] = value
-        if trail is not None:
-            trail.note_row(component[index], added=True)
+        return True
+    if skipped:
+        return False
+    component[index] = value
+    if trail is not None:
+        trail.note_row(component[index], added=True)
+    return True
+
+
+def _holds(row: Any, value: Any) -> bool:
+    """Whether active ``row`` already is ``value``, a rule's (lower, body, upper) of numbers.
+
+    Anything else (a relational expression, a bound that is an expression)
+    counts as different: the row is set again, as it always was.
+    """
+    if type(value) is not tuple or len(value) != 3:
+        return False
+    lower, body, upper = row.to_bounded_expression(evaluate_bounds=True)
+    return (
+        _same_bound(lower, value[0]) and _same_bound(upper, value[2]) and _same_body(body, value[1])
+    )
+
+
+def _same_bound(held: Any, new: Any) -> bool:
+    """Whether a row's bound and a rule's are the same: both absent, or equal numbers."""
+    if held is None or new is None:
+        return held is None and new is None
+    return _equal_numbers(held, new)
