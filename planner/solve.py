@@ -182,16 +182,25 @@ IMPROVING = getattr(
 )
 
 
-def run_time_limit(highs: highspy.Highs, seconds: float | None) -> float:
+def run_time_limit(highs: highspy.Highs, seconds: float | None, mip: bool = False) -> float:
     """HiGHS's ``time_limit`` that gives its next run ``seconds`` (None or 0: no limit).
 
-    HiGHS measures the limit on the instance's run clock, which counts every
-    run of the instance, not from the start of this one: after a 300 s MIP,
-    a limit of 75 s for the LP with the binaries fixed stopped it at once
-    (benchmarks/README.md, "Memory (part 4)"). The clock so far is added.
+    HiGHS 1.16 has two clocks. The instance's run clock counts every run of
+    the instance, not from the start of this one, and an LP's simplex and
+    presolve compare the limit with it: after a 300 s MIP, a limit of 75 s
+    for the LP with the binaries fixed stopped it at once (benchmarks/README.md,
+    "Memory (part 4)"). For an LP the clock so far is added. A MIP's branch
+    and bound (``mip``) has a clock of its own, started with each run (a new
+    ``HighsMipSolver`` per run): its limit is its own ``seconds``, else a
+    sweep's thousandth re-solve of one model had every earlier run's time
+    on top of its limit. (The LP by which HiGHS completes a MIP start that
+    misses a row runs on the instance's clock: past ``seconds`` of it, HiGHS
+    drops such a start and solves without it.)
     """
     if not seconds:
         return INF
+    if mip:
+        return float(seconds)
     return float(highs.getRunTime()) + float(seconds)
 
 
@@ -288,12 +297,15 @@ class HighsSession:
         """
         self.handed.release_rows(keep)
 
-    def _set_options(self, time_limit_s: float | None, mip_gap: float | None) -> None:
+    def _set_options(
+        self, time_limit_s: float | None, mip_gap: float | None, mip: bool = False
+    ) -> None:
         """Set HiGHS's options for the next run from its defaults (nothing kept from the last).
 
-        ``time_limit_s`` is this run's: HiGHS compares its ``time_limit`` with
-        the instance's run clock, which runs on over every run of the instance
-        (:func:`run_time_limit`).
+        ``time_limit_s`` is this run's, a MIP's if ``mip`` (else an LP's):
+        HiGHS compares an LP's ``time_limit`` with the instance's run clock,
+        which runs on over every run of the instance, a MIP's with the MIP's
+        own (:func:`run_time_limit`).
         """
         highs = self.highs
         highs.resetOptions()
@@ -301,7 +313,7 @@ class HighsSession:
         highs.setOptionValue("threads", int(self.options.threads))
         highs.setOptionValue("random_seed", int(self.options.seed))
         highs.setOptionValue("mip_abs_gap", 0.0)
-        highs.setOptionValue("time_limit", run_time_limit(highs, time_limit_s))
+        highs.setOptionValue("time_limit", run_time_limit(highs, time_limit_s, mip))
         if mip_gap is not None:
             highs.setOptionValue("mip_rel_gap", float(mip_gap))
 
@@ -461,7 +473,7 @@ class HighsSession:
         strict: bool = False,
         start: np.ndarray | None = None,
     ) -> SolverReport:
-        self._set_options(time_limit, mip_gap)
+        self._set_options(time_limit, mip_gap, mip=bool(self.integer.any()))
         if strict:
             self.highs.setOptionValue("mip_feasibility_tolerance", STRICT_INTEGRALITY)
         for heuristic in WARM_START_OFF:

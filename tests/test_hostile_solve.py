@@ -1,0 +1,74 @@
+"""A hostile pass over the solve path's run clock, memory hand-back and closed sessions.
+
+HiGHS 1.16 has two clocks. The instance's run clock runs on over every run
+of the instance, and an LP's simplex, its presolve and a MIP start's
+completion compare ``time_limit`` with it. A MIP's branch and bound has a
+clock of its own, started with each run (``HighsMipSolver::timer_``, a new
+solver per run in ``Highs::callSolveMip``). No timing is asserted here: only
+the limit HiGHS is given.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import highspy
+import pytest
+
+import planner
+from planner.model import build_model, derive
+from planner.solve import HighsSession, SolveOptions
+from tests.conftest import REFERENCE
+
+SOLVE = importlib.import_module("planner.solve")
+
+
+def _session(first_plan: bool = False) -> HighsSession:
+    model = build_model(derive(planner.load(REFERENCE / "case-03.xlsx")))
+    return HighsSession(model, SolveOptions(first_plan=first_plan))
+
+
+def _limits(monkeypatch: pytest.MonkeyPatch, session: HighsSession) -> list[dict[str, Any]]:
+    """Record, at each run of the session's HiGHS, its clock, limit and whether it is a MIP."""
+    seen: list[dict[str, Any]] = []
+    highs = session.highs
+    run = type(highs).run
+
+    def spy(self: Any) -> Any:
+        if self is highs:
+            seen.append(
+                {
+                    "clock": self.getRunTime(),
+                    "limit": self.getOptionValue("time_limit")[1],
+                    "mip": highspy.HighsVarType.kInteger in list(self.getLp().integrality_),
+                }
+            )
+        return run(self)
+
+    monkeypatch.setattr(type(highs), "run", spy)
+    return seen
+
+
+def test_a_later_mip_run_of_the_same_highs_has_its_own_limit_not_the_clocks_plus_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A re-solve's MIP (a sweep's warm variant, the strict re-solve) is given its own limit.
+
+    The MIP's clock starts with its run: adding the instance's clock so far
+    let the thousandth re-solve of a sweep run for the sum of every earlier
+    run on top of its limit.
+    """
+    session = _session()
+    assert session.solve(600.0, 1e-4).has_plan
+    session.duals(["capacity_limit"], time_limit=50.0)
+    assert session.highs.getRunTime() > 0
+    runs = _limits(monkeypatch, session)
+    assert session.solve(7.0, 1e-4).has_plan  # warm, on the clock the first solve left
+    session.duals(["capacity_limit"], time_limit=5.0)
+    mips = [run for run in runs if run["mip"]]
+    lps = [run for run in runs if not run["mip"]]
+    assert mips and lps, runs
+    assert all(run["limit"] == 7.0 for run in mips), runs
+    # the LP's simplex is on the run clock: the clock so far plus what is left of its 5 s
+    assert all(run["clock"] < run["limit"] <= run["clock"] + 5.0 for run in lps), runs
