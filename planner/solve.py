@@ -211,12 +211,14 @@ def give_back_memory() -> None:
     the largest benchmark size) for its own later use, while Python's objects
     and large numpy arrays take fresh pages: without this, the tables built
     after a solve stack on memory nobody uses. ``malloc_trim`` exists only
-    in glibc; elsewhere only the garbage is collected.
+    in glibc; elsewhere only the garbage is collected (musl and macOS have
+    no such function; on Windows Python 3.11's ``ctypes.CDLL(None)`` raises
+    TypeError rather than open the process).
     """
     gc.collect()
     try:
         trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):  # not glibc
+    except (AttributeError, OSError, TypeError):  # not glibc
         return
     trim(0)
 

@@ -72,3 +72,32 @@ def test_a_later_mip_run_of_the_same_highs_has_its_own_limit_not_the_clocks_plus
     assert all(run["limit"] == 7.0 for run in mips), runs
     # the LP's simplex is on the run clock: the clock so far plus what is left of its 5 s
     assert all(run["clock"] < run["limit"] <= run["clock"] + 5.0 for run in lps), runs
+
+
+def _windows_cdll(name: Any, *args: Any, **kwargs: Any) -> Any:
+    """``ctypes.CDLL`` as Python 3.11 on Windows runs it for the process (``name`` None)."""
+    return "/" in name  # TypeError: argument of type 'NoneType' is not iterable
+
+
+def test_giving_memory_back_where_the_process_cannot_be_opened_is_silent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Windows ``ctypes.CDLL(None)`` raises TypeError: a solve must not fail on it.
+
+    ``planner.solve`` gives memory back when it closes HiGHS, in every single solve.
+    """
+    monkeypatch.setattr(SOLVE.ctypes, "CDLL", _windows_cdll)
+    SOLVE.give_back_memory()
+    result = planner.solve(planner.load(REFERENCE / "case-03.xlsx"))
+    assert result.has_plan
+
+
+def test_giving_memory_back_without_malloc_trim_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """musl and macOS open the process but have no ``malloc_trim``; nothing else is called."""
+
+    class NoTrim:
+        def __init__(self, name: Any, *args: Any, **kwargs: Any) -> None:
+            assert name is None
+
+    monkeypatch.setattr(SOLVE.ctypes, "CDLL", NoTrim)
+    SOLVE.give_back_memory()
