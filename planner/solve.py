@@ -488,6 +488,7 @@ class HighsSession:
             solution = highspy.HighsSolution()
             solution.col_value = start
             self.highs.setSolution(solution)
+        clock = float(self.highs.getRunTime())  # the instance's earlier runs
         started = time.perf_counter()
         first: list[float] = []
         with self._progress_reported(), self._first_improving(first):
@@ -496,7 +497,7 @@ class HighsSession:
         if stopped is not None:
             status, message = stopped
             return SolverReport(status, False, seconds=seconds, message=message)
-        report = self._report(seconds)
+        report = self._report(seconds, clock)
         if first:
             report.extra["first_improving"] = first[0]
         return report
@@ -576,7 +577,8 @@ class HighsSession:
             termination=self.handed.infeasible_constant,
         )
 
-    def _report(self, seconds: float) -> SolverReport:
+    def _report(self, seconds: float, clock: float = 0.0) -> SolverReport:
+        """Report HiGHS's run; ``clock``: the instance's run clock before it (its earlier runs)."""
         highs = self.highs
         model_status = highs.getModelStatus()
         info = highs.getInfo()
@@ -615,7 +617,7 @@ class HighsSession:
             f"{highs.versionPatch()}",
             extra={
                 "handoff_seconds": self.handoff_seconds,
-                "highs_seconds": float(highs.getRunTime()),
+                "highs_seconds": float(highs.getRunTime()) - clock,
             },
         )
 

@@ -101,3 +101,19 @@ def test_giving_memory_back_without_malloc_trim_is_silent(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(SOLVE.ctypes, "CDLL", NoTrim)
     SOLVE.give_back_memory()
+
+
+def test_a_re_solves_highs_seconds_are_its_own_run_not_the_instances_clock() -> None:
+    """``report.extra["highs_seconds"]`` is HiGHS's time for that solve, also for a re-solve.
+
+    The instance's run clock counts every earlier run (the first MIP, the
+    duals' LP): read as it stands, a re-solve reported all of them as its own.
+    """
+    session = _session()
+    first = session.solve(600.0, 1e-4)
+    session.duals(["capacity_limit"], time_limit=50.0)
+    again = session.solve(600.0, 1e-4)
+    clock = session.highs.getRunTime()
+    own = [first.extra["highs_seconds"], again.extra["highs_seconds"]]
+    assert all(seconds > 0 for seconds in own), own
+    assert sum(own) <= clock, (own, clock)
