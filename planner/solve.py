@@ -431,10 +431,17 @@ class HighsSession:
         return bool(wanted) and bool(self.integer.any())
 
     def _first_plan(self, time_limit: float) -> FirstPlan:
-        """Construct a first plan within :data:`FIRST_PLAN_SHARE` of ``time_limit``."""
+        """Construct a first plan within :data:`FIRST_PLAN_SHARE` of ``time_limit``.
+
+        Its ``seconds`` count the memory given back after it too (a full
+        collection, seconds with a large model alive): the MIP has what is
+        left of the solve's time limit after both.
+        """
+        began = time.perf_counter()
         self._set_options(None, None)  # threads, seed, quiet; first_plan sets the time limit
         constructed = first_plan(self.highs, self.integer, FIRST_PLAN_SHARE * time_limit)
         give_back_memory()  # the construction's copy of the model, and the rows freed before it
+        constructed.seconds = time.perf_counter() - began
         logger.info(
             "first plan: %s (%s) after %.2f s",
             "none" if constructed.values is None else f"{constructed.objective:,.2f}",

@@ -11,6 +11,7 @@ the limit HiGHS is given.
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 from typing import Any
 
 import highspy
@@ -117,3 +118,33 @@ def test_a_re_solves_highs_seconds_are_its_own_run_not_the_instances_clock() -> 
     own = [first.extra["highs_seconds"], again.extra["highs_seconds"]]
     assert all(seconds > 0 for seconds in own), own
     assert sum(own) <= clock, (own, clock)
+
+
+def test_giving_memory_back_after_the_first_plan_counts_in_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The MIP has the limit less the construction and the collection after it.
+
+    A full collection with a large model alive takes seconds; it runs
+    between the construction and the MIP, inside the solve's time. The
+    collection here takes 100 s of a fake clock and no time at all.
+    """
+    now = [1000.0]
+    monkeypatch.setattr(SOLVE, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+
+    def slow_collection() -> None:
+        now[0] += 100.0
+
+    monkeypatch.setattr(SOLVE, "give_back_memory", slow_collection)
+    limits: list[float] = []
+    solve_once = SOLVE.HighsSession._solve_once
+
+    def spy(self: Any, time_limit: float, *args: Any, **kwargs: Any) -> Any:
+        limits.append(time_limit)
+        return solve_once(self, time_limit, *args, **kwargs)
+
+    monkeypatch.setattr(SOLVE.HighsSession, "_solve_once", spy)
+    report = _session(first_plan=True).solve(600.0, 1e-4)
+    assert report.has_plan
+    assert limits and limits[0] <= 500.0, limits
+    assert report.seconds >= 100.0
