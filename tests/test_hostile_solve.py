@@ -18,11 +18,13 @@ import highspy
 import pytest
 
 import planner
+from planner.api import Resolver
 from planner.model import build_model, derive
 from planner.solve import HighsSession, SolveOptions
 from tests.conftest import REFERENCE
 
 SOLVE = importlib.import_module("planner.solve")
+FIRST_PLAN = importlib.import_module("planner.first_plan")
 
 
 def _session(first_plan: bool = False) -> HighsSession:
@@ -148,3 +150,29 @@ def test_giving_memory_back_after_the_first_plan_counts_in_the_time_limit(
     assert report.has_plan
     assert limits and limits[0] <= 500.0, limits
     assert report.seconds >= 100.0
+
+
+def test_ctrl_c_while_the_first_plan_copies_the_model_leaves_the_kept_model_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Interrupted in the construction's copy, a kept model solves again as if never touched."""
+    path = REFERENCE / "case-03.xlsx"
+    resolver = Resolver(first_plan=True)
+    calls = [0]
+    new_highs = FIRST_PLAN.new_highs
+
+    def interrupted() -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise KeyboardInterrupt
+        return new_highs()
+
+    monkeypatch.setattr(FIRST_PLAN, "new_highs", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        resolver.solve(planner.load(path))
+    assert resolver.session is not None and not resolver.session.closed
+    again = resolver.solve(planner.load(path))
+    fresh = planner.solve(planner.load(path), first_plan=True)
+    assert again.status == fresh.status == "optimal"
+    assert again.objective == pytest.approx(fresh.objective, rel=1e-9)
+    assert calls[0] >= 2  # the construction ran again, in a copy of its own
