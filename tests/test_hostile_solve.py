@@ -11,14 +11,18 @@ the limit HiGHS is given.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import highspy
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 import planner
 from planner.api import Resolver
+from planner.cli import app
 from planner.model import build_model, derive
 from planner.solve import HighsSession, SolveOptions
 from tests.conftest import REFERENCE
@@ -176,3 +180,24 @@ def test_ctrl_c_while_the_first_plan_copies_the_model_leaves_the_kept_model_whol
     assert again.status == fresh.status == "optimal"
     assert again.objective == pytest.approx(fresh.objective, rel=1e-9)
     assert calls[0] >= 2  # the construction ran again, in a copy of its own
+
+
+def test_planner_solve_prints_the_warnings_the_solve_added(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The duals' LP out of its time: the terminal says so, as the Warnings sheet does.
+
+    ``planner solve`` printed the case's warnings before the solve and none
+    after it: a plan written without its prices looked like any other.
+    """
+    monkeypatch.setattr(
+        SOLVE.HighsSession, "_solve_fixed", lambda self, *args, **kwargs: self._timed_out(3.0)
+    )
+    out = tmp_path / "plan.xlsx"
+    result = CliRunner().invoke(app, ["solve", str(REFERENCE / "case-03.xlsx"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    note = "the LP with the contract decisions fixed did not finish within 3 s"
+    assert note in result.stderr
+    assert result.stderr.count("unknown column 'notes'") == 1  # the case's own, once
+    written = pd.read_excel(out, sheet_name="Warnings")
+    assert written["message"].str.contains(note, regex=False).sum() == 1
