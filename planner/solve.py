@@ -182,6 +182,11 @@ IMPROVING = getattr(
 )
 
 
+#: A solve run again (a misjudged warm start solved cold) has what is left of its time
+#: limit, and at least this share of it (as the strict re-solve in :mod:`planner.api`)
+RETRY_SHARE = 0.1
+
+
 def run_time_limit(highs: highspy.Highs, seconds: float | None, mip: bool = False) -> float:
     """HiGHS's ``time_limit`` that gives its next run ``seconds`` (None or 0: no limit).
 
@@ -376,7 +381,8 @@ class HighsSession:
         with it as "optimal" (seen in tests/test_resolve.py: its reported
         objective is then not the plan's cost). A warm result is therefore
         checked against the plan's cost and, if they differ, solved again
-        cold, without the start and with the heuristics on.
+        cold, without the start and with the heuristics on, within what is
+        left of ``time_limit`` (at least :data:`RETRY_SHARE` of it).
 
         ``strict``: cold, at HiGHS's integrality tolerance :data:`STRICT_INTEGRALITY`
         (for a plan whose rounded binaries did not reproduce its objective).
@@ -412,7 +418,10 @@ class HighsSession:
         ):
             logger.warning("HiGHS misjudged the warm start's objective; solving again cold")
             self.highs.clearSolver()
-            report = self._solve_once(time_limit, mip_gap, warm=False)
+            spent = started + report.seconds
+            left = max(time_limit - spent, RETRY_SHARE * time_limit)
+            report = self._solve_once(left, mip_gap, warm=False)
+            report.seconds += spent - started  # the misjudged run's time (``started`` below)
         if constructed is not None:
             self._take_first_plan(report, constructed)
         first = report.extra.pop("first_improving", None)

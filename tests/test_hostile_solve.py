@@ -201,3 +201,43 @@ def test_planner_solve_prints_the_warnings_the_solve_added(
     assert result.stderr.count("unknown column 'notes'") == 1  # the case's own, once
     written = pd.read_excel(out, sheet_name="Warnings")
     assert written["message"].str.contains(note, regex=False).sum() == 1
+
+
+def test_the_cold_solve_after_a_misjudged_warm_start_has_what_is_left_of_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A warm run that took 50 s of a 60 s limit leaves the cold one 10 s, not 60 s again.
+
+    Each HiGHS run takes 50 s of a fake clock (and no time at all); the
+    report's seconds count both runs.
+    """
+    session = _session()
+    assert session.solve(600.0, 1e-4).has_plan
+    now = [1000.0]
+    monkeypatch.setattr(SOLVE, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    run = SOLVE.HighsSession._run
+
+    def slow(self: Any) -> Any:
+        now[0] += 50.0
+        return run(self)
+
+    misjudged = [True]
+
+    def objective_is_the_plans(self: Any, report: Any) -> bool:
+        return not misjudged.pop() if misjudged else True
+
+    limits: list[float] = []
+    solve_once = SOLVE.HighsSession._solve_once
+
+    def spy(self: Any, time_limit: float, *args: Any, **kwargs: Any) -> Any:
+        limits.append(time_limit)
+        return solve_once(self, time_limit, *args, **kwargs)
+
+    monkeypatch.setattr(SOLVE.HighsSession, "_run", slow)
+    monkeypatch.setattr(SOLVE.HighsSession, "_objective_is_the_plans", objective_is_the_plans)
+    monkeypatch.setattr(SOLVE.HighsSession, "_solve_once", spy)
+    report = session.solve(60.0, 1e-4)  # warm, misjudged, then cold
+    assert report.has_plan
+    assert len(limits) == 2 and limits[0] == 60.0, limits
+    assert limits[1] <= 10.0, limits
+    assert report.seconds >= 100.0
