@@ -248,6 +248,7 @@ def solve(
             return _no_plan(result)
         result.write(target)
         out.print(headline(result.summary, result.status, target), markup=False, soft_wrap=True)
+        _print_warnings(result.solve_warnings)  # the case's own were printed before the solve
         if result.status == UNPROVEN:
             err.print(f"warning: {result.summary['message']}", markup=False)
             return EXIT_UNPROVEN

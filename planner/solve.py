@@ -182,16 +182,30 @@ IMPROVING = getattr(
 )
 
 
-def run_time_limit(highs: highspy.Highs, seconds: float | None) -> float:
+#: A solve run again (a misjudged warm start solved cold) has what is left of its time
+#: limit, and at least this share of it (as the strict re-solve in :mod:`planner.api`)
+RETRY_SHARE = 0.1
+
+
+def run_time_limit(highs: highspy.Highs, seconds: float | None, mip: bool = False) -> float:
     """HiGHS's ``time_limit`` that gives its next run ``seconds`` (None or 0: no limit).
 
-    HiGHS measures the limit on the instance's run clock, which counts every
-    run of the instance, not from the start of this one: after a 300 s MIP,
-    a limit of 75 s for the LP with the binaries fixed stopped it at once
-    (benchmarks/README.md, "Memory (part 4)"). The clock so far is added.
+    HiGHS 1.16 has two clocks. The instance's run clock counts every run of
+    the instance, not from the start of this one, and an LP's simplex and
+    presolve compare the limit with it: after a 300 s MIP, a limit of 75 s
+    for the LP with the binaries fixed stopped it at once (benchmarks/README.md,
+    "Memory (part 4)"). For an LP the clock so far is added. A MIP's branch
+    and bound (``mip``) has a clock of its own, started with each run (a new
+    ``HighsMipSolver`` per run): its limit is its own ``seconds``, else a
+    sweep's thousandth re-solve of one model had every earlier run's time
+    on top of its limit. (The LP by which HiGHS completes a MIP start that
+    misses a row runs on the instance's clock: past ``seconds`` of it, HiGHS
+    drops such a start and solves without it.)
     """
     if not seconds:
         return INF
+    if mip:
+        return float(seconds)
     return float(highs.getRunTime()) + float(seconds)
 
 
@@ -202,12 +216,14 @@ def give_back_memory() -> None:
     the largest benchmark size) for its own later use, while Python's objects
     and large numpy arrays take fresh pages: without this, the tables built
     after a solve stack on memory nobody uses. ``malloc_trim`` exists only
-    in glibc; elsewhere only the garbage is collected.
+    in glibc; elsewhere only the garbage is collected (musl and macOS have
+    no such function; on Windows Python 3.11's ``ctypes.CDLL(None)`` raises
+    TypeError rather than open the process).
     """
     gc.collect()
     try:
         trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):  # not glibc
+    except (AttributeError, OSError, TypeError):  # not glibc
         return
     trim(0)
 
@@ -288,12 +304,15 @@ class HighsSession:
         """
         self.handed.release_rows(keep)
 
-    def _set_options(self, time_limit_s: float | None, mip_gap: float | None) -> None:
+    def _set_options(
+        self, time_limit_s: float | None, mip_gap: float | None, mip: bool = False
+    ) -> None:
         """Set HiGHS's options for the next run from its defaults (nothing kept from the last).
 
-        ``time_limit_s`` is this run's: HiGHS compares its ``time_limit`` with
-        the instance's run clock, which runs on over every run of the instance
-        (:func:`run_time_limit`).
+        ``time_limit_s`` is this run's, a MIP's if ``mip`` (else an LP's):
+        HiGHS compares an LP's ``time_limit`` with the instance's run clock,
+        which runs on over every run of the instance, a MIP's with the MIP's
+        own (:func:`run_time_limit`).
         """
         highs = self.highs
         highs.resetOptions()
@@ -301,7 +320,7 @@ class HighsSession:
         highs.setOptionValue("threads", int(self.options.threads))
         highs.setOptionValue("random_seed", int(self.options.seed))
         highs.setOptionValue("mip_abs_gap", 0.0)
-        highs.setOptionValue("time_limit", run_time_limit(highs, time_limit_s))
+        highs.setOptionValue("time_limit", run_time_limit(highs, time_limit_s, mip))
         if mip_gap is not None:
             highs.setOptionValue("mip_rel_gap", float(mip_gap))
 
@@ -362,7 +381,8 @@ class HighsSession:
         with it as "optimal" (seen in tests/test_resolve.py: its reported
         objective is then not the plan's cost). A warm result is therefore
         checked against the plan's cost and, if they differ, solved again
-        cold, without the start and with the heuristics on.
+        cold, without the start and with the heuristics on, within what is
+        left of ``time_limit`` (at least :data:`RETRY_SHARE` of it).
 
         ``strict``: cold, at HiGHS's integrality tolerance :data:`STRICT_INTEGRALITY`
         (for a plan whose rounded binaries did not reproduce its objective).
@@ -398,7 +418,10 @@ class HighsSession:
         ):
             logger.warning("HiGHS misjudged the warm start's objective; solving again cold")
             self.highs.clearSolver()
-            report = self._solve_once(time_limit, mip_gap, warm=False)
+            spent = started + report.seconds
+            left = max(time_limit - spent, RETRY_SHARE * time_limit)
+            report = self._solve_once(left, mip_gap, warm=False)
+            report.seconds += spent - started  # the misjudged run's time (``started`` below)
         if constructed is not None:
             self._take_first_plan(report, constructed)
         first = report.extra.pop("first_improving", None)
@@ -417,10 +440,17 @@ class HighsSession:
         return bool(wanted) and bool(self.integer.any())
 
     def _first_plan(self, time_limit: float) -> FirstPlan:
-        """Construct a first plan within :data:`FIRST_PLAN_SHARE` of ``time_limit``."""
+        """Construct a first plan within :data:`FIRST_PLAN_SHARE` of ``time_limit``.
+
+        Its ``seconds`` count the memory given back after it too (a full
+        collection, seconds with a large model alive): the MIP has what is
+        left of the solve's time limit after both.
+        """
+        began = time.perf_counter()
         self._set_options(None, None)  # threads, seed, quiet; first_plan sets the time limit
         constructed = first_plan(self.highs, self.integer, FIRST_PLAN_SHARE * time_limit)
         give_back_memory()  # the construction's copy of the model, and the rows freed before it
+        constructed.seconds = time.perf_counter() - began
         logger.info(
             "first plan: %s (%s) after %.2f s",
             "none" if constructed.values is None else f"{constructed.objective:,.2f}",
@@ -461,7 +491,7 @@ class HighsSession:
         strict: bool = False,
         start: np.ndarray | None = None,
     ) -> SolverReport:
-        self._set_options(time_limit, mip_gap)
+        self._set_options(time_limit, mip_gap, mip=bool(self.integer.any()))
         if strict:
             self.highs.setOptionValue("mip_feasibility_tolerance", STRICT_INTEGRALITY)
         for heuristic in WARM_START_OFF:
@@ -474,6 +504,7 @@ class HighsSession:
             solution = highspy.HighsSolution()
             solution.col_value = start
             self.highs.setSolution(solution)
+        clock = float(self.highs.getRunTime())  # the instance's earlier runs
         started = time.perf_counter()
         first: list[float] = []
         with self._progress_reported(), self._first_improving(first):
@@ -482,7 +513,7 @@ class HighsSession:
         if stopped is not None:
             status, message = stopped
             return SolverReport(status, False, seconds=seconds, message=message)
-        report = self._report(seconds)
+        report = self._report(seconds, clock)
         if first:
             report.extra["first_improving"] = first[0]
         return report
@@ -562,7 +593,8 @@ class HighsSession:
             termination=self.handed.infeasible_constant,
         )
 
-    def _report(self, seconds: float) -> SolverReport:
+    def _report(self, seconds: float, clock: float = 0.0) -> SolverReport:
+        """Report HiGHS's run; ``clock``: the instance's run clock before it (its earlier runs)."""
         highs = self.highs
         model_status = highs.getModelStatus()
         info = highs.getInfo()
@@ -601,7 +633,7 @@ class HighsSession:
             f"{highs.versionPatch()}",
             extra={
                 "handoff_seconds": self.handoff_seconds,
-                "highs_seconds": float(highs.getRunTime()),
+                "highs_seconds": float(highs.getRunTime()) - clock,
             },
         )
 
