@@ -10,17 +10,21 @@ MPI is installed (skipped with the reason otherwise).
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
 import pytest
 
 import planner
 from planner import api
-from planner.decompose import ph
+from planner.decompose import ph, xhat
+from planner.decompose.budget import PH_SHARE, PLAN_SHARE, Budget
 from planner.decompose.tree import ph_tree
 from planner.model import derive
 from tests.conftest import REFERENCE
@@ -284,3 +288,156 @@ def test_decompose_leaves_no_log_files_in_the_working_folder(tmp_path: Path) -> 
     )
     assert run.returncode == 0, run.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+# --- the time limit holds (issue 25): a fake clock, no timing ---------------------------
+
+
+class FakeClock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_budget_gives_each_stage_what_is_left_of_its_share() -> None:
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    clock.now += 30.0
+    assert budget.spent() == pytest.approx(30.0)
+    assert budget.left() == pytest.approx(70.0)
+    assert budget.solve_limit(PH_SHARE) == pytest.approx(100.0 * PH_SHARE - 30.0)
+    clock.now = budget.start + 100.0 * PH_SHARE  # PH's share is spent; the plan's is not
+    assert budget.solve_limit(PH_SHARE) is None and budget.left(PH_SHARE) == 0.0
+    assert budget.solve_limit(PLAN_SHARE) == pytest.approx(100.0 * (PLAN_SHARE - PH_SHARE))
+    rank = budget.after(12.0)  # another MPI rank: rank 0's spent seconds on its own clock
+    assert rank.spent() == pytest.approx(12.0)
+    assert Budget(math.inf, clock).solve_limit() == math.inf
+
+
+class _Solver:
+    def __init__(self) -> None:
+        self.options: dict[str, object] = {}
+
+
+class _Optimizer:
+    """What :func:`ph.budgeted` needs of an mpi-sppy optimizer: its ``solve_one``."""
+
+    def __init__(self) -> None:
+        self.solved: list[tuple[str, object]] = []
+
+    def solve_one(self, solver_options: object, k: str, s: Any, **kwargs: object) -> float:
+        self.solved.append((k, s._solver_plugin.options.get("time_limit")))
+        s._mpisppy_data.solution_available = True
+        s._mpisppy_data.outer_bound = 5.0  # the sub-MIP's dual bound, as mpi-sppy reads it
+        return 0.0
+
+
+def _sub_problem() -> Any:
+    return SimpleNamespace(
+        _mpisppy_data=SimpleNamespace(
+            solution_available=True, outer_bound=9.0, inner_bound=9.0, nonant_indices={}
+        ),
+        _solver_plugin=_Solver(),
+    )
+
+
+def test_each_sub_problem_gets_the_budget_minus_what_is_spent_and_none_once_spent() -> None:
+    """PH's sub-problems: HiGHS's time limit is what is left of PH's share; once it is
+    spent none is solved, and a stale bound is not kept (a bound of -inf is no bound)."""
+    clock = FakeClock()
+    budget = Budget(50.0, clock)
+    opt = ph.budgeted(_Optimizer, budget)()
+    first, second, third = _sub_problem(), _sub_problem(), _sub_problem()
+    clock.now += 4.0
+    opt.solve_one({}, "scen0", first)
+    clock.now += 11.5
+    opt.solve_one({}, "scen1", second)
+    assert opt.solved == [
+        ("scen0", pytest.approx(50.0 * PH_SHARE - 4.0)),
+        ("scen1", pytest.approx(50.0 * PH_SHARE - 15.5)),
+    ]
+    assert first._mpisppy_data.outer_bound == 5.0  # the solve's own bound
+    clock.now += 50.0 * PH_SHARE
+    opt.solve_one({}, "scen2", third)
+    assert [k for k, _ in opt.solved] == ["scen0", "scen1"]  # not started
+    assert third._mpisppy_data.solution_available is False
+    assert third._mpisppy_data.outer_bound == -math.inf
+    assert budget.spent_in == ["progressive hedging"]
+
+
+@needs_mpisppy
+def test_ph_stops_without_solving_once_its_share_is_spent() -> None:
+    """The hub stops as soon as its budget is spent: iteration 0 solves nothing, ends
+    without calling the case infeasible, and PH reports no plan and no bound."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(10.0, clock)
+    clock.now += 10.0 * PH_SHARE
+    outcome = ph.run(data, tree, ph.PhSettings(time_limit=10.0, gap=0.01), budget)
+    assert outcome is not None
+    assert outcome.candidates == [] and outcome.outer == -math.inf
+    assert budget.spent_in == ["progressive hedging"]
+
+
+@needs_mpisppy
+def test_the_plan_down_the_tree_gives_each_solve_what_is_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each solve down the tree gets the plan's share minus what is spent (building its
+    model included); once it is spent no solve starts and there is no plan."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    given: list[float] = []
+    build, solve = xhat.scenario_model, xhat._solve
+
+    def slow_build(*args: Any) -> Any:
+        clock.now += 7.0  # each model takes 7 s to build
+        return build(*args)
+
+    def record(model: Any, options: dict[str, Any]) -> bool:
+        given.append(options["time_limit"])
+        clock.now += 3.0  # and 3 s to solve
+        return solve(model, options)
+
+    monkeypatch.setattr(xhat, "scenario_model", slow_build)
+    monkeypatch.setattr(xhat, "_solve", record)
+    found = xhat.nested_plan(data, tree, None, {}, budget, PLAN_SHARE)
+    assert found is not None and set(found.pieces) == set(tree.names)
+    assert given == [pytest.approx(100.0 * PLAN_SHARE - 7.0 - 10.0 * i) for i in range(3)]
+    clock.now = budget.start + 100.0 * PLAN_SHARE - 6.0  # the next model's build spends it
+    given.clear()
+    assert xhat.nested_plan(data, tree, None, {}, budget, PLAN_SHARE) is None
+    assert given == [] and budget.spent_in == [xhat.STAGE]
+
+
+@needs_mpisppy
+def test_a_limit_far_too_small_gives_a_clear_no_plan_result(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every stage out of time: no solve started, no plan, the stages named, a warning."""
+    clock = FakeClock()
+
+    def spent(limit: float) -> Budget:
+        budget = Budget(limit, clock)
+        clock.now += limit  # as if loading the sub-problems took the whole limit
+        return budget
+
+    monkeypatch.setattr(api, "Budget", spent)
+    monkeypatch.setattr(api, "build_model", None)  # the extensive form is never built
+    case = planner.load(REFERENCE / "case-04.xlsx")
+    with caplog.at_level("WARNING", logger="planner.api"):
+        result = planner.solve(case, decompose=True)
+    assert not result.has_plan and result.status == "time_limit"
+    message = result.summary["message"]
+    assert message.startswith("progressive hedging found no plan")
+    for stage in ("progressive hedging", xhat.STAGE, "the extensive form's LP"):
+        assert stage in message
+    assert any("ran out of the time limit" in r.getMessage() for r in caplog.records)
+    assert result.summary["warnings"] == len(case.warnings) + 1
