@@ -25,6 +25,7 @@ import planner
 from planner import api
 from planner.decompose import ph, xhat
 from planner.decompose.budget import PH_SHARE, PLAN_SHARE, Budget
+from planner.decompose.scenario import scenario_model
 from planner.decompose.tree import ph_tree
 from planner.model import derive
 from tests.conftest import REFERENCE
@@ -441,3 +442,47 @@ def test_a_limit_far_too_small_gives_a_clear_no_plan_result(
         assert stage in message
     assert any("ran out of the time limit" in r.getMessage() for r in caplog.records)
     assert result.summary["warnings"] == len(case.warnings) + 1
+
+
+def test_proximal_cuts_are_placed_at_the_nearest_point_of_the_parabola() -> None:
+    """The closed form that replaced scipy's least_squares (most of a PH iteration's time)."""
+    from scipy.optimize import minimize_scalar
+
+    for x0, y0 in [(0.0, 0.0), (3.0, 1.0), (-2.0, 10.0), (0.5, 40.0), (1e4, 2e7), (-7.0, -3.0)]:
+        x = ph.on_parabola(x0, y0)
+        distance = (x - x0) ** 2 + (x * x - y0) ** 2
+        best = min(
+            minimize_scalar(
+                lambda t, x0=x0, y0=y0: (t - x0) ** 2 + (t * t - y0) ** 2,
+                bounds=(lo, hi),
+                method="bounded",
+                options={"xatol": 1e-12},
+            ).fun
+            for lo, hi in [
+                (-abs(x0) - math.sqrt(abs(y0)) - 1, 0.0),
+                (0.0, abs(x0) + math.sqrt(abs(y0)) + 1),
+            ]
+        )
+        assert distance <= best * (1 + 1e-6) + 1e-9
+
+
+@needs_mpisppy
+def test_a_sub_problem_s_bound_is_its_solver_s_dual_bound() -> None:
+    """A sub-MIP stopped at a loose gap gives its dual bound to PH's bounds, not its plan's cost."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    name = tree.names[0]
+    exact = scenario_model(name, data, tree)
+    exact._mpisppy_data = SimpleNamespace()  # what mpi-sppy attaches to its sub-problems
+    assert ph.solve_direct(exact, 60.0, 1e-9, 0)
+    optimum = float(exact._mpisppy_data.inner_bound)
+    loose = scenario_model(name, data, tree)
+    loose._mpisppy_data = SimpleNamespace()
+    assert ph.solve_direct(loose, 60.0, 0.9, 0)
+    found = loose._mpisppy_data
+    assert found.solution_available and found.outer_bound < found.inner_bound  # stopped early
+    assert (
+        found.outer_bound
+        <= optimum + 1e-6 * abs(optimum)
+        <= found.inner_bound + 2e-6 * abs(optimum)
+    )

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn import generate_standard_repn
 
@@ -40,6 +41,7 @@ from planner.decompose.scenario import scenario_model
 from planner.decompose.tree import PhTree
 from planner.model.parameters import ModelData
 from planner.results import Plan, read_plan
+from planner.solve import HighsSession, SolveOptions
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ logger = logging.getLogger(__name__)
 SOLVER = "appsi_highs"
 #: Each sub-problem's relative MIP gap: PH and its bounds need them nearly optimal.
 SUB_GAP = 1e-6
+#: PH's and the Lagrangian bound's sub-problems through the planner's own hand-off
+#: (:func:`solve_direct`) rather than appsi's
+DIRECT = True
 
 
 @dataclass
@@ -188,7 +193,68 @@ def _fill(model: pyo.ConcreteModel) -> None:
             var.set_value(value if upper is None else min(value, float(upper)))
 
 
-def budgeted(cls: type, budget: Budget, share: float = PH_SHARE) -> type:
+def solve_direct(model: pyo.ConcreteModel, time_limit: float, gap: float, seed: int) -> bool:
+    """Solve a sub-problem through the planner's own hand-off; True when it has a plan.
+
+    :class:`~planner.solve.HighsSession` passes the model to HiGHS as arrays
+    (:mod:`planner.handoff`) in a fraction of the time appsi takes to hand it
+    over or update it (benchmarks/README.md, "Decomposition"); the plan is
+    loaded into the model's variables. A sub-problem solved anew each time:
+    PH's weights and proximal cuts are read as they stand.
+    """
+    options = SolveOptions(seed=seed, duals=False, explain_infeasible=False, first_plan=False)
+    report = HighsSession(model, options).solve(time_limit, gap)
+    data = getattr(model, "_mpisppy_data", None)
+    if data is not None:
+        data.solution_available = report.has_plan
+        if report.has_plan:  # the dual bound, never the plan's objective, is the bound
+            data.outer_bound = report.bound if report.bound is not None else -math.inf
+            data.inner_bound = report.objective
+    return report.has_plan
+
+
+def on_parabola(x0: float, y0: float) -> float:
+    """Return the x of the point of ``y = x**2`` nearest ``(x0, y0)``.
+
+    What mpi-sppy's proximal cuts are placed by (it asks scipy's
+    least_squares for it, once per variable and iteration: most of a PH
+    iteration's time at the medium size). The nearest point is a root of the
+    cubic ``2 x**3 + (1 - 2 y0) x - x0 = 0``; of three real roots, the one
+    nearest ``(x0, y0)``.
+    """
+    p = (1.0 - 2.0 * y0) / 2.0  # x**3 + p x + q = 0
+    q = -x0 / 2.0
+    disc = (q / 2.0) ** 2 + (p / 3.0) ** 3
+    if disc >= 0.0:
+        root = math.sqrt(disc)
+        return float(np.cbrt(-q / 2.0 + root) + np.cbrt(-q / 2.0 - root))
+    radius = 2.0 * math.sqrt(-p / 3.0)
+    angle = math.acos(max(-1.0, min(1.0, 3.0 * q / (p * radius)))) / 3.0
+    roots = [radius * math.cos(angle - 2.0 * math.pi * k / 3.0) for k in range(3)]
+    return min(roots, key=lambda x: (x - x0) ** 2 + (x * x - y0) ** 2)
+
+
+def _prox_cuts(opt: Any, budget: Budget, share: float) -> None:
+    """mpi-sppy's proximal cuts (``PHBase._update_prox_approx``), projected in closed form.
+
+    Scenario by scenario while ``budget`` lasts: once it is spent no solve
+    follows, and the cuts would serve nothing.
+    """
+    tolerance = opt.prox_approx_tol
+    for scenario in opt.local_scenarios.values():
+        if budget.solve_limit(share) is None:
+            return
+        for manager in scenario._mpisppy_data.xsqvar_prox_approx.values():
+            x = manager.xvar.value
+            if not manager.xvar.fixed:
+                y = manager.xvarsqrd.value
+                manager.add_cuts(on_parabola(x, 0.0 if y is None else y), tolerance, None)
+            manager.xvarsqrd._value = x**2
+
+
+def budgeted(
+    cls: type, budget: Budget, share: float = PH_SHARE, direct: tuple[float, int] | None = None
+) -> type:
     """Return ``cls`` (an mpi-sppy optimizer) holding ``budget`` until ``share`` of it.
 
     * each sub-problem's HiGHS time limit is what is left of the stage
@@ -200,7 +266,10 @@ def budgeted(cls: type, budget: Budget, share: float = PH_SHARE) -> type:
       takes as the sub-problem's bound (never its plan's objective);
     * PH's proximal cuts are not updated once the stage is spent;
     * iteration 0 with sub-problems left unsolved for want of time does not
-      stop the run as infeasible: it ends, and PH stops at its next check.
+      stop the run as infeasible: it ends, and PH stops at its next check;
+    * with ``direct`` (the sub-problems' gap and seed) a PH or Lagrangian
+      sub-problem is solved by :func:`solve_direct` instead of appsi (an xhat
+      evaluator, which reads appsi's results, keeps appsi).
     """
 
     class Budgeted(cls):
@@ -216,10 +285,19 @@ def budgeted(cls: type, budget: Budget, share: float = PH_SHARE) -> type:
                 data.solution_available = False
                 self._planner_out_of_time(s)
                 return 0.0
+            started = time.perf_counter()
             if hasattr(self, "_lazy_create_solvers"):  # an xhat evaluator makes them late
                 self._lazy_create_solvers()
-            s._solver_plugin.options["time_limit"] = limit
-            seconds = super().solve_one(solver_options, k, s, *args, **kwargs)
+                s._solver_plugin.options["time_limit"] = limit
+                seconds = super().solve_one(solver_options, k, s, *args, **kwargs)
+            elif direct is not None:
+                solve_direct(s, limit, *direct)
+                seconds = time.perf_counter() - started
+            else:
+                s._solver_plugin.options["time_limit"] = limit
+                seconds = super().solve_one(solver_options, k, s, *args, **kwargs)
+            if data.solution_available:
+                s._planner_solved = True  # its values are a plan of this or an earlier iteration
             ran_out = self._planner_budget.solve_limit(self._planner_share) is None
             if not data.solution_available and ran_out:
                 self._planner_out_of_time(s)  # stopped by its time limit before any plan
@@ -231,8 +309,7 @@ def budgeted(cls: type, budget: Budget, share: float = PH_SHARE) -> type:
             _fill(s)
 
         def _update_prox_approx(self) -> None:
-            if self._planner_budget.solve_limit(self._planner_share) is not None:
-                super()._update_prox_approx()
+            _prox_cuts(self, self._planner_budget, self._planner_share)
 
         def incumbent_prob(self) -> float:
             found = float(super().incumbent_prob())
@@ -274,17 +351,22 @@ def _dicts(
                 *beans, all_nodenames=tree.all_nodenames, scenario_creator_kwargs=kwargs
             )
         )
+    direct = (settings.sub_gap, settings.seed) if DIRECT else None
     for cylinder in cylinders:
-        cylinder["opt_class"] = budgeted(cylinder["opt_class"], budget)
+        cylinder["opt_class"] = budgeted(cylinder["opt_class"], budget, direct=direct)
     return cylinders
 
 
 def pieces(opt: Any) -> dict[str, Plan]:
-    """Read the solution of each local scenario that has one, as a plan of one scenario."""
+    """Read each local scenario's last solution, as a plan of one scenario.
+
+    A scenario whose last solve was not started (PH out of time) gives its
+    solution of an earlier iteration; one never solved gives none.
+    """
     return {
         name: read_plan(model, model.data)
         for name, model in opt.local_scenarios.items()
-        if getattr(model._mpisppy_data, "solution_available", True)
+        if getattr(model, "_planner_solved", False)
     }
 
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyomo.environ as pyo
-from pyomo.opt import SolutionStatus
 
 from planner.decompose.budget import PLAN_SHARE, Budget
 from planner.decompose.candidates import Binaries
+from planner.decompose.ph import solve_direct
 from planner.decompose.scenario import first_stage_variables, node_variables, scenario_model
 from planner.decompose.tree import PhScenario, PhTree
 from planner.model.parameters import ModelData
@@ -49,22 +49,16 @@ class NestedPlan:
 def _solve(model: pyo.ConcreteModel, options: dict[str, Any]) -> bool:
     """Solve ``model`` with HiGHS; True (and the solution loaded) when it has a plan.
 
-    A solve stopped by its time limit with a plan counts: the plan holds every
-    rule, and the planner's check of the whole plan follows.
+    Through the planner's own hand-off (:func:`planner.decompose.ph.solve_direct`).
+    A solve stopped by its time limit with a plan counts: the plan holds
+    every rule, and the planner's check of the whole plan follows.
     """
-    solver = pyo.SolverFactory("appsi_highs")
-    for key, value in options.items():
-        solver.options[key] = value
-    results = solver.solve(model, load_solutions=False)
-    stopped = results.solver.termination_condition == pyo.TerminationCondition.maxTimeLimit
-    found = len(results.solution) > 0 and results.solution(0).status in (
-        SolutionStatus.optimal,
-        SolutionStatus.feasible,
+    return solve_direct(
+        model,
+        float(options["time_limit"]),
+        float(options.get("mip_rel_gap", 1e-4)),
+        int(options.get("random_seed", 0)),
     )
-    if not (pyo.check_optimal_termination(results) or (stopped and found)):
-        return False
-    model.solutions.load_from(results)
-    return True
 
 
 def _stage_vars(model: pyo.ConcreteModel, scenario: PhScenario, index: int) -> list[Any]:
