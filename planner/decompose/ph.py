@@ -405,6 +405,8 @@ def run(
             outcome: PhOutcome | None = _serial(data, tree, settings, budget, after_iter0)
         else:
             outcome = _wheel(data, tree, settings, budget, size)
+    if budget.solve_limit(PH_SHARE) is None:  # stopped by its share of the time limit
+        budget.ran_out("progressive hedging")
     if outcome is not None:
         outcome.seconds = time.perf_counter() - start
         outcome.log = captured.getvalue()
