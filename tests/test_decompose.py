@@ -486,3 +486,41 @@ def test_a_sub_problem_s_bound_is_its_solver_s_dual_bound() -> None:
         <= optimum + 1e-6 * abs(optimum)
         <= found.inner_bound + 2e-6 * abs(optimum)
     )
+
+
+SPENT_UNDER_MPI = """
+import sys
+import planner
+from planner.decompose import ph
+from planner.decompose.budget import PH_SHARE, Budget
+from planner.decompose.tree import ph_tree
+from planner.model import derive
+
+data = derive(planner.load(sys.argv[1]))
+tree = ph_tree(data)
+now = [0.0]
+budget = Budget(10.0, lambda: now[0])
+now[0] = 10.0 * PH_SHARE  # PH's share spent before the wheel starts
+outcome = ph.run(data, tree, ph.PhSettings(time_limit=10.0, gap=0.01), budget)
+if outcome is not None:
+    print("outcome", len(outcome.candidates), outcome.outer, budget.spent_in)
+"""
+
+
+@needs_mpisppy
+@pytest.mark.skipif(
+    MPIEXEC is None, reason="no mpiexec (pip install 'planner[mpi]' brings mpich's)"
+)
+@pytest.mark.parametrize("processes", ["2", "3"])
+def test_under_mpiexec_a_spent_budget_stops_every_cylinder(processes: str) -> None:
+    """Hub and spokes, every rank on rank 0's budget: nothing solved, no crash, no bound."""
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed")
+    command = [MPIEXEC, "-n", processes, sys.executable, "-c", SPENT_UNDER_MPI]
+    run = subprocess.run(
+        [*command, str(REFERENCE / "case-04.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "outcome 0 -inf ['progressive hedging']" in run.stdout

@@ -252,6 +252,28 @@ def _prox_cuts(opt: Any, budget: Budget, share: float) -> None:
             manager.xvarsqrd._value = x**2
 
 
+def _solve_one(
+    opt: Any,
+    solve_one: Callable[..., Any],
+    direct: tuple[float, int] | None,
+    limit: float,
+    solver_options: Any,
+    k: str,
+    s: Any,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """One sub-problem's solve within ``limit`` s: directly, or by mpi-sppy's ``solve_one``."""
+    if hasattr(opt, "_lazy_create_solvers"):  # an xhat evaluator (appsi), its solvers made late
+        opt._lazy_create_solvers()
+    elif direct is not None:
+        started = time.perf_counter()
+        solve_direct(s, limit, *direct)
+        return time.perf_counter() - started
+    s._solver_plugin.options["time_limit"] = limit
+    return solve_one(solver_options, k, s, *args, **kwargs)
+
+
 def budgeted(
     cls: type, budget: Budget, share: float = PH_SHARE, direct: tuple[float, int] | None = None
 ) -> type:
@@ -285,17 +307,9 @@ def budgeted(
                 data.solution_available = False
                 self._planner_out_of_time(s)
                 return 0.0
-            started = time.perf_counter()
-            if hasattr(self, "_lazy_create_solvers"):  # an xhat evaluator makes them late
-                self._lazy_create_solvers()
-                s._solver_plugin.options["time_limit"] = limit
-                seconds = super().solve_one(solver_options, k, s, *args, **kwargs)
-            elif direct is not None:
-                solve_direct(s, limit, *direct)
-                seconds = time.perf_counter() - started
-            else:
-                s._solver_plugin.options["time_limit"] = limit
-                seconds = super().solve_one(solver_options, k, s, *args, **kwargs)
+            seconds = _solve_one(
+                self, super().solve_one, direct, limit, solver_options, k, s, *args, **kwargs
+            )
             if data.solution_available:
                 s._planner_solved = True  # its values are a plan of this or an earlier iteration
             ran_out = self._planner_budget.solve_limit(self._planner_share) is None
@@ -310,6 +324,15 @@ def budgeted(
 
         def _update_prox_approx(self) -> None:
             _prox_cuts(self, self._planner_budget, self._planner_share)
+
+        def Eobjective(self, *args: Any, **kwargs: Any) -> float:
+            # PH's closing report reads every scenario's objective: not of one never solved
+            unsolved = any(
+                not getattr(s, "_planner_solved", False) for s in self.local_scenarios.values()
+            )
+            if self.allreduce_or(unsolved):  # the same answer on every rank
+                return math.nan
+            return float(super().Eobjective(*args, **kwargs))
 
         def incumbent_prob(self) -> float:
             found = float(super().incumbent_prob())
