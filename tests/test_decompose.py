@@ -524,3 +524,18 @@ def test_under_mpiexec_a_spent_budget_stops_every_cylinder(processes: str) -> No
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "outcome 0 -inf ['progressive hedging']" in run.stdout
+
+
+@needs_mpisppy
+def test_a_shared_decision_in_no_row_gets_a_value_after_a_solve() -> None:
+    """HiGHS never sees a variable in no row; PH's averages need its value (the largest size
+    stopped with a TypeError in PH's weights update)."""
+    import pyomo.environ as pyo
+
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    model = scenario_model(tree.names[0], data, tree)
+    model.unused = pyo.Var(bounds=(2.0, 5.0))
+    model._mpisppy_data = SimpleNamespace(nonant_indices={("ROOT", 0): model.unused})
+    assert ph.solve_direct(model, 60.0, 1e-4, 0)
+    assert model.unused.value == 2.0

@@ -125,6 +125,13 @@ def world_size() -> int:
     return int(MPI.COMM_WORLD.Get_size())
 
 
+def _abort() -> None:
+    """Stop every MPI rank (after an error on one, which the others would wait for)."""
+    from mpi4py import MPI  # optional dependency (planner[mpi])
+
+    MPI.COMM_WORLD.Abort(1)
+
+
 def world_rank() -> int:
     """Return this process's MPI rank (0 without mpi4py)."""
     try:
@@ -184,7 +191,9 @@ def _fill(model: pyo.ConcreteModel) -> None:
     PH averages every scenario's decisions after each iteration; a scenario
     whose solve was not started (its stage out of time) must have numbers
     there. They only matter for an iteration that will not be followed by
-    another, and its plans are never taken as solutions (:func:`_pieces`).
+    another, and its plans are never taken as solutions (:func:`pieces`).
+    A solved scenario's decision in none of its rows (HiGHS never saw it:
+    any value in its bounds is as good) gets one too.
     """
     for var in model._mpisppy_data.nonant_indices.values():
         if var.value is None and not var.fixed:
@@ -210,6 +219,8 @@ def solve_direct(model: pyo.ConcreteModel, time_limit: float, gap: float, seed: 
         if report.has_plan:  # the dual bound, never the plan's objective, is the bound
             data.outer_bound = report.bound if report.bound is not None else -math.inf
             data.inner_bound = report.objective
+            if hasattr(data, "nonant_indices"):
+                _fill(model)  # a shared decision in no row of this scenario: HiGHS never saw it
     return report.has_plan
 
 
@@ -427,7 +438,12 @@ def run(
         if size == 1:
             outcome: PhOutcome | None = _serial(data, tree, settings, budget, after_iter0)
         else:
-            outcome = _wheel(data, tree, settings, budget, size)
+            try:
+                outcome = _wheel(data, tree, settings, budget, size)
+            except Exception:  # one rank's error would leave the others waiting on it for ever
+                logger.exception("progressive hedging failed on MPI rank %d", world_rank())
+                _abort()
+                raise
     if budget.solve_limit(PH_SHARE) is None:  # stopped by its share of the time limit
         budget.ran_out("progressive hedging")
     if outcome is not None:

@@ -124,7 +124,9 @@ def nested_plan(
             return None
         for index, stage in enumerate(scenario.stages):
             if stage.name not in decided:
-                values = [float(pyo.value(var)) for var in _stage_vars(model, scenario, index)]
+                # a decision in none of the scenario's rows has no value: 0 (it costs nothing)
+                variables = _stage_vars(model, scenario, index)
+                values = [float(var.value) if var.value is not None else 0.0 for var in variables]
                 decided[stage.name] = values
         pieces[scenario.name] = read_plan(model, model.data)
         cost = next(model.component_data_objects(pyo.Objective, active=True))
