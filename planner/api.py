@@ -15,9 +15,10 @@ import pyomo.environ as pyo
 from planner import outcome
 from planner.data import Case
 from planner.decompose import ph
+from planner.decompose.budget import PH_SHARE, PLAN_SHARE, Budget
 from planner.decompose.candidates import Binaries, assemble, binaries_of, fix_binaries
 from planner.decompose.tree import ph_tree
-from planner.decompose.xhat import nested_plan
+from planner.decompose.xhat import NestedPlan, nested_plan
 from planner.diagnose import explain_infeasibility
 from planner.errors import InputError, Issue, OutputError, SolverError
 from planner.events import has_events, scenarios_table
@@ -663,6 +664,16 @@ def _decomposed(
     ``optimal`` when the plan is within the gap of it, else ``time_limit``.
     Under MPI, the ranks other than 0 return a result without a plan (status
     ``interrupted``, ``report.extra["mpi_rank"]`` their rank): rank 0 writes.
+
+    The time limit holds end to end on one :class:`~planner.decompose.budget.Budget`:
+    PH until :data:`~planner.decompose.budget.PH_SHARE` of it (in one process
+    it stops after iteration 0 when the plan decided down the tree from it is
+    within the gap of the wait-and-see bound), the plan down the tree until
+    :data:`~planner.decompose.budget.PLAN_SHARE`, the extensive form's LP in
+    the rest; each solve gets what is left of its stage. A stage that ran out
+    is named in the message and a warning; with no plan from PH in time, the
+    extensive form's own solve (its constructed first plan on a large case)
+    gets what is left, where it fits.
     """
     missing = ph.available()
     if missing:
@@ -676,6 +687,7 @@ def _decomposed(
             ],
             case.source.path,
         )
+    budget = Budget(time_limit)
     tree = ph_tree(data)
     logger.info(
         "progressive hedging: %d PH scenarios, %d stages, %d processes",
@@ -685,17 +697,12 @@ def _decomposed(
     )
     # the sub-problems to a quarter of the target gap: PH's bound takes their dual bounds
     sub_gap = max(ph.SUB_GAP, gap / 4)
-    # each sub-problem gets an even share of PH's time (of the plan's, below), at least 2 s
-    share = time_limit / max(1, len(tree.scenarios))
-    settings = ph.PhSettings(
-        time_limit=time_limit,
-        gap=gap,
-        seed=options.seed,
-        sub_gap=sub_gap,
-        sub_time_limit=max(2.0, ph.PH_SHARE * share),
-    )
+    settings = ph.PhSettings(time_limit=time_limit, gap=gap, seed=options.seed, sub_gap=sub_gap)
+    plan_options = {"mip_rel_gap": sub_gap, "random_seed": options.seed}
+    early: list[NestedPlan] = []
+    after_iter0 = _after_iter0(data, tree, budget, plan_options, gap, early)
     try:
-        outcome = ph.run(data, tree, settings)
+        outcome = ph.run(data, tree, settings, budget, after_iter0)
     except ValueError as error:
         raise InputError([Issue("mpiexec -n", str(error))], case.source.path) from None
     finally:
@@ -705,37 +712,13 @@ def _decomposed(
         report.extra["mpi_rank"] = ph.world_rank()
         summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
         return Result(Status.INTERRUPTED, None, summary, {}, report, case, solve_warnings=warnings)
-    try:
-        pieces = nested_plan(
-            data,
-            tree,
-            outcome.candidates[0] if outcome.candidates else None,
-            {
-                "mip_rel_gap": sub_gap,
-                "random_seed": options.seed,
-                "time_limit": max(2.0, (1 - ph.PH_SHARE) * share),
-            },
-        )
-    finally:
-        reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
-    report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
-    duals: dict[tuple[str, Any], float] = {}
-    plan: Plan | None = None
-    note = ""
-    if _extensive_form_fits(data, options):
-        nested = binaries_of(pieces, data, tree) if pieces is not None else None
-        candidates = _distinct([nested, *outcome.candidates])
-        report, duals, plan = _fixed_extensive_form(data, candidates, options, time_limit, gap)
-    elif pieces is not None:
-        plan = assemble(pieces, data, tree)
-        report = SolverReport(Status.TIME_LIMIT, True)
-        note = (
-            f"; duals left out: the extensive form ({estimate(data).describe()}) is too large "
-            "for its LP here, the plan is PH's, solved scenario by scenario"
-        )
-        logger.warning(note[2:])
-    report.seconds = outcome.seconds + report.seconds
-    report.bound = outcome.outer if math.isfinite(outcome.outer) else None
+    report, duals, plan, note = _decomposed_plan(
+        data, tree, outcome, early, options, budget, gap, plan_options
+    )
+    report.seconds = budget.spent()
+    # PH's bound, or the extensive form's own solve's where PH had no plan (both bounds)
+    bounds = [b for b in (outcome.outer, report.bound) if b is not None and math.isfinite(b)]
+    report.bound = max(bounds) if bounds else None
     report.extra.update(
         decomposed=True,
         ph_iterations=outcome.iterations,
@@ -751,6 +734,7 @@ def _decomposed(
             tables, figures = _plan_tables(case, data, plan, duals)
         except SolverError as error:
             report.status, report.has_plan, report.message = Status.ERROR, False, str(error)
+    ran_out = _ran_out(case, budget, time_limit, warnings)
     summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
     summary.update(
         ph_duals=bool(duals),
@@ -766,17 +750,112 @@ def _decomposed(
         report.status = Status.OPTIMAL if proven else Status.TIME_LIMIT
         summary["status"] = report.status
         report.message = (
-            f"progressive hedging ({outcome.iterations} iterations on {outcome.ranks} "
-            f"process{'es' if outcome.ranks != 1 else ''}): plan within "
-            f"{100 * float(report.gap or 0):.3g} % of its bound{note}"
+            f"progressive hedging ({outcome.iterations} iterations after iteration 0 on "
+            f"{outcome.ranks} process{'es' if outcome.ranks != 1 else ''}): plan within "
+            f"{100 * float(report.gap or 0):.3g} % of its bound{note}{ran_out}"
         )
         summary = _planners_page(summary)
+    elif report.status != Status.ERROR:
+        report.message = f"progressive hedging found no plan{ran_out or ''}"
     summary["message"] = report.message
     if report.has_plan:
         _report_final(options, report)
     return Result(
         report.status, report.objective, summary, tables, report, case, solve_warnings=warnings
     )
+
+
+def _after_iter0(
+    data: ModelData,
+    tree: Any,
+    budget: Budget,
+    plan_options: dict[str, Any],
+    gap: float,
+    early: list[NestedPlan],
+) -> Any:
+    """Return PH's check after its iteration 0 (in one process), appending its plan to ``early``.
+
+    The plan down the tree from iteration 0's decisions: when it is within
+    the gap of the wait-and-see bound, PH stops there.
+    """
+
+    def check(opt: Any) -> bool:
+        if budget.solve_limit(PH_SHARE) is None:
+            return False
+        binaries = binaries_of(ph.pieces(opt), data, tree)
+        found = nested_plan(data, tree, binaries, plan_options, budget, PLAN_SHARE)
+        if found is None:
+            return False
+        early.append(found)
+        bound = float(opt.trivial_bound)
+        return found.objective - bound <= gap * max(1.0, abs(found.objective))
+
+    return check
+
+
+def _decomposed_plan(
+    data: ModelData,
+    tree: Any,
+    outcome: ph.PhOutcome,
+    early: list[NestedPlan],
+    options: SolveOptions,
+    budget: Budget,
+    gap: float,
+    plan_options: dict[str, Any],
+) -> tuple[SolverReport, dict[tuple[str, Any], float], Plan | None, str]:
+    """Find the plan: down the tree, then by the extensive form's LP where it fits.
+
+    Returns the report, the duals, the plan (None: none in time) and a note
+    for the message.
+    """
+    fits = _extensive_form_fits(data, options)
+    nested = early[0] if early and outcome.iterations == 0 else None
+    try:
+        if nested is None:  # PH went on after its iteration 0 (or found no plan there)
+            candidate = outcome.candidates[0] if outcome.candidates else None
+            share = PLAN_SHARE if fits else 1.0
+            found = nested_plan(data, tree, candidate, plan_options, budget, share)
+            nested = min(
+                (plan for plan in (found, *early) if plan is not None),
+                key=lambda plan: plan.objective,
+                default=None,
+            )
+    finally:
+        reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
+    pieces = nested.pieces if nested is not None else None
+    report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
+    duals: dict[tuple[str, Any], float] = {}
+    plan: Plan | None = None
+    note = ""
+    if fits:
+        binaries = binaries_of(pieces, data, tree) if pieces is not None else None
+        candidates = _distinct([binaries, *outcome.candidates])
+        report, duals, plan = _fixed_extensive_form(data, candidates, options, budget, gap)
+    if plan is None and pieces is not None:
+        plan = assemble(pieces, data, tree)
+        report = SolverReport(Status.TIME_LIMIT, True)
+        why = (
+            "its LP ran out of time"
+            if fits
+            else f"the extensive form ({estimate(data).describe()}) is too large for its LP here"
+        )
+        note = f"; duals left out: {why}, the plan is PH's, solved scenario by scenario"
+        logger.warning(note[2:])
+    return report, duals, plan, note
+
+
+def _ran_out(case: Case, budget: Budget, time_limit: float, warnings: list[Issue]) -> str:
+    """Name the stages of a decomposed solve that ran out of time (a warning); "" if none."""
+    if not budget.spent_in:
+        return ""
+    note = (
+        f"{', '.join(budget.spent_in)} ran out of the time limit ({time_limit:g} s in all, "
+        f"{budget.spent():.1f} s used): raise time_limit_s for a better plan and bound"
+    )
+    cell = case.source.settings_cells.get("time_limit_s", "Settings[time_limit_s]")
+    warnings.append(Issue(cell, note, severity="warning"))
+    logger.warning(note)
+    return f"; {note}"
 
 
 #: Nonzeros of the extensive form HiGHS gets through per second of time limit, roughly
@@ -816,26 +895,54 @@ def _fixed_extensive_form(
     data: ModelData,
     candidates: list[Binaries],
     options: SolveOptions,
-    time_limit: float,
+    budget: Budget,
     gap: float,
 ) -> tuple[SolverReport, dict[tuple[str, Any], float], Plan | None]:
-    """Solve the extensive form with each candidate's binaries fixed; the best plan, its duals."""
+    """Solve the extensive form with each candidate's binaries fixed; the best plan, its duals.
+
+    Each solve within what is left of ``budget``; none started once it is
+    spent (the stage is recorded as out of time). Without any candidate, the
+    extensive form's own solve in what is left (a plain solve: its bound is a
+    bound, its constructed first plan a plan on a large case).
+    """
+    stage = "the extensive form's LP"
     report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
     duals: dict[tuple[str, Any], float] = {}
+    if budget.solve_limit() is None:
+        budget.ran_out(stage)
+        return report, duals, None
     model = build_model(data)
     best: tuple[float, int] | None = None
+    last = -1  # the candidate whose plan the model holds
     for index, candidate in enumerate(candidates):
+        limit = budget.solve_limit()
+        if limit is None:
+            budget.ran_out(stage)
+            break
+        last = index
         fix_binaries(model, data, candidate)
         session = HighsSession(model, options)
-        report, duals = _solve_proven(session, options, time_limit, gap)
+        report, duals = _solve_proven(session, options, limit, gap)
         found = report.has_plan and report.objective is not None
         if found and (best is None or float(report.objective or 0.0) < best[0]):
             best = (float(report.objective or 0.0), index)
-    if best is not None and best[1] != len(candidates) - 1:  # load the best plan again
+    if not candidates and (limit := budget.solve_limit()) is not None:
+        report, duals = _solve_proven(HighsSession(model, options), options, limit, gap)
+        if report.status == Status.TIME_LIMIT:
+            budget.ran_out("the extensive form's solve")
+        return report, duals, read_plan(model, data) if report.has_plan else None
+    if best is not None and best[1] != last:  # load the best plan again
+        limit = budget.solve_limit()
+        if limit is None:  # no time to load it again: no plan from the LP
+            budget.ran_out(stage)
+            return report, {}, None
         fix_binaries(model, data, candidates[best[1]])
         session = HighsSession(model, options)
-        report, duals = _solve_proven(session, options, time_limit, gap)
-    return report, duals, read_plan(model, data) if report.has_plan else None
+        report, duals = _solve_proven(session, options, limit, gap)
+    report.bound = None  # the LP's optimum with the binaries fixed bounds nothing
+    if best is None or not report.has_plan:
+        return report, duals, None
+    return report, duals, read_plan(model, data)
 
 
 def _extensive_form_fits(data: ModelData, options: SolveOptions) -> bool:

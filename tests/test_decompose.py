@@ -10,17 +10,22 @@ MPI is installed (skipped with the reason otherwise).
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
 import pytest
 
 import planner
 from planner import api
-from planner.decompose import ph
+from planner.decompose import ph, xhat
+from planner.decompose.budget import PH_SHARE, PLAN_SHARE, Budget
+from planner.decompose.scenario import scenario_model
 from planner.decompose.tree import ph_tree
 from planner.model import derive
 from tests.conftest import REFERENCE
@@ -44,8 +49,9 @@ CASES = {
         for name, want in json.loads((REFERENCE / "v3" / "expected.json").read_text()).items()
     },
 }
-#: Enough for PH's first iterations on a reference case; the gap reported says how good.
-LIMIT = 0.5
+#: Enough for PH's iteration 0 and the plan down the tree on a reference case (the time
+#: limit holds, so a busy machine could stop it short: the gap reported says how good).
+LIMIT = 30.0
 
 
 def test_the_tree_branches_where_the_planner_s_tree_does() -> None:
@@ -84,7 +90,6 @@ def test_decomposed_plan_is_within_its_gap_of_the_optimum(path: Path) -> None:
     assert result.has_plan, result.summary["message"]
     summary = result.summary
     assert summary["status"] in ("optimal", "time_limit")
-    assert summary["ph_iterations"] >= 1
     assert summary["bound"] <= want + 1e-6 * max(1.0, abs(want))  # a bound, not a guess
     assert result.objective >= want - 1e-6 * max(1.0, abs(want))  # no plan beats the optimum
     gap = summary["mip_gap"]
@@ -284,3 +289,253 @@ def test_decompose_leaves_no_log_files_in_the_working_folder(tmp_path: Path) -> 
     )
     assert run.returncode == 0, run.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+# --- the time limit holds (issue 25): a fake clock, no timing ---------------------------
+
+
+class FakeClock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_budget_gives_each_stage_what_is_left_of_its_share() -> None:
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    clock.now += 30.0
+    assert budget.spent() == pytest.approx(30.0)
+    assert budget.left() == pytest.approx(70.0)
+    assert budget.solve_limit(PH_SHARE) == pytest.approx(100.0 * PH_SHARE - 30.0)
+    clock.now = budget.start + 100.0 * PH_SHARE  # PH's share is spent; the plan's is not
+    assert budget.solve_limit(PH_SHARE) is None and budget.left(PH_SHARE) == 0.0
+    assert budget.solve_limit(PLAN_SHARE) == pytest.approx(100.0 * (PLAN_SHARE - PH_SHARE))
+    rank = budget.after(12.0)  # another MPI rank: rank 0's spent seconds on its own clock
+    assert rank.spent() == pytest.approx(12.0)
+    assert Budget(math.inf, clock).solve_limit() == math.inf
+
+
+class _Solver:
+    def __init__(self) -> None:
+        self.options: dict[str, object] = {}
+
+
+class _Optimizer:
+    """What :func:`ph.budgeted` needs of an mpi-sppy optimizer: its ``solve_one``."""
+
+    def __init__(self) -> None:
+        self.solved: list[tuple[str, object]] = []
+
+    def solve_one(self, solver_options: object, k: str, s: Any, **kwargs: object) -> float:
+        self.solved.append((k, s._solver_plugin.options.get("time_limit")))
+        s._mpisppy_data.solution_available = True
+        s._mpisppy_data.outer_bound = 5.0  # the sub-MIP's dual bound, as mpi-sppy reads it
+        return 0.0
+
+
+def _sub_problem() -> Any:
+    return SimpleNamespace(
+        _mpisppy_data=SimpleNamespace(
+            solution_available=True, outer_bound=9.0, inner_bound=9.0, nonant_indices={}
+        ),
+        _solver_plugin=_Solver(),
+    )
+
+
+def test_each_sub_problem_gets_the_budget_minus_what_is_spent_and_none_once_spent() -> None:
+    """PH's sub-problems: HiGHS's time limit is what is left of PH's share; once it is
+    spent none is solved, and a stale bound is not kept (a bound of -inf is no bound)."""
+    clock = FakeClock()
+    budget = Budget(50.0, clock)
+    opt = ph.budgeted(_Optimizer, budget)()
+    first, second, third = _sub_problem(), _sub_problem(), _sub_problem()
+    clock.now += 4.0
+    opt.solve_one({}, "scen0", first)
+    clock.now += 11.5
+    opt.solve_one({}, "scen1", second)
+    assert opt.solved == [
+        ("scen0", pytest.approx(50.0 * PH_SHARE - 4.0)),
+        ("scen1", pytest.approx(50.0 * PH_SHARE - 15.5)),
+    ]
+    assert first._mpisppy_data.outer_bound == 5.0  # the solve's own bound
+    clock.now += 50.0 * PH_SHARE
+    opt.solve_one({}, "scen2", third)
+    assert [k for k, _ in opt.solved] == ["scen0", "scen1"]  # not started
+    assert third._mpisppy_data.solution_available is False
+    assert third._mpisppy_data.outer_bound == -math.inf
+    assert budget.spent_in == ["progressive hedging"]
+
+
+@needs_mpisppy
+def test_ph_stops_without_solving_once_its_share_is_spent() -> None:
+    """The hub stops as soon as its budget is spent: iteration 0 solves nothing, ends
+    without calling the case infeasible, and PH reports no plan and no bound."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(10.0, clock)
+    clock.now += 10.0 * PH_SHARE
+    outcome = ph.run(data, tree, ph.PhSettings(time_limit=10.0, gap=0.01), budget)
+    assert outcome is not None
+    assert outcome.candidates == [] and outcome.outer == -math.inf
+    assert budget.spent_in == ["progressive hedging"]
+
+
+@needs_mpisppy
+def test_the_plan_down_the_tree_gives_each_solve_what_is_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each solve down the tree gets the plan's share minus what is spent (building its
+    model included); once it is spent no solve starts and there is no plan."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    given: list[float] = []
+    build, solve = xhat.scenario_model, xhat._solve
+
+    def slow_build(*args: Any) -> Any:
+        clock.now += 7.0  # each model takes 7 s to build
+        return build(*args)
+
+    def record(model: Any, options: dict[str, Any]) -> bool:
+        given.append(options["time_limit"])
+        clock.now += 3.0  # and 3 s to solve
+        return solve(model, options)
+
+    monkeypatch.setattr(xhat, "scenario_model", slow_build)
+    monkeypatch.setattr(xhat, "_solve", record)
+    found = xhat.nested_plan(data, tree, None, {}, budget, PLAN_SHARE)
+    assert found is not None and set(found.pieces) == set(tree.names)
+    assert given == [pytest.approx(100.0 * PLAN_SHARE - 7.0 - 10.0 * i) for i in range(3)]
+    clock.now = budget.start + 100.0 * PLAN_SHARE - 6.0  # the next model's build spends it
+    given.clear()
+    assert xhat.nested_plan(data, tree, None, {}, budget, PLAN_SHARE) is None
+    assert given == [] and budget.spent_in == [xhat.STAGE]
+
+
+@needs_mpisppy
+def test_a_limit_far_too_small_gives_a_clear_no_plan_result(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every stage out of time: no solve started, no plan, the stages named, a warning."""
+    clock = FakeClock()
+
+    def spent(limit: float) -> Budget:
+        budget = Budget(limit, clock)
+        clock.now += limit  # as if loading the sub-problems took the whole limit
+        return budget
+
+    monkeypatch.setattr(api, "Budget", spent)
+    monkeypatch.setattr(api, "build_model", None)  # the extensive form is never built
+    case = planner.load(REFERENCE / "case-04.xlsx")
+    with caplog.at_level("WARNING", logger="planner.api"):
+        result = planner.solve(case, decompose=True)
+    assert not result.has_plan and result.status == "time_limit"
+    message = result.summary["message"]
+    assert message.startswith("progressive hedging found no plan")
+    for stage in ("progressive hedging", xhat.STAGE, "the extensive form's LP"):
+        assert stage in message
+    assert any("ran out of the time limit" in r.getMessage() for r in caplog.records)
+    assert result.summary["warnings"] == len(case.warnings) + 1
+
+
+def test_proximal_cuts_are_placed_at_the_nearest_point_of_the_parabola() -> None:
+    """The closed form that replaced scipy's least_squares (most of a PH iteration's time)."""
+    from scipy.optimize import minimize_scalar
+
+    for x0, y0 in [(0.0, 0.0), (3.0, 1.0), (-2.0, 10.0), (0.5, 40.0), (1e4, 2e7), (-7.0, -3.0)]:
+        x = ph.on_parabola(x0, y0)
+        distance = (x - x0) ** 2 + (x * x - y0) ** 2
+        best = min(
+            minimize_scalar(
+                lambda t, x0=x0, y0=y0: (t - x0) ** 2 + (t * t - y0) ** 2,
+                bounds=(lo, hi),
+                method="bounded",
+                options={"xatol": 1e-12},
+            ).fun
+            for lo, hi in [
+                (-abs(x0) - math.sqrt(abs(y0)) - 1, 0.0),
+                (0.0, abs(x0) + math.sqrt(abs(y0)) + 1),
+            ]
+        )
+        assert distance <= best * (1 + 1e-6) + 1e-9
+
+
+@needs_mpisppy
+def test_a_sub_problem_s_bound_is_its_solver_s_dual_bound() -> None:
+    """A sub-MIP stopped at a loose gap gives its dual bound to PH's bounds, not its plan's cost."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    name = tree.names[0]
+    exact = scenario_model(name, data, tree)
+    exact._mpisppy_data = SimpleNamespace()  # what mpi-sppy attaches to its sub-problems
+    assert ph.solve_direct(exact, 60.0, 1e-9, 0)
+    optimum = float(exact._mpisppy_data.inner_bound)
+    loose = scenario_model(name, data, tree)
+    loose._mpisppy_data = SimpleNamespace()
+    assert ph.solve_direct(loose, 60.0, 0.9, 0)
+    found = loose._mpisppy_data
+    assert found.solution_available and found.outer_bound < found.inner_bound  # stopped early
+    assert (
+        found.outer_bound
+        <= optimum + 1e-6 * abs(optimum)
+        <= found.inner_bound + 2e-6 * abs(optimum)
+    )
+
+
+SPENT_UNDER_MPI = """
+import sys
+import planner
+from planner.decompose import ph
+from planner.decompose.budget import PH_SHARE, Budget
+from planner.decompose.tree import ph_tree
+from planner.model import derive
+
+data = derive(planner.load(sys.argv[1]))
+tree = ph_tree(data)
+now = [0.0]
+budget = Budget(10.0, lambda: now[0])
+now[0] = 10.0 * PH_SHARE  # PH's share spent before the wheel starts
+outcome = ph.run(data, tree, ph.PhSettings(time_limit=10.0, gap=0.01), budget)
+if outcome is not None:
+    print("outcome", len(outcome.candidates), outcome.outer, budget.spent_in)
+"""
+
+
+@needs_mpisppy
+@pytest.mark.skipif(
+    MPIEXEC is None, reason="no mpiexec (pip install 'planner[mpi]' brings mpich's)"
+)
+@pytest.mark.parametrize("processes", ["2", "3"])
+def test_under_mpiexec_a_spent_budget_stops_every_cylinder(processes: str) -> None:
+    """Hub and spokes, every rank on rank 0's budget: nothing solved, no crash, no bound."""
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed")
+    command = [MPIEXEC, "-n", processes, sys.executable, "-c", SPENT_UNDER_MPI]
+    run = subprocess.run(
+        [*command, str(REFERENCE / "case-04.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "outcome 0 -inf ['progressive hedging']" in run.stdout
+
+
+@needs_mpisppy
+def test_a_shared_decision_in_no_row_gets_a_value_after_a_solve() -> None:
+    """HiGHS never sees a variable in no row; PH's averages need its value (the largest size
+    stopped with a TypeError in PH's weights update)."""
+    import pyomo.environ as pyo
+
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    model = scenario_model(tree.names[0], data, tree)
+    model.unused = pyo.Var(bounds=(2.0, 5.0))
+    model._mpisppy_data = SimpleNamespace(nonant_indices={("ROOT", 0): model.unused})
+    assert ph.solve_direct(model, 60.0, 1e-4, 0)
+    assert model.unused.value == 2.0

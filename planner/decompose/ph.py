@@ -9,6 +9,12 @@ The plan search then runs on rank 0 in every case (:mod:`planner.decompose.xhat`
 
 Rank 0 returns the candidates: the contract decisions of the best xhat's
 plan and of PH's last scenario solutions (:mod:`planner.decompose.candidates`).
+
+The time limit holds within PH, not only between its iterations: every
+cylinder's optimizer is :func:`budgeted`, so each sub-problem's HiGHS time
+limit is what is left of PH's share of the :class:`~planner.decompose.budget.Budget`,
+and once that is spent no sub-problem (nor proximal-cut update) is started;
+the iteration then ends at once and mpi-sppy's own check stops the hub.
 """
 
 from __future__ import annotations
@@ -21,17 +27,21 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.repn import generate_standard_repn
 
+from planner.decompose.budget import PH_SHARE, Budget
 from planner.decompose.candidates import Binaries, binaries_of
 from planner.decompose.scenario import scenario_model
 from planner.decompose.tree import PhTree
 from planner.model.parameters import ModelData
 from planner.results import Plan, read_plan
+from planner.solve import HighsSession, SolveOptions
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +49,9 @@ logger = logging.getLogger(__name__)
 SOLVER = "appsi_highs"
 #: Each sub-problem's relative MIP gap: PH and its bounds need them nearly optimal.
 SUB_GAP = 1e-6
-#: Share of the time limit PH may use; its bound (in one process) and the plan's final
-#: solves (:mod:`planner.decompose.xhat`, the extensive form's LP) get the rest.
-PH_SHARE = 0.7
+#: PH's and the Lagrangian bound's sub-problems through the planner's own hand-off
+#: (:func:`solve_direct`) rather than appsi's
+DIRECT = True
 
 
 @dataclass
@@ -68,9 +78,6 @@ class PhSettings:
     seed: int = 0
     max_iterations: int = 200
     sub_gap: float = SUB_GAP
-    #: each sub-problem's time limit, s: a stopped sub-problem gives its best plan and its
-    #: solver's bound (mpi-sppy's bounds take the bound), so a PH iteration ends in time
-    sub_time_limit: float = 1e9
 
 
 def available() -> str | None:
@@ -118,6 +125,13 @@ def world_size() -> int:
     return int(MPI.COMM_WORLD.Get_size())
 
 
+def _abort() -> None:
+    """Stop every MPI rank (after an error on one, which the others would wait for)."""
+    from mpi4py import MPI  # optional dependency (planner[mpi])
+
+    MPI.COMM_WORLD.Abort(1)
+
+
 def world_rank() -> int:
     """Return this process's MPI rank (0 without mpi4py)."""
     try:
@@ -145,7 +159,7 @@ def _rho_setter(model: pyo.ConcreteModel) -> list[tuple[int, float]]:
     return [(id(var), max(cost.get(id(var), 0.0), floor)) for var in nonants]
 
 
-def _config(settings: PhSettings) -> Any:
+def _config(settings: PhSettings, budget: Budget) -> Any:
     from mpisppy.utils import config  # optional dependency (planner[mpi])
 
     cfg = config.Config()
@@ -157,25 +171,196 @@ def _config(settings: PhSettings) -> Any:
     cfg.solver_name = SOLVER
     cfg.default_rho = 1.0
     cfg.max_iterations = settings.max_iterations
-    cfg.time_limit = PH_SHARE * settings.time_limit
+    # mpi-sppy's own check, between iterations; within them, budgeted() holds the limit
+    cfg.time_limit = budget.left(PH_SHARE)
     cfg.rel_gap = settings.gap
     cfg.abs_gap = 0.0
     # HiGHS takes no quadratic objective with integers: PH's proximal term as cuts
     cfg.linearize_proximal_terms = True
     cfg.linearize_binary_proximal_terms = True
     # no "threads": appsi_highs fails every solve once HiGHS's thread pool is set up;
-    # the sub-problems are small MIPs, and PH's parallelism is its processes
-    cfg.solver_options = (
-        f"random_seed={settings.seed} mip_rel_gap={settings.sub_gap} "
-        f"time_limit={settings.sub_time_limit}"
-    )
+    # the sub-problems are small MIPs, and PH's parallelism is its processes.
+    # No time_limit: budgeted() sets each solve's (mpi-sppy would overwrite it with this one)
+    cfg.solver_options = f"random_seed={settings.seed} mip_rel_gap={settings.sub_gap}"
     return cfg
 
 
-def _dicts(data: ModelData, tree: PhTree, settings: PhSettings, spokes: int) -> list[dict]:
+def _fill(model: pyo.ConcreteModel) -> None:
+    """Give a sub-problem without a solution values for its shared decisions (0, in bounds).
+
+    PH averages every scenario's decisions after each iteration; a scenario
+    whose solve was not started (its stage out of time) must have numbers
+    there. They only matter for an iteration that will not be followed by
+    another, and its plans are never taken as solutions (:func:`pieces`).
+    A solved scenario's decision in none of its rows (HiGHS never saw it:
+    any value in its bounds is as good) gets one too.
+    """
+    for var in model._mpisppy_data.nonant_indices.values():
+        if var.value is None and not var.fixed:
+            lower, upper = var.bounds
+            value = 0.0 if lower is None else max(0.0, float(lower))
+            var.set_value(value if upper is None else min(value, float(upper)))
+
+
+def solve_direct(model: pyo.ConcreteModel, time_limit: float, gap: float, seed: int) -> bool:
+    """Solve a sub-problem through the planner's own hand-off; True when it has a plan.
+
+    :class:`~planner.solve.HighsSession` passes the model to HiGHS as arrays
+    (:mod:`planner.handoff`) in a fraction of the time appsi takes to hand it
+    over or update it (benchmarks/README.md, "Decomposition"); the plan is
+    loaded into the model's variables. A sub-problem solved anew each time:
+    PH's weights and proximal cuts are read as they stand.
+    """
+    options = SolveOptions(seed=seed, duals=False, explain_infeasible=False, first_plan=False)
+    report = HighsSession(model, options).solve(time_limit, gap)
+    data = getattr(model, "_mpisppy_data", None)
+    if data is not None:
+        data.solution_available = report.has_plan
+        if report.has_plan:  # the dual bound, never the plan's objective, is the bound
+            data.outer_bound = report.bound if report.bound is not None else -math.inf
+            data.inner_bound = report.objective
+            if hasattr(data, "nonant_indices"):
+                _fill(model)  # a shared decision in no row of this scenario: HiGHS never saw it
+    return report.has_plan
+
+
+def on_parabola(x0: float, y0: float) -> float:
+    """Return the x of the point of ``y = x**2`` nearest ``(x0, y0)``.
+
+    What mpi-sppy's proximal cuts are placed by (it asks scipy's
+    least_squares for it, once per variable and iteration: most of a PH
+    iteration's time at the medium size). The nearest point is a root of the
+    cubic ``2 x**3 + (1 - 2 y0) x - x0 = 0``; of three real roots, the one
+    nearest ``(x0, y0)``.
+    """
+    p = (1.0 - 2.0 * y0) / 2.0  # x**3 + p x + q = 0
+    q = -x0 / 2.0
+    disc = (q / 2.0) ** 2 + (p / 3.0) ** 3
+    if disc >= 0.0:
+        root = math.sqrt(disc)
+        return float(np.cbrt(-q / 2.0 + root) + np.cbrt(-q / 2.0 - root))
+    radius = 2.0 * math.sqrt(-p / 3.0)
+    angle = math.acos(max(-1.0, min(1.0, 3.0 * q / (p * radius)))) / 3.0
+    roots = [radius * math.cos(angle - 2.0 * math.pi * k / 3.0) for k in range(3)]
+    return min(roots, key=lambda x: (x - x0) ** 2 + (x * x - y0) ** 2)
+
+
+def _prox_cuts(opt: Any, budget: Budget, share: float) -> None:
+    """mpi-sppy's proximal cuts (``PHBase._update_prox_approx``), projected in closed form.
+
+    Scenario by scenario while ``budget`` lasts: once it is spent no solve
+    follows, and the cuts would serve nothing.
+    """
+    tolerance = opt.prox_approx_tol
+    for scenario in opt.local_scenarios.values():
+        if budget.solve_limit(share) is None:
+            return
+        for manager in scenario._mpisppy_data.xsqvar_prox_approx.values():
+            x = manager.xvar.value
+            if not manager.xvar.fixed:
+                y = manager.xvarsqrd.value
+                manager.add_cuts(on_parabola(x, 0.0 if y is None else y), tolerance, None)
+            manager.xvarsqrd._value = x**2
+
+
+def _solve_one(
+    opt: Any,
+    solve_one: Callable[..., Any],
+    direct: tuple[float, int] | None,
+    limit: float,
+    solver_options: Any,
+    k: str,
+    s: Any,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """One sub-problem's solve within ``limit`` s: directly, or by mpi-sppy's ``solve_one``."""
+    if hasattr(opt, "_lazy_create_solvers"):  # an xhat evaluator (appsi), its solvers made late
+        opt._lazy_create_solvers()
+    elif direct is not None:
+        started = time.perf_counter()
+        solve_direct(s, limit, *direct)
+        return time.perf_counter() - started
+    s._solver_plugin.options["time_limit"] = limit
+    return solve_one(solver_options, k, s, *args, **kwargs)
+
+
+def budgeted(
+    cls: type, budget: Budget, share: float = PH_SHARE, direct: tuple[float, int] | None = None
+) -> type:
+    """Return ``cls`` (an mpi-sppy optimizer) holding ``budget`` until ``share`` of it.
+
+    * each sub-problem's HiGHS time limit is what is left of the stage
+      (:meth:`Budget.solve_limit`), set just before its solve;
+    * once the stage is spent a sub-problem is not solved: it has no solution
+      and its bound is -inf (so a Lagrangian bound or PH's wait-and-see bound
+      that would need it is no bound, never one from stale values); a solve
+      stopped by its time limit keeps its solver's dual bound, which mpi-sppy
+      takes as the sub-problem's bound (never its plan's objective);
+    * PH's proximal cuts are not updated once the stage is spent;
+    * iteration 0 with sub-problems left unsolved for want of time does not
+      stop the run as infeasible: it ends, and PH stops at its next check;
+    * with ``direct`` (the sub-problems' gap and seed) a PH or Lagrangian
+      sub-problem is solved by :func:`solve_direct` instead of appsi (an xhat
+      evaluator, which reads appsi's results, keeps appsi).
+    """
+
+    class Budgeted(cls):
+        _planner_budget = budget
+        _planner_share = share
+        _planner_stopped = False
+
+        def solve_one(self, solver_options: Any, k: str, s: Any, *args: Any, **kwargs: Any) -> Any:
+            data = s._mpisppy_data
+            data.outer_bound, data.inner_bound = -math.inf, math.inf  # set again by a solve
+            limit = self._planner_budget.solve_limit(self._planner_share)
+            if limit is None:
+                data.solution_available = False
+                self._planner_out_of_time(s)
+                return 0.0
+            seconds = _solve_one(
+                self, super().solve_one, direct, limit, solver_options, k, s, *args, **kwargs
+            )
+            if data.solution_available:
+                s._planner_solved = True  # its values are a plan of this or an earlier iteration
+            ran_out = self._planner_budget.solve_limit(self._planner_share) is None
+            if not data.solution_available and ran_out:
+                self._planner_out_of_time(s)  # stopped by its time limit before any plan
+            return seconds
+
+        def _planner_out_of_time(self, s: Any) -> None:
+            self._planner_stopped = True
+            self._planner_budget.ran_out("progressive hedging")
+            _fill(s)
+
+        def _update_prox_approx(self) -> None:
+            _prox_cuts(self, self._planner_budget, self._planner_share)
+
+        def Eobjective(self, *args: Any, **kwargs: Any) -> float:
+            # PH's closing report reads every scenario's objective: not of one never solved
+            unsolved = any(
+                not getattr(s, "_planner_solved", False) for s in self.local_scenarios.values()
+            )
+            if self.allreduce_or(unsolved):  # the same answer on every rank
+                return math.nan
+            return float(super().Eobjective(*args, **kwargs))
+
+        def incumbent_prob(self) -> float:
+            found = float(super().incumbent_prob())
+            if self.allreduce_or(self._planner_stopped):  # the same answer on every rank
+                return float(self.E1)
+            return found
+
+    Budgeted.__name__ = Budgeted.__qualname__ = cls.__name__
+    return Budgeted
+
+
+def _dicts(
+    data: ModelData, tree: PhTree, settings: PhSettings, budget: Budget, spokes: int
+) -> list[dict]:
     import mpisppy.utils.cfg_vanilla as vanilla  # optional dependency (planner[mpi])
 
-    cfg = _config(settings)
+    cfg = _config(settings, budget)
     beans = (cfg, scenario_model, None, tree.names)
     kwargs = {"data": data, "tree": tree}
     hub = vanilla.ph_hub(
@@ -200,16 +385,39 @@ def _dicts(data: ModelData, tree: PhTree, settings: PhSettings, spokes: int) -> 
                 *beans, all_nodenames=tree.all_nodenames, scenario_creator_kwargs=kwargs
             )
         )
+    direct = (settings.sub_gap, settings.seed) if DIRECT else None
+    for cylinder in cylinders:
+        cylinder["opt_class"] = budgeted(cylinder["opt_class"], budget, direct=direct)
     return cylinders
 
 
-def _pieces(opt: Any) -> dict[str, Plan]:
-    """Read the loaded solution of each local scenario, as a plan of one scenario."""
-    return {name: read_plan(model, model.data) for name, model in opt.local_scenarios.items()}
+def pieces(opt: Any) -> dict[str, Plan]:
+    """Read each local scenario's last solution, as a plan of one scenario.
+
+    A scenario whose last solve was not started (PH out of time) gives its
+    solution of an earlier iteration; one never solved gives none.
+    """
+    return {
+        name: read_plan(model, model.data)
+        for name, model in opt.local_scenarios.items()
+        if getattr(model, "_planner_solved", False)
+    }
 
 
-def run(data: ModelData, tree: PhTree, settings: PhSettings) -> PhOutcome | None:
+def run(
+    data: ModelData,
+    tree: PhTree,
+    settings: PhSettings,
+    budget: Budget | None = None,
+    after_iter0: Callable[[Any], bool] | None = None,
+) -> PhOutcome | None:
     """Run PH on ``data``'s tree; the outcome on rank 0, None on the other ranks.
+
+    ``budget`` (default: ``settings.time_limit`` from now) is held: PH ends by
+    :data:`~planner.decompose.budget.PH_SHARE` of it. Under MPI every rank
+    holds rank 0's budget, on its own clock. ``after_iter0`` (in one process):
+    called with PH after its iteration 0 (the wait-and-see bound known);
+    True stops PH there.
 
     Raises
     ------
@@ -222,11 +430,22 @@ def run(data: ModelData, tree: PhTree, settings: PhSettings) -> PhOutcome | None
             f"--decompose runs on 1, 2 or a multiple of 3 MPI processes "
             f"(a PH hub, a bound and a plan search, each on as many), not {size}"
         )
+    budget = budget if budget is not None else Budget(settings.time_limit)
     _import_quietly()
     captured = io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(captured):
-        outcome = _serial(data, tree, settings) if size == 1 else _wheel(data, tree, settings, size)
+        if size == 1:
+            outcome: PhOutcome | None = _serial(data, tree, settings, budget, after_iter0)
+        else:
+            try:
+                outcome = _wheel(data, tree, settings, budget, size)
+            except Exception:  # one rank's error would leave the others waiting on it for ever
+                logger.exception("progressive hedging failed on MPI rank %d", world_rank())
+                _abort()
+                raise
+    if budget.solve_limit(PH_SHARE) is None:  # stopped by its share of the time limit
+        budget.ran_out("progressive hedging")
     if outcome is not None:
         outcome.seconds = time.perf_counter() - start
         outcome.log = captured.getvalue()
@@ -234,26 +453,33 @@ def run(data: ModelData, tree: PhTree, settings: PhSettings) -> PhOutcome | None
     return outcome
 
 
-def _wheel(data: ModelData, tree: PhTree, settings: PhSettings, size: int) -> PhOutcome | None:
+def _wheel(
+    data: ModelData, tree: PhTree, settings: PhSettings, budget: Budget, size: int
+) -> PhOutcome | None:
     from mpi4py import MPI  # optional dependency (planner[mpi])
     from mpisppy.spin_the_wheel import WheelSpinner  # optional dependency (planner[mpi])
 
+    comm = MPI.COMM_WORLD
+    spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
+    local = budget if comm.Get_rank() == 0 else budget.after(spent)
     spokes = 1 if size == 2 else 2
-    cylinders = _dicts(data, tree, settings, spokes)
+    cylinders = _dicts(data, tree, settings, local, spokes)
     names = [d["hub_class" if i == 0 else "spoke_class"].__name__ for i, d in enumerate(cylinders)]
     wheel = WheelSpinner(cylinders[0], cylinders[1:])
     wheel.spin()
-    comm = MPI.COMM_WORLD
     xhat_cylinder = len(cylinders) - 1
     xhat: dict[str, Plan] = {}
     if wheel.strata_rank == xhat_cylinder and math.isfinite(wheel.spcomm.best_inner_bound):
-        xhat = _pieces(wheel.spcomm.opt)  # finalize() loaded the best xhat
-    hub = _pieces(wheel.spcomm.opt) if wheel.strata_rank == 0 else {}
-    gathered = comm.gather((xhat, hub), root=0)
+        xhat = pieces(wheel.spcomm.opt)  # finalize() loaded the best xhat
+    hub = pieces(wheel.spcomm.opt) if wheel.strata_rank == 0 else {}
+    gathered = comm.gather((xhat, hub, local.spent_in), root=0)
     if comm.Get_rank() != 0 or gathered is None:
         return None
-    xhats = {name: plan for part, _ in gathered for name, plan in part.items()}
-    hubs = {name: plan for _, part in gathered for name, plan in part.items()}
+    xhats = {name: plan for part, _, _ in gathered for name, plan in part.items()}
+    hubs = {name: plan for _, part, _ in gathered for name, plan in part.items()}
+    for _, _, stages in gathered:
+        for stage in stages:
+            budget.ran_out(stage)
     iterations = int(getattr(wheel.spcomm.opt, "_PHIter", 0))
     return PhOutcome(
         _candidates([xhats, hubs], data, tree),
@@ -276,22 +502,34 @@ def _candidates(solutions: list[dict[str, Plan]], data: ModelData, tree: PhTree)
     return list(found.values())
 
 
-def _serial(data: ModelData, tree: PhTree, settings: PhSettings) -> PhOutcome:
+def _serial(
+    data: ModelData,
+    tree: PhTree,
+    settings: PhSettings,
+    budget: Budget,
+    after_iter0: Callable[[Any], bool] | None,
+) -> PhOutcome:
     """PH, then the Lagrangian bound of its weights, one after the other in this process.
 
     The plan search that a spoke would run alongside runs after PH instead
-    (:func:`planner.decompose.xhat.nested_plan`, from PH's last solutions).
+    (:func:`planner.decompose.xhat.nested_plan`, from PH's last solutions),
+    or after its iteration 0 (``after_iter0``), which may stop PH there.
     """
-    from mpisppy.opt.ph import PH  # optional dependency (planner[mpi])
+    hub = _dicts(data, tree, settings, budget, spokes=0)[0]
+    base: type = hub["opt_class"]
 
-    start = time.perf_counter()
-    hub = _dicts(data, tree, settings, spokes=0)[0]
-    ph = PH(**hub["opt_kwargs"])
+    class Serial(base):
+        def iterk_loop(self) -> None:
+            if after_iter0 is not None and after_iter0(self):
+                return
+            super().iterk_loop()
+
+    ph = Serial(**hub["opt_kwargs"])
     _, _, trivial = ph.ph_main(finalize=False)
     iterations = int(getattr(ph, "_PHIter", 0))
     outer = float(trivial)
-    solutions = _pieces(ph)  # PH's last scenario solutions
-    if iterations > 1 and time.perf_counter() - start < settings.time_limit:
+    solutions = pieces(ph)  # PH's last scenario solutions
+    if iterations > 1 and budget.solve_limit(PH_SHARE) is not None:
         outer = max(outer, float(ph.post_solve_bound()))  # the Lagrangian bound of PH's W
     return PhOutcome(
         _candidates([solutions], data, tree),

@@ -9,17 +9,24 @@ binaries at PH's (freed again if that is infeasible), one solve per PH
 scenario. The result is a plan on the whole tree, one
 :class:`~planner.results.Plan` piece per PH scenario, without the extensive
 form ever being built.
+
+Every solve holds the :class:`~planner.decompose.budget.Budget`: its HiGHS
+time limit is what is left until the plan's share of it, and once that is
+spent no solve is started and there is no plan (a solve stopped by its limit
+with a plan keeps it: the plan holds every rule, and is checked again whole).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pyomo.environ as pyo
-from pyomo.opt import SolutionStatus
 
+from planner.decompose.budget import PLAN_SHARE, Budget
 from planner.decompose.candidates import Binaries
+from planner.decompose.ph import solve_direct
 from planner.decompose.scenario import first_stage_variables, node_variables, scenario_model
 from planner.decompose.tree import PhScenario, PhTree
 from planner.model.parameters import ModelData
@@ -27,26 +34,31 @@ from planner.results import Plan, read_plan
 
 logger = logging.getLogger(__name__)
 
+#: The stage named in the Summary's message when it runs out of time.
+STAGE = "the plan down the tree"
+
+
+@dataclass
+class NestedPlan:
+    """Each PH scenario's plan, and their expected cost (the plan's objective)."""
+
+    pieces: dict[str, Plan]
+    objective: float
+
 
 def _solve(model: pyo.ConcreteModel, options: dict[str, Any]) -> bool:
     """Solve ``model`` with HiGHS; True (and the solution loaded) when it has a plan.
 
-    A solve stopped by its time limit with a plan counts: the plan holds every
-    rule, and the planner's check of the whole plan follows.
+    Through the planner's own hand-off (:func:`planner.decompose.ph.solve_direct`).
+    A solve stopped by its time limit with a plan counts: the plan holds
+    every rule, and the planner's check of the whole plan follows.
     """
-    solver = pyo.SolverFactory("appsi_highs")
-    for key, value in options.items():
-        solver.options[key] = value
-    results = solver.solve(model, load_solutions=False)
-    stopped = results.solver.termination_condition == pyo.TerminationCondition.maxTimeLimit
-    found = len(results.solution) > 0 and results.solution(0).status in (
-        SolutionStatus.optimal,
-        SolutionStatus.feasible,
+    return solve_direct(
+        model,
+        float(options["time_limit"]),
+        float(options.get("mip_rel_gap", 1e-4)),
+        int(options.get("random_seed", 0)),
     )
-    if not (pyo.check_optimal_termination(results) or (stopped and found)):
-        return False
-    model.solutions.load_from(results)
-    return True
 
 
 def _stage_vars(model: pyo.ConcreteModel, scenario: PhScenario, index: int) -> list[Any]:
@@ -84,29 +96,42 @@ def _own_binaries(
 
 
 def nested_plan(
-    data: ModelData, tree: PhTree, binaries: Binaries | None, options: dict[str, Any]
-) -> dict[str, Plan] | None:
+    data: ModelData,
+    tree: PhTree,
+    binaries: Binaries | None,
+    options: dict[str, Any],
+    budget: Budget | None = None,
+    share: float = PLAN_SHARE,
+) -> NestedPlan | None:
     """Decide the tree top-down from PH's binaries; each PH scenario's plan, or None.
 
     PH scenarios in order of probability: each is solved once, with the
     mpi-sppy nodes already decided fixed and the binaries of the rest at
     PH's (all free again if that is infeasible); its solution decides the
     nodes on its path not yet decided and is its plan. One solve per PH
-    scenario. None when some scenario has no plan even so.
+    scenario, each within what is left of ``budget`` until ``share`` of it.
+    None when some scenario has no plan even so, or time ran out first
+    (``budget.spent_in`` then names this stage).
     """
+    budget = budget if budget is not None else Budget(float("inf"))
     decided: dict[str, list[float]] = {}  # mpi-sppy node -> its non-anticipative values
     pieces: dict[str, Plan] = {}
+    objective = 0.0
     for scenario in sorted(tree.scenarios, key=lambda scenario: -scenario.probability):
-        model = _solve_below(data, tree, scenario, decided, binaries, options)
+        model = _solve_below(data, tree, scenario, decided, binaries, options, budget, share)
         if model is None:
             logger.info("xhat: scenario %s has no plan for the decisions above", scenario.name)
             return None
         for index, stage in enumerate(scenario.stages):
             if stage.name not in decided:
-                values = [float(pyo.value(var)) for var in _stage_vars(model, scenario, index)]
+                # a decision in none of the scenario's rows has no value: 0 (it costs nothing)
+                variables = _stage_vars(model, scenario, index)
+                values = [float(var.value) if var.value is not None else 0.0 for var in variables]
                 decided[stage.name] = values
         pieces[scenario.name] = read_plan(model, model.data)
-    return pieces
+        cost = next(model.component_data_objects(pyo.Objective, active=True))
+        objective += scenario.probability * float(pyo.value(cost))
+    return NestedPlan(pieces, objective)
 
 
 def _solve_below(
@@ -116,15 +141,24 @@ def _solve_below(
     decided: dict[str, list[float]],
     binaries: Binaries | None,
     options: dict[str, Any],
+    budget: Budget,
+    share: float,
 ) -> pyo.ConcreteModel | None:
     """Solve ``scenario`` with its decided nodes fixed (and PH's binaries on the rest)."""
     for use_binaries in (True, False) if binaries is not None else (False,):
+        if budget.solve_limit(share) is None:
+            budget.ran_out(STAGE)
+            return None
         model = scenario_model(scenario.name, data, tree)
         for index, stage in enumerate(scenario.stages):
             if stage.name in decided:
                 _fix(_stage_vars(model, scenario, index), decided[stage.name])
             elif use_binaries and binaries is not None:
                 _own_binaries(model, scenario, index, binaries)
-        if _solve(model, options):
+        limit = budget.solve_limit(share)  # building the model took some of it
+        if limit is None:
+            budget.ran_out(STAGE)
+            return None
+        if _solve(model, {**options, "time_limit": limit}):
             return model
     return None
