@@ -138,7 +138,7 @@ def test_giving_memory_back_after_the_first_plan_counts_in_the_time_limit(
     now = [1000.0]
     monkeypatch.setattr(SOLVE, "time", SimpleNamespace(perf_counter=lambda: now[0]))
 
-    def slow_collection() -> None:
+    def slow_collection(collect: bool = True) -> None:
         now[0] += 100.0
 
     monkeypatch.setattr(SOLVE, "give_back_memory", slow_collection)
