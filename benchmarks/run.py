@@ -178,7 +178,7 @@ def measure_array(size: str, time_limit: float, mip_gap: float) -> dict[str, Any
 def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
     """Run every stage once on ``size`` in this process; return the measurements."""
     import planner
-    from planner.api import Result, _base_summary, _tables
+    from planner.api import Result, _base_summary, _tables, settle_limit
     from planner.model import build_model, derive
     from planner.results import PRICED_FAMILIES
     from planner.solve import HighsSession, SolveOptions, new_highs
@@ -200,6 +200,10 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         started = time.perf_counter()
         session.release_rows(PRICED_FAMILIES)  # as planner.solve does
         seconds["handoff"] = session.handoff_seconds + time.perf_counter() - started
+        # the matrices for the baseline, written before the MIP (not timed; RSS is lowest here)
+        # since planner.solve closes the session after the duals, as below
+        mps = Path(folder) / "model.mps"
+        session.highs.writeModel(str(mps))
 
         report = session.solve(time_limit, mip_gap)
         seconds["solve"] = report.seconds  # the first plan's construction and HiGHS
@@ -208,7 +212,11 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         gap = report.gap
 
         started = time.perf_counter()
-        duals = session.duals(PRICED_FAMILIES) if report.has_plan else {}
+        # as planner.solve: the LP within what is left of the limit (api.settle_limit), and
+        # HiGHS freed before the tables
+        limit = settle_limit(time_limit, report.seconds)
+        duals = session.duals(PRICED_FAMILIES, time_limit=limit) if report.has_plan else {}
+        session.close()
         seconds["duals"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -224,14 +232,9 @@ def measure(size: str, time_limit: float, mip_gap: float) -> dict[str, Any]:
         seconds["write"] = time.perf_counter() - started
 
         planner_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        lp = session.highs.getLp()  # the matrices, exported once for the baseline
-        lp.integrality_ = [  # the duals' LP left them continuous and restored them
-            highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
-            for integer in session.integer
-        ]
         del result, tables, duals, session, model
         alone = new_highs()
-        alone.passModel(lp)
+        alone.readModel(str(mps))
         _set(alone, time_limit, mip_gap)
         alone_first: list[float] = []
         started = time.perf_counter()
