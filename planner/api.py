@@ -871,8 +871,10 @@ def _decompose_advice(data: ModelData, time_limit: float) -> str | None:
         return None
     return (
         f"the extensive form ({size.describe()}) is unlikely to solve within "
-        f"{time_limit:g} s; progressive hedging may do better: planner solve --decompose "
-        '(pip install "planner[mpi]"), or Settings decompose = auto'
+        f"{time_limit:g} s (a first plan is constructed for it; its gap may stay wide); "
+        "progressive hedging over more cores than two or a cluster's hosts may do better: "
+        'mpiexec -n N planner solve --decompose (pip install "planner[mpi]"; on two cores '
+        "the largest benchmark size found no plan that way: benchmarks/README.md)"
     )
 
 
