@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from planner.handoff import INF, new_highs
+from planner.handoff import INF, new_highs, run_time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +195,7 @@ def _fixed_lp(
     highs.changeColsBounds(count, integer, values, values)
     highs.changeColsIntegrality(count, integer, np.full(count, kinds.kContinuous))
     try:
-        # HiGHS's limit is on the instance's run clock, which counts its earlier runs
-        highs.setOptionValue("time_limit", float(highs.getRunTime()) + max(time_limit, 1e-3))
+        highs.setOptionValue("time_limit", run_time_limit(highs, max(time_limit, 1e-3)))
         highs.run()
         if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None

@@ -68,6 +68,28 @@ def new_highs() -> highspy.Highs:
     return highs
 
 
+def run_time_limit(highs: highspy.Highs, seconds: float | None, mip: bool = False) -> float:
+    """HiGHS's ``time_limit`` that gives its next run ``seconds`` (None or 0: no limit).
+
+    HiGHS 1.16 has two clocks. The instance's run clock counts every run of
+    the instance, not from the start of this one, and an LP's simplex and
+    presolve compare the limit with it: after a 300 s MIP, a limit of 75 s
+    for the LP with the binaries fixed stopped it at once (benchmarks/README.md,
+    "Memory (part 4)"). For an LP the clock so far is added. A MIP's branch
+    and bound (``mip``) has a clock of its own, started with each run (a new
+    ``HighsMipSolver`` per run): its limit is its own ``seconds``, else a
+    sweep's thousandth re-solve of one model had every earlier run's time
+    on top of its limit. (The LP by which HiGHS completes a MIP start that
+    misses a row runs on the instance's clock: past ``seconds`` of it, HiGHS
+    drops such a start and solves without it.)
+    """
+    if not seconds:
+        return INF
+    if mip:
+        return float(seconds)
+    return float(highs.getRunTime()) + float(seconds)
+
+
 @dataclass
 class StandardForm:
     """A model in HiGHS's terms: ``row_lower <= A x <= row_upper``, bounds, costs, integrality.

@@ -28,7 +28,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from planner.first_plan import FirstPlan, first_plan
-from planner.handoff import INF, HighsModel, new_highs
+from planner.handoff import INF, HighsModel, new_highs, run_time_limit
 from planner.model.update import Rebound
 
 logger = logging.getLogger(__name__)
@@ -185,28 +185,6 @@ IMPROVING = getattr(
 #: A solve run again (a misjudged warm start solved cold) has what is left of its time
 #: limit, and at least this share of it (as the strict re-solve in :mod:`planner.api`)
 RETRY_SHARE = 0.1
-
-
-def run_time_limit(highs: highspy.Highs, seconds: float | None, mip: bool = False) -> float:
-    """HiGHS's ``time_limit`` that gives its next run ``seconds`` (None or 0: no limit).
-
-    HiGHS 1.16 has two clocks. The instance's run clock counts every run of
-    the instance, not from the start of this one, and an LP's simplex and
-    presolve compare the limit with it: after a 300 s MIP, a limit of 75 s
-    for the LP with the binaries fixed stopped it at once (benchmarks/README.md,
-    "Memory (part 4)"). For an LP the clock so far is added. A MIP's branch
-    and bound (``mip``) has a clock of its own, started with each run (a new
-    ``HighsMipSolver`` per run): its limit is its own ``seconds``, else a
-    sweep's thousandth re-solve of one model had every earlier run's time
-    on top of its limit. (The LP by which HiGHS completes a MIP start that
-    misses a row runs on the instance's clock: past ``seconds`` of it, HiGHS
-    drops such a start and solves without it.)
-    """
-    if not seconds:
-        return INF
-    if mip:
-        return float(seconds)
-    return float(highs.getRunTime()) + float(seconds)
 
 
 def give_back_memory(collect: bool = True) -> None:
@@ -445,9 +423,9 @@ class HighsSession:
     def _first_plan(self, time_limit: float) -> FirstPlan:
         """Construct a first plan within :data:`FIRST_PLAN_SHARE` of ``time_limit``.
 
-        Its ``seconds`` count the memory given back after it too (a full
-        collection, seconds with a large model alive): the MIP has what is
-        left of the solve's time limit after both.
+        Its ``seconds`` count the memory given back after it too (the C
+        heap's free pages): the MIP has what is left of the solve's time
+        limit after both.
         """
         began = time.perf_counter()
         self._set_options(None, None)  # threads, seed, quiet; first_plan sets the time limit
