@@ -113,7 +113,8 @@ def check_options(options: dict[str, Any]) -> None:
     ValueError
         For a value out of range: ``time_limit_s`` must be finite and > 0
         (no negative "no limit"), ``mip_gap`` finite and >= 0, ``threads``
-        a whole number >= 1, ``seed`` a whole number from 0 to 2,147,483,647.
+        a whole number >= 1, ``seed`` a whole number from 0 to 2,147,483,647,
+        ``ph_iterations`` a whole number >= 0.
     """
     unknown = set(options) - set(SolveOptions.__dataclass_fields__)
     if unknown:
@@ -128,8 +129,11 @@ def check_options(options: dict[str, Any]) -> None:
         problem = None if value is None else _number_problem(value, low, strict)
         if problem:
             problems.append(f"{name} {problem}")
-    for name, low, high in (("threads", 1, None), ("seed", 0, MAX_SEED)):
+    wholes = (("threads", 1, None), ("seed", 0, MAX_SEED), ("ph_iterations", 0, None))
+    for name, low, high in wholes:
         value = options.get(name, low)
+        if value is None and name == "ph_iterations":
+            continue  # PH's own default
         whole = isinstance(value, int | np.integer) and not isinstance(value, bool)
         if not whole or value < low or (high is not None and value > high):
             limits = f"from {low} to {high:,}" if high is not None else f">= {low}"
@@ -179,7 +183,9 @@ def solve(case: Case, **options: Any) -> Result:
         has status ``time_limit``, with its gap, never ``optimal``),
         ``decompose`` (True: progressive hedging on mpi-sppy, the ``mpi``
         extra, in this process or across ``mpiexec``'s; False: one solve of
-        the extensive form; default: the Settings key ``decompose``).
+        the extensive form; default: the Settings key ``decompose``),
+        ``ph_iterations`` (progressive hedging's most iterations after its
+        iteration 0; default 200).
 
     Raises
     ------
@@ -697,7 +703,14 @@ def _decomposed(
     )
     # the sub-problems to a quarter of the target gap: PH's bound takes their dual bounds
     sub_gap = max(ph.SUB_GAP, gap / 4)
-    settings = ph.PhSettings(time_limit=time_limit, gap=gap, seed=options.seed, sub_gap=sub_gap)
+    iterations = ph.MAX_ITERATIONS if options.ph_iterations is None else options.ph_iterations
+    settings = ph.PhSettings(
+        time_limit=time_limit,
+        gap=gap,
+        seed=options.seed,
+        sub_gap=sub_gap,
+        max_iterations=iterations,
+    )
     plan_options = {"mip_rel_gap": sub_gap, "random_seed": options.seed}
     early: list[NestedPlan] = []
     after_iter0 = _after_iter0(data, tree, budget, plan_options, gap, early)
@@ -773,16 +786,16 @@ def _after_iter0(
     gap: float,
     early: list[NestedPlan],
 ) -> Any:
-    """Return PH's check after its iteration 0 (in one process), appending its plan to ``early``.
+    """Return PH's check after its iteration 0 (rank 0), appending its plan to ``early``.
 
     The plan down the tree from iteration 0's decisions: when it is within
     the gap of the wait-and-see bound, PH stops there.
     """
 
-    def check(opt: Any) -> bool:
+    def check(opt: Any, solutions: dict[str, Plan]) -> bool:
         if budget.solve_limit(PH_SHARE) is None:
             return False
-        binaries = binaries_of(ph.pieces(opt), data, tree)
+        binaries = binaries_of(solutions, data, tree)
         found = nested_plan(data, tree, binaries, plan_options, budget, PLAN_SHARE)
         if found is None:
             return False

@@ -209,7 +209,17 @@ def solve(
             "--decompose/--no-decompose",
             help="Progressive hedging on mpi-sppy (pip install 'planner[mpi]'): scenario "
             "sub-models, a Lagrangian bound and xhat plans; under 'mpiexec -n N' on N "
-            "processes (1, 2 or a multiple of 3). Default: the Settings key decompose.",
+            "processes (a multiple of 3: hub, bound and plan spokes). Default: the Settings key "
+            "decompose.",
+            show_default=False,
+        ),
+    ] = None,
+    ph_iterations: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="With --decompose: progressive hedging's most iterations after iteration 0 "
+            "(default 200; it also stops at the gap and at its share of the time limit).",
             show_default=False,
         ),
     ] = None,
@@ -241,6 +251,8 @@ def solve(
             options["max_model_mb"] = max_model_mb
         if decompose is not None:
             options["decompose"] = decompose
+        if ph_iterations is not None:
+            options["ph_iterations"] = ph_iterations
         result = planner.solve(case, **options)
         if result.report.extra.get("mpi_rank"):  # under mpiexec, rank 0 writes the plan
             return EXIT_OK
@@ -734,7 +746,8 @@ def _guard(run: Callable[[], int], debug: bool, reports_files: bool = True) -> i
         err.print("interrupted; nothing written")
         return EXIT_INTERRUPTED
     except InputError as error:
-        _report_input_error(error)
+        if not _mpi_rank():  # under mpiexec every rank finds the same: rank 0 says it
+            _report_input_error(error)
         return EXIT_INVALID
     except OutputError as error:
         err.print(f"error: {error}", markup=False)

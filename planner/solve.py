@@ -79,6 +79,10 @@ class SolveOptions:
     #: of the extensive form: scenario sub-models, a Lagrangian bound, xhat plans;
     #: None: the Settings key ``decompose`` (yes, no, auto)
     decompose: bool | None = None
+    #: progressive hedging's most iterations after its iteration 0 (a decomposed solve
+    #: only; None: :data:`planner.decompose.ph.MAX_ITERATIONS`). PH also stops at the
+    #: target gap and at its share of the time limit, whichever comes first
+    ph_iterations: int | None = None
     #: find a first plan by construction and start HiGHS from it (:mod:`planner.first_plan`):
     #: True always, False never, None (the default) when the model is as large as
     #: :data:`FIRST_PLAN_NONZEROS` (where HiGHS alone can take its whole limit without one)

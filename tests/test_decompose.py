@@ -52,6 +52,10 @@ CASES = {
 #: Enough for PH's iteration 0 and the plan down the tree on a reference case (the time
 #: limit holds, so a busy machine could stop it short: the gap reported says how good).
 LIMIT = 30.0
+#: PH's iterations after iteration 0 in these tests: enough for its weights to move and the
+#: Lagrangian bound of them; without a cap PH runs on to its share of LIMIT on the cases
+#: whose wait-and-see bound stays outside the target gap (the gap reported says how good)
+ITERATIONS = 3
 
 
 def test_the_tree_branches_where_the_planner_s_tree_does() -> None:
@@ -86,7 +90,9 @@ def test_scenarios_the_tree_cannot_tell_apart_are_one_ph_scenario() -> None:
 @pytest.mark.parametrize("path", sorted(CASES), ids=lambda path: path.name)
 def test_decomposed_plan_is_within_its_gap_of_the_optimum(path: Path) -> None:
     want = CASES[path]["objective"]
-    result = planner.solve(planner.load(path), decompose=True, time_limit_s=LIMIT)
+    result = planner.solve(
+        planner.load(path), decompose=True, time_limit_s=LIMIT, ph_iterations=ITERATIONS
+    )
     assert result.has_plan, result.summary["message"]
     summary = result.summary
     assert summary["status"] in ("optimal", "time_limit")
@@ -103,7 +109,7 @@ def test_decomposed_plan_is_within_its_gap_of_the_optimum(path: Path) -> None:
 def test_decompose_writes_the_same_sheets_as_a_plain_solve(tmp_path: Path) -> None:
     case = planner.load(REFERENCE / "case-04.xlsx")
     plain = planner.solve(case)
-    decomposed = planner.solve(case, decompose=True, time_limit_s=LIMIT)
+    decomposed = planner.solve(case, decompose=True, time_limit_s=LIMIT, ph_iterations=ITERATIONS)
     assert set(decomposed.tables) == set(plain.tables)
     assert not decomposed.tables["Duals"].empty  # the fixed-binaries LP's, as a plain solve's
     written = decomposed.write(tmp_path / "out.xlsx")
@@ -119,7 +125,9 @@ def test_a_tree_too_large_for_the_extensive_form_gets_ph_s_own_plan(
     path = REFERENCE / name
     monkeypatch.setattr(api, "DECOMPOSE_EF_NONZEROS", 0)
     monkeypatch.setattr(api, "build_model", None)  # the extensive form is never built
-    result = planner.solve(planner.load(path), decompose=True, time_limit_s=LIMIT)
+    result = planner.solve(
+        planner.load(path), decompose=True, time_limit_s=LIMIT, ph_iterations=ITERATIONS
+    )
     assert result.has_plan, result.summary["message"]
     want = CASES[path]["objective"]
     summary = result.summary
@@ -172,9 +180,15 @@ MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shut
     MPIEXEC is None, reason="no mpiexec (pip install 'planner[mpi]' brings mpich's)"
 )
 def test_under_mpiexec_two_processes_write_one_plan(tmp_path: Path) -> None:
-    """Hub and xhat spoke on two processes; rank 0 writes the plan, within its gap."""
+    """PH on two processes, the scenarios split; rank 0 writes the plan, within its gap.
+
+    With PH stopped after its iteration 0 the bound (the wait-and-see bound) and the plan
+    decided down the tree are those of one process: every scenario solved once, on one
+    rank or the other, and every rank's solutions gathered for the plan.
+    """
     pytest.importorskip("mpi4py", reason="mpi4py is not installed")
     path = REFERENCE / "case-04.xlsx"
+    alone = planner.solve(planner.load(path), decompose=True, time_limit_s=LIMIT, ph_iterations=0)
     out = tmp_path / "out.xlsx"
     planner_cli = [sys.executable, "-m", "planner"]
     run = subprocess.run(
@@ -189,7 +203,9 @@ def test_under_mpiexec_two_processes_write_one_plan(tmp_path: Path) -> None:
             str(out),
             "--decompose",
             "--time-limit",
-            "3",
+            str(LIMIT),
+            "--ph-iterations",
+            "0",
         ],
         capture_output=True,
         text=True,
@@ -205,7 +221,42 @@ def test_under_mpiexec_two_processes_write_one_plan(tmp_path: Path) -> None:
     objective, gap = float(values["objective"]), float(values["mip_gap"])
     assert float(values["bound"]) <= want + 1e-6 * want
     assert objective - want <= (gap + 1e-6) * objective
-    assert int(values["ph_processes"]) == 2
+    assert int(values["ph_processes"]) == 2 and int(values["ph_iterations"]) == 0
+    assert float(values["bound"]) == pytest.approx(alone.summary["bound"], rel=1e-9)
+    assert objective == pytest.approx(alone.objective, rel=1e-9)
+
+
+@needs_mpisppy
+@pytest.mark.skipif(
+    MPIEXEC is None, reason="no mpiexec (pip install 'planner[mpi]' brings mpich's)"
+)
+def test_under_mpiexec_more_processes_than_scenarios_is_a_clear_error(tmp_path: Path) -> None:
+    """Four processes for case-04's three PH scenarios: exit 2, said once, nothing written."""
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed")
+    out = tmp_path / "out.xlsx"
+    command = [MPIEXEC, "-n", "4", sys.executable, "-m", "planner", "solve"]
+    run = subprocess.run(
+        [*command, str(REFERENCE / "case-04.xlsx"), "-o", str(out), "--decompose"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    said = "more than the case's 3 PH scenarios"
+    assert run.stderr.count(said) == 1 and "Traceback" not in run.stderr
+    assert not out.exists()
+
+
+@needs_mpisppy
+def test_ph_iterations_caps_progressive_hedging() -> None:
+    """``ph_iterations`` (``--ph-iterations``): PH stops after that many iterations."""
+    case = planner.load(REFERENCE / "case-04.xlsx")
+    for cap in (0, 2):
+        result = planner.solve(case, decompose=True, time_limit_s=LIMIT, ph_iterations=cap)
+        assert result.has_plan and result.summary["ph_iterations"] == cap
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="ph_iterations must be a whole number >= 0"):
+            planner.solve(case, decompose=True, ph_iterations=bad)
 
 
 def test_settings_decompose_yes_decomposes_and_no_overrides_it(
@@ -268,7 +319,9 @@ def test_a_plain_solve_after_a_decomposed_one_in_the_same_process_has_its_plan(
     case = planner.load(REFERENCE / "case-03.xlsx")
     with monkeypatch.context() as patch:
         patch.setattr(api, "DECOMPOSE_EF_NONZEROS", 0)  # PH's own plan: no HiGHS run after
-        assert planner.solve(case, decompose=True, time_limit_s=LIMIT).has_plan
+        assert planner.solve(
+            case, decompose=True, time_limit_s=LIMIT, ph_iterations=ITERATIONS
+        ).has_plan
     plain = planner.solve(case)
     assert plain.status == "optimal", plain.summary["message"]
 
@@ -513,7 +566,8 @@ if outcome is not None:
 )
 @pytest.mark.parametrize("processes", ["2", "3"])
 def test_under_mpiexec_a_spent_budget_stops_every_cylinder(processes: str) -> None:
-    """Hub and spokes, every rank on rank 0's budget: nothing solved, no crash, no bound."""
+    """PH split over two ranks, or hub and spokes on three: every rank on rank 0's budget,
+    nothing solved, no crash, no bound."""
     pytest.importorskip("mpi4py", reason="mpi4py is not installed")
     command = [MPIEXEC, "-n", processes, sys.executable, "-c", SPENT_UNDER_MPI]
     run = subprocess.run(

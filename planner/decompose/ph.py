@@ -1,11 +1,15 @@
 """Progressive hedging on mpi-sppy: a PH hub, a Lagrangian bound, an xhat search.
 
-Under ``mpiexec -n N`` (N = 2, or a multiple of 3) the cylinders run on their
-own ranks (N = 2: the PH hub, whose trivial bound is the bound, and the
-xhatshuffle spoke; 3k: hub, Lagrangian bound and xhatshuffle spokes, k ranks
-each, the scenarios split between them). In one process (no MPI, or N = 1)
-PH and then the Lagrangian bound of its weights run one after the other.
-The plan search then runs on rank 0 in every case (:mod:`planner.decompose.xhat`).
+Under ``mpiexec -n N`` with N a multiple of 3 the cylinders run on their
+own ranks: hub, Lagrangian bound and xhatshuffle spokes, N/3 ranks each, the
+scenarios split between the ranks of each (every cylinder builds every
+scenario's sub-model). Otherwise (no MPI, N = 1, 2, 4, 5, ...) PH and then
+the Lagrangian bound of its weights run one after the other, the scenarios
+split between the N ranks (each sub-model built once, on one rank): on a
+machine of few cores this reaches a bound soonest, since mpi-sppy's xhat
+spokes rarely find a plan before PH has converged. The plan search then runs
+on rank 0 in every case (:mod:`planner.decompose.xhat`), from every rank's
+scenario solutions gathered there.
 
 Rank 0 returns the candidates: the contract decisions of the best xhat's
 plan and of PH's last scenario solutions (:mod:`planner.decompose.candidates`).
@@ -49,6 +53,8 @@ logger = logging.getLogger(__name__)
 SOLVER = "appsi_highs"
 #: Each sub-problem's relative MIP gap: PH and its bounds need them nearly optimal.
 SUB_GAP = 1e-6
+#: PH's most iterations after iteration 0, unless the solve says otherwise (``ph_iterations``)
+MAX_ITERATIONS = 200
 #: PH's and the Lagrangian bound's sub-problems through the planner's own hand-off
 #: (:func:`solve_direct`) rather than appsi's
 DIRECT = True
@@ -76,7 +82,7 @@ class PhSettings:
     gap: float
     threads: int = 1
     seed: int = 0
-    max_iterations: int = 200
+    max_iterations: int = MAX_ITERATIONS
     sub_gap: float = SUB_GAP
 
 
@@ -174,6 +180,10 @@ def _config(settings: PhSettings, budget: Budget) -> Any:
     # mpi-sppy's own check, between iterations; within them, budgeted() holds the limit
     cfg.time_limit = budget.left(PH_SHARE)
     cfg.rel_gap = settings.gap
+    # mpi-sppy's check that scenarios sharing a node name their shared decisions alike
+    # spells out every decision's name (some 18 % of setting up the largest benchmark
+    # size); one builder makes every scenario's model, so they are alike by construction
+    cfg.turn_off_names_check = True
     cfg.abs_gap = 0.0
     # HiGHS takes no quadratic objective with integers: PH's proximal term as cuts
     cfg.linearize_proximal_terms = True
@@ -409,26 +419,31 @@ def run(
     tree: PhTree,
     settings: PhSettings,
     budget: Budget | None = None,
-    after_iter0: Callable[[Any], bool] | None = None,
+    after_iter0: Callable[[Any, dict[str, Plan]], bool] | None = None,
 ) -> PhOutcome | None:
     """Run PH on ``data``'s tree; the outcome on rank 0, None on the other ranks.
 
     ``budget`` (default: ``settings.time_limit`` from now) is held: PH ends by
     :data:`~planner.decompose.budget.PH_SHARE` of it. Under MPI every rank
-    holds rank 0's budget, on its own clock. ``after_iter0`` (in one process):
-    called with PH after its iteration 0 (the wait-and-see bound known);
-    True stops PH there.
+    holds rank 0's budget, on its own clock. ``after_iter0`` (without the
+    cylinders, see the module's docstring): called with PH and its scenario
+    solutions after its iteration 0 (the wait-and-see bound known); True stops
+    PH there. Under MPI it is called on rank 0 only, with every rank's
+    solutions gathered; its answer holds on every rank.
 
     Raises
     ------
     ValueError
-        Under MPI with a number of processes other than 1, 2 or a multiple of 3.
+        Under MPI with more ranks to a cylinder than there are PH scenarios
+        (each rank needs one at least).
     """
     size = world_size()
-    if size not in (1, 2) and size % 3:
+    per_cylinder = size // 3 if size % 3 == 0 else size
+    if per_cylinder > len(tree.scenarios):
+        layout = f" ({per_cylinder} to each of its 3 cylinders)" if size % 3 == 0 else ""
         raise ValueError(
-            f"--decompose runs on 1, 2 or a multiple of 3 MPI processes "
-            f"(a PH hub, a bound and a plan search, each on as many), not {size}"
+            f"--decompose on {size} MPI processes{layout}: more than the case's "
+            f"{len(tree.scenarios)} PH scenarios (each process needs one at least)"
         )
     budget = budget if budget is not None else Budget(settings.time_limit)
     _import_quietly()
@@ -439,7 +454,10 @@ def run(
             outcome: PhOutcome | None = _serial(data, tree, settings, budget, after_iter0)
         else:
             try:
-                outcome = _wheel(data, tree, settings, budget, size)
+                if size % 3:
+                    outcome = _split(data, tree, settings, budget, after_iter0)
+                else:
+                    outcome = _wheel(data, tree, settings, budget, size)
             except Exception:  # one rank's error would leave the others waiting on it for ever
                 logger.exception("progressive hedging failed on MPI rank %d", world_rank())
                 _abort()
@@ -507,36 +525,80 @@ def _serial(
     tree: PhTree,
     settings: PhSettings,
     budget: Budget,
-    after_iter0: Callable[[Any], bool] | None,
-) -> PhOutcome:
-    """PH, then the Lagrangian bound of its weights, one after the other in this process.
+    after_iter0: Callable[[Any, dict[str, Plan]], bool] | None,
+    comm: Any = None,
+) -> PhOutcome | None:
+    """PH, then the Lagrangian bound of its weights, one after the other.
 
-    The plan search that a spoke would run alongside runs after PH instead
-    (:func:`planner.decompose.xhat.nested_plan`, from PH's last solutions),
-    or after its iteration 0 (``after_iter0``), which may stop PH there.
+    In this process, or on every rank of ``comm`` (an MPI communicator) with
+    the scenarios split between them. The plan search that a spoke would run
+    alongside runs after PH instead (:func:`planner.decompose.xhat.nested_plan`,
+    from PH's last solutions), or after its iteration 0 (``after_iter0``, on
+    rank 0, with every rank's solutions), which may stop PH there. Under MPI
+    the outcome is rank 0's; the other ranks return None.
     """
     hub = _dicts(data, tree, settings, budget, spokes=0)[0]
     base: type = hub["opt_class"]
+    rank = 0 if comm is None else comm.Get_rank()
+
+    def everyone(value: Any) -> Any:  # rank 0's value, on every rank
+        return value if comm is None else comm.bcast(value, root=0)
+
+    def gathered(opt: Any) -> dict[str, Plan]:  # every rank's solutions, on rank 0
+        own = pieces(opt)
+        if comm is None:
+            return own
+        parts = comm.gather(own, root=0)
+        return {name: plan for part in parts or [] for name, plan in part.items()}
 
     class Serial(base):
         def iterk_loop(self) -> None:
-            if after_iter0 is not None and after_iter0(self):
-                return
+            if after_iter0 is not None:
+                solutions = gathered(self)
+                stop = after_iter0(self, solutions) if rank == 0 else False
+                if everyone(stop):
+                    return
             super().iterk_loop()
 
-    ph = Serial(**hub["opt_kwargs"])
+    kwargs = dict(hub["opt_kwargs"])
+    if comm is not None:
+        kwargs["mpicomm"] = comm
+    ph = Serial(**kwargs)
     _, _, trivial = ph.ph_main(finalize=False)
     iterations = int(getattr(ph, "_PHIter", 0))
     outer = float(trivial)
-    solutions = pieces(ph)  # PH's last scenario solutions
-    if iterations > 1 and budget.solve_limit(PH_SHARE) is not None:
+    solutions = gathered(ph)  # PH's last scenario solutions
+    # a collective: every rank asks it or none (rank 0's clock decides)
+    if everyone(iterations > 1 and budget.solve_limit(PH_SHARE) is not None):
         outer = max(outer, float(ph.post_solve_bound()))  # the Lagrangian bound of PH's W
+    stages = [] if comm is None else comm.gather(budget.spent_in, root=0)
+    if rank != 0:
+        return None
+    for spent in stages or []:
+        for stage in spent:
+            budget.ran_out(stage)
     return PhOutcome(
         _candidates([solutions], data, tree),
         math.inf,
         outer,
         0.0,
-        1,
+        1 if comm is None else int(comm.Get_size()),
         ["PH", "Lagrangian bound"],
         iterations,
     )
+
+
+def _split(
+    data: ModelData,
+    tree: PhTree,
+    settings: PhSettings,
+    budget: Budget,
+    after_iter0: Callable[[Any, dict[str, Plan]], bool] | None,
+) -> PhOutcome | None:
+    """:func:`_serial` on every MPI rank, the scenarios split between them."""
+    from mpi4py import MPI  # optional dependency (planner[mpi])
+
+    comm = MPI.COMM_WORLD
+    spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
+    local = budget if comm.Get_rank() == 0 else budget.after(spent)
+    return _serial(data, tree, settings, local, after_iter0, comm)
