@@ -520,6 +520,73 @@ def _candidates(solutions: list[dict[str, Plan]], data: ModelData, tree: PhTree)
     return list(found.values())
 
 
+@dataclass(frozen=True)
+class _Ranks:
+    """The ranks PH's scenarios are split between (``comm`` None: this process alone)."""
+
+    comm: Any = None
+
+    @property
+    def rank(self) -> int:
+        return 0 if self.comm is None else int(self.comm.Get_rank())
+
+    @property
+    def size(self) -> int:
+        return 1 if self.comm is None else int(self.comm.Get_size())
+
+    def everyone(self, value: Any) -> Any:
+        """Rank 0's ``value``, on every rank."""
+        return value if self.comm is None else self.comm.bcast(value, root=0)
+
+    def gathered(self, opt: Any) -> dict[str, Plan]:
+        """Every rank's scenario solutions, on rank 0 (on the others: their own)."""
+        own = pieces(opt)
+        if self.comm is None:
+            return own
+        parts = self.comm.gather(own, root=0)
+        return {name: plan for part in parts or [own] for name, plan in part.items()}
+
+
+def _logged_ph(
+    base: type, ranks: _Ranks, after_iter0: Callable[[Any, dict[str, Plan]], bool] | None
+) -> type:
+    """Return ``base`` (mpi-sppy's PH) logging its set-up and iteration 0, then asking.
+
+    After iteration 0, ``after_iter0`` is asked (on rank 0, every rank's
+    solutions gathered) whether PH stops there.
+    """
+    started = time.perf_counter()
+
+    class Serial(base):
+        def Iter0(self) -> float:
+            if ranks.rank == 0:
+                logger.info(
+                    "progressive hedging: %d scenario sub-models built on rank 0 in %.1f s",
+                    len(self.local_scenarios),
+                    time.perf_counter() - started,
+                )
+            begun = time.perf_counter()
+            bound = float(super().Iter0())
+            if ranks.rank == 0:
+                logger.info(
+                    "progressive hedging: iteration 0 in %.1f s, wait-and-see bound %.6g",
+                    time.perf_counter() - begun,
+                    bound,
+                )
+            return bound
+
+        def iterk_loop(self) -> None:
+            if after_iter0 is not None:
+                solutions = ranks.gathered(self)
+                stop = after_iter0(self, solutions) if ranks.rank == 0 else False
+                if ranks.everyone(stop):
+                    return
+            super().iterk_loop()
+
+    Serial.__name__ = Serial.__qualname__ = base.__name__
+    return Serial
+
+
 def _serial(
     data: ModelData,
     tree: PhTree,
@@ -537,42 +604,21 @@ def _serial(
     rank 0, with every rank's solutions), which may stop PH there. Under MPI
     the outcome is rank 0's; the other ranks return None.
     """
+    ranks = _Ranks(comm)
     hub = _dicts(data, tree, settings, budget, spokes=0)[0]
-    base: type = hub["opt_class"]
-    rank = 0 if comm is None else comm.Get_rank()
-
-    def everyone(value: Any) -> Any:  # rank 0's value, on every rank
-        return value if comm is None else comm.bcast(value, root=0)
-
-    def gathered(opt: Any) -> dict[str, Plan]:  # every rank's solutions, on rank 0
-        own = pieces(opt)
-        if comm is None:
-            return own
-        parts = comm.gather(own, root=0)
-        return {name: plan for part in parts or [] for name, plan in part.items()}
-
-    class Serial(base):
-        def iterk_loop(self) -> None:
-            if after_iter0 is not None:
-                solutions = gathered(self)
-                stop = after_iter0(self, solutions) if rank == 0 else False
-                if everyone(stop):
-                    return
-            super().iterk_loop()
-
     kwargs = dict(hub["opt_kwargs"])
     if comm is not None:
         kwargs["mpicomm"] = comm
-    ph = Serial(**kwargs)
+    ph = _logged_ph(hub["opt_class"], ranks, after_iter0)(**kwargs)
     _, _, trivial = ph.ph_main(finalize=False)
     iterations = int(getattr(ph, "_PHIter", 0))
     outer = float(trivial)
-    solutions = gathered(ph)  # PH's last scenario solutions
+    solutions = ranks.gathered(ph)  # PH's last scenario solutions
     # a collective: every rank asks it or none (rank 0's clock decides)
-    if everyone(iterations > 1 and budget.solve_limit(PH_SHARE) is not None):
+    if ranks.everyone(iterations > 1 and budget.solve_limit(PH_SHARE) is not None):
         outer = max(outer, float(ph.post_solve_bound()))  # the Lagrangian bound of PH's W
-    stages = [] if comm is None else comm.gather(budget.spent_in, root=0)
-    if rank != 0:
+    stages = [budget.spent_in] if comm is None else comm.gather(budget.spent_in, root=0)
+    if ranks.rank != 0:
         return None
     for spent in stages or []:
         for stage in spent:
@@ -582,7 +628,7 @@ def _serial(
         math.inf,
         outer,
         0.0,
-        1 if comm is None else int(comm.Get_size()),
+        ranks.size,
         ["PH", "Lagrangian bound"],
         iterations,
     )
