@@ -227,7 +227,7 @@ def solve(
     debug: Debug = False,
 ) -> None:
     """Validate, build, solve and write the solution workbook."""
-    if verbose:
+    if verbose and not _mpi_rank():  # under mpiexec, rank 0 speaks for all
         from rich.logging import RichHandler
 
         logging.basicConfig(

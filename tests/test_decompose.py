@@ -593,3 +593,28 @@ def test_a_shared_decision_in_no_row_gets_a_value_after_a_solve() -> None:
     model._mpisppy_data = SimpleNamespace(nonant_indices={("ROOT", 0): model.unused})
     assert ph.solve_direct(model, 60.0, 1e-4, 0)
     assert model.unused.value == 2.0
+
+
+@needs_mpisppy
+@pytest.mark.parametrize("enough", [True, False])
+def test_ph_stopped_by_its_plan_after_iteration_0_did_not_run_out_of_time(enough: bool) -> None:
+    """The plan down the tree after iteration 0 may take PH's share of the limit: when it
+    is within the gap PH stops there, and that is no stage out of time (the largest size
+    was written "optimal" with a warning that PH ran out). When it is not, PH goes on and
+    its next sub-problems find the share spent."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    asked: list[int] = []
+
+    def after_iter0(opt: Any, solutions: dict[str, Any]) -> bool:
+        asked.append(len(solutions))
+        clock.now = budget.start + 100.0 * PH_SHARE + 1.0  # the plan took PH's share
+        return enough
+
+    settings = ph.PhSettings(time_limit=100.0, gap=0.01, max_iterations=5)
+    outcome = ph.run(data, tree, settings, budget, after_iter0)
+    assert outcome is not None and asked == [len(tree.scenarios)]
+    assert outcome.enough is enough and math.isfinite(outcome.outer)
+    assert budget.spent_in == ([] if enough else ["progressive hedging"])

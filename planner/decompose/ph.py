@@ -72,6 +72,8 @@ class PhOutcome:
     cylinders: list[str] = field(default_factory=list)
     iterations: int = 0
     log: str = ""
+    #: PH stopped after its iteration 0 because the plan from it was within the gap
+    enough: bool = False
 
 
 @dataclass(frozen=True)
@@ -462,7 +464,10 @@ def run(
                 logger.exception("progressive hedging failed on MPI rank %d", world_rank())
                 _abort()
                 raise
-    if budget.solve_limit(PH_SHARE) is None:  # stopped by its share of the time limit
+    stopped = outcome is not None and (
+        outcome.enough or outcome.iterations >= settings.max_iterations
+    )
+    if not stopped and budget.solve_limit(PH_SHARE) is None:  # by its share of the limit
         budget.ran_out("progressive hedging")
     if outcome is not None:
         outcome.seconds = time.perf_counter() - start
@@ -580,6 +585,7 @@ def _logged_ph(
                 solutions = ranks.gathered(self)
                 stop = after_iter0(self, solutions) if ranks.rank == 0 else False
                 if ranks.everyone(stop):
+                    self._planner_enough = True
                     return
             super().iterk_loop()
 
@@ -631,6 +637,7 @@ def _serial(
         ranks.size,
         ["PH", "Lagrangian bound"],
         iterations,
+        enough=bool(getattr(ph, "_planner_enough", False)),
     )
 
 
