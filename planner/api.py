@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -712,10 +712,9 @@ def _decomposed(
         max_iterations=iterations,
     )
     plan_options = {"mip_rel_gap": sub_gap, "random_seed": options.seed}
-    early: list[NestedPlan] = []
-    after_iter0 = _after_iter0(data, tree, budget, plan_options, gap, early)
+    plans = _PlansDown(data, tree, budget, plan_options, gap, _extensive_form_fits(data, options))
     try:
-        outcome = ph.run(data, tree, settings, budget, after_iter0)
+        outcome = ph.run(data, tree, settings, budget, plans.after_iter0, plans.after_ph)
     except ValueError as error:
         raise InputError([Issue("mpiexec -n", str(error))], case.source.path) from None
     finally:
@@ -725,9 +724,7 @@ def _decomposed(
         report.extra["mpi_rank"] = ph.world_rank()
         summary = _base_summary(case, data, report, options, time_limit, gap, warnings)
         return Result(Status.INTERRUPTED, None, summary, {}, report, case, solve_warnings=warnings)
-    report, duals, plan, note = _decomposed_plan(
-        data, tree, outcome, early, options, budget, gap, plan_options
-    )
+    report, duals, plan, note = _decomposed_plan(data, tree, outcome, plans, options, budget, gap)
     report.seconds = budget.spent()
     # PH's bound, or the extensive form's own solve's where PH had no plan (both bounds)
     bounds = [b for b in (outcome.outer, report.bound) if b is not None and math.isfinite(b)]
@@ -778,63 +775,72 @@ def _decomposed(
     )
 
 
-def _after_iter0(
-    data: ModelData,
-    tree: Any,
-    budget: Budget,
-    plan_options: dict[str, Any],
-    gap: float,
-    early: list[NestedPlan],
-) -> Any:
-    """Return PH's check after its iteration 0 (rank 0), appending its plan to ``early``.
+@dataclass
+class _PlansDown:
+    """The plans decided down the tree from PH's decisions (on every rank PH runs on).
 
-    The plan down the tree from iteration 0's decisions: when it is within
-    the gap of the wait-and-see bound, PH stops there.
+    :meth:`after_iter0` is PH's check after its iteration 0: the plan from
+    iteration 0's decisions, and whether it is within the gap of the
+    wait-and-see bound (PH stops there). :meth:`after_ph` decides the plan
+    from PH's last decisions, unless a plan from the same was decided
+    already. Each plan decided is kept in :attr:`found`.
     """
 
-    def check(opt: Any, solutions: dict[str, Plan]) -> bool:
-        if budget.solve_limit(PH_SHARE) is None:
+    data: ModelData
+    tree: Any
+    budget: Budget
+    options: dict[str, Any]
+    gap: float
+    fits: bool  # the extensive form's LP follows (it gets the time from PLAN_SHARE on)
+    found: list[NestedPlan] = field(default_factory=list)
+    tried: set[bytes] = field(default_factory=set)
+
+    def after_iter0(self, opt: Any, solutions: dict[str, Plan], ranks: ph.Ranks) -> bool:
+        """Decide the plan from iteration 0's decisions; True when it is within the gap."""
+        if not ranks.everyone(self.budget.solve_limit(PH_SHARE) is not None):
             return False
-        binaries = binaries_of(solutions, data, tree)
-        found = nested_plan(data, tree, binaries, plan_options, budget, PLAN_SHARE)
+        found = self._down(binaries_of(solutions, self.data, self.tree), PLAN_SHARE, ranks)
         if found is None:
             return False
-        early.append(found)
         bound = float(opt.trivial_bound)
-        return found.objective - bound <= gap * max(1.0, abs(found.objective))
+        return found.objective - bound <= self.gap * max(1.0, abs(found.objective))
 
-    return check
+    def after_ph(self, candidates: list[Binaries], ranks: ph.Ranks) -> None:
+        """Decide the plan from PH's last decisions (its best candidate)."""
+        try:
+            self._down(
+                candidates[0] if candidates else None, PLAN_SHARE if self.fits else 1.0, ranks
+            )
+        finally:
+            reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
+
+    def _down(self, binaries: Binaries | None, share: float, ranks: ph.Ranks) -> NestedPlan | None:
+        if binaries is not None:
+            if binaries.key() in self.tried:
+                return None
+            self.tried.add(binaries.key())
+        found = nested_plan(self.data, self.tree, binaries, self.options, self.budget, share, ranks)
+        if found is not None:
+            self.found.append(found)
+        return found
 
 
 def _decomposed_plan(
     data: ModelData,
     tree: Any,
     outcome: ph.PhOutcome,
-    early: list[NestedPlan],
+    plans: _PlansDown,
     options: SolveOptions,
     budget: Budget,
     gap: float,
-    plan_options: dict[str, Any],
 ) -> tuple[SolverReport, dict[tuple[str, Any], float], Plan | None, str]:
-    """Find the plan: down the tree, then by the extensive form's LP where it fits.
+    """Find the plan: the best down the tree, then by the extensive form's LP where it fits.
 
     Returns the report, the duals, the plan (None: none in time) and a note
     for the message.
     """
-    fits = _extensive_form_fits(data, options)
-    nested = early[0] if early and outcome.iterations == 0 else None
-    try:
-        if nested is None:  # PH went on after its iteration 0 (or found no plan there)
-            candidate = outcome.candidates[0] if outcome.candidates else None
-            share = PLAN_SHARE if fits else 1.0
-            found = nested_plan(data, tree, candidate, plan_options, budget, share)
-            nested = min(
-                (plan for plan in (found, *early) if plan is not None),
-                key=lambda plan: plan.objective,
-                default=None,
-            )
-    finally:
-        reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
+    fits = plans.fits
+    nested = min(plans.found, key=lambda plan: plan.objective, default=None)
     pieces = nested.pieces if nested is not None else None
     report = SolverReport(Status.TIME_LIMIT, False, message="progressive hedging found no plan")
     duals: dict[tuple[str, Any], float] = {}

@@ -608,7 +608,7 @@ def test_ph_stopped_by_its_plan_after_iteration_0_did_not_run_out_of_time(enough
     budget = Budget(100.0, clock)
     asked: list[int] = []
 
-    def after_iter0(opt: Any, solutions: dict[str, Any]) -> bool:
+    def after_iter0(opt: Any, solutions: dict[str, Any], ranks: ph.Ranks) -> bool:
         asked.append(len(solutions))
         clock.now = budget.start + 100.0 * PH_SHARE + 1.0  # the plan took PH's share
         return enough
@@ -618,3 +618,38 @@ def test_ph_stopped_by_its_plan_after_iteration_0_did_not_run_out_of_time(enough
     assert outcome is not None and asked == [len(tree.scenarios)]
     assert outcome.enough is enough and math.isfinite(outcome.outer)
     assert budget.spent_in == ([] if enough else ["progressive hedging"])
+
+
+def _generated_tree(tmp_path: Path) -> Any:
+    from benchmarks.generate import Size, generate, write
+
+    path = write(
+        generate(Size(elements=4, offers=6, periods=8, scenarios=12), seed=5), tmp_path / "g.xlsx"
+    )
+    return ph_tree(derive(planner.load(path)))
+
+
+def test_the_plan_down_the_tree_in_waves_decides_what_it_would_in_order(tmp_path: Path) -> None:
+    """Waves (solved side by side across MPI ranks): the nodes decided before a scenario, in
+    order of probability, are all decided in earlier waves (so no two scenarios of a wave
+    decide one node), and each solve sees what it would see in that order."""
+    trees = [ph_tree(derive(planner.load(path))) for path in sorted(CASES)]
+    trees.append(_generated_tree(tmp_path))
+    assert max(len(wave) for tree in trees for wave in xhat.waves(tree)) >= 3
+    for tree in trees:
+        order = sorted(tree.scenarios, key=lambda scenario: -scenario.probability)
+        found = xhat.waves(tree)
+        rank = {s.name: i for i, s in enumerate(order)}
+        assert sorted(s.name for wave in found for s in wave) == sorted(tree.names)
+        for wave in found:  # each wave in order of probability
+            assert [rank[s.name] for s in wave] == sorted(rank[s.name] for s in wave)
+        wave_of = {s.name: k for k, wave in enumerate(found) for s in wave}
+        decider: dict[str, str] = {}  # mpi-sppy node -> the scenario deciding it, in order
+        for scenario in order:
+            for stage in scenario.stages:
+                decider.setdefault(stage.name, scenario.name)
+        for scenario in order:
+            for stage in scenario.stages:
+                by = decider[stage.name]
+                if by != scenario.name:  # decided before it: in an earlier wave
+                    assert wave_of[by] < wave_of[scenario.name]

@@ -60,6 +60,13 @@ MAX_ITERATIONS = 200
 DIRECT = True
 
 
+#: Called after PH's iteration 0 with PH, every rank's scenario solutions and the ranks:
+#: True stops PH there (on every rank PH runs on)
+AfterIter0 = Callable[[Any, dict[str, Plan], "Ranks"], bool]
+#: Called after PH with its candidates (contract decisions, best first) and the ranks
+AfterPh = Callable[[list[Binaries], "Ranks"], None]
+
+
 @dataclass
 class PhOutcome:
     """What PH found: the best plan's pieces, the bounds, and how it ran."""
@@ -421,17 +428,19 @@ def run(
     tree: PhTree,
     settings: PhSettings,
     budget: Budget | None = None,
-    after_iter0: Callable[[Any, dict[str, Plan]], bool] | None = None,
+    after_iter0: AfterIter0 | None = None,
+    after_ph: AfterPh | None = None,
 ) -> PhOutcome | None:
     """Run PH on ``data``'s tree; the outcome on rank 0, None on the other ranks.
 
     ``budget`` (default: ``settings.time_limit`` from now) is held: PH ends by
     :data:`~planner.decompose.budget.PH_SHARE` of it. Under MPI every rank
     holds rank 0's budget, on its own clock. ``after_iter0`` (without the
-    cylinders, see the module's docstring): called with PH and its scenario
-    solutions after its iteration 0 (the wait-and-see bound known); True stops
-    PH there. Under MPI it is called on rank 0 only, with every rank's
-    solutions gathered; its answer holds on every rank.
+    cylinders, see the module's docstring): called with PH, every rank's
+    scenario solutions and the :class:`Ranks` after its iteration 0 (the
+    wait-and-see bound known), on every rank; True (rank 0's) stops PH there.
+    ``after_ph``: called with PH's candidates after it, unless ``after_iter0``
+    stopped it; on every rank (on rank 0 alone with the cylinders).
 
     Raises
     ------
@@ -453,13 +462,13 @@ def run(
     start = time.perf_counter()
     with contextlib.redirect_stdout(captured):
         if size == 1:
-            outcome: PhOutcome | None = _serial(data, tree, settings, budget, after_iter0)
+            outcome: PhOutcome | None = _serial(data, tree, settings, budget, after_iter0, after_ph)
         else:
             try:
                 if size % 3:
-                    outcome = _split(data, tree, settings, budget, after_iter0)
+                    outcome = _split(data, tree, settings, budget, after_iter0, after_ph)
                 else:
-                    outcome = _wheel(data, tree, settings, budget, size)
+                    outcome = _wheel(data, tree, settings, budget, size, after_ph)
             except Exception:  # one rank's error would leave the others waiting on it for ever
                 logger.exception("progressive hedging failed on MPI rank %d", world_rank())
                 _abort()
@@ -477,7 +486,12 @@ def run(
 
 
 def _wheel(
-    data: ModelData, tree: PhTree, settings: PhSettings, budget: Budget, size: int
+    data: ModelData,
+    tree: PhTree,
+    settings: PhSettings,
+    budget: Budget,
+    size: int,
+    after_ph: AfterPh | None,
 ) -> PhOutcome | None:
     from mpi4py import MPI  # optional dependency (planner[mpi])
     from mpisppy.spin_the_wheel import WheelSpinner  # optional dependency (planner[mpi])
@@ -504,8 +518,11 @@ def _wheel(
         for stage in stages:
             budget.ran_out(stage)
     iterations = int(getattr(wheel.spcomm.opt, "_PHIter", 0))
+    candidates = _candidates([xhats, hubs], data, tree)
+    if after_ph is not None:
+        after_ph(candidates, Ranks())  # rank 0 alone: the others have left the wheel
     return PhOutcome(
-        _candidates([xhats, hubs], data, tree),
+        candidates,
         float(wheel.BestInnerBound),
         float(wheel.BestOuterBound),
         0.0,
@@ -526,35 +543,35 @@ def _candidates(solutions: list[dict[str, Plan]], data: ModelData, tree: PhTree)
 
 
 @dataclass(frozen=True)
-class _Ranks:
+class Ranks:
     """The ranks PH's scenarios are split between (``comm`` None: this process alone)."""
 
     comm: Any = None
 
     @property
     def rank(self) -> int:
+        """The rank of this process among them."""
         return 0 if self.comm is None else int(self.comm.Get_rank())
 
     @property
     def size(self) -> int:
+        """How many ranks."""
         return 1 if self.comm is None else int(self.comm.Get_size())
 
     def everyone(self, value: Any) -> Any:
         """Rank 0's ``value``, on every rank."""
         return value if self.comm is None else self.comm.bcast(value, root=0)
 
+    def everyone_s(self, value: Any) -> list[Any]:
+        """Every rank's ``value``, in rank order, on every rank."""
+        return [value] if self.comm is None else list(self.comm.allgather(value))
+
     def gathered(self, opt: Any) -> dict[str, Plan]:
-        """Every rank's scenario solutions, on rank 0 (on the others: their own)."""
-        own = pieces(opt)
-        if self.comm is None:
-            return own
-        parts = self.comm.gather(own, root=0)
-        return {name: plan for part in parts or [own] for name, plan in part.items()}
+        """Every rank's scenario solutions, on every rank."""
+        return {name: plan for part in self.everyone_s(pieces(opt)) for name, plan in part.items()}
 
 
-def _logged_ph(
-    base: type, ranks: _Ranks, after_iter0: Callable[[Any, dict[str, Plan]], bool] | None
-) -> type:
+def _logged_ph(base: type, ranks: Ranks, after_iter0: AfterIter0 | None) -> type:
     """Return ``base`` (mpi-sppy's PH) logging its set-up and iteration 0, then asking.
 
     After iteration 0, ``after_iter0`` is asked (on rank 0, every rank's
@@ -581,12 +598,10 @@ def _logged_ph(
             return bound
 
         def iterk_loop(self) -> None:
-            if after_iter0 is not None:
-                solutions = ranks.gathered(self)
-                stop = after_iter0(self, solutions) if ranks.rank == 0 else False
-                if ranks.everyone(stop):
-                    self._planner_enough = True
-                    return
+            solutions = ranks.gathered(self) if after_iter0 is not None else {}
+            if after_iter0 is not None and ranks.everyone(after_iter0(self, solutions, ranks)):
+                self._planner_enough = True
+                return
             super().iterk_loop()
 
     Serial.__name__ = Serial.__qualname__ = base.__name__
@@ -598,19 +613,20 @@ def _serial(
     tree: PhTree,
     settings: PhSettings,
     budget: Budget,
-    after_iter0: Callable[[Any, dict[str, Plan]], bool] | None,
+    after_iter0: AfterIter0 | None,
+    after_ph: AfterPh | None = None,
     comm: Any = None,
 ) -> PhOutcome | None:
     """PH, then the Lagrangian bound of its weights, one after the other.
 
     In this process, or on every rank of ``comm`` (an MPI communicator) with
     the scenarios split between them. The plan search that a spoke would run
-    alongside runs after PH instead (:func:`planner.decompose.xhat.nested_plan`,
-    from PH's last solutions), or after its iteration 0 (``after_iter0``, on
-    rank 0, with every rank's solutions), which may stop PH there. Under MPI
-    the outcome is rank 0's; the other ranks return None.
+    alongside runs after PH instead (``after_ph``, with PH's last solutions),
+    or after its iteration 0 (``after_iter0``), which may stop PH there; on
+    every rank, with every rank's solutions. Under MPI the outcome is rank
+    0's; the other ranks return None.
     """
-    ranks = _Ranks(comm)
+    ranks = Ranks(comm)
     hub = _dicts(data, tree, settings, budget, spokes=0)[0]
     kwargs = dict(hub["opt_kwargs"])
     if comm is not None:
@@ -623,6 +639,10 @@ def _serial(
     # a collective: every rank asks it or none (rank 0's clock decides)
     if ranks.everyone(iterations > 1 and budget.solve_limit(PH_SHARE) is not None):
         outer = max(outer, float(ph.post_solve_bound()))  # the Lagrangian bound of PH's W
+    candidates = _candidates([solutions], data, tree)
+    enough = bool(getattr(ph, "_planner_enough", False))
+    if after_ph is not None and not enough:
+        after_ph(candidates, ranks)
     stages = [budget.spent_in] if comm is None else comm.gather(budget.spent_in, root=0)
     if ranks.rank != 0:
         return None
@@ -630,14 +650,14 @@ def _serial(
         for stage in spent:
             budget.ran_out(stage)
     return PhOutcome(
-        _candidates([solutions], data, tree),
+        candidates,
         math.inf,
         outer,
         0.0,
         ranks.size,
         ["PH", "Lagrangian bound"],
         iterations,
-        enough=bool(getattr(ph, "_planner_enough", False)),
+        enough=enough,
     )
 
 
@@ -646,7 +666,8 @@ def _split(
     tree: PhTree,
     settings: PhSettings,
     budget: Budget,
-    after_iter0: Callable[[Any, dict[str, Plan]], bool] | None,
+    after_iter0: AfterIter0 | None,
+    after_ph: AfterPh | None,
 ) -> PhOutcome | None:
     """:func:`_serial` on every MPI rank, the scenarios split between them."""
     from mpi4py import MPI  # optional dependency (planner[mpi])
@@ -654,4 +675,4 @@ def _split(
     comm = MPI.COMM_WORLD
     spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
     local = budget if comm.Get_rank() == 0 else budget.after(spent)
-    return _serial(data, tree, settings, local, after_iter0, comm)
+    return _serial(data, tree, settings, local, after_iter0, after_ph, comm)

@@ -27,7 +27,7 @@ import pyomo.environ as pyo
 
 from planner.decompose.budget import PLAN_SHARE, Budget
 from planner.decompose.candidates import Binaries
-from planner.decompose.ph import solve_direct
+from planner.decompose.ph import Ranks, solve_direct
 from planner.decompose.scenario import first_stage_variables, node_variables, scenario_model
 from planner.decompose.tree import PhScenario, PhTree
 from planner.model.parameters import ModelData
@@ -96,6 +96,45 @@ def _own_binaries(
             model.signed[o, t].fix(float(binaries.signed[o, scenario.path[t]]))
 
 
+def waves(tree: PhTree) -> list[list[PhScenario]]:
+    """Return the PH scenarios in order of probability, in waves to solve side by side.
+
+    Down the tree a scenario's decided nodes are those it shares with
+    scenarios before it: the longest such prefix of its path, all decided
+    once the earlier scenario sharing it (its *parent*) is solved. A
+    scenario's wave is one after its parent's; two scenarios of a wave share
+    no node they decide (one would be the other's parent), so solving a wave
+    side by side decides exactly what solving it in order would.
+    """
+    order = sorted(tree.scenarios, key=lambda scenario: -scenario.probability)
+    wave_of: dict[str, int] = {}
+    for index, scenario in enumerate(order):
+        names = [stage.name for stage in scenario.stages]
+        parent, shared = None, 0
+        for earlier in order[:index]:
+            common = 0
+            for own, theirs in zip(names, (stage.name for stage in earlier.stages), strict=False):
+                if own != theirs:
+                    break
+                common += 1
+            if common > shared:
+                parent, shared = earlier, common
+        wave_of[scenario.name] = 0 if parent is None else wave_of[parent.name] + 1
+    found: list[list[PhScenario]] = [[] for _ in range(max(wave_of.values(), default=-1) + 1)]
+    for scenario in order:
+        found[wave_of[scenario.name]].append(scenario)
+    return found
+
+
+@dataclass
+class _Solved:
+    """One scenario's solve down the tree: what it decided, its plan and its cost."""
+
+    decided: dict[str, list[float]]
+    plan: Plan
+    cost: float
+
+
 def nested_plan(
     data: ModelData,
     tree: PhTree,
@@ -103,6 +142,7 @@ def nested_plan(
     options: dict[str, Any],
     budget: Budget | None = None,
     share: float = PLAN_SHARE,
+    ranks: Ranks | None = None,
 ) -> NestedPlan | None:
     """Decide the tree top-down from PH's binaries; each PH scenario's plan, or None.
 
@@ -113,33 +153,77 @@ def nested_plan(
     scenario, each within what is left of ``budget`` until ``share`` of it.
     None when some scenario has no plan even so, or time ran out first
     (``budget.spent_in`` then names this stage).
+
+    With ``ranks`` (MPI; every rank calls it alike) each wave's scenarios
+    (:func:`waves`) are split between the ranks and their solves shared after
+    it: the same plan as in one process, on every rank.
     """
     budget = budget if budget is not None else Budget(float("inf"))
+    ranks = ranks if ranks is not None else Ranks()
     started = time.perf_counter()
     decided: dict[str, list[float]] = {}  # mpi-sppy node -> its non-anticipative values
-    pieces: dict[str, Plan] = {}
-    objective = 0.0
-    for scenario in sorted(tree.scenarios, key=lambda scenario: -scenario.probability):
-        model = _solve_below(data, tree, scenario, decided, binaries, options, budget, share)
-        if model is None:
-            logger.info("xhat: scenario %s has no plan for the decisions above", scenario.name)
+    solved: dict[str, _Solved] = {}
+    for wave in waves(tree):
+        if not ranks.everyone(budget.solve_limit(share) is not None):  # rank 0's clock
+            budget.ran_out(STAGE)
             return None
-        for index, stage in enumerate(scenario.stages):
-            if stage.name not in decided:
-                # a decision in none of the scenario's rows has no value: 0 (it costs nothing)
-                variables = _stage_vars(model, scenario, index)
-                values = [float(var.value) if var.value is not None else 0.0 for var in variables]
-                decided[stage.name] = values
-        pieces[scenario.name] = read_plan(model, model.data)
-        cost = next(model.component_data_objects(pyo.Objective, active=True))
-        objective += scenario.probability * float(pyo.value(cost))
+        mine: dict[str, _Solved | None] = {}
+        for scenario in wave[ranks.rank :: ranks.size]:
+            mine[scenario.name] = _solved(
+                data, tree, scenario, decided, binaries, options, budget, share
+            )
+            if mine[scenario.name] is None:
+                break
+        found = {name: one for part in ranks.everyone_s(mine) for name, one in part.items()}
+        for scenario in wave:
+            one = found.get(scenario.name)
+            if one is None:
+                if budget.solve_limit(share) is None:
+                    budget.ran_out(STAGE)
+                logger.info("xhat: scenario %s has no plan for the decisions above", scenario.name)
+                return None
+            for name, values in one.decided.items():
+                decided.setdefault(name, values)
+            solved[scenario.name] = one
+    order = sorted(tree.scenarios, key=lambda scenario: -scenario.probability)
+    objective = 0.0
+    for scenario in order:  # in one order, for the same sum on every rank
+        objective += scenario.probability * solved[scenario.name].cost
     logger.info(
-        "the plan down the tree: %d scenarios in %.1f s, expected cost %.6g",
-        len(pieces),
+        "the plan down the tree: %d scenarios in %.1f s on %d process%s, expected cost %.6g",
+        len(solved),
         time.perf_counter() - started,
+        ranks.size,
+        "" if ranks.size == 1 else "es",
         objective,
     )
-    return NestedPlan(pieces, objective)
+    return NestedPlan({name: one.plan for name, one in solved.items()}, objective)
+
+
+def _solved(
+    data: ModelData,
+    tree: PhTree,
+    scenario: PhScenario,
+    decided: dict[str, list[float]],
+    binaries: Binaries | None,
+    options: dict[str, Any],
+    budget: Budget,
+    share: float,
+) -> _Solved | None:
+    """Solve ``scenario`` below its decided nodes; what it decides, its plan and cost."""
+    model = _solve_below(data, tree, scenario, decided, binaries, options, budget, share)
+    if model is None:
+        return None
+    own: dict[str, list[float]] = {}
+    for index, stage in enumerate(scenario.stages):
+        if stage.name not in decided:
+            # a decision in none of the scenario's rows has no value: 0 (it costs nothing)
+            variables = _stage_vars(model, scenario, index)
+            own[stage.name] = [
+                float(var.value) if var.value is not None else 0.0 for var in variables
+            ]
+    cost = next(model.component_data_objects(pyo.Objective, active=True))
+    return _Solved(own, read_plan(model, model.data), float(pyo.value(cost)))
 
 
 def _solve_below(
