@@ -580,6 +580,31 @@ def _logged_ph(base: type, ranks: Ranks, after_iter0: AfterIter0 | None) -> type
     started = time.perf_counter()
 
     class Serial(base):
+        #: what iteration 0 leaves for iteration 1 until ``after_iter0`` has answered:
+        #: PH's weights and proximal terms in every sub-problem's objective (a variable and
+        #: a cut manager per shared decision: most of iteration 0's time at the largest
+        #: size) and its rho; when PH stops after iteration 0 they are never needed
+        _planner_later: list[Callable[[], None]] | None = [] if after_iter0 is not None else None
+
+        def _attach_PH_to_objective_after_iter0(self) -> None:
+            if self._planner_later is None:
+                super()._attach_PH_to_objective_after_iter0()
+            else:
+                self._planner_later.append(super()._attach_PH_to_objective_after_iter0)
+
+        def _use_rho_setter(self, verbose: bool) -> None:
+            if self._planner_later is None:
+                super()._use_rho_setter(verbose)
+            else:
+                self._planner_later.append(lambda: super(Serial, self)._use_rho_setter(False))
+
+        def _planner_catch_up(self) -> None:
+            """Do what iteration 0 left for iteration 1, in iteration 0's order."""
+            later, self._planner_later = self._planner_later or [], None
+            for step in later:
+                step()
+            self.reenable_W_and_prox()
+
         def Iter0(self) -> float:
             if ranks.rank == 0:
                 logger.info(
@@ -602,6 +627,7 @@ def _logged_ph(base: type, ranks: Ranks, after_iter0: AfterIter0 | None) -> type
             if after_iter0 is not None and ranks.everyone(after_iter0(self, solutions, ranks)):
                 self._planner_enough = True
                 return
+            self._planner_catch_up()
             super().iterk_loop()
 
     Serial.__name__ = Serial.__qualname__ = base.__name__
