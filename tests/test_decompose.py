@@ -653,3 +653,25 @@ def test_the_plan_down_the_tree_in_waves_decides_what_it_would_in_order(tmp_path
                 by = decider[stage.name]
                 if by != scenario.name:  # decided before it: in an earlier wave
                     assert wave_of[by] < wave_of[scenario.name]
+
+
+@needs_mpisppy
+def test_ph_that_converged_did_not_run_out_of_time_when_its_plan_took_the_time() -> None:
+    """The plan down the tree after PH (``after_ph``) runs until the plan's share of the
+    limit, past PH's: PH, converged before it, is no stage out of time (a warning that PH
+    ran out of the time limit followed every such plan)."""
+    data = derive(planner.load(REFERENCE / "v2" / "v2-a4-stock-release.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    planned: list[int] = []
+
+    def after_ph(candidates: list[Any], ranks: ph.Ranks) -> None:
+        planned.append(len(candidates))
+        clock.now = budget.start + 100.0 * PH_SHARE + 1.0  # the plan took PH's share
+
+    settings = ph.PhSettings(time_limit=100.0, gap=0.01, max_iterations=20)
+    outcome = ph.run(data, tree, settings, budget, None, after_ph)
+    assert outcome is not None and planned == [1]
+    assert 0 < outcome.iterations < settings.max_iterations  # converged: not by its cap
+    assert budget.spent_in == []

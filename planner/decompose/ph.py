@@ -473,16 +473,24 @@ def run(
                 logger.exception("progressive hedging failed on MPI rank %d", world_rank())
                 _abort()
                 raise
-    stopped = outcome is not None and (
-        outcome.enough or outcome.iterations >= settings.max_iterations
-    )
-    if not stopped and budget.solve_limit(PH_SHARE) is None:  # by its share of the limit
-        budget.ran_out("progressive hedging")
     if outcome is not None:
         outcome.seconds = time.perf_counter() - start
         outcome.log = captured.getvalue()
         logger.debug("mpi-sppy said:\n%s", outcome.log)
     return outcome
+
+
+def _ph_ran_out(budget: Budget, settings: PhSettings, iterations: int, enough: bool) -> None:
+    """Record PH as out of time when it ended at its share of the limit (rank 0).
+
+    Asked as PH (its bound included) ends, before the plan down the tree
+    from its decisions, which runs on past PH's share: PH stopped by the
+    plan after its iteration 0 (``enough``), by its most iterations, by its
+    gap or by convergence before its share was spent did not run out.
+    """
+    stopped = enough or iterations >= settings.max_iterations
+    if not stopped and budget.solve_limit(PH_SHARE) is None:  # by its share of the limit
+        budget.ran_out("progressive hedging")
 
 
 def _wheel(
@@ -518,6 +526,7 @@ def _wheel(
         for stage in stages:
             budget.ran_out(stage)
     iterations = int(getattr(wheel.spcomm.opt, "_PHIter", 0))
+    _ph_ran_out(budget, settings, iterations, False)
     candidates = _candidates([xhats, hubs], data, tree)
     if after_ph is not None:
         after_ph(candidates, Ranks())  # rank 0 alone: the others have left the wheel
@@ -641,6 +650,8 @@ def _serial(
         outer = max(outer, float(ph.post_solve_bound()))  # the Lagrangian bound of PH's W
     candidates = _candidates([solutions], data, tree)
     enough = bool(getattr(ph, "_planner_enough", False))
+    if ranks.rank == 0:
+        _ph_ran_out(budget, settings, iterations, enough)
     if after_ph is not None and not enough:
         after_ph(candidates, ranks)
     stages = [budget.spent_in] if comm is None else comm.gather(budget.spent_in, root=0)
