@@ -675,3 +675,34 @@ def test_ph_that_converged_did_not_run_out_of_time_when_its_plan_took_the_time()
     assert outcome is not None and planned == [1]
     assert 0 < outcome.iterations < settings.max_iterations  # converged: not by its cap
     assert budget.spent_in == []
+
+
+@needs_mpisppy
+def test_a_plan_cut_short_after_iteration_0_is_tried_again_with_the_rest_of_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After iteration 0 the plan down the tree has until the plan's share of the limit;
+    after PH, with the extensive form too large for its LP, until the whole limit. A plan
+    cut short at its share after iteration 0 is tried again after PH from the same
+    decisions (PH out of time leaves iteration 0's): it was not tried in full."""
+    from planner.decompose.candidates import binaries_of
+
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    assert len(xhat.waves(tree)) > 1
+    solutions = xhat.nested_plan(data, tree, None, {}).pieces  # as iteration 0's
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    solve = xhat._solve
+
+    def slow(model: Any, options: dict[str, Any]) -> bool:
+        clock.now = max(clock.now, budget.start + 100.0 * PLAN_SHARE)  # takes the plan's share
+        return solve(model, options)
+
+    monkeypatch.setattr(xhat, "_solve", slow)
+    plans = api._PlansDown(data, tree, budget, {}, 0.01, fits=False)
+    iteration_0 = SimpleNamespace(trivial_bound=-math.inf)
+    assert not plans.after_iter0(iteration_0, solutions, ph.Ranks())
+    assert plans.found == [] and budget.spent_in == [xhat.STAGE]
+    plans.after_ph([binaries_of(solutions, data, tree)], ph.Ranks())  # 15 s of 100 left
+    assert len(plans.found) == 1 and set(plans.found[0].pieces) == set(tree.names)
