@@ -367,7 +367,8 @@ def test_a_budget_gives_each_stage_what_is_left_of_its_share() -> None:
     clock.now = budget.start + 100.0 * PH_SHARE  # PH's share is spent; the plan's is not
     assert budget.solve_limit(PH_SHARE) is None and budget.left(PH_SHARE) == 0.0
     assert budget.solve_limit(PLAN_SHARE) == pytest.approx(100.0 * (PLAN_SHARE - PH_SHARE))
-    rank = budget.after(12.0)  # another MPI rank: rank 0's spent seconds on its own clock
+    rank = Budget(100.0, clock)  # another MPI rank's: rank 0's spent seconds on its own clock
+    rank.align(12.0)
     assert rank.spent() == pytest.approx(12.0)
     assert Budget(math.inf, clock).solve_limit() == math.inf
 
@@ -706,3 +707,47 @@ def test_a_plan_cut_short_after_iteration_0_is_tried_again_with_the_rest_of_the_
     assert plans.found == [] and budget.spent_in == [xhat.STAGE]
     plans.after_ph([binaries_of(solutions, data, tree)], ph.Ranks())  # 15 s of 100 left
     assert len(plans.found) == 1 and set(plans.found[0].pieces) == set(tree.names)
+
+
+PLAN_ON_RANK_0_S_BUDGET = """
+import sys
+from mpi4py import MPI
+import planner
+from planner import api
+from planner.decompose import ph
+from planner.decompose.budget import Budget
+from planner.decompose.tree import ph_tree
+from planner.model import derive
+
+data = derive(planner.load(sys.argv[1]))
+tree = ph_tree(data)
+now = [0.0]
+budget = Budget(100.0, lambda: now[0])
+if MPI.COMM_WORLD.Get_rank() == 1:
+    now[0] = 90.0  # rank 1 made its budget 90 s before rank 0 got to PH
+plans = api._PlansDown(data, tree, budget, {}, 0.01, True)
+settings = ph.PhSettings(time_limit=100.0, gap=0.01, max_iterations=0)
+outcome = ph.run(data, tree, settings, budget, plans.after_iter0, plans.after_ph)
+if outcome is not None:
+    print("plans", len(plans.found), budget.spent_in)
+"""
+
+
+@needs_mpisppy
+@pytest.mark.skipif(
+    MPIEXEC is None, reason="no mpiexec (pip install 'planner[mpi]' brings mpich's)"
+)
+def test_under_mpiexec_the_plan_down_the_tree_holds_rank_0_s_budget() -> None:
+    """Every rank holds rank 0's budget, the plan down the tree's solves included (they
+    held their own rank's: a rank whose clock said the plan's share was spent left its
+    scenarios without a plan, and rank 0 then had no plan and named no stage)."""
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed")
+    command = [MPIEXEC, "-n", "2", sys.executable, "-c", PLAN_ON_RANK_0_S_BUDGET]
+    run = subprocess.run(
+        [*command, str(REFERENCE / "case-04.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "plans 1 []" in run.stdout, run.stdout + run.stderr

@@ -506,9 +506,10 @@ def _wheel(
 
     comm = MPI.COMM_WORLD
     spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
-    local = budget if comm.Get_rank() == 0 else budget.after(spent)
+    if comm.Get_rank() != 0:
+        budget.align(spent)
     spokes = 1 if size == 2 else 2
-    cylinders = _dicts(data, tree, settings, local, spokes)
+    cylinders = _dicts(data, tree, settings, budget, spokes)
     names = [d["hub_class" if i == 0 else "spoke_class"].__name__ for i, d in enumerate(cylinders)]
     wheel = WheelSpinner(cylinders[0], cylinders[1:])
     wheel.spin()
@@ -517,7 +518,7 @@ def _wheel(
     if wheel.strata_rank == xhat_cylinder and math.isfinite(wheel.spcomm.best_inner_bound):
         xhat = pieces(wheel.spcomm.opt)  # finalize() loaded the best xhat
     hub = pieces(wheel.spcomm.opt) if wheel.strata_rank == 0 else {}
-    gathered = comm.gather((xhat, hub, local.spent_in), root=0)
+    gathered = comm.gather((xhat, hub, budget.spent_in), root=0)
     if comm.Get_rank() != 0 or gathered is None:
         return None
     xhats = {name: plan for part, _, _ in gathered for name, plan in part.items()}
@@ -685,5 +686,6 @@ def _split(
 
     comm = MPI.COMM_WORLD
     spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
-    local = budget if comm.Get_rank() == 0 else budget.after(spent)
-    return _serial(data, tree, settings, local, after_iter0, after_ph, comm)
+    if comm.Get_rank() != 0:
+        budget.align(spent)  # the plans down the tree (after_iter0, after_ph) hold it too
+    return _serial(data, tree, settings, budget, after_iter0, after_ph, comm)
