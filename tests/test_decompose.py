@@ -751,3 +751,31 @@ def test_under_mpiexec_the_plan_down_the_tree_holds_rank_0_s_budget() -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "plans 1 []" in run.stdout, run.stdout + run.stderr
+
+
+@needs_mpisppy
+def test_ph_at_its_cap_without_time_for_its_bound_ran_out_of_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PH's Lagrangian bound is part of PH's share: PH at its most iterations with no time
+    left for the bound of its weights ran out (its bound is the weaker wait-and-see one)."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    settings = ph.PhSettings(time_limit=100.0, gap=1e-9, max_iterations=2)
+    solves = (1 + settings.max_iterations) * len(tree.scenarios)  # PH's, before its bound
+    solved: list[bool] = []
+    solve = ph.solve_direct
+
+    def counted(*args: Any) -> bool:
+        solved.append(solve(*args))
+        if len(solved) == solves:  # PH's last sub-problem ends its share
+            clock.now = budget.start + 100.0 * PH_SHARE
+        return solved[-1]
+
+    monkeypatch.setattr(ph, "solve_direct", counted)
+    outcome = ph.run(data, tree, settings, budget)
+    assert outcome is not None and outcome.iterations == settings.max_iterations
+    assert len(solved) == solves and all(solved)  # every PH sub-problem solved, no bound's
+    assert budget.spent_in == ["progressive hedging"]

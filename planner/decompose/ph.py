@@ -647,11 +647,14 @@ def _serial(
     outer = float(trivial)
     solutions = ranks.gathered(ph)  # PH's last scenario solutions
     # a collective: every rank asks it or none (rank 0's clock decides)
-    if ranks.everyone(iterations > 1 and budget.solve_limit(PH_SHARE) is not None):
+    bounded = ranks.everyone(iterations > 1 and budget.solve_limit(PH_SHARE) is not None)
+    if bounded:
         outer = max(outer, float(ph.post_solve_bound()))  # the Lagrangian bound of PH's W
     candidates = _candidates([solutions], data, tree)
     enough = bool(getattr(ph, "_planner_enough", False))
     if ranks.rank == 0:
+        if iterations > 1 and not bounded:  # no time left for the bound of PH's weights
+            budget.ran_out("progressive hedging")
         _ph_ran_out(budget, settings, iterations, enough)
     if after_ph is not None and not enough:
         after_ph(candidates, ranks)
