@@ -7,9 +7,10 @@ scenario's sub-model). Otherwise (no MPI, N = 1, 2, 4, 5, ...) PH and then
 the Lagrangian bound of its weights run one after the other, the scenarios
 split between the N ranks (each sub-model built once, on one rank): on a
 machine of few cores this reaches a bound soonest, since mpi-sppy's xhat
-spokes rarely find a plan before PH has converged. The plan search then runs
-on rank 0 in every case (:mod:`planner.decompose.xhat`), from every rank's
-scenario solutions gathered there.
+spokes rarely find a plan before PH has converged. The plan decided down the
+tree (:mod:`planner.decompose.xhat`, ``after_iter0`` and ``after_ph``) then
+runs on every rank, from every rank's scenario solutions gathered on each;
+with the cylinders, on rank 0 alone after the wheel.
 
 Rank 0 returns the candidates: the contract decisions of the best xhat's
 plan and of PH's last scenario solutions (:mod:`planner.decompose.candidates`).
