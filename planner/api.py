@@ -672,10 +672,12 @@ def _decomposed(
     ``interrupted``, ``report.extra["mpi_rank"]`` their rank): rank 0 writes.
 
     The time limit holds end to end on one :class:`~planner.decompose.budget.Budget`:
-    PH until :data:`~planner.decompose.budget.PH_SHARE` of it (in one process
-    it stops after iteration 0 when the plan decided down the tree from it is
-    within the gap of the wait-and-see bound), the plan down the tree until
-    :data:`~planner.decompose.budget.PLAN_SHARE`, the extensive form's LP in
+    PH until :data:`~planner.decompose.budget.PH_SHARE` of it (without the
+    cylinders, N not a multiple of 3, it stops after iteration 0 when the plan
+    decided down the tree from it is within the gap of the wait-and-see
+    bound), the plan down the tree until
+    :data:`~planner.decompose.budget.PLAN_SHARE` (the whole limit when the
+    extensive form's LP does not follow), the extensive form's LP in
     the rest; each solve gets what is left of its stage. A stage that ran out
     is named in the message and a warning; with no plan from PH in time, the
     extensive form's own solve (its constructed first plan on a large case)
