@@ -672,10 +672,12 @@ def _decomposed(
     ``interrupted``, ``report.extra["mpi_rank"]`` their rank): rank 0 writes.
 
     The time limit holds end to end on one :class:`~planner.decompose.budget.Budget`:
-    PH until :data:`~planner.decompose.budget.PH_SHARE` of it (in one process
-    it stops after iteration 0 when the plan decided down the tree from it is
-    within the gap of the wait-and-see bound), the plan down the tree until
-    :data:`~planner.decompose.budget.PLAN_SHARE`, the extensive form's LP in
+    PH until :data:`~planner.decompose.budget.PH_SHARE` of it (without the
+    cylinders, N not a multiple of 3, it stops after iteration 0 when the plan
+    decided down the tree from it is within the gap of the wait-and-see
+    bound), the plan down the tree until
+    :data:`~planner.decompose.budget.PLAN_SHARE` (the whole limit when the
+    extensive form's LP does not follow), the extensive form's LP in
     the rest; each solve gets what is left of its stage. A stage that ran out
     is named in the message and a warning; with no plan from PH in time, the
     extensive form's own solve (its constructed first plan on a large case)
@@ -782,8 +784,11 @@ class _PlansDown:
     :meth:`after_iter0` is PH's check after its iteration 0: the plan from
     iteration 0's decisions, and whether it is within the gap of the
     wait-and-see bound (PH stops there). :meth:`after_ph` decides the plan
-    from PH's last decisions, unless a plan from the same was decided
-    already. Each plan decided is kept in :attr:`found`.
+    from PH's last decisions, unless the same were tried already: with a
+    plan, or without one in as large a share of the limit (a plan cut short
+    at the plan's share after iteration 0 is tried again in the whole limit
+    when the extensive form's LP does not follow). Each plan decided is kept
+    in :attr:`found`.
     """
 
     data: ModelData
@@ -793,7 +798,8 @@ class _PlansDown:
     gap: float
     fits: bool  # the extensive form's LP follows (it gets the time from PLAN_SHARE on)
     found: list[NestedPlan] = field(default_factory=list)
-    tried: set[bytes] = field(default_factory=set)
+    #: decisions tried -> the share of the limit they were tried in (inf: with a plan)
+    tried: dict[bytes, float] = field(default_factory=dict)
 
     def after_iter0(self, opt: Any, solutions: dict[str, Plan], ranks: ph.Ranks) -> bool:
         """Decide the plan from iteration 0's decisions; True when it is within the gap."""
@@ -815,11 +821,13 @@ class _PlansDown:
             reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
 
     def _down(self, binaries: Binaries | None, share: float, ranks: ph.Ranks) -> NestedPlan | None:
-        if binaries is not None:
-            if binaries.key() in self.tried:
-                return None
-            self.tried.add(binaries.key())
+        # the same record on every rank (nested_plan's plan, or None, is the same on each)
+        key = binaries.key() if binaries is not None else None
+        if key is not None and self.tried.get(key, -math.inf) >= share:
+            return None
         found = nested_plan(self.data, self.tree, binaries, self.options, self.budget, share, ranks)
+        if key is not None:
+            self.tried[key] = math.inf if found is not None else share
         if found is not None:
             self.found.append(found)
         return found

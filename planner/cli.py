@@ -208,9 +208,9 @@ def solve(
         typer.Option(
             "--decompose/--no-decompose",
             help="Progressive hedging on mpi-sppy (pip install 'planner[mpi]'): scenario "
-            "sub-models, a Lagrangian bound and xhat plans; under 'mpiexec -n N' on N "
-            "processes (a multiple of 3: hub, bound and plan spokes). Default: the Settings key "
-            "decompose.",
+            "sub-models, a Lagrangian bound and a plan decided down the tree; under 'mpiexec "
+            "-n N' the scenarios split between N processes (N a multiple of 3: PH, bound and "
+            "xhat spokes on a third each). Default: the Settings key decompose.",
             show_default=False,
         ),
     ] = None,

@@ -367,7 +367,8 @@ def test_a_budget_gives_each_stage_what_is_left_of_its_share() -> None:
     clock.now = budget.start + 100.0 * PH_SHARE  # PH's share is spent; the plan's is not
     assert budget.solve_limit(PH_SHARE) is None and budget.left(PH_SHARE) == 0.0
     assert budget.solve_limit(PLAN_SHARE) == pytest.approx(100.0 * (PLAN_SHARE - PH_SHARE))
-    rank = budget.after(12.0)  # another MPI rank: rank 0's spent seconds on its own clock
+    rank = Budget(100.0, clock)  # another MPI rank's: rank 0's spent seconds on its own clock
+    rank.align(12.0)
     assert rank.spent() == pytest.approx(12.0)
     assert Budget(math.inf, clock).solve_limit() == math.inf
 
@@ -653,3 +654,128 @@ def test_the_plan_down_the_tree_in_waves_decides_what_it_would_in_order(tmp_path
                 by = decider[stage.name]
                 if by != scenario.name:  # decided before it: in an earlier wave
                     assert wave_of[by] < wave_of[scenario.name]
+
+
+@needs_mpisppy
+def test_ph_that_converged_did_not_run_out_of_time_when_its_plan_took_the_time() -> None:
+    """The plan down the tree after PH (``after_ph``) runs until the plan's share of the
+    limit, past PH's: PH, converged before it, is no stage out of time (a warning that PH
+    ran out of the time limit followed every such plan)."""
+    data = derive(planner.load(REFERENCE / "v2" / "v2-a4-stock-release.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    planned: list[int] = []
+
+    def after_ph(candidates: list[Any], ranks: ph.Ranks) -> None:
+        planned.append(len(candidates))
+        clock.now = budget.start + 100.0 * PH_SHARE + 1.0  # the plan took PH's share
+
+    settings = ph.PhSettings(time_limit=100.0, gap=0.01, max_iterations=20)
+    outcome = ph.run(data, tree, settings, budget, None, after_ph)
+    assert outcome is not None and planned == [1]
+    assert 0 < outcome.iterations < settings.max_iterations  # converged: not by its cap
+    assert budget.spent_in == []
+
+
+@needs_mpisppy
+def test_a_plan_cut_short_after_iteration_0_is_tried_again_with_the_rest_of_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After iteration 0 the plan down the tree has until the plan's share of the limit;
+    after PH, with the extensive form too large for its LP, until the whole limit. A plan
+    cut short at its share after iteration 0 is tried again after PH from the same
+    decisions (PH out of time leaves iteration 0's): it was not tried in full."""
+    from planner.decompose.candidates import binaries_of
+
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    assert len(xhat.waves(tree)) > 1
+    solutions = xhat.nested_plan(data, tree, None, {}).pieces  # as iteration 0's
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    solve = xhat._solve
+
+    def slow(model: Any, options: dict[str, Any]) -> bool:
+        clock.now = max(clock.now, budget.start + 100.0 * PLAN_SHARE)  # takes the plan's share
+        return solve(model, options)
+
+    monkeypatch.setattr(xhat, "_solve", slow)
+    plans = api._PlansDown(data, tree, budget, {}, 0.01, fits=False)
+    iteration_0 = SimpleNamespace(trivial_bound=-math.inf)
+    assert not plans.after_iter0(iteration_0, solutions, ph.Ranks())
+    assert plans.found == [] and budget.spent_in == [xhat.STAGE]
+    plans.after_ph([binaries_of(solutions, data, tree)], ph.Ranks())  # 15 s of 100 left
+    assert len(plans.found) == 1 and set(plans.found[0].pieces) == set(tree.names)
+
+
+PLAN_ON_RANK_0_S_BUDGET = """
+import sys
+from mpi4py import MPI
+import planner
+from planner import api
+from planner.decompose import ph
+from planner.decompose.budget import Budget
+from planner.decompose.tree import ph_tree
+from planner.model import derive
+
+data = derive(planner.load(sys.argv[1]))
+tree = ph_tree(data)
+now = [0.0]
+budget = Budget(100.0, lambda: now[0])
+if MPI.COMM_WORLD.Get_rank() == 1:
+    now[0] = 90.0  # rank 1 made its budget 90 s before rank 0 got to PH
+plans = api._PlansDown(data, tree, budget, {}, 0.01, True)
+settings = ph.PhSettings(time_limit=100.0, gap=0.01, max_iterations=0)
+outcome = ph.run(data, tree, settings, budget, plans.after_iter0, plans.after_ph)
+if outcome is not None:
+    print("plans", len(plans.found), budget.spent_in)
+"""
+
+
+@needs_mpisppy
+@pytest.mark.skipif(
+    MPIEXEC is None, reason="no mpiexec (pip install 'planner[mpi]' brings mpich's)"
+)
+def test_under_mpiexec_the_plan_down_the_tree_holds_rank_0_s_budget() -> None:
+    """Every rank holds rank 0's budget, the plan down the tree's solves included (they
+    held their own rank's: a rank whose clock said the plan's share was spent left its
+    scenarios without a plan, and rank 0 then had no plan and named no stage)."""
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed")
+    command = [MPIEXEC, "-n", "2", sys.executable, "-c", PLAN_ON_RANK_0_S_BUDGET]
+    run = subprocess.run(
+        [*command, str(REFERENCE / "case-04.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "plans 1 []" in run.stdout, run.stdout + run.stderr
+
+
+@needs_mpisppy
+def test_ph_at_its_cap_without_time_for_its_bound_ran_out_of_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PH's Lagrangian bound is part of PH's share: PH at its most iterations with no time
+    left for the bound of its weights ran out (its bound is the weaker wait-and-see one)."""
+    data = derive(planner.load(REFERENCE / "case-04.xlsx"))
+    tree = ph_tree(data)
+    clock = FakeClock()
+    budget = Budget(100.0, clock)
+    settings = ph.PhSettings(time_limit=100.0, gap=1e-9, max_iterations=2)
+    solves = (1 + settings.max_iterations) * len(tree.scenarios)  # PH's, before its bound
+    solved: list[bool] = []
+    solve = ph.solve_direct
+
+    def counted(*args: Any) -> bool:
+        solved.append(solve(*args))
+        if len(solved) == solves:  # PH's last sub-problem ends its share
+            clock.now = budget.start + 100.0 * PH_SHARE
+        return solved[-1]
+
+    monkeypatch.setattr(ph, "solve_direct", counted)
+    outcome = ph.run(data, tree, settings, budget)
+    assert outcome is not None and outcome.iterations == settings.max_iterations
+    assert len(solved) == solves and all(solved)  # every PH sub-problem solved, no bound's
+    assert budget.spent_in == ["progressive hedging"]

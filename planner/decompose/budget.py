@@ -74,8 +74,11 @@ class Budget:
         if stage not in self.spent_in:
             self.spent_in.append(stage)
 
-    def after(self, seconds: float) -> Budget:
-        """Return a budget on this clock with ``seconds`` of it already spent (MPI ranks)."""
-        other = Budget(self.limit, self.clock)
-        other.start = self.clock() - seconds
-        return other
+    def align(self, seconds: float) -> None:
+        """Count ``seconds`` of this budget as spent from now on (an MPI rank: rank 0's).
+
+        In place, so that every stage holding this budget on the rank (PH's,
+        the plan's down the tree) holds rank 0's, and the stages it finds out
+        of time are recorded where rank 0 gathers them.
+        """
+        self.start = self.clock() - seconds

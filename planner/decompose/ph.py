@@ -7,9 +7,10 @@ scenario's sub-model). Otherwise (no MPI, N = 1, 2, 4, 5, ...) PH and then
 the Lagrangian bound of its weights run one after the other, the scenarios
 split between the N ranks (each sub-model built once, on one rank): on a
 machine of few cores this reaches a bound soonest, since mpi-sppy's xhat
-spokes rarely find a plan before PH has converged. The plan search then runs
-on rank 0 in every case (:mod:`planner.decompose.xhat`), from every rank's
-scenario solutions gathered there.
+spokes rarely find a plan before PH has converged. The plan decided down the
+tree (:mod:`planner.decompose.xhat`, ``after_iter0`` and ``after_ph``) then
+runs on every rank, from every rank's scenario solutions gathered on each;
+with the cylinders, on rank 0 alone after the wheel.
 
 Rank 0 returns the candidates: the contract decisions of the best xhat's
 plan and of PH's last scenario solutions (:mod:`planner.decompose.candidates`).
@@ -473,16 +474,24 @@ def run(
                 logger.exception("progressive hedging failed on MPI rank %d", world_rank())
                 _abort()
                 raise
-    stopped = outcome is not None and (
-        outcome.enough or outcome.iterations >= settings.max_iterations
-    )
-    if not stopped and budget.solve_limit(PH_SHARE) is None:  # by its share of the limit
-        budget.ran_out("progressive hedging")
     if outcome is not None:
         outcome.seconds = time.perf_counter() - start
         outcome.log = captured.getvalue()
         logger.debug("mpi-sppy said:\n%s", outcome.log)
     return outcome
+
+
+def _ph_ran_out(budget: Budget, settings: PhSettings, iterations: int, enough: bool) -> None:
+    """Record PH as out of time when it ended at its share of the limit (rank 0).
+
+    Asked as PH (its bound included) ends, before the plan down the tree
+    from its decisions, which runs on past PH's share: PH stopped by the
+    plan after its iteration 0 (``enough``), by its most iterations, by its
+    gap or by convergence before its share was spent did not run out.
+    """
+    stopped = enough or iterations >= settings.max_iterations
+    if not stopped and budget.solve_limit(PH_SHARE) is None:  # by its share of the limit
+        budget.ran_out("progressive hedging")
 
 
 def _wheel(
@@ -498,9 +507,10 @@ def _wheel(
 
     comm = MPI.COMM_WORLD
     spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
-    local = budget if comm.Get_rank() == 0 else budget.after(spent)
+    if comm.Get_rank() != 0:
+        budget.align(spent)
     spokes = 1 if size == 2 else 2
-    cylinders = _dicts(data, tree, settings, local, spokes)
+    cylinders = _dicts(data, tree, settings, budget, spokes)
     names = [d["hub_class" if i == 0 else "spoke_class"].__name__ for i, d in enumerate(cylinders)]
     wheel = WheelSpinner(cylinders[0], cylinders[1:])
     wheel.spin()
@@ -509,7 +519,7 @@ def _wheel(
     if wheel.strata_rank == xhat_cylinder and math.isfinite(wheel.spcomm.best_inner_bound):
         xhat = pieces(wheel.spcomm.opt)  # finalize() loaded the best xhat
     hub = pieces(wheel.spcomm.opt) if wheel.strata_rank == 0 else {}
-    gathered = comm.gather((xhat, hub, local.spent_in), root=0)
+    gathered = comm.gather((xhat, hub, budget.spent_in), root=0)
     if comm.Get_rank() != 0 or gathered is None:
         return None
     xhats = {name: plan for part, _, _ in gathered for name, plan in part.items()}
@@ -518,6 +528,7 @@ def _wheel(
         for stage in stages:
             budget.ran_out(stage)
     iterations = int(getattr(wheel.spcomm.opt, "_PHIter", 0))
+    _ph_ran_out(budget, settings, iterations, False)
     candidates = _candidates([xhats, hubs], data, tree)
     if after_ph is not None:
         after_ph(candidates, Ranks())  # rank 0 alone: the others have left the wheel
@@ -663,10 +674,15 @@ def _serial(
     outer = float(trivial)
     solutions = ranks.gathered(ph)  # PH's last scenario solutions
     # a collective: every rank asks it or none (rank 0's clock decides)
-    if ranks.everyone(iterations > 1 and budget.solve_limit(PH_SHARE) is not None):
+    bounded = ranks.everyone(iterations > 1 and budget.solve_limit(PH_SHARE) is not None)
+    if bounded:
         outer = max(outer, float(ph.post_solve_bound()))  # the Lagrangian bound of PH's W
     candidates = _candidates([solutions], data, tree)
     enough = bool(getattr(ph, "_planner_enough", False))
+    if ranks.rank == 0:
+        if iterations > 1 and not bounded:  # no time left for the bound of PH's weights
+            budget.ran_out("progressive hedging")
+        _ph_ran_out(budget, settings, iterations, enough)
     if after_ph is not None and not enough:
         after_ph(candidates, ranks)
     stages = [budget.spent_in] if comm is None else comm.gather(budget.spent_in, root=0)
@@ -700,5 +716,6 @@ def _split(
 
     comm = MPI.COMM_WORLD
     spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
-    local = budget if comm.Get_rank() == 0 else budget.after(spent)
-    return _serial(data, tree, settings, local, after_iter0, after_ph, comm)
+    if comm.Get_rank() != 0:
+        budget.align(spent)  # the plans down the tree (after_iter0, after_ph) hold it too
+    return _serial(data, tree, settings, budget, after_iter0, after_ph, comm)
