@@ -899,9 +899,10 @@ def _decompose_advice(data: ModelData, time_limit: float) -> str | None:
     return (
         f"the extensive form ({size.describe()}) is unlikely to solve within "
         f"{time_limit:g} s (a first plan is constructed for it; its gap may stay wide); "
-        "progressive hedging over more cores than two or a cluster's hosts may do better: "
-        'mpiexec -n N planner solve --decompose (pip install "planner[mpi]"; on two cores '
-        "the largest benchmark size found no plan that way: benchmarks/README.md)"
+        "progressive hedging over the scenarios may do better, on every core or a "
+        "cluster's hosts: mpiexec -n N planner solve --decompose "
+        '(pip install "planner[mpi]"; at the largest benchmark size, on two cores, a plan '
+        "within 0.5 % of its bound in two minutes: benchmarks/README.md)"
     )
 
 
