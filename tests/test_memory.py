@@ -116,6 +116,7 @@ def test_memory_is_given_back_between_the_first_plan_and_the_mip(
 
     monkeypatch.setattr(module.HighsSession, "_first_plan", constructing)
     monkeypatch.setattr(module.HighsSession, "_solve_once", solving)
+
     def giving_back(collect: bool = True) -> None:  # a collection costs seconds of the tenth
         events.append("given back" + (" and collected" if collect else ""))
 
