@@ -108,18 +108,14 @@ def waves(tree: PhTree) -> list[list[PhScenario]]:
     """
     order = sorted(tree.scenarios, key=lambda scenario: -scenario.probability)
     wave_of: dict[str, int] = {}
-    for index, scenario in enumerate(order):
-        names = [stage.name for stage in scenario.stages]
-        parent, shared = None, 0
-        for earlier in order[:index]:
-            common = 0
-            for own, theirs in zip(names, (stage.name for stage in earlier.stages), strict=False):
-                if own != theirs:
-                    break
-                common += 1
-            if common > shared:
-                parent, shared = earlier, common
-        wave_of[scenario.name] = 0 if parent is None else wave_of[parent.name] + 1
+    decider: dict[str, str] = {}  # mpi-sppy node -> the first scenario through it, in order
+    for scenario in order:
+        # the parent: the first scenario through the deepest node on this path decided
+        # before it (the earlier scenario sharing the most; one pass, not one per pair)
+        shared = [decider[stage.name] for stage in scenario.stages if stage.name in decider]
+        wave_of[scenario.name] = wave_of[shared[-1]] + 1 if shared else 0
+        for stage in scenario.stages:
+            decider.setdefault(stage.name, scenario.name)
     found: list[list[PhScenario]] = [[] for _ in range(max(wave_of.values(), default=-1) + 1)]
     for scenario in order:
         found[wave_of[scenario.name]].append(scenario)
