@@ -147,8 +147,8 @@ def throughput(path: Path, vary: str, workers: int, check: int = 0) -> Throughpu
     before = _cpu()
     started = time.perf_counter()
     # the sweep's own worker processes, one run of neighbouring variants each, as `planner
-    # sweep --workers N` runs it (an executor passed in would be taken for a cluster's and the
-    # grid cut into runs of CLUSTER_RUN variants, each building and solving its first)
+    # sweep --workers N` runs it (a local pool passed in gets the same since round 4; a
+    # cluster's executor runs of CLUSTER_RUN variants, each building and solving its first)
     swept = planner.sweep(case, {name: values}, workers=workers, duals=False)
     wall = time.perf_counter() - started
     while multiprocessing.active_children():  # reaps the workers: their CPU seconds count

@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -339,7 +339,10 @@ def sweep(
     executor
         Where to run the runs instead: any :class:`concurrent.futures.Executor`,
         e.g. a Dask cluster's ``distributed.Client(address).get_executor()``
-        (or the ``Client`` itself). Results equal the in-process ones.
+        (or the ``Client`` itself). Results equal the in-process ones. A pool
+        of this machine's processes or threads gets one run per worker (as
+        ``workers``); any other executor runs of 20 variants at most, so that
+        a cluster's worker lost costs few.
     progress
         Called with the number of variants finished so far, as they finish.
     tables
@@ -438,6 +441,18 @@ def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
+def _local_workers(executor: Executor | None) -> int | None:
+    """Return the workers of a pool of this machine's processes or threads (None: another kind).
+
+    Such a pool gets one run of neighbouring variants per worker, as the
+    sweep's own processes do; a cluster's executor (Dask's) runs of
+    :data:`CLUSTER_RUN` at most, so that a worker lost costs few variants.
+    """
+    if isinstance(executor, ProcessPoolExecutor | ThreadPoolExecutor):
+        return int(getattr(executor, "_max_workers", 0)) or None
+    return None
+
+
 def _run_all(
     case: Case,
     grid: list[dict[str, float]],
@@ -456,8 +471,8 @@ def _run_all(
     ``grid[i]`` in the user's grid (None: the same).
     """
     executor = executor_of(executor)
-    count = workers or (os.cpu_count() or 1)
-    if executor is not None:
+    count = workers or _local_workers(executor) or (os.cpu_count() or 1)
+    if executor is not None and _local_workers(executor) is None:  # a cluster's
         count = max(count, math.ceil(len(grid) / CLUSTER_RUN))
     runs = chunks(grid, count)
     if executor is None and (count <= 1 or len(grid) <= 1):

@@ -79,6 +79,27 @@ def test_variants_equal_fresh_solves() -> None:
     assert case.policies.loc[0, "value"] == 0.5  # the case itself is untouched
 
 
+def test_a_local_pool_gets_one_run_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool of this machine's threads or processes passed in is not a cluster: one run
+    of neighbouring variants per worker (one build, one cold solve), as the sweep's own
+    processes. It was cut into runs of 20 variants, each building and solving its first;
+    a Dask cluster's executor still is."""
+    import importlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    sweeping = importlib.import_module("planner.sweep")  # planner.sweep is also the function
+
+    parts: list[int] = []
+    monkeypatch.setattr(sweeping, "chunks", lambda grid, n: parts.append(n) or chunks(grid, n))
+    case = planner.load(HAND)
+    values = list(np.linspace(1.0, 0.3, 25))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = planner.sweep(case, {"china_share_max[Nd]": values}, executor=pool)
+    assert parts == [1] and len(result.results) == 25
+    assert sum(not r.report.extra["reused"] for r in result.results) <= 2  # the build, 0.5
+    assert sweeping._local_workers(object()) is None  # any other executor: a cluster's
+
+
 def test_a_sweep_computes_only_its_rows_unless_tables_are_asked_for(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
