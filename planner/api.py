@@ -761,10 +761,15 @@ def _decomposed(
         proven = report.gap is not None and report.gap <= gap + PROOF_SLACK
         report.status = Status.OPTIMAL if proven else Status.TIME_LIMIT
         summary["status"] = report.status
+        capped = (
+            f"; PH stopped at its most iterations ({settings.max_iterations}, ph_iterations)"
+            if not proven and not outcome.enough and outcome.iterations >= settings.max_iterations
+            else ""
+        )
         report.message = (
             f"progressive hedging ({outcome.iterations} iterations after iteration 0 on "
             f"{outcome.ranks} process{'es' if outcome.ranks != 1 else ''}): plan within "
-            f"{100 * float(report.gap or 0):.3g} % of its bound{note}{ran_out}"
+            f"{100 * float(report.gap or 0):.3g} % of its bound{capped}{note}{ran_out}"
         )
         summary = _planners_page(summary)
     elif report.status != Status.ERROR:

@@ -254,6 +254,8 @@ def test_ph_iterations_caps_progressive_hedging() -> None:
     for cap in (0, 2):
         result = planner.solve(case, decompose=True, time_limit_s=LIMIT, ph_iterations=cap)
         assert result.has_plan and result.summary["ph_iterations"] == cap
+        assert result.status == "time_limit"  # outside its gap (case-04's EVPI): the cap says so
+        assert f"stopped at its most iterations ({cap}" in result.summary["message"]
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="ph_iterations must be a whole number >= 0"):
             planner.solve(case, decompose=True, ph_iterations=bad)
