@@ -810,7 +810,8 @@ class _PlansDown:
         """Decide the plan from iteration 0's decisions; True when it is within the gap."""
         if not ranks.everyone(self.budget.solve_limit(PH_SHARE) is not None):
             return False
-        found = self._down(binaries_of(solutions, self.data, self.tree), PLAN_SHARE, ranks)
+        lent = ph.borrowed(opt, ranks)  # PH's own sub-models: none built again
+        found = self._down(binaries_of(solutions, self.data, self.tree), PLAN_SHARE, ranks, lent)
         if found is None:
             return False
         bound = float(opt.trivial_bound)
@@ -825,12 +826,20 @@ class _PlansDown:
         finally:
             reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
 
-    def _down(self, binaries: Binaries | None, share: float, ranks: ph.Ranks) -> NestedPlan | None:
+    def _down(
+        self,
+        binaries: Binaries | None,
+        share: float,
+        ranks: ph.Ranks,
+        lent: ph.Borrowed | None = None,
+    ) -> NestedPlan | None:
         # the same record on every rank (nested_plan's plan, or None, is the same on each)
         key = binaries.key() if binaries is not None else None
         if key is not None and self.tried.get(key, -math.inf) >= share:
             return None
-        found = nested_plan(self.data, self.tree, binaries, self.options, self.budget, share, ranks)
+        found = nested_plan(
+            self.data, self.tree, binaries, self.options, self.budget, share, ranks, lent
+        )
         if key is not None:
             self.tried[key] = math.inf if found is not None else share
         if found is not None:

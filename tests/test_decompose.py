@@ -781,3 +781,45 @@ def test_ph_at_its_cap_without_time_for_its_bound_ran_out_of_time(
     assert outcome is not None and outcome.iterations == settings.max_iterations
     assert len(solved) == solves and all(solved)  # every PH sub-problem solved, no bound's
     assert budget.spent_in == ["progressive hedging"]
+
+
+@needs_mpisppy
+def test_the_plan_down_the_tree_in_ph_s_own_models_is_the_plan_in_new_ones() -> None:
+    """After iteration 0 the plan down the tree borrows PH's sub-models (none built again):
+    the same plan and cost as in models built anew, and PH's models left as they were
+    (their values are iteration 0's solutions, which PH averages next)."""
+    import numpy as np
+    import pyomo.environ as pyo
+
+    data = derive(planner.load(REFERENCE / "v3" / "v3-b4-event-groups.xlsx"))
+    tree = ph_tree(data)
+    seen: dict[str, Any] = {}
+
+    def state(opt: Any) -> list[tuple[Any, bool]]:
+        return [
+            (var.value, var.fixed)
+            for model in opt.local_scenarios.values()
+            for var in model.component_data_objects(pyo.Var)
+        ]
+
+    def after_iter0(opt: Any, solutions: dict[str, Any], ranks: ph.Ranks) -> bool:
+        from planner.decompose.candidates import binaries_of
+
+        binaries = binaries_of(solutions, data, tree)
+        lent = ph.borrowed(opt, ranks)
+        assert lent is not None and set(lent.models) == set(tree.names)
+        before = state(opt)
+        seen["lent"] = xhat.nested_plan(data, tree, binaries, {}, borrowed=lent)
+        seen["kept"] = state(opt) == before
+        seen["built"] = xhat.nested_plan(data, tree, binaries, {})
+        return True
+
+    settings = ph.PhSettings(time_limit=60.0, gap=0.01, max_iterations=2)
+    outcome = ph.run(data, tree, settings, Budget(60.0), after_iter0)
+    assert outcome is not None and outcome.enough
+    lent, built = seen["lent"], seen["built"]
+    assert lent is not None and built is not None and seen["kept"]
+    assert lent.objective == pytest.approx(built.objective, rel=1e-9)
+    for name, piece in built.pieces.items():
+        np.testing.assert_allclose(lent.pieces[name].purchase, piece.purchase, atol=1e-6)
+        np.testing.assert_array_equal(lent.pieces[name].signed, piece.signed)

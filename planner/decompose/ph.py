@@ -32,7 +32,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -580,6 +580,36 @@ class Ranks:
     def gathered(self, opt: Any) -> dict[str, Plan]:
         """Every rank's scenario solutions, on every rank."""
         return {name: plan for part in self.everyone_s(pieces(opt)) for name, plan in part.items()}
+
+
+@dataclass(frozen=True)
+class Borrowed:
+    """PH's own scenario sub-models, to solve down the tree instead of building new ones.
+
+    Lent only while PH's weights and proximal terms are not in their
+    objectives (after iteration 0, before PH goes on: :func:`borrowed`).
+    The borrower leaves each as it found it.
+    """
+
+    models: Mapping[str, pyo.ConcreteModel]  # this rank's, by PH scenario
+    owner: Mapping[str, int]  # the rank holding each scenario's sub-model
+
+
+def borrowed(opt: Any, ranks: Ranks) -> Borrowed | None:
+    """PH's sub-models on every rank (a collective), or None while PH's terms are in them.
+
+    PH puts its terms into the objectives after iteration 0 only once it goes
+    on (:func:`_logged_ph`); mpi-sppy may also have put them in before
+    iteration 0 (when it does not defer them), and then they are not lent.
+    """
+    plain = bool(getattr(opt, "_deferred_ph_attach", False)) and (
+        getattr(opt, "_planner_later", None) is not None
+    )
+    names = ranks.everyone_s(list(opt.local_scenario_names) if plain else None)
+    if any(part is None for part in names):
+        return None
+    owner = {name: rank for rank, part in enumerate(names) for name in part}
+    return Borrowed(dict(opt.local_scenarios), owner)
 
 
 def _logged_ph(base: type, ranks: Ranks, after_iter0: AfterIter0 | None) -> type:

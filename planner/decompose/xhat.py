@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ import pyomo.environ as pyo
 
 from planner.decompose.budget import PLAN_SHARE, Budget
 from planner.decompose.candidates import Binaries
-from planner.decompose.ph import Ranks, solve_direct
+from planner.decompose.ph import Borrowed, Ranks, solve_direct
 from planner.decompose.scenario import first_stage_variables, node_variables, scenario_model
 from planner.decompose.tree import PhScenario, PhTree
 from planner.model.parameters import ModelData
@@ -131,6 +132,41 @@ class _Solved:
     cost: float
 
 
+class _Saved:
+    """A borrowed model's variables (values, fixings) and PH's figures, to put back."""
+
+    def __init__(self, model: pyo.ConcreteModel) -> None:
+        self.variables = list(model.component_data_objects(pyo.Var))
+        self.state = [(var.value, var.fixed) for var in self.variables]
+        self.figures = getattr(model, "_mpisppy_data", None)
+        self.kept = {
+            name: getattr(self.figures, name)
+            for name in ("solution_available", "outer_bound", "inner_bound")
+            if hasattr(self.figures, name)
+        }
+
+    def restore(self) -> None:
+        """Put every value, fixing and figure back as it was."""
+        for var, (value, fixed) in zip(self.variables, self.state, strict=True):
+            var.set_value(value, skip_validation=True)
+            var.fixed = fixed
+        for name, value in self.kept.items():
+            setattr(self.figures, name, value)
+
+
+def _assigned(wave: list[PhScenario], ranks: Ranks, owner: Mapping[str, int]) -> list[PhScenario]:
+    """Return this rank's share of ``wave``: the scenarios whose sub-model it holds.
+
+    Scenarios no rank holds (``owner`` empty: PH's models not lent) are dealt
+    out in turn.
+    """
+    return [
+        scenario
+        for index, scenario in enumerate(wave)
+        if owner.get(scenario.name, index % ranks.size) == ranks.rank
+    ]
+
+
 def nested_plan(
     data: ModelData,
     tree: PhTree,
@@ -139,6 +175,7 @@ def nested_plan(
     budget: Budget | None = None,
     share: float = PLAN_SHARE,
     ranks: Ranks | None = None,
+    borrowed: Borrowed | None = None,
 ) -> NestedPlan | None:
     """Decide the tree top-down from PH's binaries; each PH scenario's plan, or None.
 
@@ -152,7 +189,9 @@ def nested_plan(
 
     With ``ranks`` (MPI; every rank calls it alike) each wave's scenarios
     (:func:`waves`) are split between the ranks and their solves shared after
-    it: the same plan as in one process, on every rank.
+    it: the same plan as in one process, on every rank. With ``borrowed``
+    each scenario is solved on the rank holding PH's sub-model of it, in that
+    model (a scenario's model is built anew otherwise).
     """
     budget = budget if budget is not None else Budget(float("inf"))
     ranks = ranks if ranks is not None else Ranks()
@@ -164,9 +203,19 @@ def nested_plan(
             budget.ran_out(STAGE)
             return None
         mine: dict[str, _Solved | None] = {}
-        for scenario in wave[ranks.rank :: ranks.size]:
+        owner = borrowed.owner if borrowed is not None else {}
+        models = borrowed.models if borrowed is not None else {}
+        for scenario in _assigned(wave, ranks, owner):
             mine[scenario.name] = _solved(
-                data, tree, scenario, decided, binaries, options, budget, share
+                data,
+                tree,
+                scenario,
+                decided,
+                binaries,
+                options,
+                budget,
+                share,
+                models.get(scenario.name),
             )
             if mine[scenario.name] is None:
                 break
@@ -205,11 +254,27 @@ def _solved(
     options: dict[str, Any],
     budget: Budget,
     share: float,
+    lent: pyo.ConcreteModel | None = None,
 ) -> _Solved | None:
-    """Solve ``scenario`` below its decided nodes; what it decides, its plan and cost."""
-    model = _solve_below(data, tree, scenario, decided, binaries, options, budget, share)
-    if model is None:
-        return None
+    """Solve ``scenario`` below its decided nodes; what it decides, its plan and cost.
+
+    In ``lent`` (PH's sub-model of it, left as it was found) or a new model.
+    """
+    saved = _Saved(lent) if lent is not None else None
+    try:
+        model = _solve_below(
+            data, tree, scenario, decided, binaries, options, budget, share, saved, lent
+        )
+        return None if model is None else _read(model, scenario, decided)
+    finally:
+        if saved is not None:
+            saved.restore()
+
+
+def _read(
+    model: pyo.ConcreteModel, scenario: PhScenario, decided: dict[str, list[float]]
+) -> _Solved:
+    """Return what ``model``'s solution decides of the nodes not yet decided, plan, cost."""
     own: dict[str, list[float]] = {}
     for index, stage in enumerate(scenario.stages):
         if stage.name not in decided:
@@ -231,13 +296,22 @@ def _solve_below(
     options: dict[str, Any],
     budget: Budget,
     share: float,
+    saved: _Saved | None = None,
+    lent: pyo.ConcreteModel | None = None,
 ) -> pyo.ConcreteModel | None:
-    """Solve ``scenario`` with its decided nodes fixed (and PH's binaries on the rest)."""
+    """Solve ``scenario`` with its decided nodes fixed (and PH's binaries on the rest).
+
+    In ``lent`` when given (``saved`` puts it back between the two tries).
+    """
     for use_binaries in (True, False) if binaries is not None else (False,):
         if budget.solve_limit(share) is None:
             budget.ran_out(STAGE)
             return None
-        model = scenario_model(scenario.name, data, tree)
+        if lent is not None and saved is not None:
+            saved.restore()  # as PH left it: nothing fixed by the try before
+            model = lent
+        else:
+            model = scenario_model(scenario.name, data, tree)
         for index, stage in enumerate(scenario.stages):
             if stage.name in decided:
                 _fix(_stage_vars(model, scenario, index), decided[stage.name])
