@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,13 +112,39 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(running)
 
 
+@contextmanager
+def _one_at_a_time(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (POSIX; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the browser tests install nothing there
+        yield
+        return
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's Chromium, installed by the project's script when missing."""
+    """Debian's Chromium, installed by the project's script when missing.
+
+    The suite runs in several worker processes (pytest-xdist): one installs
+    at a time (apt-get takes a lock of its own and fails on a held one), and
+    a worker that waited finds it installed.
+    """
     if not shutil.which("chromium"):
-        installed = subprocess.run(
-            ["bash", str(ROOT / "scripts" / "install-browser.sh")], capture_output=True, text=True
-        )
+        with _one_at_a_time(Path(tempfile.gettempdir()) / "planner-install-browser.lock"):
+            if shutil.which("chromium"):
+                return CHROMIUM
+            installed = subprocess.run(
+                ["bash", str(ROOT / "scripts" / "install-browser.sh")],
+                capture_output=True,
+                text=True,
+            )
         if installed.returncode != 0:
             message = f"cannot install Chromium: {installed.stderr.strip()[-500:]}"
             if os.environ.get("PLANNER_REQUIRE_BROWSER"):
