@@ -544,6 +544,19 @@ def test_a_sub_problem_s_bound_is_its_solver_s_dual_bound() -> None:
     )
 
 
+def _script_under_mpiexec(processes: str, script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` on case-04 under ``mpiexec -n processes``; it must exit 0."""
+    command = [MPIEXEC or "mpiexec", "-n", processes, sys.executable, "-c", script]
+    run = subprocess.run(
+        [*command, str(REFERENCE / "case-04.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
 SPENT_UNDER_MPI = """
 import sys
 import planner
@@ -572,14 +585,7 @@ def test_under_mpiexec_a_spent_budget_stops_every_cylinder(processes: str) -> No
     """PH split over two ranks, or hub and spokes on three: every rank on rank 0's budget,
     nothing solved, no crash, no bound."""
     pytest.importorskip("mpi4py", reason="mpi4py is not installed")
-    command = [MPIEXEC, "-n", processes, sys.executable, "-c", SPENT_UNDER_MPI]
-    run = subprocess.run(
-        [*command, str(REFERENCE / "case-04.xlsx")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = _script_under_mpiexec(processes, SPENT_UNDER_MPI)
     assert "outcome 0 -inf ['progressive hedging']" in run.stdout
 
 
@@ -744,14 +750,7 @@ def test_under_mpiexec_the_plan_down_the_tree_holds_rank_0_s_budget() -> None:
     held their own rank's: a rank whose clock said the plan's share was spent left its
     scenarios without a plan, and rank 0 then had no plan and named no stage)."""
     pytest.importorskip("mpi4py", reason="mpi4py is not installed")
-    command = [MPIEXEC, "-n", "2", sys.executable, "-c", PLAN_ON_RANK_0_S_BUDGET]
-    run = subprocess.run(
-        [*command, str(REFERENCE / "case-04.xlsx")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = _script_under_mpiexec("2", PLAN_ON_RANK_0_S_BUDGET)
     assert "plans 1 []" in run.stdout, run.stdout + run.stderr
 
 

@@ -136,6 +136,7 @@ class _Saved:
     """A borrowed model's variables (values, fixings) and PH's figures, to put back."""
 
     def __init__(self, model: pyo.ConcreteModel) -> None:
+        self.model = model
         self.variables = list(model.component_data_objects(pyo.Var))
         self.state = [(var.value, var.fixed) for var in self.variables]
         self.figures = getattr(model, "_mpisppy_data", None)
@@ -198,6 +199,7 @@ def nested_plan(
     started = time.perf_counter()
     decided: dict[str, list[float]] = {}  # mpi-sppy node -> its non-anticipative values
     solved: dict[str, _Solved] = {}
+    down = _Down(data, tree, binaries, options, budget, share)
     for wave in waves(tree):
         if not ranks.everyone(budget.solve_limit(share) is not None):  # rank 0's clock
             budget.ran_out(STAGE)
@@ -206,17 +208,7 @@ def nested_plan(
         owner = borrowed.owner if borrowed is not None else {}
         models = borrowed.models if borrowed is not None else {}
         for scenario in _assigned(wave, ranks, owner):
-            mine[scenario.name] = _solved(
-                data,
-                tree,
-                scenario,
-                decided,
-                binaries,
-                options,
-                budget,
-                share,
-                models.get(scenario.name),
-            )
+            mine[scenario.name] = _solved(down, scenario, decided, models.get(scenario.name))
             if mine[scenario.name] is None:
                 break
         found = {name: one for part in ranks.everyone_s(mine) for name, one in part.items()}
@@ -245,15 +237,22 @@ def nested_plan(
     return NestedPlan({name: one.plan for name, one in solved.items()}, objective)
 
 
+@dataclass(frozen=True)
+class _Down:
+    """One search down the tree: the case, PH's binaries, the solves' options and time."""
+
+    data: ModelData
+    tree: PhTree
+    binaries: Binaries | None
+    options: dict[str, Any]
+    budget: Budget
+    share: float
+
+
 def _solved(
-    data: ModelData,
-    tree: PhTree,
+    down: _Down,
     scenario: PhScenario,
     decided: dict[str, list[float]],
-    binaries: Binaries | None,
-    options: dict[str, Any],
-    budget: Budget,
-    share: float,
     lent: pyo.ConcreteModel | None = None,
 ) -> _Solved | None:
     """Solve ``scenario`` below its decided nodes; what it decides, its plan and cost.
@@ -262,9 +261,7 @@ def _solved(
     """
     saved = _Saved(lent) if lent is not None else None
     try:
-        model = _solve_below(
-            data, tree, scenario, decided, binaries, options, budget, share, saved, lent
-        )
+        model = _solve_below(down, scenario, decided, saved)
         return None if model is None else _read(model, scenario, decided)
     finally:
         if saved is not None:
@@ -288,30 +285,22 @@ def _read(
 
 
 def _solve_below(
-    data: ModelData,
-    tree: PhTree,
-    scenario: PhScenario,
-    decided: dict[str, list[float]],
-    binaries: Binaries | None,
-    options: dict[str, Any],
-    budget: Budget,
-    share: float,
-    saved: _Saved | None = None,
-    lent: pyo.ConcreteModel | None = None,
+    down: _Down, scenario: PhScenario, decided: dict[str, list[float]], saved: _Saved | None
 ) -> pyo.ConcreteModel | None:
     """Solve ``scenario`` with its decided nodes fixed (and PH's binaries on the rest).
 
-    In ``lent`` when given (``saved`` puts it back between the two tries).
+    In the model ``saved`` holds when given (put back as it was between the two tries).
     """
+    binaries, budget, share = down.binaries, down.budget, down.share
     for use_binaries in (True, False) if binaries is not None else (False,):
         if budget.solve_limit(share) is None:
             budget.ran_out(STAGE)
             return None
-        if lent is not None and saved is not None:
+        if saved is not None:
             saved.restore()  # as PH left it: nothing fixed by the try before
-            model = lent
+            model = saved.model
         else:
-            model = scenario_model(scenario.name, data, tree)
+            model = scenario_model(scenario.name, down.data, down.tree)
         for index, stage in enumerate(scenario.stages):
             if stage.name in decided:
                 _fix(_stage_vars(model, scenario, index), decided[stage.name])
@@ -321,6 +310,6 @@ def _solve_below(
         if limit is None:
             budget.ran_out(STAGE)
             return None
-        if _solve(model, {**options, "time_limit": limit}):
+        if _solve(model, {**down.options, "time_limit": limit}):
             return model
     return None
