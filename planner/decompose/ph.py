@@ -56,9 +56,6 @@ SOLVER = "appsi_highs"
 SUB_GAP = 1e-6
 #: PH's most iterations after iteration 0, unless the solve says otherwise (``ph_iterations``)
 MAX_ITERATIONS = 200
-#: PH's and the Lagrangian bound's sub-problems through the planner's own hand-off
-#: (:func:`solve_direct`) rather than appsi's
-DIRECT = True
 
 
 #: Called after PH's iteration 0 with PH, every rank's scenario solutions and the ranks:
@@ -75,11 +72,9 @@ class PhOutcome:
     candidates: list[Binaries]  # contract decisions to try, the best xhat's first
     inner: float  # the best xhat's objective by mpi-sppy (inf: none found)
     outer: float  # the best lower bound (-inf: none)
-    seconds: float
     ranks: int
     cylinders: list[str] = field(default_factory=list)
     iterations: int = 0
-    log: str = ""
     #: PH stopped after its iteration 0 because the plan from it was within the gap
     enough: bool = False
 
@@ -220,6 +215,10 @@ def _fill(model: pyo.ConcreteModel) -> None:
             lower, upper = var.bounds
             value = 0.0 if lower is None else max(0.0, float(lower))
             var.set_value(value if upper is None else min(value, float(upper)))
+
+
+#: What :func:`solve_direct` sets on a sub-problem's mpi-sppy data (PH's figures of it)
+SOLVE_FIGURES = ("solution_available", "outer_bound", "inner_bound")
 
 
 def solve_direct(model: pyo.ConcreteModel, time_limit: float, gap: float, seed: int) -> bool:
@@ -376,8 +375,9 @@ def budgeted(
 
 
 def _dicts(
-    data: ModelData, tree: PhTree, settings: PhSettings, budget: Budget, spokes: int
+    data: ModelData, tree: PhTree, settings: PhSettings, budget: Budget, spokes: bool
 ) -> list[dict]:
+    """mpi-sppy's PH hub, and with ``spokes`` its Lagrangian bound and xhatshuffle spokes."""
     import mpisppy.utils.cfg_vanilla as vanilla  # optional dependency (planner[mpi])
 
     cfg = _config(settings, budget)
@@ -390,7 +390,7 @@ def _dicts(
         all_nodenames=tree.all_nodenames,
     )
     cylinders = [hub]
-    if spokes >= 2:
+    if spokes:
         cylinders.append(
             vanilla.lagrangian_spoke(
                 *beans,
@@ -399,13 +399,13 @@ def _dicts(
                 all_nodenames=tree.all_nodenames,
             )
         )
-    if spokes >= 1:
+    if spokes:
         cylinders.append(
             vanilla.xhatshuffle_spoke(
                 *beans, all_nodenames=tree.all_nodenames, scenario_creator_kwargs=kwargs
             )
         )
-    direct = (settings.sub_gap, settings.seed) if DIRECT else None
+    direct = (settings.sub_gap, settings.seed)  # the sub-problems through solve_direct
     for cylinder in cylinders:
         cylinder["opt_class"] = budgeted(cylinder["opt_class"], budget, direct=direct)
     return cylinders
@@ -460,7 +460,6 @@ def run(
     budget = budget if budget is not None else Budget(settings.time_limit)
     _import_quietly()
     captured = io.StringIO()
-    start = time.perf_counter()
     with contextlib.redirect_stdout(captured):
         if size == 1:
             outcome: PhOutcome | None = _serial(data, tree, settings, budget, after_iter0, after_ph)
@@ -474,10 +473,7 @@ def run(
                 logger.exception("progressive hedging failed on MPI rank %d", world_rank())
                 _abort()
                 raise
-    if outcome is not None:
-        outcome.seconds = time.perf_counter() - start
-        outcome.log = captured.getvalue()
-        logger.debug("mpi-sppy said:\n%s", outcome.log)
+    logger.debug("mpi-sppy said:\n%s", captured.getvalue())
     return outcome
 
 
@@ -506,11 +502,8 @@ def _wheel(
     from mpisppy.spin_the_wheel import WheelSpinner  # optional dependency (planner[mpi])
 
     comm = MPI.COMM_WORLD
-    spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
-    if comm.Get_rank() != 0:
-        budget.align(spent)
-    spokes = 1 if size == 2 else 2
-    cylinders = _dicts(data, tree, settings, budget, spokes)
+    _on_rank_0_s_clock(comm, budget)
+    cylinders = _dicts(data, tree, settings, budget, spokes=True)
     names = [d["hub_class" if i == 0 else "spoke_class"].__name__ for i, d in enumerate(cylinders)]
     wheel = WheelSpinner(cylinders[0], cylinders[1:])
     wheel.spin()
@@ -536,7 +529,6 @@ def _wheel(
         candidates,
         float(wheel.BestInnerBound),
         float(wheel.BestOuterBound),
-        0.0,
         size,
         names,
         iterations,
@@ -694,7 +686,7 @@ def _serial(
     0's; the other ranks return None.
     """
     ranks = Ranks(comm)
-    hub = _dicts(data, tree, settings, budget, spokes=0)[0]
+    hub = _dicts(data, tree, settings, budget, spokes=False)[0]
     kwargs = dict(hub["opt_kwargs"])
     if comm is not None:
         kwargs["mpicomm"] = comm
@@ -725,7 +717,6 @@ def _serial(
         candidates,
         math.inf,
         outer,
-        0.0,
         ranks.size,
         ["PH", "Lagrangian bound"],
         iterations,
@@ -745,7 +736,12 @@ def _split(
     from mpi4py import MPI  # optional dependency (planner[mpi])
 
     comm = MPI.COMM_WORLD
-    spent = comm.bcast(budget.spent(), root=0)  # rank 0's clock, on every rank's
-    if comm.Get_rank() != 0:
-        budget.align(spent)  # the plans down the tree (after_iter0, after_ph) hold it too
+    _on_rank_0_s_clock(comm, budget)  # the plans down the tree (after_iter0, after_ph) too
     return _serial(data, tree, settings, budget, after_iter0, after_ph, comm)
+
+
+def _on_rank_0_s_clock(comm: Any, budget: Budget) -> None:
+    """Put every rank's ``budget`` on rank 0's clock (what rank 0 has spent of it)."""
+    spent = comm.bcast(budget.spent(), root=0)
+    if comm.Get_rank() != 0:
+        budget.align(spent)

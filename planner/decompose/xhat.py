@@ -28,7 +28,7 @@ import pyomo.environ as pyo
 
 from planner.decompose.budget import PLAN_SHARE, Budget
 from planner.decompose.candidates import Binaries
-from planner.decompose.ph import Borrowed, Ranks, solve_direct
+from planner.decompose.ph import SOLVE_FIGURES, Borrowed, Ranks, solve_direct
 from planner.decompose.scenario import first_stage_variables, node_variables, scenario_model
 from planner.decompose.tree import PhScenario, PhTree
 from planner.model.parameters import ModelData
@@ -142,7 +142,7 @@ class _Saved:
         self.figures = getattr(model, "_mpisppy_data", None)
         self.kept = {
             name: getattr(self.figures, name)
-            for name in ("solution_available", "outer_bound", "inner_bound")
+            for name in SOLVE_FIGURES
             if hasattr(self.figures, name)
         }
 
@@ -200,13 +200,14 @@ def nested_plan(
     decided: dict[str, list[float]] = {}  # mpi-sppy node -> its non-anticipative values
     solved: dict[str, _Solved] = {}
     down = _Down(data, tree, binaries, options, budget, share)
-    for wave in waves(tree):
+    owner = borrowed.owner if borrowed is not None else {}
+    models = borrowed.models if borrowed is not None else {}
+    found_waves = waves(tree)
+    for wave in found_waves:
         if not ranks.everyone(budget.solve_limit(share) is not None):  # rank 0's clock
             budget.ran_out(STAGE)
             return None
         mine: dict[str, _Solved | None] = {}
-        owner = borrowed.owner if borrowed is not None else {}
-        models = borrowed.models if borrowed is not None else {}
         for scenario in _assigned(wave, ranks, owner):
             mine[scenario.name] = _solved(down, scenario, decided, models.get(scenario.name))
             if mine[scenario.name] is None:
@@ -222,9 +223,8 @@ def nested_plan(
             for name, values in one.decided.items():
                 decided.setdefault(name, values)
             solved[scenario.name] = one
-    order = sorted(tree.scenarios, key=lambda scenario: -scenario.probability)
     objective = 0.0
-    for scenario in order:  # in one order, for the same sum on every rank
+    for scenario in (s for wave in found_waves for s in wave):  # one order on every rank
         objective += scenario.probability * solved[scenario.name].cost
     logger.info(
         "the plan down the tree: %d scenarios in %.1f s on %d process%s, expected cost %.6g",
