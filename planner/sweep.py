@@ -341,8 +341,8 @@ def sweep(
         e.g. a Dask cluster's ``distributed.Client(address).get_executor()``
         (or the ``Client`` itself). Results equal the in-process ones. A pool
         of this machine's processes or threads gets one run per worker (as
-        ``workers``); any other executor runs of 20 variants at most, so that
-        a cluster's worker lost costs few.
+        ``workers``); any other executor runs of :data:`CLUSTER_RUN` variants
+        at most, so that a cluster's worker lost costs few.
     progress
         Called with the number of variants finished so far, as they finish.
     tables
@@ -471,8 +471,9 @@ def _run_all(
     ``grid[i]`` in the user's grid (None: the same).
     """
     executor = executor_of(executor)
-    count = workers or _local_workers(executor) or (os.cpu_count() or 1)
-    if executor is not None and _local_workers(executor) is None:  # a cluster's
+    local = _local_workers(executor)
+    count = workers or local or (os.cpu_count() or 1)
+    if executor is not None and local is None:  # a cluster's
         count = max(count, math.ceil(len(grid) / CLUSTER_RUN))
     runs = chunks(grid, count)
     if executor is None and (count <= 1 or len(grid) <= 1):
