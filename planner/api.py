@@ -185,7 +185,7 @@ def solve(case: Case, **options: Any) -> Result:
         extra, in this process or across ``mpiexec``'s; False: one solve of
         the extensive form; default: the Settings key ``decompose``),
         ``ph_iterations`` (progressive hedging's most iterations after its
-        iteration 0; default 200).
+        iteration 0; default :data:`planner.decompose.ph.MAX_ITERATIONS`).
 
     Raises
     ------
@@ -720,7 +720,7 @@ def _decomposed(
     except ValueError as error:
         raise InputError([Issue("mpiexec -n", str(error))], case.source.path) from None
     finally:
-        reset_threads()  # mpi-sppy's sub-problems (appsi) set HiGHS's thread pool their way
+        reset_threads()  # PH's and the plans' sub-problems set HiGHS's thread pool their way
     if outcome is None:  # another rank: rank 0 writes the plan
         report = SolverReport(Status.INTERRUPTED, False, message="MPI rank other than 0")
         report.extra["mpi_rank"] = ph.world_rank()
@@ -773,7 +773,7 @@ def _decomposed(
         )
         summary = _planners_page(summary)
     elif report.status != Status.ERROR:
-        report.message = f"progressive hedging found no plan{ran_out or ''}"
+        report.message = f"progressive hedging found no plan{ran_out}"
     summary["message"] = report.message
     if report.has_plan:
         _report_final(options, report)
@@ -818,13 +818,11 @@ class _PlansDown:
         return found.objective - bound <= self.gap * max(1.0, abs(found.objective))
 
     def after_ph(self, candidates: list[Binaries], ranks: ph.Ranks) -> None:
-        """Decide the plan from PH's last decisions (its best candidate)."""
-        try:
-            self._down(
-                candidates[0] if candidates else None, PLAN_SHARE if self.fits else 1.0, ranks
-            )
-        finally:
-            reset_threads()  # and so do the plan's (a later plain solve sets its own threads)
+        """Decide the plan from PH's last decisions (its best candidate).
+
+        Inside :func:`ph.run`, whose caller sets HiGHS's threads back after it.
+        """
+        self._down(candidates[0] if candidates else None, PLAN_SHARE if self.fits else 1.0, ranks)
 
     def _down(
         self,
@@ -915,8 +913,8 @@ def _decompose_advice(data: ModelData, time_limit: float) -> str | None:
         f"{time_limit:g} s (a first plan is constructed for it; its gap may stay wide); "
         "progressive hedging over the scenarios may do better, on every core or a "
         "cluster's hosts: mpiexec -n N planner solve --decompose "
-        '(pip install "planner[mpi]"; at the largest benchmark size, on two cores, a plan '
-        "within 0.5 % of its bound in two minutes: benchmarks/README.md)"
+        '(pip install "planner[mpi]"; benchmarks/README.md, "Decomposition", compares the '
+        "two at the largest benchmark size)"
     )
 
 

@@ -219,7 +219,8 @@ def solve(
         typer.Option(
             min=0,
             help="With --decompose: progressive hedging's most iterations after iteration 0 "
-            "(default 200; it also stops at the gap and at its share of the time limit).",
+            "(default: its own cap, planner.decompose.ph.MAX_ITERATIONS; it also stops at the "
+            "gap and at its share of the time limit).",
             show_default=False,
         ),
     ] = None,
