@@ -49,9 +49,10 @@ CASES = {
         for name, want in json.loads((REFERENCE / "v3" / "expected.json").read_text()).items()
     },
 }
-#: Enough for PH's iteration 0 and the plan down the tree on a reference case (the time
-#: limit holds, so a busy machine could stop it short: the gap reported says how good).
-LIMIT = 30.0
+#: Far above what PH capped at ITERATIONS needs on a reference case (seconds): it stops at
+#: its cap, never at this limit, so that no plan, bound or message here depends on how busy
+#: the machine is (at 30 s, a machine five times slower could stop case-06 short).
+LIMIT = 300.0
 #: PH's iterations after iteration 0 in these tests: enough for its weights to move and the
 #: Lagrangian bound of them; without a cap PH runs on to its share of LIMIT on the cases
 #: whose wait-and-see bound stays outside the target gap (the gap reported says how good)

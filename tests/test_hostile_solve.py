@@ -36,6 +36,19 @@ def _session(first_plan: bool = False) -> HighsSession:
     return HighsSession(model, SolveOptions(first_plan=first_plan))
 
 
+def _solve_limits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the time limit of each of HighsSession's solves (``_solve_once``), in order."""
+    limits: list[float] = []
+    solve_once = SOLVE.HighsSession._solve_once
+
+    def spy(self: Any, time_limit: float, *args: Any, **kwargs: Any) -> Any:
+        limits.append(time_limit)
+        return solve_once(self, time_limit, *args, **kwargs)
+
+    monkeypatch.setattr(SOLVE.HighsSession, "_solve_once", spy)
+    return limits
+
+
 def _limits(monkeypatch: pytest.MonkeyPatch, session: HighsSession) -> list[dict[str, Any]]:
     """Record, at each run of the session's HiGHS, its clock, limit and whether it is a MIP."""
     seen: list[dict[str, Any]] = []
@@ -142,14 +155,7 @@ def test_giving_memory_back_after_the_first_plan_counts_in_the_time_limit(
         now[0] += 100.0
 
     monkeypatch.setattr(SOLVE, "give_back_memory", slow_collection)
-    limits: list[float] = []
-    solve_once = SOLVE.HighsSession._solve_once
-
-    def spy(self: Any, time_limit: float, *args: Any, **kwargs: Any) -> Any:
-        limits.append(time_limit)
-        return solve_once(self, time_limit, *args, **kwargs)
-
-    monkeypatch.setattr(SOLVE.HighsSession, "_solve_once", spy)
+    limits = _solve_limits(monkeypatch)
     report = _session(first_plan=True).solve(600.0, 1e-4)
     assert report.has_plan
     assert limits and limits[0] <= 500.0, limits
@@ -226,16 +232,9 @@ def test_the_cold_solve_after_a_misjudged_warm_start_has_what_is_left_of_the_lim
     def objective_is_the_plans(self: Any, report: Any) -> bool:
         return not misjudged.pop() if misjudged else True
 
-    limits: list[float] = []
-    solve_once = SOLVE.HighsSession._solve_once
-
-    def spy(self: Any, time_limit: float, *args: Any, **kwargs: Any) -> Any:
-        limits.append(time_limit)
-        return solve_once(self, time_limit, *args, **kwargs)
-
+    limits = _solve_limits(monkeypatch)
     monkeypatch.setattr(SOLVE.HighsSession, "_run", slow)
     monkeypatch.setattr(SOLVE.HighsSession, "_objective_is_the_plans", objective_is_the_plans)
-    monkeypatch.setattr(SOLVE.HighsSession, "_solve_once", spy)
     report = session.solve(60.0, 1e-4)  # warm, misjudged, then cold
     assert report.has_plan
     assert len(limits) == 2 and limits[0] == 60.0, limits
